@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nines-sre/nines/contentsvc"
+	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/demo"
+	"github.com/nines-sre/nines/probe"
+)
+
+func controllerCmd(g *globals) *cobra.Command {
+	var o controller.Options
+	var file string
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller: probe API, result ingest, quorum verdicts, status API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(file)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			o.Config, o.Logger = cfg, log
+			return controller.Run(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&file, "config", "nines.yaml", "configuration file")
+	cmd.Flags().StringVar(&o.DataDir, "data", "data", "directory for the SQLite database")
+	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address to serve the API on")
+	return cmd
+}
+
+func probeCmd(g *globals) *cobra.Command {
+	var o probe.Options
+	var tokenFile string
+	cmd := &cobra.Command{
+		Use:   "probe",
+		Short: "Run a probe agent for one region",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if tokenFile == "" {
+				return fmt.Errorf("--token-file is required")
+			}
+			b, err := os.ReadFile(tokenFile)
+			if err != nil {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			o.Token = strings.TrimSpace(string(b))
+			if o.ProbeID == "" {
+				host, _ := os.Hostname()
+				o.ProbeID = host + "-" + o.Region
+			}
+			if o.SpoolPath == "" {
+				o.SpoolPath = "nines-spool-" + o.Region + ".db"
+			}
+			o.Logger, o.Version = log, version()
+			return probe.Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Region, "region", "", "region this probe runs in (required)")
+	f.StringVar(&o.Controller, "controller", "", "controller base URL, e.g. https://nines.example.com (required)")
+	f.StringVar(&tokenFile, "token-file", "", "file holding this region's probe token (required)")
+	f.StringVar(&o.ProbeID, "probe-id", "", "unique probe id (default HOSTNAME-REGION)")
+	f.StringVar(&o.SpoolPath, "spool", "", "spool file (default nines-spool-REGION.db)")
+	f.IntVar(&o.SpoolMaxResults, "spool-max-results", 1_000_000, "most results kept while the controller is away; the oldest are dropped past it")
+	f.StringVar(&o.Listen, "listen", ":9464", "address for /metrics and /healthz (empty disables)")
+	f.IntVar(&o.BatchSize, "batch-size", 1000, "most results per shipment")
+	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between retries while the controller is away (default 15s)")
+	return cmd
+}
+
+func contentsvcCmd(g *globals) *cobra.Command {
+	var o contentsvc.Options
+	var tokenFile string
+	cmd := &cobra.Command{
+		Use:   "contentsvc",
+		Short: "Run the content and segment service (the reference system under test)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--admin-token-file: %w", err)
+				}
+				o.AdminToken = strings.TrimSpace(string(b))
+			}
+			o.Logger = log
+			return contentsvc.Run(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Listen, "listen", ":8081", "address to serve on")
+	cmd.Flags().StringVar(&o.DataDir, "data", "contentsvc-data", "directory for published content")
+	cmd.Flags().StringVar(&tokenFile, "admin-token-file", "", "file holding the bearer token required on /admin (default: no token)")
+	return cmd
+}
+
+func demoCmd(g *globals) *cobra.Command {
+	var o demo.Options
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run contentsvc, the controller and seven regional probes on loopback",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			o.Logger, o.Version, o.Out = log, version(), cmd.OutOrStdout()
+			return demo.Run(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8080", "controller address")
+	cmd.Flags().StringVar(&o.ContentsvcListen, "contentsvc-listen", "127.0.0.1:0", "contentsvc address (port 0 picks a free one)")
+	cmd.Flags().StringVar(&o.DataDir, "data", "nines-demo-data", "directory for the database, spools and content")
+	cmd.Flags().StringVar(&o.ConfigFile, "config", "", "configuration to run instead of the embedded configs/demo.yaml")
+	return cmd
+}
+
+func validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check configuration files and print every error with file, line and field",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := false
+			for _, f := range args {
+				cfg, err := config.Load(f)
+				if err != nil {
+					bad = true
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d regions, %d components, %d checks, version %s)\n",
+					f, len(cfg.Regions), len(cfg.Components), len(cfg.AllChecks()), cfg.Version)
+			}
+			if bad {
+				return errSilent
+			}
+			return nil
+		},
+	}
+}

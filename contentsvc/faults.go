@@ -1,0 +1,153 @@
+package contentsvc
+
+import (
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Fault is an injected failure of the segments API, the CDN, or both,
+// optionally only for requests from one probe region (X-Nines-Region).
+type Fault struct {
+	ID     string `json:"id"`
+	Target string `json:"target"`
+	Region string `json:"region,omitempty"`
+	// LatencyMS delays every matching request.
+	LatencyMS int `json:"latency_ms,omitempty"`
+	// ErrorStatus answers matching requests with this status, for the share
+	// ErrorRate of them (1 when left out).
+	ErrorStatus int     `json:"error_status,omitempty"`
+	ErrorRate   float64 `json:"error_rate,omitempty"`
+	// Outage drops the connection without any answer.
+	Outage bool `json:"outage,omitempty"`
+	// DurationS, when set, ends the fault by itself.
+	DurationS int       `json:"duration_s,omitempty"`
+	Until     time.Time `json:"until,omitzero"`
+}
+
+// Fault targets.
+const (
+	TargetSegments = "segments"
+	TargetCDN      = "cdn"
+	TargetAll      = "all"
+)
+
+// validate names the first bad field.
+func (f *Fault) validate() error {
+	switch f.Target {
+	case TargetSegments, TargetCDN, TargetAll:
+	case "":
+		return fmt.Errorf("target: required (segments, cdn or all)")
+	default:
+		return fmt.Errorf("target: %q is not segments, cdn or all", f.Target)
+	}
+	switch {
+	case f.LatencyMS < 0 || f.LatencyMS > 120000:
+		return fmt.Errorf("latency_ms: %d is outside 0..120000", f.LatencyMS)
+	case f.ErrorStatus != 0 && (f.ErrorStatus < 400 || f.ErrorStatus > 599):
+		return fmt.Errorf("error_status: %d is not a 4xx or 5xx status", f.ErrorStatus)
+	case f.ErrorRate < 0 || f.ErrorRate > 1:
+		return fmt.Errorf("error_rate: %v is outside 0..1", f.ErrorRate)
+	case f.ErrorRate > 0 && f.ErrorStatus == 0:
+		return fmt.Errorf("error_rate: needs error_status")
+	case f.DurationS < 0:
+		return fmt.Errorf("duration_s: must not be negative")
+	case f.LatencyMS == 0 && f.ErrorStatus == 0 && !f.Outage:
+		return fmt.Errorf("fault: set latency_ms, error_status or outage")
+	}
+	return nil
+}
+
+// faults is the injector's table of active faults.
+type faults struct {
+	mu  sync.Mutex
+	now func() time.Time
+	m   map[string]*Fault
+}
+
+func newFaults(now func() time.Time) *faults { return &faults{now: now, m: map[string]*Fault{}} }
+
+func (fs *faults) add(f Fault) Fault {
+	b := make([]byte, 4)
+	_, _ = crand.Read(b)
+	f.ID = hex.EncodeToString(b)
+	if f.ErrorStatus != 0 && f.ErrorRate == 0 {
+		f.ErrorRate = 1
+	}
+	if f.DurationS > 0 {
+		f.Until = fs.now().Add(time.Duration(f.DurationS) * time.Second).UTC()
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.m[f.ID] = &f
+	return f
+}
+
+func (fs *faults) remove(id string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	_, ok := fs.m[id]
+	delete(fs.m, id)
+	return ok
+}
+
+func (fs *faults) clear() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := len(fs.m)
+	fs.m = map[string]*Fault{}
+	return n
+}
+
+func (fs *faults) list() []Fault {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.expire()
+	out := make([]Fault, 0, len(fs.m))
+	for _, f := range fs.m {
+		out = append(out, *f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (fs *faults) expire() {
+	now := fs.now()
+	for id, f := range fs.m {
+		if !f.Until.IsZero() && now.After(f.Until) {
+			delete(fs.m, id)
+		}
+	}
+}
+
+// effect is what the active faults do to one request.
+type effect struct {
+	delay  time.Duration
+	status int
+	drop   bool
+}
+
+func (fs *faults) match(target, region string) effect {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.expire()
+	var e effect
+	for _, f := range fs.m {
+		if f.Target != TargetAll && f.Target != target {
+			continue
+		}
+		if f.Region != "" && f.Region != region {
+			continue
+		}
+		e.delay += time.Duration(f.LatencyMS) * time.Millisecond
+		e.drop = e.drop || f.Outage
+		if f.ErrorStatus != 0 && e.status == 0 && rand.Float64() < f.ErrorRate { //nolint:gosec // sampling, not security
+			e.status = f.ErrorStatus
+		}
+	}
+	return e
+}

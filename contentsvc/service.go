@@ -1,0 +1,272 @@
+// Package contentsvc is the content and segment service that nines ships as
+// its reference system under test: a dynamic segments API, a static CDN of
+// published content, and a fault injector to stage incidents per region.
+package contentsvc
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// Options configure the service.
+type Options struct {
+	Listen  string
+	DataDir string
+	// AdminToken, when set, is required as a bearer token on /admin.
+	AdminToken string
+	Logger     *slog.Logger
+	Ready      chan<- string
+}
+
+// Service is the running content service.
+type Service struct {
+	cdnDir string
+	token  string
+	faults *faults
+	log    *slog.Logger
+
+	etagMu sync.Mutex
+	etags  map[string]etagEntry
+}
+
+type etagEntry struct {
+	mod  time.Time
+	size int64
+	etag string
+}
+
+// New prepares the service, seeding the CDN directory when it is empty.
+func New(o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Service{cdnDir: filepath.Join(o.DataDir, "cdn"), token: o.AdminToken, faults: newFaults(time.Now), log: o.Logger, etags: map[string]etagEntry{}}
+	if err := seed(s.cdnDir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run serves until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	s, err := New(o)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.log.Info("contentsvc listening", "addr", ln.Addr().String(), "cdn", s.cdnDir)
+	if o.Ready != nil {
+		o.Ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// Handler returns the HTTP API.
+func (s *Service) Handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/v1/segments", s.segments, s.inject(TargetSegments))
+	e.GET("/cdn/*", s.cdn, s.inject(TargetCDN))
+	e.HEAD("/cdn/*", s.cdn, s.inject(TargetCDN))
+	admin := e.Group("/admin", s.authAdmin)
+	admin.GET("/faults", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"faults": s.faults.list()}) })
+	admin.POST("/faults", s.addFault)
+	admin.DELETE("/faults", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]int{"cleared": s.faults.clear()}) })
+	admin.DELETE("/faults/:id", func(c echo.Context) error {
+		if !s.faults.remove(c.Param("id")) {
+			return c.JSON(http.StatusNotFound, map[string]string{"error": "no fault " + c.Param("id")})
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	return e
+}
+
+func (s *Service) authAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.token != "" {
+			tok, _ := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) != 1 {
+				return c.JSON(http.StatusUnauthorized, map[string]string{"error": "admin token required (Authorization: Bearer TOKEN)"})
+			}
+		}
+		return next(c)
+	}
+}
+
+func (s *Service) addFault(c echo.Context) error {
+	var f Fault
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
+	}
+	if err := f.validate(); err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	f = s.faults.add(f)
+	s.log.Info("fault injected", "id", f.ID, "target", f.Target, "region", f.Region, "latency_ms", f.LatencyMS,
+		"error_status", f.ErrorStatus, "outage", f.Outage)
+	return c.JSON(http.StatusCreated, f)
+}
+
+// inject applies the active faults that match the target and the region.
+func (s *Service) inject(target string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			eff := s.faults.match(target, c.Request().Header.Get(model.RegionHeader))
+			if eff.delay > 0 {
+				select {
+				case <-time.After(eff.delay):
+				case <-c.Request().Context().Done():
+					return nil
+				}
+			}
+			if eff.drop {
+				if hj, ok := c.Response().Writer.(http.Hijacker); ok {
+					if conn, _, err := hj.Hijack(); err == nil {
+						return conn.Close()
+					}
+				}
+				panic(http.ErrAbortHandler)
+			}
+			if eff.status != 0 {
+				return c.JSON(eff.status, map[string]string{"error": "injected fault"})
+			}
+			return next(c)
+		}
+	}
+}
+
+var segmentNames = []string{"beta", "power-users", "new-users", "mobile", "enterprise"}
+
+// segments answers which segments a user belongs to: always "everyone",
+// plus a deterministic pick by user id.
+func (s *Service) segments(c echo.Context) error {
+	user := c.QueryParam("user_id")
+	if user == "" {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": "user_id: required"})
+	}
+	h := fnv.New32a()
+	io.WriteString(h, user)
+	sum := h.Sum32()
+	segs := []string{"everyone"}
+	for i, name := range segmentNames {
+		if sum>>(i*3)&7 < 3 {
+			segs = append(segs, name)
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]any{"user_id": user, "segments": segs})
+}
+
+// cdn serves published files with a content ETag; versioned content is
+// immutable, manifests are short-lived.
+func (s *Service) cdn(c echo.Context) error {
+	rel := filepath.Clean("/" + c.Param("*"))
+	path := filepath.Join(s.cdnDir, rel)
+	f, err := os.Open(path)
+	if err != nil {
+		return c.JSON(http.StatusNotFound, map[string]string{"error": "not found: " + rel})
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		return c.JSON(http.StatusNotFound, map[string]string{"error": "not found: " + rel})
+	}
+	etag, err := s.etag(path, st, f)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("ETag", etag)
+	if strings.HasPrefix(rel, "/content/") {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=60")
+	}
+	if strings.HasSuffix(rel, ".json") {
+		h.Set("Content-Type", "application/json")
+	}
+	http.ServeContent(c.Response(), c.Request(), st.Name(), st.ModTime(), f)
+	return nil
+}
+
+func (s *Service) etag(path string, st os.FileInfo, f *os.File) (string, error) {
+	s.etagMu.Lock()
+	e, ok := s.etags[path]
+	s.etagMu.Unlock()
+	if ok && e.mod.Equal(st.ModTime()) && e.size == st.Size() {
+		return e.etag, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	tag := `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	s.etagMu.Lock()
+	s.etags[path] = etagEntry{mod: st.ModTime(), size: st.Size(), etag: tag}
+	s.etagMu.Unlock()
+	return tag, nil
+}
+
+// seed publishes a first version of the welcome content when the CDN is empty.
+func seed(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "manifests")); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cdn directory: %w", err)
+	}
+	files := map[string]any{
+		"content/welcome/v1.json": map[string]any{"id": "welcome", "version": 1, "title": "Welcome", "body": "Hello from contentsvc."},
+		"manifests/everyone.json": map[string]any{"segment": "everyone", "content": []map[string]any{{"id": "welcome", "version": 1, "url": "/cdn/content/welcome/v1.json"}}},
+	}
+	for rel, v := range files {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("seed cdn: %w", err)
+		}
+		b, _ := json.MarshalIndent(v, "", "  ")
+		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("seed cdn: %w", err)
+		}
+	}
+	return nil
+}

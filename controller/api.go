@@ -1,0 +1,163 @@
+package controller
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/model"
+)
+
+// maxSkew is the clock difference beyond which a probe is flagged.
+const maxSkew = 30 * time.Second
+
+// apiError is the JSON body of every error answer.
+type apiError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func fail(c echo.Context, code int, field, msg string) error {
+	return c.JSON(code, apiError{Error: msg, Field: field})
+}
+
+func (c *Controller) routes(e *echo.Echo) {
+	e.Use(middleware.Recover())
+	e.GET("/healthz", func(ec echo.Context) error { return ec.String(http.StatusOK, "ok\n") })
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg})))
+	e.GET("/api/v1/status", c.handleStatus)
+	e.GET("/api/v1/results", c.handleResultsQuery)
+
+	probe := e.Group("/api/v1", c.authProbe)
+	probe.POST("/probes/register", c.handleHeartbeat)
+	probe.POST("/probes/heartbeat", c.handleHeartbeat)
+	probe.GET("/assignment", c.handleAssignment)
+	probe.POST("/results", c.handleIngest, middleware.Decompress(), middleware.BodyLimit("16M"))
+}
+
+const regionKey = "nines.region"
+
+// authProbe accepts a bearer token bound to one region and remembers the region.
+func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		h := ec.Request().Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			return fail(ec, http.StatusUnauthorized, "Authorization", "a probe token is required (Authorization: Bearer TOKEN)")
+		}
+		region := ""
+		sum := sha256.Sum256([]byte(tok))
+		for _, t := range c.Config().Probes.Tokens {
+			want := sha256.Sum256([]byte(t.Token))
+			if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+				region = t.Region
+			}
+		}
+		if region == "" {
+			return fail(ec, http.StatusUnauthorized, "Authorization", "unknown probe token")
+		}
+		ec.Set(regionKey, region)
+		return next(ec)
+	}
+}
+
+func tokenRegion(ec echo.Context) string { s, _ := ec.Get(regionKey).(string); return s }
+
+func (c *Controller) handleHeartbeat(ec echo.Context) error {
+	var hb model.Heartbeat
+	if err := decodeJSON(ec, &hb); err != nil {
+		return fail(ec, http.StatusBadRequest, "", err.Error())
+	}
+	region := tokenRegion(ec)
+	switch {
+	case hb.Probe == "":
+		return fail(ec, http.StatusBadRequest, "probe", "probe id must not be empty")
+	case hb.Region != region:
+		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
+	}
+	now := c.now()
+	var skew time.Duration
+	if !hb.SentAt.IsZero() {
+		skew = hb.SentAt.Sub(now)
+		if skew > maxSkew || skew < -maxSkew {
+			c.metrics.skew.WithLabelValues(region).Inc()
+			c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
+		}
+	}
+	c.probes.heartbeat(hb, now, skew)
+	cfg := c.Config()
+	return ec.JSON(http.StatusOK, model.HeartbeatAck{
+		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
+		Assignment:        c.assignmentETag(region),
+	})
+}
+
+func (c *Controller) assignmentETag(region string) string {
+	sum := sha256.Sum256([]byte(c.Config().Version + "/" + region))
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
+}
+
+func (c *Controller) handleAssignment(ec echo.Context) error {
+	region := tokenRegion(ec)
+	etag := c.assignmentETag(region)
+	ec.Response().Header().Set("ETag", etag)
+	if ec.Request().Header.Get("If-None-Match") == etag {
+		return ec.NoContent(http.StatusNotModified)
+	}
+	cfg := c.Config()
+	a := model.Assignment{Version: etag, Region: region, Checks: []model.Check{}}
+	for _, ch := range cfg.AllChecks() {
+		for _, r := range cfg.CheckRegions(ch) {
+			if r == region {
+				a.Checks = append(a.Checks, cfg.Model(ch, region))
+			}
+		}
+	}
+	return ec.JSON(http.StatusOK, a)
+}
+
+// handleResults serves stored results of one check, newest last.
+func (c *Controller) handleResultsQuery(ec echo.Context) error {
+	q := store.Query{Check: ec.QueryParam("check"), Region: ec.QueryParam("region"), Limit: 1000}
+	if q.Check == "" {
+		return fail(ec, http.StatusBadRequest, "check", "the check query parameter is required")
+	}
+	var err error
+	if s := ec.QueryParam("since"); s != "" {
+		if q.Since, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return fail(ec, http.StatusBadRequest, "since", "not an RFC 3339 time: "+err.Error())
+		}
+	} else {
+		q.Since = c.now().Add(-time.Hour)
+	}
+	if s := ec.QueryParam("until"); s != "" {
+		if q.Until, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return fail(ec, http.StatusBadRequest, "until", "not an RFC 3339 time: "+err.Error())
+		}
+	}
+	if s := ec.QueryParam("limit"); s != "" {
+		if err := echo.QueryParamsBinder(ec).Int("limit", &q.Limit).BindError(); err != nil || q.Limit < 1 || q.Limit > 100000 {
+			return fail(ec, http.StatusBadRequest, "limit", "must be a whole number from 1 to 100000")
+		}
+	}
+	rs, err := c.store.Results(ec.Request().Context(), q)
+	if errors.Is(err, store.ErrNotFound) {
+		rs, err = []model.Result{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []model.Result{}
+	}
+	return ec.JSON(http.StatusOK, map[string]any{"check": q.Check, "results": rs})
+}

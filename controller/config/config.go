@@ -1,0 +1,270 @@
+// Package config loads, validates and defaults the controller's YAML
+// configuration: regions, probe tokens, components with their checks, and
+// quorum. Errors name the file, the line and the field.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// Defaults in one place.
+const (
+	DefaultInterval          = time.Minute
+	DefaultTimeout           = 10 * time.Second
+	DefaultQuorum            = 2
+	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultMissedHeartbeats  = 3
+)
+
+// Config is the whole controller configuration.
+type Config struct {
+	Regions    []Region    `yaml:"regions"`
+	Probes     Probes      `yaml:"probes"`
+	Defaults   Defaults    `yaml:"defaults"`
+	Quorum     int         `yaml:"quorum"`
+	Components []Component `yaml:"components"`
+
+	// Version is a hash of the effective configuration.
+	Version string `yaml:"-"`
+	// File is where the configuration was read from.
+	File string `yaml:"-"`
+}
+
+// Region is one place probes run from.
+type Region struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+}
+
+// Probes configures how probes authenticate and how their health is judged.
+type Probes struct {
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	MissedHeartbeats  int      `yaml:"missed_heartbeats"`
+	Tokens            []Token  `yaml:"tokens"`
+}
+
+// Token authenticates probes of one region.
+type Token struct {
+	Region    string `yaml:"region"`
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// Defaults apply to every check that leaves the field out.
+type Defaults struct {
+	Interval Duration `yaml:"interval"`
+	Timeout  Duration `yaml:"timeout"`
+}
+
+// Component is a part of the product shown on the status page.
+type Component struct {
+	ID          string  `yaml:"id"`
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description"`
+	Checks      []Check `yaml:"checks"`
+}
+
+// Check is one monitored target. Exactly one kind block matches Kind.
+type Check struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Kind     string   `yaml:"kind"`
+	Interval Duration `yaml:"interval"`
+	Cron     string   `yaml:"cron"`
+	Timeout  Duration `yaml:"timeout"`
+	Regions  []string `yaml:"regions"`
+	Quorum   int      `yaml:"quorum"`
+	Assert   []string `yaml:"assert"`
+
+	HTTP *HTTP `yaml:"http"`
+}
+
+// HTTP is the request of an http check.
+type HTTP struct {
+	URL                string            `yaml:"url"`
+	Method             string            `yaml:"method"`
+	Headers            map[string]string `yaml:"headers"`
+	Body               string            `yaml:"body"`
+	FollowRedirects    *bool             `yaml:"follow_redirects"`
+	KeepAlive          bool              `yaml:"keep_alive"`
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+}
+
+// Duration is a time.Duration written as "30s" or "1m" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// AllChecks returns every check with the component it belongs to, in file order.
+func (c *Config) AllChecks() []*Check {
+	var out []*Check
+	for i := range c.Components {
+		for j := range c.Components[i].Checks {
+			out = append(out, &c.Components[i].Checks[j])
+		}
+	}
+	return out
+}
+
+// Check returns the check with id, or nil.
+func (c *Config) Check(id string) *Check {
+	for _, ch := range c.AllChecks() {
+		if ch.ID == id {
+			return ch
+		}
+	}
+	return nil
+}
+
+// RegionIndex returns the position of region id in the configuration, or -1.
+func (c *Config) RegionIndex(id string) int {
+	for i, r := range c.Regions {
+		if r.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// CheckRegions returns the regions that run ch.
+func (c *Config) CheckRegions(ch *Check) []string {
+	if len(ch.Regions) > 0 {
+		return ch.Regions
+	}
+	ids := make([]string, len(c.Regions))
+	for i, r := range c.Regions {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// CheckQuorum returns the number of failing regions that confirm ch down.
+func (c *Config) CheckQuorum(ch *Check) int {
+	if ch.Quorum > 0 {
+		return ch.Quorum
+	}
+	return c.Quorum
+}
+
+// Model converts ch to the form a probe in region runs: defaults applied,
+// start spread by a hash of the id, and regions staggered by interval/n.
+func (c *Config) Model(ch *Check, region string) model.Check {
+	m := model.Check{
+		ID:       ch.ID,
+		Kind:     model.Kind(ch.Kind),
+		Interval: ch.Interval.D(),
+		Cron:     ch.Cron,
+		Timeout:  ch.Timeout.D(),
+		Asserts:  ch.Assert,
+	}
+	if ch.Cron == "" {
+		m.Offset = Offset(ch.ID, m.Interval, c.RegionIndex(region), len(c.Regions))
+	}
+	if h := ch.HTTP; h != nil {
+		m.HTTP = &model.HTTPSpec{
+			URL:             h.URL,
+			Method:          h.Method,
+			Headers:         h.Headers,
+			Body:            h.Body,
+			FollowRedirects: h.FollowRedirects == nil || *h.FollowRedirects,
+			KeepAlive:       h.KeepAlive,
+			InsecureTLS:     h.InsecureSkipVerify,
+		}
+	}
+	return m
+}
+
+// Offset places a check within its interval: a deterministic spread from the
+// hash of its id, plus regionIndex × interval / regions, so that the regions
+// take turns and some region probes every target every interval/regions.
+func Offset(checkID string, interval time.Duration, regionIndex, regions int) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	sum := sha256.Sum256([]byte(checkID))
+	var h uint64
+	for _, b := range sum[:8] {
+		h = h<<8 | uint64(b)
+	}
+	ms := interval.Milliseconds()
+	if ms <= 0 {
+		return 0
+	}
+	off := time.Duration(h%uint64(ms)) * time.Millisecond
+	if regions > 0 && regionIndex > 0 {
+		off += interval * time.Duration(regionIndex) / time.Duration(regions)
+	}
+	return off % interval
+}
+
+// computeVersion hashes the effective configuration, tokens excluded.
+func (c *Config) computeVersion() {
+	cp := *c
+	cp.Probes.Tokens = nil
+	b, _ := json.Marshal(cp)
+	sum := sha256.Sum256(b)
+	c.Version = hex.EncodeToString(sum[:6])
+}
+
+// applyDefaults fills every field left out.
+func (c *Config) applyDefaults() {
+	if c.Quorum == 0 {
+		c.Quorum = DefaultQuorum
+	}
+	if c.Defaults.Interval == 0 {
+		c.Defaults.Interval = Duration(DefaultInterval)
+	}
+	if c.Defaults.Timeout == 0 {
+		c.Defaults.Timeout = Duration(DefaultTimeout)
+	}
+	if c.Probes.HeartbeatInterval == 0 {
+		c.Probes.HeartbeatInterval = Duration(DefaultHeartbeatInterval)
+	}
+	if c.Probes.MissedHeartbeats == 0 {
+		c.Probes.MissedHeartbeats = DefaultMissedHeartbeats
+	}
+	for _, ch := range c.AllChecks() {
+		if ch.Interval == 0 {
+			ch.Interval = c.Defaults.Interval
+		}
+		if ch.Timeout == 0 {
+			ch.Timeout = min(c.Defaults.Timeout, ch.Interval)
+		}
+		if ch.Name == "" {
+			ch.Name = ch.ID
+		}
+		if ch.HTTP != nil && ch.HTTP.Method == "" {
+			ch.HTTP.Method = "GET"
+		}
+	}
+	for i := range c.Regions {
+		if c.Regions[i].Name == "" {
+			c.Regions[i].Name = c.Regions[i].ID
+		}
+	}
+	for i := range c.Components {
+		if c.Components[i].Name == "" {
+			c.Components[i].Name = c.Components[i].ID
+		}
+	}
+}
+
+// UnhealthyAfter is how long a probe may stay silent before it is unhealthy.
+func (c *Config) UnhealthyAfter() time.Duration {
+	return c.Probes.HeartbeatInterval.D() * time.Duration(c.Probes.MissedHeartbeats)
+}
+
+// String renders d the way it is written in YAML.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes d as a string, for the version hash and APIs.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+var _ fmt.Stringer = Duration(0)

@@ -1,0 +1,216 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nines-sre/nines/probe/check"
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// validator collects every problem with its line, found from the field path.
+type validator struct {
+	file string
+	root *yaml.Node
+	errs Errors
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{File: v.file, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of a field path such as components[0].checks[1].http.url;
+// where the field itself is absent it falls back to its nearest parent.
+func (v *validator) line(path string) int {
+	n := v.root
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	for _, part := range splitPath(path) {
+		if n == nil {
+			break
+		}
+		var next *yaml.Node
+		if idx, err := strconv.Atoi(part); err == nil {
+			if n.Kind == yaml.SequenceNode && idx < len(n.Content) {
+				next = n.Content[idx]
+			}
+		} else if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+					break
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		line = n.Line
+	}
+	return line
+}
+
+func splitPath(path string) []string {
+	path = strings.NewReplacer("[", ".", "]", "").Replace(path)
+	return strings.FieldsFunc(path, func(r rune) bool { return r == '.' })
+}
+
+func (v *validator) validate(c *Config, dir string) {
+	regions := map[string]bool{}
+	if len(c.Regions) == 0 {
+		v.add("regions", "at least one region is required")
+	}
+	for i, r := range c.Regions {
+		p := fmt.Sprintf("regions[%d]", i)
+		switch {
+		case !idPattern.MatchString(r.ID):
+			v.add(p+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", r.ID)
+		case regions[r.ID]:
+			v.add(p+".id", "region %q is defined twice", r.ID)
+		}
+		regions[r.ID] = true
+	}
+	if c.Quorum < 1 {
+		v.add("quorum", "must be at least 1, got %d", c.Quorum)
+	} else if c.Quorum > len(c.Regions) && len(c.Regions) > 0 {
+		v.add("quorum", "%d is more than the %d regions defined", c.Quorum, len(c.Regions))
+	}
+	if c.Probes.HeartbeatInterval.D() <= 0 {
+		v.add("probes.heartbeat_interval", "must be positive")
+	}
+	if c.Probes.MissedHeartbeats < 1 {
+		v.add("probes.missed_heartbeats", "must be at least 1")
+	}
+	if len(c.Probes.Tokens) == 0 {
+		v.add("probes.tokens", "at least one probe token is required")
+	}
+	tokens := map[string]string{}
+	for i := range c.Probes.Tokens {
+		t := &c.Probes.Tokens[i]
+		p := fmt.Sprintf("probes.tokens[%d]", i)
+		if !regions[t.Region] {
+			v.add(p+".region", "unknown region %q", t.Region)
+		}
+		if (t.Token == "") == (t.TokenFile == "") {
+			v.add(p, "set exactly one of token and token_file")
+			continue
+		}
+		if t.TokenFile != "" {
+			f := t.TokenFile
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				v.add(p+".token_file", "cannot read: %v", err)
+				continue
+			}
+			t.Token = strings.TrimSpace(string(b))
+		}
+		if len(t.Token) < 16 {
+			v.add(p+".token", "must be at least 16 characters")
+		}
+		if other, dup := tokens[t.Token]; dup {
+			v.add(p+".token", "the same token is already used by %s", other)
+		}
+		tokens[t.Token] = p
+	}
+	if c.Defaults.Interval.D() <= 0 {
+		v.add("defaults.interval", "must be positive")
+	}
+	comps := map[string]bool{}
+	checks := map[string]string{}
+	for i := range c.Components {
+		comp := &c.Components[i]
+		p := fmt.Sprintf("components[%d]", i)
+		if !idPattern.MatchString(comp.ID) {
+			v.add(p+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", comp.ID)
+		} else if comps[comp.ID] {
+			v.add(p+".id", "component %q is defined twice", comp.ID)
+		}
+		comps[comp.ID] = true
+		if len(comp.Checks) == 0 {
+			v.add(p+".checks", "a component needs at least one check")
+		}
+		for j := range comp.Checks {
+			cp := fmt.Sprintf("%s.checks[%d]", p, j)
+			ch := &comp.Checks[j]
+			if !idPattern.MatchString(ch.ID) {
+				v.add(cp+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", ch.ID)
+			} else if prev, dup := checks[ch.ID]; dup {
+				v.add(cp+".id", "check %q is already defined at %s", ch.ID, prev)
+			}
+			checks[ch.ID] = cp
+			v.validateCheck(c, ch, cp, regions)
+		}
+	}
+}
+
+func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool) {
+	if ch.Interval.D() < 0 {
+		v.add(p+".interval", "must be positive")
+	} else if ch.Interval.D() > 0 && ch.Interval.D() < 1e9 {
+		v.add(p+".interval", "%s is shorter than the 1s minimum", ch.Interval)
+	}
+	if ch.Timeout.D() <= 0 {
+		v.add(p+".timeout", "must be positive")
+	} else if ch.Cron == "" && ch.Timeout > ch.Interval {
+		v.add(p+".timeout", "%s is longer than the interval %s", ch.Timeout, ch.Interval)
+	}
+	if ch.Cron != "" {
+		if _, err := cron.ParseStandard(ch.Cron); err != nil {
+			v.add(p+".cron", "%v", err)
+		}
+	}
+	for k, r := range ch.Regions {
+		if !regions[r] {
+			v.add(fmt.Sprintf("%s.regions[%d]", p, k), "unknown region %q", r)
+		}
+	}
+	if ch.Quorum < 0 {
+		v.add(p+".quorum", "must not be negative")
+	} else if q := c.CheckQuorum(ch); q > len(c.CheckRegions(ch)) {
+		v.add(p+".quorum", "%d is more than the %d regions that run this check", q, len(c.CheckRegions(ch)))
+	}
+	for k, a := range ch.Assert {
+		if _, err := check.ParseAssertion(a); err != nil {
+			v.add(fmt.Sprintf("%s.assert[%d]", p, k), "%v", err)
+		}
+	}
+	switch ch.Kind {
+	case "http":
+		if ch.HTTP == nil {
+			v.add(p+".http", "an http check needs an http block")
+			return
+		}
+		u, err := url.Parse(ch.HTTP.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(p+".http.url", "%q is not an absolute http or https URL", ch.HTTP.URL)
+		}
+		switch ch.HTTP.Method {
+		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		default:
+			v.add(p+".http.method", "%q is not an HTTP method", ch.HTTP.Method)
+		}
+	case "":
+		v.add(p+".kind", "is required (http)")
+	default:
+		v.add(p+".kind", "%q is not a known check kind (http)", ch.Kind)
+	}
+}

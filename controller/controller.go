@@ -1,0 +1,134 @@
+// Package controller is the central service: it authenticates probes, hands
+// out their assignments, ingests their results, confirms verdicts by quorum
+// across healthy regions and serves the status API.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/store"
+)
+
+// Options configure a controller.
+type Options struct {
+	Config   *config.Config
+	DataDir  string
+	Listen   string
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Ready, when set, receives the address the server listens on.
+	Ready chan<- string
+}
+
+// Controller holds the running state.
+type Controller struct {
+	cfg     atomic.Pointer[config.Config]
+	store   *store.Store
+	probes  *registry
+	latest  *latest
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	reg     *prometheus.Registry
+}
+
+// New opens the store and builds a controller; it does not serve.
+func New(ctx context.Context, o Options) (*Controller, error) {
+	if o.Config == nil {
+		return nil, errors.New("controller: no configuration")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(o.DataDir, "nines.db"))
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{store: st, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry}
+	c.cfg.Store(o.Config)
+	rs, err := st.Latest(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, r := range rs {
+		c.latest.offer(r)
+	}
+	c.metrics = newMetrics(c)
+	if err := o.Registry.Register(c.metrics); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	return c, nil
+}
+
+// Close releases the store.
+func (c *Controller) Close() error { return c.store.Close() }
+
+// Config returns the configuration in force.
+func (c *Controller) Config() *config.Config { return c.cfg.Load() }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, o Options) error {
+	c, err := New(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	c.log.Info("controller listening", "addr", ln.Addr().String(), "config", o.Config.File, "config_version", o.Config.Version,
+		"checks", len(o.Config.AllChecks()), "regions", len(o.Config.Regions))
+	if o.Ready != nil {
+		o.Ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	c.log.Info("controller stopped")
+	return nil
+}
+
+// Handler returns the HTTP API.
+func (c *Controller) Handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	c.routes(e)
+	return e
+}

@@ -1,0 +1,107 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// maxFuture is how far ahead of the controller's clock a scheduled time may
+// be before the result is refused as nonsense.
+const maxFuture = time.Hour
+
+// decodeJSON reads one JSON value from the request body and names where it
+// broke.
+func decodeJSON(ec echo.Context, v any) error {
+	body, err := io.ReadAll(ec.Request().Body)
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("body is not valid JSON at byte %d: %v", se.Offset, se)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+		}
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
+}
+
+// handleIngest stores a batch of results. The whole batch is answered at
+// once: every result is stored, counted as a duplicate (same check, region
+// and scheduled time), or rejected for good with its index and reason; the
+// probe may then delete the batch from its spool.
+func (c *Controller) handleIngest(ec echo.Context) error {
+	var batch model.ResultBatch
+	if err := decodeJSON(ec, &batch); err != nil {
+		c.metrics.batches.WithLabelValues("400").Inc()
+		return fail(ec, http.StatusBadRequest, "", err.Error())
+	}
+	region := tokenRegion(ec)
+	for i := range batch.Results {
+		if r := batch.Results[i].Region; r != region {
+			c.metrics.batches.WithLabelValues("403").Inc()
+			return fail(ec, http.StatusForbidden, "results["+strconv.Itoa(i)+"].region",
+				fmt.Sprintf("this token belongs to region %s and cannot submit results for %q", region, r))
+		}
+	}
+	cfg := c.Config()
+	now := c.now()
+	ack := model.IngestAck{}
+	valid := make([]model.Result, 0, len(batch.Results))
+	for i := range batch.Results {
+		r := &batch.Results[i]
+		err := r.Validate()
+		if err == nil && cfg.Check(r.Check) == nil {
+			err = fmt.Errorf("check: %q is not in the configuration", r.Check)
+		}
+		if err == nil && r.Scheduled.Sub(now) > maxFuture {
+			err = fmt.Errorf("scheduled: %s is more than %s ahead of the controller's clock", r.Scheduled.Format(time.RFC3339), maxFuture)
+		}
+		if err != nil {
+			ack.Rejected = append(ack.Rejected, model.Rejection{Index: i, Key: r.Key(), Error: "results[" + strconv.Itoa(i) + "]." + err.Error()})
+			continue
+		}
+		if r.Started.Sub(now) > maxSkew {
+			c.metrics.skew.WithLabelValues(region).Inc()
+		}
+		if r.Probe == "" {
+			r.Probe = batch.Probe
+		}
+		valid = append(valid, *r)
+	}
+	stored, err := c.store.InsertResults(ec.Request().Context(), valid)
+	if err != nil {
+		c.metrics.batches.WithLabelValues("500").Inc()
+		c.log.Error("ingest failed", "region", region, "probe", batch.Probe, "results", len(valid), "err", err)
+		return fail(ec, http.StatusInternalServerError, "", "results could not be stored; retry")
+	}
+	for i, ok := range stored {
+		if ok {
+			ack.Stored++
+			c.latest.offer(valid[i])
+		} else {
+			ack.Duplicates++
+		}
+	}
+	if len(ack.Rejected) > 0 {
+		c.log.Warn("results rejected", "region", region, "probe", batch.Probe, "rejected", len(ack.Rejected), "first", ack.Rejected[0].Error)
+	}
+	c.metrics.ingested.WithLabelValues("stored").Add(float64(ack.Stored))
+	c.metrics.ingested.WithLabelValues("duplicate").Add(float64(ack.Duplicates))
+	c.metrics.ingested.WithLabelValues("rejected").Add(float64(len(ack.Rejected)))
+	c.metrics.batches.WithLabelValues("200").Inc()
+	return ec.JSON(http.StatusOK, ack)
+}

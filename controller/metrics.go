@@ -1,0 +1,96 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// metrics are the controller's counters plus a collector that reports the
+// live verdicts at scrape time.
+type metrics struct {
+	c *Controller
+
+	ingested *prometheus.CounterVec
+	batches  *prometheus.CounterVec
+	skew     *prometheus.CounterVec
+
+	checkUp      *prometheus.Desc
+	checkStatus  *prometheus.Desc
+	regionHealth *prometheus.Desc
+	spoolDepth   *prometheus.Desc
+	configInfo   *prometheus.Desc
+}
+
+var verdictStatuses = []model.Status{model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown}
+
+func newMetrics(c *Controller) *metrics {
+	return &metrics{
+		c: c,
+		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "ingest", Name: "results_total",
+			Help: "Results received from probes, by outcome: stored, duplicate or rejected.",
+		}, []string{"outcome"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "ingest", Name: "batches_total",
+			Help: "Result batches received, by HTTP status code answered.",
+		}, []string{"code"}),
+		skew: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "ingest", Name: "clock_skew_total",
+			Help: "Heartbeats and results whose clock differs from the controller's by more than 30s.",
+		}, []string{"region"}),
+		checkUp: prometheus.NewDesc("nines_check_up", "1 when the region's newest fresh result of the check is up, 0 when down; absent when unknown.",
+			[]string{"check", "region"}, nil),
+		checkStatus: prometheus.NewDesc("nines_check_status", "Quorum-confirmed verdict of a check: 1 for the current status.",
+			[]string{"check", "status"}, nil),
+		regionHealth: prometheus.NewDesc("nines_region_healthy", "1 when at least one probe of the region heartbeats in time.",
+			[]string{"region"}, nil),
+		spoolDepth: prometheus.NewDesc("nines_probe_spool_depth", "Results waiting in a probe's spool, as reported by its heartbeat.",
+			[]string{"region", "probe"}, nil),
+		configInfo: prometheus.NewDesc("nines_config_info", "The configuration version in force.", []string{"version"}, nil),
+	}
+}
+
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.ingested.Describe(ch)
+	m.batches.Describe(ch)
+	m.skew.Describe(ch)
+	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo} {
+		ch <- d
+	}
+}
+
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	m.ingested.Collect(ch)
+	m.batches.Collect(ch)
+	m.skew.Collect(ch)
+	c := m.c
+	cfg := c.Config()
+	now := c.now()
+	healthy := c.probes.healthyRegions(now, cfg.UnhealthyAfter())
+	ch <- prometheus.MustNewConstMetric(m.configInfo, prometheus.GaugeValue, 1, cfg.Version)
+	for _, r := range cfg.Regions {
+		ch <- prometheus.MustNewConstMetric(m.regionHealth, prometheus.GaugeValue, b2f(healthy[r.ID]), r.ID)
+	}
+	for _, p := range c.probes.snapshot() {
+		ch <- prometheus.MustNewConstMetric(m.spoolDepth, prometheus.GaugeValue, float64(p.SpoolDepth), p.Region, p.ID)
+	}
+	for _, chk := range cfg.AllChecks() {
+		v := verdict(cfg, chk, c.latest, healthy, now)
+		for _, s := range verdictStatuses {
+			ch <- prometheus.MustNewConstMetric(m.checkStatus, prometheus.GaugeValue, b2f(v.Status == s), chk.ID, string(s))
+		}
+		for region, rv := range v.Regions {
+			if rv.Status == model.StatusUp || rv.Status == model.StatusDown {
+				ch <- prometheus.MustNewConstMetric(m.checkUp, prometheus.GaugeValue, b2f(rv.Status == model.StatusUp), chk.ID, region)
+			}
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,124 @@
+package controller
+
+import (
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+)
+
+// latest keeps the newest result of every check in every region.
+type latest struct {
+	mu sync.RWMutex
+	m  map[string]map[string]model.Result // check → region → result
+}
+
+func newLatest() *latest { return &latest{m: map[string]map[string]model.Result{}} }
+
+// offer records r when it is newer than what is known.
+func (l *latest) offer(r model.Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	byRegion := l.m[r.Check]
+	if byRegion == nil {
+		byRegion = map[string]model.Result{}
+		l.m[r.Check] = byRegion
+	}
+	if cur, ok := byRegion[r.Region]; !ok || r.Scheduled.After(cur.Scheduled) {
+		byRegion[r.Region] = r
+	}
+}
+
+func (l *latest) get(check, region string) (model.Result, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	r, ok := l.m[check][region]
+	return r, ok
+}
+
+// RegionView is one region's view of a check.
+type RegionView struct {
+	Status  model.Status
+	Healthy bool
+	Result  *model.Result
+}
+
+// Verdict is the confirmed state of one check.
+type Verdict struct {
+	Status  model.Status
+	Reason  string
+	Failing int
+	Healthy int
+	Regions map[string]RegionView
+}
+
+// period is the time between two runs of a check.
+func period(ch *config.Check) time.Duration {
+	if ch.Cron != "" {
+		if s, err := cron.ParseStandard(ch.Cron); err == nil {
+			t := s.Next(time.Unix(0, 0).UTC())
+			return s.Next(t).Sub(t)
+		}
+	}
+	return ch.Interval.D()
+}
+
+// staleAfter is how old a region's newest result may be and still count.
+func staleAfter(ch *config.Check) time.Duration {
+	return 2*period(ch) + ch.Timeout.D() + 5*time.Second
+}
+
+// verdict confirms the state of ch by quorum across healthy regions:
+// down when at least quorum healthy regions fail; degraded when some, but
+// fewer, fail; unknown when fewer than quorum healthy regions reported.
+func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string]bool, now time.Time) Verdict {
+	v := Verdict{Regions: map[string]RegionView{}}
+	reported := 0
+	for _, region := range cfg.CheckRegions(ch) {
+		rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
+		if r, ok := l.get(ch.ID, region); ok {
+			r := r
+			rv.Result = &r
+			fresh := now.Sub(r.Scheduled) <= staleAfter(ch)
+			if rv.Healthy && fresh {
+				reported++
+				rv.Status = model.Status(r.Outcome)
+				if r.Outcome == model.OutcomeDown {
+					v.Failing++
+				}
+			}
+		}
+		if rv.Healthy {
+			v.Healthy++
+		}
+		v.Regions[region] = rv
+	}
+	q := cfg.CheckQuorum(ch)
+	switch {
+	case v.Failing >= q:
+		v.Status, v.Reason = model.StatusDown, "confirmed down by quorum"
+	case reported < q:
+		v.Status, v.Reason = model.StatusUnknown, "too few healthy regions reported"
+	case v.Failing > 0:
+		v.Status, v.Reason = model.StatusDegraded, "failing in fewer regions than the quorum"
+	default:
+		v.Status = model.StatusUp
+	}
+	return v
+}
+
+// worst combines statuses for a component: down, then degraded, then up;
+// unknown only when nothing is known.
+func worst(statuses []model.Status) model.Status {
+	rank := map[model.Status]int{model.StatusUnknown: 0, model.StatusUp: 1, model.StatusDegraded: 2, model.StatusDown: 3}
+	out := model.StatusUnknown
+	for _, s := range statuses {
+		if rank[s] > rank[out] {
+			out = s
+		}
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+// Package demo runs the whole system on one machine: contentsvc, the
+// controller and one probe per region, all on loopback.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/configs"
+	"github.com/nines-sre/nines/contentsvc"
+	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/probe"
+)
+
+// Options configure the demo.
+type Options struct {
+	Listen           string // controller
+	ContentsvcListen string
+	DataDir          string
+	// ConfigFile replaces the embedded configs/demo.yaml when set.
+	ConfigFile string
+	Version    string
+	Logger     *slog.Logger
+	// Out receives the URLs once everything listens.
+	Out io.Writer
+}
+
+// Run starts everything and stops it all when ctx is done.
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 16)
+	start := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+
+	csReady := make(chan string, 1)
+	start("contentsvc", func() error {
+		return contentsvc.Run(ctx, contentsvc.Options{Listen: o.ContentsvcListen, DataDir: filepath.Join(o.DataDir, "contentsvc"),
+			Logger: o.Logger.With("service", "contentsvc"), Ready: csReady})
+	})
+	var csAddr string
+	select {
+	case csAddr = <-csReady:
+	case err := <-errc:
+		wg.Wait()
+		return err
+	}
+	csURL := "http://" + csAddr
+
+	raw, name := configs.Demo, configs.DemoName
+	if o.ConfigFile != "" {
+		b, err := os.ReadFile(o.ConfigFile)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("read config: %w", err)
+		}
+		raw, name = b, o.ConfigFile
+	}
+	cfg, err := config.ParseWith(name, raw, func(k string) (string, bool) {
+		if k == "NINES_CONTENTSVC_URL" {
+			return csURL, true
+		}
+		return os.LookupEnv(k)
+	})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("demo configuration:\n%w", err)
+	}
+
+	ctlReady := make(chan string, 1)
+	start("controller", func() error {
+		return controller.Run(ctx, controller.Options{Config: cfg, DataDir: filepath.Join(o.DataDir, "controller"), Listen: o.Listen,
+			Logger: o.Logger.With("service", "controller"), Ready: ctlReady})
+	})
+	var ctlAddr string
+	select {
+	case ctlAddr = <-ctlReady:
+	case err := <-errc:
+		wg.Wait()
+		return err
+	}
+	ctlURL := "http://" + ctlAddr
+
+	if err := os.MkdirAll(filepath.Join(o.DataDir, "probes"), 0o750); err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("data directory: %w", err)
+	}
+	probeAddrs := make([]string, len(cfg.Regions))
+	for i, r := range cfg.Regions {
+		token := ""
+		for _, t := range cfg.Probes.Tokens {
+			if t.Region == r.ID {
+				token = t.Token
+				break
+			}
+		}
+		ready := make(chan string, 1)
+		region := r.ID
+		start("probe "+region, func() error {
+			return probe.Run(ctx, probe.Options{Region: region, ProbeID: "demo-" + region, Controller: ctlURL, Token: token,
+				SpoolPath: filepath.Join(o.DataDir, "probes", region+".db"), SpoolMaxResults: 1_000_000, Listen: "127.0.0.1:0",
+				Version: o.Version, Logger: o.Logger.With("service", "probe"), Registry: prometheus.NewRegistry(), Ready: ready})
+		})
+		select {
+		case probeAddrs[i] = <-ready:
+		case err := <-errc:
+			cancel()
+			wg.Wait()
+			return err
+		}
+	}
+
+	fmt.Fprintf(o.Out, `nines demo is running (Ctrl-C stops it)
+  status API   %[1]s/api/v1/status
+  metrics      %[1]s/metrics
+  contentsvc   %[2]s  (segments %[2]s/v1/segments?user_id=alice, CDN %[2]s/cdn/manifests/everyone.json)
+  data         %[3]s
+Stage an incident in one region, then watch /api/v1/status say degraded, not down:
+  curl -X POST %[2]s/admin/faults -d '{"target":"segments","region":"eu-frankfurt","error_status":503}'
+  curl -X DELETE %[2]s/admin/faults
+Probe metrics:
+`, ctlURL, csURL, o.DataDir)
+	for i, r := range cfg.Regions {
+		fmt.Fprintf(o.Out, "  %-13s http://%s/metrics\n", r.ID, probeAddrs[i])
+	}
+
+	<-ctx.Done()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		return err
+	}
+	return nil
+}

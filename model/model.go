@@ -1,0 +1,207 @@
+// Package model holds the vocabulary shared by the probe, the controller and
+// the dashboard: regions, checks, results and verdicts. It performs no I/O.
+package model
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultRegions are the seven region ids used by the embedded configuration.
+var DefaultRegions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
+
+// RegionHeader is the request header every probe sends with its region id,
+// so a target (and contentsvc's fault injector) can tell regions apart.
+const RegionHeader = "X-Nines-Region"
+
+// Outcome is what one probe saw in one run of a check.
+type Outcome string
+
+// Outcomes of a single result.
+const (
+	OutcomeUp   Outcome = "up"
+	OutcomeDown Outcome = "down"
+)
+
+// Valid reports whether o is a known outcome.
+func (o Outcome) Valid() bool { return o == OutcomeUp || o == OutcomeDown }
+
+// ErrorClass says why a result is down.
+type ErrorClass string
+
+// Error classes of failed results.
+const (
+	ErrDNS       ErrorClass = "dns"
+	ErrConnect   ErrorClass = "connect"
+	ErrTLS       ErrorClass = "tls"
+	ErrTimeout   ErrorClass = "timeout"
+	ErrStatus    ErrorClass = "status"
+	ErrAssertion ErrorClass = "assertion"
+	ErrInternal  ErrorClass = "internal"
+)
+
+// ErrorClasses lists every error class in a stable order; the index is the
+// compact code used in storage (0 means none).
+var ErrorClasses = []ErrorClass{"", ErrDNS, ErrConnect, ErrTLS, ErrTimeout, ErrStatus, ErrAssertion, ErrInternal}
+
+// Code returns the compact storage code of c, or -1 when c is unknown.
+func (c ErrorClass) Code() int {
+	for i, e := range ErrorClasses {
+		if e == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// Status is a verdict: the state of a check, or of one region's view of it.
+type Status string
+
+// Verdict states.
+const (
+	StatusUp          Status = "up"
+	StatusDown        Status = "down"
+	StatusDegraded    Status = "degraded"
+	StatusUnknown     Status = "unknown"
+	StatusMaintenance Status = "maintenance"
+)
+
+// Kind names a check kind.
+type Kind string
+
+// Check kinds.
+const (
+	KindHTTP Kind = "http"
+)
+
+// Check is one monitored target as a probe receives it in its assignment.
+type Check struct {
+	ID       string        `json:"id"`
+	Kind     Kind          `json:"kind"`
+	Interval time.Duration `json:"interval"`
+	// Cron, when set, replaces Interval with a cron spec (robfig/cron syntax).
+	Cron    string        `json:"cron,omitempty"`
+	Timeout time.Duration `json:"timeout"`
+	// Offset is where in each interval this check starts in the probe's
+	// region: a deterministic spread per check plus a per-region stagger.
+	Offset  time.Duration `json:"offset"`
+	HTTP    *HTTPSpec     `json:"http,omitempty"`
+	Asserts []string      `json:"assert,omitempty"`
+}
+
+// HTTPSpec is the request an http check makes.
+type HTTPSpec struct {
+	URL             string            `json:"url"`
+	Method          string            `json:"method,omitempty"`
+	Headers         map[string]string `json:"headers,omitempty"`
+	Body            string            `json:"body,omitempty"`
+	FollowRedirects bool              `json:"follow_redirects"`
+	KeepAlive       bool              `json:"keep_alive,omitempty"`
+	InsecureTLS     bool              `json:"insecure_skip_verify,omitempty"`
+}
+
+// Assignment is the set of checks a probe runs, versioned by an ETag.
+type Assignment struct {
+	Version string  `json:"version"`
+	Region  string  `json:"region"`
+	Checks  []Check `json:"checks"`
+}
+
+// Phases are the timings of one request, in microseconds.
+type Phases struct {
+	DNS      int64 `json:"dns_us,omitempty"`
+	Connect  int64 `json:"connect_us,omitempty"`
+	TLS      int64 `json:"tls_us,omitempty"`
+	TTFB     int64 `json:"ttfb_us,omitempty"`
+	Transfer int64 `json:"transfer_us,omitempty"`
+}
+
+// MaxMessageLen bounds Result.Message.
+const MaxMessageLen = 512
+
+// Result is one run of one check in one region. Its key, check + region +
+// scheduled time, makes delivery idempotent.
+type Result struct {
+	Check         string     `json:"check"`
+	Region        string     `json:"region"`
+	Scheduled     time.Time  `json:"scheduled"`
+	Probe         string     `json:"probe"`
+	ConfigVersion string     `json:"config_version,omitempty"`
+	Started       time.Time  `json:"started"`
+	DurationUS    int64      `json:"duration_us"`
+	Phases        Phases     `json:"phases"`
+	Outcome       Outcome    `json:"outcome"`
+	ErrorClass    ErrorClass `json:"error_class,omitempty"`
+	HTTPStatus    int        `json:"http_status,omitempty"`
+	Bytes         int64      `json:"bytes,omitempty"`
+	Message       string     `json:"message,omitempty"`
+}
+
+// Key is the idempotency key of a result.
+func (r *Result) Key() string {
+	return fmt.Sprintf("%s/%s/%d", r.Check, r.Region, r.Scheduled.UnixMilli())
+}
+
+// Latency is the total duration of the run.
+func (r *Result) Latency() time.Duration { return time.Duration(r.DurationUS) * time.Microsecond }
+
+// Validate checks the fields a controller relies on and names the first bad one.
+func (r *Result) Validate() error {
+	switch {
+	case r.Check == "":
+		return fmt.Errorf("check: must not be empty")
+	case r.Region == "":
+		return fmt.Errorf("region: must not be empty")
+	case r.Scheduled.IsZero():
+		return fmt.Errorf("scheduled: must be set")
+	case !r.Outcome.Valid():
+		return fmt.Errorf("outcome: %q is not up or down", r.Outcome)
+	case r.ErrorClass.Code() < 0:
+		return fmt.Errorf("error_class: %q is not a known class", r.ErrorClass)
+	case r.Outcome == OutcomeDown && r.ErrorClass == "":
+		return fmt.Errorf("error_class: a down result needs one")
+	case r.DurationUS < 0:
+		return fmt.Errorf("duration_us: %d is negative", r.DurationUS)
+	case len(r.Message) > MaxMessageLen:
+		return fmt.Errorf("message: %d bytes, more than %d", len(r.Message), MaxMessageLen)
+	}
+	return nil
+}
+
+// ResultBatch is the body of POST /api/v1/results.
+type ResultBatch struct {
+	Probe   string   `json:"probe"`
+	Results []Result `json:"results"`
+}
+
+// Rejection explains why one result of a batch was not stored.
+type Rejection struct {
+	Index int    `json:"index"`
+	Key   string `json:"key,omitempty"`
+	Error string `json:"error"`
+}
+
+// IngestAck answers a result batch. Every result of an acknowledged batch was
+// stored, was already stored (a duplicate), or was rejected for good.
+type IngestAck struct {
+	Stored     int         `json:"stored"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected,omitempty"`
+}
+
+// Heartbeat is what a probe sends to register and to stay healthy.
+type Heartbeat struct {
+	Probe      string    `json:"probe"`
+	Region     string    `json:"region"`
+	Version    string    `json:"version,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	SentAt     time.Time `json:"sent_at"`
+	SpoolDepth int       `json:"spool_depth"`
+	Assignment string    `json:"assignment,omitempty"`
+}
+
+// HeartbeatAck tells a probe how often to heartbeat and which assignment is current.
+type HeartbeatAck struct {
+	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
+	Assignment        string        `json:"assignment"`
+}

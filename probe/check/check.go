@@ -1,0 +1,114 @@
+// Package check runs one check once against its target: one file per kind,
+// all with the same signature, picked from one map. Timing, retries and
+// spreading belong to the scheduler, not here.
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// Observation is what one run of a kind saw, before assertions.
+type Observation struct {
+	Subject Subject
+	Phases  model.Phases
+	// Class and Err are set when the target could not be reached or answered
+	// at the protocol level; assertions are not evaluated then.
+	Class model.ErrorClass
+	Err   error
+}
+
+// Env is what a kind may know about where it runs.
+type Env struct {
+	Region    string
+	UserAgent string
+}
+
+// Kind runs one check once. It returns when ctx is done at the latest.
+type Kind func(ctx context.Context, c *model.Check, env Env) Observation
+
+// Kinds maps every check kind to its implementation.
+var Kinds = map[model.Kind]Kind{
+	model.KindHTTP: HTTP,
+}
+
+// Compiled is a check ready to run: its assertions parsed once.
+type Compiled struct {
+	Check   model.Check
+	Asserts []*Assertion
+	run     Kind
+}
+
+// Compile prepares c for running.
+func Compile(c model.Check) (*Compiled, error) {
+	run, ok := Kinds[c.Kind]
+	if !ok {
+		return nil, fmt.Errorf("check %s: unknown kind %q", c.ID, c.Kind)
+	}
+	cc := &Compiled{Check: c, run: run}
+	for i, src := range c.Asserts {
+		a, err := ParseAssertion(src)
+		if err != nil {
+			return nil, fmt.Errorf("check %s: assert[%d]: %w", c.ID, i, err)
+		}
+		cc.Asserts = append(cc.Asserts, a)
+	}
+	return cc, nil
+}
+
+// Run executes the check once and fills the outcome, timings and error of r.
+func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
+	ctx, cancel := context.WithTimeout(ctx, cc.Check.Timeout)
+	defer cancel()
+	start := time.Now()
+	r.Started = start
+	obs := cc.run(ctx, &cc.Check, env)
+	elapsed := time.Since(start)
+	r.DurationUS = elapsed.Microseconds()
+	r.Phases = obs.Phases
+	r.HTTPStatus = obs.Subject.Status
+	r.Bytes = obs.Subject.Size
+	r.Outcome = model.OutcomeUp
+	if obs.Err != nil {
+		r.Outcome = model.OutcomeDown
+		r.ErrorClass = obs.Class
+		if r.ErrorClass == "" {
+			r.ErrorClass = model.ErrInternal
+		}
+		if errors.Is(obs.Err, context.DeadlineExceeded) || ctx.Err() != nil {
+			r.ErrorClass = model.ErrTimeout
+		}
+		r.Message = bound(obs.Err.Error())
+		return
+	}
+	obs.Subject.Latency = elapsed
+	obs.Subject.Now = start
+	if len(cc.Asserts) == 0 && cc.Check.Kind == model.KindHTTP {
+		if s := obs.Subject.Status; s < 200 || s >= 400 {
+			r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrStatus
+			r.Message = fmt.Sprintf("status %d is not 2xx or 3xx", s)
+		}
+		return
+	}
+	for _, a := range cc.Asserts {
+		if err := a.Eval(&obs.Subject); err != nil {
+			r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrAssertion
+			if a.path[0] == "status" {
+				r.ErrorClass = model.ErrStatus
+			}
+			r.Message = bound(err.Error())
+			return
+		}
+	}
+}
+
+func bound(s string) string {
+	if len(s) > model.MaxMessageLen {
+		return s[:model.MaxMessageLen-3] + "..."
+	}
+	return s
+}

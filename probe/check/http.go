@@ -1,0 +1,159 @@
+package check
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// maxBody is how much of a response body assertions may look at.
+const maxBody = 1 << 20
+
+// transports: a fresh connection each run unless a check asks for keep-alive,
+// so DNS, connect and TLS are measured the way a first-time user meets them.
+var transports sync.Map // transportKey → *http.Transport
+
+type transportKey struct{ keepAlive, insecure bool }
+
+func transport(k transportKey) *http.Transport {
+	if t, ok := transports.Load(k); ok {
+		return t.(*http.Transport)
+	}
+	t := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+		DisableKeepAlives:   !k.keepAlive,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: k.insecure}, //nolint:gosec // opt-in per check
+		ForceAttemptHTTP2:   true,
+	}
+	actual, _ := transports.LoadOrStore(k, t)
+	return actual.(*http.Transport)
+}
+
+// HTTP runs an http check: one request, phase timings, status, headers and
+// up to maxBody of the body for assertions.
+func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
+	var obs Observation
+	spec := c.HTTP
+	if spec == nil {
+		obs.Class, obs.Err = model.ErrInternal, errors.New("http check without an http block")
+		return obs
+	}
+	var body io.Reader
+	if spec.Body != "" {
+		body = strings.NewReader(spec.Body)
+	}
+	var t0, dnsStart, connStart, tlsStart, firstByte time.Time
+	trace := &httptrace.ClientTrace{
+		DNSStart: func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			obs.Phases.DNS = time.Since(dnsStart).Microseconds()
+		},
+		ConnectStart: func(string, string) { connStart = time.Now() },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				obs.Phases.Connect = time.Since(connStart).Microseconds()
+			}
+		},
+		TLSHandshakeStart: func() { tlsStart = time.Now() },
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
+			obs.Phases.TLS = time.Since(tlsStart).Microseconds()
+			if err == nil && len(cs.PeerCertificates) > 0 {
+				obs.Subject.CertExpiry = cs.PeerCertificates[0].NotAfter
+			}
+		},
+		GotFirstResponseByte: func() {
+			firstByte = time.Now()
+			obs.Phases.TTFB = firstByte.Sub(t0).Microseconds()
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), spec.Method, spec.URL, body)
+	if err != nil {
+		obs.Class, obs.Err = model.ErrInternal, err
+		return obs
+	}
+	for k, v := range spec.Headers {
+		req.Header.Set(k, v)
+	}
+	if env.Region != "" {
+		req.Header.Set(model.RegionHeader, env.Region)
+	}
+	if env.UserAgent != "" && req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", env.UserAgent)
+	}
+	client := &http.Client{Transport: transport(transportKey{spec.KeepAlive, spec.InsecureTLS})}
+	if !spec.FollowRedirects {
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	t0 = time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		obs.Class, obs.Err = classify(err), err
+		return obs
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	n := int64(len(b))
+	if err == nil {
+		var rest int64
+		rest, err = io.Copy(io.Discard, resp.Body)
+		n += rest
+	}
+	if !firstByte.IsZero() {
+		obs.Phases.Transfer = time.Since(firstByte).Microseconds()
+	}
+	if err != nil {
+		obs.Class, obs.Err = classify(err), err
+		return obs
+	}
+	obs.Subject.Status = resp.StatusCode
+	obs.Subject.Header = resp.Header
+	obs.Subject.Body = b
+	obs.Subject.Size = n
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		obs.Subject.CertExpiry = resp.TLS.PeerCertificates[0].NotAfter
+	}
+	return obs
+}
+
+// classify maps a transport error to an error class.
+func classify(err error) model.ErrorClass {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var recordErr tls.RecordHeaderError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return model.ErrTimeout
+	case errors.As(err, &dnsErr):
+		return model.ErrDNS
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr),
+		errors.As(err, &invalid), errors.As(err, &recordErr):
+		return model.ErrTLS
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return model.ErrConnect
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return model.ErrTimeout
+	}
+	if strings.Contains(err.Error(), "tls:") {
+		return model.ErrTLS
+	}
+	return model.ErrConnect
+}

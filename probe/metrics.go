@@ -1,0 +1,45 @@
+package probe
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	results     *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	lateness    prometheus.Histogram
+	skipped     *prometheus.CounterVec
+	shipped     *prometheus.CounterVec
+	batches     *prometheus.CounterVec
+	dropped     prometheus.Counter
+	controller  prometheus.Gauge
+	assignments prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
+	const ns, sub = "nines", "probe"
+	m := &metrics{
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "results_total",
+			Help: "Check runs, by check and outcome."}, []string{"check", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "check_duration_seconds",
+			Help: "Duration of check runs.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, []string{"check"}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "schedule_lateness_seconds",
+			Help: "How late a check run started after its scheduled time.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checks_skipped_total",
+			Help: "Scheduled runs skipped because the previous run of the check was still going."}, []string{"check"}),
+		shipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shipped_results_total",
+			Help: "Results acknowledged by the controller, by outcome: stored, duplicate or rejected."}, []string{"outcome"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "ship_batches_total",
+			Help: "Result batches sent to the controller, by outcome: ok or error."}, []string{"outcome"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "spool_dropped_total",
+			Help: "Results dropped, oldest first, because the spool was full."}),
+		controller: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "controller_reachable",
+			Help: "1 when the last call to the controller succeeded."}),
+		assignments: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "assigned_checks",
+			Help: "Checks in the current assignment."}),
+	}
+	reg.MustRegister(m.results, m.duration, m.lateness, m.skipped, m.shipped, m.batches, m.dropped, m.controller, m.assignments,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "spool_depth",
+			Help: "Results waiting in the spool."}, depth))
+	return m
+}

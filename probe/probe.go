@@ -1,0 +1,343 @@
+// Package probe is the agent that runs in every region: it registers and
+// heartbeats with the controller, pulls its assignment, schedules and runs
+// checks, writes every result to a durable local spool and ships batches
+// to the controller, deleting only what the controller acknowledged.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe/check"
+)
+
+// Options configure a probe agent.
+type Options struct {
+	Region     string
+	ProbeID    string
+	Controller string // base URL
+	Token      string
+	SpoolPath  string
+	// SpoolMaxResults bounds the spool; the oldest results are dropped past it.
+	SpoolMaxResults int
+	// Listen serves /metrics and /healthz; empty disables it.
+	Listen   string
+	Version  string
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// BatchSize is the most results per shipment.
+	BatchSize int
+	// MaxBackoff caps the wait between retries while the controller is away.
+	MaxBackoff time.Duration
+	// Ready, when set, receives the metrics address once serving.
+	Ready chan<- string
+}
+
+// Probe is a running agent.
+type Probe struct {
+	opts  Options
+	log   *slog.Logger
+	api   *client
+	spool *Spool
+	m     *metrics
+	env   check.Env
+	sched *scheduler
+	now   func() time.Time
+	wake  chan struct{}
+
+	mu         sync.Mutex
+	assignment string
+	lastOK     time.Time
+	started    time.Time
+	interval   time.Duration
+}
+
+const assignmentKey = "assignment"
+
+// Run runs the agent until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	switch {
+	case o.Region == "":
+		return errors.New("probe: --region is required")
+	case o.Controller == "":
+		return errors.New("probe: --controller is required")
+	case o.Token == "":
+		return errors.New("probe: a token is required (--token-file)")
+	case o.SpoolPath == "":
+		return errors.New("probe: --spool is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 15 * time.Second
+	}
+	if o.ProbeID == "" {
+		o.ProbeID = o.Region + "-1"
+	}
+	spool, err := OpenSpool(ctx, o.SpoolPath, o.SpoolMaxResults)
+	if err != nil {
+		return err
+	}
+	defer spool.Close()
+	agent := "nines-probe/" + o.Version
+	p := &Probe{
+		opts:     o,
+		log:      o.Logger.With("region", o.Region, "probe", o.ProbeID),
+		api:      newClient(o.Controller, o.Token, agent),
+		spool:    spool,
+		env:      check.Env{Region: o.Region, UserAgent: agent},
+		now:      time.Now,
+		wake:     make(chan struct{}, 1),
+		started:  time.Now().UTC(),
+		interval: 10 * time.Second,
+	}
+	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) })
+	p.sched = newScheduler(p)
+
+	var a model.Assignment
+	if err := spool.getMeta(ctx, assignmentKey, &a); err == nil {
+		p.log.Info("running the saved assignment until the controller answers", "checks", len(a.Checks), "version", a.Version)
+		p.adopt(ctx, &a)
+	}
+	if o.Listen != "" {
+		srv, addr, err := p.serve(o.Listen)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		if o.Ready != nil {
+			o.Ready <- addr
+		}
+	}
+	p.sched.cron.Start()
+	defer func() { <-p.sched.cron.Stop().Done() }()
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.heartbeatLoop(ctx) }()
+	go func() { defer wg.Done(); p.shipLoop(ctx) }()
+	p.log.Info("probe started", "controller", o.Controller, "spool", o.SpoolPath, "spooled", spool.Depth())
+	wg.Wait()
+	p.log.Info("probe stopped", "spooled", spool.Depth())
+	return nil
+}
+
+// record spools a result and wakes the shipper.
+func (p *Probe) record(ctx context.Context, r *model.Result) {
+	dropped, err := p.spool.Put(context.WithoutCancel(ctx), r)
+	if err != nil {
+		p.log.Error("result lost: spool write failed", "check", r.Check, "err", err)
+		return
+	}
+	if dropped > 0 {
+		p.m.dropped.Add(float64(dropped))
+		p.log.Warn("spool full: dropped oldest results", "dropped", dropped)
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Probe) adopt(ctx context.Context, a *model.Assignment) {
+	a.Version = strings.Trim(a.Version, `"`)
+	p.sched.apply(ctx, a)
+	p.mu.Lock()
+	p.assignment = a.Version
+	p.mu.Unlock()
+	p.m.assignments.Set(float64(len(a.Checks)))
+}
+
+func (p *Probe) newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 500 * time.Millisecond
+	b.MaxInterval = p.opts.MaxBackoff
+	return b
+}
+
+// heartbeatLoop registers, then heartbeats every interval; each answer names
+// the current assignment, fetched when it changed.
+func (p *Probe) heartbeatLoop(ctx context.Context) {
+	path := "/api/v1/probes/register"
+	bo := p.newBackoff()
+	for {
+		wait := p.interval
+		if err := p.beat(ctx, path); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.setReachable(false)
+			wait = bo.NextBackOff()
+			p.log.Warn("controller unreachable", "err", err, "retry_in", wait.Round(time.Millisecond))
+		} else {
+			path = "/api/v1/probes/heartbeat"
+			bo.Reset()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (p *Probe) beat(ctx context.Context, path string) error {
+	p.mu.Lock()
+	current := p.assignment
+	p.mu.Unlock()
+	hb := model.Heartbeat{Probe: p.opts.ProbeID, Region: p.opts.Region, Version: p.opts.Version, StartedAt: p.started,
+		SentAt: p.now().UTC(), SpoolDepth: p.spool.Depth(), Assignment: current}
+	ack, err := p.api.heartbeat(ctx, path, &hb)
+	if err != nil {
+		return err
+	}
+	p.setReachable(true)
+	if ack.HeartbeatInterval > 0 {
+		p.mu.Lock()
+		p.interval = ack.HeartbeatInterval
+		p.mu.Unlock()
+	}
+	if strings.Trim(ack.Assignment, `"`) == current {
+		return nil
+	}
+	a, err := p.api.assignment(ctx, `"`+current+`"`)
+	if err != nil || a == nil {
+		return err
+	}
+	if err := p.spool.setMeta(ctx, assignmentKey, a); err != nil {
+		p.log.Warn("assignment not saved", "err", err)
+	}
+	p.log.Info("assignment received", "checks", len(a.Checks), "version", strings.Trim(a.Version, `"`))
+	p.adopt(ctx, a)
+	return nil
+}
+
+func (p *Probe) setReachable(ok bool) {
+	if ok {
+		p.m.controller.Set(1)
+		p.mu.Lock()
+		p.lastOK = p.now()
+		p.mu.Unlock()
+	} else {
+		p.m.controller.Set(0)
+	}
+}
+
+// shipLoop sends spooled results, oldest first, whenever results arrive or
+// every second; while the controller is away it backs off and retries.
+func (p *Probe) shipLoop(ctx context.Context) {
+	bo := p.newBackoff()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.flush(context.WithoutCancel(ctx), 2*time.Second)
+			return
+		case <-p.wake:
+		case <-tick.C:
+		}
+		for {
+			n, err := p.shipOnce(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				p.setReachable(false)
+				wait := bo.NextBackOff()
+				p.log.Warn("shipping results failed", "err", err, "spooled", p.spool.Depth(), "retry_in", wait.Round(time.Millisecond))
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+				continue
+			}
+			bo.Reset()
+			if n < p.opts.BatchSize {
+				break
+			}
+		}
+	}
+}
+
+// flush makes one last attempt to ship on the way out.
+func (p *Probe) flush(ctx context.Context, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for p.spool.Depth() > 0 {
+		if n, err := p.shipOnce(ctx); err != nil || n == 0 {
+			return
+		}
+	}
+}
+
+// shipOnce sends one batch and deletes what the controller acknowledged.
+func (p *Probe) shipOnce(ctx context.Context) (int, error) {
+	batch, err := p.spool.Peek(ctx, p.opts.BatchSize)
+	if err != nil || len(batch) == 0 {
+		return 0, err
+	}
+	body := model.ResultBatch{Probe: p.opts.ProbeID, Results: make([]model.Result, len(batch))}
+	ids := make([]int64, len(batch))
+	for i, sr := range batch {
+		body.Results[i], ids[i] = sr.Result, sr.ID
+	}
+	ack, err := p.api.ship(ctx, &body)
+	if err != nil {
+		p.m.batches.WithLabelValues("error").Inc()
+		return 0, err
+	}
+	p.m.batches.WithLabelValues("ok").Inc()
+	p.setReachable(true)
+	p.m.shipped.WithLabelValues("stored").Add(float64(ack.Stored))
+	p.m.shipped.WithLabelValues("duplicate").Add(float64(ack.Duplicates))
+	p.m.shipped.WithLabelValues("rejected").Add(float64(len(ack.Rejected)))
+	for _, rej := range ack.Rejected {
+		p.log.Error("controller rejected a result", "key", rej.Key, "err", rej.Error)
+	}
+	if err := p.spool.Delete(ctx, ids); err != nil {
+		return 0, fmt.Errorf("acknowledged results stay spooled: %w", err)
+	}
+	return len(batch), nil
+}
+
+// serve exposes /metrics and /healthz.
+func (p *Probe) serve(addr string) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.opts.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		last, assignment := p.lastOK, p.assignment
+		p.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "ok\nregion %s\nprobe %s\nassignment %s\nspooled %d\nlast_controller_contact %s\n",
+			p.opts.Region, p.opts.ProbeID, assignment, p.spool.Depth(), last.UTC().Format(time.RFC3339))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // closed on shutdown
+	p.log.Info("probe metrics listening", "addr", ln.Addr().String())
+	return srv, ln.Addr().String(), nil
+}
