@@ -180,8 +180,11 @@ func (p *Probe) heartbeatLoop(ctx context.Context) {
 	path := "/api/v1/probes/register"
 	bo := p.newBackoff()
 	for {
+		err := p.beat(ctx, path)
+		p.mu.Lock()
 		wait := p.interval
-		if err := p.beat(ctx, path); err != nil {
+		p.mu.Unlock()
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}

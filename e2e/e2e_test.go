@@ -1,0 +1,415 @@
+// Package e2e runs the real nines binary: contentsvc, a controller and seven
+// regional probes as separate processes on loopback, and stages the
+// incidents an SRE cares about.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run()
+	}
+	dir, err := os.MkdirTemp("", "nines-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "nines")
+	cmd := exec.Command("go", "build", "-o", binary, "../cmd/nines")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build nines:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+var regions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
+
+const interval = 2 * time.Second
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// proc is one running nines process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+func start(t *testing.T, dir, name string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	f.Close()
+	p := &proc{name: name, cmd: cmd, log: logPath}
+	t.Cleanup(func() { p.stop(syscall.SIGKILL) })
+	return p
+}
+
+func (p *proc) stop(sig syscall.Signal) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (p *proc) tail(t *testing.T) {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	t.Logf("last lines of %s:\n%s", p.name, strings.Join(lines, "\n"))
+}
+
+type regionView struct {
+	Status       string     `json:"status"`
+	Healthy      bool       `json:"healthy"`
+	LastResultAt *time.Time `json:"last_result_at"`
+}
+
+type checkView struct {
+	ID      string                `json:"id"`
+	Status  string                `json:"status"`
+	Regions map[string]regionView `json:"regions"`
+}
+
+type status struct {
+	Components []struct {
+		Checks []checkView `json:"checks"`
+	} `json:"components"`
+	Probes []struct {
+		Region     string `json:"region"`
+		ProbeID    string `json:"probe_id"`
+		Healthy    bool   `json:"healthy"`
+		SpoolDepth int    `json:"spool_depth"`
+	} `json:"probes"`
+	Regions []struct {
+		ID      string `json:"id"`
+		Healthy bool   `json:"healthy"`
+	} `json:"regions"`
+}
+
+func (s *status) check(id string) checkView {
+	for _, c := range s.Components {
+		for _, ch := range c.Checks {
+			if ch.ID == id {
+				return ch
+			}
+		}
+	}
+	return checkView{}
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// waitFor polls the status API until cond holds.
+func waitFor(t *testing.T, ctl, what string, limit time.Duration, cond func(*status) bool) *status {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var last status
+	for time.Now().Before(deadline) {
+		var s status
+		if err := getJSON("http://"+ctl+"/api/v1/status", &s); err == nil {
+			last = s
+			if cond(&s) {
+				return &s
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b, _ := json.MarshalIndent(last, "", " ")
+	t.Fatalf("after %s: %s never happened; last status:\n%s", limit, what, b)
+	return nil
+}
+
+func allUp(s *status, checks []string, want []string) bool {
+	for _, id := range checks {
+		c := s.check(id)
+		if c.Status != "up" {
+			return false
+		}
+		for _, r := range want {
+			if c.Regions[r].Status != "up" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if body == "" {
+		req.Method = http.MethodDelete
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("%s %s: %d", req.Method, url, resp.StatusCode)
+	}
+}
+
+const configTmpl = `
+regions:
+%s
+probes:
+  heartbeat_interval: 1s
+  missed_heartbeats: 3
+  tokens:
+%s
+defaults:
+  interval: 2s
+  timeout: 1s
+quorum: 2
+components:
+  - id: segments
+    checks:
+      - id: segments-api
+        kind: http
+        http: {url: "http://%[3]s/v1/segments?user_id=e2e"}
+        assert: ["status == 200", "body.json.segments.len > 0"]
+  - id: cdn
+    checks:
+      - id: cdn-manifest
+        kind: http
+        http: {url: "http://%[3]s/cdn/manifests/everyone.json"}
+        assert: ["status == 200", "header.etag matches \".+\""]
+`
+
+func token(region string) string { return "e2e-token-for-" + region }
+
+// TestMultiRegionIncidents runs the whole system and stages, in order: a
+// regional fault, a global fault, a lost probe, and a controller outage.
+func TestMultiRegionIncidents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs the real binary for a few minutes")
+	}
+	outage := time.Minute
+	if v := os.Getenv("NINES_E2E_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("NINES_E2E_OUTAGE: %v", err)
+		}
+		outage = d
+	}
+	dir := t.TempDir()
+	csAddr, ctl := freeAddr(t), freeAddr(t)
+	var rs, toks bytes.Buffer
+	for _, r := range regions {
+		fmt.Fprintf(&rs, "  - id: %s\n", r)
+		fmt.Fprintf(&toks, "    - {region: %s, token_file: tokens/%s}\n", r, r)
+		if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "tokens", r), []byte(token(r)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs.String(), toks.String(), csAddr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+
+	start(t, dir, "contentsvc", "contentsvc", "--listen", csAddr, "--data", filepath.Join(dir, "cs"))
+	ctlArgs := []string{"controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl}
+	controller := start(t, dir, "controller", ctlArgs...)
+	probes := map[string]*proc{}
+	for _, r := range regions {
+		probes[r] = start(t, dir, "probe-"+r, "probe", "--region", r, "--controller", "http://"+ctl,
+			"--token-file", filepath.Join(dir, "tokens", r), "--probe-id", "e2e-"+r, "--spool", filepath.Join(dir, r+".db"),
+			"--listen", "", "--max-backoff", "2s")
+	}
+	checks := []string{"segments-api", "cdn-manifest"}
+	defer func() {
+		if t.Failed() {
+			controller.tail(t)
+			probes["eu-frankfurt"].tail(t)
+		}
+	}()
+
+	waitFor(t, ctl, "every check up in seven regions", 30*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+
+	t.Run("FrankfurtFaultIsDegradedNeverDown", func(t *testing.T) {
+		post(t, "http://"+csAddr+"/admin/faults", `{"target":"segments","region":"eu-frankfurt","error_status":503}`)
+		waitFor(t, ctl, "segments-api degraded", 15*time.Second, func(s *status) bool {
+			c := s.check("segments-api")
+			return c.Status == "degraded" && c.Regions["eu-frankfurt"].Status == "down"
+		})
+		for end := time.Now().Add(3 * interval); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			var s status
+			if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
+				t.Fatal(err)
+			}
+			if c := s.check("segments-api"); c.Status == "down" {
+				t.Fatalf("a fault in eu-frankfurt alone made segments-api down: %+v", c)
+			}
+			if c := s.check("cdn-manifest"); c.Status != "up" {
+				t.Fatalf("a segments fault touched cdn-manifest: %+v", c)
+			}
+		}
+		post(t, "http://"+csAddr+"/admin/faults", "")
+		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	})
+
+	t.Run("GlobalFaultIsDown", func(t *testing.T) {
+		post(t, "http://"+csAddr+"/admin/faults", `{"target":"segments","outage":true}`)
+		s := waitFor(t, ctl, "segments-api down", 15*time.Second, func(s *status) bool { return s.check("segments-api").Status == "down" })
+		failing := 0
+		for _, r := range s.check("segments-api").Regions {
+			if r.Status == "down" {
+				failing++
+			}
+		}
+		if failing < 2 {
+			t.Fatalf("down with %d failing regions, quorum is 2", failing)
+		}
+		post(t, "http://"+csAddr+"/admin/faults", "")
+		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	})
+
+	t.Run("StoppedProbeIsUnhealthyRegionNotDowntime", func(t *testing.T) {
+		probes["us-ohio"].stop(syscall.SIGTERM)
+		waitFor(t, ctl, "us-ohio unhealthy", 10*time.Second, func(s *status) bool {
+			for _, r := range s.Regions {
+				if r.ID == "us-ohio" {
+					return !r.Healthy
+				}
+			}
+			return false
+		})
+		for end := time.Now().Add(3 * interval); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			var s status
+			if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range checks {
+				c := s.check(id)
+				if c.Status != "up" {
+					t.Fatalf("a stopped probe changed %s to %s", id, c.Status)
+				}
+				if r := c.Regions["us-ohio"]; r.Status != "unknown" || r.Healthy {
+					t.Fatalf("us-ohio view of %s = %+v, want unknown and unhealthy", id, r)
+				}
+			}
+		}
+	})
+
+	t.Run("ControllerOutageLosesNoResult", func(t *testing.T) {
+		live := []string{}
+		for _, r := range regions {
+			if r != "us-ohio" {
+				live = append(live, r)
+			}
+		}
+		killedAt := time.Now()
+		controller.stop(syscall.SIGKILL)
+		t.Logf("controller killed; staying away for %s", outage)
+		time.Sleep(outage)
+		restartedAt := time.Now()
+		controller = start(t, dir, "controller", ctlArgs...)
+		waitFor(t, ctl, "every spool drained", 60*time.Second, func(s *status) bool {
+			n := 0
+			for _, p := range s.Probes {
+				if p.Healthy && p.SpoolDepth == 0 {
+					n++
+				}
+			}
+			return n == len(live) && allUp(s, checks, live)
+		})
+		time.Sleep(2 * time.Second) // one more shipment for the newest results
+		from, to := killedAt.Add(-3*interval), restartedAt.Add(2*interval)
+		for _, id := range checks {
+			for _, r := range live {
+				var res struct {
+					Results []struct {
+						Scheduled time.Time `json:"scheduled"`
+						Outcome   string    `json:"outcome"`
+					} `json:"results"`
+				}
+				url := fmt.Sprintf("http://%s/api/v1/results?check=%s&region=%s&since=%s&until=%s&limit=10000", ctl, id, r,
+					from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
+				if err := getJSON(url, &res); err != nil {
+					t.Fatal(err)
+				}
+				want := int(to.Sub(from) / interval)
+				if got := len(res.Results); got < want {
+					t.Errorf("%s in %s: %d results between %s and %s, want %d (one every %s)", id, r, got,
+						from.Format(time.TimeOnly), to.Format(time.TimeOnly), want, interval)
+				}
+				for i := 1; i < len(res.Results); i++ {
+					if gap := res.Results[i].Scheduled.Sub(res.Results[i-1].Scheduled); gap != interval {
+						t.Errorf("%s in %s: gap of %s after %s", id, r, gap, res.Results[i-1].Scheduled.Format(time.TimeOnly))
+					}
+				}
+			}
+		}
+	})
+}
