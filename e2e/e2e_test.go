@@ -248,6 +248,7 @@ func TestMultiRegionIncidents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs the real binary for a few minutes")
 	}
+	t.Parallel()
 	outage := time.Minute
 	if v := os.Getenv("NINES_E2E_OUTAGE"); v != "" {
 		d, err := time.ParseDuration(v)

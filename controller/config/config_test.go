@@ -1,0 +1,214 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `regions:
+  - id: eu-london
+  - id: eu-frankfurt
+probes:
+  tokens:
+    - {region: eu-london, token: london-token-0123456789}
+    - {region: eu-frankfurt, token: frankfurt-token-0123456789}
+components:
+  - id: api
+    checks:
+      - id: api-health
+        kind: http
+        http: {url: "http://127.0.0.1:9/healthz"}
+`
+
+func TestDefaultsApplied(t *testing.T) {
+	cfg, err := Parse("min.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Check("api-health")
+	if ch.Interval.D() != time.Minute || ch.Timeout.D() != 10*time.Second || ch.HTTP.Method != "GET" {
+		t.Fatalf("defaults not applied: %+v %+v", ch, ch.HTTP)
+	}
+	if cfg.Quorum != 2 || cfg.UnhealthyAfter() != 30*time.Second {
+		t.Fatalf("quorum %d, unhealthy after %s", cfg.Quorum, cfg.UnhealthyAfter())
+	}
+	m := cfg.Model(ch, "eu-frankfurt")
+	if !m.HTTP.FollowRedirects || m.Offset < 0 || m.Offset >= time.Minute {
+		t.Fatalf("model %+v", m)
+	}
+	if cfg.Version == "" {
+		t.Fatal("no version")
+	}
+}
+
+func TestShippedConfigsAreValid(t *testing.T) {
+	// example.yaml reads token files beside it: lay them out as an operator would.
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-london"} {
+		if err := os.WriteFile(filepath.Join(dir, "secrets", r+".token"), []byte("token-of-region-"+r+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	example, err := os.ReadFile("../../configs/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "example.yaml"), example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"../../configs/demo.yaml", filepath.Join(dir, "example.yaml")} {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Setenv("NINES_PROBE_TOKEN_EU", "a-token-from-the-environment")
+			cfg, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.AllChecks()) == 0 {
+				t.Fatal("no checks")
+			}
+		})
+	}
+}
+
+func TestDemoHasSevenRegions(t *testing.T) {
+	cfg, err := Load("../../configs/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range cfg.Regions {
+		ids = append(ids, r.ID)
+	}
+	if got := strings.Join(ids, ","); got != "ca-central,us-ohio,us-oregon,ap-sydney,ap-tokyo,eu-frankfurt,eu-london" {
+		t.Fatalf("regions %s", got)
+	}
+}
+
+// Every problem is reported at once, each with file, line and field.
+func TestErrorsNameFileLineAndField(t *testing.T) {
+	bad := `regions:
+  - id: eu-london
+  - id: eu-london
+probes:
+  heartbeat_interval: 10x
+  tokens:
+    - {region: mars, token: short}
+quorum: 5
+components:
+  - id: api
+    checks:
+      - id: api-health
+        kind: http
+        interval: 30s
+        timeout: 45s
+        regions: [eu-london, atlantis]
+        http: {url: "ftp://example.com", method: FETCH}
+        assert: ["status = 200", "latency < 300ms"]
+      - id: api-health
+        kind: smoke
+`
+	_, err := Parse("bad.yaml", []byte(bad))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	// A decode error stops before validation; check it alone first.
+	if len(errs) != 1 || errs[0].Line != 5 || !strings.Contains(errs[0].Msg, `"10x" is not a duration`) {
+		t.Fatalf("decode errors: %v", errs)
+	}
+
+	fixed := strings.Replace(bad, "10x", "10s", 1)
+	_, err = Parse("bad.yaml", []byte(fixed))
+	if !errors.As(err, &errs) {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	got := err.Error()
+	for _, w := range []string{
+		`bad.yaml:3: regions[1].id: region "eu-london" is defined twice`,
+		`bad.yaml:7: probes.tokens[0].region: unknown region "mars"`,
+		`bad.yaml:7: probes.tokens[0].token: must be at least 16 characters`,
+		`bad.yaml:8: quorum: 5 is more than the 2 regions defined`,
+		`bad.yaml:15: components[0].checks[0].timeout: 45s is longer than the interval 30s`,
+		`bad.yaml:16: components[0].checks[0].regions[1]: unknown region "atlantis"`,
+		`bad.yaml:17: components[0].checks[0].http.url: "ftp://example.com" is not an absolute http or https URL`,
+		`bad.yaml:17: components[0].checks[0].http.method: "FETCH" is not an HTTP method`,
+		`bad.yaml:18: components[0].checks[0].assert[0]: column 8: expected an operator`,
+		`bad.yaml:19: components[0].checks[1].id: check "api-health" is already defined at components[0].checks[0]`,
+		`bad.yaml:20: components[0].checks[1].kind: "smoke" is not a known check kind`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+}
+
+func TestUnknownFieldIsRefused(t *testing.T) {
+	_, err := Parse("x.yaml", []byte(strings.Replace(minimal, "kind: http", "kind: http\n        intervall: 30s", 1)))
+	if err == nil || !strings.Contains(err.Error(), "x.yaml:13: field intervall not found") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	src := strings.Replace(minimal, "http://127.0.0.1:9", "${TARGET_BASE:-http://127.0.0.1:9}", 1)
+	src = strings.Replace(src, "london-token-0123456789", "${LONDON_TOKEN}", 1)
+	if _, err := Parse("env.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "env.yaml:6: environment variable LONDON_TOKEN is not set") {
+		t.Fatalf("unset variable: %v", err)
+	}
+	t.Setenv("LONDON_TOKEN", "london-from-env-0123456789")
+	cfg, err := Parse("env.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Probes.Tokens[0].Token != "london-from-env-0123456789" || cfg.Check("api-health").HTTP.URL != "http://127.0.0.1:9/healthz" {
+		t.Fatalf("expansion: %+v %s", cfg.Probes.Tokens[0], cfg.Check("api-health").HTTP.URL)
+	}
+	t.Setenv("LONDON_TOKEN", "two\nlines")
+	if _, err := Parse("env.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), "holds a line break") {
+		t.Fatalf("newline: %v", err)
+	}
+}
+
+func TestTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "london"), []byte("london-token-from-file-01\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(minimal, "token: london-token-0123456789", "token_file: london", 1)
+	path := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Probes.Tokens[0].Token != "london-token-from-file-01" {
+		t.Fatalf("token %q", cfg.Probes.Tokens[0].Token)
+	}
+}
+
+func TestOffsetStaggersRegions(t *testing.T) {
+	iv := time.Minute
+	base := Offset("api-health", iv, 0, 7)
+	if again := Offset("api-health", iv, 0, 7); again != base {
+		t.Fatal("offset is not deterministic")
+	}
+	for i := 1; i < 7; i++ {
+		got := Offset("api-health", iv, i, 7)
+		want := (base + iv*time.Duration(i)/7) % iv
+		if got != want {
+			t.Fatalf("region %d: offset %s, want %s", i, got, want)
+		}
+	}
+	if Offset("api-health", iv, 0, 7) == Offset("cdn-asset", iv, 0, 7) {
+		t.Fatal("two checks share a start; the spread should separate them")
+	}
+}

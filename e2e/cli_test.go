@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestValidateReportsEveryErrorAndExitsNonZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`regions:
+  - id: eu-london
+probes:
+  tokens:
+    - {region: eu-paris, token: a-long-enough-token-1}
+components:
+  - id: api
+    checks:
+      - id: api-health
+        kind: http
+        http: {url: "not a url"}
+        assert: ["status =="]
+`), 0o644)
+	out, err := exec.Command(binary, "validate", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		bad + `:5: probes.tokens[0].region: unknown region "eu-paris"`,
+		bad + `:11: components[0].checks[0].http.url: "not a url" is not an absolute http or https URL`,
+		bad + `:12: components[0].checks[0].assert[0]: column 10: expected a value after ==`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(binary, "validate", "../configs/demo.yaml").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok (7 regions") {
+		t.Fatalf("demo.yaml: %v %s", err, out)
+	}
+}
+
+func TestEverySubcommandHasHelp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	for _, sub := range []string{"controller", "probe", "contentsvc", "demo", "validate"} {
+		out, err := exec.Command(binary, sub, "--help").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Usage:") {
+			t.Errorf("%s --help: %v\n%s", sub, err, out)
+		}
+	}
+	out, err := exec.Command(binary, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "nines version ") {
+		t.Errorf("--version: %v %s", err, out)
+	}
+	out, err = exec.Command(binary, "probe", "--region", "eu-london").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--token-file is required") {
+		t.Errorf("probe without a token: %v %s", err, out)
+	}
+}
+
+// TestDemoAllUpInSevenRegions is what a new user sees: `nines demo` brings
+// every demo check up in all seven regions within its first interval.
+func TestDemoAllUpInSevenRegions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	ctl := freeAddr(t)
+	p := start(t, dir, "demo", "demo", "--listen", ctl, "--data", filepath.Join(dir, "data"))
+	defer func() {
+		if t.Failed() {
+			p.tail(t)
+		}
+	}()
+	s := waitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *status) bool {
+		var ids []string
+		for _, c := range s.Components {
+			for _, ch := range c.Checks {
+				ids = append(ids, ch.ID)
+			}
+		}
+		return len(ids) == 3 && allUp(s, ids, regions)
+	})
+	if len(s.Probes) != 7 {
+		t.Fatalf("%d probes, want 7", len(s.Probes))
+	}
+	p.stop(syscall.SIGINT)
+	if p.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("demo exited %d on Ctrl-C", p.cmd.ProcessState.ExitCode())
+	}
+	f, _ := os.Open(p.log)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	seen := false
+	for sc.Scan() {
+		seen = seen || strings.Contains(sc.Text(), "status API")
+	}
+	if !seen {
+		t.Fatal("the demo did not print its URLs")
+	}
+}

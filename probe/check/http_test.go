@@ -1,0 +1,142 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+func run(t *testing.T, c model.Check) model.Result {
+	t.Helper()
+	if c.Kind == "" {
+		c.Kind = model.KindHTTP
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 2 * time.Second
+	}
+	cc, err := Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r model.Result
+	cc.Run(context.Background(), Env{Region: "eu-frankfurt", UserAgent: "nines-test"}, &r)
+	if err := (&r).Validate(); err != nil && r.Check != "" {
+		t.Fatalf("invalid result: %v", err)
+	}
+	return r
+}
+
+func TestHTTPUpWithPhasesAndRegionHeader(t *testing.T) {
+	var region, agent string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region, agent = r.Header.Get(model.RegionHeader), r.UserAgent()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"items":[1,2]}`)
+	}))
+	defer srv.Close()
+	r := run(t, model.Check{ID: "api", HTTP: &model.HTTPSpec{URL: srv.URL, Method: "GET"},
+		Asserts: []string{"status == 200", "body.json.items.len == 2", `header.content-type contains "json"`, "latency < 2s"}})
+	if r.Outcome != model.OutcomeUp || r.HTTPStatus != 200 || r.Bytes != 15 {
+		t.Fatalf("result %+v", r)
+	}
+	if r.Phases.Connect <= 0 || r.Phases.TTFB <= 0 || r.DurationUS < r.Phases.TTFB {
+		t.Fatalf("phases %+v, duration %dµs", r.Phases, r.DurationUS)
+	}
+	if region != "eu-frankfurt" || agent != "nines-test" {
+		t.Fatalf("region header %q, user agent %q", region, agent)
+	}
+}
+
+func TestHTTPFailureClasses(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	status := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "nope", http.StatusServiceUnavailable)
+	}))
+	defer status.Close()
+	body := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"items":[]}`) }))
+	defer body.Close()
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer tlsSrv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	for _, tc := range []struct {
+		name    string
+		c       model.Check
+		class   model.ErrorClass
+		message string
+	}{
+		{"timeout", model.Check{ID: "t", Timeout: 200 * time.Millisecond, HTTP: &model.HTTPSpec{URL: slow.URL, Method: "GET"}}, model.ErrTimeout, "deadline"},
+		{"connect", model.Check{ID: "c", HTTP: &model.HTTPSpec{URL: closed, Method: "GET"}}, model.ErrConnect, "refused"},
+		{"dns", model.Check{ID: "d", HTTP: &model.HTTPSpec{URL: "http://no-such-host.invalid/", Method: "GET"}}, model.ErrDNS, "no-such-host.invalid"},
+		{"status default", model.Check{ID: "s", HTTP: &model.HTTPSpec{URL: status.URL, Method: "GET"}}, model.ErrStatus, "status 503 is not 2xx or 3xx"},
+		{"status assertion", model.Check{ID: "s2", HTTP: &model.HTTPSpec{URL: status.URL, Method: "GET"}, Asserts: []string{"status == 200"}}, model.ErrStatus, "status == 200: saw 503"},
+		{"assertion", model.Check{ID: "a", HTTP: &model.HTTPSpec{URL: body.URL, Method: "GET"}, Asserts: []string{"status == 200", "body.json.items.len > 0"}}, model.ErrAssertion, "body.json.items.len > 0: saw 0"},
+		{"tls untrusted", model.Check{ID: "tls", HTTP: &model.HTTPSpec{URL: tlsSrv.URL, Method: "GET"}}, model.ErrTLS, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.c)
+			if r.Outcome != model.OutcomeDown || r.ErrorClass != tc.class || !strings.Contains(r.Message, tc.message) {
+				t.Fatalf("got %s/%s %q, want down/%s containing %q", r.Outcome, r.ErrorClass, r.Message, tc.class, tc.message)
+			}
+		})
+	}
+}
+
+func TestHTTPInsecureTLSAndCertExpiry(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer srv.Close()
+	r := run(t, model.Check{ID: "tls", HTTP: &model.HTTPSpec{URL: srv.URL, Method: "GET", InsecureTLS: true},
+		Asserts: []string{"status == 200", "cert.expires_in > 1d"}})
+	if r.Outcome != model.OutcomeUp || r.Phases.TLS <= 0 {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+func TestHTTPRedirectPolicy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+			return
+		}
+		fmt.Fprint(w, "new")
+	}))
+	defer srv.Close()
+	follow := run(t, model.Check{ID: "f", HTTP: &model.HTTPSpec{URL: srv.URL + "/old", Method: "GET", FollowRedirects: true}, Asserts: []string{"status == 200"}})
+	stay := run(t, model.Check{ID: "s", HTTP: &model.HTTPSpec{URL: srv.URL + "/old", Method: "GET"}, Asserts: []string{"status == 301"}})
+	if follow.Outcome != model.OutcomeUp || stay.Outcome != model.OutcomeUp {
+		t.Fatalf("follow %+v, stay %+v", follow, stay)
+	}
+}
+
+func TestHTTPSendsMethodHeadersAndBody(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 64)
+		n, _ := r.Body.Read(b)
+		got = r.Method + " " + r.Header.Get("X-Api-Key") + " " + string(b[:n])
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	r := run(t, model.Check{ID: "p", HTTP: &model.HTTPSpec{URL: srv.URL, Method: "POST", Headers: map[string]string{"X-Api-Key": "k1"}, Body: `{"ping":1}`}})
+	if r.Outcome != model.OutcomeUp || got != `POST k1 {"ping":1}` {
+		t.Fatalf("result %+v, server saw %q", r, got)
+	}
+}

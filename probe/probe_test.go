@@ -1,0 +1,240 @@
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/nines-sre/nines/model"
+)
+
+func TestPhaseScheduleIsOnTheGrid(t *testing.T) {
+	p := phase{interval: time.Minute, offset: 17 * time.Second}
+	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ at, want time.Time }{
+		{base, base.Add(17 * time.Second)},
+		{base.Add(17 * time.Second), base.Add(77 * time.Second)},
+		{base.Add(16*time.Second + 999*time.Millisecond), base.Add(17 * time.Second)},
+		{base.Add(50 * time.Second), base.Add(77 * time.Second)},
+	} {
+		if got := p.Next(tc.at); !got.Equal(tc.want) {
+			t.Errorf("Next(%s) = %s, want %s", tc.at.Format(time.TimeOnly), got.Format(time.TimeOnly), tc.want.Format(time.TimeOnly))
+		}
+	}
+}
+
+func TestSpoolIsDurableAndBounded(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := OpenSpool(ctx, path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_800_000_000, 0).UTC()
+	for i := range 5 {
+		r := model.Result{Check: "c", Region: "eu-london", Scheduled: t0.Add(time.Duration(i) * time.Minute), Outcome: model.OutcomeUp}
+		if _, err := s.Put(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Depth() != 3 || s.Dropped() != 2 {
+		t.Fatalf("depth %d dropped %d, want 3 and 2", s.Depth(), s.Dropped())
+	}
+	s.Close()
+	s, err = OpenSpool(ctx, path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Peek(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !got[0].Result.Scheduled.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("after reopen: %d results, oldest %v: the oldest should have been dropped", len(got), got[0].Result.Scheduled)
+	}
+	if err := s.Delete(ctx, []int64{got[0].ID, got[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Depth() != 1 {
+		t.Fatalf("depth %d after delete", s.Depth())
+	}
+}
+
+// fakeController answers like the real one, and can be made to fail.
+type fakeController struct {
+	mu       sync.Mutex
+	results  map[string]model.Result
+	failing  atomic.Bool
+	batches  atomic.Int64
+	interval time.Duration
+	checks   []model.Check
+}
+
+func (f *fakeController) handler() http.Handler {
+	e := echo.New()
+	e.Use(middleware.Decompress())
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if f.failing.Load() {
+				return c.String(http.StatusServiceUnavailable, "down for maintenance")
+			}
+			if c.Request().Header.Get("Authorization") != "Bearer tok" {
+				return c.String(http.StatusUnauthorized, "bad token")
+			}
+			return next(c)
+		}
+	})
+	beat := func(c echo.Context) error {
+		return c.JSON(200, model.HeartbeatAck{HeartbeatInterval: f.interval, Assignment: `"a1"`})
+	}
+	e.POST("/api/v1/probes/register", beat)
+	e.POST("/api/v1/probes/heartbeat", beat)
+	e.GET("/api/v1/assignment", func(c echo.Context) error {
+		return c.JSON(200, model.Assignment{Version: `"a1"`, Region: "eu-london", Checks: f.checks})
+	})
+	e.POST("/api/v1/results", func(c echo.Context) error {
+		var b model.ResultBatch
+		if err := json.NewDecoder(c.Request().Body).Decode(&b); err != nil {
+			return c.String(400, err.Error())
+		}
+		f.batches.Add(1)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		ack := model.IngestAck{}
+		for _, r := range b.Results {
+			if _, dup := f.results[r.Key()]; dup {
+				ack.Duplicates++
+				continue
+			}
+			f.results[r.Key()] = r
+			ack.Stored++
+		}
+		return c.JSON(200, ack)
+	})
+	return e
+}
+
+func (f *fakeController) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.results)
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The probe keeps checking while the controller is away, spools, then
+// backfills everything, oldest first, and the spool ends empty.
+func TestProbeSpoolsThroughControllerOutage(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer target.Close()
+	fc := &fakeController{results: map[string]model.Result{}, interval: 200 * time.Millisecond,
+		checks: []model.Check{{ID: "fast", Kind: model.KindHTTP, Interval: time.Second, Timeout: 500 * time.Millisecond,
+			HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
+	ctl := httptest.NewServer(fc.handler())
+	defer ctl.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	spool := filepath.Join(t.TempDir(), "spool.db")
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Region: "eu-london", ProbeID: "t1", Controller: ctl.URL, Token: "tok", SpoolPath: spool,
+			MaxBackoff: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	waitUntil(t, 5*time.Second, "first result shipped", func() bool { return fc.count() >= 1 })
+	fc.failing.Store(true)
+	before := fc.count()
+	time.Sleep(3500 * time.Millisecond)
+	if fc.count() != before {
+		t.Fatal("results arrived while the controller was failing")
+	}
+	fc.failing.Store(false)
+	waitUntil(t, 5*time.Second, "backfill", func() bool { return fc.count() >= before+3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Every slot from the first to the last is present: nothing was lost.
+	fc.mu.Lock()
+	var first, last time.Time
+	for _, r := range fc.results {
+		if first.IsZero() || r.Scheduled.Before(first) {
+			first = r.Scheduled
+		}
+		if r.Scheduled.After(last) {
+			last = r.Scheduled
+		}
+		if r.Region != "eu-london" || r.Probe != "t1" || r.Outcome != model.OutcomeUp || r.ConfigVersion != "a1" {
+			t.Errorf("result %+v", r)
+		}
+	}
+	n := len(fc.results)
+	fc.mu.Unlock()
+	if want := int(last.Sub(first)/time.Second) + 1; n != want {
+		t.Fatalf("%d results from %s to %s, want %d: a slot is missing", n, first.Format(time.TimeOnly), last.Format(time.TimeOnly), want)
+	}
+	s, err := OpenSpool(context.Background(), spool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Depth() != 0 {
+		t.Fatalf("%d results left in the spool after the backfill", s.Depth())
+	}
+}
+
+// A probe that restarts while the controller is down runs its saved
+// assignment instead of doing nothing.
+func TestProbeRunsSavedAssignmentWhenControllerIsDown(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer target.Close()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := OpenSpool(ctx, path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := model.Assignment{Version: "saved", Region: "eu-london", Checks: []model.Check{{ID: "fast", Kind: model.KindHTTP, Interval: time.Second,
+		Timeout: 500 * time.Millisecond, HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
+	if err := s.setMeta(ctx, assignmentKey, a); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 503) }))
+	defer down.Close()
+	rctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	if err := Run(rctx, Options{Region: "eu-london", Controller: down.URL, Token: "tok", SpoolPath: path,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenSpool(ctx, path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Depth() < 2 {
+		t.Fatalf("%d results spooled in 2.5s of a 1s check", s.Depth())
+	}
+}
