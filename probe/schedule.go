@@ -81,6 +81,9 @@ func (j *job) Run() {
 	j.p.m.lateness.Observe(now.Sub(slot).Seconds())
 	r := model.Result{Check: id, Region: j.p.opts.Region, Scheduled: slot.UTC(), Probe: j.p.opts.ProbeID, ConfigVersion: j.version}
 	j.cc.Run(j.ctx, j.p.env, &r)
+	if j.ctx.Err() != nil {
+		return // cut short by shutdown: not a verdict on the target
+	}
 	r.Started = r.Started.UTC()
 	j.p.m.results.WithLabelValues(id, string(r.Outcome)).Inc()
 	j.p.m.duration.WithLabelValues(id).Observe(r.Latency().Seconds())

@@ -324,3 +324,18 @@ func (s *Store) CountResults(ctx context.Context) (int64, error) {
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM results`).Scan(&n)
 	return n, err
 }
+
+// DiskBytes checkpoints the write-ahead log and reports the bytes the
+// database takes on disk, free pages excluded.
+func (s *Store) DiskBytes(ctx context.Context) (int64, error) {
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	var pages, free, size int64
+	for q, v := range map[string]*int64{`PRAGMA page_count`: &pages, `PRAGMA freelist_count`: &free, `PRAGMA page_size`: &size} {
+		if err := s.db.QueryRowContext(ctx, q).Scan(v); err != nil {
+			return 0, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return (pages - free) * size, nil
+}

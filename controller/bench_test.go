@@ -1,0 +1,74 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+)
+
+// BenchmarkIngestAPI posts batches of 1,000 results through POST
+// /api/v1/results into a real SQLite file and reports results per second.
+func BenchmarkIngestAPI(b *testing.B) {
+	cfg, err := config.Parse("bench.yaml", []byte(testConfig))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := New(context.Background(), Options{Config: cfg, DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	const batch = 1000
+	t0 := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	bodies := make([][]byte, 0, b.N)
+	for i := range b.N {
+		rs := make([]model.Result, batch)
+		for k := range rs {
+			at := t0.Add(time.Duration(i*batch+k) * time.Millisecond)
+			rs[k] = model.Result{Check: "api-health", Region: "eu-london", Scheduled: at, Started: at, Probe: "bench", DurationUS: 1234,
+				Outcome: model.OutcomeUp, HTTPStatus: 200, Phases: model.Phases{DNS: 10, Connect: 80, TTFB: 900, Transfer: 40}, Bytes: 512}
+		}
+		body, _ := json.Marshal(model.ResultBatch{Probe: "bench", Results: rs})
+		bodies = append(bodies, body)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/results", bytes.NewReader(bodies[i]))
+		req.Header.Set("Authorization", "Bearer "+tokens["eu-london"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "results/s")
+	n, _ := c.store.CountResults(context.Background())
+	if n != int64(b.N*batch) {
+		b.Fatal(fmt.Sprintf("stored %d, want %d", n, b.N*batch))
+	}
+	size, err := c.store.DiskBytes(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(size)/float64(n), "disk-bytes/result")
+}
