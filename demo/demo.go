@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -128,7 +129,7 @@ func Run(ctx context.Context, o Options) error {
 		region := r.ID
 		start("probe "+region, func() error {
 			return probe.Run(ctx, probe.Options{Region: region, ProbeID: "demo-" + region, Controller: ctlURL, Token: token,
-				SpoolPath: filepath.Join(o.DataDir, "probes", region+".db"), SpoolMaxResults: 1_000_000, Listen: "127.0.0.1:0",
+				SpoolPath: filepath.Join(o.DataDir, "probes", region+".db"), SpoolMaxBytes: 256 << 20, SpoolMaxAge: 24 * time.Hour, Listen: "127.0.0.1:0",
 				Version: o.Version, Logger: o.Logger.With("service", "probe"), Registry: prometheus.NewRegistry(), Ready: ready})
 		})
 		select {

@@ -39,21 +39,19 @@ func newClient(base, token, agent string) *client {
 	}
 }
 
+// gzipped is a request body already encoded and compressed.
+type gzipped []byte
+
 func (c *client) do(ctx context.Context, method, path string, body any, hdr http.Header, out any) (*http.Response, error) {
 	var rd io.Reader
 	gz := false
-	if body != nil {
+	switch b := body.(type) {
+	case nil:
+	case gzipped:
+		rd, gz = bytes.NewReader(b), true
+	default:
 		var buf bytes.Buffer
-		if _, isBatch := body.(*model.ResultBatch); isBatch {
-			gz = true
-			zw := gzip.NewWriter(&buf)
-			if err := json.NewEncoder(zw).Encode(body); err != nil {
-				return nil, fmt.Errorf("encode %s: %w", path, err)
-			}
-			if err := zw.Close(); err != nil {
-				return nil, err
-			}
-		} else if err := json.NewEncoder(&buf).Encode(body); err != nil {
+		if err := json.NewEncoder(&buf).Encode(body); err != nil {
 			return nil, fmt.Errorf("encode %s: %w", path, err)
 		}
 		rd = &buf
@@ -110,28 +108,44 @@ func (c *client) heartbeat(ctx context.Context, path string, hb *model.Heartbeat
 }
 
 // assignment fetches the assignment unless etag is still current; it
-// returns nil when nothing changed.
-func (c *client) assignment(ctx context.Context, etag string) (*model.Assignment, error) {
+// returns nil when nothing changed, and the body as received, for saving.
+func (c *client) assignment(ctx context.Context, etag string) (*model.Assignment, json.RawMessage, error) {
 	hdr := http.Header{}
 	if etag != "" {
 		hdr.Set("If-None-Match", etag)
 	}
-	var a model.Assignment
-	resp, err := c.do(ctx, http.MethodGet, "/api/v1/assignment", nil, hdr, &a)
-	if err != nil {
-		return nil, err
+	var raw json.RawMessage
+	resp, err := c.do(ctx, http.MethodGet, "/api/v1/assignment", nil, hdr, &raw)
+	if err != nil || resp.StatusCode == http.StatusNotModified {
+		return nil, nil, err
 	}
-	if resp.StatusCode == http.StatusNotModified {
-		return nil, nil
+	var a model.Assignment
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, nil, fmt.Errorf("decode assignment: %w", err)
 	}
 	if a.Version == "" {
 		a.Version = resp.Header.Get("ETag")
 	}
-	return &a, nil
+	return &a, raw, nil
 }
 
-func (c *client) ship(ctx context.Context, b *model.ResultBatch) (model.IngestAck, error) {
+// ship posts a batch built from results already encoded as JSON, gzipped.
+func (c *client) ship(ctx context.Context, probe string, results [][]byte) (model.IngestAck, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	probeJSON, _ := json.Marshal(probe)
+	fmt.Fprintf(zw, `{"probe":%s,"results":[`, probeJSON)
+	for i, r := range results {
+		if i > 0 {
+			zw.Write([]byte{','})
+		}
+		zw.Write(r)
+	}
+	zw.Write([]byte("]}"))
+	if err := zw.Close(); err != nil {
+		return model.IngestAck{}, fmt.Errorf("compress batch: %w", err)
+	}
 	var ack model.IngestAck
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/results", b, nil, &ack)
+	_, err := c.do(ctx, http.MethodPost, "/api/v1/results", gzipped(buf.Bytes()), nil, &ack)
 	return ack, err
 }

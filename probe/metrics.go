@@ -20,9 +20,9 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 	const ns, sub = "nines", "probe"
 	m := &metrics{
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "results_total",
-			Help: "Check runs, by check and outcome."}, []string{"check", "outcome"}),
+			Help: "Check runs, by kind and outcome (per-check state is the controller's nines_check_up)."}, []string{"kind", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "check_duration_seconds",
-			Help: "Duration of check runs.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, []string{"check"}),
+			Help: "Duration of check runs, by kind.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, []string{"kind"}),
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "schedule_lateness_seconds",
 			Help: "How late a check run started after its scheduled time.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checks_skipped_total",

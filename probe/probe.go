@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,10 @@ type Options struct {
 	Controller string // base URL
 	Token      string
 	SpoolPath  string
-	// SpoolMaxResults bounds the spool; the oldest results are dropped past it.
-	SpoolMaxResults int
+	// SpoolMaxBytes and SpoolMaxAge bound the spool; past either the oldest
+	// results are dropped first, and counted. Zero means unbounded.
+	SpoolMaxBytes int64
+	SpoolMaxAge   time.Duration
 	// Listen serves /metrics and /healthz; empty disables it.
 	Listen   string
 	Version  string
@@ -56,6 +59,7 @@ type Probe struct {
 	sched *scheduler
 	now   func() time.Time
 	wake  chan struct{}
+	queue chan *model.Result // results on their way into the spool
 
 	mu         sync.Mutex
 	assignment string
@@ -65,6 +69,10 @@ type Probe struct {
 }
 
 const assignmentKey = "assignment"
+
+// writeLinger is how long a finished result may wait in memory for others
+// to share its spool transaction.
+const writeLinger = 50 * time.Millisecond
 
 // Run runs the agent until ctx is done.
 func Run(ctx context.Context, o Options) error {
@@ -93,7 +101,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.ProbeID == "" {
 		o.ProbeID = o.Region + "-1"
 	}
-	spool, err := OpenSpool(ctx, o.SpoolPath, o.SpoolMaxResults)
+	spool, err := OpenSpool(ctx, o.SpoolPath, o.SpoolMaxBytes, o.SpoolMaxAge)
 	if err != nil {
 		return err
 	}
@@ -107,6 +115,7 @@ func Run(ctx context.Context, o Options) error {
 		env:      check.Env{Region: o.Region, UserAgent: agent},
 		now:      time.Now,
 		wake:     make(chan struct{}, 1),
+		queue:    make(chan *model.Result, 4096),
 		started:  time.Now().UTC(),
 		interval: 10 * time.Second,
 	}
@@ -116,7 +125,7 @@ func Run(ctx context.Context, o Options) error {
 	var a model.Assignment
 	if err := spool.getMeta(ctx, assignmentKey, &a); err == nil {
 		p.log.Info("running the saved assignment until the controller answers", "checks", len(a.Checks), "version", a.Version)
-		p.adopt(ctx, &a)
+		p.adopt(&a)
 	}
 	if o.Listen != "" {
 		srv, addr, err := p.serve(o.Listen)
@@ -128,39 +137,78 @@ func Run(ctx context.Context, o Options) error {
 			o.Ready <- addr
 		}
 	}
-	p.sched.cron.Start()
-	defer func() { <-p.sched.cron.Stop().Done() }()
-
+	// Shutdown order: the scheduler waits for running checks, the spool
+	// writer then stores what they produced, and a last shipment goes out.
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.heartbeatLoop(ctx) }()
 	go func() { defer wg.Done(); p.shipLoop(ctx) }()
+	written := make(chan struct{})
+	go func() { defer close(written); p.writeLoop() }()
 	p.log.Info("probe started", "controller", o.Controller, "spool", o.SpoolPath, "spooled", spool.Depth())
+	p.sched.run(ctx)
+	close(p.queue)
+	<-written
 	wg.Wait()
+	p.flush(context.WithoutCancel(ctx), 2*time.Second)
 	p.log.Info("probe stopped", "spooled", spool.Depth())
 	return nil
 }
 
-// record spools a result and wakes the shipper.
-func (p *Probe) record(ctx context.Context, r *model.Result) {
-	dropped, err := p.spool.Put(context.WithoutCancel(ctx), r)
-	if err != nil {
-		p.log.Error("result lost: spool write failed", "check", r.Check, "err", err)
-		return
-	}
-	if dropped > 0 {
-		p.m.dropped.Add(float64(dropped))
-		p.log.Warn("spool full: dropped oldest results", "dropped", dropped)
-	}
-	select {
-	case p.wake <- struct{}{}:
-	default:
+// record hands a finished result to the spool writer.
+func (p *Probe) record(r *model.Result) { p.queue <- r }
+
+// writeLoop stores results in the spool, several to a transaction when they
+// arrive together, and wakes the shipper once a batch is ready.
+func (p *Probe) writeLoop() {
+	ctx := context.Background()
+	batch := make([]*model.Result, 0, 256)
+	linger := time.NewTimer(0)
+	<-linger.C
+	for r := range p.queue {
+		// Results that finish close together share one transaction: the
+		// first waits at most writeLinger for company.
+		batch = append(batch[:0], r)
+		linger.Reset(writeLinger)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-p.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			case <-linger.C:
+				break more
+			}
+		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
+			}
+		}
+		dropped, err := p.spool.Put(ctx, batch...)
+		if err != nil {
+			p.log.Error("results lost: spool write failed", "results", len(batch), "err", err)
+			continue
+		}
+		if dropped > 0 {
+			p.m.dropped.Add(float64(dropped))
+			p.log.Warn("spool bounds reached: dropped the oldest results", "dropped", dropped)
+		}
+		if p.spool.Depth() >= p.opts.BatchSize {
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
-func (p *Probe) adopt(ctx context.Context, a *model.Assignment) {
+func (p *Probe) adopt(a *model.Assignment) {
 	a.Version = strings.Trim(a.Version, `"`)
-	p.sched.apply(ctx, a)
+	p.sched.apply(a)
 	p.mu.Lock()
 	p.assignment = a.Version
 	p.mu.Unlock()
@@ -222,15 +270,15 @@ func (p *Probe) beat(ctx context.Context, path string) error {
 	if strings.Trim(ack.Assignment, `"`) == current {
 		return nil
 	}
-	a, err := p.api.assignment(ctx, `"`+current+`"`)
+	a, raw, err := p.api.assignment(ctx, `"`+current+`"`)
 	if err != nil || a == nil {
 		return err
 	}
-	if err := p.spool.setMeta(ctx, assignmentKey, a); err != nil {
+	if err := p.spool.setMeta(ctx, assignmentKey, raw); err != nil {
 		p.log.Warn("assignment not saved", "err", err)
 	}
 	p.log.Info("assignment received", "checks", len(a.Checks), "version", strings.Trim(a.Version, `"`))
-	p.adopt(ctx, a)
+	p.adopt(a)
 	return nil
 }
 
@@ -245,8 +293,8 @@ func (p *Probe) setReachable(ok bool) {
 	}
 }
 
-// shipLoop sends spooled results, oldest first, whenever results arrive or
-// every second; while the controller is away it backs off and retries.
+// shipLoop sends spooled results, oldest first, every second or as soon as a
+// full batch waits; while the controller is away it backs off and retries.
 func (p *Probe) shipLoop(ctx context.Context) {
 	bo := p.newBackoff()
 	tick := time.NewTicker(time.Second)
@@ -254,7 +302,6 @@ func (p *Probe) shipLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.flush(context.WithoutCancel(ctx), 2*time.Second)
 			return
 		case <-p.wake:
 		case <-tick.C:
@@ -299,12 +346,12 @@ func (p *Probe) shipOnce(ctx context.Context) (int, error) {
 	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
-	body := model.ResultBatch{Probe: p.opts.ProbeID, Results: make([]model.Result, len(batch))}
 	ids := make([]int64, len(batch))
+	raw := make([][]byte, len(batch))
 	for i, sr := range batch {
-		body.Results[i], ids[i] = sr.Result, sr.ID
+		ids[i], raw[i] = sr.ID, sr.JSON
 	}
-	ack, err := p.api.ship(ctx, &body)
+	ack, err := p.api.ship(ctx, p.opts.ProbeID, raw)
 	if err != nil {
 		p.m.batches.WithLabelValues("error").Inc()
 		return 0, err
@@ -330,6 +377,8 @@ func (p *Probe) serve(addr string) (*http.Server, string, error) {
 		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.opts.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()

@@ -37,38 +37,58 @@ func TestPhaseScheduleIsOnTheGrid(t *testing.T) {
 func TestSpoolIsDurableAndBounded(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "spool.db")
-	s, err := OpenSpool(ctx, path, 3)
+	t0 := time.Unix(1_800_000_000, 0).UTC()
+	res := func(i int) *model.Result {
+		return &model.Result{Check: "c", Region: "eu-london", Scheduled: t0.Add(time.Duration(i) * time.Minute), Outcome: model.OutcomeUp}
+	}
+	one, _ := json.Marshal(res(0))
+	s, err := OpenSpool(ctx, path, int64(3*len(one)), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Unix(1_800_000_000, 0).UTC()
 	for i := range 5 {
-		r := model.Result{Check: "c", Region: "eu-london", Scheduled: t0.Add(time.Duration(i) * time.Minute), Outcome: model.OutcomeUp}
-		if _, err := s.Put(ctx, &r); err != nil {
+		if _, err := s.Put(ctx, res(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if s.Depth() != 3 || s.Dropped() != 2 {
-		t.Fatalf("depth %d dropped %d, want 3 and 2", s.Depth(), s.Dropped())
+	if s.Depth() != 3 || s.Dropped() != 2 || s.Bytes() != int64(3*len(one)) {
+		t.Fatalf("depth %d bytes %d dropped %d, want 3, %d and 2", s.Depth(), s.Bytes(), s.Dropped(), 3*len(one))
 	}
 	s.Close()
-	s, err = OpenSpool(ctx, path, 3)
+	s, err = OpenSpool(ctx, path, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	got, err := s.Peek(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || !got[0].Result.Scheduled.Equal(t0.Add(2*time.Minute)) {
-		t.Fatalf("after reopen: %d results, oldest %v: the oldest should have been dropped", len(got), got[0].Result.Scheduled)
+	first, _ := got[0].Result()
+	if len(got) != 3 || !first.Scheduled.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("after reopen: %d results, oldest %v: the oldest should have been dropped", len(got), first.Scheduled)
 	}
 	if err := s.Delete(ctx, []int64{got[0].ID, got[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Depth() != 1 {
-		t.Fatalf("depth %d after delete", s.Depth())
+	if s.Depth() != 1 || s.Bytes() != int64(len(one)) {
+		t.Fatalf("depth %d bytes %d after delete", s.Depth(), s.Bytes())
+	}
+	s.Close()
+
+	// Age: results older than the bound go first, whatever the size.
+	clock := t0
+	s, err = OpenSpool(ctx, path, 0, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.now = func() time.Time { return clock }
+	if dropped, _ := s.Put(ctx, res(10)); dropped != 1 || s.Depth() != 1 {
+		t.Fatalf("dropped %d, depth %d: the result spooled long before should go", dropped, s.Depth())
+	}
+	clock = clock.Add(2 * time.Hour)
+	if dropped, _ := s.Put(ctx, res(11)); dropped != 1 || s.Depth() != 1 || s.Dropped() != 2 {
+		t.Fatalf("dropped %d, depth %d: the result two hours old should go", dropped, s.Depth())
 	}
 }
 
@@ -193,7 +213,7 @@ func TestProbeSpoolsThroughControllerOutage(t *testing.T) {
 	if want := int(last.Sub(first)/time.Second) + 1; n != want {
 		t.Fatalf("%d results from %s to %s, want %d: a slot is missing", n, first.Format(time.TimeOnly), last.Format(time.TimeOnly), want)
 	}
-	s, err := OpenSpool(context.Background(), spool, 0)
+	s, err := OpenSpool(context.Background(), spool, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +230,7 @@ func TestProbeRunsSavedAssignmentWhenControllerIsDown(t *testing.T) {
 	defer target.Close()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "spool.db")
-	s, err := OpenSpool(ctx, path, 0)
+	s, err := OpenSpool(ctx, path, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +249,7 @@ func TestProbeRunsSavedAssignmentWhenControllerIsDown(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
 		t.Fatal(err)
 	}
-	s, err = OpenSpool(ctx, path, 0)
+	s, err = OpenSpool(ctx, path, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

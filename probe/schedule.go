@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -31,6 +32,8 @@ func (p phase) Next(t time.Time) time.Time {
 	return time.Unix(0, (k+1)*iv+int64(p.offset))
 }
 
+// scheduleOf returns when c runs: a cron spec (robfig/cron's standard
+// parser) or an interval at the check's offset.
 func scheduleOf(c *model.Check) (cron.Schedule, error) {
 	if c.Cron != "" {
 		s, err := cron.ParseStandard(c.Cron)
@@ -45,67 +48,74 @@ func scheduleOf(c *model.Check) (cron.Schedule, error) {
 	return phase{interval: c.Interval, offset: c.Offset % c.Interval}, nil
 }
 
-// job is one scheduled check. The scheduler owns time: it knows the slot a
-// run belongs to, measures lateness, and never lets a check overlap itself.
+// job is one scheduled check.
 type job struct {
 	p       *Probe
 	cc      *check.Compiled
 	sched   cron.Schedule
+	hash    string
 	version string
-	ctx     context.Context
+
+	next  time.Time // guarded by the scheduler's lock
+	index int       // position in the heap; -1 once removed
 
 	running sync.Mutex
-	mu      sync.Mutex
-	next    time.Time
 }
 
-// Run is called by cron at (or just after) each scheduled time.
-func (j *job) Run() {
-	now := j.p.now()
-	j.mu.Lock()
-	slot := j.next
-	for n := j.sched.Next(slot); !n.After(now); n = j.sched.Next(slot) {
-		slot = n
-	}
-	j.next = j.sched.Next(slot)
-	j.mu.Unlock()
-	if slot.After(now) {
-		return // fired early: not our slot yet
-	}
+// run executes one slot of the check; a slot whose previous run is still
+// going is skipped and counted, so a check never overlaps itself.
+func (j *job) run(ctx context.Context, slot time.Time) {
 	id := j.cc.Check.ID
 	if !j.running.TryLock() {
 		j.p.m.skipped.WithLabelValues(id).Inc()
 		return
 	}
 	defer j.running.Unlock()
-	j.p.m.lateness.Observe(now.Sub(slot).Seconds())
+	j.p.m.lateness.Observe(j.p.now().Sub(slot).Seconds())
 	r := model.Result{Check: id, Region: j.p.opts.Region, Scheduled: slot.UTC(), Probe: j.p.opts.ProbeID, ConfigVersion: j.version}
-	j.cc.Run(j.ctx, j.p.env, &r)
-	if j.ctx.Err() != nil {
+	j.cc.Run(ctx, j.p.env, &r)
+	if ctx.Err() != nil {
 		return // cut short by shutdown: not a verdict on the target
 	}
 	r.Started = r.Started.UTC()
-	j.p.m.results.WithLabelValues(id, string(r.Outcome)).Inc()
-	j.p.m.duration.WithLabelValues(id).Observe(r.Latency().Seconds())
-	j.p.record(j.ctx, &r)
+	kind := string(j.cc.Check.Kind)
+	j.p.m.results.WithLabelValues(kind, string(r.Outcome)).Inc()
+	j.p.m.duration.WithLabelValues(kind).Observe(r.Latency().Seconds())
+	j.p.record(&r)
 }
 
-// scheduler keeps one cron entry per assigned check and swaps entries when
-// the assignment changes, leaving unchanged checks untouched.
+// jobHeap orders jobs by their next start.
+type jobHeap []*job
+
+func (h jobHeap) Len() int           { return len(h) }
+func (h jobHeap) Less(i, k int) bool { return h[i].next.Before(h[k].next) }
+func (h jobHeap) Swap(i, k int) {
+	h[i], h[k] = h[k], h[i]
+	h[i].index, h[k].index = i, k
+}
+func (h *jobHeap) Push(x any) { j := x.(*job); j.index = len(*h); *h = append(*h, j) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	j.index = -1
+	return j
+}
+
+// scheduler owns time: one timer for all checks, a heap ordered by next
+// start, each due slot handed to its job in a goroutine. The schedules
+// themselves are robfig/cron Schedules (a cron spec, or a phase).
 type scheduler struct {
-	p       *Probe
-	cron    *cron.Cron
-	mu      sync.Mutex
-	entries map[string]scheduled // check id → entry
-}
-
-type scheduled struct {
-	id   cron.EntryID
-	hash string
+	p    *Probe
+	mu   sync.Mutex
+	heap jobHeap
+	jobs map[string]*job
+	wake chan struct{}
 }
 
 func newScheduler(p *Probe) *scheduler {
-	return &scheduler{p: p, cron: cron.New(cron.WithLocation(time.UTC)), entries: map[string]scheduled{}}
+	return &scheduler{p: p, jobs: map[string]*job{}, wake: make(chan struct{}, 1)}
 }
 
 func checkHash(c *model.Check) string {
@@ -114,40 +124,89 @@ func checkHash(c *model.Check) string {
 	return string(sum[:16])
 }
 
-// apply makes the schedule match a.
-func (s *scheduler) apply(ctx context.Context, a *model.Assignment) {
+// apply makes the schedule match a, leaving unchanged checks untouched.
+func (s *scheduler) apply(a *model.Assignment) {
+	now := s.p.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	want := map[string]bool{}
+	want := make(map[string]bool, len(a.Checks))
 	for i := range a.Checks {
 		c := a.Checks[i]
 		want[c.ID] = true
 		h := checkHash(&c)
-		if cur, ok := s.entries[c.ID]; ok {
+		if cur, ok := s.jobs[c.ID]; ok {
 			if cur.hash == h {
 				continue
 			}
-			s.cron.Remove(cur.id)
-			delete(s.entries, c.ID)
+			s.remove(cur)
 		}
 		cc, err := check.Compile(c)
+		if err == nil {
+			var sched cron.Schedule
+			if sched, err = scheduleOf(&c); err == nil {
+				j := &job{p: s.p, cc: cc, sched: sched, hash: h, version: a.Version, next: sched.Next(now)}
+				heap.Push(&s.heap, j)
+				s.jobs[c.ID] = j
+			}
+		}
 		if err != nil {
 			s.p.log.Error("check not scheduled", "check", c.ID, "err", err)
-			continue
 		}
-		sched, err := scheduleOf(&c)
-		if err != nil {
-			s.p.log.Error("check not scheduled", "check", c.ID, "err", err)
-			continue
-		}
-		j := &job{p: s.p, cc: cc, sched: sched, version: a.Version, ctx: ctx, next: sched.Next(s.p.now())}
-		s.entries[c.ID] = scheduled{id: s.cron.Schedule(sched, j), hash: h}
 	}
-	for id, cur := range s.entries {
+	for id, j := range s.jobs {
 		if !want[id] {
-			s.cron.Remove(cur.id)
-			delete(s.entries, id)
+			s.remove(j)
 		}
 	}
-	s.p.m.assignments.Set(float64(len(s.entries)))
+	n := len(s.jobs)
+	s.mu.Unlock()
+	s.p.m.assignments.Set(float64(n))
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scheduler) remove(j *job) {
+	if j.index >= 0 {
+		heap.Remove(&s.heap, j.index)
+	}
+	delete(s.jobs, j.cc.Check.ID)
+}
+
+// run fires due slots until ctx is done, then waits for running checks.
+func (s *scheduler) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := s.p.now()
+		wait := time.Hour
+		s.mu.Lock()
+		for len(s.heap) > 0 {
+			j := s.heap[0]
+			if d := j.next.Sub(now); d > 0 {
+				wait = d
+				break
+			}
+			slot := j.next
+			// After a stall (a suspended machine), run the latest missed
+			// slot once instead of a burst of stale ones.
+			for n := j.sched.Next(slot); !n.After(now); n = j.sched.Next(n) {
+				slot = n
+			}
+			j.next = j.sched.Next(slot)
+			heap.Fix(&s.heap, 0)
+			wg.Add(1)
+			go func() { defer wg.Done(); j.run(ctx, slot) }()
+		}
+		s.mu.Unlock()
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
 
@@ -16,24 +17,36 @@ import (
 
 // Spool is the probe's local durable queue: every result is written here
 // before it is shipped, and deleted only once the controller acknowledged it.
-// It is bounded: past maxResults the oldest results are dropped and counted.
+// It is bounded by total size and by age; past either bound the oldest
+// results are dropped first, and counted.
 type Spool struct {
-	db         *sql.DB
-	maxResults int
+	db       *sql.DB
+	maxBytes int64
+	maxAge   time.Duration
+	now      func() time.Time
 
 	mu      sync.Mutex
 	depth   int
+	bytes   int64
 	dropped int64
 }
 
-// SpooledResult is a result with its spool id.
-type SpooledResult struct {
-	ID     int64
-	Result model.Result
+// Spooled is one stored result: its spool id and its JSON encoding.
+type Spooled struct {
+	ID   int64
+	JSON []byte
 }
 
-// OpenSpool opens or creates the spool file at path.
-func OpenSpool(ctx context.Context, path string, maxResults int) (*Spool, error) {
+// Result decodes the stored result.
+func (s Spooled) Result() (model.Result, error) {
+	var r model.Result
+	err := json.Unmarshal(s.JSON, &r)
+	return r, err
+}
+
+// OpenSpool opens or creates the spool file at path. maxBytes and maxAge of
+// zero mean unbounded.
+func OpenSpool(ctx context.Context, path string, maxBytes int64, maxAge time.Duration) (*Spool, error) {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "NORMAL")
@@ -43,22 +56,25 @@ func OpenSpool(ctx context.Context, path string, maxResults int) (*Spool, error)
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1) // one writer; the spool is the probe's alone
-	for _, stmt := range []string{
-		`CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)`,
-	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("open spool %s: %w", path, err)
-		}
-	}
-	s := &Spool{db: db, maxResults: maxResults}
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM spool`).Scan(&s.depth); err != nil {
+	db.SetMaxOpenConns(1) // the spool is the probe's alone
+	s := &Spool{db: db, maxBytes: maxBytes, maxAge: maxAge, now: time.Now}
+	if err := s.init(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("count spool %s: %w", path, err)
+		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
 	return s, nil
+}
+
+func (s *Spool) init(ctx context.Context) error {
+	for _, stmt := range []string{
+		`CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, created INTEGER NOT NULL, body BLOB NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)`,
+	} {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(length(body)), 0) FROM spool`).Scan(&s.depth, &s.bytes)
 }
 
 // Close closes the spool file.
@@ -71,61 +87,105 @@ func (s *Spool) Depth() int {
 	return s.depth
 }
 
-// Dropped is the number of results dropped because the spool was full.
+// Bytes is the size of the results waiting.
+func (s *Spool) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// Dropped is the number of results dropped to keep the spool in its bounds.
 func (s *Spool) Dropped() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dropped
 }
 
-// Put appends r, dropping the oldest results when the spool is full; it
-// returns how many were dropped.
-func (s *Spool) Put(ctx context.Context, r *model.Result) (int, error) {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return 0, fmt.Errorf("encode result %s: %w", r.Key(), err)
+// Put appends results in one transaction, then enforces the bounds; it
+// returns how many old results were dropped.
+func (s *Spool) Put(ctx context.Context, rs ...*model.Result) (int, error) {
+	bodies := make([][]byte, len(rs))
+	var size int64
+	for i, r := range rs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return 0, fmt.Errorf("encode result %s: %w", r.Key(), err)
+		}
+		bodies[i] = b
+		size += int64(len(b))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("spool result %s: %w", r.Key(), err)
+		return 0, fmt.Errorf("spool results: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO spool (body) VALUES (?)`, body); err != nil {
-		return 0, fmt.Errorf("spool result %s: %w", r.Key(), err)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO spool (created, body) VALUES (?, ?)`)
+	if err != nil {
+		return 0, fmt.Errorf("spool results: %w", err)
 	}
-	drop := 0
-	if s.maxResults > 0 && s.depth+1 > s.maxResults {
-		drop = s.depth + 1 - s.maxResults
-		if _, err := tx.ExecContext(ctx, `DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT ?)`, drop); err != nil {
-			return 0, fmt.Errorf("trim spool: %w", err)
+	defer stmt.Close()
+	created := s.now().UnixMilli()
+	for _, b := range bodies {
+		if _, err := stmt.ExecContext(ctx, created, b); err != nil {
+			return 0, fmt.Errorf("spool results: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("spool result %s: %w", r.Key(), err)
+	dropped, freed, err := s.trim(ctx, tx, s.bytes+size)
+	if err != nil {
+		return 0, err
 	}
-	s.depth += 1 - drop
-	s.dropped += int64(drop)
-	return drop, nil
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("spool results: %w", err)
+	}
+	s.depth += len(rs) - dropped
+	s.bytes += size - freed
+	s.dropped += int64(dropped)
+	return dropped, nil
+}
+
+// trim drops the oldest results until the spool is within maxBytes and
+// holds nothing older than maxAge.
+func (s *Spool) trim(ctx context.Context, tx *sql.Tx, total int64) (dropped int, freed int64, err error) {
+	cutoff := int64(-1)
+	if s.maxAge > 0 {
+		cutoff = s.now().Add(-s.maxAge).UnixMilli()
+	}
+	for {
+		var id, created, n int64
+		err := tx.QueryRowContext(ctx, `SELECT id, created, length(body) FROM spool ORDER BY id LIMIT 1`).Scan(&id, &created, &n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return dropped, freed, nil
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("trim spool: %w", err)
+		}
+		overSize := s.maxBytes > 0 && total-freed > s.maxBytes
+		tooOld := created < cutoff
+		if !overSize && !tooOld {
+			return dropped, freed, nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM spool WHERE id = ?`, id); err != nil {
+			return 0, 0, fmt.Errorf("trim spool: %w", err)
+		}
+		dropped++
+		freed += n
+	}
 }
 
 // Peek returns up to n of the oldest results, oldest first.
-func (s *Spool) Peek(ctx context.Context, n int) ([]SpooledResult, error) {
+func (s *Spool) Peek(ctx context.Context, n int) ([]Spooled, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, body FROM spool ORDER BY id LIMIT ?`, n)
 	if err != nil {
 		return nil, fmt.Errorf("read spool: %w", err)
 	}
 	defer rows.Close()
-	var out []SpooledResult
+	var out []Spooled
 	for rows.Next() {
-		var sr SpooledResult
-		var body []byte
-		if err := rows.Scan(&sr.ID, &body); err != nil {
+		var sr Spooled
+		if err := rows.Scan(&sr.ID, &sr.JSON); err != nil {
 			return nil, fmt.Errorf("read spool: %w", err)
-		}
-		if err := json.Unmarshal(body, &sr.Result); err != nil {
-			return nil, fmt.Errorf("spool entry %d is corrupt: %w", sr.ID, err)
 		}
 		out = append(out, sr)
 	}
@@ -144,24 +204,29 @@ func (s *Spool) Delete(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("delete from spool: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `DELETE FROM spool WHERE id = ?`)
+	stmt, err := tx.PrepareContext(ctx, `DELETE FROM spool WHERE id = ? RETURNING length(body)`)
 	if err != nil {
 		return fmt.Errorf("delete from spool: %w", err)
 	}
 	defer stmt.Close()
-	n := 0
+	n, freed := 0, int64(0)
 	for _, id := range ids {
-		res, err := stmt.ExecContext(ctx, id)
+		var size int64
+		err := stmt.QueryRowContext(ctx, id).Scan(&size)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // dropped meanwhile
+		}
 		if err != nil {
 			return fmt.Errorf("delete spool entry %d: %w", id, err)
 		}
-		k, _ := res.RowsAffected()
-		n += int(k)
+		n++
+		freed += size
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete from spool: %w", err)
 	}
 	s.depth -= n
+	s.bytes -= freed
 	return nil
 }
 

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +45,7 @@ func controllerCmd(g *globals) *cobra.Command {
 func probeCmd(g *globals) *cobra.Command {
 	var o probe.Options
 	var tokenFile string
+	var maxProcs int
 	cmd := &cobra.Command{
 		Use:   "probe",
 		Short: "Run a probe agent for one region",
@@ -67,6 +70,9 @@ func probeCmd(g *globals) *cobra.Command {
 			if o.SpoolPath == "" {
 				o.SpoolPath = "nines-spool-" + o.Region + ".db"
 			}
+			if maxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(maxProcs)
+			}
 			o.Logger, o.Version = log, version()
 			return probe.Run(cmd.Context(), o)
 		},
@@ -77,9 +83,11 @@ func probeCmd(g *globals) *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "file holding this region's probe token (required)")
 	f.StringVar(&o.ProbeID, "probe-id", "", "unique probe id (default HOSTNAME-REGION)")
 	f.StringVar(&o.SpoolPath, "spool", "", "spool file (default nines-spool-REGION.db)")
-	f.IntVar(&o.SpoolMaxResults, "spool-max-results", 1_000_000, "most results kept while the controller is away; the oldest are dropped past it")
+	f.Int64Var(&o.SpoolMaxBytes, "spool-max-bytes", 512<<20, "most bytes of results kept while the controller is away; the oldest are dropped past it (0: no bound)")
+	f.DurationVar(&o.SpoolMaxAge, "spool-max-age", 72*time.Hour, "oldest result kept while the controller is away (0: no bound)")
 	f.StringVar(&o.Listen, "listen", ":9464", "address for /metrics and /healthz (empty disables)")
 	f.IntVar(&o.BatchSize, "batch-size", 1000, "most results per shipment")
+	f.IntVar(&maxProcs, "max-procs", 1, "CPU cores the probe's Go runtime uses (GOMAXPROCS wins when set); a probe mostly waits on the network, and one core spares it the cost of waking threads across cores")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between retries while the controller is away (default 15s)")
 	return cmd
 }

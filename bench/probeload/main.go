@@ -1,0 +1,243 @@
+// Command probeload measures one probe agent under load: it runs a real
+// controller and an HTTP target on loopback in this process, starts the
+// `nines probe` binary as a child process with N checks a minute, and
+// reports checks per second, CPU per 1,000 checks, peak RSS and schedule
+// lateness, measured from the probe's own results.
+//
+//	go run ./bench/probeload -checks 10000 -duration 70s
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/config"
+)
+
+func main() {
+	checks := flag.Int("checks", 10000, "checks per minute (each check runs once a minute)")
+	duration := flag.Duration("duration", 70*time.Second, "how long the probe runs")
+	warmup := flag.Duration("warmup", 10*time.Second, "time excluded from the CPU measurement at the start")
+	keepAlive := flag.Bool("keep-alive", false, "reuse connections (default: a fresh connection per check)")
+	binary := flag.String("binary", "", "nines binary (default: build ./cmd/nines)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the probe's CPU profile over the measured window to this file")
+	flag.StringVar(&heapProfile, "heapprofile", "", "write the probe's heap profile at the end to this file")
+	flag.Parse()
+	if err := run(*checks, *duration, *warmup, *keepAlive, *binary); err != nil {
+		fmt.Fprintln(os.Stderr, "probeload:", err)
+		os.Exit(1)
+	}
+}
+
+var cpuProfile, heapProfile string
+
+func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) error {
+	if duration <= warmup+10*time.Second {
+		return fmt.Errorf("-duration must exceed -warmup by at least 10s")
+	}
+	dir, err := os.MkdirTemp("", "probeload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if binary == "" {
+		binary = filepath.Join(dir, "nines")
+		build := exec.Command("go", "build", "-o", binary, "./cmd/nines")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+	}
+
+	// The target: a small JSON answer on loopback.
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"items":[1,2,3]}`)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go target.Serve(tl)
+	defer target.Close()
+
+	// The controller, with n checks in one region.
+	var cfg bytes.Buffer
+	fmt.Fprintf(&cfg, "regions: [{id: eu-london}]\nquorum: 1\nprobes:\n  tokens: [{region: eu-london, token: load-test-token-000001}]\ncomponents:\n  - id: load\n    checks:\n")
+	for i := range n {
+		fmt.Fprintf(&cfg, "      - {id: c%05d, kind: http, interval: 1m, timeout: 5s, http: {url: \"http://%s/x/%d\", keep_alive: %v}, assert: [\"status == 200\", \"body.json.items.len > 0\"]}\n",
+			i, tl.Addr(), i, keepAlive)
+	}
+	c, err := config.Parse("probeload.yaml", cfg.Bytes())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	ctlDone := make(chan error, 1)
+	go func() {
+		ctlDone <- controller.Run(ctx, controller.Options{Config: c, DataDir: filepath.Join(dir, "ctl"), Listen: "127.0.0.1:0",
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: ready})
+	}()
+	var ctl string
+	select {
+	case ctl = <-ready:
+	case err := <-ctlDone:
+		return err
+	}
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte("load-test-token-000001"), 0o600)
+
+	ml, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	metricsAddr := ml.Addr().String()
+	ml.Close()
+	probe := exec.Command(binary, "probe", "--region", "eu-london", "--controller", "http://"+ctl, "--token-file", tokenFile,
+		"--probe-id", "load", "--spool", filepath.Join(dir, "spool.db"), "--listen", metricsAddr, "--log-level", "warn")
+	probe.Stderr = os.Stderr
+	if err := probe.Start(); err != nil {
+		return err
+	}
+	pid := probe.Process.Pid
+	startedAt := time.Now()
+	fmt.Printf("probeload: %d checks a minute, fresh connection per check: %v, %s run, CPU measured after %s\n", n, !keepAlive, duration, warmup)
+
+	time.Sleep(warmup)
+	cpu0, err := cpuSeconds(pid)
+	if err != nil {
+		return err
+	}
+	from := time.Now()
+	if cpuProfile != "" {
+		go profile(metricsAddr, duration-warmup-2*time.Second)
+	}
+	time.Sleep(duration - warmup)
+	cpu1, err := cpuSeconds(pid)
+	if err != nil {
+		return err
+	}
+	to := time.Now()
+	rss, _ := peakRSS(pid)
+	if heapProfile != "" {
+		save(fmt.Sprintf("http://%s/debug/pprof/heap", metricsAddr), heapProfile)
+	}
+	probe.Process.Signal(os.Interrupt)
+	probe.Wait()
+	cancel()
+	<-ctlDone
+
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "ctl", "nines.db")+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var inWindow int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM results WHERE scheduled >= ? AND scheduled < ?`, from.UnixMilli(), to.UnixMilli()).Scan(&inWindow); err != nil {
+		return err
+	}
+	rows, err := db.Query(`SELECT started_lag, outcome FROM results`)
+	if err != nil {
+		return err
+	}
+	var lags []int64
+	down := 0
+	for rows.Next() {
+		var lag int64
+		var up int
+		rows.Scan(&lag, &up)
+		lags = append(lags, lag)
+		if up == 0 {
+			down++
+		}
+	}
+	rows.Close()
+	var firstMinute int
+	db.QueryRow(`SELECT COUNT(DISTINCT check_id) FROM results WHERE scheduled < ?`, startedAt.Add(time.Minute+2*time.Second).UnixMilli()).Scan(&firstMinute)
+	slices.Sort(lags)
+	window := to.Sub(from).Seconds()
+	cpu := cpu1 - cpu0
+	rate := float64(inWindow) / window
+	fmt.Printf("checks run            %d in the %.0fs window (%d results in all, %d down)\n", inWindow, window, len(lags), down)
+	fmt.Printf("checks per second     %.1f (target %.1f)\n", rate, float64(n)/60)
+	fmt.Printf("CPU                   %.3f s per 1,000 checks = %.3f CPU-ms per check (target <= 0.2)\n", cpu/float64(inWindow)*1000, cpu/float64(inWindow)*1000)
+	fmt.Printf("CPU share             %.1f %% of one core (target < 10 %%)\n", cpu/window*100)
+	fmt.Printf("peak RSS              %.1f MB (target < 40 MB)\n", float64(rss)/1024)
+	fmt.Printf("schedule lateness     p50 %d ms, p99 %d ms, max %d ms (target p99 < 50 ms)\n", pct(lags, 50), pct(lags, 99), pct(lags, 100))
+	fmt.Printf("first interval        %d of %d checks ran within their first minute\n", firstMinute, n)
+	return nil
+}
+
+// profile saves the probe's CPU profile to cpuProfile.
+func profile(addr string, d time.Duration) {
+	save(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), cpuProfile)
+}
+
+func save(url, file string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	os.WriteFile(file, b, 0o644)
+}
+
+func pct(sorted []int64, p int) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[min(i, len(sorted)-1)]
+}
+
+// cpuSeconds reads user+system CPU time of pid from /proc.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(fields[11], 64)
+	st, _ := strconv.ParseFloat(fields[12], 64)
+	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// peakRSS reads VmHWM of pid in KiB.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			return strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM")
+}
