@@ -72,6 +72,10 @@ type Kind string
 // Check kinds.
 const (
 	KindHTTP Kind = "http"
+	KindTCP  Kind = "tcp"
+	KindDNS  Kind = "dns"
+	KindTLS  Kind = "tls"
+	KindCDN  Kind = "cdn"
 )
 
 // Check is one monitored target as a probe receives it in its assignment.
@@ -86,7 +90,51 @@ type Check struct {
 	// region: a deterministic spread per check plus a per-region stagger.
 	Offset  time.Duration `json:"offset"`
 	HTTP    *HTTPSpec     `json:"http,omitempty"`
+	TCP     *TCPSpec      `json:"tcp,omitempty"`
+	DNS     *DNSSpec      `json:"dns,omitempty"`
+	TLS     *TLSSpec      `json:"tls,omitempty"`
+	CDN     *CDNSpec      `json:"cdn,omitempty"`
 	Asserts []string      `json:"assert,omitempty"`
+}
+
+// TCPSpec is a TCP connect, optionally sending a line and expecting a reply.
+type TCPSpec struct {
+	Address string `json:"address"`
+	Send    string `json:"send,omitempty"`
+	Expect  string `json:"expect,omitempty"`
+	TLS     bool   `json:"tls,omitempty"`
+}
+
+// DNSSpec is one DNS query.
+type DNSSpec struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Resolver string   `json:"resolver,omitempty"` // host:port; empty: the system's
+	Protocol string   `json:"protocol,omitempty"` // udp (default) or tcp
+	Expect   []string `json:"expect,omitempty"`   // answers that must all be present
+}
+
+// TLSSpec is a TLS handshake whose certificate is checked: chain, host name
+// and expiry.
+type TLSSpec struct {
+	Address    string `json:"address"`
+	ServerName string `json:"server_name,omitempty"`
+	// CAPEM, when set, replaces the system roots for chain validation.
+	CAPEM string `json:"ca_pem,omitempty"`
+}
+
+// CDNSpec verifies a published asset the way a CDN serves it.
+type CDNSpec struct {
+	HTTPSpec
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	// The served content version is read from a header or a JSON path of the
+	// body, and compared with ExpectVersion when that is set.
+	VersionHeader string `json:"version_header,omitempty"`
+	VersionJSON   string `json:"version_json,omitempty"`
+	ExpectVersion string `json:"expect_version,omitempty"`
+	// RequireCaching demands Cache-Control and ETag on the answer.
+	RequireCaching bool `json:"require_caching"`
 }
 
 // HTTPSpec is the request an http check makes.
@@ -135,6 +183,27 @@ type Result struct {
 	HTTPStatus    int        `json:"http_status,omitempty"`
 	Bytes         int64      `json:"bytes,omitempty"`
 	Message       string     `json:"message,omitempty"`
+	// CertExpiry is the leaf certificate's NotAfter, where one was seen.
+	CertExpiry *time.Time `json:"cert_expiry,omitempty"`
+	// Edge is what a region saw of a CDN asset.
+	Edge *Edge `json:"edge,omitempty"`
+}
+
+// Edge describes the CDN edge that answered a region.
+type Edge struct {
+	IP          string            `json:"ip,omitempty"`
+	Cache       map[string]string `json:"cache,omitempty"` // Age, X-Cache and the like
+	ContentHash string            `json:"content_hash,omitempty"`
+	Version     string            `json:"version,omitempty"`
+}
+
+// CertDaysLeft is the whole days from the run until the certificate expires.
+func (r *Result) CertDaysLeft() *int {
+	if r.CertExpiry == nil {
+		return nil
+	}
+	d := int(r.CertExpiry.Sub(r.Started).Hours() / 24)
+	return &d
 }
 
 // Key is the idempotency key of a result.

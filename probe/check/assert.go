@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,8 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("column %d: %s", e.Col
 
 var operators = []string{"==", "!=", "<=", ">=", "<", ">", "!contains", "contains", "matches"}
 
-var subjects = map[string]bool{"status": true, "latency": true, "body": true, "header": true, "cert": true, "size": true}
+var subjects = map[string]bool{"status": true, "latency": true, "body": true, "header": true, "cert": true, "size": true,
+	"answers": true, "rcode": true, "version": true}
 
 // ParseAssertion parses src.
 func ParseAssertion(src string) (*Assertion, error) {
@@ -65,7 +67,7 @@ func ParseAssertion(src string) (*Assertion, error) {
 	}
 	a.path = strings.Split(src[start:i], ".")
 	if !subjects[a.path[0]] {
-		return nil, &SyntaxError{Col: start + 1, Msg: fmt.Sprintf("unknown subject %q (status, latency, size, body, body.json.PATH, header.NAME, cert.expires_in)", a.path[0])}
+		return nil, &SyntaxError{Col: start + 1, Msg: fmt.Sprintf("unknown subject %q (status, latency, size, body, body.json.PATH, header.NAME, cert.expires_in, answers, rcode, version)", a.path[0])}
 	}
 	if err := a.checkPath(start); err != nil {
 		return nil, err
@@ -119,7 +121,7 @@ func ParseAssertion(src string) (*Assertion, error) {
 
 func (a *Assertion) checkPath(col int) error {
 	switch a.path[0] {
-	case "status", "latency", "size":
+	case "status", "latency", "size", "rcode", "version":
 		if len(a.path) != 1 {
 			return &SyntaxError{Col: col + 1, Msg: a.path[0] + " has no fields"}
 		}
@@ -130,6 +132,10 @@ func (a *Assertion) checkPath(col int) error {
 	case "cert":
 		if len(a.path) != 2 || a.path[1] != "expires_in" {
 			return &SyntaxError{Col: col + 1, Msg: "use cert.expires_in"}
+		}
+	case "answers":
+		if len(a.path) > 2 || (len(a.path) == 2 && a.path[1] != "len") {
+			return &SyntaxError{Col: col + 1, Msg: "use answers or answers.len"}
 		}
 	case "body":
 		if len(a.path) > 1 && a.path[1] != "json" {
@@ -193,6 +199,10 @@ type Subject struct {
 	Header     http.Header
 	CertExpiry time.Time
 	Now        time.Time
+	// Answers and RCode are set by dns checks; Version by cdn checks.
+	Answers []string
+	RCode   string
+	Version string
 
 	json    any
 	jsonErr error
@@ -230,6 +240,15 @@ func (a *Assertion) value(s *Subject) (any, error) {
 		return s.Latency, nil
 	case "header":
 		return s.Header.Get(a.path[1]), nil
+	case "rcode":
+		return s.RCode, nil
+	case "version":
+		return s.Version, nil
+	case "answers":
+		if len(a.path) == 2 {
+			return float64(len(s.Answers)), nil
+		}
+		return s.Answers, nil
 	case "cert":
 		if s.CertExpiry.IsZero() {
 			return nil, fmt.Errorf("no certificate was presented")
@@ -282,6 +301,9 @@ func (a *Assertion) value(s *Subject) (any, error) {
 func (a *Assertion) compare(seen any) bool {
 	switch a.op {
 	case "contains", "!contains":
+		if list, ok := seen.([]string); ok {
+			return slices.Contains(list, a.lit.str) == (a.op == "contains")
+		}
 		str, _ := seen.(string)
 		return strings.Contains(str, a.lit.str) == (a.op == "contains")
 	case "matches":
@@ -360,6 +382,8 @@ func describe(v any) string {
 		return "an object"
 	case []any:
 		return fmt.Sprintf("a list of %d", len(t))
+	case []string:
+		return fmt.Sprintf("%q", t)
 	}
 	return fmt.Sprint(v)
 }

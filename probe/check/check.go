@@ -20,6 +20,8 @@ type Observation struct {
 	// at the protocol level; assertions are not evaluated then.
 	Class model.ErrorClass
 	Err   error
+	// Edge is set by the cdn kind.
+	Edge *model.Edge
 }
 
 // Env is what a kind may know about where it runs.
@@ -34,6 +36,10 @@ type Kind func(ctx context.Context, c *model.Check, env Env) Observation
 // Kinds maps every check kind to its implementation.
 var Kinds = map[model.Kind]Kind{
 	model.KindHTTP: HTTP,
+	model.KindTCP:  TCP,
+	model.KindDNS:  DNS,
+	model.KindTLS:  TLS,
+	model.KindCDN:  CDN,
 }
 
 // Compiled is a check ready to run: its assertions parsed once.
@@ -72,6 +78,11 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	r.Phases = obs.Phases
 	r.HTTPStatus = obs.Subject.Status
 	r.Bytes = obs.Subject.Size
+	r.Edge = obs.Edge
+	if !obs.Subject.CertExpiry.IsZero() {
+		exp := obs.Subject.CertExpiry.UTC()
+		r.CertExpiry = &exp
+	}
 	r.Outcome = model.OutcomeUp
 	if obs.Err != nil {
 		r.Outcome = model.OutcomeDown

@@ -45,12 +45,23 @@ func transport(k transportKey) *http.Transport {
 // HTTP runs an http check: one request, phase timings, status, headers and
 // up to maxBody of the body for assertions.
 func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
-	var obs Observation
-	spec := c.HTTP
-	if spec == nil {
-		obs.Class, obs.Err = model.ErrInternal, errors.New("http check without an http block")
-		return obs
+	if c.HTTP == nil {
+		return Observation{Class: model.ErrInternal, Err: errors.New("http check without an http block")}
 	}
+	obs, _ := fetch(ctx, c.HTTP, env, nil)
+	return obs
+}
+
+// fetched is what a request saw beyond the response itself.
+type fetched struct {
+	remoteIP string
+}
+
+// fetch makes one request with phase timings. The whole body is read (and
+// written to sink when given); up to maxBody of it is kept for assertions.
+func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (Observation, fetched) {
+	var obs Observation
+	var info fetched
 	var body io.Reader
 	if spec.Body != "" {
 		body = strings.NewReader(spec.Body)
@@ -67,6 +78,11 @@ func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
 				obs.Phases.Connect = time.Since(connStart).Microseconds()
 			}
 		},
+		GotConn: func(ci httptrace.GotConnInfo) {
+			if a, ok := ci.Conn.RemoteAddr().(*net.TCPAddr); ok {
+				info.remoteIP = a.IP.String()
+			}
+		},
 		TLSHandshakeStart: func() { tlsStart = time.Now() },
 		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
 			obs.Phases.TLS = time.Since(tlsStart).Microseconds()
@@ -79,10 +95,14 @@ func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
 			obs.Phases.TTFB = firstByte.Sub(t0).Microseconds()
 		},
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), spec.Method, spec.URL, body)
+	method := spec.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, spec.URL, body)
 	if err != nil {
 		obs.Class, obs.Err = model.ErrInternal, err
-		return obs
+		return obs, info
 	}
 	for k, v := range spec.Headers {
 		req.Header.Set(k, v)
@@ -101,14 +121,18 @@ func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
 	resp, err := client.Do(req)
 	if err != nil {
 		obs.Class, obs.Err = classify(err), err
-		return obs
+		return obs, info
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	var rd io.Reader = resp.Body
+	if sink != nil {
+		rd = io.TeeReader(resp.Body, sink)
+	}
+	b, err := io.ReadAll(io.LimitReader(rd, maxBody))
 	n := int64(len(b))
 	if err == nil {
 		var rest int64
-		rest, err = io.Copy(io.Discard, resp.Body)
+		rest, err = io.Copy(io.Discard, rd)
 		n += rest
 	}
 	if !firstByte.IsZero() {
@@ -116,7 +140,7 @@ func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
 	}
 	if err != nil {
 		obs.Class, obs.Err = classify(err), err
-		return obs
+		return obs, info
 	}
 	obs.Subject.Status = resp.StatusCode
 	obs.Subject.Header = resp.Header
@@ -125,7 +149,7 @@ func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
 	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
 		obs.Subject.CertExpiry = resp.TLS.PeerCertificates[0].NotAfter
 	}
-	return obs
+	return obs, info
 }
 
 // classify maps a transport error to an error class.
