@@ -97,4 +97,3 @@ func contentVersion(spec *model.CDNSpec, s *Subject) string {
 		return string(b)
 	}
 }
-
