@@ -417,3 +417,35 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 	t.Fatalf("no %s%v", name, labels)
 	return nil
 }
+
+func TestStaleEdgeIsFlagged(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Check("api-health")
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	all := map[string]bool{"eu-london": true, "eu-frankfurt": true, "ap-tokyo": true}
+	served := func(hashes map[string][2]string) *latest {
+		l := newLatest()
+		for region, hv := range hashes {
+			l.offer(model.Result{Check: ch.ID, Region: region, Scheduled: now, Outcome: model.OutcomeUp,
+				Edge: &model.Edge{ContentHash: hv[0], Version: hv[1]}})
+		}
+		return l
+	}
+	v := verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h2", "2"}, "eu-frankfurt": {"h1", "1"}, "ap-tokyo": {"h2", "2"}}), all, now)
+	if v.Status != model.StatusDegraded || len(v.StaleRegions) != 1 || v.StaleRegions[0] != "eu-frankfurt" || !v.Regions["eu-frankfurt"].Stale {
+		t.Fatalf("frankfurt behind: %+v", v)
+	}
+	// Two regions, one each: the edge serving the older version is stale.
+	two := map[string]bool{"eu-london": true, "ap-tokyo": true}
+	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"hb", "9"}, "ap-tokyo": {"ha", "10"}}), two, now)
+	if len(v.StaleRegions) != 1 || v.StaleRegions[0] != "eu-london" {
+		t.Fatalf("tie: %+v", v.StaleRegions)
+	}
+	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h", "2"}, "eu-frankfurt": {"h", "2"}, "ap-tokyo": {"h", "2"}}), all, now)
+	if v.Status != model.StatusUp || len(v.StaleRegions) != 0 {
+		t.Fatalf("same content everywhere: %+v", v)
+	}
+}

@@ -20,6 +20,7 @@ type metrics struct {
 	regionHealth *prometheus.Desc
 	spoolDepth   *prometheus.Desc
 	configInfo   *prometheus.Desc
+	staleEdge    *prometheus.Desc
 }
 
 var verdictStatuses = []model.Status{model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown}
@@ -48,6 +49,8 @@ func newMetrics(c *Controller) *metrics {
 		spoolDepth: prometheus.NewDesc("nines_probe_spool_depth", "Results waiting in a probe's spool, as reported by its heartbeat.",
 			[]string{"region", "probe"}, nil),
 		configInfo: prometheus.NewDesc("nines_config_info", "The configuration version in force.", []string{"version"}, nil),
+		staleEdge: prometheus.NewDesc("nines_check_stale_edge", "1 when the region's CDN edge serves other content than most regions.",
+			[]string{"check", "region"}, nil),
 	}
 }
 
@@ -55,7 +58,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.ingested.Describe(ch)
 	m.batches.Describe(ch)
 	m.skew.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo} {
+	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge} {
 		ch <- d
 	}
 }
@@ -79,6 +82,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		v := verdict(cfg, chk, c.latest, healthy, now)
 		for _, s := range verdictStatuses {
 			ch <- prometheus.MustNewConstMetric(m.checkStatus, prometheus.GaugeValue, b2f(v.Status == s), chk.ID, string(s))
+		}
+		for _, region := range v.StaleRegions {
+			ch <- prometheus.MustNewConstMetric(m.staleEdge, prometheus.GaugeValue, 1, chk.ID, region)
 		}
 		for region, rv := range v.Regions {
 			if rv.Status == model.StatusUp || rv.Status == model.StatusDown {

@@ -37,6 +37,8 @@ type CheckStatus struct {
 	Failing int                          `json:"failing_regions"`
 	Quorum  int                          `json:"quorum"`
 	Regions map[string]CheckRegionStatus `json:"regions"`
+	// StaleRegions lists the regions whose CDN edge serves other content.
+	StaleRegions []string `json:"stale_regions,omitempty"`
 }
 
 // CheckRegionStatus is one region's newest view of a check.
@@ -47,6 +49,9 @@ type CheckRegionStatus struct {
 	LatencyMS    *float64         `json:"latency_ms"`
 	ErrorClass   model.ErrorClass `json:"error_class,omitempty"`
 	Message      string           `json:"message,omitempty"`
+	CertDaysLeft *int             `json:"cert_days_left,omitempty"`
+	Edge         *model.Edge      `json:"edge,omitempty"`
+	StaleEdge    bool             `json:"stale_edge,omitempty"`
 }
 
 // RegionStatus says whether a region's probes are heard from.
@@ -84,14 +89,15 @@ func (c *Controller) Status() StatusResponse {
 			ch := &comp.Checks[i]
 			v := verdict(cfg, ch, c.latest, healthy, now)
 			chs := CheckStatus{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Status: v.Status, Reason: v.Reason,
-				Failing: v.Failing, Quorum: cfg.CheckQuorum(ch), Regions: map[string]CheckRegionStatus{}}
+				Failing: v.Failing, Quorum: cfg.CheckQuorum(ch), Regions: map[string]CheckRegionStatus{}, StaleRegions: v.StaleRegions}
 			for region, rv := range v.Regions {
-				crs := CheckRegionStatus{Status: rv.Status, Healthy: rv.Healthy}
+				crs := CheckRegionStatus{Status: rv.Status, Healthy: rv.Healthy, StaleEdge: rv.Stale}
 				if r := rv.Result; r != nil {
 					at := r.Started.UTC()
 					ms := float64(r.DurationUS) / 1000
 					crs.LastResultAt, crs.LatencyMS = &at, &ms
 					crs.ErrorClass, crs.Message = r.ErrorClass, r.Message
+					crs.CertDaysLeft, crs.Edge = r.CertDaysLeft(), r.Edge
 				}
 				chs.Regions[region] = crs
 			}

@@ -1,6 +1,9 @@
 package controller
 
 import (
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +47,9 @@ type RegionView struct {
 	Status  model.Status
 	Healthy bool
 	Result  *model.Result
+	// Stale is set when the region's edge serves content that differs from
+	// what most regions are served.
+	Stale bool
 }
 
 // Verdict is the confirmed state of one check.
@@ -53,6 +59,8 @@ type Verdict struct {
 	Failing int
 	Healthy int
 	Regions map[string]RegionView
+	// StaleRegions lists regions whose CDN edge serves other content.
+	StaleRegions []string
 }
 
 // period is the time between two runs of a check.
@@ -96,6 +104,7 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 		}
 		v.Regions[region] = rv
 	}
+	v.StaleRegions = staleEdges(v.Regions)
 	q := cfg.CheckQuorum(ch)
 	switch {
 	case v.Failing >= q:
@@ -104,10 +113,66 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 		v.Status, v.Reason = model.StatusUnknown, "too few healthy regions reported"
 	case v.Failing > 0:
 		v.Status, v.Reason = model.StatusDegraded, "failing in fewer regions than the quorum"
+	case len(v.StaleRegions) > 0:
+		v.Status, v.Reason = model.StatusDegraded, "stale edge: "+strings.Join(v.StaleRegions, ", ")+" served other content than most regions"
 	default:
 		v.Status = model.StatusUp
 	}
 	return v
+}
+
+// staleEdges compares the content hash each fresh, healthy region was served
+// and marks the regions that differ from the most common one. With a tie the
+// content of the highest version wins, so an edge behind a publish is the
+// one called stale.
+func staleEdges(regions map[string]RegionView) []string {
+	type seen struct {
+		n       int
+		version string
+	}
+	counts := map[string]*seen{}
+	for _, rv := range regions {
+		if rv.Status == model.StatusUnknown || rv.Result == nil || rv.Result.Edge == nil || rv.Result.Edge.ContentHash == "" {
+			continue
+		}
+		e := rv.Result.Edge
+		if counts[e.ContentHash] == nil {
+			counts[e.ContentHash] = &seen{version: e.Version}
+		}
+		counts[e.ContentHash].n++
+	}
+	if len(counts) < 2 {
+		return nil
+	}
+	best, bestSeen := "", &seen{}
+	for h, c := range counts {
+		if c.n > bestSeen.n || (c.n == bestSeen.n && (versionLess(bestSeen.version, c.version) || (c.version == bestSeen.version && h > best))) {
+			best, bestSeen = h, c
+		}
+	}
+	var stale []string
+	for region, rv := range regions {
+		if rv.Status == model.StatusUnknown || rv.Result == nil || rv.Result.Edge == nil || rv.Result.Edge.ContentHash == "" {
+			continue
+		}
+		if rv.Result.Edge.ContentHash != best {
+			rv.Stale = true
+			regions[region] = rv
+			stale = append(stale, region)
+		}
+	}
+	sort.Strings(stale)
+	return stale
+}
+
+// versionLess orders versions numerically when both are numbers.
+func versionLess(a, b string) bool {
+	x, errA := strconv.ParseFloat(strings.TrimPrefix(a, "v"), 64)
+	y, errB := strconv.ParseFloat(strings.TrimPrefix(b, "v"), 64)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	return a < b
 }
 
 // worst combines statuses for a component: down, then degraded, then up;

@@ -146,6 +146,7 @@ type HTTPSpec struct {
 	FollowRedirects bool              `json:"follow_redirects"`
 	KeepAlive       bool              `json:"keep_alive,omitempty"`
 	InsecureTLS     bool              `json:"insecure_skip_verify,omitempty"`
+	Proxy           string            `json:"proxy,omitempty"`
 }
 
 // Assignment is the set of checks a probe runs, versioned by an ETag.

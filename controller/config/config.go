@@ -83,17 +83,10 @@ type Check struct {
 	Assert   []string `yaml:"assert"`
 
 	HTTP *HTTP `yaml:"http"`
-}
-
-// HTTP is the request of an http check.
-type HTTP struct {
-	URL                string            `yaml:"url"`
-	Method             string            `yaml:"method"`
-	Headers            map[string]string `yaml:"headers"`
-	Body               string            `yaml:"body"`
-	FollowRedirects    *bool             `yaml:"follow_redirects"`
-	KeepAlive          bool              `yaml:"keep_alive"`
-	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+	TCP  *TCP  `yaml:"tcp"`
+	DNS  *DNS  `yaml:"dns"`
+	TLS  *TLS  `yaml:"tls"`
+	CDN  *CDN  `yaml:"cdn"`
 }
 
 // Duration is a time.Duration written as "30s" or "1m" in YAML.
@@ -167,16 +160,8 @@ func (c *Config) Model(ch *Check, region string) model.Check {
 	if ch.Cron == "" {
 		m.Offset = Offset(ch.ID, m.Interval, c.RegionIndex(region), len(c.Regions))
 	}
-	if h := ch.HTTP; h != nil {
-		m.HTTP = &model.HTTPSpec{
-			URL:             h.URL,
-			Method:          h.Method,
-			Headers:         h.Headers,
-			Body:            h.Body,
-			FollowRedirects: h.FollowRedirects == nil || *h.FollowRedirects,
-			KeepAlive:       h.KeepAlive,
-			InsecureTLS:     h.InsecureSkipVerify,
-		}
+	if spec := ch.spec(); spec != nil {
+		spec.fill(&m)
 	}
 	return m
 }
@@ -240,8 +225,8 @@ func (c *Config) applyDefaults() {
 		if ch.Name == "" {
 			ch.Name = ch.ID
 		}
-		if ch.HTTP != nil && ch.HTTP.Method == "" {
-			ch.HTTP.Method = "GET"
+		if spec := ch.spec(); spec != nil {
+			spec.defaults()
 		}
 	}
 	for i := range c.Regions {

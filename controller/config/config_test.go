@@ -212,3 +212,88 @@ func TestOffsetStaggersRegions(t *testing.T) {
 		t.Fatal("two checks share a start; the spread should separate them")
 	}
 }
+
+func TestEveryKindParsesAndValidates(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644)
+	src := minimal + `      - id: redis
+        kind: tcp
+        tcp: {address: "127.0.0.1:6379", send: "PING\r\n", expect: "+PONG"}
+      - id: api-dns
+        kind: dns
+        dns: {name: api.example.com, type: aaaa, resolver: "127.0.0.1:53", expect: ["2001:db8::1"]}
+      - id: api-cert
+        kind: tls
+        tls: {address: "api.example.com:443", ca_file: ca.pem}
+        assert: ["cert.expires_in > 14d"]
+      - id: welcome-asset
+        kind: cdn
+        cdn:
+          url: https://cdn.example.com/content/welcome/v3.json
+          sha256: ` + strings.Repeat("Ab", 32) + `
+          version_json: version
+          expect_version: "3"
+`
+	path := filepath.Join(dir, "kinds.yaml")
+	os.WriteFile(path, []byte(src), 0o644)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Model(cfg.Check("api-dns"), "eu-london")
+	if d.DNS.Type != "AAAA" || d.DNS.Protocol != "udp" {
+		t.Fatalf("dns defaults: %+v", d.DNS)
+	}
+	if m := cfg.Model(cfg.Check("api-cert"), "eu-london"); !strings.Contains(m.TLS.CAPEM, "BEGIN CERTIFICATE") {
+		t.Fatalf("ca_file not read into the assignment: %+v", m.TLS)
+	}
+	c := cfg.Model(cfg.Check("welcome-asset"), "eu-london")
+	if !c.CDN.RequireCaching || c.CDN.Method != "GET" || !c.CDN.FollowRedirects || c.CDN.SHA256 != strings.Repeat("ab", 32) {
+		t.Fatalf("cdn defaults: %+v", c.CDN)
+	}
+	if m := cfg.Model(cfg.Check("redis"), "eu-london"); m.TCP.Send != "PING\r\n" {
+		t.Fatalf("tcp: %+v", m.TCP)
+	}
+}
+
+func TestKindBlocksAreChecked(t *testing.T) {
+	src := minimal + `      - id: a
+        kind: tcp
+        tcp: {address: "no-port"}
+      - id: b
+        kind: dns
+        dns: {name: "bad name..", type: AXFRX, protocol: quic}
+      - id: c
+        kind: tls
+        tls: {address: "x:443", ca_file: missing.pem}
+      - id: d
+        kind: cdn
+        cdn: {url: "https://cdn/x", sha256: "abc", expect_version: "2"}
+      - id: e
+        kind: http
+        tcp: {address: "x:1"}
+      - id: f
+        kind: http
+        http: {url: "http://x/", proxy: "ftp://proxy"}
+`
+	_, err := Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(src))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`:16: components[0].checks[1].tcp.address: "no-port" is not host:port`,
+		`:19: components[0].checks[2].dns.name: "bad name.." is not a domain name`,
+		`:19: components[0].checks[2].dns.type: "AXFRX" is not a DNS record type`,
+		`:19: components[0].checks[2].dns.protocol: "quic" is not udp or tcp`,
+		`:22: components[0].checks[3].tls.ca_file: cannot read`,
+		`:25: components[0].checks[4].cdn.sha256: must be 64 hexadecimal digits`,
+		`:25: components[0].checks[4].cdn.expect_version: needs version_header or version_json`,
+		`:28: components[0].checks[5].tcp: a http check takes a http block, not tcp`,
+		`:26: components[0].checks[5].http: a http check needs a http block`,
+		`:31: components[0].checks[6].http.proxy: "ftp://proxy" is not an http, https or socks5 proxy URL`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in\n%s", want, err)
+		}
+	}
+}

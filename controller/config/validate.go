@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -157,12 +156,12 @@ func (v *validator) validate(c *Config, dir string) {
 				v.add(cp+".id", "check %q is already defined at %s", ch.ID, prev)
 			}
 			checks[ch.ID] = cp
-			v.validateCheck(c, ch, cp, regions)
+			v.validateCheck(c, ch, cp, regions, dir)
 		}
 	}
 }
 
-func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool) {
+func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool, dir string) {
 	if ch.Interval.D() < 0 {
 		v.add(p+".interval", "must be positive")
 	} else if ch.Interval.D() > 0 && ch.Interval.D() < 1e9 {
@@ -193,24 +192,5 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 			v.add(fmt.Sprintf("%s.assert[%d]", p, k), "%v", err)
 		}
 	}
-	switch ch.Kind {
-	case "http":
-		if ch.HTTP == nil {
-			v.add(p+".http", "an http check needs an http block")
-			return
-		}
-		u, err := url.Parse(ch.HTTP.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add(p+".http.url", "%q is not an absolute http or https URL", ch.HTTP.URL)
-		}
-		switch ch.HTTP.Method {
-		case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
-		default:
-			v.add(p+".http.method", "%q is not an HTTP method", ch.HTTP.Method)
-		}
-	case "":
-		v.add(p+".kind", "is required (http)")
-	default:
-		v.add(p+".kind", "%q is not a known check kind (http)", ch.Kind)
-	}
+	v.validateKind(ch, p, dir)
 }

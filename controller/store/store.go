@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -161,8 +162,9 @@ func (s *Store) name(table string, id int64) string {
 }
 
 const insertResult = `INSERT OR IGNORE INTO results (check_id, region_id, scheduled, probe_id, config_id,
- outcome, error_class, http_status, duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, message)
- VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+ outcome, error_class, http_status, duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, message,
+ cert_expiry, edge)
+ VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // InsertResults stores rs in one transaction and returns, per result,
 // whether it was new (true) or already stored (false).
@@ -208,9 +210,21 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		if r.Outcome == model.OutcomeUp {
 			outcome = 1
 		}
+		var cert, edge any
+		if r.CertExpiry != nil {
+			cert = r.CertExpiry.Unix()
+		}
+		if r.Edge != nil {
+			b, err := json.Marshal(r.Edge)
+			if err != nil {
+				return nil, fmt.Errorf("encode edge of %s: %w", r.Key(), err)
+			}
+			edge = string(b)
+		}
 		sched := r.Scheduled.UnixMilli()
 		res, err := stmt.ExecContext(ctx, ids[0], ids[1], sched, ids[2], ids[3], outcome, r.ErrorClass.Code(), r.HTTPStatus,
-			r.DurationUS, r.Started.UnixMilli()-sched, r.Phases.DNS, r.Phases.Connect, r.Phases.TLS, r.Phases.TTFB, r.Phases.Transfer, r.Bytes, msg)
+			r.DurationUS, r.Started.UnixMilli()-sched, r.Phases.DNS, r.Phases.Connect, r.Phases.TLS, r.Phases.TTFB, r.Phases.Transfer, r.Bytes, msg,
+			cert, edge)
 		if err != nil {
 			return nil, fmt.Errorf("insert result %s: %w", r.Key(), err)
 		}
@@ -227,7 +241,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 }
 
 const selectResult = `SELECT check_id, region_id, scheduled, probe_id, config_id, outcome, error_class, http_status,
- duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, COALESCE(message, '') FROM results`
+ duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, COALESCE(message, ''), cert_expiry, edge FROM results`
 
 func (s *Store) scan(rows *sql.Rows) ([]model.Result, error) {
 	defer rows.Close()
@@ -236,9 +250,21 @@ func (s *Store) scan(rows *sql.Rows) ([]model.Result, error) {
 		var r model.Result
 		var c, rg, p, cfg, sched, lag int64
 		var outcome, class int
+		var cert sql.NullInt64
+		var edge sql.NullString
 		if err := rows.Scan(&c, &rg, &sched, &p, &cfg, &outcome, &class, &r.HTTPStatus, &r.DurationUS, &lag,
-			&r.Phases.DNS, &r.Phases.Connect, &r.Phases.TLS, &r.Phases.TTFB, &r.Phases.Transfer, &r.Bytes, &r.Message); err != nil {
+			&r.Phases.DNS, &r.Phases.Connect, &r.Phases.TLS, &r.Phases.TTFB, &r.Phases.Transfer, &r.Bytes, &r.Message, &cert, &edge); err != nil {
 			return nil, fmt.Errorf("scan result: %w", err)
+		}
+		if cert.Valid {
+			t := time.Unix(cert.Int64, 0).UTC()
+			r.CertExpiry = &t
+		}
+		if edge.Valid {
+			r.Edge = new(model.Edge)
+			if err := json.Unmarshal([]byte(edge.String), r.Edge); err != nil {
+				return nil, fmt.Errorf("decode edge: %w", err)
+			}
 		}
 		r.Check, r.Region, r.Probe, r.ConfigVersion = s.name("checks", c), s.name("regions", rg), s.name("probes", p), s.name("config_versions", cfg)
 		r.Scheduled = time.UnixMilli(sched).UTC()

@@ -28,6 +28,17 @@ func TestInsertIsIdempotentAndSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	withEdge := result("asset", "eu-london", t0, model.OutcomeUp)
+	exp := t0.Add(30 * 24 * time.Hour)
+	withEdge.CertExpiry = &exp
+	withEdge.Edge = &model.Edge{IP: "192.0.2.1", ContentHash: "ab12", Version: "3", Cache: map[string]string{"Age": "12"}}
+	if _, err := s.InsertResults(ctx, []model.Result{withEdge}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.Results(ctx, Query{Check: "asset", Since: t0})
+	if err != nil || len(back) != 1 || !back[0].CertExpiry.Equal(exp) || back[0].Edge.Cache["Age"] != "12" || back[0].Edge.Version != "3" {
+		t.Fatalf("cert and edge round trip: %v %+v", err, back)
+	}
 	batch := []model.Result{
 		result("api", "eu-london", t0, model.OutcomeUp),
 		result("api", "eu-frankfurt", t0, model.OutcomeDown),
@@ -54,8 +65,8 @@ func TestInsertIsIdempotentAndSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if n, _ := s.CountResults(ctx); n != 4 {
-		t.Fatalf("%d results after reopen, want 4", n)
+	if n, _ := s.CountResults(ctx); n != 5 {
+		t.Fatalf("%d results after reopen, want 5", n)
 	}
 	got, err := s.Results(ctx, Query{Check: "api", Region: "eu-frankfurt", Since: t0})
 	if err != nil {
@@ -70,11 +81,11 @@ func TestInsertIsIdempotentAndSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(latest) != 2 {
-		t.Fatalf("latest %d rows, want one per region", len(latest))
+	if len(latest) != 3 {
+		t.Fatalf("latest %d rows, want one per check and region", len(latest))
 	}
 	for _, r := range latest {
-		if r.Region == "eu-london" && !r.Scheduled.Equal(t0.Add(2*time.Minute)) {
+		if r.Check == "api" && r.Region == "eu-london" && !r.Scheduled.Equal(t0.Add(2*time.Minute)) {
 			t.Fatalf("latest of eu-london is %s", r.Scheduled)
 		}
 	}

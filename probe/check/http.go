@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -23,14 +25,25 @@ const maxBody = 1 << 20
 // so DNS, connect and TLS are measured the way a first-time user meets them.
 var transports sync.Map // transportKey → *http.Transport
 
-type transportKey struct{ keepAlive, insecure bool }
+type transportKey struct {
+	keepAlive, insecure bool
+	proxy               string
+}
 
-func transport(k transportKey) *http.Transport {
+func transport(k transportKey) (*http.Transport, error) {
 	if t, ok := transports.Load(k); ok {
-		return t.(*http.Transport)
+		return t.(*http.Transport), nil
+	}
+	proxy := http.ProxyFromEnvironment
+	if k.proxy != "" {
+		u, err := url.Parse(k.proxy)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		proxy = http.ProxyURL(u)
 	}
 	t := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		Proxy:               proxy,
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
 		DisableKeepAlives:   !k.keepAlive,
 		MaxIdleConnsPerHost: 4,
@@ -39,7 +52,7 @@ func transport(k transportKey) *http.Transport {
 		ForceAttemptHTTP2:   true,
 	}
 	actual, _ := transports.LoadOrStore(k, t)
-	return actual.(*http.Transport)
+	return actual.(*http.Transport), nil
 }
 
 // HTTP runs an http check: one request, phase timings, status, headers and
@@ -113,7 +126,12 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 	if env.UserAgent != "" && req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", env.UserAgent)
 	}
-	client := &http.Client{Transport: transport(transportKey{spec.KeepAlive, spec.InsecureTLS})}
+	tr, err := transport(transportKey{spec.KeepAlive, spec.InsecureTLS, spec.Proxy})
+	if err != nil {
+		obs.Class, obs.Err = model.ErrInternal, err
+		return obs, info
+	}
+	client := &http.Client{Transport: tr}
 	if !spec.FollowRedirects {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}

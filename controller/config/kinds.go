@@ -1,0 +1,252 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// kindSpec is the block of one check kind: defaults, validation, and the
+// form a probe receives. Adding a kind adds its type here and a line to
+// kinds.
+type kindSpec interface {
+	defaults()
+	validate(v *validator, path, dir string)
+	fill(m *model.Check)
+}
+
+// kinds names every kind and finds its block in a check.
+var kinds = map[string]func(*Check) kindSpec{
+	"http": func(c *Check) kindSpec { return nilOr(c.HTTP) },
+	"tcp":  func(c *Check) kindSpec { return nilOr(c.TCP) },
+	"dns":  func(c *Check) kindSpec { return nilOr(c.DNS) },
+	"tls":  func(c *Check) kindSpec { return nilOr(c.TLS) },
+	"cdn":  func(c *Check) kindSpec { return nilOr(c.CDN) },
+}
+
+// kindNames lists the kinds for error messages.
+const kindNames = "http, tcp, dns, tls, cdn"
+
+func nilOr[T any, P interface {
+	*T
+	kindSpec
+}](p P) kindSpec {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// spec returns the block matching the check's kind, or nil.
+func (c *Check) spec() kindSpec {
+	if f, ok := kinds[c.Kind]; ok {
+		return f(c)
+	}
+	return nil
+}
+
+// validateKind checks that exactly the block of the check's kind is set.
+func (v *validator) validateKind(ch *Check, p, dir string) {
+	f, ok := kinds[ch.Kind]
+	switch {
+	case ch.Kind == "":
+		v.add(p+".kind", "is required (%s)", kindNames)
+		return
+	case !ok:
+		v.add(p+".kind", "%q is not a known check kind (%s)", ch.Kind, kindNames)
+		return
+	}
+	for name, other := range kinds {
+		if name != ch.Kind && other(ch) != nil {
+			v.add(p+"."+name, "a %s check takes a %s block, not %s", ch.Kind, ch.Kind, name)
+		}
+	}
+	spec := f(ch)
+	if spec == nil {
+		v.add(p+"."+ch.Kind, "a %s check needs a %s block", ch.Kind, ch.Kind)
+		return
+	}
+	spec.validate(v, p+"."+ch.Kind, dir)
+}
+
+// HTTP is the request of an http check.
+type HTTP struct {
+	URL                string            `yaml:"url"`
+	Method             string            `yaml:"method"`
+	Headers            map[string]string `yaml:"headers"`
+	Body               string            `yaml:"body"`
+	FollowRedirects    *bool             `yaml:"follow_redirects"`
+	KeepAlive          bool              `yaml:"keep_alive"`
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+	Proxy              string            `yaml:"proxy"`
+}
+
+func (h *HTTP) defaults() {
+	if h.Method == "" {
+		h.Method = "GET"
+	}
+}
+
+func (h *HTTP) validate(v *validator, p, _ string) {
+	u, err := url.Parse(h.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(p+".url", "%q is not an absolute http or https URL", h.URL)
+	}
+	switch h.Method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		v.add(p+".method", "%q is not an HTTP method", h.Method)
+	}
+	if h.Proxy != "" {
+		if u, err := url.Parse(h.Proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
+			v.add(p+".proxy", "%q is not an http, https or socks5 proxy URL", h.Proxy)
+		}
+	}
+}
+
+func (h *HTTP) spec() model.HTTPSpec {
+	return model.HTTPSpec{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body,
+		FollowRedirects: h.FollowRedirects == nil || *h.FollowRedirects, KeepAlive: h.KeepAlive,
+		InsecureTLS: h.InsecureSkipVerify, Proxy: h.Proxy}
+}
+
+func (h *HTTP) fill(m *model.Check) { s := h.spec(); m.HTTP = &s }
+
+// TCP is a tcp check: connect, optionally send and expect.
+type TCP struct {
+	Address string `yaml:"address"`
+	Send    string `yaml:"send"`
+	Expect  string `yaml:"expect"`
+	TLS     bool   `yaml:"tls"`
+}
+
+func (t *TCP) defaults() {}
+
+func (t *TCP) validate(v *validator, p, _ string) { validAddress(v, p+".address", t.Address) }
+
+func (t *TCP) fill(m *model.Check) {
+	m.TCP = &model.TCPSpec{Address: t.Address, Send: t.Send, Expect: t.Expect, TLS: t.TLS}
+}
+
+func validAddress(v *validator, p, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		v.add(p, "%q is not host:port", addr)
+	}
+}
+
+// DNS is a dns check: one query, expected answers.
+type DNS struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Resolver string   `yaml:"resolver"`
+	Protocol string   `yaml:"protocol"`
+	Expect   []string `yaml:"expect"`
+}
+
+func (d *DNS) defaults() {
+	if d.Type == "" {
+		d.Type = "A"
+	}
+	d.Type = strings.ToUpper(d.Type)
+	if d.Protocol == "" {
+		d.Protocol = "udp"
+	}
+}
+
+func (d *DNS) validate(v *validator, p, _ string) {
+	if _, ok := dns.IsDomainName(d.Name); !ok || d.Name == "" {
+		v.add(p+".name", "%q is not a domain name", d.Name)
+	}
+	if _, ok := dns.StringToType[d.Type]; !ok {
+		v.add(p+".type", "%q is not a DNS record type (A, AAAA, CNAME, MX, TXT, NS, SOA, SRV, CAA, ...)", d.Type)
+	}
+	if d.Resolver != "" {
+		validAddress(v, p+".resolver", d.Resolver)
+	}
+	if d.Protocol != "udp" && d.Protocol != "tcp" {
+		v.add(p+".protocol", "%q is not udp or tcp", d.Protocol)
+	}
+}
+
+func (d *DNS) fill(m *model.Check) {
+	m.DNS = &model.DNSSpec{Name: d.Name, Type: d.Type, Resolver: d.Resolver, Protocol: d.Protocol, Expect: d.Expect}
+}
+
+// TLS is a tls check: the certificate's chain, host name and expiry.
+type TLS struct {
+	Address    string `yaml:"address"`
+	ServerName string `yaml:"server_name"`
+	CAFile     string `yaml:"ca_file"`
+
+	caPEM string
+}
+
+func (t *TLS) defaults() {}
+
+func (t *TLS) validate(v *validator, p, dir string) {
+	validAddress(v, p+".address", t.Address)
+	if t.CAFile == "" {
+		return
+	}
+	f := t.CAFile
+	if !filepath.IsAbs(f) {
+		f = filepath.Join(dir, f)
+	}
+	b, err := os.ReadFile(f)
+	switch {
+	case err != nil:
+		v.add(p+".ca_file", "cannot read: %v", err)
+	case !strings.Contains(string(b), "BEGIN CERTIFICATE"):
+		v.add(p+".ca_file", "%s holds no PEM certificate", t.CAFile)
+	default:
+		t.caPEM = string(b)
+	}
+}
+
+func (t *TLS) fill(m *model.Check) {
+	m.TLS = &model.TLSSpec{Address: t.Address, ServerName: t.ServerName, CAPEM: t.caPEM}
+}
+
+// CDN is a cdn check: the request of an http check, plus what the asset
+// must be.
+type CDN struct {
+	HTTP           `yaml:",inline"`
+	SHA256         string `yaml:"sha256"`
+	Size           int64  `yaml:"size"`
+	VersionHeader  string `yaml:"version_header"`
+	VersionJSON    string `yaml:"version_json"`
+	ExpectVersion  string `yaml:"expect_version"`
+	RequireCaching *bool  `yaml:"require_caching"`
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+func (c *CDN) validate(v *validator, p, dir string) {
+	c.HTTP.validate(v, p, dir)
+	if c.SHA256 != "" && !sha256Hex.MatchString(c.SHA256) {
+		v.add(p+".sha256", "must be 64 hexadecimal digits")
+	}
+	if c.Size < 0 {
+		v.add(p+".size", "must not be negative")
+	}
+	if c.VersionHeader != "" && c.VersionJSON != "" {
+		v.add(p+".version_json", "set version_header or version_json, not both")
+	}
+	if c.ExpectVersion != "" && c.VersionHeader == "" && c.VersionJSON == "" {
+		v.add(p+".expect_version", "needs version_header or version_json to read the served version from")
+	}
+}
+
+func (c *CDN) fill(m *model.Check) {
+	m.CDN = &model.CDNSpec{HTTPSpec: c.HTTP.spec(), SHA256: strings.ToLower(c.SHA256), Size: c.Size, VersionHeader: c.VersionHeader,
+		VersionJSON: c.VersionJSON, ExpectVersion: c.ExpectVersion, RequireCaching: c.RequireCaching == nil || *c.RequireCaching}
+}
+
