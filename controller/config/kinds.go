@@ -249,4 +249,3 @@ func (c *CDN) fill(m *model.Check) {
 	m.CDN = &model.CDNSpec{HTTPSpec: c.HTTP.spec(), SHA256: strings.ToLower(c.SHA256), Size: c.Size, VersionHeader: c.VersionHeader,
 		VersionJSON: c.VersionJSON, ExpectVersion: c.ExpectVersion, RequireCaching: c.RequireCaching == nil || *c.RequireCaching}
 }
-
