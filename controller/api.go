@@ -3,7 +3,6 @@ package controller
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -40,6 +39,7 @@ func (c *Controller) routes(e *echo.Echo) {
 	probe := e.Group("/api/v1", c.authProbe)
 	probe.POST("/probes/register", c.handleHeartbeat)
 	probe.POST("/probes/heartbeat", c.handleHeartbeat)
+	probe.POST("/probes/deregister", c.handleDeregister)
 	probe.GET("/assignment", c.handleAssignment)
 	probe.POST("/results", c.handleIngest, middleware.Decompress(), middleware.BodyLimit("16M"))
 }
@@ -97,35 +97,38 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	cfg := c.Config()
 	return ec.JSON(http.StatusOK, model.HeartbeatAck{
 		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
-		Assignment:        c.assignmentETag(region),
+		Assignment:        c.assignmentETag(region, hb.Probe),
 	})
-}
-
-func (c *Controller) assignmentETag(region string) string {
-	sum := sha256.Sum256([]byte(c.Config().Version + "/" + region))
-	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
 func (c *Controller) handleAssignment(ec echo.Context) error {
 	region := tokenRegion(ec)
-	etag := c.assignmentETag(region)
+	probe := ec.QueryParam("probe")
+	etag := c.assignmentETag(region, probe)
 	ec.Response().Header().Set("ETag", etag)
 	if ec.Request().Header.Get("If-None-Match") == etag {
 		return ec.NoContent(http.StatusNotModified)
 	}
-	cfg := c.Config()
-	a := model.Assignment{Version: etag, Region: region, Checks: []model.Check{}}
-	for _, ch := range cfg.AllChecks() {
-		for _, r := range cfg.CheckRegions(ch) {
-			if r == region {
-				a.Checks = append(a.Checks, cfg.Model(ch, region))
-			}
-		}
-	}
-	return ec.JSON(http.StatusOK, a)
+	return ec.JSON(http.StatusOK, c.assignment(region, probe))
 }
 
-// handleResults serves stored results of one check, newest last.
+// handleDeregister forgets a probe that is shutting down, so its checks
+// move to the region's other probes at once.
+func (c *Controller) handleDeregister(ec echo.Context) error {
+	var hb model.Heartbeat
+	if err := decodeJSON(ec, &hb); err != nil {
+		return fail(ec, http.StatusBadRequest, "", err.Error())
+	}
+	region := tokenRegion(ec)
+	if hb.Region != region {
+		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
+	}
+	c.probes.forget(hb.Probe, region)
+	c.log.Info("probe deregistered", "probe", hb.Probe, "region", region)
+	return ec.NoContent(http.StatusNoContent)
+}
+
+// handleResultsQuery serves stored results of one check, oldest first.
 func (c *Controller) handleResultsQuery(ec echo.Context) error {
 	q := store.Query{Check: ec.QueryParam("check"), Region: ec.QueryParam("region"), Limit: 1000}
 	if q.Check == "" {

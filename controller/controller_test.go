@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -447,5 +448,62 @@ func TestStaleEdgeIsFlagged(t *testing.T) {
 	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h", "2"}, "eu-frankfurt": {"h", "2"}, "ap-tokyo": {"h", "2"}}), all, now)
 	if v.Status != model.StatusUp || len(v.StaleRegions) != 0 {
 		t.Fatalf("same content everywhere: %+v", v)
+	}
+}
+
+// A probe that crashes (no deregistration) loses its checks to the region's
+// other probe once it has missed a heartbeat.
+func TestCrashedProbeChecksMoveAfterOneMissedHeartbeat(t *testing.T) {
+	h := newHarness(t)
+	beat := func(probe string) {
+		resp, body := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", model.Heartbeat{Probe: probe, Region: "eu-london", StartedAt: h.clock.Now()})
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	assigned := func(probe string) (int, string) {
+		resp, body := h.do("GET", "/api/v1/assignment?probe="+probe, "eu-london", nil)
+		var a model.Assignment
+		json.Unmarshal(body, &a)
+		return len(a.Checks), resp.Header.Get("ETag")
+	}
+	beat("london-1")
+	beat("london-2")
+	na, _ := assigned("london-1")
+	nb, etagB := assigned("london-2")
+	if na != 1 || nb != 1 {
+		t.Fatalf("london-1 runs %d and london-2 %d of the 2 london checks, want one each", na, nb)
+	}
+	h.clock.Add(10 * time.Second)
+	beat("london-2")
+	if n, etag := assigned("london-2"); n != nb || etag != etagB {
+		t.Fatal("one heartbeat interval of silence already moved checks")
+	}
+	h.clock.Add(6 * time.Second) // london-1 has now missed a heartbeat
+	beat("london-2")
+	if n, etag := assigned("london-2"); n != 2 || etag == etagB {
+		t.Fatalf("london-2 runs %d checks after london-1 went silent, want 2 and a new ETag", n)
+	}
+}
+
+func TestRendezvousMovesOnlyTheLostShare(t *testing.T) {
+	probes := []string{"p1", "p2", "p3"}
+	moved, counts := 0, map[string]int{}
+	for i := range 3000 {
+		id := fmt.Sprintf("check-%d", i)
+		before := owner(id, probes)
+		counts[before]++
+		after := owner(id, []string{"p1", "p2"})
+		if before != "p3" && after != before {
+			moved++
+		}
+	}
+	if moved != 0 {
+		t.Fatalf("%d checks moved between surviving probes", moved)
+	}
+	for p, n := range counts {
+		if n < 800 || n > 1200 {
+			t.Fatalf("uneven split: %s has %d of 3000", p, n)
+		}
 	}
 }

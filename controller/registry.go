@@ -75,3 +75,26 @@ func (g *registry) healthyRegions(now time.Time, unhealthyAfter time.Duration) m
 	}
 	return out
 }
+
+// live returns the sorted ids of region's probes heard from within d.
+func (g *registry) live(region string, now time.Time, d time.Duration) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var ids []string
+	for _, p := range g.probes {
+		if p.Region == region && now.Sub(p.LastHeartbeat) <= d {
+			ids = append(ids, p.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// forget removes a probe of region.
+func (g *registry) forget(id, region string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p := g.probes[id]; p != nil && p.Region == region {
+		delete(g.probes, id)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -109,13 +110,13 @@ func (c *client) heartbeat(ctx context.Context, path string, hb *model.Heartbeat
 
 // assignment fetches the assignment unless etag is still current; it
 // returns nil when nothing changed, and the body as received, for saving.
-func (c *client) assignment(ctx context.Context, etag string) (*model.Assignment, json.RawMessage, error) {
+func (c *client) assignment(ctx context.Context, probe, etag string) (*model.Assignment, json.RawMessage, error) {
 	hdr := http.Header{}
 	if etag != "" {
 		hdr.Set("If-None-Match", etag)
 	}
 	var raw json.RawMessage
-	resp, err := c.do(ctx, http.MethodGet, "/api/v1/assignment", nil, hdr, &raw)
+	resp, err := c.do(ctx, http.MethodGet, "/api/v1/assignment?probe="+url.QueryEscape(probe), nil, hdr, &raw)
 	if err != nil || resp.StatusCode == http.StatusNotModified {
 		return nil, nil, err
 	}

@@ -124,8 +124,8 @@ func Run(ctx context.Context, o Options) error {
 
 	var a model.Assignment
 	if err := spool.getMeta(ctx, assignmentKey, &a); err == nil {
-		p.log.Info("running the saved assignment until the controller answers", "checks", len(a.Checks), "version", a.Version)
 		p.adopt(&a)
+		p.log.Info("running the saved assignment until the controller answers", "checks", len(a.Checks), "version", a.Version)
 	}
 	if o.Listen != "" {
 		srv, addr, err := p.serve(o.Listen)
@@ -151,6 +151,7 @@ func Run(ctx context.Context, o Options) error {
 	<-written
 	wg.Wait()
 	p.flush(context.WithoutCancel(ctx), 2*time.Second)
+	p.deregister(context.WithoutCancel(ctx))
 	p.log.Info("probe stopped", "spooled", spool.Depth())
 	return nil
 }
@@ -270,7 +271,7 @@ func (p *Probe) beat(ctx context.Context, path string) error {
 	if strings.Trim(ack.Assignment, `"`) == current {
 		return nil
 	}
-	a, raw, err := p.api.assignment(ctx, `"`+current+`"`)
+	a, raw, err := p.api.assignment(ctx, p.opts.ProbeID, `"`+current+`"`)
 	if err != nil || a == nil {
 		return err
 	}
@@ -280,6 +281,17 @@ func (p *Probe) beat(ctx context.Context, path string) error {
 	p.log.Info("assignment received", "checks", len(a.Checks), "version", strings.Trim(a.Version, `"`))
 	p.adopt(a)
 	return nil
+}
+
+// deregister tells the controller this probe is going, so that its checks
+// move to the region's other probes now rather than after missed heartbeats.
+func (p *Probe) deregister(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	hb := model.Heartbeat{Probe: p.opts.ProbeID, Region: p.opts.Region, StartedAt: p.started, SentAt: p.now().UTC()}
+	if _, err := p.api.do(ctx, http.MethodPost, "/api/v1/probes/deregister", &hb, nil, nil); err != nil {
+		p.log.Warn("deregister failed; the controller will notice the silence", "err", err)
+	}
 }
 
 func (p *Probe) setReachable(ok bool) {

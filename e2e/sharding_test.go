@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/probe"
+)
+
+type result struct {
+	Scheduled time.Time `json:"scheduled"`
+	Probe     string    `json:"probe"`
+}
+
+func results(t *testing.T, base, check string, since time.Time) []result {
+	t.Helper()
+	var res struct{ Results []result }
+	url := fmt.Sprintf("%s/api/v1/results?check=%s&region=eu-london&since=%s&limit=10000", base, check, since.UTC().Format(time.RFC3339Nano))
+	if err := getJSON(url, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res.Results
+}
+
+// TestTwoProbesShareARegion: two probes in one region each run about half
+// the checks; when one stops, the other takes them all over with no gap of
+// more than two intervals in any check's results.
+func TestTwoProbesShareARegion(t *testing.T) {
+	const n = 40
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer target.Close()
+	var cfg bytes.Buffer
+	fmt.Fprintf(&cfg, "regions: [{id: eu-london}]\nquorum: 1\nprobes:\n  heartbeat_interval: 300ms\n  tokens: [{region: eu-london, token: shard-test-token-0001}]\ncomponents:\n  - id: c\n    checks:\n")
+	for i := range n {
+		fmt.Fprintf(&cfg, "      - {id: check-%02d, kind: http, interval: 1s, timeout: 500ms, http: {url: %q}}\n", i, target.URL)
+	}
+	c, err := config.Parse("shard.yaml", cfg.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctl, err := controller.New(context.Background(), controller.Options{Config: c, DataDir: t.TempDir(), Logger: quiet, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	srv := httptest.NewServer(ctl.Handler())
+	defer srv.Close()
+
+	dir := t.TempDir()
+	run := func(ctx context.Context, id string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- probe.Run(ctx, probe.Options{Region: "eu-london", ProbeID: id, Controller: srv.URL, Token: "shard-test-token-0001",
+				SpoolPath: filepath.Join(dir, id+".db"), MaxBackoff: 300 * time.Millisecond, Logger: quiet, Registry: prometheus.NewRegistry()})
+		}()
+		return done
+	}
+	ctxA, stopA := context.WithCancel(context.Background())
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	doneA, doneB := run(ctxA, "probe-a"), run(ctxB, "probe-b")
+
+	time.Sleep(3 * time.Second) // both registered; assignments settled
+	from := time.Now()
+	time.Sleep(3 * time.Second)
+	owners := map[string]int{}
+	for i := range n {
+		byProbe := map[string]int{}
+		for _, r := range results(t, srv.URL, fmt.Sprintf("check-%02d", i), from) {
+			byProbe[r.Probe]++
+		}
+		if len(byProbe) != 1 {
+			t.Fatalf("check-%02d ran on %v: each check belongs to one probe", i, byProbe)
+		}
+		for p := range byProbe {
+			owners[p]++
+		}
+	}
+	t.Logf("split of %d checks: %v", n, owners)
+	if owners["probe-a"] < n/4 || owners["probe-b"] < n/4 {
+		t.Fatalf("uneven split %v", owners)
+	}
+
+	stopped := time.Now()
+	stopA()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	for i := range n {
+		id := fmt.Sprintf("check-%02d", i)
+		rs := results(t, srv.URL, id, from)
+		last := rs[len(rs)-1]
+		if last.Probe != "probe-b" {
+			t.Errorf("%s: newest result from %s, want probe-b to have taken it over", id, last.Probe)
+		}
+		for k := 1; k < len(rs); k++ {
+			if gap := rs[k].Scheduled.Sub(rs[k-1].Scheduled); gap > 2*time.Second {
+				t.Errorf("%s: gap of %s at %s (probe-a stopped at %s)", id, gap, rs[k-1].Scheduled.Format("15:04:05.000"), stopped.Format("15:04:05.000"))
+			}
+		}
+	}
+	stopB()
+	<-doneB
+}
