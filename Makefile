@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race vet fmt-check demo ci
+.PHONY: build test race vet fmt-check demo ci bench bench-probe bench-go
 
 build:
 	$(GO) build -o nines ./cmd/nines
@@ -22,3 +22,13 @@ demo:
 	$(GO) run ./cmd/nines demo
 
 ci: fmt-check vet test race
+
+# Benchmarks print figures; they are not part of CI.
+bench: bench-probe bench-go
+
+# One probe, 10,000 checks a minute against a loopback target.
+bench-probe:
+	$(GO) run ./bench/probeload -checks 10000 -duration 70s
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./controller/ ./probe/...

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/model"
@@ -21,6 +22,9 @@ type client struct {
 	token string
 	http  *http.Client
 	agent string
+
+	gzMu sync.Mutex
+	gz   *gzip.Writer // reused: a fresh one costs most of a megabyte
 }
 
 // StatusError is a non-2xx answer from the controller.
@@ -133,7 +137,14 @@ func (c *client) assignment(ctx context.Context, probe, etag string) (*model.Ass
 // ship posts a batch built from results already encoded as JSON, gzipped.
 func (c *client) ship(ctx context.Context, probe string, results [][]byte) (model.IngestAck, error) {
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	c.gzMu.Lock()
+	defer c.gzMu.Unlock()
+	if c.gz == nil {
+		c.gz, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	} else {
+		c.gz.Reset(&buf)
+	}
+	zw := c.gz
 	probeJSON, _ := json.Marshal(probe)
 	fmt.Fprintf(zw, `{"probe":%s,"results":[`, probeJSON)
 	for i, r := range results {

@@ -123,6 +123,8 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	fmt.Printf("probeload: %d checks a minute, fresh connection per check: %v, %s run, CPU measured after %s\n", n, !keepAlive, duration, warmup)
 
 	time.Sleep(warmup)
+	warmRSS, _ := rss(pid)
+	warmPeak, _ := peakRSS(pid)
 	cpu0, err := cpuSeconds(pid)
 	if err != nil {
 		return err
@@ -137,7 +139,8 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 		return err
 	}
 	to := time.Now()
-	rss, _ := peakRSS(pid)
+	peak, _ := peakRSS(pid)
+	endRSS, _ := rss(pid)
 	if heapProfile != "" {
 		save(fmt.Sprintf("http://%s/debug/pprof/heap", metricsAddr), heapProfile)
 	}
@@ -181,7 +184,8 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	fmt.Printf("checks per second     %.1f (target %.1f)\n", rate, float64(n)/60)
 	fmt.Printf("CPU                   %.3f s per 1,000 checks = %.3f CPU-ms per check (target <= 0.2)\n", cpu/float64(inWindow)*1000, cpu/float64(inWindow)*1000)
 	fmt.Printf("CPU share             %.1f %% of one core (target < 10 %%)\n", cpu/window*100)
-	fmt.Printf("peak RSS              %.1f MB (target < 40 MB)\n", float64(rss)/1024)
+	fmt.Printf("peak RSS              %.1f MB (target < 40 MB); %.1f MB peak by the end of warm-up, RSS %.1f MB then and %.1f MB at the end\n",
+		float64(peak)/1024, float64(warmPeak)/1024, float64(warmRSS)/1024, float64(endRSS)/1024)
 	fmt.Printf("schedule lateness     p50 %d ms, p99 %d ms, max %d ms (target p99 < 50 ms)\n", pct(lags, 50), pct(lags, 99), pct(lags, 100))
 	fmt.Printf("first interval        %d of %d checks ran within their first minute\n", firstMinute, n)
 	return nil
@@ -228,16 +232,21 @@ func cpuSeconds(pid int) (float64, error) {
 }
 
 // peakRSS reads VmHWM of pid in KiB.
-func peakRSS(pid int) (int64, error) {
+func peakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM:") }
+
+// rss reads VmRSS of pid in KiB.
+func rss(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			return strconv.ParseInt(f[0], 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM")
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/model"
@@ -42,6 +43,22 @@ var Kinds = map[model.Kind]Kind{
 	model.KindCDN:  CDN,
 }
 
+// parsed shares one parsed Assertion among every check that uses the same
+// text: assertions are immutable once parsed, and large fleets repeat them.
+var parsed sync.Map // string → *Assertion
+
+func parseShared(src string) (*Assertion, error) {
+	if a, ok := parsed.Load(src); ok {
+		return a.(*Assertion), nil
+	}
+	a, err := ParseAssertion(src)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := parsed.LoadOrStore(src, a)
+	return actual.(*Assertion), nil
+}
+
 // Compiled is a check ready to run: its assertions parsed once.
 type Compiled struct {
 	Check   model.Check
@@ -57,7 +74,7 @@ func Compile(c model.Check) (*Compiled, error) {
 	}
 	cc := &Compiled{Check: c, run: run}
 	for i, src := range c.Asserts {
-		a, err := ParseAssertion(src)
+		a, err := parseShared(src)
 		if err != nil {
 			return nil, fmt.Errorf("check %s: assert[%d]: %w", c.ID, i, err)
 		}
