@@ -32,6 +32,10 @@ import (
 )
 
 func main() {
+	if target := os.Getenv("PROBELOAD_BARE_TARGET"); target != "" {
+		bareLoop(target)
+		return
+	}
 	checks := flag.Int("checks", 10000, "checks per minute (each check runs once a minute)")
 	duration := flag.Duration("duration", 70*time.Second, "how long the probe runs")
 	warmup := flag.Duration("warmup", 10*time.Second, "time excluded from the CPU measurement at the start")
@@ -39,6 +43,7 @@ func main() {
 	binary := flag.String("binary", "", "nines binary (default: build ./cmd/nines)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the probe's CPU profile over the measured window to this file")
 	flag.StringVar(&heapProfile, "heapprofile", "", "write the probe's heap profile at the end to this file")
+	flag.BoolVar(&baseline, "baseline", false, "also measure a bare net/http GET on a fresh connection at the same rate, in a child process on one core")
 	flag.Parse()
 	if err := run(*checks, *duration, *warmup, *keepAlive, *binary); err != nil {
 		fmt.Fprintln(os.Stderr, "probeload:", err)
@@ -46,7 +51,53 @@ func main() {
 	}
 }
 
-var cpuProfile, heapProfile string
+var (
+	cpuProfile, heapProfile string
+	baseline                bool
+)
+
+// bareLoop is the baseline child: plain net/http GETs on fresh connections,
+// paced like the probe's checks, until killed.
+func bareLoop(target string) {
+	rate, _ := strconv.Atoi(os.Getenv("PROBELOAD_BARE_RATE"))
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	tick := time.NewTicker(time.Minute / time.Duration(rate))
+	for range tick.C {
+		go func() {
+			resp, err := client.Get(target)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+}
+
+// measureBaseline runs bareLoop in a child process on one core and returns
+// its CPU-ms per request.
+func measureBaseline(target string, perMinute int, d time.Duration) (float64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "PROBELOAD_BARE_TARGET="+target, "PROBELOAD_BARE_RATE="+strconv.Itoa(perMinute), "GOMAXPROCS=1")
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(2 * time.Second)
+	c0, err := cpuSeconds(cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(d)
+	c1, err := cpuSeconds(cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return (c1 - c0) * 1000 / (d.Minutes() * float64(perMinute)), nil
+}
 
 func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) error {
 	if duration <= warmup+10*time.Second {
@@ -188,6 +239,13 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 		float64(peak)/1024, float64(warmPeak)/1024, float64(warmRSS)/1024, float64(endRSS)/1024)
 	fmt.Printf("schedule lateness     p50 %d ms, p99 %d ms, max %d ms (target p99 < 50 ms)\n", pct(lags, 50), pct(lags, 99), pct(lags, 100))
 	fmt.Printf("first interval        %d of %d checks ran within their first minute\n", firstMinute, n)
+	if baseline {
+		ms, err := measureBaseline("http://"+tl.Addr().String()+"/bare", n, 30*time.Second)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("baseline              %.3f CPU-ms per bare net/http GET on a fresh connection, same rate, one core\n", ms)
+	}
 	return nil
 }
 
