@@ -332,14 +332,20 @@ func TestSilentRegionIsAProbeProblemNotDowntime(t *testing.T) {
 	}
 }
 
-func TestQuorumVerdicts(t *testing.T) {
+// verdictFixture is the test configuration, its api-health check (run in
+// three regions), a fixed now, and all three regions healthy.
+func verdictFixture(t *testing.T) (*config.Config, *config.Check, time.Time, map[string]bool) {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(testConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := cfg.Check("api-health")
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	all := map[string]bool{"eu-london": true, "eu-frankfurt": true, "ap-tokyo": true}
+	return cfg, cfg.Check("api-health"), time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
+		map[string]bool{"eu-london": true, "eu-frankfurt": true, "ap-tokyo": true}
+}
+
+func TestQuorumVerdicts(t *testing.T) {
+	cfg, ch, now, all := verdictFixture(t)
 	for _, tc := range []struct {
 		name    string
 		results map[string]model.Outcome
@@ -420,13 +426,7 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 }
 
 func TestStaleEdgeIsFlagged(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(testConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := cfg.Check("api-health")
-	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	all := map[string]bool{"eu-london": true, "eu-frankfurt": true, "ap-tokyo": true}
+	cfg, ch, now, all := verdictFixture(t)
 	served := func(hashes map[string][2]string) *latest {
 		l := newLatest()
 		for region, hv := range hashes {
