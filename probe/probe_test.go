@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/nines-sre/nines/model"
@@ -257,4 +259,71 @@ func TestProbeRunsSavedAssignmentWhenControllerIsDown(t *testing.T) {
 	if s.Depth() < 2 {
 		t.Fatalf("%d results spooled in 2.5s of a 1s check", s.Depth())
 	}
+}
+
+func TestCronSpecSchedule(t *testing.T) {
+	s, err := scheduleOf(&model.Check{ID: "nightly", Cron: "30 2 * * *"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if got := s.Next(at); !got.Equal(time.Date(2026, 11, 27, 2, 30, 0, 0, time.UTC)) {
+		t.Fatalf("next nightly run %s", got)
+	}
+	if _, err := scheduleOf(&model.Check{ID: "bad", Cron: "61 * * * *"}); err == nil || !strings.Contains(err.Error(), "check bad: cron") {
+		t.Fatalf("bad spec: %v", err)
+	}
+}
+
+// A check slower than its interval never overlaps itself: the slot that
+// comes while it runs is skipped, and counted.
+func TestCheckNeverOverlapsItself(t *testing.T) {
+	var inFlight, most atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(1500 * time.Millisecond)
+	}))
+	defer target.Close()
+	fc := &fakeController{results: map[string]model.Result{}, interval: time.Second,
+		checks: []model.Check{{ID: "slow", Kind: model.KindHTTP, Interval: time.Second, Timeout: 3 * time.Second,
+			HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
+	ctl := httptest.NewServer(fc.handler())
+	defer ctl.Close()
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
+	defer cancel()
+	if err := Run(ctx, Options{Region: "eu-london", ProbeID: "t", Controller: ctl.URL, Token: "tok", SpoolPath: filepath.Join(t.TempDir(), "s.db"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if most.Load() != 1 {
+		t.Fatalf("%d runs of one check at once", most.Load())
+	}
+	if n := counterSum(t, reg, "nines_probe_checks_skipped_total"); n < 1 {
+		t.Fatal("no skipped slot counted")
+	}
+}
+
+func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

@@ -140,3 +140,18 @@ func TestHTTPSendsMethodHeadersAndBody(t *testing.T) {
 		t.Fatalf("result %+v, server saw %q", r, got)
 	}
 }
+
+func TestHTTPThroughProxy(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "direct") }))
+	defer target.Close()
+	var proxied string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied = r.URL.String() // absolute-form: the request came as to a proxy
+		fmt.Fprint(w, "via proxy")
+	}))
+	defer proxy.Close()
+	r := run(t, model.Check{ID: "p", HTTP: &model.HTTPSpec{URL: target.URL + "/x", Method: "GET", Proxy: proxy.URL}, Asserts: []string{`body == "via proxy"`}})
+	if r.Outcome != model.OutcomeUp || proxied != target.URL+"/x" {
+		t.Fatalf("result %+v, proxy saw %q", r, proxied)
+	}
+}
