@@ -35,6 +35,8 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg})))
 	e.GET("/api/v1/status", c.handleStatus)
 	e.GET("/api/v1/results", c.handleResultsQuery)
+	e.GET("/api/v1/slo", c.handleSLOs)
+	e.GET("/api/v1/slo/:id", c.handleSLO)
 
 	probe := e.Group("/api/v1", c.authProbe)
 	probe.POST("/probes/register", c.handleHeartbeat)

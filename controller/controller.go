@@ -111,6 +111,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	go c.sliceLoop(loops, 2*time.Second)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/model"
@@ -21,6 +23,9 @@ type metrics struct {
 	spoolDepth   *prometheus.Desc
 	configInfo   *prometheus.Desc
 	staleEdge    *prometheus.Desc
+	sloBudget    *prometheus.Desc
+	sloBurn      *prometheus.Desc
+	sloSLI       *prometheus.Desc
 }
 
 var verdictStatuses = []model.Status{model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown}
@@ -49,6 +54,11 @@ func newMetrics(c *Controller) *metrics {
 		spoolDepth: prometheus.NewDesc("nines_probe_spool_depth", "Results waiting in a probe's spool, as reported by its heartbeat.",
 			[]string{"region", "probe"}, nil),
 		configInfo: prometheus.NewDesc("nines_config_info", "The configuration version in force.", []string{"version"}, nil),
+		sloBudget: prometheus.NewDesc("nines_slo_error_budget_remaining_ratio", "Share of the SLO's error budget left in its window.",
+			[]string{"slo"}, nil),
+		sloBurn: prometheus.NewDesc("nines_slo_burn_rate", "Error budget burn rate over a window: (bad / valid minutes) / (1 - target).",
+			[]string{"slo", "window"}, nil),
+		sloSLI: prometheus.NewDesc("nines_slo_sli_ratio", "The SLO's SLI over its window: good / valid minutes.", []string{"slo"}, nil),
 		staleEdge: prometheus.NewDesc("nines_check_stale_edge", "1 when the region's CDN edge serves other content than most regions.",
 			[]string{"check", "region"}, nil),
 	}
@@ -58,7 +68,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.ingested.Describe(ch)
 	m.batches.Describe(ch)
 	m.skew.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge} {
+	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge, m.sloBudget, m.sloBurn, m.sloSLI} {
 		ch <- d
 	}
 }
@@ -77,6 +87,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range c.probes.snapshot() {
 		ch <- prometheus.MustNewConstMetric(m.spoolDepth, prometheus.GaugeValue, float64(p.SpoolDepth), p.Region, p.ID)
+	}
+	for i := range cfg.SLOs {
+		r, err := c.SLOReport(context.Background(), &cfg.SLOs[i], now)
+		if err != nil {
+			c.log.Error("slo metrics", "slo", cfg.SLOs[i].ID, "err", err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(m.sloBudget, prometheus.GaugeValue, r.ErrorBudget.RemainingRatio, r.ID)
+		if r.Value != nil {
+			ch <- prometheus.MustNewConstMetric(m.sloSLI, prometheus.GaugeValue, *r.Value, r.ID)
+		}
+		for w, v := range r.BurnRates {
+			ch <- prometheus.MustNewConstMetric(m.sloBurn, prometheus.GaugeValue, v, r.ID, w)
+		}
 	}
 	for _, chk := range cfg.AllChecks() {
 		v := verdict(cfg, chk, c.latest, healthy, now)

@@ -29,6 +29,9 @@ type Config struct {
 	Defaults   Defaults    `yaml:"defaults"`
 	Quorum     int         `yaml:"quorum"`
 	Components []Component `yaml:"components"`
+	SLOs       []SLO       `yaml:"slos"`
+	// Maintenance windows exclude minutes from SLOs and silence alerts.
+	Maintenance []Maintenance `yaml:"maintenance"`
 
 	// Version is a hash of the effective configuration.
 	Version string `yaml:"-"`

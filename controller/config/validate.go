@@ -159,6 +159,7 @@ func (v *validator) validate(c *Config, dir string) {
 			v.validateCheck(c, ch, cp, regions, dir)
 		}
 	}
+	v.validateSLOs(c, checks)
 }
 
 func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool, dir string) {

@@ -30,6 +30,8 @@ type Store struct {
 	db *sql.DB
 	wr sync.Mutex // one writer at a time
 
+	seq int64 // last dirty mark, guarded by wr
+
 	mu    sync.Mutex
 	names map[string]map[string]int64 // table → name → id
 	byID  map[string]map[int64]string // table → id → name
@@ -56,6 +58,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.loadAllNames(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM dirty`).Scan(&s.seq); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read dirty marks: %w", err)
 	}
 	return s, nil
 }
@@ -181,6 +187,15 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		return nil, fmt.Errorf("prepare ingest: %w", err)
 	}
 	defer stmt.Close()
+	mark, err := tx.PrepareContext(ctx, `INSERT INTO dirty (check_id, minute, seq) VALUES (?, ?, ?)
+		ON CONFLICT (check_id, minute) DO UPDATE SET seq = excluded.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare ingest: %w", err)
+	}
+	defer mark.Close()
+	seq := s.seq + 1
+	type lastMark struct{ check, minute int64 }
+	var prev lastMark
 	type named struct {
 		table, name string
 		id          int64
@@ -230,10 +245,17 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		}
 		n, _ := res.RowsAffected()
 		stored[i] = n == 1
+		if m := (lastMark{ids[0], floorDiv(sched, 60_000)}); stored[i] && m != prev {
+			if _, err := mark.ExecContext(ctx, m.check, m.minute, seq); err != nil {
+				return nil, fmt.Errorf("mark %s dirty: %w", r.Key(), err)
+			}
+			prev = m
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit ingest: %w", err)
 	}
+	s.seq = seq
 	for _, n := range fresh {
 		s.remember(n.table, n.name, n.id)
 	}
@@ -364,4 +386,12 @@ func (s *Store) DiskBytes(ctx context.Context) (int64, error) {
 		}
 	}
 	return (pages - free) * size, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }

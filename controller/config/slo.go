@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SLO is a service level objective over one or more checks.
+type SLO struct {
+	ID     string   `yaml:"id"`
+	Name   string   `yaml:"name"`
+	Checks []string `yaml:"checks"`
+	// Target is a percentage, e.g. 99.9.
+	Target float64 `yaml:"target"`
+	// Window is a rolling window ("30d", "28d", "7d") or "calendar_month".
+	Window string `yaml:"window"`
+	// SLI is availability: good minutes over valid minutes (timeslices).
+	SLI string `yaml:"sli"`
+}
+
+// Maintenance is a window in which the listed checks (or every check of the
+// listed components) are under maintenance: their minutes are excluded from
+// SLOs and their alerts are silenced.
+type Maintenance struct {
+	ID         string   `yaml:"id"`
+	Reason     string   `yaml:"reason"`
+	Checks     []string `yaml:"checks"`
+	Components []string `yaml:"components"`
+	Start      string   `yaml:"start"`
+	End        string   `yaml:"end"`
+
+	start, end time.Time
+}
+
+// CalendarMonth is the SLO window that runs from the first of the month.
+const CalendarMonth = "calendar_month"
+
+// Ratio is the target as a ratio: 99.9 → 0.999.
+func (s *SLO) Ratio() float64 { return s.Target / 100 }
+
+// WindowAt returns the window's bounds for an SLO evaluated at now.
+func (s *SLO) WindowAt(now time.Time) (from, to time.Time) {
+	now = now.UTC()
+	if s.Window == CalendarMonth {
+		return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC), now
+	}
+	d, _ := parseWindow(s.Window)
+	return now.Add(-d), now
+}
+
+// parseWindow reads "30d", "12h" or "90m".
+func parseWindow(w string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(w, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 1 || days > 400 {
+			return 0, fmt.Errorf("%q is not a number of days from 1 to 400", w)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(w)
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("%q is not a window such as 30d, 28d, 12h or calendar_month", w)
+	}
+	return d, nil
+}
+
+// Active reports whether check (of component) is under maintenance at t.
+func (m *Maintenance) Active(check, component string, t time.Time) bool {
+	if t.Before(m.start) || !t.Before(m.end) {
+		return false
+	}
+	for _, c := range m.Checks {
+		if c == check {
+			return true
+		}
+	}
+	for _, c := range m.Components {
+		if c == component {
+			return true
+		}
+	}
+	return false
+}
+
+// Bounds returns the window's start and end.
+func (m *Maintenance) Bounds() (time.Time, time.Time) { return m.start, m.end }
+
+// InMaintenance reports whether check is under maintenance at t.
+func (c *Config) InMaintenance(check string, t time.Time) bool {
+	comp := c.componentOf(check)
+	for i := range c.Maintenance {
+		if c.Maintenance[i].Active(check, comp, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) componentOf(check string) string {
+	for _, comp := range c.Components {
+		for _, ch := range comp.Checks {
+			if ch.ID == check {
+				return comp.ID
+			}
+		}
+	}
+	return ""
+}
+
+// SLO returns the SLO with id, or nil.
+func (c *Config) SLO(id string) *SLO {
+	for i := range c.SLOs {
+		if c.SLOs[i].ID == id {
+			return &c.SLOs[i]
+		}
+	}
+	return nil
+}
+
+func (v *validator) validateSLOs(c *Config, checks map[string]string) {
+	seen := map[string]bool{}
+	for i := range c.SLOs {
+		s := &c.SLOs[i]
+		p := fmt.Sprintf("slos[%d]", i)
+		if s.Window == "" {
+			s.Window = "30d"
+		}
+		if s.SLI == "" {
+			s.SLI = "availability"
+		}
+		if s.Name == "" {
+			s.Name = s.ID
+		}
+		switch {
+		case !idPattern.MatchString(s.ID):
+			v.add(p+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", s.ID)
+		case seen[s.ID]:
+			v.add(p+".id", "SLO %q is defined twice", s.ID)
+		}
+		seen[s.ID] = true
+		if len(s.Checks) == 0 {
+			v.add(p+".checks", "an SLO needs at least one check")
+		}
+		for k, ch := range s.Checks {
+			if _, ok := checks[ch]; !ok {
+				v.add(fmt.Sprintf("%s.checks[%d]", p, k), "unknown check %q", ch)
+			}
+		}
+		if s.Target <= 0 || s.Target >= 100 {
+			v.add(p+".target", "%v is not a percentage between 0 and 100 (e.g. 99.9)", s.Target)
+		}
+		if s.Window != CalendarMonth {
+			if _, err := parseWindow(s.Window); err != nil {
+				v.add(p+".window", "%v", err)
+			}
+		}
+		if s.SLI != "availability" {
+			v.add(p+".sli", "%q is not a supported SLI (availability)", s.SLI)
+		}
+	}
+	for i := range c.Maintenance {
+		m := &c.Maintenance[i]
+		p := fmt.Sprintf("maintenance[%d]", i)
+		if !idPattern.MatchString(m.ID) {
+			v.add(p+".id", "%q is not a valid id", m.ID)
+		}
+		var err error
+		if m.start, err = time.Parse(time.RFC3339, m.Start); err != nil {
+			v.add(p+".start", "%q is not an RFC 3339 time such as 2026-12-01T02:00:00Z", m.Start)
+		}
+		if m.end, err = time.Parse(time.RFC3339, m.End); err != nil {
+			v.add(p+".end", "%q is not an RFC 3339 time such as 2026-12-01T04:00:00Z", m.End)
+		} else if !m.end.After(m.start) {
+			v.add(p+".end", "must be after start")
+		}
+		if len(m.Checks)+len(m.Components) == 0 {
+			v.add(p, "name the checks or components under maintenance")
+		}
+		for k, ch := range m.Checks {
+			if _, ok := checks[ch]; !ok {
+				v.add(fmt.Sprintf("%s.checks[%d]", p, k), "unknown check %q", ch)
+			}
+		}
+		for k, comp := range m.Components {
+			if !c.hasComponent(comp) {
+				v.add(fmt.Sprintf("%s.components[%d]", p, k), "unknown component %q", comp)
+			}
+		}
+	}
+}
+
+func (c *Config) hasComponent(id string) bool {
+	for _, comp := range c.Components {
+		if comp.ID == id {
+			return true
+		}
+	}
+	return false
+}

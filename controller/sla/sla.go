@@ -1,0 +1,182 @@
+// Package sla turns regional results into minute slices and slices into SLO
+// figures: SLI, error budget, burn rates. It is pure computation; the
+// controller feeds it from the store.
+package sla
+
+import (
+	"math"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// Slice is the verdict of one check (or one service) for one minute.
+type Slice uint8
+
+// Slice values, as stored. Their order is their weight when the checks of a
+// service are combined: one down check makes the service minute down.
+const (
+	SliceUnknown Slice = iota
+	SliceUp
+	SliceDegraded
+	SliceDown
+	SliceMaintenance
+)
+
+// Status names a slice in the model's vocabulary.
+func (s Slice) Status() model.Status {
+	switch s {
+	case SliceUp:
+		return model.StatusUp
+	case SliceDegraded:
+		return model.StatusDegraded
+	case SliceDown:
+		return model.StatusDown
+	case SliceMaintenance:
+		return model.StatusMaintenance
+	}
+	return model.StatusUnknown
+}
+
+// Minute is a slice's time: Unix seconds / 60.
+type Minute int64
+
+// MinuteOf returns the minute t falls in.
+func MinuteOf(t time.Time) Minute { return Minute(math.Floor(float64(t.Unix()) / 60)) }
+
+// Time is the start of m.
+func (m Minute) Time() time.Time { return time.Unix(int64(m)*60, 0).UTC() }
+
+// Regional is what one region saw of a check during one minute.
+type Regional struct {
+	Up, Down int // results in or covering the minute
+}
+
+// Verdict confirms a check's minute by quorum: down when at least quorum
+// regions saw it fail, degraded when some but fewer did, unknown when fewer
+// than quorum regions reported at all (silence is never downtime).
+func Verdict(regions map[string]Regional, quorum int, maintenance bool) Slice {
+	if maintenance {
+		return SliceMaintenance
+	}
+	reporting, failing := 0, 0
+	for _, r := range regions {
+		if r.Up+r.Down == 0 {
+			continue
+		}
+		reporting++
+		if r.Down > 0 {
+			failing++
+		}
+	}
+	switch {
+	case failing >= quorum:
+		return SliceDown
+	case reporting < quorum:
+		return SliceUnknown
+	case failing > 0:
+		return SliceDegraded
+	}
+	return SliceUp
+}
+
+// Combine is the service slice of several checks' slices for one minute:
+// down when any is down; up (or degraded) when any is known; maintenance
+// when the rest are in maintenance; unknown otherwise.
+func Combine(a, b Slice) Slice {
+	rank := func(s Slice) int {
+		switch s {
+		case SliceDown:
+			return 4
+		case SliceDegraded:
+			return 3
+		case SliceUp:
+			return 2
+		case SliceMaintenance:
+			return 1
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// BurnWindows are the windows burn rates are computed over.
+var BurnWindows = []struct {
+	Name string
+	D    time.Duration
+}{
+	{"5m", 5 * time.Minute}, {"30m", 30 * time.Minute}, {"1h", time.Hour}, {"2h", 2 * time.Hour},
+	{"6h", 6 * time.Hour}, {"1d", 24 * time.Hour}, {"3d", 72 * time.Hour},
+}
+
+// Counts tallies slices.
+type Counts struct {
+	Good, Bad, Unknown, Maintenance int
+}
+
+// Add counts one slice. Degraded minutes are good: the service answered,
+// only not everywhere or not fast everywhere.
+func (c *Counts) Add(s Slice) {
+	switch s {
+	case SliceUp, SliceDegraded:
+		c.Good++
+	case SliceDown:
+		c.Bad++
+	case SliceMaintenance:
+		c.Maintenance++
+	default:
+		c.Unknown++
+	}
+}
+
+// Valid is the number of slices that count toward the SLI.
+func (c Counts) Valid() int { return c.Good + c.Bad }
+
+// BurnRate is (bad / valid) / (1 − target); 0 without valid slices.
+func BurnRate(c Counts, target float64) float64 {
+	if c.Valid() == 0 || target >= 1 {
+		return 0
+	}
+	return float64(c.Bad) / float64(c.Valid()) / (1 - target)
+}
+
+// Budget is the error budget of a window, in slices (minutes).
+type Budget struct {
+	Total     float64 // (1 − target) × valid minutes
+	Consumed  float64 // bad minutes
+	Remaining float64 // Total − Consumed; negative once overspent
+	// RemainingRatio is Remaining / Total; 1 with no valid minutes yet.
+	RemainingRatio float64
+}
+
+// NewBudget computes the budget of counts at target (a ratio, 0.999).
+func NewBudget(c Counts, target float64) Budget {
+	b := Budget{Total: (1 - target) * float64(c.Valid()), Consumed: float64(c.Bad)}
+	b.Remaining = b.Total - b.Consumed
+	b.RemainingRatio = 1
+	if b.Total > 0 {
+		b.RemainingRatio = b.Remaining / b.Total
+	} else if b.Consumed > 0 {
+		b.RemainingRatio = 0
+	}
+	return b
+}
+
+// ExhaustedIn is how long the remaining budget lasts at burn rate burn: a
+// burn of 1 spends (1 − target) of each valid minute. Nil when it never
+// runs out at that rate; zero when it already has.
+func ExhaustedIn(b Budget, burn, target float64) *time.Duration {
+	if b.Remaining <= 0 {
+		d := time.Duration(0)
+		return &d
+	}
+	perMinute := burn * (1 - target)
+	if perMinute <= 0 {
+		return nil
+	}
+	d := time.Duration(b.Remaining / perMinute * float64(time.Minute))
+	return &d
+}

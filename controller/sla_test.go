@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+)
+
+const workedConfig = `regions: [{id: eu-london}, {id: eu-frankfurt}]
+quorum: 2
+probes:
+  tokens:
+    - {region: eu-london, token: london-token-0123456789}
+    - {region: eu-frankfurt, token: frankfurt-token-0123456789}
+defaults: {interval: 1m, timeout: 5s}
+components:
+  - id: api
+    checks:
+      - {id: calm, kind: http, http: {url: "http://127.0.0.1:9/a"}}
+      - {id: global-outage, kind: http, http: {url: "http://127.0.0.1:9/b"}}
+      - {id: regional-outage, kind: http, http: {url: "http://127.0.0.1:9/c"}}
+slos:
+  - {id: calm, checks: [calm], target: 99.9}
+  - {id: global, checks: [global-outage], target: 99.9, window: 30d}
+  - {id: regional, checks: [regional-outage], target: 99.9}
+`
+
+func newController(t testing.TB, yaml string, now func() time.Time) *Controller {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// The worked example: 99.9 % over 30 days is 43.2 minutes of budget; a
+// 10-minute outage seen by every region leaves 33.2; one seen by one
+// region only (a degraded minute, never confirmed) leaves all 43.2.
+func TestWorkedExampleBudget(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 30, 0, time.UTC)
+	c := newController(t, workedConfig, func() time.Time { return now })
+	ctx := context.Background()
+	end := now.Truncate(time.Minute)
+	start := end.Add(-30 * 24 * time.Hour)
+	outage := end.Add(-5 * 24 * time.Hour)
+	var batch []model.Result
+	flush := func() {
+		if _, err := c.store.InsertResults(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for at := start; at.Before(end); at = at.Add(time.Minute) {
+		inOutage := !at.Before(outage) && at.Before(outage.Add(10*time.Minute))
+		for _, check := range []string{"calm", "global-outage", "regional-outage"} {
+			for _, region := range []string{"eu-london", "eu-frankfurt"} {
+				r := model.Result{Check: check, Region: region, Scheduled: at.Add(17 * time.Second), Started: at.Add(17 * time.Second),
+					Probe: "p", DurationUS: 900, Outcome: model.OutcomeUp}
+				if inOutage && (check == "global-outage" || (check == "regional-outage" && region == "eu-frankfurt")) {
+					r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrConnect
+				}
+				batch = append(batch, r)
+			}
+		}
+		if len(batch) >= 6000 {
+			flush()
+		}
+	}
+	flush()
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		slo             string
+		remaining, bad  float64
+		burn1d, burn5m  float64
+		exhaustsAtBurn0 bool
+	}{
+		{"calm", 43.2, 0, 0, 0, false},
+		{"global", 33.2, 10, 0, 0, false},
+		{"regional", 43.2, 0, 0, 0, false},
+	} {
+		r, err := c.SLOReport(ctx, c.Config().SLO(tc.slo), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Minutes.Valid != 43200 || math.Abs(r.ErrorBudget.TotalMinutes-43.2) > 1e-9 {
+			t.Errorf("%s: %d valid minutes, budget %.4f; want 43200 and 43.2", tc.slo, r.Minutes.Valid, r.ErrorBudget.TotalMinutes)
+		}
+		if math.Abs(r.ErrorBudget.RemainingMinutes-tc.remaining) > 1e-9 || r.ErrorBudget.ConsumedMinutes != tc.bad {
+			t.Errorf("%s: remaining %.4f consumed %.1f, want %.1f and %.0f", tc.slo, r.ErrorBudget.RemainingMinutes, r.ErrorBudget.ConsumedMinutes, tc.remaining, tc.bad)
+		}
+		if r.BurnRates["1d"] != 0 || r.BurnRates["3d"] != 0 || r.ExhaustedInSeconds != nil {
+			t.Errorf("%s: an outage 5 days ago burns nothing in the last 3 days: %v", tc.slo, r.BurnRates)
+		}
+	}
+	global, _ := c.SLOReport(ctx, c.Config().SLO("global"), now)
+	if want := (33.2 / 43.2); math.Abs(global.ErrorBudget.RemainingRatio-want) > 1e-9 {
+		t.Errorf("remaining ratio %.6f, want %.6f (%+v)", global.ErrorBudget.RemainingRatio, want, global)
+	}
+	if v := *global.Value; math.Abs(v-(1-10.0/43200)) > 1e-12 {
+		t.Errorf("SLI %.8f", v)
+	}
+	// One more confirmed-down minute now: the 5-minute burn is 1/5 / 0.001 = 200.
+	for _, region := range []string{"eu-london", "eu-frankfurt"} {
+		at := end.Add(-time.Minute).Add(30 * time.Second)
+		if _, err := c.store.InsertResults(ctx, []model.Result{{Check: "global-outage", Region: region, Scheduled: at, Started: at,
+			Probe: "p", Outcome: model.OutcomeDown, ErrorClass: model.ErrTimeout}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	global, _ = c.SLOReport(ctx, c.Config().SLO("global"), now)
+	if math.Abs(global.BurnRates["5m"]-200) > 1e-9 || math.Abs(global.BurnRates["1h"]-1000.0/60) > 1e-9 {
+		t.Errorf("burn after a fresh bad minute: %v", global.BurnRates)
+	}
+	if global.ExhaustedInSeconds == nil {
+		t.Fatal("no exhaustion estimate at a burn of 16.7")
+	}
+}

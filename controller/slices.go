@@ -1,0 +1,119 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/sla"
+)
+
+// Minute slices: ingest marks the scheduled minute of every stored result
+// as dirty, in the result's own transaction; the slicer recomputes the
+// minutes those results cover from the stored results. So a late result (a
+// spool backfill) updates the verdicts and SLO figures, and a crash between
+// ingest and slicing loses nothing.
+//
+// A result covers the minutes from the one it was scheduled in through
+// interval − 1 minute later: with a 5-minute interval each result speaks
+// for five minutes; with 30 s, each minute is judged by the results
+// scheduled in it.
+
+// coverage is how far before a minute's start a result may be scheduled and
+// still speak for that minute.
+func coverage(ch *config.Check) time.Duration {
+	return max(period(ch)-time.Minute, 0)
+}
+
+// dirtyBatch is how many marks one slicing pass takes at most.
+const dirtyBatch = 50_000
+
+// EvaluateSlices recomputes every dirty minute slice now.
+func (c *Controller) EvaluateSlices(ctx context.Context) error {
+	for {
+		d, err := c.store.DirtyMinutes(ctx, dirtyBatch)
+		if err != nil {
+			return err
+		}
+		n := 0
+		cfg := c.Config()
+		for check, marked := range d.Checks {
+			n += len(marked)
+			if err := c.sliceCheck(ctx, cfg, check, marked, d.Seq); err != nil {
+				return err
+			}
+		}
+		if n < dirtyBatch {
+			return nil
+		}
+	}
+}
+
+func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check string, marked []sla.Minute, seq int64) error {
+	ch := cfg.Check(check)
+	if ch == nil {
+		// No longer configured: nothing to judge; clear the marks.
+		return c.store.PutSlices(ctx, check, nil, marked, seq)
+	}
+	cov := coverage(ch)
+	span := sla.Minute(cov / time.Minute)
+	minutes := map[sla.Minute]bool{}
+	for _, m := range marked {
+		for k := m; k <= m+span; k++ {
+			minutes[k] = true
+		}
+	}
+	ms := make([]sla.Minute, 0, len(minutes))
+	for m := range minutes {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i] < ms[j] })
+	outcomes, err := c.store.Outcomes(ctx, ch.ID, ms[0].Time().Add(-cov), ms[len(ms)-1].Time().Add(time.Minute))
+	if err != nil {
+		return err
+	}
+	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Scheduled.Before(outcomes[j].Scheduled) })
+	quorum := cfg.CheckQuorum(ch)
+	slices := make(map[sla.Minute]sla.Slice, len(ms))
+	for _, m := range ms {
+		start := m.Time()
+		lo, hi := start.Add(-cov), start.Add(time.Minute)
+		first := sort.Search(len(outcomes), func(i int) bool { return !outcomes[i].Scheduled.Before(lo) })
+		regions := map[string]sla.Regional{}
+		for _, o := range outcomes[first:] {
+			if !o.Scheduled.Before(hi) {
+				break
+			}
+			r := regions[o.Region]
+			if o.Up {
+				r.Up++
+			} else {
+				r.Down++
+			}
+			regions[o.Region] = r
+		}
+		slices[m] = sla.Verdict(regions, quorum, cfg.InMaintenance(ch.ID, start))
+	}
+	if err := c.store.PutSlices(ctx, ch.ID, slices, marked, seq); err != nil {
+		return fmt.Errorf("slice %s: %w", check, err)
+	}
+	return nil
+}
+
+// sliceLoop evaluates dirty slices every interval until ctx is done.
+func (c *Controller) sliceLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.EvaluateSlices(ctx); err != nil && ctx.Err() == nil {
+				c.log.Error("slice evaluation failed; retrying", "err", err)
+			}
+		}
+	}
+}

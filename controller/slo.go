@@ -1,0 +1,155 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/sla"
+)
+
+// SLOReport is the state of one SLO over its window.
+type SLOReport struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name"`
+	Checks []string  `json:"checks"`
+	Target float64   `json:"target"`
+	Window string    `json:"window"`
+	SLI    string    `json:"sli"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// Value is the SLI: good minutes / valid minutes; nil with none valid.
+	Value       *float64           `json:"sli_value"`
+	Minutes     MinuteCounts       `json:"minutes"`
+	ErrorBudget BudgetReport       `json:"error_budget"`
+	BurnRates   map[string]float64 `json:"burn_rates"`
+	// ExhaustedIn is how long the budget lasts at the 1h burn rate; nil
+	// when it does not run out at that rate.
+	ExhaustedInSeconds *float64   `json:"exhausted_in_seconds"`
+	ExhaustedAt        *time.Time `json:"exhausted_at"`
+}
+
+// MinuteCounts tallies the minutes of a window.
+type MinuteCounts struct {
+	Good        int `json:"good"`
+	Bad         int `json:"bad"`
+	Valid       int `json:"valid"`
+	Unknown     int `json:"unknown"`
+	Maintenance int `json:"maintenance"`
+}
+
+// BudgetReport is the error budget in minutes.
+type BudgetReport struct {
+	TotalMinutes     float64 `json:"total_minutes"`
+	ConsumedMinutes  float64 `json:"consumed_minutes"`
+	RemainingMinutes float64 `json:"remaining_minutes"`
+	RemainingRatio   float64 `json:"remaining_ratio"`
+}
+
+// sloWindow is the minutes [from, to) an SLO covers at now: whole minutes
+// up to the current one (still being decided, so excluded); a rolling
+// window of 30 days is exactly 43,200 of them.
+func sloWindow(slo *config.SLO, now time.Time) (sla.Minute, sla.Minute) {
+	to := sla.MinuteOf(now)
+	from, _ := slo.WindowAt(to.Time())
+	return sla.MinuteOf(from), to
+}
+
+// SLOReport computes slo at now from the stored minute slices.
+func (c *Controller) SLOReport(ctx context.Context, slo *config.SLO, now time.Time) (SLOReport, error) {
+	from, to := sloWindow(slo, now)
+	target := slo.Ratio()
+	var all sla.Counts
+	burn := make([]sla.Counts, len(sla.BurnWindows))
+	add := func(m sla.Minute, s sla.Slice) {
+		all.Add(s)
+		for i, w := range sla.BurnWindows {
+			if m >= to-sla.Minute(w.D/time.Minute) {
+				burn[i].Add(s)
+			}
+		}
+	}
+	cfg := c.Config()
+	visited := make([]bool, to-from)
+	err := c.store.ServiceSlices(ctx, slo.Checks, from, to, func(m sla.Minute, s sla.Slice) {
+		visited[m-from] = true
+		add(m, s)
+	})
+	if err != nil {
+		return SLOReport{}, fmt.Errorf("slo %s: %w", slo.ID, err)
+	}
+	// A declared maintenance minute is maintenance even when no result came.
+	for _, mw := range cfg.Maintenance {
+		ms, me := mw.Bounds()
+		for m := max(sla.MinuteOf(ms), from); m < to && m.Time().Before(me); m++ {
+			if visited[m-from] || m.Time().Before(ms) {
+				continue
+			}
+			for _, ch := range slo.Checks {
+				if cfg.InMaintenance(ch, m.Time()) {
+					visited[m-from] = true
+					add(m, sla.SliceMaintenance)
+					break
+				}
+			}
+		}
+	}
+	all.Unknown = int(to-from) - all.Good - all.Bad - all.Maintenance
+	b := sla.NewBudget(all, target)
+	r := SLOReport{ID: slo.ID, Name: slo.Name, Checks: slo.Checks, Target: slo.Target, Window: slo.Window, SLI: slo.SLI,
+		From: from.Time(), To: to.Time(),
+		Minutes:     MinuteCounts{Good: all.Good, Bad: all.Bad, Valid: all.Valid(), Unknown: all.Unknown, Maintenance: all.Maintenance},
+		ErrorBudget: BudgetReport{TotalMinutes: b.Total, ConsumedMinutes: b.Consumed, RemainingMinutes: b.Remaining, RemainingRatio: b.RemainingRatio},
+		BurnRates:   map[string]float64{},
+	}
+	if all.Valid() > 0 {
+		v := float64(all.Good) / float64(all.Valid())
+		r.Value = &v
+	}
+	var hourly float64
+	for i, w := range sla.BurnWindows {
+		r.BurnRates[w.Name] = sla.BurnRate(burn[i], target)
+		if w.Name == "1h" {
+			hourly = r.BurnRates[w.Name]
+		}
+	}
+	if d := sla.ExhaustedIn(b, hourly, target); d != nil {
+		secs := d.Seconds()
+		at := to.Time().Add(*d)
+		r.ExhaustedInSeconds, r.ExhaustedAt = &secs, &at
+	}
+	return r, nil
+}
+
+func (c *Controller) handleSLOs(ec echo.Context) error {
+	cfg := c.Config()
+	now := c.now()
+	out := make([]SLOReport, 0, len(cfg.SLOs))
+	for i := range cfg.SLOs {
+		r, err := c.SLOReport(ec.Request().Context(), &cfg.SLOs[i], now)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+	}
+	return ec.JSON(http.StatusOK, map[string]any{"slos": out})
+}
+
+var errNoSLO = errors.New("no such SLO")
+
+func (c *Controller) handleSLO(ec echo.Context) error {
+	slo := c.Config().SLO(ec.Param("id"))
+	if slo == nil {
+		return fail(ec, http.StatusNotFound, "id", fmt.Sprintf("%v: %q", errNoSLO, ec.Param("id")))
+	}
+	r, err := c.SLOReport(ec.Request().Context(), slo, c.now())
+	if err != nil {
+		return err
+	}
+	return ec.JSON(http.StatusOK, r)
+}
