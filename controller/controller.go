@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 )
 
@@ -45,6 +47,9 @@ type Controller struct {
 	now     func() time.Time
 	metrics *metrics
 	reg     *prometheus.Registry
+
+	maintMu   sync.Mutex
+	maintDone map[string]sla.Minute // window/check → last minute sliced
 }
 
 // New opens the store and builds a controller; it does not serve.
@@ -68,7 +73,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{store: st, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry}
+	c := &Controller{store: st, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
+		maintDone: map[string]sla.Minute{}}
 	c.cfg.Store(o.Config)
 	rs, err := st.Latest(ctx)
 	if err != nil {

@@ -30,8 +30,13 @@ func coverage(ch *config.Check) time.Duration {
 // dirtyBatch is how many marks one slicing pass takes at most.
 const dirtyBatch = 50_000
 
-// EvaluateSlices recomputes every dirty minute slice now.
+// EvaluateSlices recomputes every dirty minute slice now, and gives every
+// minute of a maintenance window that has begun a maintenance slice, with
+// or without results in it.
 func (c *Controller) EvaluateSlices(ctx context.Context) error {
+	if err := c.sliceMaintenance(ctx); err != nil {
+		return err
+	}
 	for {
 		d, err := c.store.DirtyMinutes(ctx, dirtyBatch)
 		if err != nil {
@@ -98,6 +103,49 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 	}
 	if err := c.store.PutSlices(ctx, ch.ID, slices, marked, seq); err != nil {
 		return fmt.Errorf("slice %s: %w", check, err)
+	}
+	return nil
+}
+
+// sliceMaintenance slices the minutes of maintenance windows up to now,
+// each minute once per run of the controller.
+func (c *Controller) sliceMaintenance(ctx context.Context) error {
+	cfg := c.Config()
+	now := sla.MinuteOf(c.now())
+	oldest := now - 400*sla.SpanDay
+	for _, mw := range cfg.Maintenance {
+		ms, me := mw.Bounds()
+		first := sla.MinuteOf(ms)
+		if first.Time().Before(ms) {
+			first++
+		}
+		last := min(sla.MinuteOf(me.Add(-time.Nanosecond)), now-1) // inclusive
+		if me.Sub(first.Time()) <= 0 {
+			continue
+		}
+		for _, check := range cfg.MaintenanceChecks(&mw) {
+			key := mw.ID + "\x00" + check
+			c.maintMu.Lock()
+			done, seen := c.maintDone[key]
+			c.maintMu.Unlock()
+			from := max(first, oldest)
+			if seen {
+				from = max(from, done+1)
+			}
+			if from > last {
+				continue
+			}
+			marked := make([]sla.Minute, 0, last-from+1)
+			for m := from; m <= last; m++ {
+				marked = append(marked, m)
+			}
+			if err := c.sliceCheck(ctx, cfg, check, marked, 0); err != nil {
+				return err
+			}
+			c.maintMu.Lock()
+			c.maintDone[key] = last
+			c.maintMu.Unlock()
+		}
 	}
 	return nil
 }

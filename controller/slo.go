@@ -64,42 +64,16 @@ func sloWindow(slo *config.SLO, now time.Time) (sla.Minute, sla.Minute) {
 func (c *Controller) SLOReport(ctx context.Context, slo *config.SLO, now time.Time) (SLOReport, error) {
 	from, to := sloWindow(slo, now)
 	target := slo.Ratio()
-	var all sla.Counts
-	burn := make([]sla.Counts, len(sla.BurnWindows))
-	add := func(m sla.Minute, s sla.Slice) {
-		all.Add(s)
-		for i, w := range sla.BurnWindows {
-			if m >= to-sla.Minute(w.D/time.Minute) {
-				burn[i].Add(s)
-			}
-		}
-	}
-	cfg := c.Config()
-	visited := make([]bool, to-from)
-	err := c.store.ServiceSlices(ctx, slo.Checks, from, to, func(m sla.Minute, s sla.Slice) {
-		visited[m-from] = true
-		add(m, s)
-	})
+	all, err := c.sloCounts(ctx, slo, from, to)
 	if err != nil {
-		return SLOReport{}, fmt.Errorf("slo %s: %w", slo.ID, err)
+		return SLOReport{}, err
 	}
-	// A declared maintenance minute is maintenance even when no result came.
-	for _, mw := range cfg.Maintenance {
-		ms, me := mw.Bounds()
-		for m := max(sla.MinuteOf(ms), from); m < to && m.Time().Before(me); m++ {
-			if visited[m-from] || m.Time().Before(ms) {
-				continue
-			}
-			for _, ch := range slo.Checks {
-				if cfg.InMaintenance(ch, m.Time()) {
-					visited[m-from] = true
-					add(m, sla.SliceMaintenance)
-					break
-				}
-			}
+	burn := make([]sla.Counts, len(sla.BurnWindows))
+	for i, w := range sla.BurnWindows {
+		if burn[i], err = c.sloCounts(ctx, slo, to-sla.Minute(w.D/time.Minute), to); err != nil {
+			return SLOReport{}, err
 		}
 	}
-	all.Unknown = int(to-from) - all.Good - all.Bad - all.Maintenance
 	b := sla.NewBudget(all, target)
 	r := SLOReport{ID: slo.ID, Name: slo.Name, Checks: slo.Checks, Target: slo.Target, Window: slo.Window, SLI: slo.SLI,
 		From: from.Time(), To: to.Time(),
@@ -124,6 +98,23 @@ func (c *Controller) SLOReport(ctx context.Context, slo *config.SLO, now time.Ti
 		r.ExhaustedInSeconds, r.ExhaustedAt = &secs, &at
 	}
 	return r, nil
+}
+
+// sloCounts tallies the SLO's service minutes in [from, to): from rollups
+// for a single check, minute by minute when several checks must be combined.
+func (c *Controller) sloCounts(ctx context.Context, slo *config.SLO, from, to sla.Minute) (sla.Counts, error) {
+	var n sla.Counts
+	if len(slo.Checks) == 1 {
+		counts, err := c.store.Counts(ctx, slo.Checks, from, to)
+		if err != nil {
+			return n, fmt.Errorf("slo %s: %w", slo.ID, err)
+		}
+		n = counts[slo.Checks[0]]
+	} else if err := c.store.ServiceSlices(ctx, slo.Checks, from, to, func(_ sla.Minute, s sla.Slice) { n.Add(s) }); err != nil {
+		return n, fmt.Errorf("slo %s: %w", slo.ID, err)
+	}
+	n.Unknown = int(to-from) - n.Good - n.Bad - n.Maintenance
+	return n, nil
 }
 
 func (c *Controller) handleSLOs(ec echo.Context) error {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,30 @@ func (m *Maintenance) Active(check, component string, t time.Time) bool {
 		}
 	}
 	return false
+}
+
+// MaintenanceChecks lists the checks a window covers, components expanded.
+func (c *Config) MaintenanceChecks(m *Maintenance) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ch := range m.Checks {
+		if !seen[ch] {
+			seen[ch] = true
+			out = append(out, ch)
+		}
+	}
+	for _, comp := range c.Components {
+		if !slices.Contains(m.Components, comp.ID) {
+			continue
+		}
+		for _, ch := range comp.Checks {
+			if !seen[ch.ID] {
+				seen[ch.ID] = true
+				out = append(out, ch.ID)
+			}
+		}
+	}
+	return out
 }
 
 // Bounds returns the window's start and end.

@@ -180,3 +180,50 @@ func ExhaustedIn(b Budget, burn, target float64) *time.Duration {
 	d := time.Duration(b.Remaining / perMinute * float64(time.Minute))
 	return &d
 }
+
+// Spans of the stored history: minute slices, hourly and daily rollups.
+const (
+	SpanMinute = 1
+	SpanHour   = 60
+	SpanDay    = 1440
+)
+
+// Segment is a run of [From, To) read at one span: whole days from daily
+// rollups, whole hours from hourly ones, the rest minute by minute.
+type Segment struct {
+	Span     int
+	From, To Minute
+}
+
+// Segments splits [from, to) into the fewest aligned segments: leading
+// minutes up to the hour, leading hours up to the day, whole days, then
+// trailing hours and minutes.
+func Segments(from, to Minute) []Segment {
+	var out []Segment
+	add := func(span int, a, b Minute) {
+		if a < b {
+			out = append(out, Segment{Span: span, From: a, To: b})
+		}
+	}
+	up := func(m Minute, span int) Minute {
+		s := Minute(span)
+		return (m + s - 1) / s * s
+	}
+	down := func(m Minute, span int) Minute { s := Minute(span); return m / s * s }
+	if to <= from {
+		return nil
+	}
+	h1 := min(up(from, SpanHour), to)
+	add(SpanMinute, from, h1)
+	d1 := min(up(h1, SpanDay), down(to, SpanHour))
+	if d1 < h1 {
+		d1 = h1
+	}
+	add(SpanHour, h1, d1)
+	d2 := max(down(to, SpanDay), d1)
+	add(SpanDay, d1, d2)
+	h2 := max(down(to, SpanHour), d2)
+	add(SpanHour, d2, h2)
+	add(SpanMinute, h2, to)
+	return out
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -98,6 +99,9 @@ func (s *Store) PutSlices(ctx context.Context, check string, slices map[sla.Minu
 			return fmt.Errorf("store slice %s/%d: %w", check, m, err)
 		}
 	}
+	if err := rollUp(ctx, tx, cid, slices); err != nil {
+		return fmt.Errorf("roll up %s: %w", check, err)
+	}
 	for _, m := range handled {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dirty WHERE check_id = ? AND minute = ? AND seq <= ?`, cid, int64(m), seq); err != nil {
 			return fmt.Errorf("clear dirty minutes of %s: %w", check, err)
@@ -149,4 +153,109 @@ func (s *Store) ServiceSlices(ctx context.Context, checks []string, from, to sla
 		fn(sla.Minute(m), unrank[rank])
 	}
 	return rows.Err()
+}
+
+// rollUp recomputes the hourly rollups of the hours that slices touched from
+// the minute slices, then the daily ones of their days from the hours.
+func rollUp(ctx context.Context, tx *sql.Tx, cid int64, slices map[sla.Minute]sla.Slice) error {
+	hours, days := map[int64]bool{}, map[int64]bool{}
+	for m := range slices {
+		hours[floorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
+		days[floorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
+	}
+	const upsert = ` ON CONFLICT (check_id, span, bucket) DO UPDATE SET up = excluded.up, degraded = excluded.degraded,
+		down = excluded.down, maintenance = excluded.maintenance`
+	hourly, err := tx.PrepareContext(ctx, `INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
+		SELECT ?1, 60, ?2, COALESCE(SUM(status = 1), 0), COALESCE(SUM(status = 2), 0), COALESCE(SUM(status = 3), 0), COALESCE(SUM(status = 4), 0)
+		FROM slices WHERE check_id = ?1 AND minute >= ?2 AND minute < ?2 + 60`+upsert)
+	if err != nil {
+		return err
+	}
+	defer hourly.Close()
+	for h := range hours {
+		if _, err := hourly.ExecContext(ctx, cid, h); err != nil {
+			return err
+		}
+	}
+	daily, err := tx.PrepareContext(ctx, `INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
+		SELECT ?1, 1440, ?2, COALESCE(SUM(up), 0), COALESCE(SUM(degraded), 0), COALESCE(SUM(down), 0), COALESCE(SUM(maintenance), 0)
+		FROM rollups WHERE check_id = ?1 AND span = 60 AND bucket >= ?2 AND bucket < ?2 + 1440`+upsert)
+	if err != nil {
+		return err
+	}
+	defer daily.Close()
+	for d := range days {
+		if _, err := daily.ExecContext(ctx, cid, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Counts tallies the minutes of each check in [from, to), reading whole days
+// and hours from rollups and only the edges from minute slices. With no
+// checks named it counts every check. Minutes without a verdict are unknown.
+func (s *Store) Counts(ctx context.Context, checks []string, from, to sla.Minute) (map[string]sla.Counts, error) {
+	var filter string
+	var ids []any
+	if len(checks) > 0 {
+		s.mu.Lock()
+		for _, c := range checks {
+			if id, ok := s.names["checks"][c]; ok {
+				ids = append(ids, id)
+			}
+		}
+		s.mu.Unlock()
+		if len(ids) == 0 {
+			return map[string]sla.Counts{}, nil
+		}
+		filter = ` AND check_id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+	}
+	acc := map[int64]*sla.Counts{}
+	get := func(id int64) *sla.Counts {
+		if acc[id] == nil {
+			acc[id] = &sla.Counts{}
+		}
+		return acc[id]
+	}
+	for _, seg := range sla.Segments(from, to) {
+		var q string
+		args := append([]any{}, ids...)
+		if seg.Span == sla.SpanMinute {
+			q = `SELECT check_id, COALESCE(SUM(status IN (1, 2)), 0), COALESCE(SUM(status = 3), 0), COALESCE(SUM(status = 4), 0)
+				FROM slices WHERE minute >= ? AND minute < ?` + filter + ` GROUP BY check_id`
+			args = append([]any{int64(seg.From), int64(seg.To)}, args...)
+		} else {
+			q = `SELECT check_id, SUM(up + degraded), SUM(down), SUM(maintenance)
+				FROM rollups WHERE span = ? AND bucket >= ? AND bucket < ?` + filter + ` GROUP BY check_id`
+			args = append([]any{seg.Span, int64(seg.From), int64(seg.To)}, args...)
+		}
+		rows, err := s.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("count minutes: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var good, bad, maint int
+			if err := rows.Scan(&id, &good, &bad, &maint); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c := get(id)
+			c.Good += good
+			c.Bad += bad
+			c.Maintenance += maint
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]sla.Counts, len(acc))
+	total := int(to - from)
+	for id, c := range acc {
+		c.Unknown = total - c.Good - c.Bad - c.Maintenance
+		out[s.name("checks", id)] = *c
+	}
+	return out, nil
 }
