@@ -35,6 +35,9 @@ type Options struct {
 	Now func() time.Time
 	// Ready, when set, receives the address the server listens on.
 	Ready chan<- string
+	// RawRetention and SliceRetention bound the history of raw results and
+	// of minute slices; zero means the defaults.
+	RawRetention, SliceRetention time.Duration
 }
 
 // Controller holds the running state.
@@ -47,6 +50,8 @@ type Controller struct {
 	now     func() time.Time
 	metrics *metrics
 	reg     *prometheus.Registry
+
+	rawRetention, sliceRetention time.Duration
 
 	maintMu   sync.Mutex
 	maintDone map[string]sla.Minute // window/check → last minute sliced
@@ -74,7 +79,13 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{store: st, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
-		maintDone: map[string]sla.Minute{}}
+		maintDone: map[string]sla.Minute{}, rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
+	if c.rawRetention <= 0 {
+		c.rawRetention = DefaultRawRetention
+	}
+	if c.sliceRetention <= 0 {
+		c.sliceRetention = DefaultSliceRetention
+	}
 	c.cfg.Store(o.Config)
 	rs, err := st.Latest(ctx)
 	if err != nil {
@@ -120,6 +131,7 @@ func Run(ctx context.Context, o Options) error {
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
 	go c.sliceLoop(loops, 2*time.Second)
+	go c.retentionLoop(loops, 10*time.Minute)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -16,6 +16,7 @@ type metrics struct {
 	ingested *prometheus.CounterVec
 	batches  *prometheus.CounterVec
 	skew     *prometheus.CounterVec
+	pruned   *prometheus.CounterVec
 
 	checkUp      *prometheus.Desc
 	checkStatus  *prometheus.Desc
@@ -45,6 +46,10 @@ func newMetrics(c *Controller) *metrics {
 			Namespace: "nines", Subsystem: "ingest", Name: "clock_skew_total",
 			Help: "Heartbeats and results whose clock differs from the controller's by more than 30s.",
 		}, []string{"region"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "retention", Name: "deleted_total",
+			Help: "Rows deleted by retention, by kind: results or slices.",
+		}, []string{"kind"}),
 		checkUp: prometheus.NewDesc("nines_check_up", "1 when the region's newest fresh result of the check is up, 0 when down; absent when unknown.",
 			[]string{"check", "region"}, nil),
 		checkStatus: prometheus.NewDesc("nines_check_status", "Quorum-confirmed verdict of a check: 1 for the current status.",
@@ -68,6 +73,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.ingested.Describe(ch)
 	m.batches.Describe(ch)
 	m.skew.Describe(ch)
+	m.pruned.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge, m.sloBudget, m.sloBurn, m.sloSLI} {
 		ch <- d
 	}
@@ -77,6 +83,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.ingested.Collect(ch)
 	m.batches.Collect(ch)
 	m.skew.Collect(ch)
+	m.pruned.Collect(ch)
 	c := m.c
 	cfg := c.Config()
 	now := c.now()

@@ -40,6 +40,8 @@ func controllerCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&file, "config", "nines.yaml", "configuration file")
 	cmd.Flags().StringVar(&o.DataDir, "data", "data", "directory for the SQLite database")
 	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address to serve the API on")
+	cmd.Flags().DurationVar(&o.RawRetention, "retention-raw", controller.DefaultRawRetention, "how long raw results are kept")
+	cmd.Flags().DurationVar(&o.SliceRetention, "retention-slices", controller.DefaultSliceRetention, "how long minute slices are kept (hourly and daily rollups are kept for ever)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -112,5 +113,42 @@ func TestMigrationsAreRecorded(t *testing.T) {
 	var mode string
 	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal mode %q %v", mode, err)
+	}
+}
+
+func TestRetentionKeepsRollups(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "nines.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old, recent := now.Add(-20*24*time.Hour), now.Add(-time.Hour)
+	if _, err := s.InsertResults(ctx, []model.Result{
+		result("api", "eu-london", old, model.OutcomeDown), result("api", "eu-london", recent, model.OutcomeUp),
+		result("api", "eu-frankfurt", old, model.OutcomeUp),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices := map[sla.Minute]sla.Slice{sla.MinuteOf(old): sla.SliceDown, sla.MinuteOf(recent): sla.SliceUp}
+	if err := s.PutSlices(ctx, "api", slices, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneResults(ctx, now.Add(-14*24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d results (%v), want the 2 older than 14 days", n, err)
+	}
+	if left, _ := s.CountResults(ctx); left != 1 {
+		t.Fatalf("%d results left", left)
+	}
+	if n, err := s.PruneSlices(ctx, sla.MinuteOf(now.Add(-14*24*time.Hour))); err != nil || n != 1 {
+		t.Fatalf("pruned %d slices (%v)", n, err)
+	}
+	// The day of the old outage still counts its down minute from the rollups.
+	day := sla.MinuteOf(old) / sla.SpanDay * sla.SpanDay
+	counts, err := s.Counts(ctx, []string{"api"}, day, day+sla.SpanDay)
+	if err != nil || counts["api"].Bad != 1 || counts["api"].Unknown != sla.SpanDay-1 {
+		t.Fatalf("counts of the pruned day: %+v %v", counts, err)
 	}
 }

@@ -1,0 +1,47 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"github.com/nines-sre/nines/controller/sla"
+)
+
+// Default retention: raw results two weeks, minute slices 400 days; hourly
+// and daily rollups are kept for ever.
+const (
+	DefaultRawRetention   = 14 * 24 * time.Hour
+	DefaultSliceRetention = 400 * 24 * time.Hour
+)
+
+// Prune applies the retention once.
+func (c *Controller) Prune(ctx context.Context) error {
+	now := c.now()
+	n, err := c.store.PruneResults(ctx, now.Add(-c.rawRetention))
+	c.metrics.pruned.WithLabelValues("results").Add(float64(n))
+	if err != nil {
+		return err
+	}
+	m, err := c.store.PruneSlices(ctx, sla.MinuteOf(now.Add(-c.sliceRetention)))
+	c.metrics.pruned.WithLabelValues("slices").Add(float64(m))
+	if n+m > 0 {
+		c.log.Info("retention applied", "results", n, "slices", m)
+	}
+	return err
+}
+
+// retentionLoop prunes every interval until ctx is done.
+func (c *Controller) retentionLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := c.Prune(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("retention failed; retrying later", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
