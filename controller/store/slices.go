@@ -196,21 +196,13 @@ func rollUp(ctx context.Context, tx *sql.Tx, cid int64, slices map[sla.Minute]sl
 // and hours from rollups and only the edges from minute slices. With no
 // checks named it counts every check. Minutes without a verdict are unknown.
 func (s *Store) Counts(ctx context.Context, checks []string, from, to sla.Minute) (map[string]sla.Counts, error) {
-	var filter string
-	var ids []any
-	if len(checks) > 0 {
-		s.mu.Lock()
-		for _, c := range checks {
-			if id, ok := s.names["checks"][c]; ok {
-				ids = append(ids, id)
-			}
-		}
-		s.mu.Unlock()
-		if len(ids) == 0 {
-			return map[string]sla.Counts{}, nil
-		}
-		filter = ` AND check_id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
+	// The ids are always listed: with check_id leading both primary keys,
+	// SQLite then seeks each check's range instead of scanning the table.
+	ids := s.checkIDs(checks)
+	if len(ids) == 0 {
+		return map[string]sla.Counts{}, nil
 	}
+	filter := ` AND check_id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
 	acc := map[int64]*sla.Counts{}
 	get := func(id int64) *sla.Counts {
 		if acc[id] == nil {
@@ -258,4 +250,60 @@ func (s *Store) Counts(ctx context.Context, checks []string, from, to sla.Minute
 		out[s.name("checks", id)] = *c
 	}
 	return out, nil
+}
+
+// checkIDs returns the ids of the named checks, or of every check when none
+// is named.
+func (s *Store) checkIDs(checks []string) []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []any
+	if len(checks) == 0 {
+		for _, id := range s.names["checks"] {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	for _, c := range checks {
+		if id, ok := s.names["checks"][c]; ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Bucket is one hour or day of a check's history.
+type Bucket struct {
+	Start time.Time
+	sla.Counts
+}
+
+// History returns, per check, its buckets of span (sla.SpanHour or
+// sla.SpanDay) in [from, to), oldest first; buckets with no verdict at all
+// are left out. With no checks named it returns every check.
+func (s *Store) History(ctx context.Context, checks []string, span int, from, to sla.Minute) (map[string][]Bucket, error) {
+	ids := s.checkIDs(checks)
+	out := map[string][]Bucket{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q := `SELECT check_id, bucket, up + degraded, down, maintenance FROM rollups
+		WHERE span = ? AND bucket >= ? AND bucket < ? AND check_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) ORDER BY check_id, bucket`
+	rows, err := s.db.QueryContext(ctx, q, append([]any{span, int64(from), int64(to)}, ids...)...)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, bucket int64
+		var b Bucket
+		if err := rows.Scan(&id, &bucket, &b.Good, &b.Bad, &b.Maintenance); err != nil {
+			return nil, err
+		}
+		b.Start = sla.Minute(bucket).Time()
+		b.Unknown = span - b.Good - b.Bad - b.Maintenance
+		name := s.name("checks", id)
+		out[name] = append(out[name], b)
+	}
+	return out, rows.Err()
 }

@@ -27,7 +27,8 @@ var migrations embed.FS
 // Store is the SQLite result store. It is safe for concurrent use; writes are
 // serialised by the store, reads run in parallel under WAL.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
 	wr sync.Mutex // one writer at a time
 
 	seq int64 // last dirty mark, guarded by wr
@@ -50,7 +51,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, names: map[string]map[string]int64{}, byID: map[string]map[int64]string{}}
+	s := &Store{db: db, path: path, names: map[string]map[string]int64{}, byID: map[string]map[int64]string{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
