@@ -29,7 +29,7 @@ var migrations embed.FS
 type Store struct {
 	db   *sql.DB
 	path string
-	wr sync.Mutex // one writer at a time
+	wr   sync.Mutex // one writer at a time
 
 	seq int64 // last dirty mark, guarded by wr
 
