@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,5 +134,68 @@ func TestWorkedExampleBudget(t *testing.T) {
 	}
 	if global.ExhaustedInSeconds == nil {
 		t.Fatal("no exhaustion estimate at a burn of 16.7")
+	}
+}
+
+func TestReportListsIncidentsAndMaintenance(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	yaml := workedConfig + `maintenance:
+  - {id: db-upgrade, reason: "database upgrade", components: [api], start: "2026-11-26T09:00:00Z", end: "2026-11-26T09:30:00Z"}
+`
+	c := newController(t, yaml, func() time.Time { return now })
+	ctx := context.Background()
+	var batch []model.Result
+	for at := now.Add(-6 * time.Hour); at.Before(now); at = at.Add(time.Minute) {
+		down := !at.Before(now.Add(-2*time.Hour)) && at.Before(now.Add(-2*time.Hour+7*time.Minute))
+		for _, region := range []string{"eu-london", "eu-frankfurt"} {
+			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
+			if down {
+				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrStatus
+			}
+			batch = append(batch, r)
+		}
+	}
+	if _, err := c.store.InsertResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Report(ctx, now.Add(-6*time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var global SLOPeriodReport
+	for _, s := range r.SLOs {
+		if s.ID == "global" {
+			global = s
+		}
+	}
+	if len(global.Incidents) != 1 || global.Incidents[0].Minutes != 7 || !global.Incidents[0].Start.Equal(now.Add(-2*time.Hour)) {
+		t.Fatalf("incidents %+v", global.Incidents)
+	}
+	// 360 minutes, 30 of them maintenance: 330 valid, 7 bad.
+	if global.Minutes.Maintenance != 30 || global.Minutes.Bad != 7 || global.Minutes.Good != 323 || global.Met {
+		t.Fatalf("minutes %+v, met %v", global.Minutes, global.Met)
+	}
+	if len(r.Maintenance) != 1 || len(r.Maintenance[0].Checks) != 3 {
+		t.Fatalf("maintenance %+v", r.Maintenance)
+	}
+	for format, want := range map[string]string{
+		"table": "global    99.9%   97.879%  false",
+		"csv":   "global,2026-11-26T06:00:00Z,2026-11-26T12:00:00Z,99.9,0.9787878787878788,false",
+		"json":  `"budget_share":`,
+		"html":  "<td>db-upgrade</td><td>2026-11-26 09:00 UTC</td>",
+	} {
+		var b strings.Builder
+		if err := r.Render(&b, format); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("%s output lacks %q:\n%s", format, want, b.String())
+		}
+	}
+	if err := r.Render(io.Discard, "pdf"); err == nil {
+		t.Fatal("unknown format accepted")
 	}
 }

@@ -60,9 +60,15 @@ func sloWindow(slo *config.SLO, now time.Time) (sla.Minute, sla.Minute) {
 	return sla.MinuteOf(from), to
 }
 
-// SLOReport computes slo at now from the stored minute slices.
+// SLOReport computes slo over its window at now from the stored history.
 func (c *Controller) SLOReport(ctx context.Context, slo *config.SLO, now time.Time) (SLOReport, error) {
 	from, to := sloWindow(slo, now)
+	return c.sloPeriod(ctx, slo, from, to)
+}
+
+// sloPeriod computes slo over the minutes [from, to); burn rates look back
+// from to.
+func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Minute) (SLOReport, error) {
 	target := slo.Ratio()
 	all, err := c.sloCounts(ctx, slo, from, to)
 	if err != nil {

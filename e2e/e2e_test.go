@@ -238,6 +238,8 @@ components:
         kind: http
         http: {url: "http://%[3]s/cdn/manifests/everyone.json"}
         assert: ["status == 200", "header.etag matches \".+\""]
+slos:
+  - {id: segments, checks: [segments-api], target: 99.9, window: 1h}
 `
 
 func token(region string) string { return "e2e-token-for-" + region }
@@ -258,6 +260,7 @@ func TestMultiRegionIncidents(t *testing.T) {
 		outage = d
 	}
 	dir := t.TempDir()
+	began := time.Now()
 	csAddr, ctl := freeAddr(t), freeAddr(t)
 	var rs, toks bytes.Buffer
 	for _, r := range regions {
@@ -416,5 +419,26 @@ func TestMultiRegionIncidents(t *testing.T) {
 			t.Error(p)
 		}
 		waitFor(t, ctl, "every check up again in the live regions", 30*time.Second, func(s *status) bool { return allUp(s, checks, live) })
+	})
+
+	t.Run("SLAReportCountsTheGlobalOutage", func(t *testing.T) {
+		out, err := exec.Command(binary, "sla", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--format", "json",
+			"--from", began.UTC().Format(time.RFC3339), "--to", time.Now().UTC().Format(time.RFC3339)).Output()
+		if err != nil {
+			t.Fatalf("nines sla: %v\n%s", err, out)
+		}
+		var r struct {
+			SLOs []struct {
+				ID      string
+				Minutes struct{ Good, Bad int }
+				Incidents []struct{ Minutes int }
+			}
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("report: %v\n%s", err, out)
+		}
+		if len(r.SLOs) != 1 || r.SLOs[0].Minutes.Bad < 1 || len(r.SLOs[0].Incidents) < 1 {
+			t.Fatalf("the global outage is not in the report: %s", out)
+		}
 	})
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/config"
+)
+
+func slaCmd() *cobra.Command {
+	var file, data, from, to, month, format string
+	cmd := &cobra.Command{
+		Use:   "sla",
+		Short: "Report SLOs, incidents, maintenance and availability for any period",
+		Long: `Report SLOs, the incidents that spent their error budget, the maintenance
+windows excluded, and every check's availability over a period, from the
+controller's data directory (it may be running). The html format is a
+self-contained monthly report that prints cleanly to PDF.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(file)
+			if err != nil {
+				return fmt.Errorf("configuration:\n%w", err)
+			}
+			start, end, err := period(from, to, month, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			if format != "table" && format != "json" && format != "csv" && format != "html" {
+				return fmt.Errorf("--format: %q is not table, json, csv or html", format)
+			}
+			c, err := controller.New(cmd.Context(), controller.Options{Config: cfg, DataDir: data,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.EvaluateSlices(cmd.Context()); err != nil {
+				return err
+			}
+			r, err := c.Report(cmd.Context(), start, end)
+			if err != nil {
+				return err
+			}
+			return r.Render(cmd.OutOrStdout(), format)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&file, "config", "nines.yaml", "configuration file")
+	f.StringVar(&data, "data", "data", "the controller's data directory")
+	f.StringVar(&from, "from", "", "start of the period: 2026-10-01 or an RFC 3339 time (default: the first of this month)")
+	f.StringVar(&to, "to", "", "end of the period, exclusive (default: now)")
+	f.StringVar(&month, "month", "", "a whole calendar month, e.g. 2026-10 (instead of --from and --to)")
+	f.StringVar(&format, "format", "table", "table, json, csv or html")
+	return cmd
+}
+
+// period resolves the report period from the flags.
+func period(from, to, month string, now time.Time) (time.Time, time.Time, error) {
+	if month != "" {
+		if from != "" || to != "" {
+			return time.Time{}, time.Time{}, fmt.Errorf("--month: use it instead of --from and --to, not with them")
+		}
+		m, err := time.Parse("2006-01", month)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("--month: %q is not a month such as 2026-10", month)
+		}
+		return m, m.AddDate(0, 1, 0), nil
+	}
+	start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	end := now
+	var err error
+	if from != "" {
+		if start, err = parseWhen(from); err != nil {
+			return start, end, fmt.Errorf("--from: %w", err)
+		}
+	}
+	if to != "" {
+		if end, err = parseWhen(to); err != nil {
+			return start, end, fmt.Errorf("--to: %w", err)
+		}
+	}
+	if !end.After(start) {
+		return start, end, fmt.Errorf("--to (%s) must be after --from (%s)", end.Format(time.RFC3339), start.Format(time.RFC3339))
+	}
+	return start, end, nil
+}
+
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, fmt.Errorf("%q is not a date (2026-10-01) or an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
+}
