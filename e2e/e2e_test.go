@@ -429,8 +429,8 @@ func TestMultiRegionIncidents(t *testing.T) {
 		}
 		var r struct {
 			SLOs []struct {
-				ID      string
-				Minutes struct{ Good, Bad int }
+				ID        string
+				Minutes   struct{ Good, Bad int }
 				Incidents []struct{ Minutes int }
 			}
 		}
