@@ -38,6 +38,10 @@ type Options struct {
 	// RawRetention and SliceRetention bound the history of raw results and
 	// of minute slices; zero means the defaults.
 	RawRetention, SliceRetention time.Duration
+	// ConfigFile, when set, is reloaded on SIGHUP and when it changes,
+	// checked every ReloadEvery (default 5s).
+	ConfigFile  string
+	ReloadEvery time.Duration
 }
 
 // Controller holds the running state.
@@ -52,6 +56,8 @@ type Controller struct {
 	reg     *prometheus.Registry
 
 	rawRetention, sliceRetention time.Duration
+
+	reload reloader
 
 	maintMu   sync.Mutex
 	maintDone map[string]sla.Minute // window/check → last minute sliced
@@ -96,6 +102,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.latest.offer(r)
 	}
 	c.metrics = newMetrics(c)
+	c.metrics.reloadOK.Set(1)
+	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
 	if err := o.Registry.Register(c.metrics); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -132,6 +140,13 @@ func Run(ctx context.Context, o Options) error {
 	defer stopLoops()
 	go c.sliceLoop(loops, 2*time.Second)
 	go c.retentionLoop(loops, 10*time.Minute)
+	if o.ConfigFile != "" {
+		every := o.ReloadEvery
+		if every <= 0 {
+			every = 5 * time.Second
+		}
+		go c.watchConfig(loops, o.ConfigFile, every)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

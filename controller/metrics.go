@@ -18,6 +18,10 @@ type metrics struct {
 	skew     *prometheus.CounterVec
 	pruned   *prometheus.CounterVec
 
+	reloads    *prometheus.CounterVec
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+
 	checkUp      *prometheus.Desc
 	checkStatus  *prometheus.Desc
 	regionHealth *prometheus.Desc
@@ -46,6 +50,14 @@ func newMetrics(c *Controller) *metrics {
 			Namespace: "nines", Subsystem: "ingest", Name: "clock_skew_total",
 			Help: "Heartbeats and results whose clock differs from the controller's by more than 30s.",
 		}, []string{"region"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "config", Name: "reloads_total",
+			Help: "Configuration reloads, by outcome: success or failure.",
+		}, []string{"outcome"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "nines", Subsystem: "config", Name: "last_reload_successful",
+			Help: "0 when the last reload failed and an older configuration is in force."}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "nines", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
+			Help: "When the configuration in force was loaded."}),
 		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nines", Subsystem: "retention", Name: "deleted_total",
 			Help: "Rows deleted by retention, by kind: results or slices.",
@@ -74,6 +86,9 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.batches.Describe(ch)
 	m.skew.Describe(ch)
 	m.pruned.Describe(ch)
+	m.reloads.Describe(ch)
+	m.reloadOK.Describe(ch)
+	m.reloadTime.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge, m.sloBudget, m.sloBurn, m.sloSLI} {
 		ch <- d
 	}
@@ -84,6 +99,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.batches.Collect(ch)
 	m.skew.Collect(ch)
 	m.pruned.Collect(ch)
+	m.reloads.Collect(ch)
+	m.reloadOK.Collect(ch)
+	m.reloadTime.Collect(ch)
 	c := m.c
 	cfg := c.Config()
 	now := c.now()

@@ -124,7 +124,7 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 			continue
 		}
 		for _, check := range cfg.MaintenanceChecks(&mw) {
-			key := mw.ID + "\x00" + check
+			key := fmt.Sprintf("%s/%d/%d/%s", mw.ID, ms.Unix(), me.Unix(), check)
 			c.maintMu.Lock()
 			done, seen := c.maintDone[key]
 			c.maintMu.Unlock()

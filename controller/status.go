@@ -13,6 +13,7 @@ import (
 type StatusResponse struct {
 	GeneratedAt   time.Time         `json:"generated_at"`
 	ConfigVersion string            `json:"config_version"`
+	Config        ReloadStatus      `json:"config"`
 	Status        model.Status      `json:"status"`
 	Components    []ComponentStatus `json:"components"`
 	Regions       []RegionStatus    `json:"regions"`
@@ -80,7 +81,7 @@ func (c *Controller) Status() StatusResponse {
 	now := c.now()
 	unhealthyAfter := cfg.UnhealthyAfter()
 	healthy := c.probes.healthyRegions(now, unhealthyAfter)
-	out := StatusResponse{GeneratedAt: now.UTC(), ConfigVersion: cfg.Version, Components: []ComponentStatus{}, Probes: []ProbeStatus{}}
+	out := StatusResponse{GeneratedAt: now.UTC(), ConfigVersion: cfg.Version, Config: c.reloadStatus(), Components: []ComponentStatus{}, Probes: []ProbeStatus{}}
 	var all []model.Status
 	for _, comp := range cfg.Components {
 		cs := ComponentStatus{ID: comp.ID, Name: comp.Name, Checks: []CheckStatus{}}

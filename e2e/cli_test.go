@@ -111,3 +111,38 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 		t.Fatal("the demo did not print its URLs")
 	}
 }
+
+// TestSIGHUPReloadsTheConfiguration: the controller takes a changed file on
+// SIGHUP, and refuses a broken one while it keeps running.
+func TestSIGHUPReloadsTheConfiguration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := "regions: [{id: eu-london}]\nquorum: 1\nprobes:\n  tokens: [{region: eu-london, token: reload-test-token-01}]\ncomponents:\n  - id: api\n    checks:\n      - {id: a, kind: http, http: {url: \"http://127.0.0.1:9/\"}}\n"
+	path := filepath.Join(dir, "nines.yaml")
+	os.WriteFile(path, []byte(cfg), 0o644)
+	ctl := freeAddr(t)
+	p := start(t, dir, "controller", "controller", "--config", path, "--data", filepath.Join(dir, "data"), "--listen", ctl, "--config-check-every", "1h")
+	waitFor(t, ctl, "controller up", 10*time.Second, func(s *status) bool { return len(s.Components) == 1 })
+	os.WriteFile(path, []byte(cfg+"      - {id: b, kind: http, http: {url: \"http://127.0.0.1:9/b\"}}\n"), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, ctl, "check b after SIGHUP", 10*time.Second, func(s *status) bool { return len(s.Components[0].Checks) == 2 })
+	os.WriteFile(path, []byte("regions: [\n"), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	var body struct {
+		Config struct {
+			Error string `json:"last_reload_error"`
+		} `json:"config"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for body.Config.Error == "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		getJSON("http://"+ctl+"/api/v1/status", &body)
+	}
+	if !strings.Contains(body.Config.Error, path) {
+		t.Fatalf("broken file: reload error %q", body.Config.Error)
+	}
+	waitFor(t, ctl, "still serving both checks", 5*time.Second, func(s *status) bool { return len(s.Components[0].Checks) == 2 })
+}

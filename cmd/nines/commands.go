@@ -33,13 +33,14 @@ func controllerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("configuration:\n%w", err)
 			}
-			o.Config, o.Logger = cfg, log
+			o.Config, o.Logger, o.ConfigFile = cfg, log, file
 			return controller.Run(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&file, "config", "nines.yaml", "configuration file")
 	cmd.Flags().StringVar(&o.DataDir, "data", "data", "directory for the SQLite database")
 	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address to serve the API on")
+	cmd.Flags().DurationVar(&o.ReloadEvery, "config-check-every", 5*time.Second, "how often the configuration file is checked for changes (SIGHUP reloads at once)")
 	cmd.Flags().DurationVar(&o.RawRetention, "retention-raw", controller.DefaultRawRetention, "how long raw results are kept")
 	cmd.Flags().DurationVar(&o.SliceRetention, "retention-slices", controller.DefaultSliceRetention, "how long minute slices are kept (hourly and daily rollups are kept for ever)")
 	return cmd
