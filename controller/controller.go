@@ -60,7 +60,8 @@ type Controller struct {
 	reload reloader
 
 	maintMu   sync.Mutex
-	maintDone map[string]sla.Minute // window/check → last minute sliced
+	maintDone  map[string]sla.Minute // window/check → last minute sliced
+	backfilled string                // configuration version whose latency history is complete
 }
 
 // New opens the store and builds a controller; it does not serve.

@@ -73,8 +73,10 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 		pr := SLOPeriodReport{SLOReport: base, Incidents: []Incident{}}
 		pr.Window = "report period"
 		pr.Met = base.Value == nil || *base.Value*100 >= slo.Target
-		if pr.Incidents, err = c.incidents(ctx, slo, f, t, base.ErrorBudget.TotalMinutes); err != nil {
-			return r, err
+		if slo.SLI == config.SLIAvailability {
+			if pr.Incidents, err = c.incidents(ctx, slo, f, t, base.ErrorBudget.Total); err != nil {
+				return r, err
+			}
 		}
 		r.SLOs = append(r.SLOs, pr)
 	}

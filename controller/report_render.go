@@ -40,11 +40,16 @@ func pct(v *float64) string {
 func (r SLAReport) table(w io.Writer) error {
 	fmt.Fprintf(w, "SLA report %s to %s\n\n", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SLO\tTARGET\tSLI\tMET\tBUDGET MIN\tSPENT MIN\tLEFT\tBAD MIN\tMAINT MIN\tUNKNOWN MIN\tINCIDENTS")
+	fmt.Fprintln(tw, "SLO\tSLI\tTARGET\tACHIEVED\tMET\tBUDGET\tSPENT\tLEFT\tEXCLUDED\tINCIDENTS")
 	for _, s := range r.SLOs {
-		fmt.Fprintf(tw, "%s\t%g%%\t%s\t%v\t%.1f\t%.0f\t%.1f%%\t%d\t%d\t%d\t%d\n", s.ID, s.Target, pct(s.Value), s.Met,
-			s.ErrorBudget.TotalMinutes, s.ErrorBudget.ConsumedMinutes, s.ErrorBudget.RemainingRatio*100,
-			s.Minutes.Bad, s.Minutes.Maintenance, s.Minutes.Unknown, len(s.Incidents))
+		kind, excluded := s.SLI, ""
+		if s.Minutes != nil {
+			excluded = fmt.Sprintf("%d maint + %d unknown min", s.Minutes.Maintenance, s.Minutes.Unknown)
+		} else {
+			kind = fmt.Sprintf("latency < %dms", s.ThresholdMS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%g%%\t%s\t%v\t%.1f %s\t%.0f\t%.1f%%\t%s\t%d\n", s.ID, kind, s.Target, pct(s.Value), s.Met,
+			s.ErrorBudget.Total, s.ErrorBudget.Unit, s.ErrorBudget.Consumed, s.ErrorBudget.RemainingRatio*100, excluded, len(s.Incidents))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -69,18 +74,23 @@ func (r SLAReport) table(w io.Writer) error {
 
 func (r SLAReport) csv(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"slo", "from", "to", "target", "sli", "met", "budget_minutes", "consumed_minutes", "remaining_minutes",
-		"remaining_ratio", "good_minutes", "bad_minutes", "maintenance_minutes", "unknown_minutes", "incidents"})
+	cw.Write([]string{"slo", "sli", "from", "to", "target", "sli_value", "met", "budget_unit", "budget", "consumed", "remaining",
+		"remaining_ratio", "good", "bad", "maintenance_minutes", "unknown_minutes", "incidents"})
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for _, s := range r.SLOs {
 		sli := ""
 		if s.Value != nil {
 			sli = f(*s.Value)
 		}
-		cw.Write([]string{s.ID, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), f(s.Target), sli, strconv.FormatBool(s.Met),
-			f(s.ErrorBudget.TotalMinutes), f(s.ErrorBudget.ConsumedMinutes), f(s.ErrorBudget.RemainingMinutes), f(s.ErrorBudget.RemainingRatio),
-			strconv.Itoa(s.Minutes.Good), strconv.Itoa(s.Minutes.Bad), strconv.Itoa(s.Minutes.Maintenance), strconv.Itoa(s.Minutes.Unknown),
-			strconv.Itoa(len(s.Incidents))})
+		good, bad, maint, unknown := "", "", "", ""
+		if m := s.Minutes; m != nil {
+			good, bad, maint, unknown = strconv.Itoa(m.Good), strconv.Itoa(m.Bad), strconv.Itoa(m.Maintenance), strconv.Itoa(m.Unknown)
+		} else if e := s.Events; e != nil {
+			good, bad = strconv.Itoa(e.Good), strconv.Itoa(e.Bad)
+		}
+		cw.Write([]string{s.ID, s.SLI, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), f(s.Target), sli, strconv.FormatBool(s.Met),
+			s.ErrorBudget.Unit, f(s.ErrorBudget.Total), f(s.ErrorBudget.Consumed), f(s.ErrorBudget.Remaining), f(s.ErrorBudget.RemainingRatio),
+			good, bad, maint, unknown, strconv.Itoa(len(s.Incidents))})
 	}
 	cw.Flush()
 	return cw.Error()

@@ -100,11 +100,11 @@ func TestWorkedExampleBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Minutes.Valid != 43200 || math.Abs(r.ErrorBudget.TotalMinutes-43.2) > 1e-9 {
-			t.Errorf("%s: %d valid minutes, budget %.4f; want 43200 and 43.2", tc.slo, r.Minutes.Valid, r.ErrorBudget.TotalMinutes)
+		if r.Minutes.Valid != 43200 || math.Abs(r.ErrorBudget.Total-43.2) > 1e-9 {
+			t.Errorf("%s: %d valid minutes, budget %.4f; want 43200 and 43.2", tc.slo, r.Minutes.Valid, r.ErrorBudget.Total)
 		}
-		if math.Abs(r.ErrorBudget.RemainingMinutes-tc.remaining) > 1e-9 || r.ErrorBudget.ConsumedMinutes != tc.bad {
-			t.Errorf("%s: remaining %.4f consumed %.1f, want %.1f and %.0f", tc.slo, r.ErrorBudget.RemainingMinutes, r.ErrorBudget.ConsumedMinutes, tc.remaining, tc.bad)
+		if math.Abs(r.ErrorBudget.Remaining-tc.remaining) > 1e-9 || r.ErrorBudget.Consumed != tc.bad {
+			t.Errorf("%s: remaining %.4f consumed %.1f, want %.1f and %.0f", tc.slo, r.ErrorBudget.Remaining, r.ErrorBudget.Consumed, tc.remaining, tc.bad)
 		}
 		if r.BurnRates["1d"] != 0 || r.BurnRates["3d"] != 0 || r.ExhaustedInSeconds != nil {
 			t.Errorf("%s: an outage 5 days ago burns nothing in the last 3 days: %v", tc.slo, r.BurnRates)
@@ -182,8 +182,8 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
 		t.Fatalf("maintenance %+v", r.Maintenance)
 	}
 	for format, want := range map[string]string{
-		"table": "global    99.9%   97.879%  false",
-		"csv":   "global,2026-11-26T06:00:00Z,2026-11-26T12:00:00Z,99.9,0.9787878787878788,false",
+		"table": "global    availability  99.9%   97.879%   false  0.3 minutes  7",
+		"csv":   "global,availability,2026-11-26T06:00:00Z,2026-11-26T12:00:00Z,99.9,0.9787878787878788,false,minutes,",
 		"json":  `"budget_share":`,
 		"html":  "<td>db-upgrade</td><td>2026-11-26 09:00 UTC</td>",
 	} {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
 )
 
 // Minute slices: ingest marks the scheduled minute of every stored result
@@ -34,6 +35,9 @@ const dirtyBatch = 50_000
 // minute of a maintenance window that has begun a maintenance slice, with
 // or without results in it.
 func (c *Controller) EvaluateSlices(ctx context.Context) error {
+	if err := c.backfillLatency(ctx); err != nil {
+		return err
+	}
 	if err := c.sliceMaintenance(ctx); err != nil {
 		return err
 	}
@@ -81,6 +85,14 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 	}
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Scheduled.Before(outcomes[j].Scheduled) })
 	quorum := cfg.CheckQuorum(ch)
+	thresholds := cfg.LatencyThresholds(ch.ID)
+	var events store.LatencyEvents
+	if len(thresholds) > 0 {
+		events = store.LatencyEvents{}
+		for _, th := range thresholds {
+			events[th] = map[sla.Minute]sla.Events{}
+		}
+	}
 	slices := make(map[sla.Minute]sla.Slice, len(ms))
 	for _, m := range ms {
 		start := m.Time()
@@ -99,11 +111,63 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 			}
 			regions[o.Region] = r
 		}
-		slices[m] = sla.Verdict(regions, quorum, cfg.InMaintenance(ch.ID, start))
+		inMaintenance := cfg.InMaintenance(ch.ID, start)
+		slices[m] = sla.Verdict(regions, quorum, inMaintenance)
+		// Latency occurrences: the results scheduled in this very minute,
+		// none while under maintenance.
+		for _, th := range thresholds {
+			var e sla.Events
+			if !inMaintenance {
+				limit := time.Duration(th) * time.Millisecond
+				for _, o := range outcomes[first:] {
+					if !o.Scheduled.Before(hi) {
+						break
+					}
+					if o.Scheduled.Before(start) {
+						continue
+					}
+					e.Total++
+					if o.Up && o.Duration < limit {
+						e.Good++
+					}
+				}
+			}
+			events[th][m] = e
+		}
 	}
-	if err := c.store.PutSlices(ctx, ch.ID, slices, marked, seq); err != nil {
+	if err := c.store.PutVerdicts(ctx, ch.ID, slices, events, marked, seq); err != nil {
 		return fmt.Errorf("slice %s: %w", check, err)
 	}
+	return nil
+}
+
+// backfillLatency recomputes, from the raw results still kept, the history
+// of a latency SLO that is new to the store; it runs once per configuration.
+func (c *Controller) backfillLatency(ctx context.Context) error {
+	cfg := c.Config()
+	c.maintMu.Lock()
+	done := c.backfilled == cfg.Version
+	c.maintMu.Unlock()
+	if done {
+		return nil
+	}
+	for _, ch := range cfg.AllChecks() {
+		for _, th := range cfg.LatencyThresholds(ch.ID) {
+			has, err := c.store.HasLatencyEvents(ctx, ch.ID, th)
+			if err != nil {
+				return err
+			}
+			if !has {
+				if err := c.store.MarkAllDirty(ctx, ch.ID); err != nil {
+					return fmt.Errorf("backfill latency of %s: %w", ch.ID, err)
+				}
+				break
+			}
+		}
+	}
+	c.maintMu.Lock()
+	c.backfilled = cfg.Version
+	c.maintMu.Unlock()
 	return nil
 }
 

@@ -23,9 +23,14 @@ type SLOReport struct {
 	SLI    string    `json:"sli"`
 	From   time.Time `json:"from"`
 	To     time.Time `json:"to"`
-	// Value is the SLI: good minutes / valid minutes; nil with none valid.
-	Value       *float64           `json:"sli_value"`
-	Minutes     MinuteCounts       `json:"minutes"`
+	// Threshold is the latency SLI's bound, in milliseconds.
+	ThresholdMS int64 `json:"threshold_ms,omitempty"`
+	// Value is the SLI: good / valid minutes (availability) or good / all
+	// results (latency); nil with none.
+	Value *float64 `json:"sli_value"`
+	// Minutes are counted for an availability SLI, Events for a latency SLI.
+	Minutes     *MinuteCounts      `json:"minutes,omitempty"`
+	Events      *EventCounts       `json:"events,omitempty"`
 	ErrorBudget BudgetReport       `json:"error_budget"`
 	BurnRates   map[string]float64 `json:"burn_rates"`
 	// ExhaustedIn is how long the budget lasts at the 1h burn rate; nil
@@ -43,12 +48,25 @@ type MinuteCounts struct {
 	Maintenance int `json:"maintenance"`
 }
 
-// BudgetReport is the error budget in minutes.
+// EventCounts tallies results for a latency SLI.
+type EventCounts struct {
+	Good  int `json:"good"`
+	Bad   int `json:"bad"`
+	Total int `json:"total"`
+}
+
+// BudgetReport is the error budget, in minutes (availability) or results
+// (latency).
 type BudgetReport struct {
-	TotalMinutes     float64 `json:"total_minutes"`
-	ConsumedMinutes  float64 `json:"consumed_minutes"`
-	RemainingMinutes float64 `json:"remaining_minutes"`
-	RemainingRatio   float64 `json:"remaining_ratio"`
+	Unit           string  `json:"unit"`
+	Total          float64 `json:"total"`
+	Consumed       float64 `json:"consumed"`
+	Remaining      float64 `json:"remaining"`
+	RemainingRatio float64 `json:"remaining_ratio"`
+}
+
+func budgetReport(unit string, b sla.Budget) BudgetReport {
+	return BudgetReport{Unit: unit, Total: b.Total, Consumed: b.Consumed, Remaining: b.Remaining, RemainingRatio: b.RemainingRatio}
 }
 
 // sloWindow is the minutes [from, to) an SLO covers at now: whole minutes
@@ -70,35 +88,55 @@ func (c *Controller) SLOReport(ctx context.Context, slo *config.SLO, now time.Ti
 // from to.
 func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Minute) (SLOReport, error) {
 	target := slo.Ratio()
-	all, err := c.sloCounts(ctx, slo, from, to)
-	if err != nil {
-		return SLOReport{}, err
-	}
-	burn := make([]sla.Counts, len(sla.BurnWindows))
-	for i, w := range sla.BurnWindows {
-		if burn[i], err = c.sloCounts(ctx, slo, to-sla.Minute(w.D/time.Minute), to); err != nil {
-			return SLOReport{}, err
-		}
-	}
-	b := sla.NewBudget(all, target)
 	r := SLOReport{ID: slo.ID, Name: slo.Name, Checks: slo.Checks, Target: slo.Target, Window: slo.Window, SLI: slo.SLI,
-		From: from.Time(), To: to.Time(),
-		Minutes:     MinuteCounts{Good: all.Good, Bad: all.Bad, Valid: all.Valid(), Unknown: all.Unknown, Maintenance: all.Maintenance},
-		ErrorBudget: BudgetReport{TotalMinutes: b.Total, ConsumedMinutes: b.Consumed, RemainingMinutes: b.Remaining, RemainingRatio: b.RemainingRatio},
-		BurnRates:   map[string]float64{},
-	}
-	if all.Valid() > 0 {
-		v := float64(all.Good) / float64(all.Valid())
-		r.Value = &v
-	}
-	var hourly float64
-	for i, w := range sla.BurnWindows {
-		r.BurnRates[w.Name] = sla.BurnRate(burn[i], target)
-		if w.Name == "1h" {
-			hourly = r.BurnRates[w.Name]
+		From: from.Time(), To: to.Time(), BurnRates: map[string]float64{}}
+	var b sla.Budget
+	perMinute := 1.0
+	if slo.SLI == config.SLILatency {
+		th := slo.Threshold.D().Milliseconds()
+		r.ThresholdMS = th
+		e, err := c.store.EventCounts(ctx, slo.Checks, th, from, to)
+		if err != nil {
+			return r, fmt.Errorf("slo %s: %w", slo.ID, err)
+		}
+		r.Events = &EventCounts{Good: e.Good, Bad: e.Bad(), Total: e.Total}
+		if e.Total > 0 {
+			v := float64(e.Good) / float64(e.Total)
+			r.Value = &v
+		}
+		b = sla.BudgetOf(e.Bad(), e.Total, target)
+		r.ErrorBudget = budgetReport("events", b)
+		for _, w := range sla.BurnWindows {
+			we, err := c.store.EventCounts(ctx, slo.Checks, th, to-sla.Minute(w.D/time.Minute), to)
+			if err != nil {
+				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
+			}
+			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total, target)
+			if w.Name == "1h" {
+				perMinute = float64(we.Total) / 60
+			}
+		}
+	} else {
+		all, err := c.sloCounts(ctx, slo, from, to)
+		if err != nil {
+			return r, err
+		}
+		r.Minutes = &MinuteCounts{Good: all.Good, Bad: all.Bad, Valid: all.Valid(), Unknown: all.Unknown, Maintenance: all.Maintenance}
+		if all.Valid() > 0 {
+			v := float64(all.Good) / float64(all.Valid())
+			r.Value = &v
+		}
+		b = sla.NewBudget(all, target)
+		r.ErrorBudget = budgetReport("minutes", b)
+		for _, w := range sla.BurnWindows {
+			wc, err := c.sloCounts(ctx, slo, to-sla.Minute(w.D/time.Minute), to)
+			if err != nil {
+				return r, err
+			}
+			r.BurnRates[w.Name] = sla.BurnRate(wc, target)
 		}
 	}
-	if d := sla.ExhaustedIn(b, hourly, target); d != nil {
+	if d := sla.ExhaustedInUnits(b, r.BurnRates["1h"], target, perMinute); d != nil {
 		secs := d.Seconds()
 		at := to.Time().Add(*d)
 		r.ExhaustedInSeconds, r.ExhaustedAt = &secs, &at

@@ -17,9 +17,17 @@ type SLO struct {
 	Target float64 `yaml:"target"`
 	// Window is a rolling window ("30d", "28d", "7d") or "calendar_month".
 	Window string `yaml:"window"`
-	// SLI is availability: good minutes over valid minutes (timeslices).
-	SLI string `yaml:"sli"`
+	// SLI is availability (good minutes / valid minutes: timeslices) or
+	// latency (results faster than Threshold / all results: occurrences).
+	SLI       string   `yaml:"sli"`
+	Threshold Duration `yaml:"threshold"`
 }
+
+// SLI kinds.
+const (
+	SLIAvailability = "availability"
+	SLILatency      = "latency"
+)
 
 // Maintenance is a window in which the listed checks (or every check of the
 // listed components) are under maintenance: their minutes are excluded from
@@ -134,6 +142,21 @@ func (c *Config) componentOf(check string) string {
 	return ""
 }
 
+// LatencyThresholds returns the thresholds, in milliseconds, that latency
+// SLOs set on check.
+func (c *Config) LatencyThresholds(check string) []int64 {
+	var out []int64
+	for _, s := range c.SLOs {
+		if s.SLI != SLILatency || !slices.Contains(s.Checks, check) {
+			continue
+		}
+		if ms := s.Threshold.D().Milliseconds(); !slices.Contains(out, ms) {
+			out = append(out, ms)
+		}
+	}
+	return out
+}
+
 // SLO returns the SLO with id, or nil.
 func (c *Config) SLO(id string) *SLO {
 	for i := range c.SLOs {
@@ -181,8 +204,17 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 				v.add(p+".window", "%v", err)
 			}
 		}
-		if s.SLI != "availability" {
-			v.add(p+".sli", "%q is not a supported SLI (availability)", s.SLI)
+		switch s.SLI {
+		case SLIAvailability:
+			if s.Threshold != 0 {
+				v.add(p+".threshold", "only a latency SLI takes a threshold")
+			}
+		case SLILatency:
+			if s.Threshold.D() < time.Millisecond || s.Threshold.D()%time.Millisecond != 0 {
+				v.add(p+".threshold", "a latency SLI needs a threshold of whole milliseconds, e.g. 300ms")
+			}
+		default:
+			v.add(p+".sli", "%q is not availability or latency", s.SLI)
 		}
 	}
 	for i := range c.Maintenance {

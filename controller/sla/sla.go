@@ -136,12 +136,24 @@ func (c *Counts) Add(s Slice) {
 func (c Counts) Valid() int { return c.Good + c.Bad }
 
 // BurnRate is (bad / valid) / (1 − target); 0 without valid slices.
-func BurnRate(c Counts, target float64) float64 {
-	if c.Valid() == 0 || target >= 1 {
+func BurnRate(c Counts, target float64) float64 { return Burn(c.Bad, c.Valid(), target) }
+
+// Burn is (bad / valid) / (1 − target) for any unit; 0 when valid is 0.
+func Burn(bad, valid int, target float64) float64 {
+	if valid == 0 || target >= 1 {
 		return 0
 	}
-	return float64(c.Bad) / float64(c.Valid()) / (1 - target)
+	return float64(bad) / float64(valid) / (1 - target)
 }
+
+// Events tallies occurrences for a latency SLI: results under the
+// threshold (good) among all results.
+type Events struct {
+	Good, Total int
+}
+
+// Bad is the number of results at or over the threshold, or down.
+func (e Events) Bad() int { return e.Total - e.Good }
 
 // Budget is the error budget of a window, in slices (minutes).
 type Budget struct {
@@ -153,8 +165,11 @@ type Budget struct {
 }
 
 // NewBudget computes the budget of counts at target (a ratio, 0.999).
-func NewBudget(c Counts, target float64) Budget {
-	b := Budget{Total: (1 - target) * float64(c.Valid()), Consumed: float64(c.Bad)}
+func NewBudget(c Counts, target float64) Budget { return BudgetOf(c.Bad, c.Valid(), target) }
+
+// BudgetOf is the budget of bad among valid units (minutes or events).
+func BudgetOf(bad, valid int, target float64) Budget {
+	b := Budget{Total: (1 - target) * float64(valid), Consumed: float64(bad)}
 	b.Remaining = b.Total - b.Consumed
 	b.RemainingRatio = 1
 	if b.Total > 0 {
@@ -169,11 +184,17 @@ func NewBudget(c Counts, target float64) Budget {
 // burn of 1 spends (1 − target) of each valid minute. Nil when it never
 // runs out at that rate; zero when it already has.
 func ExhaustedIn(b Budget, burn, target float64) *time.Duration {
+	return ExhaustedInUnits(b, burn, target, 1)
+}
+
+// ExhaustedInUnits is ExhaustedIn for a budget counted in units of which
+// perMinute arrive each minute (events for a latency SLI).
+func ExhaustedInUnits(b Budget, burn, target, perMinuteUnits float64) *time.Duration {
 	if b.Remaining <= 0 {
 		d := time.Duration(0)
 		return &d
 	}
-	perMinute := burn * (1 - target)
+	perMinute := burn * (1 - target) * perMinuteUnits
 	if perMinute <= 0 {
 		return nil
 	}

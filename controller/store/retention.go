@@ -54,6 +54,9 @@ func (s *Store) PruneSlices(ctx context.Context, before sla.Minute) (int64, erro
 			return total, fmt.Errorf("prune slices: %w", err)
 		}
 		total += n
+		if _, err := s.exec(ctx, `DELETE FROM latency_events WHERE check_id = ? AND span = 1 AND bucket < ?`, id, int64(before)); err != nil {
+			return total, fmt.Errorf("prune latency events: %w", err)
+		}
 	}
 	return total, nil
 }

@@ -15,6 +15,7 @@ type Outcome struct {
 	Region    string
 	Scheduled time.Time
 	Up        bool
+	Duration  time.Duration
 }
 
 // Outcomes returns the results of check scheduled in [from, to).
@@ -25,7 +26,7 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT region_id, scheduled, outcome FROM results WHERE check_id = ? AND scheduled >= ? AND scheduled < ?`,
+	rows, err := s.db.QueryContext(ctx, `SELECT region_id, scheduled, outcome, duration_us FROM results WHERE check_id = ? AND scheduled >= ? AND scheduled < ?`,
 		cid, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
@@ -33,12 +34,12 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	defer rows.Close()
 	var out []Outcome
 	for rows.Next() {
-		var rid, sched int64
+		var rid, sched, us int64
 		var up int
-		if err := rows.Scan(&rid, &sched, &up); err != nil {
+		if err := rows.Scan(&rid, &sched, &up, &us); err != nil {
 			return nil, err
 		}
-		out = append(out, Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1})
+		out = append(out, Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1, Duration: time.Duration(us) * time.Microsecond})
 	}
 	return out, rows.Err()
 }
@@ -74,6 +75,16 @@ func (s *Store) DirtyMinutes(ctx context.Context, limit int) (Dirty, error) {
 // in the same transaction clears the dirty marks handled (made up to seq);
 // a mark renewed meanwhile by a newer result stays.
 func (s *Store) PutSlices(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, handled []sla.Minute, seq int64) error {
+	return s.PutVerdicts(ctx, check, slices, nil, handled, seq)
+}
+
+// LatencyEvents are a check's latency occurrences per threshold (ms) and
+// minute.
+type LatencyEvents map[int64]map[sla.Minute]sla.Events
+
+// PutVerdicts is PutSlices with the check's latency events of the same
+// minutes, rolled up by hour and day in the same transaction.
+func (s *Store) PutVerdicts(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, events LatencyEvents, handled []sla.Minute, seq int64) error {
 	if len(slices) == 0 && len(handled) == 0 {
 		return nil
 	}
@@ -101,6 +112,9 @@ func (s *Store) PutSlices(ctx context.Context, check string, slices map[sla.Minu
 	}
 	if err := rollUp(ctx, tx, cid, slices); err != nil {
 		return fmt.Errorf("roll up %s: %w", check, err)
+	}
+	if err := putEvents(ctx, tx, cid, events); err != nil {
+		return fmt.Errorf("latency events of %s: %w", check, err)
 	}
 	for _, m := range handled {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM dirty WHERE check_id = ? AND minute = ? AND seq <= ?`, cid, int64(m), seq); err != nil {
@@ -306,4 +320,94 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 		out[name] = append(out[name], b)
 	}
 	return out, rows.Err()
+}
+
+func putEvents(ctx context.Context, tx *sql.Tx, cid int64, events LatencyEvents) error {
+	if len(events) == 0 {
+		return nil
+	}
+	const upsert = ` ON CONFLICT (check_id, threshold_ms, span, bucket) DO UPDATE SET good = excluded.good, total = excluded.total`
+	minute, err := tx.PrepareContext(ctx, `INSERT INTO latency_events VALUES (?, ?, 1, ?, ?, ?)`+upsert)
+	if err != nil {
+		return err
+	}
+	defer minute.Close()
+	roll, err := tx.PrepareContext(ctx, `INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
+		SELECT ?1, ?2, ?3, ?4, COALESCE(SUM(good), 0), COALESCE(SUM(total), 0) FROM latency_events
+		WHERE check_id = ?1 AND threshold_ms = ?2 AND span = ?5 AND bucket >= ?4 AND bucket < ?4 + ?3`+upsert)
+	if err != nil {
+		return err
+	}
+	defer roll.Close()
+	for th, byMinute := range events {
+		hours, days := map[int64]bool{}, map[int64]bool{}
+		for m, e := range byMinute {
+			if _, err := minute.ExecContext(ctx, cid, th, int64(m), e.Good, e.Total); err != nil {
+				return err
+			}
+			hours[floorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
+			days[floorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
+		}
+		for h := range hours {
+			if _, err := roll.ExecContext(ctx, cid, th, sla.SpanHour, h, sla.SpanMinute); err != nil {
+				return err
+			}
+		}
+		for d := range days {
+			if _, err := roll.ExecContext(ctx, cid, th, sla.SpanDay, d, sla.SpanHour); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// EventCounts sums the latency events of checks at threshold (ms) over
+// [from, to), from daily and hourly rollups and minute rows at the edges.
+func (s *Store) EventCounts(ctx context.Context, checks []string, thresholdMS int64, from, to sla.Minute) (sla.Events, error) {
+	var e sla.Events
+	ids := s.checkIDs(checks)
+	if len(ids) == 0 || len(checks) == 0 {
+		return e, nil
+	}
+	in := `(?` + strings.Repeat(",?", len(ids)-1) + `)`
+	for _, seg := range sla.Segments(from, to) {
+		var good, total int
+		args := append([]any{thresholdMS, seg.Span, int64(seg.From), int64(seg.To)}, ids...)
+		if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(good), 0), COALESCE(SUM(total), 0) FROM latency_events
+			WHERE threshold_ms = ? AND span = ? AND bucket >= ? AND bucket < ? AND check_id IN `+in, args...).Scan(&good, &total); err != nil {
+			return e, fmt.Errorf("latency events: %w", err)
+		}
+		e.Good += good
+		e.Total += total
+	}
+	return e, nil
+}
+
+// HasLatencyEvents reports whether any latency events of check at
+// threshold were ever recorded.
+func (s *Store) HasLatencyEvents(ctx context.Context, check string, thresholdMS int64) (bool, error) {
+	ids := s.checkIDs([]string{check})
+	if len(ids) == 0 {
+		return false, nil
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM latency_events WHERE check_id = ? AND threshold_ms = ? LIMIT 1)`, ids[0], thresholdMS).Scan(&n)
+	return n > 0, err
+}
+
+// MarkAllDirty marks every minute of check that has raw results, so that
+// its verdicts and events are recomputed (after a new latency SLO appears).
+func (s *Store) MarkAllDirty(ctx context.Context, check string) error {
+	ids := s.checkIDs([]string{check})
+	if len(ids) == 0 {
+		return nil
+	}
+	s.wr.Lock()
+	defer s.wr.Unlock()
+	s.seq++
+	_, err := s.db.ExecContext(ctx, `INSERT INTO dirty (check_id, minute, seq)
+		SELECT DISTINCT check_id, scheduled / 60000, ? FROM results WHERE check_id = ?
+		ON CONFLICT (check_id, minute) DO UPDATE SET seq = excluded.seq`, s.seq, ids[0])
+	return err
 }
