@@ -59,7 +59,7 @@ type Controller struct {
 
 	reload reloader
 
-	maintMu   sync.Mutex
+	maintMu    sync.Mutex
 	maintDone  map[string]sla.Minute // window/check → last minute sliced
 	backfilled string                // configuration version whose latency history is complete
 }
