@@ -297,3 +297,45 @@ func TestKindBlocksAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestSLOWindowsAndValidation(t *testing.T) {
+	src := minimal + `slos:
+  - {id: month, checks: [api-health], target: 99.95, window: calendar_month}
+  - {id: rolling, checks: [api-health], target: 99.9}
+  - {id: fast, checks: [api-health], sli: latency, threshold: 250ms, target: 99}
+`
+	cfg, err := Parse("slo.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if from, to := cfg.SLO("month").WindowAt(now); !from.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) || !to.Equal(now) {
+		t.Fatalf("calendar month: %s to %s", from, to)
+	}
+	if from, _ := cfg.SLO("rolling").WindowAt(now); !from.Equal(now.Add(-30 * 24 * time.Hour)) {
+		t.Fatalf("rolling default: %s", from)
+	}
+	if th := cfg.LatencyThresholds("api-health"); len(th) != 1 || th[0] != 250 {
+		t.Fatalf("thresholds %v", th)
+	}
+	bad := minimal + `slos:
+  - {id: a, checks: [nope], target: 100}
+  - {id: b, checks: [api-health], target: 99, window: 3w}
+  - {id: c, checks: [api-health], sli: latency, target: 99}
+  - {id: d, checks: [api-health], sli: errors, target: 99}
+maintenance:
+  - {id: m, checks: [api-health], start: "2026-12-01T02:00:00Z", end: "2026-12-01T01:00:00Z"}
+  - {id: n, components: [ghost], start: "tomorrow", end: "2026-12-01T01:00:00Z"}
+`
+	_, err = Parse("bad.yaml", []byte(bad))
+	for _, want := range []string{
+		`slos[0].checks[0]: unknown check "nope"`, "slos[0].target: 100 is not a percentage",
+		`slos[1].window: "3w" is not a window`, "slos[2].threshold: a latency SLI needs a threshold",
+		`slos[3].sli: "errors" is not availability or latency`, "maintenance[0].end: must be after start",
+		`maintenance[1].start: "tomorrow" is not an RFC 3339 time`, `maintenance[1].components[0]: unknown component "ghost"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
