@@ -37,6 +37,10 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/api/v1/results", c.handleResultsQuery)
 	e.GET("/api/v1/slo", c.handleSLOs)
 	e.GET("/api/v1/slo/:id", c.handleSLO)
+	e.GET("/api/v1/alerts", c.handleAlerts)
+	e.GET("/api/v1/alerts/:key", c.handleAlert)
+	e.POST("/api/v1/alerts/:key/ack", c.handleAck, c.authAPI)
+	e.POST("/api/v1/webhooks/pagerduty", c.handlePagerDutyWebhook)
 
 	probe := e.Group("/api/v1", c.authProbe)
 	probe.POST("/probes/register", c.handleHeartbeat)

@@ -42,6 +42,10 @@ type Options struct {
 	// checked every ReloadEvery (default 5s).
 	ConfigFile  string
 	ReloadEvery time.Duration
+	// AlertEvery is how often alert rules run (default 1s); NotifyClient
+	// carries notifications (default: 30 s timeout).
+	AlertEvery   time.Duration
+	NotifyClient *http.Client
 }
 
 // Controller holds the running state.
@@ -58,6 +62,7 @@ type Controller struct {
 	rawRetention, sliceRetention time.Duration
 
 	reload reloader
+	alerts alertState
 
 	maintMu    sync.Mutex
 	maintDone  map[string]sla.Minute // window/check → last minute sliced
@@ -102,6 +107,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	for _, r := range rs {
 		c.latest.offer(r)
 	}
+	c.initAlerting(o.NotifyClient)
 	c.metrics = newMetrics(c)
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
@@ -141,6 +147,12 @@ func Run(ctx context.Context, o Options) error {
 	defer stopLoops()
 	go c.sliceLoop(loops, 2*time.Second)
 	go c.retentionLoop(loops, 10*time.Minute)
+	alertEvery := o.AlertEvery
+	if alertEvery <= 0 {
+		alertEvery = time.Second
+	}
+	go c.alertLoop(loops, alertEvery)
+	go c.alerts.dispatcher.Run(loops, c.alerts.wake)
 	if o.ConfigFile != "" {
 		every := o.ReloadEvery
 		if every <= 0 {

@@ -64,15 +64,21 @@ type harness struct {
 	reg   *prometheus.Registry
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, testConfig) }
+
+func newHarnessWith(t *testing.T, yaml string) *harness {
+	return newHarnessAt(t, yaml, t.TempDir(), &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)})
+}
+
+// newHarnessAt runs a controller on dir with a fake clock behind httptest.
+func newHarnessAt(t *testing.T, yaml, dir string, clk *clock) *harness {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	reg := prometheus.NewRegistry()
-	c, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	c, err := New(context.Background(), Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: reg, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -18,13 +18,27 @@ import (
 // be before the result is refused as nonsense.
 const maxFuture = time.Hour
 
+// readBody reads the request body.
+func readBody(ec echo.Context) ([]byte, error) {
+	body, err := io.ReadAll(ec.Request().Body)
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	return body, nil
+}
+
 // decodeJSON reads one JSON value from the request body and names where it
 // broke.
 func decodeJSON(ec echo.Context, v any) error {
-	body, err := io.ReadAll(ec.Request().Body)
+	body, err := readBody(ec)
 	if err != nil {
-		return fmt.Errorf("read body: %w", err)
+		return err
 	}
+	return jsonUnmarshal(body, v)
+}
+
+// jsonUnmarshal decodes body into v with errors that say where it broke.
+func jsonUnmarshal(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError

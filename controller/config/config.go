@@ -32,6 +32,7 @@ type Config struct {
 	SLOs       []SLO       `yaml:"slos"`
 	// Maintenance windows exclude minutes from SLOs and silence alerts.
 	Maintenance []Maintenance `yaml:"maintenance"`
+	Alerting    Alerting      `yaml:"alerting"`
 
 	// Version is a hash of the effective configuration.
 	Version string `yaml:"-"`
@@ -84,6 +85,9 @@ type Check struct {
 	Regions  []string `yaml:"regions"`
 	Quorum   int      `yaml:"quorum"`
 	Assert   []string `yaml:"assert"`
+	// DependsOn names checks this one needs: while one of them is down, this
+	// check's alerts fold into that incident instead of paging again.
+	DependsOn []string `yaml:"depends_on"`
 
 	HTTP *HTTP `yaml:"http"`
 	TCP  *TCP  `yaml:"tcp"`

@@ -1,0 +1,104 @@
+// Package alerting turns verdicts into alerts and alerts into notifications:
+// rules, the alert lifecycle (pending, firing, acknowledged, resolved),
+// escalation policies, maintenance silencing, and a transactional outbox
+// whose dispatcher delivers with retry and backoff.
+package alerting
+
+import (
+	"time"
+)
+
+// State is where an alert is in its lifecycle.
+type State string
+
+// Alert states.
+const (
+	StatePending      State = "pending"
+	StateFiring       State = "firing"
+	StateAcknowledged State = "acknowledged"
+	StateResolved     State = "resolved"
+)
+
+// Alert is one incident of one condition. Its Key is stable (rule and
+// subject), so a resend after a crash reaches the same incident.
+type Alert struct {
+	Key       string `json:"key"`
+	Rule      string `json:"rule"`
+	Subject   string `json:"subject"`
+	Incident  int64  `json:"incident"` // increases each time the key fires anew
+	State     State  `json:"state"`
+	Severity  string `json:"severity"`
+	Urgency   string `json:"urgency"`
+	Policy    string `json:"policy"`
+	Summary   string `json:"summary"`
+	Component string `json:"component,omitempty"`
+	Class     string `json:"class,omitempty"`
+	// Details go to every notification (failing regions, error classes...).
+	Details map[string]any `json:"details,omitempty"`
+
+	PendingSince time.Time  `json:"pending_since"`
+	FiredAt      *time.Time `json:"fired_at,omitempty"`
+	AckedAt      *time.Time `json:"acknowledged_at,omitempty"`
+	AckedBy      string     `json:"acknowledged_by,omitempty"`
+	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	// GoodSince is when the condition was last seen gone; the alert
+	// resolves once it stays gone for the rule's resolve_after.
+	GoodSince *time.Time `json:"good_since,omitempty"`
+	// Level is the escalation level reached (0-based) and Round the pass
+	// through the policy (repeat); NextEscalation is when the next level is
+	// due while unacknowledged.
+	Level          int        `json:"level"`
+	Round          int        `json:"round"`
+	NextEscalation *time.Time `json:"next_escalation_at,omitempty"`
+	// Notified lists every notifier that received a trigger, so each one
+	// receives the acknowledge and the resolve.
+	Notified []string `json:"notified,omitempty"`
+}
+
+// Action is what a notification does to the incident at the notifier.
+type Action string
+
+// Notification actions.
+const (
+	ActionTrigger     Action = "trigger"
+	ActionAcknowledge Action = "acknowledge"
+	ActionResolve     Action = "resolve"
+)
+
+// Message is what a notifier sends.
+type Message struct {
+	AlertKey  string         `json:"alert_key"`
+	Incident  int64          `json:"incident"`
+	Action    Action         `json:"action"`
+	Severity  string         `json:"severity"`
+	Urgency   string         `json:"urgency"`
+	Summary   string         `json:"summary"`
+	Source    string         `json:"source"`
+	Component string         `json:"component,omitempty"`
+	Group     string         `json:"group,omitempty"`
+	Class     string         `json:"class,omitempty"`
+	Details   map[string]any `json:"details,omitempty"`
+	Link      string         `json:"link,omitempty"`
+	Level     int            `json:"level"`
+	At        time.Time      `json:"at"`
+}
+
+// Notification is one message to one notifier in the outbox.
+type Notification struct {
+	ID        int64      `json:"id"`
+	Notifier  string     `json:"notifier"`
+	Message   Message    `json:"message"`
+	CreatedAt time.Time  `json:"created_at"`
+	Attempts  int        `json:"attempts"`
+	NextAt    time.Time  `json:"next_attempt_at"`
+	Delivered *time.Time `json:"delivered_at,omitempty"`
+	Failed    *time.Time `json:"failed_at,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+}
+
+// Attempt is one delivery try of a notification.
+type Attempt struct {
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"` // delivered, retry, failed
+	Error   string    `json:"error,omitempty"`
+}

@@ -1,0 +1,131 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Notifier delivers one message. An error wrapping a *RetryError is worth
+// another try; any other error is final (a malformed event, a bad key).
+type Notifier interface {
+	Notify(ctx context.Context, m Message) error
+}
+
+// RetryError asks for another attempt, no sooner than After (from a
+// Retry-After header; zero leaves it to the backoff).
+type RetryError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Dispatcher delivers the outbox: oldest first, in order per alert and
+// notifier, with exponential backoff between attempts, every attempt
+// recorded.
+type Dispatcher struct {
+	store     Store
+	notifiers func() map[string]Notifier
+	log       *slog.Logger
+	now       func() time.Time
+	sent      *prometheus.CounterVec
+
+	// MinBackoff and MaxBackoff bound the wait between attempts.
+	MinBackoff, MaxBackoff time.Duration
+	// Timeout bounds one delivery attempt.
+	Timeout time.Duration
+}
+
+// NewDispatcher returns a dispatcher; notifiers is asked on every pass, so
+// that a configuration reload takes effect.
+func NewDispatcher(store Store, notifiers func() map[string]Notifier, log *slog.Logger, now func() time.Time, reg prometheus.Registerer) *Dispatcher {
+	sent := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "nines", Name: "notifications_total",
+		Help: "Notification attempts, by notifier and outcome: delivered, retry or failed."}, []string{"notifier", "outcome"})
+	if reg != nil {
+		reg.MustRegister(sent)
+	}
+	return &Dispatcher{store: store, notifiers: notifiers, log: log, now: now, sent: sent,
+		MinBackoff: time.Second, MaxBackoff: 5 * time.Minute, Timeout: 15 * time.Second}
+}
+
+// DeliverDue tries every notification that is due; it returns how many
+// were tried.
+func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
+	due, err := d.store.DueNotifications(ctx, d.now(), 100)
+	if err != nil {
+		return 0, err
+	}
+	ns := d.notifiers()
+	for i := range due {
+		n := &due[i]
+		notifier, ok := ns[n.Notifier]
+		var err error
+		if !ok {
+			err = fmt.Errorf("notifier %q is no longer configured", n.Notifier)
+		} else {
+			actx, cancel := context.WithTimeout(ctx, d.Timeout)
+			err = notifier.Notify(actx, n.Message)
+			cancel()
+		}
+		if ctx.Err() != nil {
+			return i, ctx.Err()
+		}
+		now := d.now()
+		at := Attempt{At: now, Outcome: "delivered"}
+		n.Attempts++
+		var retry *RetryError
+		switch {
+		case err == nil:
+			n.Delivered = &now
+		case errors.As(err, &retry):
+			at.Outcome, at.Error = "retry", err.Error()
+			wait := d.backoff(n.Attempts)
+			if retry.After > wait {
+				wait = retry.After
+			}
+			n.NextAt, n.LastError = now.Add(wait), err.Error()
+			d.log.Warn("notification not delivered; will retry", "notifier", n.Notifier, "alert", n.Message.AlertKey,
+				"action", n.Message.Action, "attempt", n.Attempts, "retry_in", wait, "err", err)
+		default:
+			at.Outcome, at.Error = "failed", err.Error()
+			n.Failed, n.LastError = &now, err.Error()
+			d.log.Error("notification failed for good", "notifier", n.Notifier, "alert", n.Message.AlertKey, "action", n.Message.Action, "err", err)
+		}
+		d.sent.WithLabelValues(n.Notifier, at.Outcome).Inc()
+		if err := d.store.RecordAttempt(ctx, n, at); err != nil {
+			return i, err
+		}
+	}
+	return len(due), nil
+}
+
+func (d *Dispatcher) backoff(attempts int) time.Duration {
+	w := d.MinBackoff
+	for i := 1; i < attempts && w < d.MaxBackoff; i++ {
+		w *= 2
+	}
+	return min(w, d.MaxBackoff)
+}
+
+// Run delivers until ctx is done, when woken and at least every second.
+func (d *Dispatcher) Run(ctx context.Context, wake <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if _, err := d.DeliverDue(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}

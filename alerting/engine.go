@@ -1,0 +1,268 @@
+package alerting
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/nines-sre/nines/controller/config"
+)
+
+// Store keeps alerts and the outbox. SaveAlert commits an alert's new state
+// and its notifications in one transaction: after a crash either both are
+// there or neither.
+type Store interface {
+	OpenAlerts(ctx context.Context) ([]Alert, error)
+	Alert(ctx context.Context, key string) (*Alert, error)
+	SaveAlert(ctx context.Context, a *Alert, notes []Notification) error
+	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
+	RecordAttempt(ctx context.Context, n *Notification, a Attempt) error
+}
+
+// Engine runs the lifecycle of every alert.
+type Engine struct {
+	store  Store
+	log    *slog.Logger
+	source string
+	// Wake, when set, is signalled after notifications are queued.
+	Wake chan<- struct{}
+}
+
+// NewEngine returns an engine over store; source names this controller in
+// notifications.
+func NewEngine(store Store, log *slog.Logger, source string) *Engine {
+	return &Engine{store: store, log: log, source: source}
+}
+
+// Tick evaluates the rules against a snapshot and moves every alert along
+// its lifecycle: conditions that hold start or keep alerts, `for` turns
+// pending into firing, unacknowledged alerts climb their policy, and
+// alerts whose condition stayed gone for resolve_after resolve.
+func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error {
+	conds := Evaluate(cfg, s)
+	open, err := e.store.OpenAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	byKey := map[string]*Alert{}
+	for i := range open {
+		byKey[open[i].Key] = &open[i]
+	}
+	now := s.Now
+	for k, c := range conds {
+		a := byKey[k]
+		if a == nil {
+			a = &Alert{Key: k, Rule: c.Rule.ID, Subject: c.Subject, State: StatePending, PendingSince: now}
+			if prev, err := e.store.Alert(ctx, k); err != nil {
+				return err
+			} else if prev != nil {
+				a.Incident = prev.Incident
+			}
+		}
+		if err := e.hold(ctx, cfg, a, c, now); err != nil {
+			return err
+		}
+	}
+	for k, a := range byKey {
+		if _, holds := conds[k]; holds {
+			continue
+		}
+		if err := e.gone(ctx, cfg, a, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) hold(ctx context.Context, cfg *config.Config, a *Alert, c Condition, now time.Time) error {
+	changed := a.GoodSince != nil || a.Summary != c.Summary || a.Severity != c.Severity
+	a.GoodSince = nil
+	a.Severity, a.Urgency, a.Policy, a.Summary, a.Component, a.Class, a.Details = c.Severity, c.Urgency, c.Policy, c.Summary, c.Component, c.Class, c.Details
+	var notes []Notification
+	switch a.State {
+	case StatePending:
+		if now.Sub(a.PendingSince) < c.Rule.For.D() {
+			// Stored once, so that `for` counts from first sight across restarts.
+			return e.saveIfNew(ctx, a)
+		}
+		a.State = StateFiring
+		a.Incident++
+		fired := now
+		a.FiredAt, a.AckedAt, a.ResolvedAt, a.AckedBy = &fired, nil, nil, ""
+		a.Level, a.Round, a.Notified = 0, 0, nil
+		notes = e.escalateTo(cfg, a, 0, now)
+		e.log.Warn("alert firing", "key", a.Key, "incident", a.Incident, "severity", a.Severity, "summary", a.Summary)
+	case StateFiring:
+		if a.NextEscalation != nil && !now.Before(*a.NextEscalation) {
+			notes = e.climb(cfg, a, now)
+		} else if !changed {
+			return nil
+		}
+	case StateAcknowledged:
+		if !changed {
+			return nil
+		}
+	}
+	return e.save(ctx, a, notes)
+}
+
+// save commits the alert with its notifications and wakes the dispatcher.
+func (e *Engine) save(ctx context.Context, a *Alert, notes []Notification) error {
+	if err := e.store.SaveAlert(ctx, a, notes); err != nil {
+		return fmt.Errorf("save alert %s: %w", a.Key, err)
+	}
+	if len(notes) > 0 && e.Wake != nil {
+		select {
+		case e.Wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// saveIfNew stores a new pending alert once.
+func (e *Engine) saveIfNew(ctx context.Context, a *Alert) error {
+	cur, err := e.store.Alert(ctx, a.Key)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.State == StatePending {
+		return nil
+	}
+	return e.store.SaveAlert(ctx, a, nil)
+}
+
+// climb moves an unacknowledged alert to its policy's next level, or
+// around again while repeats remain.
+func (e *Engine) climb(cfg *config.Config, a *Alert, now time.Time) []Notification {
+	pol := cfg.Alerting.Policy(a.Policy)
+	if pol == nil {
+		a.NextEscalation = nil
+		return nil
+	}
+	next := a.Level + 1
+	if next >= len(pol.Levels) {
+		if a.Round >= pol.Repeat {
+			a.NextEscalation = nil
+			return nil
+		}
+		a.Round++
+		next = 0
+	}
+	e.log.Warn("alert escalated", "key", a.Key, "level", next+1, "round", a.Round+1)
+	return e.escalateTo(cfg, a, next, now)
+}
+
+// escalateTo notifies the targets of level and schedules the next one.
+func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Time) []Notification {
+	a.Level = level
+	a.NextEscalation = nil
+	pol := cfg.Alerting.Policy(a.Policy)
+	if pol == nil {
+		e.log.Error("alert has no escalation policy", "key", a.Key, "policy", a.Policy)
+		return nil
+	}
+	if level+1 < len(pol.Levels) || a.Round < pol.Repeat {
+		nextLevel := 0
+		if level+1 < len(pol.Levels) {
+			nextLevel = level + 1
+		}
+		at := now.Add(pol.Levels[nextLevel].Delay.D())
+		if nextLevel == 0 {
+			at = now.Add(max(pol.Levels[0].Delay.D(), time.Minute)) // a repeat waits at least a minute
+		}
+		a.NextEscalation = &at
+	}
+	var notes []Notification
+	for _, t := range pol.Levels[level].Targets {
+		notes = append(notes, e.note(cfg, a, t, ActionTrigger, now))
+		if !slices.Contains(a.Notified, t) {
+			a.Notified = append(a.Notified, t)
+		}
+	}
+	return notes
+}
+
+func (e *Engine) note(cfg *config.Config, a *Alert, notifier string, action Action, now time.Time) Notification {
+	link := ""
+	if cfg.Alerting.DashboardURL != "" {
+		link = cfg.Alerting.DashboardURL + "/alerts/" + a.Key
+	}
+	return Notification{Notifier: notifier, CreatedAt: now, NextAt: now, Message: Message{
+		AlertKey: a.Key, Incident: a.Incident, Action: action, Severity: a.Severity, Urgency: a.Urgency, Summary: a.Summary,
+		Source: e.source, Component: a.Component, Group: a.Rule, Class: a.Class, Details: a.Details, Link: link, Level: a.Level, At: now,
+	}}
+}
+
+// gone handles an alert whose condition no longer holds: a pending one is
+// dropped; a firing or acknowledged one resolves once it stays gone.
+func (e *Engine) gone(ctx context.Context, cfg *config.Config, a *Alert, now time.Time) error {
+	if a.State == StatePending {
+		a.State = StateResolved
+		resolved := now
+		a.ResolvedAt = &resolved
+		return e.store.SaveAlert(ctx, a, nil)
+	}
+	if a.GoodSince == nil {
+		good := now
+		a.GoodSince = &good
+	}
+	after := time.Duration(0)
+	for _, r := range cfg.Alerting.Rules {
+		if r.ID == a.Rule {
+			after = r.ResolveAfter.D()
+		}
+	}
+	if now.Sub(*a.GoodSince) < after {
+		return e.store.SaveAlert(ctx, a, nil)
+	}
+	return e.resolve(ctx, cfg, a, now)
+}
+
+func (e *Engine) resolve(ctx context.Context, cfg *config.Config, a *Alert, now time.Time) error {
+	a.State = StateResolved
+	resolved := now
+	a.ResolvedAt, a.NextEscalation = &resolved, nil
+	var notes []Notification
+	for _, t := range a.Notified {
+		notes = append(notes, e.note(cfg, a, t, ActionResolve, now))
+	}
+	e.log.Info("alert resolved", "key", a.Key, "incident", a.Incident)
+	return e.save(ctx, a, notes)
+}
+
+// Acknowledge stops the escalation of an open alert and tells every
+// notifier that was triggered.
+func (e *Engine) Acknowledge(ctx context.Context, cfg *config.Config, key, by string, now time.Time) (*Alert, error) {
+	a, err := e.store.Alert(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, fmt.Errorf("alert %q: %w", key, ErrNotFound)
+	}
+	switch a.State {
+	case StateAcknowledged:
+		return a, nil
+	case StateFiring:
+	default:
+		return nil, fmt.Errorf("alert %q is %s: %w", key, a.State, ErrNotOpen)
+	}
+	a.State = StateAcknowledged
+	at := now
+	a.AckedAt, a.AckedBy, a.NextEscalation = &at, by, nil
+	var notes []Notification
+	for _, t := range a.Notified {
+		notes = append(notes, e.note(cfg, a, t, ActionAcknowledge, now))
+	}
+	e.log.Info("alert acknowledged", "key", key, "by", by)
+	return a, e.save(ctx, a, notes)
+}
+
+// Sentinel errors for callers of Acknowledge.
+var (
+	ErrNotFound = fmt.Errorf("no such alert")
+	ErrNotOpen  = fmt.Errorf("alert is not firing")
+)

@@ -1,0 +1,71 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/smtp"
+	"net/textproto"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/alerting"
+)
+
+// Email sends over SMTP (STARTTLS when the server offers it; PLAIN auth
+// when a username is set).
+type Email struct {
+	Addr     string
+	From     string
+	To       []string
+	Username string
+	Password string
+}
+
+var _ alerting.Notifier = (*Email)(nil)
+
+// Notify mails m. A 5xx answer from the server is final; anything else is
+// worth a retry.
+func (e *Email) Notify(ctx context.Context, m alerting.Message) error {
+	if len(e.To) == 0 {
+		return errNoTargets
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+		e.From, strings.Join(e.To, ", "), strings.ReplaceAll(Text(m), "\n", " "), m.At.UTC().Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "%s\r\n\r\nAlert: %s (incident %d)\r\nSeverity: %s, urgency %s\r\n", m.Summary, m.AlertKey, m.Incident, m.Severity, m.Urgency)
+	keys := make([]string, 0, len(m.Details))
+	for k := range m.Details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %v\r\n", k, m.Details[k])
+	}
+	if m.Link != "" {
+		fmt.Fprintf(&b, "\r\n%s\r\n", m.Link)
+	}
+	var auth smtp.Auth
+	if e.Username != "" {
+		host, _, _ := net.SplitHostPort(e.Addr)
+		auth = smtp.PlainAuth("", e.Username, e.Password, host)
+	}
+	done := make(chan error, 1)
+	go func() { done <- smtp.SendMail(e.Addr, auth, e.From, e.To, []byte(b.String())) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return &alerting.RetryError{Err: ctx.Err()}
+	}
+	if err == nil {
+		return nil
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 500 {
+		return err
+	}
+	return &alerting.RetryError{Err: err}
+}

@@ -1,0 +1,106 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/PagerDuty/go-pagerduty"
+
+	"github.com/nines-sre/nines/alerting"
+)
+
+// PagerDuty sends Events API v2 events through go-pagerduty. The dedup key
+// is the alert key, so a resend after a crash lands in the same incident;
+// retries are the outbox's, not the library's.
+type PagerDuty struct {
+	routingKey string
+	client     *pagerduty.Client
+}
+
+var _ alerting.Notifier = (*PagerDuty)(nil)
+
+// NewPagerDuty posts to eventsURL + /v2/enqueue (EU accounts use
+// https://events.eu.pagerduty.com).
+func NewPagerDuty(routingKey, eventsURL string, hc *http.Client) *PagerDuty {
+	c := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(eventsURL))
+	c.HTTPClient = &http.Client{Timeout: hc.Timeout, Transport: &headerRecorder{base: transportOf(hc)}}
+	return &PagerDuty{routingKey: routingKey, client: c}
+}
+
+func transportOf(hc *http.Client) http.RoundTripper {
+	if hc.Transport != nil {
+		return hc.Transport
+	}
+	return http.DefaultTransport
+}
+
+// headerRecorder keeps the Retry-After of a 429 for the caller, which the
+// library's error does not carry.
+type headerRecorder struct{ base http.RoundTripper }
+
+type recorded struct {
+	mu     sync.Mutex
+	header http.Header
+}
+
+type recordKey struct{}
+
+func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.base.RoundTrip(r)
+	if rec, ok := r.Context().Value(recordKey{}).(*recorded); ok && resp != nil {
+		rec.mu.Lock()
+		rec.header = resp.Header.Clone()
+		rec.mu.Unlock()
+	}
+	return resp, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// Notify sends one event.
+func (p *PagerDuty) Notify(ctx context.Context, m alerting.Message) error {
+	ev := &pagerduty.V2Event{RoutingKey: p.routingKey, Action: string(m.Action), DedupKey: truncate(m.AlertKey, 255), Client: "nines", ClientURL: m.Link}
+	if m.Action == alerting.ActionTrigger {
+		details := map[string]any{"urgency": m.Urgency, "incident": m.Incident, "escalation_level": m.Level + 1}
+		for k, v := range m.Details {
+			details[k] = v
+		}
+		ev.Payload = &pagerduty.V2Payload{Summary: truncate(m.Summary, 1024), Source: m.Source, Severity: m.Severity,
+			Timestamp: m.At.UTC().Format(time.RFC3339), Component: m.Component, Group: m.Group, Class: m.Class, Details: details}
+		if m.Link != "" {
+			ev.Links = []interface{}{map[string]string{"href": m.Link, "text": "Open in nines"}}
+		}
+	}
+	rec := &recorded{}
+	_, err := p.client.ManageEventWithContext(context.WithValue(ctx, recordKey{}, rec), ev)
+	if err == nil {
+		return nil
+	}
+	var apiErr pagerduty.APIError
+	var apiErrPtr *pagerduty.APIError
+	status := 0
+	if errors.As(err, &apiErr) {
+		status = apiErr.StatusCode
+	} else if errors.As(err, &apiErrPtr) {
+		status = apiErrPtr.StatusCode
+	}
+	if status != 0 && status != http.StatusTooManyRequests && status < 500 {
+		return err // 400: the event is invalid; resending it cannot help
+	}
+	rec.mu.Lock()
+	after := retryAfter(rec.header, time.Now())
+	rec.mu.Unlock()
+	return &alerting.RetryError{After: after, Err: err}
+}

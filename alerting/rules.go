@@ -1,0 +1,236 @@
+package alerting
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+)
+
+// Snapshot is what rules look at: the controller's view at one instant.
+type Snapshot struct {
+	Now     time.Time
+	Checks  map[string]CheckState
+	Regions map[string]RegionState
+	SLOs    map[string]SLOState
+}
+
+// CheckState is one check's live verdict.
+type CheckState struct {
+	Status      model.Status
+	Failing     []string                    // regions whose newest result is down
+	Classes     map[string]model.ErrorClass // region → error class
+	Messages    map[string]string           // region → message
+	CertDays    *int                        // fewest days left seen in any region
+	Maintenance bool
+}
+
+// RegionState is one region's probe health.
+type RegionState struct {
+	Healthy bool
+	Probes  int
+}
+
+// SLOState holds an SLO's burn rates by window name.
+type SLOState struct {
+	Burn map[string]float64
+}
+
+// Condition is a rule's finding about one subject at one instant.
+type Condition struct {
+	Key       string
+	Rule      *config.Rule
+	Policy    string
+	Subject   string
+	Severity  string
+	Urgency   string
+	Summary   string
+	Component string
+	Class     string
+	Details   map[string]any
+}
+
+// Evaluate applies every rule to the snapshot and returns the conditions
+// that hold, by alert key. A check under maintenance raises nothing; a
+// check whose dependency is down folds into that check's condition.
+func Evaluate(cfg *config.Config, s Snapshot) map[string]Condition {
+	out := map[string]Condition{}
+	for i := range cfg.Alerting.Rules {
+		r := &cfg.Alerting.Rules[i]
+		switch r.Kind {
+		case config.RuleCheckDown:
+			checkDown(cfg, r, s, out)
+		case config.RuleRegionalDegraded:
+			regionalDegraded(cfg, r, s, out)
+		case config.RuleCertExpiry:
+			certExpiry(cfg, r, s, out)
+		case config.RuleProbeSilent:
+			probeSilent(cfg, r, s, out)
+		case config.RuleSLOBurn:
+			sloBurn(cfg, r, s, out)
+		}
+	}
+	return out
+}
+
+func key(rule, subject string) string { return rule + ":" + subject }
+
+func componentOf(cfg *config.Config, check string) string {
+	for _, comp := range cfg.Components {
+		for _, ch := range comp.Checks {
+			if ch.ID == check {
+				return comp.ID
+			}
+		}
+	}
+	return ""
+}
+
+func regionDetails(cs CheckState) map[string]any {
+	classes := map[string]string{}
+	for r, c := range cs.Classes {
+		classes[r] = string(c)
+	}
+	return map[string]any{"failing_regions": cs.Failing, "error_classes": classes, "messages": cs.Messages}
+}
+
+func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+	checks := cfg.RuleChecks(r)
+	down := map[string]bool{}
+	for _, ch := range checks {
+		if cs := s.Checks[ch.ID]; cs.Status == model.StatusDown && !cs.Maintenance {
+			down[ch.ID] = true
+		}
+	}
+	folded := map[string][]string{}
+	for _, ch := range checks {
+		if !down[ch.ID] {
+			continue
+		}
+		if parent := firstDown(ch.DependsOn, s); parent != "" {
+			folded[parent] = append(folded[parent], ch.ID)
+			continue
+		}
+		cs := s.Checks[ch.ID]
+		d := regionDetails(cs)
+		d["check"] = ch.ID
+		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
+			Summary:   fmt.Sprintf("%s is down: failing in %s", ch.Name, strings.Join(cs.Failing, ", ")),
+			Component: componentOf(cfg, ch.ID), Class: "check_down", Details: d}
+	}
+	for parent, children := range folded {
+		k := key(r.ID, parent)
+		if c, ok := out[k]; ok {
+			sort.Strings(children)
+			c.Details["also_down"] = children
+			c.Summary += "; also down: " + strings.Join(children, ", ")
+		}
+	}
+}
+
+// firstDown returns the first of deps that is down, directly or through
+// its own dependencies.
+func firstDown(deps []string, s Snapshot) string {
+	for _, d := range deps {
+		if s.Checks[d].Status == model.StatusDown {
+			return d
+		}
+	}
+	return ""
+}
+
+func regionalDegraded(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+	for _, ch := range cfg.RuleChecks(r) {
+		cs := s.Checks[ch.ID]
+		if cs.Status != model.StatusDegraded || cs.Maintenance || len(cs.Failing) == 0 {
+			continue
+		}
+		for _, region := range cs.Failing {
+			subject := ch.ID + "@" + region
+			d := regionDetails(cs)
+			d["check"], d["region"] = ch.ID, region
+			out[key(r.ID, subject)] = Condition{Key: key(r.ID, subject), Rule: r, Policy: r.Policy, Subject: subject, Severity: r.Severity,
+				Urgency: r.Urgency, Summary: fmt.Sprintf("%s fails in %s only (%s)", ch.Name, region, cs.Classes[region]),
+				Component: componentOf(cfg, ch.ID), Class: "regional_degraded", Details: d}
+		}
+	}
+}
+
+func certExpiry(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+	for _, ch := range cfg.RuleChecks(r) {
+		cs := s.Checks[ch.ID]
+		if cs.CertDays == nil || *cs.CertDays >= r.Days || cs.Maintenance {
+			continue
+		}
+		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
+			Summary:   fmt.Sprintf("certificate of %s expires in %d days", ch.Name, *cs.CertDays),
+			Component: componentOf(cfg, ch.ID), Class: "cert_expiry", Details: map[string]any{"check": ch.ID, "days_left": *cs.CertDays}}
+	}
+}
+
+// probeSilent raises a notice per silent region, at the rule's (low)
+// urgency; when most regions are silent at once the monitoring itself is
+// blind, and the notice becomes critical and urgent.
+func probeSilent(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+	var silent []string
+	for _, reg := range cfg.Regions {
+		if !s.Regions[reg.ID].Healthy {
+			silent = append(silent, reg.ID)
+		}
+	}
+	most := len(silent)*2 > len(cfg.Regions)
+	for _, region := range silent {
+		c := Condition{Key: key(r.ID, region), Rule: r, Policy: r.Policy, Subject: region, Severity: r.Severity, Urgency: r.Urgency,
+			Summary: fmt.Sprintf("probes of %s are silent: its checks are not seen from there", region),
+			Class:   "probe_silent", Details: map[string]any{"region": region, "silent_regions": silent}}
+		if most {
+			c.Severity, c.Urgency = "critical", "high"
+			c.Summary = fmt.Sprintf("%d of %d regions are silent: monitoring is blind", len(silent), len(cfg.Regions))
+		}
+		out[c.Key] = c
+	}
+}
+
+// sloBurn fires per SLO and tier severity when both windows of any tier
+// burn faster than its factor; a firing page mutes the ticket.
+func sloBurn(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+	for _, slo := range cfg.SLOs {
+		if len(r.SLOs) > 0 && !slices.Contains(r.SLOs, slo.ID) {
+			continue
+		}
+		st, ok := s.SLOs[slo.ID]
+		if !ok {
+			continue
+		}
+		var page, ticket *config.BurnWindow
+		for i := range r.Windows {
+			w := &r.Windows[i]
+			if st.Burn[w.Long] > w.Factor && st.Burn[w.Short] > w.Factor {
+				if w.Severity == "page" && page == nil {
+					page = w
+				} else if w.Severity == "ticket" && ticket == nil {
+					ticket = w
+				}
+			}
+		}
+		tier, policy, urgency, severity := page, r.Policy, r.Urgency, r.Severity
+		if page == nil {
+			if ticket == nil {
+				continue
+			}
+			tier, policy, urgency, severity = ticket, r.TicketPolicy, "low", "warning"
+			if policy == "" {
+				policy = r.Policy
+			}
+		}
+		subject := slo.ID + "/" + tier.Severity
+		out[key(r.ID, subject)] = Condition{Key: key(r.ID, subject), Rule: r, Policy: policy, Subject: subject, Severity: severity, Urgency: urgency,
+			Summary: fmt.Sprintf("%s burns its error budget at %.1f× over %s and %.1f× over %s", slo.Name, st.Burn[tier.Long], tier.Long,
+				st.Burn[tier.Short], tier.Short),
+			Class: "slo_burn", Details: map[string]any{"slo": slo.ID, "burn_rates": st.Burn, "tier": tier}}
+	}
+}

@@ -1,0 +1,256 @@
+package controller
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/alerting/notify"
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+)
+
+// alertState is the controller's alerting machinery.
+type alertState struct {
+	engine     *alerting.Engine
+	dispatcher *alerting.Dispatcher
+	wake       chan struct{}
+	started    time.Time
+
+	mu        sync.Mutex
+	slos      map[string]alerting.SLOState
+	slosAt    time.Time
+	notifiers map[string]alerting.Notifier
+	notifVer  string
+}
+
+func (c *Controller) initAlerting(client *http.Client) {
+	a := &c.alerts
+	a.wake = make(chan struct{}, 1)
+	a.started = c.now()
+	a.engine = alerting.NewEngine(c.store, c.log, "nines-controller")
+	a.engine.Wake = a.wake
+	a.dispatcher = alerting.NewDispatcher(c.store, func() map[string]alerting.Notifier {
+		cfg := c.Config()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.notifiers == nil || a.notifVer != cfg.Version {
+			a.notifiers, a.notifVer = notify.Build(cfg, client), cfg.Version
+		}
+		return a.notifiers
+	}, c.log, c.now, c.reg)
+}
+
+// Dispatcher exposes the outbox dispatcher (tests tune its backoff).
+func (c *Controller) Dispatcher() *alerting.Dispatcher { return c.alerts.dispatcher }
+
+// snapshot is what the alert rules see now.
+func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
+	cfg := c.Config()
+	now := c.now()
+	healthy := c.probes.healthyRegions(now, cfg.UnhealthyAfter())
+	s := alerting.Snapshot{Now: now, Checks: map[string]alerting.CheckState{}, Regions: map[string]alerting.RegionState{}}
+	// Until the probes have had the time to heartbeat after a start, their
+	// silence says nothing.
+	grace := c.now().Sub(c.alerts.started) < cfg.UnhealthyAfter()+cfg.Probes.HeartbeatInterval.D()
+	for _, r := range cfg.Regions {
+		s.Regions[r.ID] = alerting.RegionState{Healthy: healthy[r.ID] || grace}
+	}
+	for _, ch := range cfg.AllChecks() {
+		v := verdict(cfg, ch, c.latest, healthy, now)
+		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
+			Maintenance: cfg.InMaintenance(ch.ID, now)}
+		for region, rv := range v.Regions {
+			if rv.Status == model.StatusDown && rv.Result != nil {
+				cs.Failing = append(cs.Failing, region)
+				cs.Classes[region], cs.Messages[region] = rv.Result.ErrorClass, rv.Result.Message
+			}
+			if rv.Result != nil && rv.Healthy {
+				if d := rv.Result.CertDaysLeft(); d != nil && (cs.CertDays == nil || *d < *cs.CertDays) {
+					cs.CertDays = d
+				}
+			}
+		}
+		slices.Sort(cs.Failing)
+		s.Checks[ch.ID] = cs
+	}
+	s.SLOs = c.sloStates(ctx, cfg, now)
+	return s
+}
+
+// sloStates refreshes SLO burn rates at most every 15 s, and only when a
+// slo_burn rule needs them.
+func (c *Controller) sloStates(ctx context.Context, cfg *config.Config, now time.Time) map[string]alerting.SLOState {
+	need := false
+	for _, r := range cfg.Alerting.Rules {
+		need = need || r.Kind == config.RuleSLOBurn
+	}
+	if !need {
+		return nil
+	}
+	a := &c.alerts
+	a.mu.Lock()
+	fresh := a.slos != nil && now.Sub(a.slosAt) < 15*time.Second
+	cached := a.slos
+	a.mu.Unlock()
+	if fresh {
+		return cached
+	}
+	out := map[string]alerting.SLOState{}
+	for i := range cfg.SLOs {
+		r, err := c.SLOReport(ctx, &cfg.SLOs[i], now)
+		if err != nil {
+			c.log.Error("slo burn rates", "slo", cfg.SLOs[i].ID, "err", err)
+			continue
+		}
+		out[r.ID] = alerting.SLOState{Burn: r.BurnRates}
+	}
+	a.mu.Lock()
+	a.slos, a.slosAt = out, now
+	a.mu.Unlock()
+	return out
+}
+
+// EvaluateAlerts runs the alert rules once.
+func (c *Controller) EvaluateAlerts(ctx context.Context) error {
+	return c.alerts.engine.Tick(ctx, c.Config(), c.snapshot(ctx))
+}
+
+func (c *Controller) alertLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.EvaluateAlerts(ctx); err != nil && ctx.Err() == nil {
+				c.log.Error("alert evaluation failed", "err", err)
+			}
+		}
+	}
+}
+
+// API
+
+func (c *Controller) handleAlerts(ec echo.Context) error {
+	as, err := c.store.RecentAlerts(ec.Request().Context(), c.now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	if as == nil {
+		as = []alerting.Alert{}
+	}
+	return ec.JSON(http.StatusOK, map[string]any{"alerts": as})
+}
+
+func (c *Controller) handleAlert(ec echo.Context) error {
+	ctx := ec.Request().Context()
+	a, err := c.store.Alert(ctx, ec.Param("key"))
+	if err != nil {
+		return err
+	}
+	if a == nil {
+		return fail(ec, http.StatusNotFound, "key", "no alert "+ec.Param("key"))
+	}
+	hist, err := c.store.AlertNotifications(ctx, a.Key)
+	if err != nil {
+		return err
+	}
+	return ec.JSON(http.StatusOK, map[string]any{"alert": a, "notifications": hist})
+}
+
+// authAPI accepts the configured API tokens.
+func (c *Controller) authAPI(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		tok, _ := strings.CutPrefix(ec.Request().Header.Get("Authorization"), "Bearer ")
+		for _, t := range c.Config().Alerting.APITokens {
+			if tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(t)) == 1 {
+				return next(ec)
+			}
+		}
+		return fail(ec, http.StatusUnauthorized, "Authorization", "an API token from alerting.api_tokens is required")
+	}
+}
+
+func (c *Controller) handleAck(ec echo.Context) error {
+	var body struct {
+		By string `json:"by"`
+	}
+	_ = decodeJSON(ec, &body)
+	if body.By == "" {
+		body.By = "api"
+	}
+	a, err := c.alerts.engine.Acknowledge(ec.Request().Context(), c.Config(), ec.Param("key"), body.By, c.now())
+	switch {
+	case errors.Is(err, alerting.ErrNotFound):
+		return fail(ec, http.StatusNotFound, "key", err.Error())
+	case errors.Is(err, alerting.ErrNotOpen):
+		return fail(ec, http.StatusConflict, "key", err.Error())
+	case err != nil:
+		return err
+	}
+	return ec.JSON(http.StatusOK, a)
+}
+
+// handlePagerDutyWebhook takes acknowledgements from PagerDuty (webhooks
+// v3). Every v1= signature in X-PagerDuty-Signature is an HMAC-SHA256 of the
+// body; one must match the configured secret.
+func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
+	secret := c.Config().Alerting.PagerDutyWebhookSecret
+	if secret == "" {
+		return fail(ec, http.StatusNotFound, "", "no PagerDuty webhook secret is configured")
+	}
+	body, err := readBody(ec)
+	if err != nil {
+		return fail(ec, http.StatusBadRequest, "", err.Error())
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	want := "v1=" + hex.EncodeToString(mac.Sum(nil))
+	ok := false
+	for _, sig := range strings.Split(ec.Request().Header.Get("X-PagerDuty-Signature"), ",") {
+		ok = ok || hmac.Equal([]byte(strings.TrimSpace(sig)), []byte(want))
+	}
+	if !ok {
+		return fail(ec, http.StatusUnauthorized, "X-PagerDuty-Signature", "signature does not match the configured secret")
+	}
+	var ev struct {
+		Event struct {
+			EventType string `json:"event_type"`
+			Agent     struct {
+				Summary string `json:"summary"`
+			} `json:"agent"`
+			Data struct {
+				IncidentKey string `json:"incident_key"`
+			} `json:"data"`
+		} `json:"event"`
+	}
+	if err := jsonUnmarshal(body, &ev); err != nil {
+		return fail(ec, http.StatusBadRequest, "", err.Error())
+	}
+	if ev.Event.EventType != "incident.acknowledged" || ev.Event.Data.IncidentKey == "" {
+		return ec.NoContent(http.StatusNoContent) // other events are of no concern
+	}
+	by := "pagerduty"
+	if ev.Event.Agent.Summary != "" {
+		by = "pagerduty: " + ev.Event.Agent.Summary
+	}
+	if _, err := c.alerts.engine.Acknowledge(ec.Request().Context(), c.Config(), ev.Event.Data.IncidentKey, by, c.now()); err != nil &&
+		!errors.Is(err, alerting.ErrNotFound) && !errors.Is(err, alerting.ErrNotOpen) {
+		return fmt.Errorf("acknowledge from PagerDuty: %w", err)
+	}
+	return ec.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,325 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/alerting/notify"
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/model"
+)
+
+const (
+	primaryKey   = "PRIMARYPRIMARYPRIMARYPRIMARY0001"
+	secondaryKey = "SECONDARYSECONDARYSECONDARY00002"
+	apiToken     = "ack-token-0123456789abcdef"
+)
+
+// hook collects what a webhook notifier posts.
+type hook struct {
+	*httptest.Server
+	mu   sync.Mutex
+	msgs []alerting.Message
+}
+
+func newHook(t *testing.T) *hook {
+	h := &hook{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if got, want := r.Header.Get("X-Nines-Signature"), notify.Sign([]byte("hook-secret"), body); got != want {
+			t.Errorf("webhook signature %q, want %q", got, want)
+		}
+		var m alerting.Message
+		json.Unmarshal(body, &m)
+		h.mu.Lock()
+		h.msgs = append(h.msgs, m)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hook) messages() []alerting.Message {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]alerting.Message(nil), h.msgs...)
+}
+
+func alertingConfig(pd, hookURL string) string {
+	return testConfig + fmt.Sprintf(`alerting:
+  dashboard_url: http://127.0.0.1:8080
+  api_tokens: [%s]
+  pagerduty_webhook_secret: pd-webhook-secret
+  notifiers:
+    - {id: pd-primary, type: pagerduty, routing_key: %s, events_url: %q}
+    - {id: pd-secondary, type: pagerduty, routing_key: %s, events_url: %q}
+    - {id: ops-hook, type: webhook, url: %q, secret: hook-secret}
+  policies:
+    - id: page
+      levels:
+        - {delay: 0s, targets: [pd-primary]}
+        - {delay: 5m, targets: [pd-secondary]}
+    - id: notices
+      levels: [{delay: 0s, targets: [ops-hook]}]
+  rules:
+    - {id: down, kind: check_down, policy: page, resolve_after: 2m}
+    - {id: regional, kind: regional_degraded, policy: notices}
+    - {id: silent, kind: probe_silent, policy: notices}
+`, apiToken, primaryKey, pd, secondaryKey, pd, hookURL)
+}
+
+type alertHarness struct {
+	*harness
+	pd   *pagerdutytest.Server
+	hook *hook
+}
+
+func newAlertHarness(t *testing.T) *alertHarness {
+	t.Helper()
+	pd := pagerdutytest.New()
+	t.Cleanup(pd.Close)
+	hk := newHook(t)
+	h := newHarnessWith(t, alertingConfig(pd.URL, hk.URL))
+	t.Cleanup(func() {
+		if v := pd.Violations(); len(v) > 0 {
+			t.Errorf("PagerDuty contract violations: %v", v)
+		}
+	})
+	return &alertHarness{harness: h, pd: pd, hook: hk}
+}
+
+// minute moves the clock on by a minute with every region heartbeating and
+// reporting outcome per region, then runs the rules and the outbox.
+func (h *alertHarness) minute(outcomes map[string]model.Outcome) {
+	h.t.Helper()
+	h.clock.Add(time.Minute)
+	for region := range tokens {
+		h.heartbeat(region)
+		if o, ok := outcomes[region]; ok {
+			h.ship(region, h.result("api-health", region, 0, o))
+		}
+	}
+	h.tick()
+}
+
+func (h *alertHarness) tick() {
+	h.t.Helper()
+	ctx := context.Background()
+	if err := h.c.EvaluateAlerts(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.c.Dispatcher().DeliverDue(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func all(o model.Outcome) map[string]model.Outcome {
+	return map[string]model.Outcome{"eu-london": o, "eu-frankfurt": o, "ap-tokyo": o}
+}
+
+func (h *alertHarness) ack(key string) {
+	h.t.Helper()
+	resp, body := h.do("POST", "/api/v1/alerts/"+key+"/ack", "", map[string]string{"by": "alice"}, "Authorization", "Bearer "+apiToken)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("ack: %d %s", resp.StatusCode, body)
+	}
+	if _, err := h.c.Dispatcher().DeliverDue(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestGlobalOutagePagesOnceEscalatesAndResolves(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute) // past the start-up grace of probe silence
+	h.minute(all(model.OutcomeUp))
+	h.minute(all(model.OutcomeDown))
+	inc := h.pd.IncidentsFor(primaryKey)
+	if len(inc) != 1 || inc[0].Status != "triggered" || inc[0].DedupKey != "down:api-health" || inc[0].Severity != "critical" {
+		t.Fatalf("primary incidents after the outage began: %+v", inc)
+	}
+	for range 4 {
+		h.minute(all(model.OutcomeDown))
+	}
+	if n := len(h.pd.Events()); n != 1 {
+		t.Fatalf("%d events in the first 5 minutes, want the one trigger", n)
+	}
+	h.minute(all(model.OutcomeDown)) // 5 minutes unacknowledged: level 2
+	if inc := h.pd.IncidentsFor(secondaryKey); len(inc) != 1 || inc[0].Status != "triggered" {
+		t.Fatalf("secondary incidents after 5 unacknowledged minutes: %+v", inc)
+	}
+	h.ack("down:api-health")
+	for _, rk := range []string{primaryKey, secondaryKey} {
+		if inc := h.pd.IncidentsFor(rk); len(inc) != 1 || inc[0].Status != "acknowledged" {
+			t.Fatalf("after the ack, %s: %+v", rk, inc)
+		}
+	}
+	before := len(h.pd.Events())
+	for range 15 {
+		h.minute(all(model.OutcomeDown))
+	}
+	if n := len(h.pd.Events()); n != before {
+		t.Fatalf("%d events after the acknowledgement, want none", n-before)
+	}
+	h.minute(all(model.OutcomeUp)) // good, but not yet for resolve_after
+	if inc := h.pd.IncidentsFor(primaryKey); inc[0].Status != "acknowledged" {
+		t.Fatalf("resolved before resolve_after: %+v", inc)
+	}
+	h.minute(all(model.OutcomeUp))
+	h.minute(all(model.OutcomeUp))
+	for _, rk := range []string{primaryKey, secondaryKey} {
+		if inc := h.pd.IncidentsFor(rk); len(inc) != 1 || inc[0].Status != "resolved" {
+			t.Fatalf("after recovery, %s: %+v", rk, inc)
+		}
+	}
+	// The alert's notification history is in the API.
+	resp, body := h.do("GET", "/api/v1/alerts/down:api-health", "", nil)
+	if resp.StatusCode != 200 || strings.Count(string(body), `"outcome":"delivered"`) != 6 {
+		t.Fatalf("history: %d %s", resp.StatusCode, body)
+	}
+	// A new outage after the resolve is a new incident with the same key.
+	h.minute(all(model.OutcomeDown))
+	if inc := h.pd.IncidentsFor(primaryKey); len(inc) != 2 || inc[1].Status != "triggered" {
+		t.Fatalf("second outage: %+v", inc)
+	}
+}
+
+func TestSingleRegionFaultNeverPages(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	for range 15 {
+		h.minute(map[string]model.Outcome{"eu-london": model.OutcomeUp, "eu-frankfurt": model.OutcomeDown, "ap-tokyo": model.OutcomeUp})
+	}
+	if ev := h.pd.Events(); len(ev) != 0 {
+		t.Fatalf("a fault in one region paged: %+v", ev)
+	}
+	msgs := h.hook.messages()
+	if len(msgs) != 1 || msgs[0].AlertKey != "regional:api-health@eu-frankfurt" || msgs[0].Urgency != "low" {
+		t.Fatalf("regional notice after 15 minutes: %+v", msgs)
+	}
+}
+
+func TestSilentRegionIsALowUrgencyNotice(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	h.minute(all(model.OutcomeUp))
+	for range 3 { // ap-tokyo's probes stop heartbeating
+		h.clock.Add(time.Minute)
+		h.heartbeat("eu-london")
+		h.heartbeat("eu-frankfurt")
+		h.tick()
+	}
+	if ev := h.pd.Events(); len(ev) != 0 {
+		t.Fatalf("a silent region paged: %+v", ev)
+	}
+	msgs := h.hook.messages()
+	if len(msgs) != 1 || msgs[0].AlertKey != "silent:ap-tokyo" || msgs[0].Urgency != "low" || msgs[0].Severity != "warning" {
+		t.Fatalf("silence notices: %+v", msgs)
+	}
+}
+
+func TestPagerDutyOutageDelaysAndLosesNothing(t *testing.T) {
+	h := newAlertHarness(t)
+	h.pd.FailNext(pagerdutytest.Failure{Status: 500}, pagerdutytest.Failure{Status: 500},
+		pagerdutytest.Failure{Status: 429, RetryAfter: "120"})
+	h.clock.Add(time.Minute)
+	h.minute(all(model.OutcomeDown)) // attempt 1: 500
+	ctx := context.Background()
+	for i := range 2 { // attempt 2 after the backoff: 500; attempt 3: 429, Retry-After 120 s
+		h.clock.Add(time.Duration(1<<i) * time.Second)
+		if _, err := h.c.Dispatcher().DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.pd.Incidents()) != 0 {
+		t.Fatal("delivered during the outage?")
+	}
+	h.clock.Add(100 * time.Second) // still inside Retry-After
+	h.c.Dispatcher().DeliverDue(ctx)
+	if len(h.pd.Incidents()) != 0 {
+		t.Fatal("Retry-After was not honoured")
+	}
+	h.clock.Add(30 * time.Second)
+	h.c.Dispatcher().DeliverDue(ctx)
+	if inc := h.pd.Incidents(); len(inc) != 1 || inc[0].Events != 1 {
+		t.Fatalf("after the outage: %+v", inc)
+	}
+	_, body := h.do("GET", "/api/v1/alerts/down:api-health", "", nil)
+	for _, want := range []string{`"outcome":"retry","error":"HTTP response failed with status code 500`, `status code 429`, `"outcome":"delivered"`, `"attempts":4`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("history lacks %s:\n%s", want, body)
+		}
+	}
+}
+
+// A crash between committing an alert and delivering it, or between
+// delivering and recording the delivery, still makes one incident, and
+// the resolve arrives.
+func TestCrashBeforeOrAfterDeliveryMakesOneIncident(t *testing.T) {
+	pd := pagerdutytest.New()
+	defer pd.Close()
+	hk := newHook(t)
+	dir := t.TempDir()
+	cfgYAML := alertingConfig(pd.URL, hk.URL)
+	clk := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	h := newHarnessAt(t, cfgYAML, dir, clk)
+	ah := &alertHarness{harness: h, pd: pd, hook: hk}
+	ah.clock.Add(time.Minute)
+	ah.minute(all(model.OutcomeUp))
+	ah.clock.Add(time.Minute)
+	for region := range tokens {
+		h.heartbeat(region)
+		h.ship(region, h.result("api-health", region, 0, model.OutcomeDown))
+	}
+	if err := h.c.EvaluateAlerts(context.Background()); err != nil { // committed, not delivered
+		t.Fatal(err)
+	}
+	due, _ := h.c.store.DueNotifications(context.Background(), clk.Now(), 10)
+	if len(due) != 1 {
+		t.Fatalf("%d notifications queued", len(due))
+	}
+	// It reached PagerDuty just before the crash, unrecorded.
+	if err := notify.NewPagerDuty(primaryKey, pd.URL, http.DefaultClient).Notify(context.Background(), due[0].Message); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Close()
+	h.c.Close()
+
+	h2 := newHarnessAt(t, cfgYAML, dir, clk)
+	if _, err := h2.c.Dispatcher().DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if inc := pd.Incidents(); len(inc) != 1 || inc[0].Events != 2 || inc[0].Status != "triggered" {
+		t.Fatalf("after the restart: %+v", inc)
+	}
+	ah2 := &alertHarness{harness: h2, pd: pd, hook: hk}
+	for range 3 {
+		ah2.minute(all(model.OutcomeUp))
+	}
+	if inc := pd.Incidents(); len(inc) != 1 || inc[0].Status != "resolved" {
+		t.Fatalf("resolve after the restart: %+v", inc)
+	}
+	if v := pd.Violations(); len(v) > 0 {
+		t.Fatal(v)
+	}
+}
+
+func TestAckNeedsAToken(t *testing.T) {
+	h := newAlertHarness(t)
+	resp, body := h.do("POST", "/api/v1/alerts/down:api-health/ack", "", nil)
+	if resp.StatusCode != 401 || !strings.Contains(string(body), "api_tokens") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	resp, _ = h.do("POST", "/api/v1/alerts/nope/ack", "", nil, "Authorization", "Bearer "+apiToken)
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown alert: %d", resp.StatusCode)
+	}
+}

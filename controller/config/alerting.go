@@ -1,0 +1,326 @@
+package config
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// Alerting configures who is told what: notifiers, escalation policies and
+// rules.
+type Alerting struct {
+	// DashboardURL is linked from every notification.
+	DashboardURL string `yaml:"dashboard_url"`
+	// APITokens may acknowledge alerts through the API.
+	APITokens []string   `yaml:"api_tokens"`
+	Notifiers []Notifier `yaml:"notifiers"`
+	Policies  []Policy   `yaml:"policies"`
+	Rules     []Rule     `yaml:"rules"`
+	// PagerDutyWebhookSecret verifies acknowledgements sent by PagerDuty
+	// (webhooks v3, X-PagerDuty-Signature).
+	PagerDutyWebhookSecret string `yaml:"pagerduty_webhook_secret"`
+}
+
+// Notifier is one destination.
+type Notifier struct {
+	ID   string `yaml:"id"`
+	Type string `yaml:"type"` // pagerduty, webhook, slack, email
+	// pagerduty
+	RoutingKey string `yaml:"routing_key"`
+	EventsURL  string `yaml:"events_url"` // default https://events.pagerduty.com (EU: https://events.eu.pagerduty.com)
+	// webhook and slack
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"` // webhook: HMAC-SHA256 key for X-Nines-Signature
+	// email
+	SMTP     string   `yaml:"smtp"` // host:port
+	From     string   `yaml:"from"`
+	To       []string `yaml:"to"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+}
+
+// Policy is an escalation policy: levels tried in order until someone
+// acknowledges; Repeat starts again from the first level that many times.
+type Policy struct {
+	ID     string  `yaml:"id"`
+	Levels []Level `yaml:"levels"`
+	Repeat int     `yaml:"repeat"`
+}
+
+// Level is one step of a policy: after Delay (from the previous level, or
+// from firing for the first) its targets are notified.
+type Level struct {
+	Delay   Duration `yaml:"delay"`
+	Targets []string `yaml:"targets"`
+}
+
+// Rule kinds.
+const (
+	RuleCheckDown        = "check_down"
+	RuleSLOBurn          = "slo_burn"
+	RuleCertExpiry       = "cert_expiry"
+	RuleProbeSilent      = "probe_silent"
+	RuleRegionalDegraded = "regional_degraded"
+)
+
+// Rule decides when an alert fires.
+type Rule struct {
+	ID   string `yaml:"id"`
+	Kind string `yaml:"kind"`
+	// Checks and Components select checks (default: every check); SLOs
+	// select SLOs for slo_burn (default: every SLO).
+	Checks     []string `yaml:"checks"`
+	Components []string `yaml:"components"`
+	SLOs       []string `yaml:"slos"`
+	// For is how long the condition must hold before the alert fires.
+	For Duration `yaml:"for"`
+	// ResolveAfter is how long the condition must be gone before the alert
+	// resolves (flap damping).
+	ResolveAfter Duration `yaml:"resolve_after"`
+	Severity     string   `yaml:"severity"` // critical, error, warning, info
+	Urgency      string   `yaml:"urgency"`  // high, low
+	Policy       string   `yaml:"policy"`
+	// slo_burn: the page and ticket tiers and where each goes.
+	Windows      []BurnWindow `yaml:"windows"`
+	TicketPolicy string       `yaml:"ticket_policy"`
+	// cert_expiry: alert when fewer days are left.
+	Days int `yaml:"days"`
+}
+
+// BurnWindow is one multiwindow tier: both windows burn faster than Factor.
+type BurnWindow struct {
+	Severity string  `yaml:"severity"` // page or ticket
+	Long     string  `yaml:"long"`
+	Short    string  `yaml:"short"`
+	Factor   float64 `yaml:"factor"`
+}
+
+// DefaultBurnWindows are the Google SRE workbook's tiers for a 30-day SLO.
+var DefaultBurnWindows = []BurnWindow{
+	{Severity: "page", Long: "1h", Short: "5m", Factor: 14.4},
+	{Severity: "page", Long: "6h", Short: "30m", Factor: 6},
+	{Severity: "ticket", Long: "1d", Short: "2h", Factor: 3},
+	{Severity: "ticket", Long: "3d", Short: "6h", Factor: 1},
+}
+
+var burnWindowNames = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
+
+// Notifier returns the notifier with id, or nil.
+func (a *Alerting) Notifier(id string) *Notifier {
+	for i := range a.Notifiers {
+		if a.Notifiers[i].ID == id {
+			return &a.Notifiers[i]
+		}
+	}
+	return nil
+}
+
+// Policy returns the policy with id, or nil.
+func (a *Alerting) Policy(id string) *Policy {
+	for i := range a.Policies {
+		if a.Policies[i].ID == id {
+			return &a.Policies[i]
+		}
+	}
+	return nil
+}
+
+// RuleChecks returns the checks a rule covers.
+func (c *Config) RuleChecks(r *Rule) []*Check {
+	var out []*Check
+	for _, comp := range c.Components {
+		for i := range comp.Checks {
+			ch := &comp.Checks[i]
+			if (len(r.Checks) == 0 && len(r.Components) == 0) || slices.Contains(r.Checks, ch.ID) || slices.Contains(r.Components, comp.ID) {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
+}
+
+func (a *Alerting) defaults(c *Config) {
+	for i := range a.Notifiers {
+		n := &a.Notifiers[i]
+		if n.Type == "pagerduty" && n.EventsURL == "" {
+			n.EventsURL = "https://events.pagerduty.com"
+		}
+	}
+	for i := range a.Rules {
+		r := &a.Rules[i]
+		if r.Severity == "" {
+			r.Severity = map[string]string{RuleCheckDown: "critical", RuleSLOBurn: "critical", RuleCertExpiry: "warning",
+				RuleProbeSilent: "warning", RuleRegionalDegraded: "warning"}[r.Kind]
+		}
+		if r.Urgency == "" {
+			r.Urgency = "high"
+			if r.Kind == RuleProbeSilent || r.Kind == RuleRegionalDegraded || r.Kind == RuleCertExpiry {
+				r.Urgency = "low"
+			}
+		}
+		if r.Kind == RuleSLOBurn && len(r.Windows) == 0 {
+			r.Windows = DefaultBurnWindows
+		}
+		if r.Kind == RuleRegionalDegraded && r.For == 0 {
+			r.For = Duration(10 * time.Minute)
+		}
+		if r.Kind == RuleCertExpiry && r.Days == 0 {
+			r.Days = 14
+		}
+	}
+}
+
+func (v *validator) validateAlerting(c *Config) {
+	a := &c.Alerting
+	a.defaults(c)
+	if a.DashboardURL != "" {
+		if u, err := url.Parse(a.DashboardURL); err != nil || u.Host == "" {
+			v.add("alerting.dashboard_url", "%q is not an absolute URL", a.DashboardURL)
+		}
+	}
+	for i, t := range a.APITokens {
+		if len(t) < 16 {
+			v.add(fmt.Sprintf("alerting.api_tokens[%d]", i), "must be at least 16 characters")
+		}
+	}
+	ids := map[string]bool{}
+	for i := range a.Notifiers {
+		n := &a.Notifiers[i]
+		p := fmt.Sprintf("alerting.notifiers[%d]", i)
+		if !idPattern.MatchString(n.ID) {
+			v.add(p+".id", "%q is not a valid id", n.ID)
+		} else if ids[n.ID] {
+			v.add(p+".id", "notifier %q is defined twice", n.ID)
+		}
+		ids[n.ID] = true
+		switch n.Type {
+		case "pagerduty":
+			if len(n.RoutingKey) != 32 {
+				v.add(p+".routing_key", "a PagerDuty routing key is 32 characters, got %d", len(n.RoutingKey))
+			}
+			if u, err := url.Parse(n.EventsURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				v.add(p+".events_url", "%q is not an http(s) base URL", n.EventsURL)
+			}
+		case "webhook", "slack":
+			if u, err := url.Parse(n.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				v.add(p+".url", "%q is not an http(s) URL", n.URL)
+			}
+		case "email":
+			validAddress(v, p+".smtp", n.SMTP)
+			if _, err := mail.ParseAddress(n.From); err != nil {
+				v.add(p+".from", "%q is not an email address", n.From)
+			}
+			if len(n.To) == 0 {
+				v.add(p+".to", "at least one recipient is required")
+			}
+			for k, to := range n.To {
+				if _, err := mail.ParseAddress(to); err != nil {
+					v.add(fmt.Sprintf("%s.to[%d]", p, k), "%q is not an email address", to)
+				}
+			}
+		default:
+			v.add(p+".type", "%q is not pagerduty, webhook, slack or email", n.Type)
+		}
+	}
+	policies := map[string]bool{}
+	for i := range a.Policies {
+		pol := &a.Policies[i]
+		p := fmt.Sprintf("alerting.policies[%d]", i)
+		if !idPattern.MatchString(pol.ID) {
+			v.add(p+".id", "%q is not a valid id", pol.ID)
+		}
+		policies[pol.ID] = true
+		if len(pol.Levels) == 0 {
+			v.add(p+".levels", "a policy needs at least one level")
+		}
+		if pol.Repeat < 0 {
+			v.add(p+".repeat", "must not be negative")
+		}
+		for k, l := range pol.Levels {
+			lp := fmt.Sprintf("%s.levels[%d]", p, k)
+			if l.Delay < 0 {
+				v.add(lp+".delay", "must not be negative")
+			}
+			if len(l.Targets) == 0 {
+				v.add(lp+".targets", "a level needs at least one notifier")
+			}
+			for j, t := range l.Targets {
+				if !ids[t] {
+					v.add(fmt.Sprintf("%s.targets[%d]", lp, j), "unknown notifier %q", t)
+				}
+			}
+		}
+	}
+	rules := map[string]bool{}
+	for i := range a.Rules {
+		r := &a.Rules[i]
+		p := fmt.Sprintf("alerting.rules[%d]", i)
+		if !idPattern.MatchString(r.ID) {
+			v.add(p+".id", "%q is not a valid id", r.ID)
+		} else if rules[r.ID] {
+			v.add(p+".id", "rule %q is defined twice", r.ID)
+		}
+		rules[r.ID] = true
+		switch r.Kind {
+		case RuleCheckDown, RuleCertExpiry, RuleRegionalDegraded, RuleProbeSilent, RuleSLOBurn:
+		default:
+			v.add(p+".kind", "%q is not check_down, slo_burn, cert_expiry, probe_silent or regional_degraded", r.Kind)
+		}
+		if !policies[r.Policy] {
+			v.add(p+".policy", "unknown policy %q", r.Policy)
+		}
+		if r.TicketPolicy != "" && !policies[r.TicketPolicy] {
+			v.add(p+".ticket_policy", "unknown policy %q", r.TicketPolicy)
+		}
+		switch r.Severity {
+		case "critical", "error", "warning", "info":
+		default:
+			v.add(p+".severity", "%q is not critical, error, warning or info", r.Severity)
+		}
+		if r.Urgency != "high" && r.Urgency != "low" {
+			v.add(p+".urgency", "%q is not high or low", r.Urgency)
+		}
+		for k, ch := range r.Checks {
+			if c.Check(ch) == nil {
+				v.add(fmt.Sprintf("%s.checks[%d]", p, k), "unknown check %q", ch)
+			}
+		}
+		for k, comp := range r.Components {
+			if !c.hasComponent(comp) {
+				v.add(fmt.Sprintf("%s.components[%d]", p, k), "unknown component %q", comp)
+			}
+		}
+		for k, s := range r.SLOs {
+			if c.SLO(s) == nil {
+				v.add(fmt.Sprintf("%s.slos[%d]", p, k), "unknown SLO %q", s)
+			}
+		}
+		for k, w := range r.Windows {
+			wp := fmt.Sprintf("%s.windows[%d]", p, k)
+			if w.Severity != "page" && w.Severity != "ticket" {
+				v.add(wp+".severity", "%q is not page or ticket", w.Severity)
+			}
+			if !slices.Contains(burnWindowNames, w.Long) {
+				v.add(wp+".long", "%q is not one of %v", w.Long, burnWindowNames)
+			}
+			if !slices.Contains(burnWindowNames, w.Short) {
+				v.add(wp+".short", "%q is not one of %v", w.Short, burnWindowNames)
+			}
+			if w.Factor <= 0 {
+				v.add(wp+".factor", "must be positive")
+			}
+		}
+	}
+	for i := range c.Components {
+		for j := range c.Components[i].Checks {
+			ch := &c.Components[i].Checks[j]
+			for k, dep := range ch.DependsOn {
+				if dep == ch.ID || c.Check(dep) == nil {
+					v.add(fmt.Sprintf("components[%d].checks[%d].depends_on[%d]", i, j, k), "%q is not another check", dep)
+				}
+			}
+		}
+	}
+}
