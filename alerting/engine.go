@@ -171,7 +171,13 @@ func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Ti
 		}
 		at := now.Add(pol.Levels[nextLevel].Delay.D())
 		if nextLevel == 0 {
-			at = now.Add(max(pol.Levels[0].Delay.D(), time.Minute)) // a repeat waits at least a minute
+			// A repeat gives the last level as long as the level before it
+			// had (at least a minute) before starting over.
+			wait := pol.Levels[0].Delay.D()
+			if wait == 0 {
+				wait = pol.Levels[len(pol.Levels)-1].Delay.D()
+			}
+			at = now.Add(max(wait, time.Minute))
 		}
 		a.NextEscalation = &at
 	}

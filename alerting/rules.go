@@ -128,6 +128,7 @@ func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Co
 			sort.Strings(children)
 			c.Details["also_down"] = children
 			c.Summary += "; also down: " + strings.Join(children, ", ")
+			out[k] = c
 		}
 	}
 }

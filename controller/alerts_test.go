@@ -2,6 +2,9 @@ package controller
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -321,5 +324,64 @@ func TestAckNeedsAToken(t *testing.T) {
 	resp, _ = h.do("POST", "/api/v1/alerts/nope/ack", "", nil, "Authorization", "Bearer "+apiToken)
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown alert: %d", resp.StatusCode)
+	}
+}
+
+func TestPagerDutyWebhookAcknowledges(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	h.minute(all(model.OutcomeDown))
+	body := []byte(`{"event":{"event_type":"incident.acknowledged","agent":{"summary":"Alice"},"data":{"incident_key":"down:api-health","status":"acknowledged"}}}`)
+	sign := func(secret string) string {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		return "v1=" + hex.EncodeToString(mac.Sum(nil))
+	}
+	resp, _ := h.do("POST", "/api/v1/webhooks/pagerduty", "", body, "X-PagerDuty-Signature", sign("wrong-secret"))
+	if resp.StatusCode != 401 {
+		t.Fatalf("bad signature: %d", resp.StatusCode)
+	}
+	resp, _ = h.do("POST", "/api/v1/webhooks/pagerduty", "", body, "X-PagerDuty-Signature", "v1=00, "+sign("pd-webhook-secret"))
+	if resp.StatusCode != 204 {
+		t.Fatalf("good signature: %d", resp.StatusCode)
+	}
+	a, _ := h.c.store.Alert(context.Background(), "down:api-health")
+	if a.State != alerting.StateAcknowledged || a.AckedBy != "pagerduty: Alice" {
+		t.Fatalf("alert %+v", a)
+	}
+	for range 10 {
+		h.minute(all(model.OutcomeDown))
+	}
+	if inc := h.pd.IncidentsFor(secondaryKey); len(inc) != 0 {
+		t.Fatalf("escalated after the PagerDuty acknowledgement: %+v", inc)
+	}
+}
+
+func TestPolicyRepeats(t *testing.T) {
+	pd := pagerdutytest.New()
+	defer pd.Close()
+	hk := newHook(t)
+	yaml := strings.Replace(alertingConfig(pd.URL, hk.URL), "        - {delay: 5m, targets: [pd-secondary]}\n",
+		"        - {delay: 5m, targets: [pd-secondary]}\n      repeat: 1\n", 1)
+	h := &alertHarness{harness: newHarnessWith(t, yaml), pd: pd, hook: hk}
+	h.clock.Add(time.Minute)
+	for range 14 {
+		h.minute(all(model.OutcomeDown))
+	}
+	// level 1 at 0, level 2 at 5 min, level 1 again at 10 min (repeat), then level 2 at 15 would be beyond the repeat.
+	var triggers []string
+	for _, ev := range pd.Events() {
+		if ev.Action == "trigger" {
+			triggers = append(triggers, ev.RoutingKey[:3])
+		}
+	}
+	if strings.Join(triggers, ",") != "PRI,SEC,PRI" {
+		t.Fatalf("triggers %v", triggers)
+	}
+	for range 10 {
+		h.minute(all(model.OutcomeDown))
+	}
+	if n := len(pd.Events()); n != 4 {
+		t.Fatalf("%d events: the policy should have stopped after one repeat", n)
 	}
 }

@@ -42,7 +42,9 @@ type Notifier struct {
 }
 
 // Policy is an escalation policy: levels tried in order until someone
-// acknowledges; Repeat starts again from the first level that many times.
+// acknowledges; Repeat starts again from the first level that many times,
+// after the first level's delay (or, when that is zero, the last level's;
+// a minute at least).
 type Policy struct {
 	ID     string  `yaml:"id"`
 	Levels []Level `yaml:"levels"`

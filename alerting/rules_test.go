@@ -1,0 +1,112 @@
+package alerting
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+)
+
+const rulesConfig = `regions: [{id: r1}, {id: r2}, {id: r3}]
+probes:
+  tokens: [{region: r1, token: rules-test-token-0001}]
+components:
+  - id: cdn
+    checks:
+      - {id: cdn-edge, kind: http, http: {url: "http://127.0.0.1:9/edge"}}
+  - id: content
+    checks:
+      - {id: content-api, kind: http, depends_on: [cdn-edge], http: {url: "http://127.0.0.1:9/api"}}
+      - {id: content-cert, kind: http, http: {url: "https://127.0.0.1:9/"}}
+slos:
+  - {id: avail, checks: [content-api], target: 99.9}
+alerting:
+  notifiers: [{id: hook, type: webhook, url: "http://127.0.0.1:9/hook"}]
+  policies:
+    - {id: page, levels: [{targets: [hook]}]}
+    - {id: tickets, levels: [{targets: [hook]}]}
+  rules:
+    - {id: down, kind: check_down, policy: page}
+    - {id: burn, kind: slo_burn, policy: page, ticket_policy: tickets}
+    - {id: cert, kind: cert_expiry, policy: tickets, checks: [content-cert]}
+    - {id: silent, kind: probe_silent, policy: tickets}
+`
+
+func rulesCfg(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("rules.yaml", []byte(rulesConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func healthy() map[string]RegionState {
+	return map[string]RegionState{"r1": {Healthy: true}, "r2": {Healthy: true}, "r3": {Healthy: true}}
+}
+
+func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
+	cfg := rulesCfg(t)
+	down := CheckState{Status: model.StatusDown, Failing: []string{"r1", "r2"}}
+	conds := Evaluate(cfg, Snapshot{Now: time.Now(), Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down, "content-api": down}})
+	if _, paged := conds["down:content-api"]; paged {
+		t.Fatal("the child pages on its own while its parent is down")
+	}
+	parent, ok := conds["down:cdn-edge"]
+	if !ok || parent.Details["also_down"] == nil || parent.Summary != "cdn-edge is down: failing in r1, r2; also down: content-api" {
+		t.Fatalf("parent condition %+v", parent)
+	}
+	// With the parent up, the child pages itself.
+	conds = Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": {Status: model.StatusUp}, "content-api": down}})
+	if _, ok := conds["down:content-api"]; !ok {
+		t.Fatal("child alone is not paged")
+	}
+	// Under maintenance nothing is raised.
+	down.Maintenance = true
+	if conds := Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down}}); len(conds) != 0 {
+		t.Fatalf("maintenance did not silence: %v", conds)
+	}
+}
+
+func TestSLOBurnTiersAndPageMutesTicket(t *testing.T) {
+	cfg := rulesCfg(t)
+	burn := func(rates map[string]float64) map[string]Condition {
+		return Evaluate(cfg, Snapshot{Regions: healthy(), SLOs: map[string]SLOState{"avail": {Burn: rates}}})
+	}
+	if c := burn(map[string]float64{"1h": 15, "5m": 20, "1d": 4, "2h": 4}); len(c) != 1 || c["burn:avail/page"].Urgency != "high" || c["burn:avail/page"].Policy != "page" {
+		t.Fatalf("fast burn with the ticket tier also met: %+v", c)
+	}
+	if c := burn(map[string]float64{"1h": 15, "5m": 2}); len(c) != 0 {
+		t.Fatalf("the short window has recovered, yet %+v", c)
+	}
+	if c := burn(map[string]float64{"6h": 7, "30m": 8}); c["burn:avail/page"].Summary == "" {
+		t.Fatalf("6h/30m tier: %+v", c)
+	}
+	c := burn(map[string]float64{"1d": 3.5, "2h": 4})
+	if tk := c["burn:avail/ticket"]; tk.Urgency != "low" || tk.Policy != "tickets" || tk.Severity != "warning" {
+		t.Fatalf("ticket tier: %+v", c)
+	}
+	if c := burn(map[string]float64{"3d": 1.2, "6h": 1.1}); len(c) != 1 {
+		t.Fatalf("3d/6h tier: %+v", c)
+	}
+}
+
+func TestCertExpiryAndSilence(t *testing.T) {
+	cfg := rulesCfg(t)
+	days := 9
+	regions := healthy()
+	regions["r3"] = RegionState{}
+	c := Evaluate(cfg, Snapshot{Regions: regions, Checks: map[string]CheckState{"content-cert": {Status: model.StatusUp, CertDays: &days}}})
+	if c["cert:content-cert"].Summary != "certificate of content-cert expires in 9 days" {
+		t.Fatalf("cert: %+v", c)
+	}
+	if s := c["silent:r3"]; s.Urgency != "low" || s.Severity != "warning" {
+		t.Fatalf("one silent region: %+v", s)
+	}
+	regions["r2"] = RegionState{}
+	c = Evaluate(cfg, Snapshot{Regions: regions})
+	if s := c["silent:r2"]; s.Urgency != "high" || s.Severity != "critical" {
+		t.Fatalf("most regions silent: %+v", s)
+	}
+}
