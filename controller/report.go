@@ -82,9 +82,8 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 	}
 	for i := range cfg.Maintenance {
 		mw := &cfg.Maintenance[i]
-		ms, me := mw.Bounds()
-		if me.After(r.From) && ms.Before(r.To) {
-			r.Maintenance = append(r.Maintenance, MaintenanceReport{ID: mw.ID, Reason: mw.Reason, Start: ms, End: me, Checks: cfg.MaintenanceChecks(mw)})
+		for _, occ := range mw.Occurrences(r.From, r.To) {
+			r.Maintenance = append(r.Maintenance, MaintenanceReport{ID: mw.ID, Reason: mw.Reason, Start: occ.Start, End: occ.End, Checks: cfg.MaintenanceChecks(mw)})
 		}
 	}
 	counts, err := c.store.Counts(ctx, nil, f, t)

@@ -177,38 +177,41 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 	cfg := c.Config()
 	now := sla.MinuteOf(c.now())
 	oldest := now - 400*sla.SpanDay
-	for _, mw := range cfg.Maintenance {
-		ms, me := mw.Bounds()
-		first := sla.MinuteOf(ms)
-		if first.Time().Before(ms) {
-			first++
-		}
-		last := min(sla.MinuteOf(me.Add(-time.Nanosecond)), now-1) // inclusive
-		if me.Sub(first.Time()) <= 0 {
-			continue
-		}
-		for _, check := range cfg.MaintenanceChecks(&mw) {
-			key := fmt.Sprintf("%s/%d/%d/%s", mw.ID, ms.Unix(), me.Unix(), check)
-			c.maintMu.Lock()
-			done, seen := c.maintDone[key]
-			c.maintMu.Unlock()
-			from := max(first, oldest)
-			if seen {
-				from = max(from, done+1)
+	for i := range cfg.Maintenance {
+		mw := &cfg.Maintenance[i]
+		for _, occ := range mw.Occurrences(oldest.Time(), now.Time()) {
+			ms, me := occ.Start, occ.End
+			first := sla.MinuteOf(ms)
+			if first.Time().Before(ms) {
+				first++
 			}
-			if from > last {
+			last := min(sla.MinuteOf(me.Add(-time.Nanosecond)), now-1) // inclusive
+			if me.Sub(first.Time()) <= 0 {
 				continue
 			}
-			marked := make([]sla.Minute, 0, last-from+1)
-			for m := from; m <= last; m++ {
-				marked = append(marked, m)
+			for _, check := range cfg.MaintenanceChecks(mw) {
+				key := fmt.Sprintf("%s/%d/%d/%s", mw.ID, ms.Unix(), me.Unix(), check)
+				c.maintMu.Lock()
+				done, seen := c.maintDone[key]
+				c.maintMu.Unlock()
+				from := max(first, oldest)
+				if seen {
+					from = max(from, done+1)
+				}
+				if from > last {
+					continue
+				}
+				marked := make([]sla.Minute, 0, last-from+1)
+				for m := from; m <= last; m++ {
+					marked = append(marked, m)
+				}
+				if err := c.sliceCheck(ctx, cfg, check, marked, 0); err != nil {
+					return err
+				}
+				c.maintMu.Lock()
+				c.maintDone[key] = last
+				c.maintMu.Unlock()
 			}
-			if err := c.sliceCheck(ctx, cfg, check, marked, 0); err != nil {
-				return err
-			}
-			c.maintMu.Lock()
-			c.maintDone[key] = last
-			c.maintMu.Unlock()
 		}
 	}
 	return nil

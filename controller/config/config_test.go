@@ -339,3 +339,37 @@ maintenance:
 		}
 	}
 }
+
+func TestRecurringMaintenance(t *testing.T) {
+	src := minimal + `maintenance:
+  - {id: sunday-backup, reason: weekly backup, checks: [api-health], every: "0 2 * * SUN", duration: 90m, end: "2027-01-01T00:00:00Z"}
+`
+	cfg, err := Parse("m.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sunday := time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{sunday.Add(-time.Minute), false},
+		{sunday, true},
+		{sunday.Add(89 * time.Minute), true},
+		{sunday.Add(90 * time.Minute), false},
+		{sunday.Add(7 * 24 * time.Hour).Add(time.Hour), true},
+		{time.Date(2027, 1, 3, 2, 30, 0, 0, time.UTC), false}, // past the end of the recurrence
+	} {
+		if got := cfg.InMaintenance("api-health", tc.at); got != tc.want {
+			t.Errorf("at %s: %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	occ := cfg.Maintenance[0].Occurrences(sunday.Add(-time.Hour), sunday.Add(15*24*time.Hour))
+	if len(occ) != 3 || !occ[0].Start.Equal(sunday) || occ[0].End.Sub(occ[0].Start) != 90*time.Minute {
+		t.Fatalf("occurrences %+v", occ)
+	}
+	if _, err := Parse("m.yaml", []byte(minimal+"maintenance:\n  - {id: x, checks: [api-health], every: \"0 2 * *\", duration: 10s}\n")); err == nil ||
+		!strings.Contains(err.Error(), "maintenance[0].every") || !strings.Contains(err.Error(), "maintenance[0].duration") {
+		t.Fatalf("bad recurrence: %v", err)
+	}
+}

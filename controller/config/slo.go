@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"slices"
+
+	"github.com/robfig/cron/v3"
 	"strconv"
 	"strings"
 	"time"
@@ -39,8 +41,42 @@ type Maintenance struct {
 	Components []string `yaml:"components"`
 	Start      string   `yaml:"start"`
 	End        string   `yaml:"end"`
+	// Every makes the window recurring: a cron spec (e.g. "0 2 * * SUN")
+	// for each start, lasting Duration; Start and End, when set, bound the
+	// recurrence.
+	Every    string   `yaml:"every"`
+	Duration Duration `yaml:"duration"`
 
 	start, end time.Time
+	sched      cron.Schedule
+}
+
+// Interval is one occurrence of a maintenance window.
+type Interval struct {
+	Start, End time.Time
+}
+
+// Occurrences returns the occurrences of m that overlap [from, to), at most
+// 10,000.
+func (m *Maintenance) Occurrences(from, to time.Time) []Interval {
+	if m.sched == nil {
+		if m.end.After(from) && m.start.Before(to) {
+			return []Interval{{m.start, m.end}}
+		}
+		return nil
+	}
+	d := m.Duration.D()
+	var out []Interval
+	for s := m.sched.Next(from.Add(-d)); s.Before(to) && len(out) < 10000; s = m.sched.Next(s) {
+		if (!m.start.IsZero() && s.Before(m.start)) || (!m.end.IsZero() && !s.Before(m.end)) {
+			if !m.end.IsZero() && !s.Before(m.end) {
+				break
+			}
+			continue
+		}
+		out = append(out, Interval{s, s.Add(d)})
+	}
+	return out
 }
 
 // CalendarMonth is the SLO window that runs from the first of the month.
@@ -77,7 +113,11 @@ func parseWindow(w string) (time.Duration, error) {
 
 // Active reports whether check (of component) is under maintenance at t.
 func (m *Maintenance) Active(check, component string, t time.Time) bool {
-	if t.Before(m.start) || !t.Before(m.end) {
+	if m.sched != nil {
+		if len(m.Occurrences(t, t.Add(time.Nanosecond))) == 0 {
+			return false
+		}
+	} else if t.Before(m.start) || !t.Before(m.end) {
 		return false
 	}
 	for _, c := range m.Checks {
@@ -117,8 +157,6 @@ func (c *Config) MaintenanceChecks(m *Maintenance) []string {
 	return out
 }
 
-// Bounds returns the window's start and end.
-func (m *Maintenance) Bounds() (time.Time, time.Time) { return m.start, m.end }
 
 // InMaintenance reports whether check is under maintenance at t.
 func (c *Config) InMaintenance(check string, t time.Time) bool {
@@ -224,13 +262,28 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 			v.add(p+".id", "%q is not a valid id", m.ID)
 		}
 		var err error
-		if m.start, err = time.Parse(time.RFC3339, m.Start); err != nil {
-			v.add(p+".start", "%q is not an RFC 3339 time such as 2026-12-01T02:00:00Z", m.Start)
+		recurring := m.Every != ""
+		if recurring {
+			if m.sched, err = cron.ParseStandard(m.Every); err != nil {
+				v.add(p+".every", "%v", err)
+			}
+			if m.Duration.D() < time.Minute {
+				v.add(p+".duration", "a recurring window needs a duration of a minute or more")
+			}
+		} else if m.Duration != 0 {
+			v.add(p+".duration", "only a recurring window (every) takes a duration; a one-off one has start and end")
 		}
-		if m.end, err = time.Parse(time.RFC3339, m.End); err != nil {
-			v.add(p+".end", "%q is not an RFC 3339 time such as 2026-12-01T04:00:00Z", m.End)
-		} else if !m.end.After(m.start) {
-			v.add(p+".end", "must be after start")
+		if m.Start != "" || !recurring {
+			if m.start, err = time.Parse(time.RFC3339, m.Start); err != nil {
+				v.add(p+".start", "%q is not an RFC 3339 time such as 2026-12-01T02:00:00Z", m.Start)
+			}
+		}
+		if m.End != "" || !recurring {
+			if m.end, err = time.Parse(time.RFC3339, m.End); err != nil {
+				v.add(p+".end", "%q is not an RFC 3339 time such as 2026-12-01T04:00:00Z", m.End)
+			} else if !m.end.After(m.start) {
+				v.add(p+".end", "must be after start")
+			}
 		}
 		if len(m.Checks)+len(m.Components) == 0 {
 			v.add(p, "name the checks or components under maintenance")
