@@ -157,7 +157,6 @@ func (c *Config) MaintenanceChecks(m *Maintenance) []string {
 	return out
 }
 
-
 // InMaintenance reports whether check is under maintenance at t.
 func (c *Config) InMaintenance(check string, t time.Time) bool {
 	comp := c.componentOf(check)
