@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
 )
 
 var binary string
@@ -240,6 +242,13 @@ components:
         assert: ["status == 200", "header.etag matches \".+\""]
 slos:
   - {id: segments, checks: [segments-api], target: 99.9, window: 1h}
+alerting:
+  notifiers:
+    - {id: pd, type: pagerduty, routing_key: E2EROUTINGKEYE2EROUTINGKEYE2E001, events_url: %[4]q}
+  policies:
+    - {id: page, levels: [{targets: [pd]}]}
+  rules:
+    - {id: down, kind: check_down, policy: page, resolve_after: 4s}
 `
 
 func token(region string) string { return "e2e-token-for-" + region }
@@ -274,7 +283,9 @@ func TestMultiRegionIncidents(t *testing.T) {
 		}
 	}
 	cfgPath := filepath.Join(dir, "nines.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs.String(), toks.String(), csAddr), 0o644); err != nil {
+	pd := pagerdutytest.New()
+	defer pd.Close()
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs.String(), toks.String(), csAddr, pd.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput()
@@ -321,6 +332,9 @@ func TestMultiRegionIncidents(t *testing.T) {
 		}
 		post(t, "http://"+csAddr+"/admin/faults", "")
 		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+		if ev := pd.Events(); len(ev) != 0 {
+			t.Fatalf("a fault in one region paged: %+v", ev)
+		}
 	})
 
 	t.Run("GlobalFaultIsDown", func(t *testing.T) {
@@ -335,8 +349,26 @@ func TestMultiRegionIncidents(t *testing.T) {
 		if failing < 2 {
 			t.Fatalf("down with %d failing regions, quorum is 2", failing)
 		}
+		confirmed := time.Now()
+		for len(pd.Incidents()) == 0 && time.Since(confirmed) < 10*time.Second {
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("paged %s after the status API showed down", time.Since(confirmed).Round(time.Millisecond))
 		post(t, "http://"+csAddr+"/admin/faults", "")
 		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if inc := pd.Incidents(); len(inc) == 1 && inc[0].Status == "resolved" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if inc := pd.Incidents(); len(inc) != 1 || inc[0].Status != "resolved" || inc[0].DedupKey != "down:segments-api" {
+			t.Fatalf("PagerDuty incidents after the global outage: %+v", inc)
+		}
+		if v := pd.Violations(); len(v) > 0 {
+			t.Fatal(v)
+		}
 	})
 
 	t.Run("StoppedProbeIsUnhealthyRegionNotDowntime", func(t *testing.T) {
@@ -423,9 +455,13 @@ func TestMultiRegionIncidents(t *testing.T) {
 
 	t.Run("SLAReportCountsTheGlobalOutage", func(t *testing.T) {
 		out, err := exec.Command(binary, "sla", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--format", "json",
-			"--from", began.UTC().Format(time.RFC3339), "--to", time.Now().UTC().Format(time.RFC3339)).Output()
+			"--from", began.UTC().Truncate(time.Minute).Format(time.RFC3339), "--to", time.Now().UTC().Add(time.Minute).Format(time.RFC3339)).Output()
 		if err != nil {
-			t.Fatalf("nines sla: %v\n%s", err, out)
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("nines sla: %v\n%s\n%s", err, out, stderr)
 		}
 		var r struct {
 			SLOs []struct {
