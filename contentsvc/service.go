@@ -47,6 +47,9 @@ type Service struct {
 
 	etagMu sync.Mutex
 	etags  map[string]etagEntry
+
+	noteMu sync.Mutex
+	notes  []map[string]any
 }
 
 type etagEntry struct {
@@ -106,6 +109,27 @@ func (s *Service) Handler() http.Handler {
 	admin := e.Group("/admin", s.authAdmin)
 	admin.GET("/faults", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"faults": s.faults.list()}) })
 	admin.POST("/faults", s.addFault)
+	// A notification sink, so that a demo can show its alerts without a
+	// paging service: nines' webhook notifier posts here.
+	admin.POST("/notifications", func(c echo.Context) error {
+		var m map[string]any
+		if err := json.NewDecoder(io.LimitReader(c.Request().Body, 1<<20)).Decode(&m); err != nil {
+			return c.JSON(http.StatusBadRequest, map[string]string{"error": "notification: " + err.Error()})
+		}
+		s.noteMu.Lock()
+		s.notes = append(s.notes, m)
+		if len(s.notes) > 200 {
+			s.notes = s.notes[len(s.notes)-200:]
+		}
+		s.noteMu.Unlock()
+		s.log.Info("notification received", "alert", m["alert_key"], "action", m["action"], "level", m["level"])
+		return c.NoContent(http.StatusNoContent)
+	})
+	admin.GET("/notifications", func(c echo.Context) error {
+		s.noteMu.Lock()
+		defer s.noteMu.Unlock()
+		return c.JSON(http.StatusOK, map[string]any{"notifications": append([]map[string]any{}, s.notes...)})
+	})
 	admin.DELETE("/faults", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]int{"cleared": s.faults.clear()}) })
 	admin.DELETE("/faults/:id", func(c echo.Context) error {
 		if !s.faults.remove(c.Param("id")) {

@@ -125,7 +125,10 @@ func (c *Controller) sloStates(ctx context.Context, cfg *config.Config, now time
 
 // EvaluateAlerts runs the alert rules once.
 func (c *Controller) EvaluateAlerts(ctx context.Context) error {
-	return c.alerts.engine.Tick(ctx, c.Config(), c.snapshot(ctx))
+	if err := c.alerts.engine.Tick(ctx, c.Config(), c.snapshot(ctx)); err != nil {
+		return err
+	}
+	return c.syncIncidents(ctx)
 }
 
 func (c *Controller) alertLoop(ctx context.Context, every time.Duration) {

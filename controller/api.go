@@ -42,6 +42,13 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.POST("/api/v1/alerts/:key/ack", c.handleAck, c.authAPI)
 	e.POST("/api/v1/webhooks/pagerduty", c.handlePagerDutyWebhook)
 
+	dash := echo.WrapHandler(c.dash)
+	e.GET("/", dash)
+	e.GET("/assets/*", dash)
+	e.GET("/badge/*", dash)
+	e.Any("/sre", dash)
+	e.Any("/sre/*", dash)
+
 	probe := e.Group("/api/v1", c.authProbe)
 	probe.POST("/probes/register", c.handleHeartbeat)
 	probe.POST("/probes/heartbeat", c.handleHeartbeat)

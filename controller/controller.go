@@ -22,6 +22,7 @@ import (
 	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/dashboard"
 )
 
 // Options configure a controller.
@@ -63,6 +64,7 @@ type Controller struct {
 
 	reload reloader
 	alerts alertState
+	dash   *dashboard.Server
 
 	maintMu    sync.Mutex
 	maintDone  map[string]sla.Minute // window/check → last minute sliced
@@ -108,6 +110,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.latest.offer(r)
 	}
 	c.initAlerting(o.NotifyClient)
+	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
+		Logger: o.Logger, Now: o.Now})
 	c.metrics = newMetrics(c)
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
@@ -153,6 +157,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	go c.alertLoop(loops, alertEvery)
 	go c.alerts.dispatcher.Run(loops, c.alerts.wake)
+	go c.exportLoop(loops, time.Minute)
 	if o.ConfigFile != "" {
 		every := o.ReloadEvery
 		if every <= 0 {

@@ -146,6 +146,8 @@ func Run(ctx context.Context, o Options) error {
   metrics      %[1]s/metrics
   contentsvc   %[2]s  (segments %[2]s/v1/segments?user_id=alice, CDN %[2]s/cdn/manifests/everyone.json)
   data         %[3]s
+  status page  %[1]s/   (SRE view %[1]s/sre: user sre, password nines-demo)
+  alerts sent  %[2]s/admin/notifications
 Stage an incident in one region, then watch /api/v1/status say degraded, not down:
   curl -X POST %[2]s/admin/faults -d '{"target":"segments","region":"eu-frankfurt","error_status":503}'
   curl -X DELETE %[2]s/admin/faults

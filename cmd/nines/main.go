@@ -62,7 +62,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(controllerCmd(g), probeCmd(g), contentsvcCmd(g), demoCmd(g), validateCmd(), slaCmd())
+	root.AddCommand(controllerCmd(g), probeCmd(g), contentsvcCmd(g), demoCmd(g), validateCmd(), slaCmd(), hashPasswordCmd())
 	return root
 }
 

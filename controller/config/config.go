@@ -33,6 +33,7 @@ type Config struct {
 	// Maintenance windows exclude minutes from SLOs and silence alerts.
 	Maintenance []Maintenance `yaml:"maintenance"`
 	Alerting    Alerting      `yaml:"alerting"`
+	Dashboard   Dashboard     `yaml:"dashboard"`
 
 	// Version is a hash of the effective configuration.
 	Version string `yaml:"-"`

@@ -1,0 +1,338 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/model"
+)
+
+// dashSource gives the dashboard its pages.
+type dashSource struct{ c *Controller }
+
+var _ dashboard.Source = dashSource{}
+
+// componentStatus maps check verdicts to Statuspage's vocabulary.
+func componentStatus(statuses []model.Status, maintenance bool) string {
+	down, degraded, known := 0, 0, 0
+	for _, s := range statuses {
+		switch s {
+		case model.StatusDown:
+			down++
+			known++
+		case model.StatusDegraded:
+			degraded++
+			known++
+		case model.StatusUp:
+			known++
+		}
+	}
+	switch {
+	case down > 0 && down == len(statuses):
+		return dashboard.MajorOutage
+	case down > 0:
+		return dashboard.PartialOutage
+	case maintenance:
+		return dashboard.UnderMaintenance
+	case degraded > 0:
+		return dashboard.DegradedPerformance
+	case known == 0:
+		return dashboard.NoData
+	}
+	return dashboard.Operational
+}
+
+var statusRank = map[string]int{dashboard.Operational: 0, dashboard.NoData: 1, dashboard.UnderMaintenance: 2,
+	dashboard.DegradedPerformance: 3, dashboard.PartialOutage: 4, dashboard.MajorOutage: 5}
+
+func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) {
+	c := d.c
+	cfg := c.Config()
+	now := c.now()
+	st := c.Status()
+	p := &dashboard.StatusPage{Title: cfg.Dashboard.Title, GeneratedAt: now.UTC(), Status: dashboard.Operational,
+		Components: []dashboard.Component{}, Incidents: []dashboard.Incident{}}
+	for _, r := range st.Regions {
+		p.Regions = append(p.Regions, dashboard.Region{ID: r.ID, Name: r.Name, Healthy: r.Healthy})
+	}
+	today := sla.MinuteOf(now) / sla.SpanDay * sla.SpanDay
+	from := today - 89*sla.SpanDay
+	hist, err := c.store.History(ctx, nil, sla.SpanDay, from, today+sla.SpanDay)
+	if err != nil {
+		return nil, err
+	}
+	for i, comp := range st.Components {
+		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: cfg.Components[i].Description}
+		var statuses []model.Status
+		maint := false
+		days := make([]sla.Counts, 90)
+		for _, ch := range comp.Checks {
+			statuses = append(statuses, ch.Status)
+			maint = maint || cfg.InMaintenance(ch.ID, now)
+			for _, b := range hist[ch.ID] {
+				k := int((sla.MinuteOf(b.Start) - from) / sla.SpanDay)
+				if k >= 0 && k < 90 {
+					days[k].Good += b.Good
+					days[k].Bad += b.Bad
+					days[k].Maintenance += b.Maintenance
+				}
+			}
+		}
+		cc.Status = componentStatus(statuses, maint)
+		var all sla.Counts
+		for k, n := range days {
+			day := dashboard.Day{Date: (from + sla.Minute(k)*sla.SpanDay).Time(), Down: n.Bad, Maintenance: n.Maintenance}
+			if n.Valid() > 0 {
+				u := float64(n.Good) / float64(n.Valid())
+				day.Uptime = &u
+			}
+			all.Good += n.Good
+			all.Bad += n.Bad
+			cc.Days = append(cc.Days, day)
+		}
+		if all.Valid() > 0 {
+			u := float64(all.Good) / float64(all.Valid())
+			cc.Uptime90 = &u
+		}
+		for _, r := range st.Regions {
+			cell := dashboard.Cell{Region: r.ID, Status: string(model.StatusUnknown)}
+			for _, ch := range comp.Checks {
+				rs := ch.Regions[r.ID].Status
+				if rs == model.StatusDown || (rs == model.StatusUp && cell.Status == string(model.StatusUnknown)) {
+					cell.Status = string(rs)
+				}
+			}
+			cc.Cells = append(cc.Cells, cell)
+		}
+		if statusRank[cc.Status] > statusRank[p.Status] {
+			p.Status = cc.Status
+		}
+		p.Components = append(p.Components, cc)
+	}
+	incs, err := c.store.Incidents(ctx, now.Add(-14*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	p.Incidents = convertIncidents(incs)
+	return p, nil
+}
+
+func convertIncidents(in []store.Incident) []dashboard.Incident {
+	out := []dashboard.Incident{}
+	for _, i := range in {
+		di := dashboard.Incident{ID: i.ID, Component: i.Component, Title: i.Title, Status: i.Status, Impact: i.Impact, StartedAt: i.StartedAt, ResolvedAt: i.ResolvedAt}
+		for _, u := range i.Updates {
+			di.Updates = append(di.Updates, dashboard.IncidentUpdate{At: u.At, Status: u.Status, Body: u.Body, Author: u.Author})
+		}
+		out = append(out, di)
+	}
+	return out
+}
+
+func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
+	c := d.c
+	cfg := c.Config()
+	now := c.now()
+	p := &dashboard.SREPage{}
+	for i := range cfg.SLOs {
+		r, err := c.SLOReport(ctx, &cfg.SLOs[i], now)
+		if err != nil {
+			return nil, err
+		}
+		s := dashboard.SLO{ID: r.ID, Name: r.Name, SLI: r.Value, Target: r.Target, Unit: r.ErrorBudget.Unit, Total: r.ErrorBudget.Total,
+			Remaining: r.ErrorBudget.Remaining, RemainingRatio: r.ErrorBudget.RemainingRatio, ExhaustedAt: r.ExhaustedAt}
+		for _, w := range sla.BurnWindows {
+			s.Burn = append(s.Burn, dashboard.Burn{Window: w.Name, Rate: r.BurnRates[w.Name]})
+		}
+		p.SLOs = append(p.SLOs, s)
+	}
+	alerts, err := c.store.RecentAlerts(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	order := map[alerting.State]int{alerting.StateFiring: 0, alerting.StateAcknowledged: 1, alerting.StatePending: 2, alerting.StateResolved: 3}
+	sort.SliceStable(alerts, func(i, j int) bool { return order[alerts[i].State] < order[alerts[j].State] })
+	for _, a := range alerts {
+		p.Alerts = append(p.Alerts, dashboard.Alert{Key: a.Key, State: string(a.State), Severity: a.Severity, Urgency: a.Urgency,
+			Summary: a.Summary, Level: a.Level, FiredAt: a.FiredAt, AckedBy: a.AckedBy})
+	}
+	st := c.Status()
+	for _, pr := range st.Probes {
+		p.Probes = append(p.Probes, dashboard.Probe{Region: pr.Region, ID: pr.ProbeID, Healthy: pr.Healthy, LastHeartbeat: pr.LastHeartbeatAt, SpoolDepth: pr.SpoolDepth})
+	}
+	for i := range cfg.Maintenance {
+		mw := &cfg.Maintenance[i]
+		for _, o := range mw.Occurrences(now.Add(-24*time.Hour), now.Add(7*24*time.Hour)) {
+			p.Maintenance = append(p.Maintenance, dashboard.Maintenance{ID: mw.ID, Reason: mw.Reason, Start: o.Start, End: o.End, Checks: cfg.MaintenanceChecks(mw)})
+		}
+	}
+	for _, comp := range st.Components {
+		for _, ch := range comp.Checks {
+			p.Checks = append(p.Checks, dashboard.CheckRow{ID: ch.ID, Component: comp.ID, Status: string(ch.Status)})
+		}
+	}
+	incs, err := c.store.Incidents(ctx, now.Add(-7*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	p.Incidents = convertIncidents(incs)
+	return p, nil
+}
+
+func (d dashSource) CheckPage(ctx context.Context, id string) (*dashboard.CheckPage, error) {
+	c := d.c
+	cfg := c.Config()
+	ch := cfg.Check(id)
+	if ch == nil {
+		return nil, fmt.Errorf("no check %q", id)
+	}
+	now := c.now()
+	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now).Status)}
+	rs, err := c.store.Results(ctx, store.Query{Check: id, Since: now.Add(-24 * time.Hour), Limit: 100000})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	for i := len(rs) - 1; i >= 0 && len(p.Results) < 100; i-- {
+		r := rs[i]
+		p.Results = append(p.Results, dashboard.Result{At: r.Scheduled, Region: r.Region, Outcome: string(r.Outcome), Class: string(r.ErrorClass),
+			LatencyMS: float64(r.DurationUS) / 1000, Message: r.Message})
+	}
+	byRegion := map[string]map[time.Time][]float64{}
+	for _, r := range rs {
+		if r.Outcome != model.OutcomeUp {
+			continue
+		}
+		h := r.Scheduled.Truncate(time.Hour)
+		if byRegion[r.Region] == nil {
+			byRegion[r.Region] = map[time.Time][]float64{}
+		}
+		byRegion[r.Region][h] = append(byRegion[r.Region][h], float64(r.DurationUS)/1000)
+	}
+	for _, region := range cfg.CheckRegions(ch) {
+		hours := byRegion[region]
+		if len(hours) == 0 {
+			continue
+		}
+		rl := dashboard.RegionLatency{Region: region}
+		keys := make([]time.Time, 0, len(hours))
+		for h := range hours {
+			keys = append(keys, h)
+		}
+		slices.SortFunc(keys, func(a, b time.Time) int { return a.Compare(b) })
+		for _, h := range keys {
+			v := hours[h]
+			slices.Sort(v)
+			rl.Points = append(rl.Points, dashboard.Percentile{At: h, P50: quantile(v, 0.5), P95: quantile(v, 0.95), P99: quantile(v, 0.99)})
+		}
+		p.Latency = append(p.Latency, rl)
+	}
+	return p, nil
+}
+
+// quantile of sorted values, nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func (d dashSource) Badge(ctx context.Context, check string) (*float64, string, bool) {
+	c := d.c
+	cfg := c.Config()
+	ch := cfg.Check(check)
+	if ch == nil {
+		return nil, "", false
+	}
+	now := c.now()
+	to := sla.MinuteOf(now)
+	counts, err := c.store.Counts(ctx, []string{check}, to-30*sla.SpanDay, to)
+	var up *float64
+	if n := counts[check]; err == nil && n.Valid() > 0 {
+		u := float64(n.Good) / float64(n.Valid())
+		up = &u
+	}
+	return up, string(verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now).Status), true
+}
+
+func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {
+	_, err := d.c.alerts.engine.Acknowledge(ctx, d.c.Config(), key, by, d.c.now())
+	return err
+}
+
+func (d dashSource) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
+	return d.c.store.AddIncidentUpdate(ctx, id, status, body, by, d.c.now())
+}
+
+// syncIncidents opens a status page incident for every check_down alert
+// that fires and closes it when the alert resolves.
+func (c *Controller) syncIncidents(ctx context.Context) error {
+	now := c.now()
+	alerts, err := c.store.RecentAlerts(ctx, now.Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		if a.Class != "check_down" || a.Incident == 0 {
+			continue
+		}
+		switch a.State {
+		case alerting.StateFiring, alerting.StateAcknowledged:
+			impact := "major"
+			if a.Severity == "critical" {
+				impact = "critical"
+			}
+			started := now
+			if a.FiredAt != nil {
+				started = *a.FiredAt
+			}
+			if _, err := c.store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started); err != nil {
+				return err
+			}
+		case alerting.StateResolved:
+			id, open, err := c.store.IncidentForAlert(ctx, a.Key, a.Incident)
+			if err != nil {
+				return err
+			}
+			if open {
+				if err := c.store.AddIncidentUpdate(ctx, id, "resolved", "Recovered: the regions see it up again.", "nines", now); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Controller) exportLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if dir := c.Config().Dashboard.ExportDir; dir != "" {
+			if err := dashboard.Export(ctx, dashSource{c}, dir); err != nil && ctx.Err() == nil {
+				c.log.Error("status page export failed", "dir", dir, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func dashboardUsers(cfg *config.Config) []dashboard.User {
+	out := make([]dashboard.User, len(cfg.Dashboard.Users))
+	for i, u := range cfg.Dashboard.Users {
+		out[i] = dashboard.User{Name: u.Name, PasswordHash: u.PasswordHash}
+	}
+	return out
+}

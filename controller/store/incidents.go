@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Incident is a status page incident with its updates, newest first.
+type Incident struct {
+	ID         int64            `json:"id"`
+	AlertKey   string           `json:"alert_key"`
+	Component  string           `json:"component"`
+	Title      string           `json:"title"`
+	Status     string           `json:"status"` // investigating, identified, monitoring, resolved
+	Impact     string           `json:"impact"` // none, minor, major, critical
+	StartedAt  time.Time        `json:"started_at"`
+	ResolvedAt *time.Time       `json:"resolved_at,omitempty"`
+	Updates    []IncidentUpdate `json:"updates"`
+}
+
+// IncidentUpdate is one entry of an incident's timeline.
+type IncidentUpdate struct {
+	At     time.Time `json:"at"`
+	Status string    `json:"status"`
+	Body   string    `json:"body"`
+	Author string    `json:"author"`
+}
+
+// OpenIncident opens the incident of an alert's firing (once per alert
+// incident number) with a first update; it returns the incident id.
+func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error) {
+	s.wr.Lock()
+	defer s.wr.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, title, status, impact, started_at)
+		VALUES (?, ?, ?, ?, 'investigating', ?, ?)`, alertKey, alertSeq, component, title, impact, at.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("open incident: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id)
+		return id, err
+	}
+	id, _ := res.LastInsertId()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, at.UnixMilli(),
+		"Confirmed from several regions: "+title); err != nil {
+		return 0, err
+	}
+	return id, tx.Commit()
+}
+
+// AddIncidentUpdate appends an update and sets the incident's status;
+// "resolved" closes it.
+func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error {
+	s.wr.Lock()
+	defer s.wr.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var resolved any
+	if status == "resolved" {
+		resolved = at.UnixMilli()
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, resolved_at = COALESCE(resolved_at, ?) WHERE id = ?`, status, resolved, id)
+	if err != nil {
+		return fmt.Errorf("update incident %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, ?, ?, ?)`, id, at.UnixMilli(), status, body, author); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// IncidentForAlert returns the open incident of an alert's firing, if any.
+func (s *Store) IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (int64, bool, error) {
+	var id int64
+	var resolved sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT id, resolved_at FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id, &resolved)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	return id, err == nil && !resolved.Valid, err
+}
+
+// Incidents returns the incidents open now or started since since, newest
+// first, with their updates.
+func (s *Store) Incidents(ctx context.Context, since time.Time) ([]Incident, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
+		WHERE resolved_at IS NULL OR started_at >= ? ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	var out []Incident
+	for rows.Next() {
+		var in Incident
+		var started int64
+		var resolved sql.NullInt64
+		if err := rows.Scan(&in.ID, &in.AlertKey, &in.Component, &in.Title, &in.Status, &in.Impact, &started, &resolved); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		in.StartedAt = time.UnixMilli(started).UTC()
+		if resolved.Valid {
+			t := time.UnixMilli(resolved.Int64).UTC()
+			in.ResolvedAt = &t
+		}
+		out = append(out, in)
+	}
+	rows.Close()
+	for i := range out {
+		ur, err := s.db.QueryContext(ctx, `SELECT at, status, body, author FROM incident_updates WHERE incident_id = ? ORDER BY at DESC`, out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		for ur.Next() {
+			var u IncidentUpdate
+			var at int64
+			if err := ur.Scan(&at, &u.Status, &u.Body, &u.Author); err != nil {
+				ur.Close()
+				return nil, err
+			}
+			u.At = time.UnixMilli(at).UTC()
+			out[i].Updates = append(out[i].Updates, u)
+		}
+		ur.Close()
+	}
+	return out, nil
+}

@@ -1,0 +1,225 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+type fakeSource struct {
+	acked   []string
+	updates []string
+	page    *StatusPage
+}
+
+func (f *fakeSource) StatusPage(context.Context) (*StatusPage, error) { return f.page, nil }
+func (f *fakeSource) SREPage(context.Context) (*SREPage, error) {
+	return &SREPage{Alerts: []Alert{{Key: "down:api", State: "firing", Severity: "critical", Urgency: "high", Summary: "api is down"}},
+		Incidents: []Incident{{ID: 7, Title: "api is down", Status: "investigating"}}}, nil
+}
+func (f *fakeSource) CheckPage(_ context.Context, id string) (*CheckPage, error) {
+	if id != "api" {
+		return nil, errors.New("no check " + id)
+	}
+	return &CheckPage{ID: "api", Name: "API", Status: "up", Latency: []RegionLatency{{Region: "eu-london",
+		Points: []Percentile{{At: time.Unix(0, 0), P50: 10, P95: 20, P99: 30}, {At: time.Unix(3600, 0), P50: 12, P95: 25, P99: 40}}}}}, nil
+}
+func (f *fakeSource) Badge(_ context.Context, check string) (*float64, string, bool) {
+	u := 0.99951
+	return &u, "up", check == "api"
+}
+func (f *fakeSource) Acknowledge(_ context.Context, key, by string) error {
+	f.acked = append(f.acked, key+" by "+by)
+	return nil
+}
+func (f *fakeSource) UpdateIncident(_ context.Context, id int64, status, body, by string) error {
+	f.updates = append(f.updates, fmt.Sprintf("%d %s %s %s", id, status, body, by))
+	return nil
+}
+
+func newTestServer(t *testing.T) (*httptest.Server, *fakeSource) {
+	t.Helper()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	src := &fakeSource{page: samplePage(3, 90)}
+	s := New(Options{Source: src, Users: func() []User { return []User{{Name: "alice", PasswordHash: string(hash)}} },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv, src
+}
+
+func noRedirect(jar http.CookieJar) *http.Client {
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := csrfField.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no CSRF token on %s:\n%s", url, b)
+	}
+	return string(m[1])
+}
+
+func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
+	srv, src := newTestServer(t)
+	anon := noRedirect(nil)
+	resp, _ := anon.Get(srv.URL + "/sre")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/sre/login" {
+		t.Fatalf("anonymous SRE view: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = anon.PostForm(srv.URL+"/sre/alerts/down:api/ack", url.Values{"csrf": {"x"}})
+	if resp.StatusCode != http.StatusUnauthorized || len(src.acked) != 0 {
+		t.Fatalf("anonymous ack: %d", resp.StatusCode)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	c := noRedirect(jar)
+	// A sign-in without the form's token is refused (login CSRF).
+	resp, _ = c.PostForm(srv.URL+"/sre/login", url.Values{"user": {"alice"}, "password": {"correct horse"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-in without its token: %d", resp.StatusCode)
+	}
+	tok := csrfOf(t, c, srv.URL+"/sre/login")
+	resp, _ = c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {"wrong"}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	tok = csrfOf(t, c, srv.URL+"/sre/login")
+	resp, _ = c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {"correct horse"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	sessionCSRF := csrfOf(t, c, srv.URL+"/sre")
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/down:api/ack", nil)
+	if resp.StatusCode != http.StatusForbidden || len(src.acked) != 0 {
+		t.Fatalf("ack without the CSRF token: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/down:api/ack", url.Values{"csrf": {"forged"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("ack with a forged token: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/down:api/ack", url.Values{"csrf": {sessionCSRF}})
+	if resp.StatusCode != http.StatusSeeOther || len(src.acked) != 1 || src.acked[0] != "down:api by alice" {
+		t.Fatalf("ack: %d %v", resp.StatusCode, src.acked)
+	}
+	resp, _ = c.PostForm(srv.URL+"/sre/incidents/7/updates", url.Values{"csrf": {sessionCSRF}, "status": {"fixed"}, "body": {"x"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad incident status: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(srv.URL+"/sre/incidents/7/updates", url.Values{"csrf": {sessionCSRF}, "status": {"identified"}, "body": {"a bad deploy"}})
+	if resp.StatusCode != http.StatusSeeOther || len(src.updates) != 1 || src.updates[0] != "7 identified a bad deploy alice" {
+		t.Fatalf("incident update: %d %v", resp.StatusCode, src.updates)
+	}
+	resp, _ = c.Get(srv.URL + "/sre/checks/api")
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "<polyline") {
+		t.Fatalf("check page: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(srv.URL+"/sre/logout", url.Values{"csrf": {sessionCSRF}})
+	resp, _ = c.Get(srv.URL + "/sre")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after sign-out: %d", resp.StatusCode)
+	}
+}
+
+func TestStatusPageWorksWithoutJavaScript(t *testing.T) {
+	srv, _ := newTestServer(t)
+	resp, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if strings.Contains(page, "<script") {
+		t.Fatal("the status page uses JavaScript")
+	}
+	for _, want := range []string{`data-status="partial_outage"`, "Partial outage", "99.95% uptime", "<title>", "eu-london", "Investigating the database"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	resp, _ = http.Get(srv.URL + "/badge/api.svg")
+	b, _ = io.ReadAll(resp.Body)
+	if resp.Header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(b), "api: 99.95%") {
+		t.Fatalf("badge: %s %s", resp.Header.Get("Content-Type"), b)
+	}
+	if resp, _ := http.Get(srv.URL + "/badge/nope.svg"); resp.StatusCode != 404 {
+		t.Fatalf("unknown badge: %d", resp.StatusCode)
+	}
+	if resp, _ := http.Get(srv.URL + "/assets/style.css"); resp.StatusCode != 200 {
+		t.Fatalf("stylesheet: %d", resp.StatusCode)
+	}
+}
+
+// samplePage makes a status page of n components with days of history.
+func samplePage(n, days int) *StatusPage {
+	regions := []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
+	p := &StatusPage{Title: "Example", GeneratedAt: time.Now(), Status: PartialOutage}
+	for _, r := range regions {
+		p.Regions = append(p.Regions, Region{ID: r, Name: r, Healthy: true})
+	}
+	start := time.Date(2026, 8, 28, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		c := Component{ID: fmt.Sprintf("component-%03d", i), Name: fmt.Sprintf("Component %d", i), Status: Operational}
+		if i == 1 {
+			c.Status = PartialOutage
+		}
+		for d := range days {
+			u := 1 - float64((d*7+i)%11)/10000
+			c.Days = append(c.Days, Day{Date: start.AddDate(0, 0, d), Uptime: &u, Down: (d*7 + i) % 11})
+		}
+		u := 0.99951
+		c.Uptime90 = &u
+		for _, r := range regions {
+			c.Cells = append(c.Cells, Cell{Region: r, Status: "up"})
+		}
+		p.Components = append(p.Components, c)
+	}
+	p.Incidents = []Incident{{ID: 1, Title: "Database slow", Status: "investigating", Updates: []IncidentUpdate{{Status: "investigating", Body: "Investigating the database"}}}}
+	return p
+}
+
+// BenchmarkStatusPage500Components renders the status page of 500
+// components with 90 days of bars each and reports p50 and p99.
+func BenchmarkStatusPage500Components(b *testing.B) {
+	p := samplePage(500, 90)
+	var times []time.Duration
+	var out bytes.Buffer // as a server writes to its connection
+	size := 0
+	for b.Loop() {
+		out.Reset()
+		t0 := time.Now()
+		if err := WriteStatus(&out, p); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, time.Since(t0))
+		size = out.Len()
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	q := func(f float64) float64 { return float64(times[int(f*float64(len(times)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(size)/1e6, "MB/page")
+}

@@ -1,0 +1,328 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// User may sign in to the SRE view.
+type User struct {
+	Name         string
+	PasswordHash string // bcrypt
+}
+
+// Options configure the dashboard.
+type Options struct {
+	Source     Source
+	Users      func() []User // asked at every sign-in, so reloads apply
+	Logger     *slog.Logger
+	Now        func() time.Time
+	SessionTTL time.Duration
+	// Secure marks cookies Secure (behind TLS).
+	Secure bool
+}
+
+// Server is the dashboard's HTTP handler.
+type Server struct {
+	o   Options
+	mux *http.ServeMux
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+type session struct {
+	user    string
+	csrf    string
+	expires time.Time
+}
+
+const (
+	sessionCookie = "nines_session"
+	loginCookie   = "nines_login"
+)
+
+// New builds the dashboard.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: map[string]*session{}}
+	assets, _ := fs.Sub(assetFS, "assets")
+	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.mux.HandleFunc("GET /badge/{file}", s.badge)
+	s.mux.HandleFunc("GET /sre/login", s.loginPage)
+	s.mux.HandleFunc("POST /sre/login", s.login)
+	s.mux.HandleFunc("POST /sre/logout", s.auth(s.logout))
+	s.mux.HandleFunc("GET /sre", s.auth(s.overview))
+	s.mux.HandleFunc("GET /sre/checks/{id}", s.auth(s.check))
+	s.mux.HandleFunc("POST /sre/alerts/{key}/ack", s.auth(s.ack))
+	s.mux.HandleFunc("POST /sre/incidents/{id}/updates", s.auth(s.incidentUpdate))
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	s.mux.ServeHTTP(w, r)
+}
+
+func token() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+		s.o.Logger.Error("render", "template", name, "err", err)
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// WriteStatus writes the status page of p to w: the templates for the
+// frame, hand-written HTML for the components and the region matrix.
+func WriteStatus(w io.Writer, p *StatusPage) error {
+	if err := templates.ExecuteTemplate(w, "status-head", p); err != nil {
+		return err
+	}
+	bp := scratch.Get().(*[]byte)
+	defer scratch.Put(bp)
+	b := appendComponents((*bp)[:0], p)
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	if err := templates.ExecuteTemplate(w, "status-regions", p); err != nil {
+		return err
+	}
+	b = appendMatrix(b[:0], p)
+	*bp = b
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return templates.ExecuteTemplate(w, "status-tail", p)
+}
+
+// RenderStatus returns the status page of p.
+func RenderStatus(p *StatusPage) ([]byte, error) {
+	var buf bytes.Buffer
+	err := WriteStatus(&buf, p)
+	return buf.Bytes(), err
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	p, err := s.o.Source.StatusPage(r.Context())
+	if err != nil {
+		s.o.Logger.Error("status page", "err", err)
+		http.Error(w, "status unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=30")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := WriteStatus(w, p); err != nil {
+		s.o.Logger.Error("render status page", "err", err)
+	}
+}
+
+func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
+	check, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	uptime, status, found := s.o.Source.Badge(r.Context(), check)
+	if !found {
+		http.Error(w, "no check "+check, http.StatusNotFound)
+		return
+	}
+	value, color := "no data", "#8c959f"
+	if uptime != nil {
+		value = strconv.FormatFloat(*uptime*100, 'f', 2, 64) + "%"
+		switch {
+		case *uptime >= 0.999:
+			color = "#1a7f37"
+		case *uptime >= 0.99:
+			color = "#9a6700"
+		default:
+			color = "#cf222e"
+		}
+	}
+	if status == "down" {
+		value += " · down"
+		color = "#cf222e"
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Write(badgeSVG(check, value, color))
+}
+
+// Sign-in: the login form carries a token also set in a cookie (double
+// submit), so that no other site can sign a browser in.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.showLogin(w, "", http.StatusOK)
+}
+
+func (s *Server) showLogin(w http.ResponseWriter, msg string, code int) {
+	t := token()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: t, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.o.Secure})
+	if code != http.StatusOK {
+		w.WriteHeader(code)
+	}
+	s.render(w, "login", map[string]string{"CSRF": t, "Error": msg})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(loginCookie)
+	if err != nil || r.FormValue("csrf") == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.FormValue("csrf"))) != 1 {
+		s.showLogin(w, "The sign-in form expired; try again.", http.StatusForbidden)
+		return
+	}
+	name, password := r.FormValue("user"), r.FormValue("password")
+	ok := false
+	for _, u := range s.o.Users() {
+		if u.Name == name && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil {
+			ok = true
+		}
+	}
+	if !ok {
+		s.o.Logger.Warn("sign-in refused", "user", name, "remote", r.RemoteAddr)
+		s.showLogin(w, "Unknown user or wrong password.", http.StatusUnauthorized)
+		return
+	}
+	id := token()
+	s.mu.Lock()
+	s.sessions[id] = &session{user: name, csrf: token(), expires: s.o.Now().Add(s.o.SessionTTL)}
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.o.Secure, MaxAge: int(s.o.SessionTTL.Seconds())})
+	s.o.Logger.Info("signed in", "user", name)
+	http.Redirect(w, r, "/sre", http.StatusSeeOther)
+}
+
+type ctxKey struct{}
+
+// auth admits requests with a live session; a change (any POST) must also
+// carry the session's CSRF token.
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var sess *session
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			s.mu.Lock()
+			sess = s.sessions[c.Value]
+			if sess != nil && s.o.Now().After(sess.expires) {
+				delete(s.sessions, c.Value)
+				sess = nil
+			}
+			s.mu.Unlock()
+		}
+		if sess == nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/sre/login", http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "sign in first", http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodGet && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.csrf)) != 1 {
+			http.Error(w, "missing or wrong CSRF token", http.StatusForbidden)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess)))
+	}
+}
+
+func current(r *http.Request) *session { s, _ := r.Context().Value(ctxKey{}).(*session); return s }
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.mu.Lock()
+		delete(s.sessions, c.Value)
+		s.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/sre", MaxAge: -1})
+	http.Redirect(w, r, "/sre/login", http.StatusSeeOther)
+}
+
+func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+	p, err := s.o.Source.SREPage(r.Context())
+	if err != nil {
+		s.o.Logger.Error("sre page", "err", err)
+		http.Error(w, "the overview is unavailable", http.StatusInternalServerError)
+		return
+	}
+	sess := current(r)
+	s.render(w, "sre", map[string]any{"Page": p, "User": sess.user, "CSRF": sess.csrf})
+}
+
+func (s *Server) check(w http.ResponseWriter, r *http.Request) {
+	p, err := s.o.Source.CheckPage(r.Context(), r.PathValue("id"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	sess := current(r)
+	s.render(w, "check", map[string]any{"Page": p, "User": sess.user, "CSRF": sess.csrf})
+}
+
+func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if err := s.o.Source.Acknowledge(r.Context(), key, current(r).user); err != nil {
+		http.Error(w, fmt.Sprintf("acknowledge %s: %v", key, err), http.StatusConflict)
+		return
+	}
+	http.Redirect(w, r, "/sre", http.StatusSeeOther)
+}
+
+var incidentStatuses = map[string]bool{"investigating": true, "identified": true, "monitoring": true, "resolved": true}
+
+func (s *Server) incidentUpdate(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	status, body := r.FormValue("status"), strings.TrimSpace(r.FormValue("body"))
+	switch {
+	case err != nil:
+		http.Error(w, "incident id: not a number", http.StatusBadRequest)
+		return
+	case !incidentStatuses[status]:
+		http.Error(w, "status: must be investigating, identified, monitoring or resolved", http.StatusBadRequest)
+		return
+	case body == "" || len(body) > 2000:
+		http.Error(w, "body: 1 to 2000 characters", http.StatusBadRequest)
+		return
+	}
+	if err := s.o.Source.UpdateIncident(r.Context(), id, status, body, current(r).user); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	http.Redirect(w, r, "/sre", http.StatusSeeOther)
+}
+
+// StatusJSON is the status page's JSON, as the export writes it.
+func StatusJSON(p *StatusPage) ([]byte, error) { return json.MarshalIndent(p, "", "  ") }

@@ -1,0 +1,202 @@
+// Package dashboard serves the public status page (complete without
+// JavaScript), uptime badges, the static export, and the SRE view behind a
+// login with CSRF protection. It renders what a Source gives it; every
+// asset is embedded.
+package dashboard
+
+import (
+	"context"
+	"time"
+)
+
+// Statuspage component statuses.
+const (
+	Operational         = "operational"
+	DegradedPerformance = "degraded_performance"
+	PartialOutage       = "partial_outage"
+	MajorOutage         = "major_outage"
+	UnderMaintenance    = "under_maintenance"
+	NoData              = "no_data"
+)
+
+// Labels are the words shown with every status, so colour never carries it
+// alone.
+var Labels = map[string]string{
+	Operational: "Operational", DegradedPerformance: "Degraded performance", PartialOutage: "Partial outage",
+	MajorOutage: "Major outage", UnderMaintenance: "Under maintenance", NoData: "No data",
+	"up": "Up", "down": "Down", "degraded": "Degraded", "unknown": "Unknown", "maintenance": "Maintenance",
+}
+
+// StatusPage is the public page.
+type StatusPage struct {
+	Title       string      `json:"title"`
+	GeneratedAt time.Time   `json:"generated_at"`
+	Status      string      `json:"status"` // the worst component status
+	Regions     []Region    `json:"regions"`
+	Components  []Component `json:"components"`
+	Incidents   []Incident  `json:"incidents"`
+}
+
+// Region is a probe region and whether its probes are heard from.
+type Region struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Healthy bool   `json:"healthy"`
+}
+
+// Component is one row of the status page.
+type Component struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Status      string   `json:"status"`
+	Days        []Day    `json:"days"`
+	Uptime90    *float64 `json:"uptime_90d"`
+	// Cells is the region matrix row: the worst status of the component's
+	// checks as each region sees them.
+	Cells []Cell `json:"regions"`
+}
+
+// Day is one uptime bar.
+type Day struct {
+	Date        time.Time `json:"date"`
+	Uptime      *float64  `json:"uptime"` // nil: no valid minute
+	Down        int       `json:"down_minutes"`
+	Maintenance int       `json:"maintenance_minutes"`
+}
+
+// Cell is one region's view of one component.
+type Cell struct {
+	Region string `json:"region"`
+	Status string `json:"status"` // up, down, degraded, unknown
+}
+
+// Incident is a status page incident with its updates, newest first.
+type Incident struct {
+	ID         int64            `json:"id"`
+	Component  string           `json:"component"`
+	Title      string           `json:"title"`
+	Status     string           `json:"status"`
+	Impact     string           `json:"impact"`
+	StartedAt  time.Time        `json:"started_at"`
+	ResolvedAt *time.Time       `json:"resolved_at,omitempty"`
+	Updates    []IncidentUpdate `json:"updates"`
+}
+
+// IncidentUpdate is one timeline entry.
+type IncidentUpdate struct {
+	At     time.Time `json:"at"`
+	Status string    `json:"status"`
+	Body   string    `json:"body"`
+	Author string    `json:"author"`
+}
+
+// SREPage is the SRE's overview.
+type SREPage struct {
+	SLOs        []SLO         `json:"slos"`
+	Alerts      []Alert       `json:"alerts"`
+	Probes      []Probe       `json:"probes"`
+	Maintenance []Maintenance `json:"maintenance"`
+	Checks      []CheckRow    `json:"checks"`
+	Incidents   []Incident    `json:"incidents"`
+}
+
+// SLO is one error budget.
+type SLO struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	SLI            *float64   `json:"sli"`
+	Target         float64    `json:"target"`
+	Unit           string     `json:"unit"`
+	Total          float64    `json:"total"`
+	Remaining      float64    `json:"remaining"`
+	RemainingRatio float64    `json:"remaining_ratio"`
+	Burn           []Burn     `json:"burn"`
+	ExhaustedAt    *time.Time `json:"exhausted_at,omitempty"`
+}
+
+// Burn is one window's burn rate.
+type Burn struct {
+	Window string  `json:"window"`
+	Rate   float64 `json:"rate"`
+}
+
+// Alert is one open or recent alert.
+type Alert struct {
+	Key      string     `json:"key"`
+	State    string     `json:"state"`
+	Severity string     `json:"severity"`
+	Urgency  string     `json:"urgency"`
+	Summary  string     `json:"summary"`
+	Level    int        `json:"level"`
+	FiredAt  *time.Time `json:"fired_at,omitempty"`
+	AckedBy  string     `json:"acked_by,omitempty"`
+}
+
+// Probe is one probe agent.
+type Probe struct {
+	Region        string    `json:"region"`
+	ID            string    `json:"id"`
+	Healthy       bool      `json:"healthy"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	SpoolDepth    int       `json:"spool_depth"`
+}
+
+// Maintenance is one maintenance window occurrence.
+type Maintenance struct {
+	ID     string    `json:"id"`
+	Reason string    `json:"reason"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Checks []string  `json:"checks"`
+}
+
+// CheckRow links to a check's page.
+type CheckRow struct {
+	ID        string `json:"id"`
+	Component string `json:"component"`
+	Status    string `json:"status"`
+}
+
+// CheckPage is one check's recent results and latency by region.
+type CheckPage struct {
+	ID      string          `json:"id"`
+	Name    string          `json:"name"`
+	Status  string          `json:"status"`
+	Results []Result        `json:"results"`
+	Latency []RegionLatency `json:"latency"`
+}
+
+// Result is one recent result.
+type Result struct {
+	At        time.Time `json:"at"`
+	Region    string    `json:"region"`
+	Outcome   string    `json:"outcome"`
+	Class     string    `json:"error_class,omitempty"`
+	LatencyMS float64   `json:"latency_ms"`
+	Message   string    `json:"message,omitempty"`
+}
+
+// RegionLatency is a region's latency percentiles per period.
+type RegionLatency struct {
+	Region string       `json:"region"`
+	Points []Percentile `json:"points"`
+}
+
+// Percentile is p50/p95/p99 of one period, in milliseconds.
+type Percentile struct {
+	At            time.Time `json:"at"`
+	P50, P95, P99 float64
+}
+
+// Source is what the dashboard shows and changes.
+type Source interface {
+	StatusPage(ctx context.Context) (*StatusPage, error)
+	SREPage(ctx context.Context) (*SREPage, error)
+	CheckPage(ctx context.Context, id string) (*CheckPage, error)
+	// Badge returns a check's 30-day availability (nil without data) and
+	// its status; ok is false for an unknown check.
+	Badge(ctx context.Context, check string) (uptime *float64, status string, ok bool)
+	Acknowledge(ctx context.Context, key, by string) error
+	UpdateIncident(ctx context.Context, id int64, status, body, by string) error
+}

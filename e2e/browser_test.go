@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds Debian's Chromium, or says why the browser tests cannot run.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("NINES_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	t.Skip("browser tests need Chromium: apt-get install -y chromium (or set NINES_CHROMIUM); .ci/run installs it")
+	return ""
+}
+
+func browser(t *testing.T, exe string) (context.Context, context.CancelFunc) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 1600))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
+	return ctx, func() { cancelTimeout(); cancel(); cancelAlloc() }
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("NINES_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestStatusPageAndSREViewInABrowser drives the running demo in headless
+// Chromium: the status page shows the regions and components, a global
+// fault turns a component to an outage, and the SRE signs in, sees the
+// firing alert and acknowledges it, which stops its escalation.
+func TestStatusPageAndSREViewInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	exe := chromium(t)
+	t.Parallel()
+	dir := t.TempDir()
+	ctl, cs := freeAddr(t), freeAddr(t)
+	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"))
+	defer func() {
+		if t.Failed() {
+			demo.tail(t)
+		}
+	}()
+	base := "http://" + ctl
+	waitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *status) bool {
+		return len(s.Components) == 2 && allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1"}, regions)
+	})
+	ctx, cancel := browser(t, exe)
+	defer cancel()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#regions")); err != nil {
+		t.Fatal(err)
+	}
+	matrix, err := chromedp.Run(ctx, chromedp.Text("#regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range regions {
+		if !strings.Contains(matrix, r) {
+			t.Errorf("the region matrix lacks %s:\n%s", r, matrix)
+		}
+	}
+	for _, c := range []string{"#component-segments", "#component-cdn"} {
+		if txt, err := chromedp.Run(ctx, chromedp.Text(c)); err != nil || !strings.Contains(txt, "Operational") {
+			t.Errorf("%s: %q %v", c, txt, err)
+		}
+	}
+	screenshot(t, ctx, "status-page.png")
+
+	post(t, "http://"+cs+"/admin/faults", `{"target":"segments","outage":true}`)
+	deadline := time.Now().Add(2 * time.Minute)
+	status := ""
+	for time.Now().Before(deadline) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#component-segments")); err != nil {
+			t.Fatal(err)
+		}
+		attr, err := chromedp.Run(ctx, chromedp.AttributeValue("#component-segments .badge", "data-status"))
+		if err == nil && attr.Exists {
+			status = attr.Value
+		}
+		if status == "major_outage" {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if status != "major_outage" {
+		t.Fatalf("the segments component shows %q two minutes into a global fault", status)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text("#component-segments")); !strings.Contains(txt, "Major outage") {
+		t.Errorf("the outage is not said in words: %q", txt)
+	}
+	screenshot(t, ctx, "status-page-outage.png")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/sre"), chromedp.WaitVisible("#user"),
+		chromedp.SendKeys("#user", "sre"), chromedp.SendKeys("#password", "nines-demo"), chromedp.Click("#sign-in"),
+		chromedp.WaitVisible("#alerts")); err != nil {
+		t.Fatal(err)
+	}
+	row := `#alerts tr[data-key="down:segments-api"]`
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		txt, err := chromedp.Run(ctx, chromedp.Text("#alerts"))
+		if err == nil && strings.Contains(txt, "down:segments-api") && strings.Contains(txt, "firing") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no firing alert on the SRE view: %q %v", txt, err)
+		}
+		time.Sleep(time.Second)
+		chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#alerts"))
+	}
+	screenshot(t, ctx, "sre-view.png")
+	if err := chromedp.Do(ctx, chromedp.Click(row+" button.ack")); err != nil {
+		t.Fatal(err)
+	}
+	var state chromedp.AttributeResult
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if state, err = chromedp.Run(ctx, chromedp.AttributeValue(row+" .badge", "data-state")); err == nil && state.Value == "acknowledged" {
+			break
+		}
+	}
+	if state.Value != "acknowledged" {
+		t.Fatalf("after the click the alert is %q (%v)", state.Value, err)
+	}
+	var alert struct {
+		Alert struct {
+			State          string     `json:"state"`
+			NextEscalation *time.Time `json:"next_escalation_at"`
+			AckedBy        string     `json:"acknowledged_by"`
+		} `json:"alert"`
+	}
+	if err := getJSON(base+"/api/v1/alerts/down:segments-api", &alert); err != nil {
+		t.Fatal(err)
+	}
+	if alert.Alert.State != "acknowledged" || alert.Alert.NextEscalation != nil || alert.Alert.AckedBy != "sre" {
+		t.Fatalf("escalation goes on after the acknowledgement: %+v", alert.Alert)
+	}
+	var sink struct {
+		Notifications []map[string]any `json:"notifications"`
+	}
+	if err := getJSON("http://"+cs+"/admin/notifications", &sink); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, n := range sink.Notifications {
+		if n["alert_key"] == "down:segments-api" {
+			actions = append(actions, fmt.Sprint(n["action"]))
+		}
+	}
+	if len(actions) == 0 || actions[0] != "trigger" || !strings.Contains(strings.Join(actions, ","), "acknowledge") {
+		t.Fatalf("notifications sent for the alert: %v", actions)
+	}
+	screenshot(t, ctx, "sre-view-acknowledged.png")
+	post(t, "http://"+cs+"/admin/faults", "")
+
+}
