@@ -513,3 +513,24 @@ func TestRendezvousMovesOnlyTheLostShare(t *testing.T) {
 		}
 	}
 }
+
+func TestComponentStatusVocabulary(t *testing.T) {
+	up, down, deg, unk := model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown
+	for _, tc := range []struct {
+		in    []model.Status
+		maint bool
+		want  string
+	}{
+		{[]model.Status{up, up}, false, "operational"},
+		{[]model.Status{up, deg}, false, "degraded_performance"},
+		{[]model.Status{up, down}, false, "partial_outage"},
+		{[]model.Status{down, down}, false, "major_outage"},
+		{[]model.Status{up, up}, true, "under_maintenance"},
+		{[]model.Status{unk, unk}, false, "no_data"},
+		{[]model.Status{down}, true, "major_outage"},
+	} {
+		if got := componentStatus(tc.in, tc.maint); got != tc.want {
+			t.Errorf("%v (maintenance %v) = %s, want %s", tc.in, tc.maint, got, tc.want)
+		}
+	}
+}

@@ -312,14 +312,34 @@ func (c *Controller) syncIncidents(ctx context.Context) error {
 	return nil
 }
 
+// ExportStatus writes the static status page to the configured directory
+// and bucket.
+func (c *Controller) ExportStatus(ctx context.Context) error {
+	d := c.Config().Dashboard
+	var sinks []dashboard.Sink
+	if d.ExportDir != "" {
+		sinks = append(sinks, dashboard.Dir(d.ExportDir))
+	}
+	if b := d.ExportBucket; b != nil {
+		bucket, err := dashboard.NewBucket(dashboard.BucketOptions{Endpoint: b.Endpoint, Bucket: b.Bucket, Prefix: b.Prefix, Region: b.Region,
+			AccessKey: b.AccessKey, SecretKey: b.SecretKey, Insecure: b.Insecure, PathStyle: b.PathStyle})
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, bucket)
+	}
+	if len(sinks) == 0 {
+		return nil
+	}
+	return dashboard.Export(ctx, dashSource{c}, sinks...)
+}
+
 func (c *Controller) exportLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if dir := c.Config().Dashboard.ExportDir; dir != "" {
-			if err := dashboard.Export(ctx, dashSource{c}, dir); err != nil && ctx.Err() == nil {
-				c.log.Error("status page export failed", "dir", dir, "err", err)
-			}
+		if err := c.ExportStatus(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("status page export failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():

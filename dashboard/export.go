@@ -1,23 +1,31 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// Export writes the status page as static files to dir: index.html,
-// status.json and the stylesheet, each replaced atomically, so that a web
-// server or CDN in front of dir keeps serving a whole page while the
-// controller is down.
-func Export(ctx context.Context, src Source, dir string) error {
+// Sink receives the exported files.
+type Sink interface {
+	Put(ctx context.Context, name, contentType string, body []byte) error
+}
+
+// Export renders the status page as static files, index.html, status.json
+// and the stylesheet, and hands each to every sink, so that a web server,
+// bucket or CDN keeps serving a whole page while the controller is down.
+func Export(ctx context.Context, src Source, sinks ...Sink) error {
 	p, err := src.StatusPage(ctx)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	html, err := RenderStatus(p)
+	page, err := RenderStatus(p)
 	if err != nil {
 		return fmt.Errorf("export: render: %w", err)
 	}
@@ -29,15 +37,26 @@ func Export(ctx context.Context, src Source, dir string) error {
 	if err != nil {
 		return err
 	}
-	for name, body := range map[string][]byte{"index.html": html, "status.json": js, "assets/style.css": css} {
-		if err := writeAtomic(filepath.Join(dir, name), body); err != nil {
-			return fmt.Errorf("export %s: %w", name, err)
+	files := []struct {
+		name, ctype string
+		body        []byte
+	}{{"assets/style.css", "text/css; charset=utf-8", css}, {"status.json", "application/json", js}, {"index.html", "text/html; charset=utf-8", page}}
+	for _, s := range sinks {
+		for _, f := range files {
+			if err := s.Put(ctx, f.name, f.ctype, f.body); err != nil {
+				return fmt.Errorf("export %s: %w", f.name, err)
+			}
 		}
 	}
 	return nil
 }
 
-func writeAtomic(path string, body []byte) error {
+// Dir writes files under a directory, each replaced atomically.
+type Dir string
+
+// Put writes name.
+func (d Dir) Put(_ context.Context, name, _ string, body []byte) error {
+	path := filepath.Join(string(d), name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -58,4 +77,44 @@ func writeAtomic(path string, body []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// Bucket writes files to an S3-compatible bucket (AWS S3, MinIO, R2, ...).
+type Bucket struct {
+	client *minio.Client
+	bucket string
+	prefix string
+}
+
+// BucketOptions locate a bucket.
+type BucketOptions struct {
+	Endpoint  string // host[:port], e.g. s3.eu-central-1.amazonaws.com
+	Bucket    string
+	Prefix    string
+	Region    string
+	AccessKey string
+	SecretKey string
+	Insecure  bool // plain HTTP (a local MinIO)
+	PathStyle bool // bucket in the path rather than the host name
+}
+
+// NewBucket connects to a bucket.
+func NewBucket(o BucketOptions) (*Bucket, error) {
+	lookup := minio.BucketLookupAuto
+	if o.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	c, err := minio.New(o.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""), Secure: !o.Insecure,
+		Region: o.Region, BucketLookup: lookup})
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s at %s: %w", o.Bucket, o.Endpoint, err)
+	}
+	return &Bucket{client: c, bucket: o.Bucket, prefix: o.Prefix}, nil
+}
+
+// Put uploads name with a short cache lifetime.
+func (b *Bucket) Put(ctx context.Context, name, contentType string, body []byte) error {
+	_, err := b.client.PutObject(ctx, b.bucket, b.prefix+name, bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: contentType, CacheControl: "public, max-age=60"})
+	return err
 }

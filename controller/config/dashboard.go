@@ -15,6 +15,21 @@ type Dashboard struct {
 	// ExportDir, when set, receives the status page as static HTML and
 	// JSON every minute.
 	ExportDir string `yaml:"export_dir"`
+	// ExportBucket, when set, receives the same files in an S3-compatible
+	// bucket.
+	ExportBucket *ExportBucket `yaml:"export_bucket"`
+}
+
+// ExportBucket is an S3-compatible bucket for the static status page.
+type ExportBucket struct {
+	Endpoint  string `yaml:"endpoint"`
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	Insecure  bool   `yaml:"insecure"`
+	PathStyle bool   `yaml:"path_style"`
 }
 
 // DashboardUser is one SRE.
@@ -24,6 +39,17 @@ type DashboardUser struct {
 }
 
 func (v *validator) validateDashboard(c *Config) {
+	if b := c.Dashboard.ExportBucket; b != nil {
+		if b.Endpoint == "" {
+			v.add("dashboard.export_bucket.endpoint", "is required (host[:port])")
+		}
+		if b.Bucket == "" {
+			v.add("dashboard.export_bucket.bucket", "is required")
+		}
+		if b.AccessKey == "" || b.SecretKey == "" {
+			v.add("dashboard.export_bucket", "access_key and secret_key are required (use ${ENV} references)")
+		}
+	}
 	if c.Dashboard.Title == "" {
 		c.Dashboard.Title = "Service"
 	}
