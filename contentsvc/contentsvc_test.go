@@ -2,6 +2,7 @@ package contentsvc
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -157,5 +158,96 @@ func TestAdminToken(t *testing.T) {
 	}
 	if resp, _ := get(t, srv.URL+"/admin/faults", "", "Authorization", "Bearer secret-admin"); resp.StatusCode != 200 {
 		t.Fatalf("with token: %d", resp.StatusCode)
+	}
+}
+
+func TestSegmentRules(t *testing.T) {
+	rules := []SegmentRule{{ID: "beta", Match: map[string][]string{"plan": {"pro"}}}, {ID: "half", Percent: 50}}
+	if got := Assign(rules, "u1", map[string]string{"plan": "pro"}); got[0] != "everyone" || got[1] != "beta" {
+		t.Fatalf("pro user: %v", got)
+	}
+	if got := Assign(rules, "u1", map[string]string{"plan": "free"}); len(got) > 2 || (len(got) == 2 && got[1] != "half") {
+		t.Fatalf("free user: %v", got)
+	}
+	in := 0
+	for i := range 1000 {
+		for _, s := range Assign(rules, fmt.Sprint("user-", i), nil) {
+			if s == "half" {
+				in++
+			}
+		}
+	}
+	if in < 400 || in > 600 {
+		t.Fatalf("percent rule took %d of 1000", in)
+	}
+	srv := newService(t)
+	_, body := get(t, srv.URL+"/v1/segments?user_id=ann&plan=enterprise&country=DE", "")
+	if !strings.Contains(body, `"beta"`) || !strings.Contains(body, `"germany"`) {
+		t.Fatalf("default rules: %s", body)
+	}
+}
+
+func put(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	return send(t, method, url, body)
+}
+
+func TestDraftPublishAndAudit(t *testing.T) {
+	srv := newService(t)
+	code, body := put(t, "PUT", srv.URL+"/v1/content/promo/draft", `{"title": "Spring sale", "body": "20% off"}`)
+	if code != 200 {
+		t.Fatalf("draft: %d %s", code, body)
+	}
+	code, body = put(t, "POST", srv.URL+"/v1/content/promo/publish", `{"segments": ["beta", "everyone"]}`)
+	if code != 201 || !strings.Contains(body, `"version":1`) {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	put(t, "PUT", srv.URL+"/v1/content/promo/draft", `{"title": "Spring sale", "body": "25% off"}`)
+	code, body = put(t, "POST", srv.URL+"/v1/content/promo/publish", `{"segments": ["beta"]}`)
+	if code != 201 || !strings.Contains(body, `"version":2`) {
+		t.Fatalf("second publish: %d %s", code, body)
+	}
+	// Both versions stay addressable; each segment's manifest points at its newest.
+	for v, want := range map[int]string{1: "20% off", 2: "25% off"} {
+		resp, b := get(t, fmt.Sprintf("%s/cdn/content/promo/v%d.json", srv.URL, v), "")
+		if resp.StatusCode != 200 || !strings.Contains(b, want) || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+			t.Fatalf("v%d: %d %s", v, resp.StatusCode, b)
+		}
+	}
+	_, beta := get(t, srv.URL+"/cdn/manifests/beta.json", "")
+	_, everyone := get(t, srv.URL+"/cdn/manifests/everyone.json", "")
+	if !strings.Contains(beta, `"/cdn/content/promo/v2.json"`) || !strings.Contains(everyone, `"/cdn/content/promo/v1.json"`) ||
+		!strings.Contains(everyone, `"/cdn/content/welcome/v1.json"`) {
+		t.Fatalf("manifests:\nbeta %s\neveryone %s", beta, everyone)
+	}
+	_, audit := get(t, srv.URL+"/admin/audit", "")
+	if strings.Count(audit, `"action":"publish"`) != 3 || strings.Count(audit, `"action":"edit"`) != 2 {
+		t.Fatalf("audit log %s", audit)
+	}
+}
+
+func TestBadContentChangesNothing(t *testing.T) {
+	srv := newService(t)
+	_, before := get(t, srv.URL+"/cdn/manifests/everyone.json", "")
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"PUT", "/v1/content/promo/draft", `{"title": `, "not a JSON object"},
+		{"PUT", "/v1/content/promo/draft", `{"body": "no title"}`, "title: a non-empty string is required"},
+		{"PUT", "/v1/content/Bad%20Id/draft", `{"title": "x"}`, "is not a content id"},
+		{"POST", "/v1/content/missing/publish", `{"segments": ["everyone"]}`, "no draft of missing"},
+		{"POST", "/v1/content/welcome/publish", `{"segments": ["martians"]}`, `segments[0]: unknown segment \"martians\"`},
+		{"POST", "/v1/content/welcome/publish", `{"segment": "everyone"}`, "unknown field"},
+	} {
+		code, body := put(t, tc.method, srv.URL+tc.path, tc.body)
+		if code/100 != 4 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s %s: %d %s, want a 4xx with %q", tc.method, tc.path, tc.body, code, body, tc.want)
+		}
+	}
+	_, after := get(t, srv.URL+"/cdn/manifests/everyone.json", "")
+	_, audit := get(t, srv.URL+"/admin/audit", "")
+	if before != after || strings.Count(audit, `"action"`) != 1 {
+		t.Fatalf("bad requests changed something: manifest %q → %q, audit %s", before, after, audit)
+	}
+	if resp, _ := get(t, srv.URL+"/cdn/content/welcome/v2.json", ""); resp.StatusCode != 404 {
+		t.Fatal("a second version appeared")
 	}
 }

@@ -9,9 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -32,15 +30,24 @@ import (
 type Options struct {
 	Listen  string
 	DataDir string
-	// AdminToken, when set, is required as a bearer token on /admin.
+	// AdminToken, when set, is required as a bearer token on /admin and on
+	// content changes.
 	AdminToken string
-	Logger     *slog.Logger
-	Ready      chan<- string
+	// Segments are the segment rules (default: DefaultSegments).
+	Segments []SegmentRule
+	Logger   *slog.Logger
+	Ready    chan<- string
 }
 
 // Service is the running content service.
 type Service struct {
-	cdnDir string
+	dataDir string
+	cdnDir  string
+	rules   []SegmentRule
+	now     func() time.Time
+
+	contentMu sync.Mutex
+
 	token  string
 	faults *faults
 	log    *slog.Logger
@@ -63,8 +70,12 @@ func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Service{cdnDir: filepath.Join(o.DataDir, "cdn"), token: o.AdminToken, faults: newFaults(time.Now), log: o.Logger, etags: map[string]etagEntry{}}
-	if err := seed(s.cdnDir); err != nil {
+	if o.Segments == nil {
+		o.Segments = DefaultSegments
+	}
+	s := &Service{dataDir: o.DataDir, cdnDir: filepath.Join(o.DataDir, "cdn"), rules: o.Segments, now: time.Now, token: o.AdminToken,
+		faults: newFaults(time.Now), log: o.Logger, etags: map[string]etagEntry{}}
+	if err := s.seed(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -105,10 +116,15 @@ func (s *Service) Handler() http.Handler {
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/v1/segments", s.segments, s.inject(TargetSegments))
 	e.GET("/cdn/*", s.cdn, s.inject(TargetCDN))
+	content := e.Group("/v1/content", s.authAdmin)
+	content.PUT("/:id/draft", s.putDraft)
+	content.GET("/:id/draft", s.getDraft)
+	content.POST("/:id/publish", s.publish)
 	e.HEAD("/cdn/*", s.cdn, s.inject(TargetCDN))
 	admin := e.Group("/admin", s.authAdmin)
 	admin.GET("/faults", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"faults": s.faults.list()}) })
 	admin.POST("/faults", s.addFault)
+	admin.GET("/audit", s.auditLog)
 	// A notification sink, so that a demo can show its alerts without a
 	// paging service: nines' webhook notifier posts here.
 	admin.POST("/notifications", func(c echo.Context) error {
@@ -196,26 +212,21 @@ func (s *Service) inject(target string) echo.MiddlewareFunc {
 	}
 }
 
-var segmentNames = []string{"beta", "power-users", "new-users", "mobile", "enterprise"}
-
-// segments answers which segments a user belongs to: always "everyone",
-// plus a deterministic pick by user id.
+// segments answers which segments a user belongs to: everyone, plus every
+// rule that matches the user's attributes (the other query parameters).
 func (s *Service) segments(c echo.Context) error {
 	user := c.QueryParam("user_id")
 	if user == "" {
 		return c.JSON(http.StatusBadRequest, map[string]string{"error": "user_id: required"})
 	}
-	h := fnv.New32a()
-	io.WriteString(h, user)
-	sum := h.Sum32()
-	segs := []string{"everyone"}
-	for i, name := range segmentNames {
-		if sum>>(i*3)&7 < 3 {
-			segs = append(segs, name)
+	attrs := map[string]string{}
+	for k, v := range c.QueryParams() {
+		if k != "user_id" && len(v) > 0 {
+			attrs[k] = v[0]
 		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, map[string]any{"user_id": user, "segments": segs})
+	return c.JSON(http.StatusOK, map[string]any{"user_id": user, "segments": Assign(s.rules, user, attrs)})
 }
 
 // cdn serves published files with a content ETag; versioned content is
@@ -271,26 +282,17 @@ func (s *Service) etag(path string, st os.FileInfo, f *os.File) (string, error) 
 	return tag, nil
 }
 
-// seed publishes a first version of the welcome content when the CDN is empty.
-func seed(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, "manifests")); err == nil {
+// seed publishes a first version of the welcome content, through the
+// same path as the API, when nothing was ever published.
+func (s *Service) seed() error {
+	if _, err := os.Stat(filepath.Join(s.cdnDir, "manifests", Everyone+".json")); err == nil {
 		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("cdn directory: %w", err)
 	}
-	files := map[string]any{
-		"content/welcome/v1.json": map[string]any{"id": "welcome", "version": 1, "title": "Welcome", "body": "Hello from contentsvc."},
-		"manifests/everyone.json": map[string]any{"segment": "everyone", "content": []map[string]any{{"id": "welcome", "version": 1, "url": "/cdn/content/welcome/v1.json"}}},
+	if err := writeFileAtomic(s.draftPath("welcome"), []byte(`{"title": "Welcome", "body": "Hello from contentsvc."}`)); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
-	for rel, v := range files {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("seed cdn: %w", err)
-		}
-		b, _ := json.MarshalIndent(v, "", "  ")
-		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("seed cdn: %w", err)
-		}
+	if _, err := s.publishDraft("welcome", []string{Everyone}, "seed"); err != nil {
+		return fmt.Errorf("seed: publish welcome: %w", err)
 	}
 	return nil
 }
