@@ -215,7 +215,7 @@ func TestIngestCountsDuplicatesAndRejectsPerResult(t *testing.T) {
 	if ack.Stored != 1 || ack.Duplicates != 2 || len(ack.Rejected) != 3 {
 		t.Fatalf("retry %+v", ack)
 	}
-	for i, want := range []string{`results[2].outcome: "sideways" is not up or down`, `results[3].check: "no-such-check" is not in the configuration`, "results[4].scheduled"} {
+	for i, want := range []string{`results[2].outcome: "sideways" is not up, down or degraded`, `results[3].check: "no-such-check" is not in the configuration`, "results[4].scheduled"} {
 		if !strings.Contains(ack.Rejected[i].Error, want) {
 			t.Errorf("rejection %d = %q, want %q", i, ack.Rejected[i].Error, want)
 		}

@@ -104,9 +104,12 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 				break
 			}
 			r := regions[o.Region]
-			if o.Up {
+			switch {
+			case o.Up:
 				r.Up++
-			} else {
+			case o.Degraded:
+				r.Degraded++
+			default:
 				r.Down++
 			}
 			regions[o.Region] = r

@@ -84,7 +84,7 @@ func staleAfter(ch *config.Check) time.Duration {
 // fewer, fail; unknown when fewer than quorum healthy regions reported.
 func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string]bool, now time.Time) Verdict {
 	v := Verdict{Regions: map[string]RegionView{}}
-	reported := 0
+	reported, degraded := 0, 0
 	for _, region := range cfg.CheckRegions(ch) {
 		rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
 		if r, ok := l.get(ch.ID, region); ok {
@@ -94,8 +94,11 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 			if rv.Healthy && fresh {
 				reported++
 				rv.Status = model.Status(r.Outcome)
-				if r.Outcome == model.OutcomeDown {
+				switch r.Outcome {
+				case model.OutcomeDown:
 					v.Failing++
+				case model.OutcomeDegraded:
+					degraded++
 				}
 			}
 		}
@@ -113,6 +116,8 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 		v.Status, v.Reason = model.StatusUnknown, "too few healthy regions reported"
 	case v.Failing > 0:
 		v.Status, v.Reason = model.StatusDegraded, "failing in fewer regions than the quorum"
+	case degraded > 0:
+		v.Status, v.Reason = model.StatusDegraded, "served worse than it should in some regions"
 	case len(v.StaleRegions) > 0:
 		v.Status, v.Reason = model.StatusDegraded, "stale edge: "+strings.Join(v.StaleRegions, ", ")+" served other content than most regions"
 	default:

@@ -17,14 +17,16 @@ const RegionHeader = "X-Nines-Region"
 // Outcome is what one probe saw in one run of a check.
 type Outcome string
 
-// Outcomes of a single result.
+// Outcomes of a single result. Degraded is a run that served users, but
+// worse than it should (a flow check served from the SDK's cache).
 const (
-	OutcomeUp   Outcome = "up"
-	OutcomeDown Outcome = "down"
+	OutcomeUp       Outcome = "up"
+	OutcomeDown     Outcome = "down"
+	OutcomeDegraded Outcome = "degraded"
 )
 
 // Valid reports whether o is a known outcome.
-func (o Outcome) Valid() bool { return o == OutcomeUp || o == OutcomeDown }
+func (o Outcome) Valid() bool { return o == OutcomeUp || o == OutcomeDown || o == OutcomeDegraded }
 
 // ErrorClass says why a result is down.
 type ErrorClass string
@@ -76,6 +78,7 @@ const (
 	KindDNS  Kind = "dns"
 	KindTLS  Kind = "tls"
 	KindCDN  Kind = "cdn"
+	KindFlow Kind = "flow"
 )
 
 // Check is one monitored target as a probe receives it in its assignment.
@@ -94,6 +97,7 @@ type Check struct {
 	DNS     *DNSSpec      `json:"dns,omitempty"`
 	TLS     *TLSSpec      `json:"tls,omitempty"`
 	CDN     *CDNSpec      `json:"cdn,omitempty"`
+	Flow    *FlowSpec     `json:"flow,omitempty"`
 	Asserts []string      `json:"assert,omitempty"`
 }
 
@@ -121,6 +125,16 @@ type TLSSpec struct {
 	ServerName string `json:"server_name,omitempty"`
 	// CAPEM, when set, replaces the system roots for chain validation.
 	CAPEM string `json:"ca_pem,omitempty"`
+}
+
+// FlowSpec runs contentsvc's SDK path as a user would: segments, manifest,
+// content, with the SDK's fallbacks.
+type FlowSpec struct {
+	URL            string            `json:"url"`
+	CDNURL         string            `json:"cdn_url,omitempty"`
+	UserID         string            `json:"user_id"`
+	Attributes     map[string]string `json:"attributes,omitempty"`
+	SegmentTimeout time.Duration     `json:"segment_timeout,omitempty"`
 }
 
 // CDNSpec verifies a published asset the way a CDN serves it.
@@ -225,7 +239,7 @@ func (r *Result) Validate() error {
 	case r.Scheduled.IsZero():
 		return fmt.Errorf("scheduled: must be set")
 	case !r.Outcome.Valid():
-		return fmt.Errorf("outcome: %q is not up or down", r.Outcome)
+		return fmt.Errorf("outcome: %q is not up, down or degraded", r.Outcome)
 	case r.ErrorClass.Code() < 0:
 		return fmt.Errorf("error_class: %q is not a known class", r.ErrorClass)
 	case r.Outcome == OutcomeDown && r.ErrorClass == "":

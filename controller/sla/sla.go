@@ -49,7 +49,7 @@ func (m Minute) Time() time.Time { return time.Unix(int64(m)*60, 0).UTC() }
 
 // Regional is what one region saw of a check during one minute.
 type Regional struct {
-	Up, Down int // results in or covering the minute
+	Up, Down, Degraded int // results in or covering the minute
 }
 
 // Verdict confirms a check's minute by quorum: down when at least quorum
@@ -59,14 +59,16 @@ func Verdict(regions map[string]Regional, quorum int, maintenance bool) Slice {
 	if maintenance {
 		return SliceMaintenance
 	}
-	reporting, failing := 0, 0
+	reporting, failing, degraded := 0, 0, 0
 	for _, r := range regions {
-		if r.Up+r.Down == 0 {
+		if r.Up+r.Down+r.Degraded == 0 {
 			continue
 		}
 		reporting++
 		if r.Down > 0 {
 			failing++
+		} else if r.Degraded > 0 {
+			degraded++
 		}
 	}
 	switch {
@@ -74,7 +76,7 @@ func Verdict(regions map[string]Regional, quorum int, maintenance bool) Slice {
 		return SliceDown
 	case reporting < quorum:
 		return SliceUnknown
-	case failing > 0:
+	case failing > 0 || degraded > 0:
 		return SliceDegraded
 	}
 	return SliceUp

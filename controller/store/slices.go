@@ -15,6 +15,7 @@ type Outcome struct {
 	Region    string
 	Scheduled time.Time
 	Up        bool
+	Degraded  bool
 	Duration  time.Duration
 }
 
@@ -39,7 +40,8 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 		if err := rows.Scan(&rid, &sched, &up, &us); err != nil {
 			return nil, err
 		}
-		out = append(out, Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1, Duration: time.Duration(us) * time.Microsecond})
+		out = append(out, Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1, Degraded: up == 2,
+			Duration: time.Duration(us) * time.Microsecond})
 	}
 	return out, rows.Err()
 }

@@ -222,10 +222,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		if r.Message != "" {
 			msg = r.Message
 		}
-		outcome := 0
-		if r.Outcome == model.OutcomeUp {
-			outcome = 1
-		}
+		outcome := outcomeCode[r.Outcome]
 		var cert, edge any
 		if r.CertExpiry != nil {
 			cert = r.CertExpiry.Unix()
@@ -292,10 +289,7 @@ func (s *Store) scan(rows *sql.Rows) ([]model.Result, error) {
 		r.Check, r.Region, r.Probe, r.ConfigVersion = s.name("checks", c), s.name("regions", rg), s.name("probes", p), s.name("config_versions", cfg)
 		r.Scheduled = time.UnixMilli(sched).UTC()
 		r.Started = time.UnixMilli(sched + lag).UTC()
-		r.Outcome = model.OutcomeDown
-		if outcome == 1 {
-			r.Outcome = model.OutcomeUp
-		}
+		r.Outcome = outcomes[outcome]
 		if class >= 0 && class < len(model.ErrorClasses) {
 			r.ErrorClass = model.ErrorClasses[class]
 		}
@@ -396,3 +390,9 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
+
+// Outcomes as stored: 0 down, 1 up, 2 degraded.
+var (
+	outcomeCode = map[model.Outcome]int{model.OutcomeDown: 0, model.OutcomeUp: 1, model.OutcomeDegraded: 2}
+	outcomes    = map[int]model.Outcome{0: model.OutcomeDown, 1: model.OutcomeUp, 2: model.OutcomeDegraded}
+)
