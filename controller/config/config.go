@@ -95,6 +95,7 @@ type Check struct {
 	DNS  *DNS  `yaml:"dns"`
 	TLS  *TLS  `yaml:"tls"`
 	CDN  *CDN  `yaml:"cdn"`
+	Flow *Flow `yaml:"flow"`
 }
 
 // Duration is a time.Duration written as "30s" or "1m" in YAML.

@@ -29,10 +29,11 @@ var kinds = map[string]func(*Check) kindSpec{
 	"dns":  func(c *Check) kindSpec { return nilOr(c.DNS) },
 	"tls":  func(c *Check) kindSpec { return nilOr(c.TLS) },
 	"cdn":  func(c *Check) kindSpec { return nilOr(c.CDN) },
+	"flow": func(c *Check) kindSpec { return nilOr(c.Flow) },
 }
 
 // kindNames lists the kinds for error messages.
-const kindNames = "http, tcp, dns, tls, cdn"
+const kindNames = "http, tcp, dns, tls, cdn, flow"
 
 func nilOr[T any, P interface {
 	*T
@@ -248,4 +249,37 @@ func (c *CDN) validate(v *validator, p, dir string) {
 func (c *CDN) fill(m *model.Check) {
 	m.CDN = &model.CDNSpec{HTTPSpec: c.HTTP.spec(), SHA256: strings.ToLower(c.SHA256), Size: c.Size, VersionHeader: c.VersionHeader,
 		VersionJSON: c.VersionJSON, ExpectVersion: c.ExpectVersion, RequireCaching: c.RequireCaching == nil || *c.RequireCaching}
+}
+
+// Flow runs contentsvc's SDK path: segments, manifest, content.
+type Flow struct {
+	URL            string            `yaml:"url"`
+	CDNURL         string            `yaml:"cdn_url"`
+	UserID         string            `yaml:"user_id"`
+	Attributes     map[string]string `yaml:"attributes"`
+	SegmentTimeout Duration          `yaml:"segment_timeout"`
+}
+
+func (f *Flow) defaults() {
+	if f.UserID == "" {
+		f.UserID = "nines-probe"
+	}
+}
+
+func (f *Flow) validate(v *validator, p, _ string) {
+	for field, raw := range map[string]string{"url": f.URL, "cdn_url": f.CDNURL} {
+		if raw == "" && field == "cdn_url" {
+			continue
+		}
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(p+"."+field, "%q is not an absolute http or https URL", raw)
+		}
+	}
+	if f.SegmentTimeout < 0 {
+		v.add(p+".segment_timeout", "must not be negative")
+	}
+}
+
+func (f *Flow) fill(m *model.Check) {
+	m.Flow = &model.FlowSpec{URL: f.URL, CDNURL: f.CDNURL, UserID: f.UserID, Attributes: f.Attributes, SegmentTimeout: f.SegmentTimeout.D()}
 }

@@ -52,7 +52,7 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("column %d: %s", e.Col
 var operators = []string{"==", "!=", "<=", ">=", "<", ">", "!contains", "contains", "matches"}
 
 var subjects = map[string]bool{"status": true, "latency": true, "body": true, "header": true, "cert": true, "size": true,
-	"answers": true, "rcode": true, "version": true}
+	"answers": true, "rcode": true, "version": true, "flow": true}
 
 // ParseAssertion parses src.
 func ParseAssertion(src string) (*Assertion, error) {
@@ -67,7 +67,7 @@ func ParseAssertion(src string) (*Assertion, error) {
 	}
 	a.path = strings.Split(src[start:i], ".")
 	if !subjects[a.path[0]] {
-		return nil, &SyntaxError{Col: start + 1, Msg: fmt.Sprintf("unknown subject %q (status, latency, size, body, body.json.PATH, header.NAME, cert.expires_in, answers, rcode, version)", a.path[0])}
+		return nil, &SyntaxError{Col: start + 1, Msg: fmt.Sprintf("unknown subject %q (status, latency, size, body, body.json.PATH, header.NAME, cert.expires_in, answers, rcode, version, flow.level, flow.STEP)", a.path[0])}
 	}
 	if err := a.checkPath(start); err != nil {
 		return nil, err
@@ -132,6 +132,10 @@ func (a *Assertion) checkPath(col int) error {
 	case "cert":
 		if len(a.path) != 2 || a.path[1] != "expires_in" {
 			return &SyntaxError{Col: col + 1, Msg: "use cert.expires_in"}
+		}
+	case "flow":
+		if len(a.path) != 2 || (a.path[1] != "level" && a.path[1] != "segments" && a.path[1] != "manifest" && a.path[1] != "content") {
+			return &SyntaxError{Col: col + 1, Msg: "use flow.level, flow.segments, flow.manifest or flow.content"}
 		}
 	case "answers":
 		if len(a.path) > 2 || (len(a.path) == 2 && a.path[1] != "len") {
@@ -199,10 +203,13 @@ type Subject struct {
 	Header     http.Header
 	CertExpiry time.Time
 	Now        time.Time
-	// Answers and RCode are set by dns checks; Version by cdn checks.
-	Answers []string
-	RCode   string
-	Version string
+	// Answers and RCode are set by dns checks; Version by cdn checks;
+	// FlowLevel and Steps by flow checks.
+	Answers   []string
+	RCode     string
+	Version   string
+	FlowLevel string
+	Steps     map[string]time.Duration
 
 	json    any
 	jsonErr error
@@ -242,6 +249,11 @@ func (a *Assertion) value(s *Subject) (any, error) {
 		return s.Header.Get(a.path[1]), nil
 	case "rcode":
 		return s.RCode, nil
+	case "flow":
+		if a.path[1] == "level" {
+			return s.FlowLevel, nil
+		}
+		return s.Steps[a.path[1]], nil
 	case "version":
 		return s.Version, nil
 	case "answers":

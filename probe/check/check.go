@@ -23,6 +23,9 @@ type Observation struct {
 	Err   error
 	// Edge is set by the cdn kind.
 	Edge *model.Edge
+	// Degraded, with Err, marks a run that served users worse than it
+	// should; assertions are still evaluated.
+	Degraded bool
 }
 
 // Env is what a kind may know about where it runs.
@@ -41,6 +44,7 @@ var Kinds = map[model.Kind]Kind{
 	model.KindDNS:  DNS,
 	model.KindTLS:  TLS,
 	model.KindCDN:  CDN,
+	model.KindFlow: Flow,
 }
 
 // parsed shares one parsed Assertion among every check that uses the same
@@ -101,7 +105,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 		r.CertExpiry = &exp
 	}
 	r.Outcome = model.OutcomeUp
-	if obs.Err != nil {
+	if obs.Err != nil && !obs.Degraded {
 		r.Outcome = model.OutcomeDown
 		r.ErrorClass = obs.Class
 		if r.ErrorClass == "" {
@@ -115,6 +119,9 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	}
 	obs.Subject.Latency = elapsed
 	obs.Subject.Now = start
+	if obs.Degraded {
+		r.Outcome, r.ErrorClass, r.Message = model.OutcomeDegraded, obs.Class, bound(obs.Err.Error())
+	}
 	if len(cc.Asserts) == 0 && cc.Check.Kind == model.KindHTTP {
 		if s := obs.Subject.Status; s < 200 || s >= 400 {
 			r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrStatus

@@ -1,0 +1,73 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/nines-sre/nines/contentsvc/sdk"
+	"github.com/nines-sre/nines/model"
+)
+
+// flowClients keeps one SDK client per check, so that its caches carry
+// from run to run like a returning user's app: when the service fails, the
+// check sees what that user sees (cached, default or nothing).
+var flowClients sync.Map // check id + region → *sdk.Client
+
+// Flow runs contentsvc's SDK path as a user would. Fresh is up; cached
+// (possibly stale) and default (segments unknown) are degraded; empty is
+// down.
+func Flow(ctx context.Context, c *model.Check, env Env) Observation {
+	var obs Observation
+	spec := c.Flow
+	if spec == nil {
+		return Observation{Class: model.ErrInternal, Err: errors.New("flow check without a flow block")}
+	}
+	key := c.ID + "\x00" + env.Region + "\x00" + spec.URL + "\x00" + spec.UserID
+	cl, ok := flowClients.Load(key)
+	if !ok {
+		h := http.Header{}
+		if env.Region != "" {
+			h.Set(model.RegionHeader, env.Region)
+		}
+		if env.UserAgent != "" {
+			h.Set("User-Agent", env.UserAgent)
+		}
+		tr, _ := transport(transportKey{})
+		cl, _ = flowClients.LoadOrStore(key, sdk.New(sdk.Options{BaseURL: spec.URL, CDNURL: spec.CDNURL, SegmentTimeout: spec.SegmentTimeout,
+			HTTP: &http.Client{Transport: tr}, Header: h}))
+	}
+	r := cl.(*sdk.Client).Render(ctx, spec.UserID, spec.Attributes)
+	obs.Subject.FlowLevel = string(r.Level)
+	obs.Subject.Steps = r.Steps
+	obs.Subject.Size = int64(len(r.Items))
+	obs.Phases.TTFB = r.Steps["segments"].Microseconds()
+	obs.Phases.Transfer = (r.Steps["manifest"] + r.Steps["content"]).Microseconds()
+	var msgs []string
+	for _, e := range r.Errors {
+		msgs = append(msgs, e.Error())
+	}
+	detail := errors.New(string(r.Level) + ": " + strings.Join(msgs, "; "))
+	switch r.Level {
+	case sdk.Fresh:
+	case sdk.Empty:
+		obs.Class, obs.Err = flowClass(r.Errors), detail
+	default:
+		obs.Degraded, obs.Class, obs.Err = true, flowClass(r.Errors), detail
+	}
+	return obs
+}
+
+// flowClass names the first failure's class.
+func flowClass(errs []error) model.ErrorClass {
+	for _, e := range errs {
+		if strings.Contains(e.Error(), "status ") {
+			return model.ErrStatus
+		}
+		return classify(e)
+	}
+	return model.ErrAssertion
+}
+
