@@ -70,4 +70,3 @@ func flowClass(errs []error) model.ErrorClass {
 	}
 	return model.ErrAssertion
 }
-
