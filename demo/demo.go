@@ -74,6 +74,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	csURL := "http://" + csAddr
+	if err := os.WriteFile(filepath.Join(o.DataDir, "contentsvc.url"), []byte(csURL+"\n"), 0o644); err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("data directory: %w", err)
+	}
 
 	raw, name := configs.Demo, configs.DemoName
 	if o.ConfigFile != "" {
@@ -110,6 +115,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ctlURL := "http://" + ctlAddr
+	if err := os.WriteFile(filepath.Join(o.DataDir, "controller.url"), []byte(ctlURL+"\n"), 0o644); err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("data directory: %w", err)
+	}
 
 	if err := os.MkdirAll(filepath.Join(o.DataDir, "probes"), 0o750); err != nil {
 		cancel()
@@ -151,6 +161,7 @@ func Run(ctx context.Context, o Options) error {
 Stage an incident in one region, then watch /api/v1/status say degraded, not down:
   curl -X POST %[2]s/admin/faults -d '{"target":"segments","region":"eu-frankfurt","error_status":503}'
   curl -X DELETE %[2]s/admin/faults
+Or stage a whole scenario from another terminal: nines demo --scenario frankfurt-outage|cdn-outage|segments-slow|global-outage
 Probe metrics:
 `, ctlURL, csURL, o.DataDir)
 	for i, r := range cfg.Regions {

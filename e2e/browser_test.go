@@ -75,7 +75,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	}()
 	base := "http://" + ctl
 	waitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *status) bool {
-		return len(s.Components) == 2 && allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1"}, regions)
+		return len(s.Components) == 3 && allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions)
 	})
 	ctx, cancel := browser(t, exe)
 	defer cancel()

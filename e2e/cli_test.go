@@ -91,7 +91,7 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 				ids = append(ids, ch.ID)
 			}
 		}
-		return len(ids) == 3 && allUp(s, ids, regions)
+		return len(ids) == 4 && allUp(s, ids, regions)
 	})
 	if len(s.Probes) != 7 {
 		t.Fatalf("%d probes, want 7", len(s.Probes))

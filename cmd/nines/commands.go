@@ -131,6 +131,8 @@ func contentsvcCmd(g *globals) *cobra.Command {
 
 func demoCmd(g *globals) *cobra.Command {
 	var o demo.Options
+	var scenario string
+	var scenarioFor time.Duration
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run contentsvc, the controller and seven regional probes on loopback",
@@ -140,6 +142,9 @@ func demoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if scenario != "" {
+				return demo.Stage(cmd.Context(), scenario, o.DataDir, scenarioFor, cmd.OutOrStdout())
+			}
 			o.Logger, o.Version, o.Out = log, version(), cmd.OutOrStdout()
 			return demo.Run(cmd.Context(), o)
 		},
@@ -148,6 +153,8 @@ func demoCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.ContentsvcListen, "contentsvc-listen", "127.0.0.1:0", "contentsvc address (port 0 picks a free one)")
 	cmd.Flags().StringVar(&o.DataDir, "data", "nines-demo-data", "directory for the database, spools and content")
 	cmd.Flags().StringVar(&o.ConfigFile, "config", "", "configuration to run instead of the embedded configs/demo.yaml")
+	cmd.Flags().StringVar(&scenario, "scenario", "", "stage an incident on the demo running with the same --data: "+strings.Join(demo.ScenarioNames(), ", ")+", or clear")
+	cmd.Flags().DurationVar(&scenarioFor, "for", 10*time.Minute, "how long a staged scenario lasts before it clears itself (0: until cleared)")
 	return cmd
 }
 

@@ -1,0 +1,99 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Scenario is a staged incident: the faults it injects and what to watch.
+type Scenario struct {
+	Name   string
+	About  string
+	Faults []map[string]any
+	Watch  string
+}
+
+// Scenarios are the incidents `nines demo --scenario` can stage.
+var Scenarios = map[string]Scenario{
+	"frankfurt-outage": {Name: "frankfurt-outage", About: "eu-frankfurt is cut off from contentsvc (every request from there fails)",
+		Faults: []map[string]any{{"target": "all", "region": "eu-frankfurt", "outage": true}},
+		Watch:  "every check turns degraded, never down: one region failing is below the quorum; no page; a regional_degraded ticket would follow after 10 minutes"},
+	"cdn-outage": {Name: "cdn-outage", About: "the CDN stops answering everywhere",
+		Faults: []map[string]any{{"target": "cdn", "outage": true}},
+		Watch:  "cdn-manifest and cdn-welcome-v1 go down and page (down:cdn-…); content-flow turns degraded: the SDK serves the last content it saw"},
+	"segments-slow": {Name: "segments-slow", About: "the segments API answers in 2.5 s everywhere",
+		Faults: []map[string]any{{"target": "segments", "latency_ms": 2500}},
+		Watch:  "segments-api fails its `latency < 2s` assertion and pages; content-flow is degraded (the SDK gives up after 300 ms and uses cached segments)"},
+	"global-outage": {Name: "global-outage", About: "contentsvc is down for everyone",
+		Faults: []map[string]any{{"target": "all", "outage": true}},
+		Watch:  "every check goes down, the segments-api page fires once and escalates after 2 minutes unless acknowledged in /sre; the SLO budgets burn"},
+}
+
+// ScenarioNames lists the scenarios.
+func ScenarioNames() []string {
+	var out []string
+	for n := range Scenarios {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stage injects a scenario's faults into the demo running on dataDir, for
+// duration (zero: until cleared with the scenario "clear").
+func Stage(ctx context.Context, name, dataDir string, duration time.Duration, out io.Writer) error {
+	cs, err := os.ReadFile(filepath.Join(dataDir, "contentsvc.url"))
+	if err != nil {
+		return fmt.Errorf("no running demo found in %s (start `nines demo` first, with the same --data): %w", dataDir, err)
+	}
+	ctl, _ := os.ReadFile(filepath.Join(dataDir, "controller.url"))
+	base := strings.TrimSpace(string(cs))
+	client := &http.Client{Timeout: 10 * time.Second}
+	if name == "clear" {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/admin/faults", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("clear faults: %w", err)
+		}
+		resp.Body.Close()
+		fmt.Fprintln(out, "every fault cleared; the checks recover within an interval")
+		return nil
+	}
+	sc, ok := Scenarios[name]
+	if !ok {
+		return fmt.Errorf("--scenario: %q is not one of %s, clear", name, strings.Join(ScenarioNames(), ", "))
+	}
+	for _, f := range sc.Faults {
+		if duration > 0 {
+			f["duration_s"] = int(duration.Seconds())
+		}
+		b, _ := json.Marshal(f)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/faults", bytes.NewReader(b))
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("stage %s: contentsvc answered %d: %s", name, resp.StatusCode, body)
+		}
+	}
+	c := strings.TrimSpace(string(ctl))
+	fmt.Fprintf(out, "staged %s: %s", name, sc.About)
+	if duration > 0 {
+		fmt.Fprintf(out, " (for %s)", duration)
+	}
+	fmt.Fprintf(out, "\nwatch: %s\n  status page %s/\n  status API  %s/api/v1/status\n  alerts      %s/api/v1/alerts\n  sent        %s/admin/notifications\nundo: nines demo --scenario clear --data %s\n",
+		sc.Watch, c, c, c, base, dataDir)
+	return nil
+}
