@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fastDemo is configs/demo.yaml with short intervals, so that scenarios
+// play out in seconds.
+func fastDemo(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("../configs/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("interval: 30s", "interval: 3s", "timeout: 5s", "timeout: 2s", "heartbeat_interval: 10s", "heartbeat_interval: 1s",
+		"{delay: 2m, targets: [demo-hook]}", "{delay: 20s, targets: [demo-hook]}", "resolve_after: 1m", "resolve_after: 3s").Replace(string(b))
+	path := filepath.Join(dir, "fast-demo.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type alertsDoc struct {
+	Alerts []struct {
+		Key   string `json:"key"`
+		State string `json:"state"`
+	} `json:"alerts"`
+}
+
+func alertState(t *testing.T, ctl, key string) string {
+	t.Helper()
+	var a alertsDoc
+	if err := getJSON("http://"+ctl+"/api/v1/alerts", &a); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range a.Alerts {
+		if x.Key == key {
+			return x.State
+		}
+	}
+	return ""
+}
+
+// TestDemoScenarios stages each scenario of `nines demo --scenario` on a
+// running demo and checks the verdicts, the alerts and the SLA figures that
+// follow.
+func TestDemoScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	ctl := freeAddr(t)
+	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", fastDemo(t, dir))
+	defer func() {
+		if t.Failed() {
+			demo.tail(t)
+		}
+	}()
+	checks := []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}
+	waitFor(t, ctl, "every check up", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	stage := func(name string) {
+		t.Helper()
+		out, err := exec.Command(binary, "demo", "--scenario", name, "--data", data, "--for", "0").CombinedOutput()
+		if err != nil {
+			t.Fatalf("--scenario %s: %v\n%s", name, err, out)
+		}
+		if name != "clear" && !strings.Contains(string(out), "watch:") {
+			t.Fatalf("--scenario %s says nothing to watch:\n%s", name, out)
+		}
+	}
+	recover := func() {
+		t.Helper()
+		stage("clear")
+		waitFor(t, ctl, "every check up again", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	}
+
+	t.Run("frankfurt-outage", func(t *testing.T) {
+		stage("frankfurt-outage")
+		waitFor(t, ctl, "degraded with eu-frankfurt failing", 30*time.Second, func(s *status) bool {
+			c := s.check("segments-api")
+			return c.Status == "degraded" && c.Regions["eu-frankfurt"].Status == "down"
+		})
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			var s status
+			getJSON("http://"+ctl+"/api/v1/status", &s)
+			for _, id := range checks {
+				if s.check(id).Status == "down" {
+					t.Fatalf("one region cut off made %s down", id)
+				}
+			}
+		}
+		var a alertsDoc
+		getJSON("http://"+ctl+"/api/v1/alerts", &a)
+		for _, x := range a.Alerts {
+			if strings.HasPrefix(x.Key, "down:") {
+				t.Fatalf("one region cut off raised %s", x.Key)
+			}
+		}
+		recover()
+	})
+
+	t.Run("cdn-outage", func(t *testing.T) {
+		stage("cdn-outage")
+		waitFor(t, ctl, "CDN checks down, the flow served from the SDK's cache", 30*time.Second, func(s *status) bool {
+			return s.check("cdn-manifest").Status == "down" && s.check("cdn-welcome-v1").Status == "down" && s.check("content-flow").Status == "degraded"
+		})
+		deadline := time.Now().Add(10 * time.Second)
+		for alertState(t, ctl, "down:cdn-manifest") != "firing" && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if st := alertState(t, ctl, "down:cdn-manifest"); st != "firing" {
+			t.Fatalf("down:cdn-manifest is %q", st)
+		}
+		recover()
+	})
+
+	t.Run("segments-slow", func(t *testing.T) {
+		stage("segments-slow")
+		waitFor(t, ctl, "segments-api down, the flow degraded", 30*time.Second, func(s *status) bool {
+			return s.check("segments-api").Status == "down" && s.check("content-flow").Status == "degraded"
+		})
+		var s status
+		getJSON("http://"+ctl+"/api/v1/status", &s)
+		if cls := s.check("segments-api"); cls.Status != "down" {
+			t.Fatalf("segments-api %+v", cls)
+		}
+		recover()
+	})
+
+	t.Run("global-outage", func(t *testing.T) {
+		began := time.Now()
+		var slo struct {
+			Minutes struct{ Bad int } `json:"minutes"`
+		}
+		// Settle the minutes of the earlier scenarios first.
+		time.Sleep(time.Until(began.Truncate(time.Minute).Add(time.Minute + 3*time.Second)))
+		if err := getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
+			t.Fatal(err)
+		}
+		before := slo.Minutes.Bad
+		began = time.Now()
+		stage("global-outage")
+		waitFor(t, ctl, "every contentsvc check down", 30*time.Second, func(s *status) bool {
+			return s.check("segments-api").Status == "down" && s.check("cdn-manifest").Status == "down"
+		})
+		deadline := time.Now().Add(10 * time.Second)
+		for alertState(t, ctl, "down:segments-api") != "firing" && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+		}
+		// The SLO sees the bad minute once it has closed.
+		for end := began.Add(2 * time.Minute); time.Now().Before(end); time.Sleep(2 * time.Second) {
+			if getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo) == nil && slo.Minutes.Bad > before {
+				break
+			}
+		}
+		if slo.Minutes.Bad <= before {
+			t.Fatalf("the global outage spent no error budget (%d bad minutes before, %d after)", before, slo.Minutes.Bad)
+		}
+		recover()
+		for end := time.Now().Add(20 * time.Second); alertState(t, ctl, "down:segments-api") != "resolved" && time.Now().Before(end); {
+			time.Sleep(300 * time.Millisecond)
+		}
+		var hist struct {
+			Notifications []struct {
+				Message struct{ Action string } `json:"message"`
+				Delivered *time.Time            `json:"delivered_at"`
+			} `json:"notifications"`
+		}
+		if err := getJSON("http://"+ctl+"/api/v1/alerts/down:segments-api", &hist); err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, n := range hist.Notifications {
+			if n.Delivered != nil {
+				actions = append(actions, n.Message.Action)
+			}
+		}
+		if len(actions) < 2 || actions[0] != "trigger" || actions[len(actions)-1] != "resolve" {
+			t.Fatalf("alert history of down:segments-api: %v", actions)
+		}
+	})
+}
