@@ -170,8 +170,8 @@ func TestDemoScenarios(t *testing.T) {
 		}
 		var hist struct {
 			Notifications []struct {
-				Message struct{ Action string } `json:"message"`
-				Delivered *time.Time            `json:"delivered_at"`
+				Message   struct{ Action string } `json:"message"`
+				Delivered *time.Time              `json:"delivered_at"`
 			} `json:"notifications"`
 		}
 		if err := getJSON("http://"+ctl+"/api/v1/alerts/down:segments-api", &hist); err != nil {
