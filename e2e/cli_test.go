@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,4 +146,42 @@ func TestSIGHUPReloadsTheConfiguration(t *testing.T) {
 		t.Fatalf("broken file: reload error %q", body.Config.Error)
 	}
 	waitFor(t, ctl, "still serving both checks", 5*time.Second, func(s *status) bool { return len(s.Components[0].Checks) == 2 })
+}
+
+func TestContentsvcFaultCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	start(t, dir, "contentsvc", "contentsvc", "--listen", addr, "--data", filepath.Join(dir, "cs"))
+	url := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get(url + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("contentsvc did not start")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--target", "segments", "--status", "503", "--for", "1m").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"error_status":503`) || !strings.Contains(string(out), `"until"`) {
+		t.Fatalf("fault: %v %s", err, out)
+	}
+	if resp, _ := http.Get(url + "/v1/segments?user_id=a"); resp.StatusCode != 503 {
+		t.Fatalf("with the fault: %d", resp.StatusCode)
+	}
+	if out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--target", "dns").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), `target: \"dns\" is not segments, cdn or all`) {
+		t.Fatalf("bad fault: %v %s", err, out)
+	}
+	if out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--clear").CombinedOutput(); err != nil {
+		t.Fatalf("clear: %v %s", err, out)
+	}
+	if resp, _ := http.Get(url + "/v1/segments?user_id=a"); resp.StatusCode != 200 {
+		t.Fatalf("after clearing: %d", resp.StatusCode)
+	}
 }

@@ -102,7 +102,7 @@ func probeCmd(g *globals) *cobra.Command {
 
 func contentsvcCmd(g *globals) *cobra.Command {
 	var o contentsvc.Options
-	var tokenFile string
+	var tokenFile, segmentsFile string
 	cmd := &cobra.Command{
 		Use:   "contentsvc",
 		Short: "Run the content and segment service (the reference system under test)",
@@ -119,13 +119,20 @@ func contentsvcCmd(g *globals) *cobra.Command {
 				}
 				o.AdminToken = strings.TrimSpace(string(b))
 			}
+			if segmentsFile != "" {
+				if o.Segments, err = contentsvc.LoadSegments(segmentsFile); err != nil {
+					return err
+				}
+			}
 			o.Logger = log
 			return contentsvc.Run(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.Listen, "listen", ":8081", "address to serve on")
 	cmd.Flags().StringVar(&o.DataDir, "data", "contentsvc-data", "directory for published content")
-	cmd.Flags().StringVar(&tokenFile, "admin-token-file", "", "file holding the bearer token required on /admin (default: no token)")
+	cmd.Flags().StringVar(&tokenFile, "admin-token-file", "", "file holding the bearer token required on /admin and content changes (default: no token)")
+	cmd.Flags().StringVar(&segmentsFile, "segments", "", "YAML file of segment rules (default: beta, germany and canary)")
+	cmd.AddCommand(faultCmd())
 	return cmd
 }
 
