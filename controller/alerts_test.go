@@ -385,3 +385,21 @@ func TestPolicyRepeats(t *testing.T) {
 		t.Fatalf("%d events: the policy should have stopped after one repeat", n)
 	}
 }
+
+func TestSecretsStayOutOfOutputs(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	h.minute(all(model.OutcomeDown))
+	secrets := []string{primaryKey, secondaryKey, apiToken, "hook-secret", "pd-webhook-secret"}
+	for _, tk := range tokens {
+		secrets = append(secrets, tk)
+	}
+	for _, path := range []string{"/api/v1/status", "/metrics", "/api/v1/alerts", "/api/v1/alerts/down:api-health", "/api/v1/slo", "/"} {
+		_, body := h.do("GET", path, "", nil)
+		for _, s := range secrets {
+			if strings.Contains(string(body), s) {
+				t.Errorf("%s shows the secret %q", path, s)
+			}
+		}
+	}
+}

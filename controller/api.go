@@ -3,6 +3,8 @@ package controller
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
@@ -49,19 +52,46 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.Any("/sre", dash)
 	e.Any("/sre/*", dash)
 
-	probe := e.Group("/api/v1", c.authProbe)
+	probe := e.Group("/api/v1", c.authProbe, c.limitProbe(), middleware.BodyLimit("16M"))
 	probe.POST("/probes/register", c.handleHeartbeat)
 	probe.POST("/probes/heartbeat", c.handleHeartbeat)
 	probe.POST("/probes/deregister", c.handleDeregister)
 	probe.GET("/assignment", c.handleAssignment)
-	probe.POST("/results", c.handleIngest, middleware.Decompress(), middleware.BodyLimit("16M"))
+	probe.POST("/results", c.handleIngest, middleware.Decompress(), middleware.BodyLimit("64M"))
 }
 
-const regionKey = "nines.region"
+const (
+	regionKey = "nines.region"
+	tokenKey  = "nines.token"
+)
+
+// limitProbe bounds each probe token's request rate; beyond it the probe
+// gets 429 and Retry-After, and its shipper backs off.
+func (c *Controller) limitProbe() echo.MiddlewareFunc {
+	limit := c.Config().Probes.RateLimit
+	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(limit), Burst: int(2 * limit), ExpiresIn: 10 * time.Minute})
+	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store: store,
+		IdentifierExtractor: func(ec echo.Context) (string, error) {
+			s, _ := ec.Get(tokenKey).(string)
+			return s, nil
+		},
+		DenyHandler: func(ec echo.Context, _ string, _ error) error {
+			ec.Response().Header().Set("Retry-After", "1")
+			return fail(ec, http.StatusTooManyRequests, "", fmt.Sprintf("more than %g requests a second from this probe token", limit))
+		},
+	})
+}
 
 // authProbe accepts a bearer token bound to one region and remembers the region.
 func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
+		if c.mtls {
+			if st := ec.Request().TLS; st == nil || len(st.VerifiedChains) == 0 {
+				return fail(ec, http.StatusUnauthorized, "", "a client certificate signed by the controller's client CA is required")
+			}
+		}
 		h := ec.Request().Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || tok == "" {
@@ -70,7 +100,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 		region := ""
 		sum := sha256.Sum256([]byte(tok))
 		for _, t := range c.Config().Probes.Tokens {
-			want := sha256.Sum256([]byte(t.Token))
+			want := t.Hash()
 			if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
 				region = t.Region
 			}
@@ -79,6 +109,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 			return fail(ec, http.StatusUnauthorized, "Authorization", "unknown probe token")
 		}
 		ec.Set(regionKey, region)
+		ec.Set(tokenKey, hex.EncodeToString(sum[:8]))
 		return next(ec)
 	}
 }

@@ -5,6 +5,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,9 @@ type Options struct {
 	// carries notifications (default: 30 s timeout).
 	AlertEvery   time.Duration
 	NotifyClient *http.Client
+	// TLSCertFile and TLSKeyFile serve HTTPS; ClientCAFile then requires
+	// probes to present a certificate signed by it (mutual TLS).
+	TLSCertFile, TLSKeyFile, ClientCAFile string
 }
 
 // Controller holds the running state.
@@ -59,6 +63,7 @@ type Controller struct {
 	now     func() time.Time
 	metrics *metrics
 	reg     *prometheus.Registry
+	mtls    bool
 
 	rawRetention, sliceRetention time.Duration
 
@@ -135,9 +140,17 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer c.Close()
+	tcfg, err := tlsConfig(o)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.Listen, err)
+	}
+	if tcfg != nil {
+		ln = tls.NewListener(ln, tcfg)
+		c.mtls = tcfg.ClientCAs != nil
 	}
 	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	c.log.Info("controller listening", "addr", ln.Addr().String(), "config", o.Config.File, "config_version", o.Config.Version,

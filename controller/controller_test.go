@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +30,7 @@ const testConfig = `regions:
   - id: ap-tokyo
 probes:
   heartbeat_interval: 10s
+  rate_limit: 100000
   tokens:
     - {region: eu-london, token: london-token-0123456789}
     - {region: eu-frankfurt, token: frankfurt-token-0123456789}
@@ -532,5 +535,37 @@ func TestComponentStatusVocabulary(t *testing.T) {
 		if got := componentStatus(tc.in, tc.maint); got != tc.want {
 			t.Errorf("%v (maintenance %v) = %s, want %s", tc.in, tc.maint, got, tc.want)
 		}
+	}
+}
+
+func TestProbeAPIGuards(t *testing.T) {
+	sum := sha256.Sum256([]byte("tokyo-token-0123456789"))
+	yaml := strings.Replace(testConfig, "rate_limit: 100000", "rate_limit: 2", 1)
+	yaml = strings.Replace(yaml, "{region: ap-tokyo, token: tokyo-token-0123456789}", "{region: ap-tokyo, token_sha256: "+hex.EncodeToString(sum[:])+"}", 1)
+	h := newHarnessWith(t, yaml)
+	// A token given only as its hash authenticates.
+	h.heartbeat("ap-tokyo")
+	// Past the rate limit a probe gets 429 with Retry-After.
+	limited := 0
+	for range 10 {
+		resp, _ := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", model.Heartbeat{Probe: "p", Region: "eu-london"})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		}
+	}
+	if limited == 0 {
+		t.Fatal("ten requests at once passed a limit of 2 a second (burst 4)")
+	}
+	// Oversized bodies are refused before they are read.
+	resp, _ := h.do("POST", "/api/v1/probes/heartbeat", "ap-tokyo", bytes.Repeat([]byte("x"), 17<<20))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("17 MiB heartbeat: %d", resp.StatusCode)
+	}
+	if _, err := config.Parse("bad.yaml", []byte(strings.Replace(yaml, hex.EncodeToString(sum[:]), "abc", 1))); err == nil ||
+		!strings.Contains(err.Error(), "token_sha256: must be 64 hexadecimal digits") {
+		t.Fatalf("bad hash: %v", err)
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -35,13 +38,36 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("controller answered %d: %s", e.Code, e.Msg) }
 
-func newClient(base, token, agent string) *client {
+func newClient(base, token, agent, caFile, certFile, keyFile string) (*client, error) {
+	tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		tcfg.RootCAs = x509.NewCertPool()
+		if !tcfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca: %s holds no PEM certificate", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tcfg.Certificates = []tls.Certificate{cert}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tcfg
 	return &client{
 		base:  strings.TrimRight(base, "/"),
 		token: token,
 		agent: agent,
-		http:  &http.Client{Timeout: 30 * time.Second},
-	}
+		http:  &http.Client{Timeout: 30 * time.Second, Transport: tr},
+	}, nil
 }
 
 // gzipped is a request body already encoded and compressed.

@@ -46,6 +46,10 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Ready, when set, receives the metrics address once serving.
 	Ready chan<- string
+	// CAFile verifies the controller's certificate (default: system roots);
+	// CertFile and KeyFile are this probe's client certificate for mutual
+	// TLS.
+	CAFile, CertFile, KeyFile string
 }
 
 // Probe is a running agent.
@@ -107,10 +111,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer spool.Close()
 	agent := "nines-probe/" + o.Version
+	api, err := newClient(o.Controller, o.Token, agent, o.CAFile, o.CertFile, o.KeyFile)
+	if err != nil {
+		return err
+	}
 	p := &Probe{
 		opts:     o,
 		log:      o.Logger.With("region", o.Region, "probe", o.ProbeID),
-		api:      newClient(o.Controller, o.Token, agent),
+		api:      api,
 		spool:    spool,
 		env:      check.Env{Region: o.Region, UserAgent: agent},
 		now:      time.Now,

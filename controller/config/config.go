@@ -52,6 +52,9 @@ type Probes struct {
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
 	MissedHeartbeats  int      `yaml:"missed_heartbeats"`
 	Tokens            []Token  `yaml:"tokens"`
+	// RateLimit bounds the requests each probe token may make per second
+	// (default 20, with bursts of twice that).
+	RateLimit float64 `yaml:"rate_limit"`
 }
 
 // Token authenticates probes of one region.
@@ -59,7 +62,15 @@ type Token struct {
 	Region    string `yaml:"region"`
 	Token     string `yaml:"token"`
 	TokenFile string `yaml:"token_file"`
+	// TokenSHA256 is the token's SHA-256 in hex, so that the configuration
+	// need not hold the token itself.
+	TokenSHA256 string `yaml:"token_sha256"`
+
+	hash [32]byte
 }
+
+// Hash is the SHA-256 of the token, which is what requests are compared with.
+func (t *Token) Hash() [32]byte { return t.hash }
 
 // Defaults apply to every check that leaves the field out.
 type Defaults struct {
@@ -223,6 +234,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Probes.MissedHeartbeats == 0 {
 		c.Probes.MissedHeartbeats = DefaultMissedHeartbeats
+	}
+	if c.Probes.RateLimit == 0 {
+		c.Probes.RateLimit = 20
 	}
 	for _, ch := range c.AllChecks() {
 		if ch.Interval == 0 {

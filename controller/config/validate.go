@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,15 +101,21 @@ func (v *validator) validate(c *Config, dir string) {
 	if len(c.Probes.Tokens) == 0 {
 		v.add("probes.tokens", "at least one probe token is required")
 	}
-	tokens := map[string]string{}
+	tokens := map[[32]byte]string{}
 	for i := range c.Probes.Tokens {
 		t := &c.Probes.Tokens[i]
 		p := fmt.Sprintf("probes.tokens[%d]", i)
 		if !regions[t.Region] {
 			v.add(p+".region", "unknown region %q", t.Region)
 		}
-		if (t.Token == "") == (t.TokenFile == "") {
-			v.add(p, "set exactly one of token and token_file")
+		set := 0
+		for _, v := range []string{t.Token, t.TokenFile, t.TokenSHA256} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			v.add(p, "set exactly one of token, token_file and token_sha256")
 			continue
 		}
 		if t.TokenFile != "" {
@@ -122,13 +130,23 @@ func (v *validator) validate(c *Config, dir string) {
 			}
 			t.Token = strings.TrimSpace(string(b))
 		}
-		if len(t.Token) < 16 {
-			v.add(p+".token", "must be at least 16 characters")
+		if t.TokenSHA256 != "" {
+			h, err := hex.DecodeString(t.TokenSHA256)
+			if err != nil || len(h) != sha256.Size {
+				v.add(p+".token_sha256", "must be 64 hexadecimal digits: the SHA-256 of the token (`printf %%s TOKEN | sha256sum`)")
+				continue
+			}
+			copy(t.hash[:], h)
+		} else {
+			if len(t.Token) < 16 {
+				v.add(p+".token", "must be at least 16 characters")
+			}
+			t.hash = sha256.Sum256([]byte(t.Token))
 		}
-		if other, dup := tokens[t.Token]; dup {
+		if other, dup := tokens[t.hash]; dup {
 			v.add(p+".token", "the same token is already used by %s", other)
 		}
-		tokens[t.Token] = p
+		tokens[t.hash] = p
 	}
 	if c.Defaults.Interval.D() <= 0 {
 		v.add("defaults.interval", "must be positive")
