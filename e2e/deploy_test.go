@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var flagRE = regexp.MustCompile(`^--[a-z][a-z0-9-]*`)
+
+// checkArgs fails when args name a subcommand or a flag the binary does not
+// have.
+func checkArgs(t *testing.T, where string, args []string, help map[string]string) {
+	t.Helper()
+	if len(args) == 0 {
+		t.Errorf("%s: no arguments", where)
+		return
+	}
+	text, ok := help[args[0]]
+	if !ok {
+		out, err := exec.Command(binary, args[0], "--help").CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: nines %s --help: %v", where, args[0], err)
+			return
+		}
+		text = string(out)
+		help[args[0]] = text
+	}
+	for _, a := range args[1:] {
+		if f := flagRE.FindString(a); f != "" && !strings.Contains(text, "  "+f+" ") && !strings.Contains(text, ", "+f+" ") {
+			t.Errorf("%s: nines %s has no flag %s", where, args[0], f)
+		}
+	}
+}
+
+func yamlDocs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var docs []map[string]any
+	for {
+		var d map[string]any
+		if err := dec.Decode(&d); err != nil {
+			if err.Error() == "EOF" {
+				break
+			}
+			t.Fatalf("%s: %v", path, err)
+		}
+		if d != nil {
+			docs = append(docs, d)
+		}
+	}
+	return docs
+}
+
+func dig(m any, path ...string) any {
+	for _, p := range path {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return nil
+		}
+		m = mm[p]
+	}
+	return m
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// TestDeploymentFiles checks the manifests, the compose file and the
+// systemd units against the binary: every command and flag exists, probes
+// and security settings are there, and the shipped configuration validates
+// with the shipped secrets.
+func TestDeploymentFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	help := map[string]string{}
+	kinds := map[string]int{}
+	var tokens map[string]any
+	var nines string
+	images := map[string]bool{}
+	for _, f := range []string{"../deploy/kubernetes/controller.yaml", "../deploy/kubernetes/probes.yaml"} {
+		for _, d := range yamlDocs(t, f) {
+			kind, _ := d["kind"].(string)
+			kinds[kind]++
+			name, _ := dig(d, "metadata", "name").(string)
+			if name == "" || d["apiVersion"] == nil {
+				t.Errorf("%s: a %s without apiVersion or metadata.name", f, kind)
+			}
+			switch kind {
+			case "Deployment":
+				spec := dig(d, "spec", "template", "spec")
+				if dig(spec, "securityContext", "runAsNonRoot") != true {
+					t.Errorf("%s: %s may run as root", f, name)
+				}
+				for _, c := range dig(spec, "containers").([]any) {
+					images[dig(c, "image").(string)] = true
+					checkArgs(t, f+": "+name, strs(dig(c, "args")), help)
+					if dig(c, "readinessProbe", "httpGet", "path") != "/healthz" || dig(c, "livenessProbe", "httpGet", "path") != "/healthz" {
+						t.Errorf("%s: %s lacks readiness or liveness on /healthz", f, name)
+					}
+					if dig(c, "securityContext", "allowPrivilegeEscalation") != false {
+						t.Errorf("%s: %s allows privilege escalation", f, name)
+					}
+				}
+			case "Secret":
+				tokens = dig(d, "stringData").(map[string]any)
+			case "ConfigMap":
+				nines = dig(d, "data", "nines.yaml").(string)
+			}
+		}
+	}
+	if kinds["Deployment"] != 8 || kinds["PodDisruptionBudget"] != 8 || kinds["Service"] != 1 || kinds["ConfigMap"] != 1 || kinds["Secret"] != 1 {
+		t.Errorf("kinds %v: want a controller and seven probe Deployments, each with a PodDisruptionBudget", kinds)
+	}
+	if len(images) != 1 {
+		t.Errorf("images %v: every container should run the one nines image", images)
+	}
+	// The ConfigMap's configuration validates with the Secret's tokens.
+	dir := t.TempDir()
+	for region, tok := range tokens {
+		os.WriteFile(filepath.Join(dir, region), []byte(tok.(string)), 0o600)
+	}
+	cfg := filepath.Join(dir, "nines.yaml")
+	os.WriteFile(cfg, []byte(strings.ReplaceAll(nines, "/etc/nines/tokens/", dir+"/")), 0o644)
+	if out, err := exec.Command(binary, "validate", cfg).CombinedOutput(); err != nil {
+		t.Errorf("the ConfigMap's nines.yaml: %v\n%s", err, out)
+	}
+
+	compose := yamlDocs(t, "../deploy/compose.yaml")[0]
+	services := dig(compose, "services").(map[string]any)
+	if len(services) != 8 {
+		t.Errorf("compose runs %d services, want the controller and seven probes", len(services))
+	}
+	for name, s := range services {
+		checkArgs(t, "compose "+name, strs(dig(s, "command")), help)
+		images[dig(s, "image").(string)] = true
+	}
+	if len(images) != 1 {
+		t.Errorf("compose and Kubernetes use different images: %v", images)
+	}
+
+	for _, unit := range []string{"../deploy/systemd/nines-controller.service", "../deploy/systemd/nines-probe@.service"} {
+		f, err := os.Open(unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		seen := map[string]bool{}
+		for sc.Scan() {
+			line := sc.Text()
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+				seen[k] = true
+				if k == "ExecStart" {
+					fields := strings.Fields(v)
+					if fields[0] != "/usr/local/bin/nines" {
+						t.Errorf("%s: ExecStart runs %s", unit, fields[0])
+					}
+					checkArgs(t, unit, fields[1:], help)
+				}
+			}
+		}
+		f.Close()
+		for _, k := range []string{"NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "CapabilityBoundingSet", "User"} {
+			if !seen[k] {
+				t.Errorf("%s lacks %s", unit, k)
+			}
+		}
+	}
+
+	cf, _ := os.ReadFile("../deploy/Containerfile")
+	if strings.Count(string(cf), "\nFROM ") < 2 || !strings.Contains(string(cf), "USER nonroot") || !strings.Contains(string(cf), "./cmd/nines") {
+		t.Error("the Containerfile should be multi-stage, build ./cmd/nines and run as a non-root user")
+	}
+}
