@@ -97,14 +97,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || tok == "" {
 			return fail(ec, http.StatusUnauthorized, "Authorization", "a probe token is required (Authorization: Bearer TOKEN)")
 		}
-		region := ""
-		sum := sha256.Sum256([]byte(tok))
-		for _, t := range c.Config().Probes.Tokens {
-			want := t.Hash()
-			if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
-				region = t.Region
-			}
-		}
+		region, sum := c.regionOfToken(tok)
 		if region == "" {
 			return fail(ec, http.StatusUnauthorized, "Authorization", "unknown probe token")
 		}
@@ -112,6 +105,20 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 		ec.Set(tokenKey, hex.EncodeToString(sum[:8]))
 		return next(ec)
 	}
+}
+
+// regionOfToken returns the region a probe token belongs to ("" when none)
+// and the token's digest.
+func (c *Controller) regionOfToken(tok string) (string, [32]byte) {
+	region := ""
+	sum := sha256.Sum256([]byte(tok))
+	for _, t := range c.Config().Probes.Tokens {
+		want := t.Hash()
+		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			region = t.Region
+		}
+	}
+	return region, sum
 }
 
 func tokenRegion(ec echo.Context) string { s, _ := ec.Get(regionKey).(string); return s }

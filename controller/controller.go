@@ -51,6 +51,8 @@ type Options struct {
 	// TLSCertFile and TLSKeyFile serve HTTPS; ClientCAFile then requires
 	// probes to present a certificate signed by it (mutual TLS).
 	TLSCertFile, TLSKeyFile, ClientCAFile string
+	// NATSURL, when set, also takes results from NATS JetStream.
+	NATSURL string
 }
 
 // Controller holds the running state.
@@ -171,6 +173,9 @@ func Run(ctx context.Context, o Options) error {
 	go c.alertLoop(loops, alertEvery)
 	go c.alerts.dispatcher.Run(loops, c.alerts.wake)
 	go c.exportLoop(loops, time.Minute)
+	if o.NATSURL != "" {
+		go c.natsLoop(loops, o.NATSURL)
+	}
 	if o.ConfigFile != "" {
 		every := o.ReloadEvery
 		if every <= 0 {

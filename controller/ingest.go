@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,12 +64,28 @@ func (c *Controller) handleIngest(ec echo.Context) error {
 		c.metrics.batches.WithLabelValues("400").Inc()
 		return fail(ec, http.StatusBadRequest, "", err.Error())
 	}
-	region := tokenRegion(ec)
+	ack, ierr := c.ingest(ec.Request().Context(), tokenRegion(ec), &batch)
+	if ierr != nil {
+		c.metrics.batches.WithLabelValues(strconv.Itoa(ierr.code)).Inc()
+		return fail(ec, ierr.code, ierr.field, ierr.msg)
+	}
+	c.metrics.batches.WithLabelValues("200").Inc()
+	return ec.JSON(http.StatusOK, ack)
+}
+
+// ingestError is a batch refused whole.
+type ingestError struct {
+	code       int
+	field, msg string
+}
+
+// ingest validates and stores a batch from a probe of region, by whatever
+// transport it came.
+func (c *Controller) ingest(ctx context.Context, region string, batch *model.ResultBatch) (model.IngestAck, *ingestError) {
 	for i := range batch.Results {
 		if r := batch.Results[i].Region; r != region {
-			c.metrics.batches.WithLabelValues("403").Inc()
-			return fail(ec, http.StatusForbidden, "results["+strconv.Itoa(i)+"].region",
-				fmt.Sprintf("this token belongs to region %s and cannot submit results for %q", region, r))
+			return model.IngestAck{}, &ingestError{http.StatusForbidden, "results[" + strconv.Itoa(i) + "].region",
+				fmt.Sprintf("this token belongs to region %s and cannot submit results for %q", region, r)}
 		}
 	}
 	cfg := c.Config()
@@ -96,11 +113,10 @@ func (c *Controller) handleIngest(ec echo.Context) error {
 		}
 		valid = append(valid, *r)
 	}
-	stored, err := c.store.InsertResults(ec.Request().Context(), valid)
+	stored, err := c.store.InsertResults(ctx, valid)
 	if err != nil {
-		c.metrics.batches.WithLabelValues("500").Inc()
 		c.log.Error("ingest failed", "region", region, "probe", batch.Probe, "results", len(valid), "err", err)
-		return fail(ec, http.StatusInternalServerError, "", "results could not be stored; retry")
+		return model.IngestAck{}, &ingestError{http.StatusInternalServerError, "", "results could not be stored; retry"}
 	}
 	for i, ok := range stored {
 		if ok {
@@ -116,6 +132,5 @@ func (c *Controller) handleIngest(ec echo.Context) error {
 	c.metrics.ingested.WithLabelValues("stored").Add(float64(ack.Stored))
 	c.metrics.ingested.WithLabelValues("duplicate").Add(float64(ack.Duplicates))
 	c.metrics.ingested.WithLabelValues("rejected").Add(float64(len(ack.Rejected)))
-	c.metrics.batches.WithLabelValues("200").Inc()
-	return ec.JSON(http.StatusOK, ack)
+	return ack, nil
 }

@@ -162,6 +162,17 @@ func (c *client) assignment(ctx context.Context, probe, etag string) (*model.Ass
 
 // ship posts a batch built from results already encoded as JSON, gzipped.
 func (c *client) ship(ctx context.Context, probe string, results [][]byte) (model.IngestAck, error) {
+	body, err := c.encode(probe, results)
+	if err != nil {
+		return model.IngestAck{}, err
+	}
+	var ack model.IngestAck
+	_, err = c.do(ctx, http.MethodPost, "/api/v1/results", gzipped(body), nil, &ack)
+	return ack, err
+}
+
+// encode builds the gzipped JSON of a batch from results already encoded.
+func (c *client) encode(probe string, results [][]byte) ([]byte, error) {
 	var buf bytes.Buffer
 	c.gzMu.Lock()
 	defer c.gzMu.Unlock()
@@ -181,9 +192,7 @@ func (c *client) ship(ctx context.Context, probe string, results [][]byte) (mode
 	}
 	zw.Write([]byte("]}"))
 	if err := zw.Close(); err != nil {
-		return model.IngestAck{}, fmt.Errorf("compress batch: %w", err)
+		return nil, fmt.Errorf("compress batch: %w", err)
 	}
-	var ack model.IngestAck
-	_, err := c.do(ctx, http.MethodPost, "/api/v1/results", gzipped(buf.Bytes()), nil, &ack)
-	return ack, err
+	return buf.Bytes(), nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/nines-sre/nines/model"
 	"github.com/nines-sre/nines/probe/check"
+	"github.com/nines-sre/nines/transport"
 )
 
 // Options configure a probe agent.
@@ -50,6 +51,9 @@ type Options struct {
 	// CertFile and KeyFile are this probe's client certificate for mutual
 	// TLS.
 	CAFile, CertFile, KeyFile string
+	// NATSURL, when set, ships results through NATS JetStream instead of
+	// POSTing them to the controller (heartbeats and assignments stay HTTP).
+	NATSURL string
 }
 
 // Probe is a running agent.
@@ -61,6 +65,7 @@ type Probe struct {
 	m     *metrics
 	env   check.Env
 	sched *scheduler
+	pub   *transport.Publisher
 	now   func() time.Time
 	wake  chan struct{}
 	queue chan *model.Result // results on their way into the spool
@@ -128,6 +133,12 @@ func Run(ctx context.Context, o Options) error {
 		interval: 10 * time.Second,
 	}
 	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) })
+	if o.NATSURL != "" {
+		if p.pub, err = transport.NewPublisher(ctx, o.NATSURL, o.Region, o.Token, o.ProbeID); err != nil {
+			return err
+		}
+		defer p.pub.Close()
+	}
 	p.sched = newScheduler(p)
 
 	var a model.Assignment
@@ -370,6 +381,22 @@ func (p *Probe) shipOnce(ctx context.Context) (int, error) {
 	raw := make([][]byte, len(batch))
 	for i, sr := range batch {
 		ids[i], raw[i] = sr.ID, sr.JSON
+	}
+	if p.pub != nil {
+		body, err := p.api.encode(p.opts.ProbeID, raw)
+		if err == nil {
+			err = p.pub.Publish(ctx, fmt.Sprintf("%s-%d-%d", p.opts.ProbeID, ids[0], ids[len(ids)-1]), body)
+		}
+		if err != nil {
+			p.m.batches.WithLabelValues("error").Inc()
+			return 0, err
+		}
+		p.m.batches.WithLabelValues("ok").Inc()
+		p.m.shipped.WithLabelValues("published").Add(float64(len(ids)))
+		if err := p.spool.Delete(ctx, ids); err != nil {
+			return 0, fmt.Errorf("published results stay spooled: %w", err)
+		}
+		return len(batch), nil
 	}
 	ack, err := p.api.ship(ctx, p.opts.ProbeID, raw)
 	if err != nil {
