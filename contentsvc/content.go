@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/nines-sre/nines/internal/atomicfile"
 )
 
 var contentID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -80,7 +82,7 @@ func (s *Service) putDraft(c echo.Context) error {
 	}
 	s.contentMu.Lock()
 	defer s.contentMu.Unlock()
-	if err := writeFileAtomic(s.draftPath(id), body); err != nil {
+	if err := atomicfile.Write(s.draftPath(id), body); err != nil {
 		return err
 	}
 	if err := s.audit(AuditEntry{Action: "edit", Content: id, Actor: actor(c)}); err != nil {
@@ -228,7 +230,7 @@ func (s *Service) pointManifest(segment string, e ManifestEntry) error {
 	}
 	m.UpdatedAt = s.now().UTC()
 	b, _ := json.MarshalIndent(m, "", "  ")
-	return writeFileAtomic(path, append(b, '\n'))
+	return atomicfile.Write(path, append(b, '\n'))
 }
 
 func (s *Service) audit(e AuditEntry) error {
@@ -257,27 +259,4 @@ func (s *Service) auditLog(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
-}
-
-func writeFileAtomic(path string, body []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(body); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

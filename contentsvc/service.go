@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/nines-sre/nines/internal/atomicfile"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -288,7 +289,7 @@ func (s *Service) seed() error {
 	if _, err := os.Stat(filepath.Join(s.cdnDir, "manifests", Everyone+".json")); err == nil {
 		return nil
 	}
-	if err := writeFileAtomic(s.draftPath("welcome"), []byte(`{"title": "Welcome", "body": "Hello from contentsvc."}`)); err != nil {
+	if err := atomicfile.Write(s.draftPath("welcome"), []byte(`{"title": "Welcome", "body": "Hello from contentsvc."}`)); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	if _, err := s.publishDraft("welcome", []string{Everyone}, "seed"); err != nil {

@@ -131,20 +131,6 @@ func (c *Controller) EvaluateAlerts(ctx context.Context) error {
 	return c.syncIncidents(ctx)
 }
 
-func (c *Controller) alertLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.EvaluateAlerts(ctx); err != nil && ctx.Err() == nil {
-				c.log.Error("alert evaluation failed", "err", err)
-			}
-		}
-	}
-}
 
 // API
 

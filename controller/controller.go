@@ -164,15 +164,15 @@ func Run(ctx context.Context, o Options) error {
 	go func() { errc <- srv.Serve(ln) }()
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
-	go c.sliceLoop(loops, 2*time.Second)
-	go c.retentionLoop(loops, 10*time.Minute)
+	go c.every(loops, 2*time.Second, false, "slice evaluation", c.EvaluateSlices)
+	go c.every(loops, 10*time.Minute, true, "retention", c.Prune)
 	alertEvery := o.AlertEvery
 	if alertEvery <= 0 {
 		alertEvery = time.Second
 	}
-	go c.alertLoop(loops, alertEvery)
+	go c.every(loops, alertEvery, false, "alert evaluation", c.EvaluateAlerts)
 	go c.alerts.dispatcher.Run(loops, c.alerts.wake)
-	go c.exportLoop(loops, time.Minute)
+	go c.every(loops, time.Minute, true, "status page export", c.ExportStatus)
 	if o.NATSURL != "" {
 		go c.natsLoop(loops, o.NATSURL)
 	}
@@ -203,4 +203,24 @@ func (c *Controller) Handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	c.routes(e)
 	return e
+}
+
+// every runs fn every interval (first at once when now is set) until ctx
+// is done; a failure is logged and tried again at the next tick.
+func (c *Controller) every(ctx context.Context, interval time.Duration, now bool, what string, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if now {
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				c.log.Error(what+" failed; trying again", "err", err)
+			}
+		}
+		now = true
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -334,20 +334,6 @@ func (c *Controller) ExportStatus(ctx context.Context) error {
 	return dashboard.Export(ctx, dashSource{c}, sinks...)
 }
 
-func (c *Controller) exportLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := c.ExportStatus(ctx); err != nil && ctx.Err() == nil {
-			c.log.Error("status page export failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 func dashboardUsers(cfg *config.Config) []dashboard.User {
 	out := make([]dashboard.User, len(cfg.Dashboard.Users))

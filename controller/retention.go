@@ -30,18 +30,3 @@ func (c *Controller) Prune(ctx context.Context) error {
 	return err
 }
 
-// retentionLoop prunes every interval until ctx is done.
-func (c *Controller) retentionLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := c.Prune(ctx); err != nil && ctx.Err() == nil {
-			c.log.Error("retention failed; retrying later", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

@@ -220,18 +220,3 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 	return nil
 }
 
-// sliceLoop evaluates dirty slices every interval until ctx is done.
-func (c *Controller) sliceLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.EvaluateSlices(ctx); err != nil && ctx.Err() == nil {
-				c.log.Error("slice evaluation failed; retrying", "err", err)
-			}
-		}
-	}
-}

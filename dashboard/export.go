@@ -5,11 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/nines-sre/nines/internal/atomicfile"
 )
 
 // Sink receives the exported files.
@@ -56,27 +57,7 @@ type Dir string
 
 // Put writes name.
 func (d Dir) Put(_ context.Context, name, _ string, body []byte) error {
-	path := filepath.Join(string(d), name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(body); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(filepath.Join(string(d), name), body)
 }
 
 // Bucket writes files to an S3-compatible bucket (AWS S3, MinIO, R2, ...).
