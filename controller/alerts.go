@@ -131,7 +131,6 @@ func (c *Controller) EvaluateAlerts(ctx context.Context) error {
 	return c.syncIncidents(ctx)
 }
 
-
 // API
 
 func (c *Controller) handleAlerts(ec echo.Context) error {

@@ -334,7 +334,6 @@ func (c *Controller) ExportStatus(ctx context.Context) error {
 	return dashboard.Export(ctx, dashSource{c}, sinks...)
 }
 
-
 func dashboardUsers(cfg *config.Config) []dashboard.User {
 	out := make([]dashboard.User, len(cfg.Dashboard.Users))
 	for i, u := range cfg.Dashboard.Users {

@@ -29,4 +29,3 @@ func (c *Controller) Prune(ctx context.Context) error {
 	}
 	return err
 }
-

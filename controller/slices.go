@@ -219,4 +219,3 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 	}
 	return nil
 }
-
