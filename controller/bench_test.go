@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +73,48 @@ func BenchmarkIngestAPI(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(size)/float64(n), "disk-bytes/result")
+}
+
+// BenchmarkStatusAPI5000Checks answers GET /api/v1/status for 5,000 checks
+// in 7 regions, every region with a fresh result; uncached.
+func BenchmarkStatusAPI5000Checks(b *testing.B) {
+	var cfg strings.Builder
+	regions := []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
+	cfg.WriteString("regions:\n")
+	for _, r := range regions {
+		fmt.Fprintf(&cfg, "  - {id: %s}\n", r)
+	}
+	cfg.WriteString("probes:\n  tokens: [{region: eu-london, token: bench-token-000000001}]\ncomponents:\n")
+	for comp := range 50 {
+		fmt.Fprintf(&cfg, "  - id: comp-%02d\n    checks:\n", comp)
+		for i := range 100 {
+			fmt.Fprintf(&cfg, "      - {id: c-%02d-%03d, kind: http, http: {url: \"http://127.0.0.1:9/%d\"}}\n", comp, i, i)
+		}
+	}
+	c := newController(b, cfg.String(), time.Now)
+	now := time.Now()
+	for _, ch := range c.Config().AllChecks() {
+		for _, r := range regions {
+			c.latest.offer(model.Result{Check: ch.ID, Region: r, Scheduled: now, Started: now, DurationUS: 1234, Outcome: model.OutcomeUp})
+		}
+	}
+	for _, r := range regions {
+		c.probes.heartbeat(model.Heartbeat{Probe: "p-" + r, Region: r}, now, 0)
+	}
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	var times []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		resp, err := http.Get(srv.URL + "/api/v1/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		times = append(times, time.Since(t0))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
 }

@@ -201,6 +201,7 @@ func Run(ctx context.Context, o Options) error {
 func (c *Controller) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.JSONSerializer = jsonSerializer{}
 	c.routes(e)
 	return e
 }
