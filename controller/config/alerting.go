@@ -191,12 +191,7 @@ func (v *validator) validateAlerting(c *Config) {
 	for i := range a.Notifiers {
 		n := &a.Notifiers[i]
 		p := fmt.Sprintf("alerting.notifiers[%d]", i)
-		if !idPattern.MatchString(n.ID) {
-			v.add(p+".id", "%q is not a valid id", n.ID)
-		} else if ids[n.ID] {
-			v.add(p+".id", "notifier %q is defined twice", n.ID)
-		}
-		ids[n.ID] = true
+		v.id(p+".id", "notifier", n.ID, ids)
 		switch n.Type {
 		case "pagerduty":
 			if len(n.RoutingKey) != 32 {
@@ -230,10 +225,7 @@ func (v *validator) validateAlerting(c *Config) {
 	for i := range a.Policies {
 		pol := &a.Policies[i]
 		p := fmt.Sprintf("alerting.policies[%d]", i)
-		if !idPattern.MatchString(pol.ID) {
-			v.add(p+".id", "%q is not a valid id", pol.ID)
-		}
-		policies[pol.ID] = true
+		v.id(p+".id", "policy", pol.ID, policies)
 		if len(pol.Levels) == 0 {
 			v.add(p+".levels", "a policy needs at least one level")
 		}
@@ -259,12 +251,7 @@ func (v *validator) validateAlerting(c *Config) {
 	for i := range a.Rules {
 		r := &a.Rules[i]
 		p := fmt.Sprintf("alerting.rules[%d]", i)
-		if !idPattern.MatchString(r.ID) {
-			v.add(p+".id", "%q is not a valid id", r.ID)
-		} else if rules[r.ID] {
-			v.add(p+".id", "rule %q is defined twice", r.ID)
-		}
-		rules[r.ID] = true
+		v.id(p+".id", "rule", r.ID, rules)
 		switch r.Kind {
 		case RuleCheckDown, RuleCertExpiry, RuleRegionalDegraded, RuleProbeSilent, RuleSLOBurn:
 		default:

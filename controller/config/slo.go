@@ -218,13 +218,7 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 		if s.Name == "" {
 			s.Name = s.ID
 		}
-		switch {
-		case !idPattern.MatchString(s.ID):
-			v.add(p+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", s.ID)
-		case seen[s.ID]:
-			v.add(p+".id", "SLO %q is defined twice", s.ID)
-		}
-		seen[s.ID] = true
+		v.id(p+".id", "SLO", s.ID, seen)
 		if len(s.Checks) == 0 {
 			v.add(p+".checks", "an SLO needs at least one check")
 		}
@@ -254,12 +248,11 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 			v.add(p+".sli", "%q is not availability or latency", s.SLI)
 		}
 	}
+	windows := map[string]bool{}
 	for i := range c.Maintenance {
 		m := &c.Maintenance[i]
 		p := fmt.Sprintf("maintenance[%d]", i)
-		if !idPattern.MatchString(m.ID) {
-			v.add(p+".id", "%q is not a valid id", m.ID)
-		}
+		v.id(p+".id", "maintenance window", m.ID, windows)
 		var err error
 		recurring := m.Every != ""
 		if recurring {

@@ -31,6 +31,18 @@ func (v *validator) add(path, format string, args ...any) {
 
 // line finds the line of a field path such as components[0].checks[1].http.url;
 // where the field itself is absent it falls back to its nearest parent.
+// id checks that id is a valid id not seen before among its kind (what),
+// and records it.
+func (v *validator) id(path, what, id string, seen map[string]bool) {
+	switch {
+	case !idPattern.MatchString(id):
+		v.add(path, "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", id)
+	case seen[id]:
+		v.add(path, "%s %q is defined twice", what, id)
+	}
+	seen[id] = true
+}
+
 func (v *validator) line(path string) int {
 	n := v.root
 	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -78,14 +90,7 @@ func (v *validator) validate(c *Config, dir string) {
 		v.add("regions", "at least one region is required")
 	}
 	for i, r := range c.Regions {
-		p := fmt.Sprintf("regions[%d]", i)
-		switch {
-		case !idPattern.MatchString(r.ID):
-			v.add(p+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", r.ID)
-		case regions[r.ID]:
-			v.add(p+".id", "region %q is defined twice", r.ID)
-		}
-		regions[r.ID] = true
+		v.id(fmt.Sprintf("regions[%d].id", i), "region", r.ID, regions)
 	}
 	if c.Quorum < 1 {
 		v.add("quorum", "must be at least 1, got %d", c.Quorum)
@@ -156,12 +161,7 @@ func (v *validator) validate(c *Config, dir string) {
 	for i := range c.Components {
 		comp := &c.Components[i]
 		p := fmt.Sprintf("components[%d]", i)
-		if !idPattern.MatchString(comp.ID) {
-			v.add(p+".id", "%q is not a valid id (lower-case letters, digits, '.', '_', '-')", comp.ID)
-		} else if comps[comp.ID] {
-			v.add(p+".id", "component %q is defined twice", comp.ID)
-		}
-		comps[comp.ID] = true
+		v.id(p+".id", "component", comp.ID, comps)
 		if len(comp.Checks) == 0 {
 			v.add(p+".checks", "a component needs at least one check")
 		}
