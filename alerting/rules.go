@@ -79,17 +79,6 @@ func Evaluate(cfg *config.Config, s Snapshot) map[string]Condition {
 
 func key(rule, subject string) string { return rule + ":" + subject }
 
-func componentOf(cfg *config.Config, check string) string {
-	for _, comp := range cfg.Components {
-		for _, ch := range comp.Checks {
-			if ch.ID == check {
-				return comp.ID
-			}
-		}
-	}
-	return ""
-}
-
 func regionDetails(cs CheckState) map[string]any {
 	classes := map[string]string{}
 	for r, c := range cs.Classes {
@@ -120,7 +109,7 @@ func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Co
 		d["check"] = ch.ID
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
 			Summary:   fmt.Sprintf("%s is down: failing in %s", ch.Name, strings.Join(cs.Failing, ", ")),
-			Component: componentOf(cfg, ch.ID), Class: "check_down", Details: d}
+			Component: cfg.ComponentOf(ch.ID), Class: "check_down", Details: d}
 	}
 	for parent, children := range folded {
 		k := key(r.ID, parent)
@@ -156,7 +145,7 @@ func regionalDegraded(cfg *config.Config, r *config.Rule, s Snapshot, out map[st
 			d["check"], d["region"] = ch.ID, region
 			out[key(r.ID, subject)] = Condition{Key: key(r.ID, subject), Rule: r, Policy: r.Policy, Subject: subject, Severity: r.Severity,
 				Urgency: r.Urgency, Summary: fmt.Sprintf("%s fails in %s only (%s)", ch.Name, region, cs.Classes[region]),
-				Component: componentOf(cfg, ch.ID), Class: "regional_degraded", Details: d}
+				Component: cfg.ComponentOf(ch.ID), Class: "regional_degraded", Details: d}
 		}
 	}
 }
@@ -169,7 +158,7 @@ func certExpiry(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]C
 		}
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
 			Summary:   fmt.Sprintf("certificate of %s expires in %d days", ch.Name, *cs.CertDays),
-			Component: componentOf(cfg, ch.ID), Class: "cert_expiry", Details: map[string]any{"check": ch.ID, "days_left": *cs.CertDays}}
+			Component: cfg.ComponentOf(ch.ID), Class: "cert_expiry", Details: map[string]any{"check": ch.ID, "days_left": *cs.CertDays}}
 	}
 }
 

@@ -39,6 +39,24 @@ type Config struct {
 	Version string `yaml:"-"`
 	// File is where the configuration was read from.
 	File string `yaml:"-"`
+
+	// Indexes, built once at load: ingest, slicing and alerting look checks
+	// up by id for every result and every tick.
+	checkByID   map[string]*Check
+	componentOf map[string]string
+}
+
+// index builds the lookups by check id.
+func (c *Config) index() {
+	c.checkByID, c.componentOf = map[string]*Check{}, map[string]string{}
+	for i := range c.Components {
+		for j := range c.Components[i].Checks {
+			ch := &c.Components[i].Checks[j]
+			if _, dup := c.checkByID[ch.ID]; !dup {
+				c.checkByID[ch.ID], c.componentOf[ch.ID] = ch, c.Components[i].ID
+			}
+		}
+	}
 }
 
 // Region is one place probes run from.
@@ -127,14 +145,10 @@ func (c *Config) AllChecks() []*Check {
 }
 
 // Check returns the check with id, or nil.
-func (c *Config) Check(id string) *Check {
-	for _, ch := range c.AllChecks() {
-		if ch.ID == id {
-			return ch
-		}
-	}
-	return nil
-}
+func (c *Config) Check(id string) *Check { return c.checkByID[id] }
+
+// ComponentOf returns the id of the component that holds check, or "".
+func (c *Config) ComponentOf(check string) string { return c.componentOf[check] }
 
 // RegionIndex returns the position of region id in the configuration, or -1.
 func (c *Config) RegionIndex(id string) int {

@@ -77,6 +77,7 @@ func ParseWith(file string, raw []byte, lookup func(string) (string, bool)) (*Co
 	}
 	cfg.File = file
 	cfg.applyDefaults()
+	cfg.index()
 	v := validator{file: file, root: &root}
 	v.validate(&cfg, filepath.Dir(file))
 	if len(v.errs) > 0 {

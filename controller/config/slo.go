@@ -159,24 +159,13 @@ func (c *Config) MaintenanceChecks(m *Maintenance) []string {
 
 // InMaintenance reports whether check is under maintenance at t.
 func (c *Config) InMaintenance(check string, t time.Time) bool {
-	comp := c.componentOf(check)
+	comp := c.ComponentOf(check)
 	for i := range c.Maintenance {
 		if c.Maintenance[i].Active(check, comp, t) {
 			return true
 		}
 	}
 	return false
-}
-
-func (c *Config) componentOf(check string) string {
-	for _, comp := range c.Components {
-		for _, ch := range comp.Checks {
-			if ch.ID == check {
-				return comp.ID
-			}
-		}
-	}
-	return ""
 }
 
 // LatencyThresholds returns the thresholds, in milliseconds, that latency
