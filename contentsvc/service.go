@@ -131,7 +131,7 @@ func (s *Service) Handler() http.Handler {
 	admin.POST("/notifications", func(c echo.Context) error {
 		var m map[string]any
 		if err := json.NewDecoder(io.LimitReader(c.Request().Body, 1<<20)).Decode(&m); err != nil {
-			return c.JSON(http.StatusBadRequest, map[string]string{"error": "notification: " + err.Error()})
+			return badRequest(c, "notification: %v", err)
 		}
 		s.noteMu.Lock()
 		s.notes = append(s.notes, m)
@@ -174,10 +174,10 @@ func (s *Service) addFault(c echo.Context) error {
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return c.JSON(http.StatusBadRequest, map[string]string{"error": "fault: " + err.Error()})
+		return badRequest(c, "fault: %v", err)
 	}
 	if err := f.validate(); err != nil {
-		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return badRequest(c, "%v", err)
 	}
 	f = s.faults.add(f)
 	s.log.Info("fault injected", "id", f.ID, "target", f.Target, "region", f.Region, "latency_ms", f.LatencyMS,
@@ -218,7 +218,7 @@ func (s *Service) inject(target string) echo.MiddlewareFunc {
 func (s *Service) segments(c echo.Context) error {
 	user := c.QueryParam("user_id")
 	if user == "" {
-		return c.JSON(http.StatusBadRequest, map[string]string{"error": "user_id: required"})
+		return badRequest(c, "user_id: required")
 	}
 	attrs := map[string]string{}
 	for k, v := range c.QueryParams() {

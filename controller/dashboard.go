@@ -197,7 +197,7 @@ func (d dashSource) CheckPage(ctx context.Context, id string) (*dashboard.CheckP
 		return nil, fmt.Errorf("no check %q", id)
 	}
 	now := c.now()
-	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now).Status)}
+	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(c.verdictNow(cfg, ch, now).Status)}
 	rs, err := c.store.Results(ctx, store.Query{Check: id, Since: now.Add(-24 * time.Hour), Limit: 100000})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -260,7 +260,7 @@ func (d dashSource) Badge(ctx context.Context, check string) (*float64, string, 
 		u := float64(n.Good) / float64(n.Valid())
 		up = &u
 	}
-	return up, string(verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now).Status), true
+	return up, string(c.verdictNow(cfg, ch, now).Status), true
 }
 
 func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {

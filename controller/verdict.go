@@ -180,6 +180,12 @@ func versionLess(a, b string) bool {
 	return a < b
 }
 
+// verdictNow is the verdict of one check at now, with region health as the
+// registry sees it.
+func (c *Controller) verdictNow(cfg *config.Config, ch *config.Check, now time.Time) Verdict {
+	return verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now)
+}
+
 // worst combines statuses for a component: down, then degraded, then up;
 // unknown only when nothing is known.
 func worst(statuses []model.Status) model.Status {
