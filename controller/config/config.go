@@ -44,11 +44,16 @@ type Config struct {
 	// up by id for every result and every tick.
 	checkByID   map[string]*Check
 	componentOf map[string]string
+	regionIDs   []string
 }
 
 // index builds the lookups by check id.
 func (c *Config) index() {
 	c.checkByID, c.componentOf = map[string]*Check{}, map[string]string{}
+	c.regionIDs = make([]string, len(c.Regions))
+	for i, r := range c.Regions {
+		c.regionIDs[i] = r.ID
+	}
 	for i := range c.Components {
 		for j := range c.Components[i].Checks {
 			ch := &c.Components[i].Checks[j]
@@ -160,16 +165,12 @@ func (c *Config) RegionIndex(id string) int {
 	return -1
 }
 
-// CheckRegions returns the regions that run ch.
+// CheckRegions returns the regions that run ch; callers must not modify it.
 func (c *Config) CheckRegions(ch *Check) []string {
 	if len(ch.Regions) > 0 {
 		return ch.Regions
 	}
-	ids := make([]string, len(c.Regions))
-	for i, r := range c.Regions {
-		ids[i] = r.ID
-	}
-	return ids
+	return c.regionIDs
 }
 
 // CheckQuorum returns the number of failing regions that confirm ch down.
