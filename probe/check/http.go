@@ -65,6 +65,79 @@ func HTTP(ctx context.Context, c *model.Check, env Env) Observation {
 	return obs
 }
 
+// phaseTrace records a request's phases from httptrace callbacks, which
+// net/http may call from its dialing goroutine even after Do returned.
+type phaseTrace struct {
+	mu                                           sync.Mutex
+	t0, dnsStart, connStart, tlsStart, firstByte time.Time
+	phases                                       model.Phases
+	certExpiry                                   time.Time
+	remoteIP                                     string
+}
+
+func (p *phaseTrace) begin() {
+	p.mu.Lock()
+	p.t0 = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *phaseTrace) set(f func()) {
+	p.mu.Lock()
+	f()
+	p.mu.Unlock()
+}
+
+func (p *phaseTrace) clientTrace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		DNSStart: func(httptrace.DNSStartInfo) { p.set(func() { p.dnsStart = time.Now() }) },
+		DNSDone: func(httptrace.DNSDoneInfo) {
+			p.set(func() { p.phases.DNS = time.Since(p.dnsStart).Microseconds() })
+		},
+		ConnectStart: func(string, string) { p.set(func() { p.connStart = time.Now() }) },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				p.set(func() { p.phases.Connect = time.Since(p.connStart).Microseconds() })
+			}
+		},
+		GotConn: func(ci httptrace.GotConnInfo) {
+			if a, ok := ci.Conn.RemoteAddr().(*net.TCPAddr); ok {
+				p.set(func() { p.remoteIP = a.IP.String() })
+			}
+		},
+		TLSHandshakeStart: func() { p.set(func() { p.tlsStart = time.Now() }) },
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
+			p.set(func() {
+				p.phases.TLS = time.Since(p.tlsStart).Microseconds()
+				if err == nil && len(cs.PeerCertificates) > 0 {
+					p.certExpiry = cs.PeerCertificates[0].NotAfter
+				}
+			})
+		},
+		GotFirstResponseByte: func() {
+			p.set(func() {
+				p.firstByte = time.Now()
+				p.phases.TTFB = p.firstByte.Sub(p.t0).Microseconds()
+			})
+		},
+	}
+}
+
+// into copies what the trace saw into the observation.
+func (p *phaseTrace) into(obs *Observation, info *fetched) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	obs.Phases, info.remoteIP = p.phases, p.remoteIP
+	if !p.certExpiry.IsZero() {
+		obs.Subject.CertExpiry = p.certExpiry
+	}
+}
+
+func (p *phaseTrace) firstByteAt() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.firstByte
+}
+
 // fetched is what a request saw beyond the response itself.
 type fetched struct {
 	remoteIP string
@@ -79,35 +152,8 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 	if spec.Body != "" {
 		body = strings.NewReader(spec.Body)
 	}
-	var t0, dnsStart, connStart, tlsStart, firstByte time.Time
-	trace := &httptrace.ClientTrace{
-		DNSStart: func(httptrace.DNSStartInfo) { dnsStart = time.Now() },
-		DNSDone: func(httptrace.DNSDoneInfo) {
-			obs.Phases.DNS = time.Since(dnsStart).Microseconds()
-		},
-		ConnectStart: func(string, string) { connStart = time.Now() },
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil {
-				obs.Phases.Connect = time.Since(connStart).Microseconds()
-			}
-		},
-		GotConn: func(ci httptrace.GotConnInfo) {
-			if a, ok := ci.Conn.RemoteAddr().(*net.TCPAddr); ok {
-				info.remoteIP = a.IP.String()
-			}
-		},
-		TLSHandshakeStart: func() { tlsStart = time.Now() },
-		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
-			obs.Phases.TLS = time.Since(tlsStart).Microseconds()
-			if err == nil && len(cs.PeerCertificates) > 0 {
-				obs.Subject.CertExpiry = cs.PeerCertificates[0].NotAfter
-			}
-		},
-		GotFirstResponseByte: func() {
-			firstByte = time.Now()
-			obs.Phases.TTFB = firstByte.Sub(t0).Microseconds()
-		},
-	}
+	pt := &phaseTrace{}
+	trace := pt.clientTrace()
 	method := spec.Method
 	if method == "" {
 		method = http.MethodGet
@@ -135,9 +181,12 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 	if !spec.FollowRedirects {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	t0 = time.Now()
+	pt.begin()
 	resp, err := client.Do(req)
 	if err != nil {
+		// A dial may still be finishing in its own goroutine: read what the
+		// trace saw under its lock.
+		pt.into(&obs, &info)
 		obs.Class, obs.Err = classify(err), err
 		return obs, info
 	}
@@ -147,6 +196,8 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 		rd = io.TeeReader(resp.Body, sink)
 	}
 	b, err := io.ReadAll(io.LimitReader(rd, maxBody))
+	pt.into(&obs, &info)
+	firstByte := pt.firstByteAt()
 	n := int64(len(b))
 	if err == nil {
 		var rest int64
