@@ -37,6 +37,7 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/healthz", func(ec echo.Context) error { return ec.String(http.StatusOK, "ok\n") })
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg})))
 	e.GET("/api/v1/status", c.handleStatus)
+	e.GET("/api/v1/leader", c.handleLeader)
 	e.GET("/api/v1/results", c.handleResultsQuery)
 	e.GET("/api/v1/slo", c.handleSLOs)
 	e.GET("/api/v1/slo/:id", c.handleSLO)
@@ -145,6 +146,10 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 		}
 	}
 	c.probes.heartbeat(hb, now, skew)
+	if err := c.store.SaveProbe(ec.Request().Context(), store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt,
+		LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}); err != nil {
+		c.log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
+	}
 	cfg := c.Config()
 	return ec.JSON(http.StatusOK, model.HeartbeatAck{
 		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
@@ -175,6 +180,9 @@ func (c *Controller) handleDeregister(ec echo.Context) error {
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
 	}
 	c.probes.forget(hb.Probe, region)
+	if err := c.store.ForgetProbe(ec.Request().Context(), hb.Probe, region); err != nil {
+		return fmt.Errorf("deregister %s: %w", hb.Probe, err)
+	}
 	c.log.Info("probe deregistered", "probe", hb.Probe, "region", region)
 	return ec.NoContent(http.StatusNoContent)
 }
@@ -214,4 +222,9 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 		rs = []model.Result{}
 	}
 	return ec.JSON(http.StatusOK, map[string]any{"check": q.Check, "results": rs})
+}
+
+// handleLeader tells which replica this is and whether it leads.
+func (c *Controller) handleLeader(ec echo.Context) error {
+	return ec.JSON(http.StatusOK, map[string]any{"replica": c.replica, "leading": c.Leading(), "shared": c.elector != nil})
 }

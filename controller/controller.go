@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,12 +52,24 @@ type Options struct {
 	TLSCertFile, TLSKeyFile, ClientCAFile string
 	// NATSURL, when set, also takes results from NATS JetStream.
 	NATSURL string
+	// Database is a postgres:// URL, for replicas sharing one database,
+	// or a SQLite file; empty means DataDir/nines.db.
+	Database string
+	// Replica names this controller among replicas (default host-pid);
+	// LeaseTTL is how long a leader's lease lasts unrenewed (default 10s).
+	Replica  string
+	LeaseTTL time.Duration
+	// SyncEvery is how often a replica takes in the heartbeats and results
+	// that other replicas received (default 2s; PostgreSQL only).
+	SyncEvery time.Duration
 }
 
 // Controller holds the running state.
 type Controller struct {
 	cfg     atomic.Pointer[config.Config]
-	store   *store.Store
+	store   store.Store
+	elector elector // nil: this controller always leads
+	replica string
 	probes  *registry
 	latest  *latest
 	log     *slog.Logger
@@ -92,14 +103,15 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	if o.Replica == "" {
+		host, _ := os.Hostname()
+		o.Replica = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	st, err := store.Open(ctx, filepath.Join(o.DataDir, "nines.db"))
+	st, el, err := openStore(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{store: st, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
+	c := &Controller{store: st, elector: el, replica: o.Replica, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
 		maintDone: map[string]sla.Minute{}, rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention
@@ -115,6 +127,14 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	for _, r := range rs {
 		c.latest.offer(r)
+	}
+	ps, err := st.Probes(ctx, o.Now().Add(-time.Hour))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, p := range ps {
+		c.probes.merge(p)
 	}
 	c.initAlerting(o.NotifyClient)
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
@@ -164,15 +184,52 @@ func Run(ctx context.Context, o Options) error {
 	go func() { errc <- srv.Serve(ln) }()
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
-	go c.every(loops, 2*time.Second, false, "slice evaluation", c.EvaluateSlices)
-	go c.every(loops, 10*time.Minute, true, "retention", c.Prune)
 	alertEvery := o.AlertEvery
 	if alertEvery <= 0 {
 		alertEvery = time.Second
 	}
-	go c.every(loops, alertEvery, false, "alert evaluation", c.EvaluateAlerts)
-	go c.alerts.dispatcher.Run(loops, c.alerts.wake)
-	go c.every(loops, time.Minute, true, "status page export", c.ExportStatus)
+	// The leader alone slices, prunes, evaluates rules, dispatches
+	// notifications and exports the status page.
+	lead := func(ctx context.Context) {
+		go c.every(ctx, 2*time.Second, false, "slice evaluation", c.EvaluateSlices)
+		go c.every(ctx, 10*time.Minute, true, "retention", c.Prune)
+		go c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts)
+		go c.alerts.dispatcher.Run(ctx, c.alerts.wake)
+		go c.every(ctx, time.Minute, true, "status page export", c.ExportStatus)
+	}
+	elected := make(chan struct{})
+	if c.elector == nil {
+		close(elected)
+		c.metrics.leader.Set(1)
+		lead(loops)
+	} else {
+		syncEvery := o.SyncEvery
+		if syncEvery <= 0 {
+			syncEvery = 2 * time.Second
+		}
+		go c.every(loops, syncEvery, false, "replica sync", c.syncReplica)
+		go func() {
+			defer close(elected)
+			var stop context.CancelFunc = func() {}
+			c.elector.Run(loops, func(leading bool) {
+				stop()
+				if leading {
+					c.metrics.leader.Set(1)
+					// A new leader starts from what every replica knows.
+					if err := c.syncReplica(loops); err != nil {
+						c.log.Warn("replica sync", "err", err)
+					}
+					var ctx context.Context
+					ctx, stop = context.WithCancel(loops)
+					lead(ctx)
+				} else {
+					c.metrics.leader.Set(0)
+				}
+			})
+			stop()
+		}()
+	}
+	defer func() { stopLoops(); <-elected }()
 	if o.NATSURL != "" {
 		go c.natsLoop(loops, o.NATSURL)
 	}

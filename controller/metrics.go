@@ -21,6 +21,7 @@ type metrics struct {
 	reloads    *prometheus.CounterVec
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
+	leader     prometheus.Gauge
 
 	checkUp      *prometheus.Desc
 	checkStatus  *prometheus.Desc
@@ -58,6 +59,8 @@ func newMetrics(c *Controller) *metrics {
 			Help: "0 when the last reload failed and an older configuration is in force."}),
 		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "nines", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
 			Help: "When the configuration in force was loaded."}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "nines", Subsystem: "controller", Name: "leader",
+			Help: "1 while this controller leads its replicas: it evaluates rules, slices verdicts and dispatches notifications."}),
 		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nines", Subsystem: "retention", Name: "deleted_total",
 			Help: "Rows deleted by retention, by kind: results or slices.",
@@ -89,6 +92,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.reloads.Describe(ch)
 	m.reloadOK.Describe(ch)
 	m.reloadTime.Describe(ch)
+	m.leader.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge, m.sloBudget, m.sloBurn, m.sloSLI} {
 		ch <- d
 	}
@@ -102,6 +106,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.reloads.Collect(ch)
 	m.reloadOK.Collect(ch)
 	m.reloadTime.Collect(ch)
+	m.leader.Collect(ch)
 	c := m.c
 	cfg := c.Config()
 	now := c.now()

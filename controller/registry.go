@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -43,6 +44,22 @@ func (g *registry) heartbeat(hb model.Heartbeat, now time.Time, skew time.Durati
 	p.LastHeartbeat = now
 	p.SpoolDepth = hb.SpoolDepth
 	p.ClockSkew = skew
+}
+
+// merge takes in a heartbeat that another replica received, unless this
+// one heard from the probe since.
+func (g *registry) merge(hb store.Probe) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.probes[hb.ID]
+	if p != nil && !hb.LastHeartbeat.After(p.LastHeartbeat) {
+		return
+	}
+	if p == nil || p.Region != hb.Region || !p.StartedAt.Equal(hb.StartedAt) {
+		p = &probeState{ID: hb.ID, Region: hb.Region, RegisteredAt: hb.LastHeartbeat}
+		g.probes[hb.ID] = p
+	}
+	p.Version, p.StartedAt, p.LastHeartbeat, p.SpoolDepth, p.ClockSkew = hb.Version, hb.StartedAt, hb.LastHeartbeat, hb.SpoolDepth, hb.ClockSkew
 }
 
 // snapshot returns every probe, sorted by region then id.

@@ -72,12 +72,19 @@ type proc struct {
 
 func start(t *testing.T, dir, name string, args ...string) *proc {
 	t.Helper()
+	return startWith(t, dir, name, nil, args...)
+}
+
+// startWith starts the binary with env added to the environment.
+func startWith(t *testing.T, dir, name string, env []string, args ...string) *proc {
+	t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -14,14 +14,18 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nines-sre/nines/model"
 )
 
-// client speaks the controller's probe API.
+// client speaks the controller's probe API. With several controller
+// replicas it talks to one at a time and moves to the next when one cannot
+// be reached or answers that it is unavailable.
 type client struct {
-	base  string
+	bases []string
+	cur   atomic.Int32
 	token string
 	http  *http.Client
 	agent string
@@ -60,14 +64,31 @@ func newClient(base, token, agent, caFile, certFile, keyFile string) (*client, e
 		}
 		tcfg.Certificates = []tls.Certificate{cert}
 	}
+	var bases []string
+	for _, b := range strings.Split(base, ",") {
+		b = strings.TrimRight(strings.TrimSpace(b), "/")
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--controller: %q is not an http:// or https:// URL", b)
+		}
+		bases = append(bases, b)
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tcfg
 	return &client{
-		base:  strings.TrimRight(base, "/"),
+		bases: bases,
 		token: token,
 		agent: agent,
 		http:  &http.Client{Timeout: 30 * time.Second, Transport: tr},
 	}, nil
+}
+
+// next moves on from controller i to the following one, unless another
+// request already did.
+func (c *client) next(i int32) {
+	if len(c.bases) > 1 {
+		c.cur.CompareAndSwap(i, (i+1)%int32(len(c.bases)))
+	}
 }
 
 // gzipped is a request body already encoded and compressed.
@@ -87,7 +108,8 @@ func (c *client) do(ctx context.Context, method, path string, body any, hdr http
 		}
 		rd = &buf
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	i := c.cur.Load()
+	req, err := http.NewRequestWithContext(ctx, method, c.bases[i]+path, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +126,12 @@ func (c *client) do(ctx context.Context, method, path string, body any, hdr http
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		c.next(i)
+		return nil, fmt.Errorf("%s %s%s: %w", method, c.bases[i], path, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		c.next(i)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotModified {

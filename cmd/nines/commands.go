@@ -39,6 +39,9 @@ func controllerCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&file, "config", "nines.yaml", "configuration file")
 	cmd.Flags().StringVar(&o.DataDir, "data", "data", "directory for the SQLite database")
+	databaseFlag(cmd, &o.Database)
+	cmd.Flags().StringVar(&o.Replica, "replica", "", "name of this replica among controllers sharing a PostgreSQL database (default host-pid)")
+	cmd.Flags().DurationVar(&o.LeaseTTL, "lease-ttl", 10*time.Second, "how long the leader's lease lasts unrenewed before another replica takes over")
 	cmd.Flags().StringVar(&o.Listen, "listen", ":8080", "address to serve the API on")
 	cmd.Flags().StringVar(&o.TLSCertFile, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	cmd.Flags().StringVar(&o.TLSKeyFile, "tls-key", "", "the certificate's private key (PEM)")
@@ -90,7 +93,7 @@ func probeCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Region, "region", "", "region this probe runs in (required)")
-	f.StringVar(&o.Controller, "controller", "", "controller base URL, e.g. https://nines.example.com (required)")
+	f.StringVar(&o.Controller, "controller", "", "controller base URL, e.g. https://nines.example.com (required); several, comma-separated, for controller replicas without a load balancer")
 	f.StringVar(&tokenFile, "token-file", "", "file holding this region's probe token (required)")
 	f.StringVar(&o.ProbeID, "probe-id", "", "unique probe id (default HOSTNAME-REGION)")
 	f.StringVar(&o.SpoolPath, "spool", "", "spool file (default nines-spool-REGION.db)")
@@ -196,4 +199,11 @@ func validateCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// databaseFlag adds --database, whose default comes from
+// $NINES_DATABASE_URL so that a password stays off the command line.
+func databaseFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "database", os.Getenv("NINES_DATABASE_URL"),
+		"PostgreSQL URL (postgres://user@host/db) shared by controller replicas, or a SQLite file (default DATA/nines.db; env NINES_DATABASE_URL)")
 }

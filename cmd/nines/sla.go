@@ -14,7 +14,7 @@ import (
 )
 
 func slaCmd() *cobra.Command {
-	var file, data, from, to, month, format string
+	var file, data, database, from, to, month, format string
 	cmd := &cobra.Command{
 		Use:   "sla",
 		Short: "Report SLOs, incidents, maintenance and availability for any period",
@@ -35,7 +35,7 @@ self-contained monthly report that prints cleanly to PDF.`,
 			if format != "table" && format != "json" && format != "csv" && format != "html" {
 				return fmt.Errorf("--format: %q is not table, json, csv or html", format)
 			}
-			c, err := controller.New(cmd.Context(), controller.Options{Config: cfg, DataDir: data,
+			c, err := controller.New(cmd.Context(), controller.Options{Config: cfg, DataDir: data, Database: database,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
 			if err != nil {
 				return err
@@ -54,6 +54,7 @@ self-contained monthly report that prints cleanly to PDF.`,
 	f := cmd.Flags()
 	f.StringVar(&file, "config", "nines.yaml", "configuration file")
 	f.StringVar(&data, "data", "data", "the controller's data directory")
+	databaseFlag(cmd, &database)
 	f.StringVar(&from, "from", "", "start of the period: 2026-10-01 or an RFC 3339 time (default: the first of this month)")
 	f.StringVar(&to, "to", "", "end of the period, exclusive (default: now)")
 	f.StringVar(&month, "month", "", "a whole calendar month, e.g. 2026-10 (instead of --from and --to)")

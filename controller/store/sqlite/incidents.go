@@ -1,32 +1,13 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/nines-sre/nines/controller/store"
 )
-
-// Incident is a status page incident with its updates, newest first.
-type Incident struct {
-	ID         int64            `json:"id"`
-	AlertKey   string           `json:"alert_key"`
-	Component  string           `json:"component"`
-	Title      string           `json:"title"`
-	Status     string           `json:"status"` // investigating, identified, monitoring, resolved
-	Impact     string           `json:"impact"` // none, minor, major, critical
-	StartedAt  time.Time        `json:"started_at"`
-	ResolvedAt *time.Time       `json:"resolved_at,omitempty"`
-	Updates    []IncidentUpdate `json:"updates"`
-}
-
-// IncidentUpdate is one entry of an incident's timeline.
-type IncidentUpdate struct {
-	At     time.Time `json:"at"`
-	Status string    `json:"status"`
-	Body   string    `json:"body"`
-	Author string    `json:"author"`
-}
 
 // OpenIncident opens the incident of an alert's firing (once per alert
 // incident number) with a first update; it returns the incident id.
@@ -75,7 +56,7 @@ func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, status, body, a
 		return fmt.Errorf("update incident %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("incident %d: %w", id, ErrNotFound)
+		return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, ?, ?, ?)`, id, at.UnixMilli(), status, body, author); err != nil {
 		return err
@@ -96,15 +77,15 @@ func (s *Store) IncidentForAlert(ctx context.Context, alertKey string, alertSeq 
 
 // Incidents returns the incidents open now or started since since, newest
 // first, with their updates.
-func (s *Store) Incidents(ctx context.Context, since time.Time) ([]Incident, error) {
+func (s *Store) Incidents(ctx context.Context, since time.Time) ([]store.Incident, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
 		WHERE resolved_at IS NULL OR started_at >= ? ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
-	var out []Incident
+	var out []store.Incident
 	for rows.Next() {
-		var in Incident
+		var in store.Incident
 		var started int64
 		var resolved sql.NullInt64
 		if err := rows.Scan(&in.ID, &in.AlertKey, &in.Component, &in.Title, &in.Status, &in.Impact, &started, &resolved); err != nil {
@@ -125,7 +106,7 @@ func (s *Store) Incidents(ctx context.Context, since time.Time) ([]Incident, err
 			return nil, err
 		}
 		for ur.Next() {
-			var u IncidentUpdate
+			var u store.IncidentUpdate
 			var at int64
 			if err := ur.Scan(&at, &u.Status, &u.Body, &u.Author); err != nil {
 				ur.Close()

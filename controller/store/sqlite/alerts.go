@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/controller/store"
 )
 
 var _ alerting.Store = (*Store)(nil)
@@ -171,15 +172,8 @@ func (s *Store) RecordAttempt(ctx context.Context, n *alerting.Notification, a a
 	return tx.Commit()
 }
 
-// NotificationHistory is an alert's notifications, oldest first, with
-// every attempt.
-type NotificationHistory struct {
-	alerting.Notification
-	AttemptLog []alerting.Attempt `json:"attempts_log"`
-}
-
 // AlertNotifications returns the notification history of key.
-func (s *Store) AlertNotifications(ctx context.Context, key string) ([]NotificationHistory, error) {
+func (s *Store) AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE alert_key = ? ORDER BY id`, key)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
@@ -188,7 +182,7 @@ func (s *Store) AlertNotifications(ctx context.Context, key string) ([]Notificat
 	if err != nil {
 		return nil, err
 	}
-	out := make([]NotificationHistory, len(ns))
+	out := make([]store.NotificationHistory, len(ns))
 	for i, n := range ns {
 		out[i].Notification = n
 		rows, err := s.db.QueryContext(ctx, `SELECT at, outcome, COALESCE(error, '') FROM attempts WHERE outbox_id = ? ORDER BY at`, n.ID)

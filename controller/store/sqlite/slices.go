@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -8,19 +8,11 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
 )
 
-// Outcome is one regional result, reduced to what slicing needs.
-type Outcome struct {
-	Region    string
-	Scheduled time.Time
-	Up        bool
-	Degraded  bool
-	Duration  time.Duration
-}
-
 // Outcomes returns the results of check scheduled in [from, to).
-func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) ([]Outcome, error) {
+func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) ([]store.Outcome, error) {
 	s.mu.Lock()
 	cid, ok := s.names["checks"][check]
 	s.mu.Unlock()
@@ -33,29 +25,23 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
 	}
 	defer rows.Close()
-	var out []Outcome
+	var out []store.Outcome
 	for rows.Next() {
 		var rid, sched, us int64
 		var up int
 		if err := rows.Scan(&rid, &sched, &up, &us); err != nil {
 			return nil, err
 		}
-		out = append(out, Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1, Degraded: up == 2,
+		out = append(out, store.Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1, Degraded: up == 2,
 			Duration: time.Duration(us) * time.Microsecond})
 	}
 	return out, rows.Err()
 }
 
-// Dirty is a batch of minutes to recompute, by check, up to mark Seq.
-type Dirty struct {
-	Checks map[string][]sla.Minute
-	Seq    int64
-}
-
 // DirtyMinutes reads up to limit marks: the scheduled minutes of results
 // stored since their slices were last computed.
-func (s *Store) DirtyMinutes(ctx context.Context, limit int) (Dirty, error) {
-	d := Dirty{Checks: map[string][]sla.Minute{}}
+func (s *Store) DirtyMinutes(ctx context.Context, limit int) (store.Dirty, error) {
+	d := store.Dirty{Checks: map[string][]sla.Minute{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT check_id, minute, seq FROM dirty LIMIT ?`, limit)
 	if err != nil {
 		return d, fmt.Errorf("read dirty minutes: %w", err)
@@ -80,13 +66,9 @@ func (s *Store) PutSlices(ctx context.Context, check string, slices map[sla.Minu
 	return s.PutVerdicts(ctx, check, slices, nil, handled, seq)
 }
 
-// LatencyEvents are a check's latency occurrences per threshold (ms) and
-// minute.
-type LatencyEvents map[int64]map[sla.Minute]sla.Events
-
 // PutVerdicts is PutSlices with the check's latency events of the same
 // minutes, rolled up by hour and day in the same transaction.
-func (s *Store) PutVerdicts(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, events LatencyEvents, handled []sla.Minute, seq int64) error {
+func (s *Store) PutVerdicts(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, events store.LatencyEvents, handled []sla.Minute, seq int64) error {
 	if len(slices) == 0 && len(handled) == 0 {
 		return nil
 	}
@@ -147,11 +129,11 @@ func (s *Store) ServiceSlices(ctx context.Context, checks []string, from, to sla
 	}
 	// The rank makes MAX pick the combined verdict: down > degraded > up >
 	// maintenance > unknown.
-	q := `SELECT minute, MAX(CASE status WHEN 3 THEN 4 WHEN 2 THEN 3 WHEN 1 THEN 2 WHEN 4 THEN 1 ELSE 0 END)
+	q := `SELECT minute, MAX(` + store.RankSQL + `)
 		FROM slices WHERE check_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) AND minute >= ? AND minute < ?
 		GROUP BY minute ORDER BY minute`
 	if len(ids) == 1 {
-		q = `SELECT minute, CASE status WHEN 3 THEN 4 WHEN 2 THEN 3 WHEN 1 THEN 2 WHEN 4 THEN 1 ELSE 0 END
+		q = `SELECT minute, ` + store.RankSQL + `
 		FROM slices WHERE check_id = ? AND minute >= ? AND minute < ? ORDER BY minute`
 	}
 	rows, err := s.db.QueryContext(ctx, q, append(ids, int64(from), int64(to))...)
@@ -159,14 +141,13 @@ func (s *Store) ServiceSlices(ctx context.Context, checks []string, from, to sla
 		return fmt.Errorf("service slices: %w", err)
 	}
 	defer rows.Close()
-	unrank := [...]sla.Slice{sla.SliceUnknown, sla.SliceMaintenance, sla.SliceUp, sla.SliceDegraded, sla.SliceDown}
 	for rows.Next() {
 		var m int64
 		var rank int
 		if err := rows.Scan(&m, &rank); err != nil {
 			return err
 		}
-		fn(sla.Minute(m), unrank[rank])
+		fn(sla.Minute(m), store.Unrank[rank])
 	}
 	return rows.Err()
 }
@@ -176,8 +157,8 @@ func (s *Store) ServiceSlices(ctx context.Context, checks []string, from, to sla
 func rollUp(ctx context.Context, tx *sql.Tx, cid int64, slices map[sla.Minute]sla.Slice) error {
 	hours, days := map[int64]bool{}, map[int64]bool{}
 	for m := range slices {
-		hours[floorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
-		days[floorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
+		hours[store.FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
+		days[store.FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
 	}
 	const upsert = ` ON CONFLICT (check_id, span, bucket) DO UPDATE SET up = excluded.up, degraded = excluded.degraded,
 		down = excluded.down, maintenance = excluded.maintenance`
@@ -288,18 +269,12 @@ func (s *Store) checkIDs(checks []string) []any {
 	return ids
 }
 
-// Bucket is one hour or day of a check's history.
-type Bucket struct {
-	Start time.Time
-	sla.Counts
-}
-
 // History returns, per check, its buckets of span (sla.SpanHour or
 // sla.SpanDay) in [from, to), oldest first; buckets with no verdict at all
 // are left out. With no checks named it returns every check.
-func (s *Store) History(ctx context.Context, checks []string, span int, from, to sla.Minute) (map[string][]Bucket, error) {
+func (s *Store) History(ctx context.Context, checks []string, span int, from, to sla.Minute) (map[string][]store.Bucket, error) {
 	ids := s.checkIDs(checks)
-	out := map[string][]Bucket{}
+	out := map[string][]store.Bucket{}
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -312,7 +287,7 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 	defer rows.Close()
 	for rows.Next() {
 		var id, bucket int64
-		var b Bucket
+		var b store.Bucket
 		if err := rows.Scan(&id, &bucket, &b.Good, &b.Bad, &b.Maintenance); err != nil {
 			return nil, err
 		}
@@ -324,7 +299,7 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 	return out, rows.Err()
 }
 
-func putEvents(ctx context.Context, tx *sql.Tx, cid int64, events LatencyEvents) error {
+func putEvents(ctx context.Context, tx *sql.Tx, cid int64, events store.LatencyEvents) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -347,8 +322,8 @@ func putEvents(ctx context.Context, tx *sql.Tx, cid int64, events LatencyEvents)
 			if _, err := minute.ExecContext(ctx, cid, th, int64(m), e.Good, e.Total); err != nil {
 				return err
 			}
-			hours[floorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
-			days[floorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
+			hours[store.FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
+			days[store.FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
 		}
 		for h := range hours {
 			if _, err := roll.ExecContext(ctx, cid, th, sla.SpanHour, h, sla.SpanMinute); err != nil {

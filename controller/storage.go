@@ -1,0 +1,74 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/controller/store/postgres"
+	"github.com/nines-sre/nines/controller/store/sqlite"
+)
+
+// elector is how a replica learns whether it leads (store/postgres).
+type elector interface {
+	Run(ctx context.Context, changed func(leading bool))
+	Leading() bool
+}
+
+// IsPostgres reports whether database names a PostgreSQL database rather
+// than a SQLite file.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// openStore opens the store that o names: PostgreSQL when Database is a
+// postgres:// URL (shared by replicas, with a leader elector), otherwise
+// SQLite at Database or DataDir/nines.db.
+func openStore(ctx context.Context, o Options) (store.Store, elector, error) {
+	if IsPostgres(o.Database) {
+		st, err := postgres.Open(ctx, o.Database)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.NewElector(o.Replica, o.LeaseTTL, o.Logger), nil
+	}
+	path := o.Database
+	if path == "" {
+		if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("data directory: %w", err)
+		}
+		path = filepath.Join(o.DataDir, "nines.db")
+	}
+	st, err := sqlite.Open(ctx, path)
+	return st, nil, err
+}
+
+// Leading reports whether this controller runs the rules, the slicer and
+// the dispatcher: always with SQLite, when it holds the lease with
+// PostgreSQL.
+func (c *Controller) Leading() bool { return c.elector == nil || c.elector.Leading() }
+
+// syncReplica takes in what other replicas received: heartbeats of probes
+// that talk to them, and results they ingested.
+func (c *Controller) syncReplica(ctx context.Context) error {
+	now := c.now()
+	ps, err := c.store.Probes(ctx, now.Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		c.probes.merge(p)
+	}
+	rs, err := c.store.Latest(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		c.latest.offer(r)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nines-sre/nines/controller/store"
+)
+
+// OpenIncident opens the incident of an alert's firing (once per alert
+// incident number) with a first update; it returns the incident id.
+func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO incidents (alert_key, alert_seq, component, title, status, impact, started_at)
+			VALUES ($1, $2, $3, $4, 'investigating', $5, $6) ON CONFLICT (alert_key, alert_seq) DO NOTHING RETURNING id`,
+			alertKey, alertSeq, component, title, impact, at.UnixMilli()).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return tx.QueryRow(ctx, `SELECT id FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, alertKey, alertSeq).Scan(&id)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author) VALUES ($1, $2, 'investigating', $3, 'nines')`,
+			id, at.UnixMilli(), "Confirmed from several regions: "+title)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("open incident of %s: %w", alertKey, err)
+	}
+	return id, nil
+}
+
+// AddIncidentUpdate appends an update and sets the incident's status;
+// "resolved" closes it.
+func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error {
+	var resolved *int64
+	if status == "resolved" {
+		v := at.UnixMilli()
+		resolved = &v
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE incidents SET status = $1, resolved_at = COALESCE(resolved_at, $2) WHERE id = $3`, status, resolved, id)
+		if err != nil {
+			return fmt.Errorf("update incident %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author) VALUES ($1, $2, $3, $4, $5)`,
+			id, at.UnixMilli(), status, body, author); err != nil {
+			return fmt.Errorf("update incident %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// IncidentForAlert returns the incident of an alert's firing, if any, and
+// whether it is open.
+func (s *Store) IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (int64, bool, error) {
+	var id int64
+	var resolved *int64
+	err := s.pool.QueryRow(ctx, `SELECT id, resolved_at FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, alertKey, alertSeq).Scan(&id, &resolved)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("incident of %s: %w", alertKey, err)
+	}
+	return id, resolved == nil, nil
+}
+
+// Incidents returns the incidents open now or started since since, newest
+// first, with their updates, in two queries.
+func (s *Store) Incidents(ctx context.Context, since time.Time) ([]store.Incident, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
+		WHERE resolved_at IS NULL OR started_at >= $1 ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Incident, error) {
+		var in store.Incident
+		var started int64
+		var resolved *int64
+		err := r.Scan(&in.ID, &in.AlertKey, &in.Component, &in.Title, &in.Status, &in.Impact, &started, &resolved)
+		in.StartedAt, in.ResolvedAt = time.UnixMilli(started).UTC(), timeOrNil(resolved)
+		return in, err
+	})
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	ids := make([]int64, len(out))
+	at := map[int64]int{}
+	for i, in := range out {
+		ids[i], at[in.ID] = in.ID, i
+	}
+	ur, err := s.pool.Query(ctx, `SELECT incident_id, at, status, body, author FROM incident_updates WHERE incident_id = ANY($1) ORDER BY incident_id, at DESC`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read incident updates: %w", err)
+	}
+	defer ur.Close()
+	for ur.Next() {
+		var id, ms int64
+		var u store.IncidentUpdate
+		if err := ur.Scan(&id, &ms, &u.Status, &u.Body, &u.Author); err != nil {
+			return nil, fmt.Errorf("read incident updates: %w", err)
+		}
+		u.At = time.UnixMilli(ms).UTC()
+		out[at[id]].Updates = append(out[at[id]].Updates, u)
+	}
+	return out, ur.Err()
+}

@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nines-sre/nines/controller/store"
+)
+
+// SaveProbe records a probe's latest heartbeat; an older one never
+// overwrites a newer one that another replica wrote.
+func (s *Store) SaveProbe(ctx context.Context, p store.Probe) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO probe_heartbeats (probe, region, version, started_at, last_seen, spool_depth, skew_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (probe) DO UPDATE SET region = excluded.region, version = excluded.version, started_at = excluded.started_at,
+		last_seen = excluded.last_seen, spool_depth = excluded.spool_depth, skew_ms = excluded.skew_ms
+		WHERE excluded.last_seen >= probe_heartbeats.last_seen`,
+		p.ID, p.Region, p.Version, p.StartedAt.UnixMilli(), p.LastHeartbeat.UnixMilli(), p.SpoolDepth, p.ClockSkew.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("save heartbeat of %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// Probes returns the probes heard from since since, by id.
+func (s *Store) Probes(ctx context.Context, since time.Time) ([]store.Probe, error) {
+	rows, err := s.pool.Query(ctx, `SELECT probe, region, version, started_at, last_seen, spool_depth, skew_ms
+		FROM probe_heartbeats WHERE last_seen >= $1 ORDER BY probe`, since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Probe, error) {
+		var p store.Probe
+		var started, seen, skew int64
+		var depth int32
+		err := r.Scan(&p.ID, &p.Region, &p.Version, &started, &seen, &depth, &skew)
+		p.StartedAt, p.LastHeartbeat = time.UnixMilli(started).UTC(), time.UnixMilli(seen).UTC()
+		p.SpoolDepth, p.ClockSkew = int(depth), time.Duration(skew)*time.Millisecond
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read heartbeats: %w", err)
+	}
+	return out, nil
+}
+
+// ForgetProbe removes a probe of region.
+func (s *Store) ForgetProbe(ctx context.Context, id, region string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM probe_heartbeats WHERE probe = $1 AND region = $2`, id, region); err != nil {
+		return fmt.Errorf("forget probe %s: %w", id, err)
+	}
+	return nil
+}

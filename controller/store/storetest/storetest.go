@@ -1,0 +1,539 @@
+// Package storetest is the contract of store.Store as a test suite: every
+// backend runs it and must behave alike.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/model"
+)
+
+// Fresh makes a new, empty place for a store (a file, a schema) and returns
+// how to open it; every call of open opens that same place again.
+type Fresh func(t *testing.T) (open func() (store.Store, error))
+
+// Run runs the contract suite against the backend that fresh makes.
+func Run(t *testing.T, fresh Fresh) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, func() (store.Store, error))
+	}{
+		{"InsertIsIdempotentAndSurvivesReopen", insertIdempotent},
+		{"ConcurrentIngestStoresEachResultOnce", concurrentIngest},
+		{"DirtyMarksAndSlices", dirtyAndSlices},
+		{"CountsHistoryAndServiceSlices", countsAndHistory},
+		{"LatencyEventsRollUp", latencyEvents},
+		{"RetentionKeepsRollups", retention},
+		{"AlertsAndOutbox", alertsAndOutbox},
+		{"Incidents", incidents},
+		{"ProbeHeartbeats", heartbeats},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, fresh(t))
+		})
+	}
+}
+
+func mustOpen(t *testing.T, open func() (store.Store, error)) store.Store {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Result is a plausible result of check in region scheduled at at.
+func Result(check, region string, at time.Time, outcome model.Outcome) model.Result {
+	r := model.Result{Check: check, Region: region, Scheduled: at, Probe: "p-" + region, ConfigVersion: "v1",
+		Started: at.Add(3 * time.Millisecond), DurationUS: 1500, Outcome: outcome, HTTPStatus: 200,
+		Phases: model.Phases{DNS: 10, Connect: 100, TTFB: 900, Transfer: 50}, Bytes: 42}
+	if outcome == model.OutcomeDown {
+		r.ErrorClass, r.HTTPStatus, r.Message = model.ErrStatus, 503, "status 503"
+	}
+	return r
+}
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func insertIdempotent(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withEdge := Result("asset", "eu-london", t0, model.OutcomeUp)
+	exp := t0.Add(30 * 24 * time.Hour)
+	withEdge.CertExpiry = &exp
+	withEdge.Edge = &model.Edge{IP: "192.0.2.1", ContentHash: "ab12", Version: "3", Cache: map[string]string{"Age": "12"}}
+	if _, err := s.InsertResults(ctx, []model.Result{withEdge}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := s.Results(ctx, store.Query{Check: "asset", Since: t0})
+	if err != nil || len(back) != 1 || !back[0].CertExpiry.Equal(exp) || back[0].Edge.Cache["Age"] != "12" || back[0].Edge.Version != "3" {
+		t.Fatalf("cert and edge round trip: %v %+v", err, back)
+	}
+	batch := []model.Result{
+		Result("api", "eu-london", t0, model.OutcomeUp),
+		Result("api", "eu-frankfurt", t0, model.OutcomeDown),
+		Result("api", "eu-london", t0.Add(time.Minute), model.OutcomeUp),
+	}
+	stored, err := s.InsertResults(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stored[0] || !stored[1] || !stored[2] {
+		t.Fatalf("first insert stored %v", stored)
+	}
+	again, err := s.InsertResults(ctx, append(batch[1:], Result("api", "eu-london", t0.Add(2*time.Minute), model.OutcomeUp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0] || again[1] || !again[2] {
+		t.Fatalf("retried batch stored %v, want duplicates then one new", again)
+	}
+	// A batch repeating a result within itself stores it once.
+	twice := Result("api", "ap-tokyo", t0, model.OutcomeUp)
+	if got, err := s.InsertResults(ctx, []model.Result{twice, twice}); err != nil || !got[0] || got[1] {
+		t.Fatalf("a result twice in one batch: %v %v", got, err)
+	}
+	s.Close()
+
+	s = mustOpen(t, open)
+	if n, _ := s.CountResults(ctx); n != 6 {
+		t.Fatalf("%d results after reopen, want 6", n)
+	}
+	got, err := s.Results(ctx, store.Query{Check: "api", Region: "eu-frankfurt", Since: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := batch[1]
+	want.Started = want.Started.Truncate(time.Millisecond)
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+	latest, err := s.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(latest) != 4 {
+		t.Fatalf("latest %d rows, want one per check and region", len(latest))
+	}
+	for _, r := range latest {
+		if r.Check == "api" && r.Region == "eu-london" && !r.Scheduled.Equal(t0.Add(2*time.Minute)) {
+			t.Fatalf("latest of eu-london is %s", r.Scheduled)
+		}
+	}
+	if _, err := s.Results(ctx, store.Query{Check: "nope", Since: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown check: %v", err)
+	}
+	if _, err := s.Results(ctx, store.Query{Check: "api", Region: "nowhere", Since: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown region: %v", err)
+	}
+	ranged, err := s.Results(ctx, store.Query{Check: "api", Region: "eu-london", Since: t0.Add(time.Second), Until: t0.Add(2 * time.Minute)})
+	if err != nil || len(ranged) != 1 {
+		t.Fatalf("range query: %v %d", err, len(ranged))
+	}
+	limited, err := s.Results(ctx, store.Query{Check: "api", Since: t0, Limit: 2})
+	if err != nil || len(limited) != 2 || limited[0].Scheduled.After(limited[1].Scheduled) {
+		t.Fatalf("limited query, oldest first: %v %+v", err, limited)
+	}
+	outs, err := s.Outcomes(ctx, "api", t0, t0.Add(time.Minute))
+	if err != nil || len(outs) != 3 {
+		t.Fatalf("outcomes of the first minute: %v %+v", err, outs)
+	}
+	for _, o := range outs {
+		if (o.Region == "eu-frankfurt") == o.Up || o.Duration != 1500*time.Microsecond {
+			t.Fatalf("outcome %+v", o)
+		}
+	}
+	if n, err := s.DiskBytes(ctx); err != nil || n <= 0 {
+		t.Fatalf("disk bytes %d %v", n, err)
+	}
+}
+
+// concurrentIngest sends overlapping batches from several goroutines (as
+// probes retrying against several controllers would): every result ends up
+// stored once and reported new exactly once.
+func concurrentIngest(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	const workers, n = 4, 200
+	var all []model.Result
+	for i := range n {
+		all = append(all, Result(fmt.Sprintf("c%d", i%10), "us-ohio", t0.Add(time.Duration(i/10)*time.Minute), model.OutcomeUp))
+	}
+	var mu sync.Mutex
+	newCount := 0
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker sends everything, in batches of 50, starting at a
+			// different offset.
+			for b := range n / 50 {
+				from := ((b + w) % (n / 50)) * 50
+				stored, err := s.InsertResults(ctx, all[from:from+50])
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				for _, ok := range stored {
+					if ok {
+						newCount++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if newCount != n {
+		t.Fatalf("%d results reported new, want %d", newCount, n)
+	}
+	if c, _ := s.CountResults(ctx); c != n {
+		t.Fatalf("%d results stored, want %d", c, n)
+	}
+}
+
+func dirtyAndSlices(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	if _, err := s.InsertResults(ctx, []model.Result{
+		Result("api", "eu-london", t0, model.OutcomeUp), Result("api", "eu-frankfurt", t0.Add(10*time.Second), model.OutcomeUp),
+		Result("api", "eu-london", t0.Add(time.Minute), model.OutcomeDown),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.DirtyMinutes(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0 := sla.MinuteOf(t0)
+	if len(d.Checks["api"]) != 2 || d.Seq == 0 {
+		t.Fatalf("dirty %+v, want the two minutes of api", d)
+	}
+	// A result of the first minute arrives after the marks were read: its
+	// mark is renewed and must survive the slicer clearing what it read.
+	if _, err := s.InsertResults(ctx, []model.Result{Result("api", "ap-tokyo", t0.Add(20*time.Second), model.OutcomeUp)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSlices(ctx, "api", map[sla.Minute]sla.Slice{m0: sla.SliceUp, m0 + 1: sla.SliceDown}, []sla.Minute{m0, m0 + 1}, d.Seq); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := s.DirtyMinutes(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d2.Checks["api"]) != 1 || d2.Checks["api"][0] != m0 || d2.Seq <= d.Seq {
+		t.Fatalf("after slicing, dirty %+v, want only the renewed minute %d", d2, m0)
+	}
+	if err := s.PutSlices(ctx, "api", map[sla.Minute]sla.Slice{m0: sla.SliceUp}, []sla.Minute{m0}, d2.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if d3, _ := s.DirtyMinutes(ctx, 100); len(d3.Checks) != 0 {
+		t.Fatalf("dirty after the second pass: %+v", d3)
+	}
+	if err := s.MarkAllDirty(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if d4, _ := s.DirtyMinutes(ctx, 100); len(d4.Checks["api"]) != 2 {
+		t.Fatalf("MarkAllDirty: %+v, want both minutes with results", d4)
+	}
+	if err := s.MarkAllDirty(ctx, "never-seen"); err != nil {
+		t.Fatalf("MarkAllDirty of an unknown check: %v", err)
+	}
+}
+
+func countsAndHistory(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	day := sla.MinuteOf(t0) / sla.SpanDay * sla.SpanDay
+	a := map[sla.Minute]sla.Slice{}
+	b := map[sla.Minute]sla.Slice{}
+	// Check a: up the whole day but for 3 down minutes at 01:00 and one
+	// maintenance minute; check b: 30 minutes degraded at 02:00.
+	for m := day; m < day+sla.SpanDay; m++ {
+		a[m], b[m] = sla.SliceUp, sla.SliceUp
+	}
+	for m := day + 60; m < day+63; m++ {
+		a[m] = sla.SliceDown
+	}
+	a[day+200] = sla.SliceMaintenance
+	for m := day + 120; m < day+150; m++ {
+		b[m] = sla.SliceDegraded
+	}
+	if err := s.PutSlices(ctx, "a", a, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSlices(ctx, "b", b, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Over the day and a bit more: whole day from rollups, edges from slices.
+	counts, err := s.Counts(ctx, nil, day-30, day+sla.SpanDay+30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := counts["a"]; c.Good != sla.SpanDay-4 || c.Bad != 3 || c.Maintenance != 1 || c.Unknown != 60 {
+		t.Fatalf("counts of a: %+v", c)
+	}
+	if c := counts["b"]; c.Good != sla.SpanDay || c.Bad != 0 {
+		t.Fatalf("counts of b (degraded counts as good): %+v", c)
+	}
+	part, err := s.Counts(ctx, []string{"a"}, day+61, day+125)
+	if err != nil || part["a"].Bad != 2 || part["a"].Good != 62 || len(part) != 1 {
+		t.Fatalf("partial counts: %+v %v", part, err)
+	}
+	hist, err := s.History(ctx, []string{"a"}, sla.SpanHour, day, day+sla.SpanDay)
+	if err != nil || len(hist["a"]) != 24 || hist["a"][1].Bad != 3 || !hist["a"][1].Start.Equal((day + 60).Time()) {
+		t.Fatalf("hourly history of a: %v %+v", err, hist["a"])
+	}
+	daily, err := s.History(ctx, nil, sla.SpanDay, day, day+sla.SpanDay)
+	if err != nil || len(daily) != 2 || daily["b"][0].Good != sla.SpanDay {
+		t.Fatalf("daily history: %v %+v", err, daily)
+	}
+	var seen []sla.Slice
+	if err := s.ServiceSlices(ctx, []string{"a", "b"}, day+59, day+122, func(m sla.Minute, sl sla.Slice) {
+		seen = append(seen, sl)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 63 || seen[0] != sla.SliceUp || seen[1] != sla.SliceDown || seen[61] != sla.SliceDegraded {
+		t.Fatalf("service slices: %d %v", len(seen), seen[:4])
+	}
+	// Replacing a verdict updates the rollups.
+	if err := s.PutSlices(ctx, "a", map[sla.Minute]sla.Slice{day + 60: sla.SliceUp}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Counts(ctx, []string{"a"}, day, day+sla.SpanDay); c["a"].Bad != 2 {
+		t.Fatalf("after replacing a verdict: %+v", c["a"])
+	}
+	if c, err := s.Counts(ctx, []string{"unknown"}, day, day+1); err != nil || len(c) != 0 {
+		t.Fatalf("counts of an unknown check: %v %v", c, err)
+	}
+}
+
+func latencyEvents(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	day := sla.MinuteOf(t0) / sla.SpanDay * sla.SpanDay
+	ev := store.LatencyEvents{500: {}}
+	for m := day; m < day+180; m++ {
+		ev[500][m] = sla.Events{Good: 6, Total: 7}
+	}
+	if err := s.PutVerdicts(ctx, "api", map[sla.Minute]sla.Slice{day: sla.SliceUp}, ev, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.HasLatencyEvents(ctx, "api", 500); err != nil || !ok {
+		t.Fatalf("has events: %v %v", ok, err)
+	}
+	if ok, _ := s.HasLatencyEvents(ctx, "api", 800); ok {
+		t.Fatal("events at a threshold never recorded")
+	}
+	e, err := s.EventCounts(ctx, []string{"api"}, 500, day+30, day+sla.SpanDay)
+	if err != nil || e.Good != 150*6 || e.Total != 150*7 {
+		t.Fatalf("event counts: %+v %v", e, err)
+	}
+	// Minute rows go with retention; the hourly and daily rollups stay.
+	if _, err := s.PruneSlices(ctx, day+sla.SpanDay); err != nil {
+		t.Fatal(err)
+	}
+	e, err = s.EventCounts(ctx, []string{"api"}, 500, day, day+sla.SpanDay)
+	if err != nil || e.Total != 180*7 {
+		t.Fatalf("event counts from rollups: %+v %v", e, err)
+	}
+}
+
+func retention(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old, recent := now.Add(-20*24*time.Hour), now.Add(-time.Hour)
+	if _, err := s.InsertResults(ctx, []model.Result{
+		Result("api", "eu-london", old, model.OutcomeDown), Result("api", "eu-london", recent, model.OutcomeUp),
+		Result("api", "eu-frankfurt", old, model.OutcomeUp),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices := map[sla.Minute]sla.Slice{sla.MinuteOf(old): sla.SliceDown, sla.MinuteOf(recent): sla.SliceUp}
+	if err := s.PutSlices(ctx, "api", slices, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneResults(ctx, now.Add(-14*24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d results (%v), want the 2 older than 14 days", n, err)
+	}
+	if left, _ := s.CountResults(ctx); left != 1 {
+		t.Fatalf("%d results left", left)
+	}
+	if n, err := s.PruneSlices(ctx, sla.MinuteOf(now.Add(-14*24*time.Hour))); err != nil || n != 1 {
+		t.Fatalf("pruned %d slices (%v)", n, err)
+	}
+	// The day of the old outage still counts its down minute from the rollups.
+	day := sla.MinuteOf(old) / sla.SpanDay * sla.SpanDay
+	counts, err := s.Counts(ctx, []string{"api"}, day, day+sla.SpanDay)
+	if err != nil || counts["api"].Bad != 1 || counts["api"].Unknown != sla.SpanDay-1 {
+		t.Fatalf("counts of the pruned day: %+v %v", counts, err)
+	}
+}
+
+func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	fired := t0
+	a := &alerting.Alert{Key: "down/api", Rule: "down", Subject: "api", Incident: 1, State: alerting.StateFiring,
+		Summary: "api down", PendingSince: t0, FiredAt: &fired, Details: map[string]any{"regions": "7"}}
+	msg := func(act alerting.Action) alerting.Message {
+		return alerting.Message{AlertKey: a.Key, Incident: 1, Action: act, Summary: a.Summary, At: t0}
+	}
+	trigger := []alerting.Notification{
+		{Notifier: "pd", Message: msg(alerting.ActionTrigger), CreatedAt: t0, NextAt: t0},
+		{Notifier: "slack", Message: msg(alerting.ActionTrigger), CreatedAt: t0, NextAt: t0.Add(time.Minute)},
+	}
+	if err := s.SaveAlert(ctx, a, trigger); err != nil {
+		t.Fatal(err)
+	}
+	a.State = alerting.StateResolved
+	resolved := t0.Add(5 * time.Minute)
+	a.ResolvedAt = &resolved
+	if err := s.SaveAlert(ctx, a, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionResolve), CreatedAt: resolved, NextAt: resolved}}); err != nil {
+		t.Fatal(err)
+	}
+	if open, err := s.OpenAlerts(ctx); err != nil || len(open) != 0 {
+		t.Fatalf("open alerts after resolve: %v %v", open, err)
+	}
+	got, err := s.Alert(ctx, a.Key)
+	if err != nil || got == nil || got.State != alerting.StateResolved || !got.ResolvedAt.Equal(resolved) || got.Details["regions"] != "7" {
+		t.Fatalf("alert round trip: %+v %v", got, err)
+	}
+	if none, err := s.Alert(ctx, "nope"); none != nil || err != nil {
+		t.Fatalf("unknown alert: %v %v", none, err)
+	}
+	if recent, _ := s.RecentAlerts(ctx, time.Now().Add(-time.Hour)); len(recent) != 1 {
+		t.Fatalf("recent alerts: %d", len(recent))
+	}
+	// At t0+10m every notification is due, but the resolve waits behind
+	// its undelivered trigger.
+	due, err := s.DueNotifications(ctx, t0.Add(10*time.Minute), 10)
+	if err != nil || len(due) != 2 || due[0].Notifier != "pd" || due[0].Message.Action != alerting.ActionTrigger || due[1].Notifier != "slack" {
+		t.Fatalf("due: %v %+v", err, due)
+	}
+	if early, _ := s.DueNotifications(ctx, t0, 10); len(early) != 1 {
+		t.Fatalf("due at t0: %+v", early)
+	}
+	n := due[0]
+	n.Attempts = 1
+	n.LastError = "503"
+	n.NextAt = t0.Add(30 * time.Second)
+	if err := s.RecordAttempt(ctx, &n, alerting.Attempt{At: t0, Outcome: "retry", Error: "503"}); err != nil {
+		t.Fatal(err)
+	}
+	delivered := t0.Add(31 * time.Second)
+	n.Attempts, n.LastError, n.Delivered = 2, "", &delivered
+	if err := s.RecordAttempt(ctx, &n, alerting.Attempt{At: delivered, Outcome: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	due, _ = s.DueNotifications(ctx, t0.Add(10*time.Minute), 10)
+	if len(due) != 2 || due[1].Message.Action != alerting.ActionResolve {
+		t.Fatalf("after the trigger is delivered the resolve is due: %+v", due)
+	}
+	hist, err := s.AlertNotifications(ctx, a.Key)
+	if err != nil || len(hist) != 3 || len(hist[0].AttemptLog) != 2 || hist[0].AttemptLog[0].Error != "503" ||
+		hist[0].Delivered == nil || !hist[0].Delivered.Equal(delivered) || hist[0].Attempts != 2 {
+		t.Fatalf("notification history: %v %+v", err, hist)
+	}
+}
+
+func incidents(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	id, err := s.OpenIncident(ctx, "down/api", 1, "API", "api down", "major", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.OpenIncident(ctx, "down/api", 1, "API", "api down", "major", t0.Add(time.Minute))
+	if err != nil || again != id {
+		t.Fatalf("opening the same firing twice: %d %v, want %d", again, err, id)
+	}
+	if got, open, err := s.IncidentForAlert(ctx, "down/api", 1); err != nil || got != id || !open {
+		t.Fatalf("incident for alert: %d %v %v", got, open, err)
+	}
+	if _, open, err := s.IncidentForAlert(ctx, "down/api", 2); err != nil || open {
+		t.Fatalf("no incident for the next firing: %v %v", open, err)
+	}
+	if err := s.AddIncidentUpdate(ctx, id, "identified", "bad deploy", "alice", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddIncidentUpdate(ctx, id, "resolved", "rolled back", "alice", t0.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddIncidentUpdate(ctx, id+1000, "resolved", "x", "bob", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of an unknown incident: %v", err)
+	}
+	list, err := s.Incidents(ctx, t0.Add(-time.Hour))
+	if err != nil || len(list) != 1 {
+		t.Fatalf("incidents: %v %+v", err, list)
+	}
+	in := list[0]
+	if in.Status != "resolved" || in.ResolvedAt == nil || !in.ResolvedAt.Equal(t0.Add(3*time.Minute)) || len(in.Updates) != 3 ||
+		in.Updates[0].Body != "rolled back" || in.Updates[2].Author != "nines" || in.Component != "API" || in.Impact != "major" {
+		t.Fatalf("incident: %+v", in)
+	}
+	if _, open, _ := s.IncidentForAlert(ctx, "down/api", 1); open {
+		t.Fatal("a resolved incident is still open")
+	}
+	if later, _ := s.Incidents(ctx, t0.Add(time.Hour)); len(later) != 0 {
+		t.Fatalf("resolved incidents started before since: %+v", later)
+	}
+}
+
+func heartbeats(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	p := store.Probe{ID: "london-1", Region: "eu-london", Version: "1.0", StartedAt: t0, LastHeartbeat: t0.Add(time.Minute),
+		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond}
+	if err := s.SaveProbe(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	stale := p
+	stale.LastHeartbeat, stale.SpoolDepth = t0, 99
+	if err := s.SaveProbe(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveProbe(ctx, store.Probe{ID: "tokyo-1", Region: "ap-tokyo", StartedAt: t0, LastHeartbeat: t0.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Probes(ctx, t0.Add(-time.Minute))
+	if err != nil || len(got) != 1 || got[0] != p {
+		t.Fatalf("probes: %v\n got %+v\nwant %+v", err, got, p)
+	}
+	all, _ := s.Probes(ctx, time.Time{})
+	if len(all) != 2 {
+		t.Fatalf("all probes: %+v", all)
+	}
+	if err := s.ForgetProbe(ctx, "london-1", "ap-tokyo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ForgetProbe(ctx, "london-1", "eu-london"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := s.Probes(ctx, time.Time{}); len(left) != 1 || left[0].ID != "tokyo-1" {
+		t.Fatalf("after forgetting london-1 (once with a wrong region): %+v", left)
+	}
+}

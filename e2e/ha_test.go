@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
+)
+
+const haConfig = `
+regions:
+%s
+probes:
+  heartbeat_interval: 1s
+  missed_heartbeats: 3
+  tokens:
+%s
+defaults:
+  interval: 2s
+  timeout: 1s
+quorum: 2
+components:
+  - id: segments
+    checks:
+      - id: segments-api
+        kind: http
+        http: {url: "http://%[3]s/v1/segments?user_id=e2e"}
+        assert: ["status == 200"]
+alerting:
+  notifiers:
+    - {id: primary, type: pagerduty, routing_key: HAPRIMARYHAPRIMARYHAPRIMARY00001, events_url: %[4]q}
+    - {id: secondary, type: pagerduty, routing_key: HASECONDARYHASECONDARYHASECOND02, events_url: %[4]q}
+  policies:
+    - {id: page, levels: [{targets: [primary]}, {delay: 8s, targets: [secondary]}]}
+  rules:
+    - {id: down, kind: check_down, policy: page, resolve_after: 4s}
+`
+
+type leaderView struct {
+	Replica string `json:"replica"`
+	Leading bool   `json:"leading"`
+}
+
+// TestHAControllersOnPostgreSQL runs two controllers over one PostgreSQL
+// database with probes that know both, kills the leader in the middle of a
+// global outage and checks that paging goes on from the other: one
+// PagerDuty incident per service, the escalation reaches its second level,
+// and the resolve arrives.
+func TestHAControllersOnPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs the real binary")
+	}
+	database := pgtest.Schema(t, pgtest.DSN(t))
+	t.Parallel()
+	dir := t.TempDir()
+	csAddr := freeAddr(t)
+	var rs, toks bytes.Buffer
+	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range regions {
+		fmt.Fprintf(&rs, "  - id: %s\n", r)
+		fmt.Fprintf(&toks, "    - {region: %s, token_file: tokens/%s}\n", r, r)
+		if err := os.WriteFile(filepath.Join(dir, "tokens", r), []byte(token(r)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pd := pagerdutytest.New()
+	defer pd.Close()
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, haConfig, rs.String(), toks.String(), csAddr, pd.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(t, dir, "contentsvc", "contentsvc", "--listen", csAddr, "--data", filepath.Join(dir, "cs"))
+	addrs := map[string]string{"a": freeAddr(t), "b": freeAddr(t)}
+	ctls := map[string]*proc{}
+	for _, name := range []string{"a", "b"} {
+		// The database URL goes through the environment, as a password would.
+		ctls[name] = startWith(t, dir, "controller-"+name, []string{"NINES_DATABASE_URL=" + database}, "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl-"+name),
+			"--listen", addrs[name], "--replica", name, "--lease-ttl", "5s")
+	}
+	defer func() {
+		if t.Failed() {
+			ctls["a"].tail(t)
+			ctls["b"].tail(t)
+		}
+	}()
+	for i, r := range regions {
+		// Half the probes list one controller first, half the other.
+		list := "http://" + addrs["a"] + ",http://" + addrs["b"]
+		if i%2 == 1 {
+			list = "http://" + addrs["b"] + ",http://" + addrs["a"]
+		}
+		start(t, dir, "probe-"+r, "probe", "--region", r, "--controller", list,
+			"--token-file", filepath.Join(dir, "tokens", r), "--probe-id", "ha-"+r, "--spool", filepath.Join(dir, r+".db"),
+			"--listen", "", "--max-backoff", "1s")
+	}
+	checks := []string{"segments-api"}
+	// Both replicas see every region, whichever replica its probe talks to.
+	waitFor(t, addrs["a"], "every check up in seven regions on replica a", 30*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	waitFor(t, addrs["b"], "every check up in seven regions on replica b", 30*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+
+	leaders := func() []string {
+		var out []string
+		for name, addr := range addrs {
+			var v leaderView
+			if err := getJSON("http://"+addr+"/api/v1/leader", &v); err == nil && v.Leading {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	var leader string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if l := leaders(); len(l) == 1 {
+			leader = l[0]
+			break
+		} else if len(l) > 1 {
+			t.Fatalf("two leaders: %v", l)
+		}
+	}
+	if leader == "" {
+		t.Fatal("no leader among the replicas")
+	}
+	follower := map[string]string{"a": "b", "b": "a"}[leader]
+	t.Logf("replica %s leads", leader)
+
+	post(t, "http://"+csAddr+"/admin/faults", `{"target":"segments","outage":true}`)
+	const primary, secondary = "HAPRIMARYHAPRIMARYHAPRIMARY00001", "HASECONDARYHASECONDARYHASECOND02"
+	waitPD := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("%s: not within %s; incidents %+v", what, limit, pd.Incidents())
+	}
+	waitPD("the first page", 30*time.Second, func() bool { return len(pd.IncidentsFor(primary)) == 1 })
+
+	// The leader dies with the outage going on and the escalation pending.
+	ctls[leader].stop(syscall.SIGKILL)
+	killed := time.Now()
+	for {
+		var v leaderView
+		if err := getJSON("http://"+addrs[follower]+"/api/v1/leader", &v); err == nil && v.Leading {
+			break
+		}
+		if time.Since(killed) > 15*time.Second {
+			t.Fatalf("replica %s did not take over within 15s of the leader's death", follower)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("replica %s took over %s after the leader was killed", follower, time.Since(killed).Round(time.Millisecond))
+
+	waitPD("the escalation to the second level", 30*time.Second, func() bool { return len(pd.IncidentsFor(secondary)) == 1 })
+	post(t, "http://"+csAddr+"/admin/faults", "")
+	waitFor(t, addrs[follower], "segments-api up again", 20*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	waitPD("the resolves", 30*time.Second, func() bool {
+		p, s := pd.IncidentsFor(primary), pd.IncidentsFor(secondary)
+		return len(p) == 1 && len(s) == 1 && p[0].Status == "resolved" && s[0].Status == "resolved"
+	})
+	if inc := pd.Incidents(); len(inc) != 2 {
+		t.Fatalf("PagerDuty incidents: %+v, want one per service", inc)
+	}
+	triggers := 0
+	for _, ev := range pd.Events() {
+		if ev.RoutingKey == primary && ev.Action == "trigger" {
+			triggers++
+		}
+	}
+	t.Logf("trigger events sent to the first service: %d (one incident by dedup key)", triggers)
+	if v := pd.Violations(); len(v) > 0 {
+		t.Fatal(v)
+	}
+	// The survivor still serves every region.
+	waitFor(t, addrs[follower], "every region up on the survivor", 10*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+}

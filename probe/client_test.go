@@ -1,0 +1,59 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nines-sre/nines/model"
+)
+
+func TestClientMovesToTheNextController(t *testing.T) {
+	var hits [2]atomic.Int32
+	serve := func(i int, code int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			w.WriteHeader(code)
+			w.Write([]byte(`{}`))
+		}))
+	}
+	unavailable := serve(0, http.StatusServiceUnavailable)
+	defer unavailable.Close()
+	ok := serve(1, http.StatusOK)
+	defer ok.Close()
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+
+	c, err := newClient(dead+", "+unavailable.URL+"/,"+ok.URL, "tok", "test", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	hb := &model.Heartbeat{Probe: "p", Region: "eu-london"}
+	if _, err := c.heartbeat(ctx, "/api/v1/heartbeat", hb); err == nil {
+		t.Fatal("a dead controller answered")
+	}
+	if _, err := c.heartbeat(ctx, "/api/v1/heartbeat", hb); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("second try, at the unavailable replica: %v", err)
+	}
+	for range 3 {
+		if _, err := c.heartbeat(ctx, "/api/v1/heartbeat", hb); err != nil {
+			t.Fatalf("third replica: %v", err)
+		}
+	}
+	if hits[0].Load() != 1 || hits[1].Load() != 3 {
+		t.Fatalf("hits %d %d: the client should stay with the replica that answers", hits[0].Load(), hits[1].Load())
+	}
+	if _, err := newClient("http://a,ftp://b", "tok", "test", "", "", ""); err == nil || !strings.Contains(err.Error(), "ftp://b") {
+		t.Fatalf("bad URL in the list: %v", err)
+	}
+}
