@@ -23,7 +23,8 @@ demo:
 
 ci: fmt-check vet test race
 
-# Benchmarks print figures; they are not part of CI.
+# Benchmarks print figures; they are not part of CI. With NINES_TEST_PG_DSN
+# set (e.g. postgres://postgres@127.0.0.1:5432/test) they also measure PostgreSQL.
 bench: bench-probe bench-go
 
 # One probe, 10,000 checks a minute against a loopback target.
@@ -31,4 +32,4 @@ bench-probe:
 	$(GO) run ./bench/probeload -checks 10000 -duration 70s
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/ ./dashboard/ ./transport/ ./probe/...
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

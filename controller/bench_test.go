@@ -17,17 +17,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
 	"github.com/nines-sre/nines/model"
 )
 
 // BenchmarkIngestAPI posts batches of 1,000 results through POST
-// /api/v1/results into a real SQLite file and reports results per second.
+// /api/v1/results into a real SQLite file, and into PostgreSQL when
+// NINES_TEST_PG_DSN is set, and reports results per second.
 func BenchmarkIngestAPI(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchIngest(b, "") })
+	b.Run("postgres", func(b *testing.B) { benchIngest(b, pgtest.Schema(b, pgtest.DSN(b))) })
+}
+
+func benchIngest(b *testing.B, database string) {
 	cfg, err := config.Parse("bench.yaml", []byte(testConfig))
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := New(context.Background(), Options{Config: cfg, DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	c, err := New(context.Background(), Options{Config: cfg, DataDir: b.TempDir(), Database: database, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry()})
 	if err != nil {
 		b.Fatal(err)

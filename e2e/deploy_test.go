@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,6 +87,27 @@ func strs(v any) []string {
 // systemd units against the binary: every command and flag exists, probes
 // and security settings are there, and the shipped configuration validates
 // with the shipped secrets.
+// checkDeployment checks one Deployment: non-root, no privilege escalation,
+// probes on /healthz, and arguments the binary knows.
+func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]string, images map[string]bool) {
+	t.Helper()
+	name, _ := dig(d, "metadata", "name").(string)
+	spec := dig(d, "spec", "template", "spec")
+	if dig(spec, "securityContext", "runAsNonRoot") != true {
+		t.Errorf("%s: %s may run as root", f, name)
+	}
+	for _, c := range dig(spec, "containers").([]any) {
+		images[dig(c, "image").(string)] = true
+		checkArgs(t, f+": "+name, strs(dig(c, "args")), help)
+		if dig(c, "readinessProbe", "httpGet", "path") != "/healthz" || dig(c, "livenessProbe", "httpGet", "path") != "/healthz" {
+			t.Errorf("%s: %s lacks readiness or liveness on /healthz", f, name)
+		}
+		if dig(c, "securityContext", "allowPrivilegeEscalation") != false {
+			t.Errorf("%s: %s allows privilege escalation", f, name)
+		}
+	}
+}
+
 func TestDeploymentFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -105,20 +127,7 @@ func TestDeploymentFiles(t *testing.T) {
 			}
 			switch kind {
 			case "Deployment":
-				spec := dig(d, "spec", "template", "spec")
-				if dig(spec, "securityContext", "runAsNonRoot") != true {
-					t.Errorf("%s: %s may run as root", f, name)
-				}
-				for _, c := range dig(spec, "containers").([]any) {
-					images[dig(c, "image").(string)] = true
-					checkArgs(t, f+": "+name, strs(dig(c, "args")), help)
-					if dig(c, "readinessProbe", "httpGet", "path") != "/healthz" || dig(c, "livenessProbe", "httpGet", "path") != "/healthz" {
-						t.Errorf("%s: %s lacks readiness or liveness on /healthz", f, name)
-					}
-					if dig(c, "securityContext", "allowPrivilegeEscalation") != false {
-						t.Errorf("%s: %s allows privilege escalation", f, name)
-					}
-				}
+				checkDeployment(t, f, d, help, images)
 			case "Secret":
 				tokens = dig(d, "stringData").(map[string]any)
 			case "ConfigMap":
@@ -128,6 +137,28 @@ func TestDeploymentFiles(t *testing.T) {
 	}
 	if kinds["Deployment"] != 8 || kinds["PodDisruptionBudget"] != 8 || kinds["Service"] != 1 || kinds["ConfigMap"] != 1 || kinds["Secret"] != 1 {
 		t.Errorf("kinds %v: want a controller and seven probe Deployments, each with a PodDisruptionBudget", kinds)
+	}
+	// The HA controller: several replicas on PostgreSQL, the database URL
+	// from a Secret, a disruption budget that keeps a quorum of replicas.
+	ha := map[string]map[string]any{}
+	for _, d := range yamlDocs(t, "../deploy/kubernetes/controller-ha.yaml") {
+		kind, _ := d["kind"].(string)
+		ha[kind] = d
+	}
+	if d := ha["Deployment"]; d == nil {
+		t.Error("controller-ha.yaml has no Deployment")
+	} else {
+		checkDeployment(t, "controller-ha.yaml", d, help, images)
+		if r, _ := dig(d, "spec", "replicas").(int); r < 2 {
+			t.Errorf("controller-ha.yaml runs %d replicas", r)
+		}
+		env := fmt.Sprint(dig(d, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["env"])
+		if !strings.Contains(env, "NINES_DATABASE_URL") || !strings.Contains(env, "secretKeyRef") {
+			t.Errorf("controller-ha.yaml should take NINES_DATABASE_URL from a Secret: %s", env)
+		}
+	}
+	if ha["PodDisruptionBudget"] == nil || ha["Secret"] == nil {
+		t.Errorf("controller-ha.yaml kinds: %v", ha)
 	}
 	if len(images) != 1 {
 		t.Errorf("images %v: every container should run the one nines image", images)
