@@ -53,6 +53,11 @@ type Alert struct {
 	// Notified lists every notifier that received a trigger, so each one
 	// receives the acknowledge and the resolve.
 	Notified []string `json:"notified,omitempty"`
+	// Revision counts the saves of this key; a save based on an older
+	// revision than the stored one fails with ErrConflict, so that an
+	// acknowledgement and a rule evaluation (on this controller or another
+	// replica) never overwrite each other.
+	Revision int64 `json:"-"`
 }
 
 // Action is what a notification does to the incident at the notifier.

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,7 +13,9 @@ import (
 
 // Store keeps alerts and the outbox. SaveAlert commits an alert's new state
 // and its notifications in one transaction: after a crash either both are
-// there or neither.
+// there or neither. It fails with ErrConflict, saving nothing, when the
+// stored alert's revision is not a.Revision; on success a.Revision is the
+// new one.
 type Store interface {
 	OpenAlerts(ctx context.Context) ([]Alert, error)
 	Alert(ctx context.Context, key string) (*Alert, error)
@@ -51,6 +54,8 @@ func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error
 		byKey[open[i].Key] = &open[i]
 	}
 	now := s.Now
+	// An alert changed meanwhile (ErrConflict: acknowledged through the API,
+	// say) is left for the next tick, which reads it afresh.
 	for k, c := range conds {
 		a := byKey[k]
 		if a == nil {
@@ -58,10 +63,10 @@ func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error
 			if prev, err := e.store.Alert(ctx, k); err != nil {
 				return err
 			} else if prev != nil {
-				a.Incident = prev.Incident
+				a.Incident, a.Revision = prev.Incident, prev.Revision
 			}
 		}
-		if err := e.hold(ctx, cfg, a, c, now); err != nil {
+		if err := e.hold(ctx, cfg, a, c, now); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
@@ -69,7 +74,7 @@ func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error
 		if _, holds := conds[k]; holds {
 			continue
 		}
-		if err := e.gone(ctx, cfg, a, now); err != nil {
+		if err := e.gone(ctx, cfg, a, now); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
@@ -242,6 +247,17 @@ func (e *Engine) resolve(ctx context.Context, cfg *config.Config, a *Alert, now 
 // Acknowledge stops the escalation of an open alert and tells every
 // notifier that was triggered.
 func (e *Engine) Acknowledge(ctx context.Context, cfg *config.Config, key, by string, now time.Time) (*Alert, error) {
+	// A rule evaluation may save the alert between our read and write:
+	// read again and retry.
+	for try := 0; ; try++ {
+		a, err := e.acknowledge(ctx, cfg, key, by, now)
+		if !errors.Is(err, ErrConflict) || try == 4 {
+			return a, err
+		}
+	}
+}
+
+func (e *Engine) acknowledge(ctx context.Context, cfg *config.Config, key, by string, now time.Time) (*Alert, error) {
 	a, err := e.store.Alert(ctx, key)
 	if err != nil {
 		return nil, err
@@ -271,4 +287,6 @@ func (e *Engine) Acknowledge(ctx context.Context, cfg *config.Config, key, by st
 var (
 	ErrNotFound = fmt.Errorf("no such alert")
 	ErrNotOpen  = fmt.Errorf("alert is not firing")
+	// ErrConflict: the alert was saved by someone else since it was read.
+	ErrConflict = errors.New("alert changed since it was read")
 )

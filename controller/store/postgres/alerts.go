@@ -38,12 +38,12 @@ func textOrNil(s string) *string {
 
 // OpenAlerts returns every alert that is not resolved.
 func (s *Store) OpenAlerts(ctx context.Context) ([]alerting.Alert, error) {
-	return s.alerts(ctx, `SELECT body FROM alerts WHERE state != 'resolved' ORDER BY key`)
+	return s.alerts(ctx, `SELECT body, rev FROM alerts WHERE state != 'resolved' ORDER BY key`)
 }
 
 // RecentAlerts returns open alerts and those resolved since since.
 func (s *Store) RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error) {
-	return s.alerts(ctx, `SELECT body FROM alerts WHERE state != 'resolved' OR updated_at >= $1 ORDER BY key`, since.UnixMilli())
+	return s.alerts(ctx, `SELECT body, rev FROM alerts WHERE state != 'resolved' OR updated_at >= $1 ORDER BY key`, since.UnixMilli())
 }
 
 func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.Alert, error) {
@@ -54,12 +54,14 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.A
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (alerting.Alert, error) {
 		var body []byte
 		var a alerting.Alert
-		if err := r.Scan(&body); err != nil {
+		var rev int64
+		if err := r.Scan(&body, &rev); err != nil {
 			return a, err
 		}
 		if err := json.Unmarshal(body, &a); err != nil {
 			return a, fmt.Errorf("decode alert: %w", err)
 		}
+		a.Revision = rev
 		return a, nil
 	})
 	if err != nil {
@@ -71,7 +73,8 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.A
 // Alert returns the newest incident of key, or nil.
 func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) {
 	var body []byte
-	err := s.pool.QueryRow(ctx, `SELECT body FROM alerts WHERE key = $1`, key).Scan(&body)
+	var rev int64
+	err := s.pool.QueryRow(ctx, `SELECT body, rev FROM alerts WHERE key = $1`, key).Scan(&body, &rev)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -82,6 +85,7 @@ func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) 
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, fmt.Errorf("decode alert %s: %w", key, err)
 	}
+	a.Revision = rev
 	return &a, nil
 }
 
@@ -92,10 +96,15 @@ func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerti
 		return fmt.Errorf("encode alert %s: %w", a.Key, err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO alerts (key, state, body, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at`,
-			a.Key, string(a.State), string(body), time.Now().UnixMilli()); err != nil {
+		tag, err := tx.Exec(ctx, `INSERT INTO alerts (key, state, body, updated_at, rev) VALUES ($1, $2, $3, $4, $5 + 1)
+			ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, rev = excluded.rev
+			WHERE alerts.rev = $5`,
+			a.Key, string(a.State), string(body), time.Now().UnixMilli(), a.Revision)
+		if err != nil {
 			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("at revision %d: %w", a.Revision, alerting.ErrConflict)
 		}
 		for _, n := range notes {
 			msg, err := json.Marshal(n.Message)
@@ -112,6 +121,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerti
 	if err != nil {
 		return fmt.Errorf("save alert %s: %w", a.Key, err)
 	}
+	a.Revision++
 	return nil
 }
 

@@ -23,12 +23,12 @@ func msOrNil(t *time.Time) any {
 
 // OpenAlerts returns every alert that is not resolved.
 func (s *Store) OpenAlerts(ctx context.Context) ([]alerting.Alert, error) {
-	return s.alerts(ctx, `SELECT body FROM alerts WHERE state != 'resolved' ORDER BY key`)
+	return s.alerts(ctx, `SELECT body, rev FROM alerts WHERE state != 'resolved' ORDER BY key`)
 }
 
 // RecentAlerts returns open alerts and those resolved since since.
 func (s *Store) RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error) {
-	return s.alerts(ctx, `SELECT body FROM alerts WHERE state != 'resolved' OR updated_at >= ? ORDER BY key`, since.UnixMilli())
+	return s.alerts(ctx, `SELECT body, rev FROM alerts WHERE state != 'resolved' OR updated_at >= ? ORDER BY key`, since.UnixMilli())
 }
 
 func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.Alert, error) {
@@ -41,12 +41,14 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.A
 	for rows.Next() {
 		var body []byte
 		var a alerting.Alert
-		if err := rows.Scan(&body); err != nil {
+		var rev int64
+		if err := rows.Scan(&body, &rev); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(body, &a); err != nil {
 			return nil, fmt.Errorf("decode alert: %w", err)
 		}
+		a.Revision = rev
 		out = append(out, a)
 	}
 	return out, rows.Err()
@@ -55,7 +57,8 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.A
 // Alert returns the newest incident of key, or nil.
 func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) {
 	var body []byte
-	err := s.db.QueryRowContext(ctx, `SELECT body FROM alerts WHERE key = ?`, key).Scan(&body)
+	var rev int64
+	err := s.db.QueryRowContext(ctx, `SELECT body, rev FROM alerts WHERE key = ?`, key).Scan(&body, &rev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -66,6 +69,7 @@ func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) 
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, fmt.Errorf("decode alert %s: %w", key, err)
 	}
+	a.Revision = rev
 	return &a, nil
 }
 
@@ -82,10 +86,15 @@ func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerti
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, state, body, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at`,
-		a.Key, string(a.State), body, time.Now().UnixMilli()); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, state, body, updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5 + 1)
+		ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, rev = excluded.rev
+		WHERE alerts.rev = ?5`,
+		a.Key, string(a.State), body, time.Now().UnixMilli(), a.Revision)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("save alert %s at revision %d: %w", a.Key, a.Revision, alerting.ErrConflict)
 	}
 	for _, n := range notes {
 		msg, err := json.Marshal(n.Message)
@@ -97,7 +106,11 @@ func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerti
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	a.Revision++
+	return nil
 }
 
 const outboxColumns = `id, notifier, message, created_at, next_at, attempts, delivered_at, failed_at, COALESCE(last_error, '')`

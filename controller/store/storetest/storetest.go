@@ -415,11 +415,22 @@ func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
 	if err := s.SaveAlert(ctx, a, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionResolve), CreatedAt: resolved, NextAt: resolved}}); err != nil {
 		t.Fatal(err)
 	}
+	// A writer that read the alert before the resolve cannot overwrite it.
+	stale := *a
+	stale.Revision--
+	stale.State = alerting.StateAcknowledged
+	if err := s.SaveAlert(ctx, &stale, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionAcknowledge), CreatedAt: t0, NextAt: t0}}); !errors.Is(err, alerting.ErrConflict) {
+		t.Fatalf("save at a stale revision: %v, want a conflict", err)
+	}
+	fresh := &alerting.Alert{Key: a.Key, State: alerting.StatePending}
+	if err := s.SaveAlert(ctx, fresh, nil); !errors.Is(err, alerting.ErrConflict) {
+		t.Fatalf("a new alert object over a stored key: %v, want a conflict", err)
+	}
 	if open, err := s.OpenAlerts(ctx); err != nil || len(open) != 0 {
 		t.Fatalf("open alerts after resolve: %v %v", open, err)
 	}
 	got, err := s.Alert(ctx, a.Key)
-	if err != nil || got == nil || got.State != alerting.StateResolved || !got.ResolvedAt.Equal(resolved) || got.Details["regions"] != "7" {
+	if err != nil || got == nil || got.State != alerting.StateResolved || !got.ResolvedAt.Equal(resolved) || got.Details["regions"] != "7" || got.Revision != 2 {
 		t.Fatalf("alert round trip: %+v %v", got, err)
 	}
 	if none, err := s.Alert(ctx, "nope"); none != nil || err != nil {
