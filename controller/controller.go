@@ -137,7 +137,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.probes.merge(p)
 	}
 	c.initAlerting(o.NotifyClient)
-	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
+	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
 		Logger: o.Logger, Now: o.Now})
 	c.metrics = newMetrics(c)
 	c.metrics.reloadOK.Set(1)

@@ -341,3 +341,24 @@ func dashboardUsers(cfg *config.Config) []dashboard.User {
 	}
 	return out
 }
+
+// dashSessions keeps the SRE view's sign-ins in the store, where every
+// replica finds them.
+type dashSessions struct{ st store.Store }
+
+func (d dashSessions) PutSession(ctx context.Context, key string, s dashboard.Session) error {
+	return d.st.PutSession(ctx, key, store.Session(s))
+}
+
+func (d dashSessions) Session(ctx context.Context, key string, now time.Time) (*dashboard.Session, error) {
+	s, err := d.st.Session(ctx, key, now)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	ds := dashboard.Session(*s)
+	return &ds, nil
+}
+
+func (d dashSessions) DeleteSession(ctx context.Context, key string) error {
+	return d.st.DeleteSession(ctx, key)
+}

@@ -63,7 +63,7 @@ func newMetrics(c *Controller) *metrics {
 			Help: "1 while this controller leads its replicas: it evaluates rules, slices verdicts and dispatches notifications."}),
 		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nines", Subsystem: "retention", Name: "deleted_total",
-			Help: "Rows deleted by retention, by kind: results or slices.",
+			Help: "Rows deleted by retention, by kind: results, slices or sessions.",
 		}, []string{"kind"}),
 		checkUp: prometheus.NewDesc("nines_check_up", "1 when the region's newest fresh result of the check is up, 0 when down; absent when unknown.",
 			[]string{"check", "region"}, nil),

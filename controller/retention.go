@@ -27,5 +27,10 @@ func (c *Controller) Prune(ctx context.Context) error {
 	if n+m > 0 {
 		c.log.Info("retention applied", "results", n, "slices", m)
 	}
+	if err != nil {
+		return err
+	}
+	s, err := c.store.PruneSessions(ctx, now)
+	c.metrics.pruned.WithLabelValues("sessions").Add(float64(s))
 	return err
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +37,61 @@ type Options struct {
 	SessionTTL time.Duration
 	// Secure marks cookies Secure (behind TLS).
 	Secure bool
+	// Sessions keeps sign-ins; nil keeps them in memory (one replica).
+	Sessions Sessions
+}
+
+// Sessions keeps signed-in sessions by key, a digest of the session id;
+// Session returns nil for an unknown one or one expired at now.
+type Sessions interface {
+	PutSession(ctx context.Context, key string, s Session) error
+	Session(ctx context.Context, key string, now time.Time) (*Session, error)
+	DeleteSession(ctx context.Context, key string) error
+}
+
+// Session is one signed-in user.
+type Session struct {
+	User    string
+	CSRF    string
+	Expires time.Time
+}
+
+// memSessions keeps sessions in memory.
+type memSessions struct {
+	mu sync.Mutex
+	m  map[string]Session
+}
+
+func (m *memSessions) PutSession(_ context.Context, key string, s Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.m[key] = s
+	return nil
+}
+
+func (m *memSessions) Session(_ context.Context, key string, now time.Time) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.m[key]
+	if !ok || !now.Before(s.Expires) {
+		delete(m.m, key)
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func (m *memSessions) DeleteSession(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, key)
+	return nil
+}
+
+// sessionKey is what sessions are stored under: a digest of the cookie, so
+// that a copy of the store gives no live session.
+func sessionKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
 }
 
 // Server is the dashboard's HTTP handler.
@@ -42,14 +99,7 @@ type Server struct {
 	o   Options
 	mux *http.ServeMux
 
-	mu       sync.Mutex
-	sessions map[string]*session
-}
-
-type session struct {
-	user    string
-	csrf    string
-	expires time.Time
+	sessions Sessions
 }
 
 const (
@@ -68,7 +118,10 @@ func New(o Options) *Server {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), sessions: map[string]*session{}}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions}
+	if s.sessions == nil {
+		s.sessions = &memSessions{m: map[string]Session{}}
+	}
 	assets, _ := fs.Sub(assetFS, "assets")
 	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
@@ -218,9 +271,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := token()
-	s.mu.Lock()
-	s.sessions[id] = &session{user: name, csrf: token(), expires: s.o.Now().Add(s.o.SessionTTL)}
-	s.mu.Unlock()
+	if err := s.sessions.PutSession(r.Context(), sessionKey(id), Session{User: name, CSRF: token(), Expires: s.o.Now().Add(s.o.SessionTTL)}); err != nil {
+		s.o.Logger.Error("sign-in not saved", "user", name, "err", err)
+		http.Error(w, "sign-in failed; try again", http.StatusServiceUnavailable)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.o.Secure, MaxAge: int(s.o.SessionTTL.Seconds())})
 	s.o.Logger.Info("signed in", "user", name)
@@ -233,15 +288,13 @@ type ctxKey struct{}
 // carry the session's CSRF token.
 func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var sess *session
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			s.mu.Lock()
-			sess = s.sessions[c.Value]
-			if sess != nil && s.o.Now().After(sess.expires) {
-				delete(s.sessions, c.Value)
-				sess = nil
+		var sess *Session
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			if sess, err = s.sessions.Session(r.Context(), sessionKey(c.Value), s.o.Now()); err != nil {
+				s.o.Logger.Error("session lookup", "err", err)
+				http.Error(w, "sessions unavailable; try again", http.StatusServiceUnavailable)
+				return
 			}
-			s.mu.Unlock()
 		}
 		if sess == nil {
 			if r.Method == http.MethodGet {
@@ -251,7 +304,7 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "sign in first", http.StatusUnauthorized)
 			return
 		}
-		if r.Method != http.MethodGet && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.csrf)) != 1 {
+		if r.Method != http.MethodGet && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.CSRF)) != 1 {
 			http.Error(w, "missing or wrong CSRF token", http.StatusForbidden)
 			return
 		}
@@ -259,13 +312,13 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func current(r *http.Request) *session { s, _ := r.Context().Value(ctxKey{}).(*session); return s }
+func current(r *http.Request) *Session { s, _ := r.Context().Value(ctxKey{}).(*Session); return s }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.mu.Lock()
-		delete(s.sessions, c.Value)
-		s.mu.Unlock()
+		if err := s.sessions.DeleteSession(r.Context(), sessionKey(c.Value)); err != nil {
+			s.o.Logger.Error("sign-out not saved", "err", err)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/sre", MaxAge: -1})
 	http.Redirect(w, r, "/sre/login", http.StatusSeeOther)
@@ -279,7 +332,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := current(r)
-	s.render(w, "sre", map[string]any{"Page": p, "User": sess.user, "CSRF": sess.csrf})
+	s.render(w, "sre", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF})
 }
 
 func (s *Server) check(w http.ResponseWriter, r *http.Request) {
@@ -289,12 +342,12 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := current(r)
-	s.render(w, "check", map[string]any{"Page": p, "User": sess.user, "CSRF": sess.csrf})
+	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF})
 }
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	if err := s.o.Source.Acknowledge(r.Context(), key, current(r).user); err != nil {
+	if err := s.o.Source.Acknowledge(r.Context(), key, current(r).User); err != nil {
 		http.Error(w, fmt.Sprintf("acknowledge %s: %v", key, err), http.StatusConflict)
 		return
 	}
@@ -317,7 +370,7 @@ func (s *Server) incidentUpdate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body: 1 to 2000 characters", http.StatusBadRequest)
 		return
 	}
-	if err := s.o.Source.UpdateIncident(r.Context(), id, status, body, current(r).user); err != nil {
+	if err := s.o.Source.UpdateIncident(r.Context(), id, status, body, current(r).User); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}

@@ -3,8 +3,15 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +47,9 @@ alerting:
     - {id: page, levels: [{targets: [primary]}, {delay: 8s, targets: [secondary]}]}
   rules:
     - {id: down, kind: check_down, policy: page, resolve_after: 4s}
+dashboard:
+  users:
+    - {name: alice, password_hash: %[5]q}
 `
 
 type leaderView struct {
@@ -73,8 +83,14 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	}
 	pd := pagerdutytest.New()
 	defer pd.Close()
+	hashCmd := exec.Command(binary, "hash-password")
+	hashCmd.Stdin = strings.NewReader("correct horse\n")
+	hash, err := hashCmd.Output()
+	if err != nil {
+		t.Fatalf("hash-password: %v", err)
+	}
 	cfgPath := filepath.Join(dir, "nines.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, haConfig, rs.String(), toks.String(), csAddr, pd.URL), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, haConfig, rs.String(), toks.String(), csAddr, pd.URL, strings.TrimSpace(string(hash))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start(t, dir, "contentsvc", "contentsvc", "--listen", csAddr, "--data", filepath.Join(dir, "cs"))
@@ -105,6 +121,32 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	// Both replicas see every region, whichever replica its probe talks to.
 	waitFor(t, addrs["a"], "every check up in seven regions on replica a", 30*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
 	waitFor(t, addrs["b"], "every check up in seven regions on replica b", 30*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+
+	t.Run("SignInOnOneReplicaHoldsOnTheOther", func(t *testing.T) {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Get("http://" + addrs["a"] + "/sre/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+		}
+		resp, err = c.PostForm("http://"+addrs["a"]+"/sre/login", url.Values{"csrf": {string(m[1])}, "user": {"alice"}, "password": {"correct horse"}})
+		if err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/sre" {
+			t.Fatalf("sign in on replica a: %v %+v", err, resp)
+		}
+		resp.Body.Close()
+		// Cookies belong to the host, not the port: b gets a's session.
+		resp, err = c.Get("http://" + addrs["b"] + "/sre")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("the SRE view on replica b with a's session: %v %+v", err, resp)
+		}
+		resp.Body.Close()
+	})
 
 	leaders := func() []string {
 		var out []string

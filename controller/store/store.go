@@ -91,6 +91,15 @@ type Store interface {
 	// ForgetProbe removes a probe of region that deregistered.
 	ForgetProbe(ctx context.Context, id, region string) error
 
+	// PutSession, Session and DeleteSession keep the SRE view's sign-ins,
+	// by a digest of the session id, so that every replica knows them;
+	// Session returns nil for an unknown session or one expired at now.
+	// PruneSessions deletes those expired before before.
+	PutSession(ctx context.Context, key string, s Session) error
+	Session(ctx context.Context, key string, now time.Time) (*Session, error)
+	DeleteSession(ctx context.Context, key string) error
+	PruneSessions(ctx context.Context, before time.Time) (int64, error)
+
 	Close() error
 }
 
@@ -168,6 +177,13 @@ type Probe struct {
 	LastHeartbeat time.Time
 	SpoolDepth    int
 	ClockSkew     time.Duration
+}
+
+// Session is one signed-in user of the SRE view.
+type Session struct {
+	User    string
+	CSRF    string
+	Expires time.Time
 }
 
 // Outcomes as stored: 0 down, 1 up, 2 degraded.

@@ -43,7 +43,7 @@ func TestMigrationsAreRecordedOnce(t *testing.T) {
 	}
 	defer s.Close()
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("schema_migrations: %d %v", n, err)
 	}
 }

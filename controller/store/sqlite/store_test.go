@@ -24,7 +24,7 @@ func TestMigrationsAreRecorded(t *testing.T) {
 	}
 	defer s.Close()
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 9 {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 10 {
 		t.Fatalf("schema_migrations: %d %v", n, err)
 	}
 	var mode string

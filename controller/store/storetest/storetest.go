@@ -35,6 +35,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"AlertsAndOutbox", alertsAndOutbox},
 		{"Incidents", incidents},
 		{"ProbeHeartbeats", heartbeats},
+		{"Sessions", sessions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, fresh(t))
@@ -546,5 +547,35 @@ func heartbeats(t *testing.T, open func() (store.Store, error)) {
 	}
 	if left, _ := s.Probes(ctx, time.Time{}); len(left) != 1 || left[0].ID != "tokyo-1" {
 		t.Fatalf("after forgetting london-1 (once with a wrong region): %+v", left)
+	}
+}
+
+func sessions(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	alice := store.Session{User: "alice", CSRF: "c1", Expires: t0.Add(time.Hour)}
+	if err := s.PutSession(ctx, "k1", alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSession(ctx, "k2", store.Session{User: "bob", CSRF: "c2", Expires: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Session(ctx, "k1", t0); err != nil || got == nil || *got != alice {
+		t.Fatalf("session k1: %+v %v", got, err)
+	}
+	if got, err := s.Session(ctx, "k2", t0.Add(2*time.Minute)); err != nil || got != nil {
+		t.Fatalf("an expired session: %+v %v", got, err)
+	}
+	if got, err := s.Session(ctx, "nope", t0); err != nil || got != nil {
+		t.Fatalf("an unknown session: %+v %v", got, err)
+	}
+	if n, err := s.PruneSessions(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("pruned %d sessions (%v), want bob's", n, err)
+	}
+	if err := s.DeleteSession(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Session(ctx, "k1", t0); got != nil {
+		t.Fatalf("a signed-out session: %+v", got)
 	}
 }
