@@ -23,13 +23,16 @@ import (
 
 // BenchmarkIngestAPI posts batches of 1,000 results through POST
 // /api/v1/results into a real SQLite file, and into PostgreSQL when
-// NINES_TEST_PG_DSN is set, and reports results per second.
+// NINES_TEST_PG_DSN is set, and reports results per second: from one probe
+// at a time, and from four at once.
 func BenchmarkIngestAPI(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { benchIngest(b, "") })
-	b.Run("postgres", func(b *testing.B) { benchIngest(b, pgtest.Schema(b, pgtest.DSN(b))) })
+	for _, streams := range []int{1, 4} {
+		b.Run(fmt.Sprintf("sqlite/streams=%d", streams), func(b *testing.B) { benchIngest(b, "", streams) })
+		b.Run(fmt.Sprintf("postgres/streams=%d", streams), func(b *testing.B) { benchIngest(b, pgtest.Schema(b, pgtest.DSN(b)), streams) })
+	}
 }
 
-func benchIngest(b *testing.B, database string) {
+func benchIngest(b *testing.B, database string, streams int) {
 	cfg, err := config.Parse("bench.yaml", []byte(testConfig))
 	if err != nil {
 		b.Fatal(err)
@@ -57,17 +60,30 @@ func benchIngest(b *testing.B, database string) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	for i := range b.N {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/results", bytes.NewReader(bodies[i]))
-		req.Header.Set("Authorization", "Bearer "+tokens["eu-london"])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
+	errs := make(chan error, streams)
+	for w := range streams {
+		go func() {
+			for i := w; i < b.N; i += streams {
+				req, _ := http.NewRequest("POST", srv.URL+"/api/v1/results", bytes.NewReader(bodies[i]))
+				req.Header.Set("Authorization", "Bearer "+tokens["eu-london"])
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
 			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "results/s")
