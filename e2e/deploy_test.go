@@ -77,16 +77,31 @@ func dig(m any, path ...string) any {
 
 func strs(v any) []string {
 	var out []string
-	for _, x := range v.([]any) {
+	list, _ := v.([]any)
+	for _, x := range list {
 		out = append(out, x.(string))
 	}
 	return out
 }
 
-// TestDeploymentFiles checks the manifests, the compose file and the
-// systemd units against the binary: every command and flag exists, probes
-// and security settings are there, and the shipped configuration validates
-// with the shipped secrets.
+// withProgram returns the arguments as the nines binary would take them:
+// nines-probe runs `nines probe` (one command builds both), and the image's
+// entrypoint is nines.
+func withProgram(t *testing.T, where string, program, args []string) []string {
+	t.Helper()
+	switch {
+	case len(program) == 0 || program[0] == "/usr/local/bin/nines":
+		return args
+	case program[0] == "/usr/local/bin/nines-probe":
+		if len(args) > 0 && args[0] == "probe" {
+			t.Errorf("%s: nines-probe takes no subcommand", where)
+		}
+		return append([]string{"probe"}, args...)
+	}
+	t.Errorf("%s: runs %v, neither nines nor nines-probe", where, program)
+	return args
+}
+
 // checkDeployment checks one Deployment: non-root, no privilege escalation,
 // probes on /healthz, and arguments the binary knows.
 func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]string, images map[string]bool) {
@@ -98,7 +113,7 @@ func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]s
 	}
 	for _, c := range dig(spec, "containers").([]any) {
 		images[dig(c, "image").(string)] = true
-		checkArgs(t, f+": "+name, strs(dig(c, "args")), help)
+		checkArgs(t, f+": "+name, withProgram(t, f+": "+name, strs(dig(c, "command")), strs(dig(c, "args"))), help)
 		if dig(c, "readinessProbe", "httpGet", "path") != "/healthz" || dig(c, "livenessProbe", "httpGet", "path") != "/healthz" {
 			t.Errorf("%s: %s lacks readiness or liveness on /healthz", f, name)
 		}
@@ -108,6 +123,10 @@ func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]s
 	}
 }
 
+// TestDeploymentFiles checks the manifests, the compose file and the
+// systemd units against the binary: every command and flag exists, probes
+// and security settings are there, and the shipped configuration validates
+// with the shipped secrets.
 func TestDeploymentFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -180,7 +199,10 @@ func TestDeploymentFiles(t *testing.T) {
 		t.Errorf("compose runs %d services, want the controller and seven probes", len(services))
 	}
 	for name, s := range services {
-		checkArgs(t, "compose "+name, strs(dig(s, "command")), help)
+		checkArgs(t, "compose "+name, withProgram(t, "compose "+name, strs(dig(s, "entrypoint")), strs(dig(s, "command"))), help)
+		if strings.HasPrefix(name, "probe-") && strs(dig(s, "entrypoint"))[0] != "/usr/local/bin/nines-probe" {
+			t.Errorf("compose %s should run the lean nines-probe", name)
+		}
 		images[dig(s, "image").(string)] = true
 	}
 	if len(images) != 1 {
@@ -200,10 +222,7 @@ func TestDeploymentFiles(t *testing.T) {
 				seen[k] = true
 				if k == "ExecStart" {
 					fields := strings.Fields(v)
-					if fields[0] != "/usr/local/bin/nines" {
-						t.Errorf("%s: ExecStart runs %s", unit, fields[0])
-					}
-					checkArgs(t, unit, fields[1:], help)
+					checkArgs(t, unit, withProgram(t, unit, fields[:1], fields[1:]), help)
 				}
 			}
 		}
@@ -216,7 +235,8 @@ func TestDeploymentFiles(t *testing.T) {
 	}
 
 	cf, _ := os.ReadFile("../deploy/Containerfile")
-	if strings.Count(string(cf), "\nFROM ") < 2 || !strings.Contains(string(cf), "USER nonroot") || !strings.Contains(string(cf), "./cmd/nines") {
-		t.Error("the Containerfile should be multi-stage, build ./cmd/nines and run as a non-root user")
+	if strings.Count(string(cf), "\nFROM ") < 2 || !strings.Contains(string(cf), "USER nonroot") || !strings.Contains(string(cf), "./cmd/nines ") ||
+		!strings.Contains(string(cf), "./cmd/nines-probe") || !strings.Contains(string(cf), "/out/nines-probe") {
+		t.Error("the Containerfile should be multi-stage, build ./cmd/nines and ./cmd/nines-probe and run as a non-root user")
 	}
 }

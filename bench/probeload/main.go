@@ -1,6 +1,7 @@
 // Command probeload measures one probe agent under load: it runs a real
 // controller and an HTTP target on loopback in this process, starts the
-// `nines probe` binary as a child process with N checks a minute, and
+// `nines-probe` binary (or `nines probe`, with -binary pointing at nines)
+// as a child process with N checks a minute, and
 // reports checks per second, CPU per 1,000 checks, peak RSS and schedule
 // lateness, measured from the probe's own results.
 //
@@ -40,7 +41,7 @@ func main() {
 	duration := flag.Duration("duration", 70*time.Second, "how long the probe runs")
 	warmup := flag.Duration("warmup", 10*time.Second, "time excluded from the CPU measurement at the start")
 	keepAlive := flag.Bool("keep-alive", false, "reuse connections (default: a fresh connection per check)")
-	binary := flag.String("binary", "", "nines binary (default: build ./cmd/nines)")
+	binary := flag.String("binary", "", "probe binary: a nines-probe, or a nines that runs `nines probe` (default: build ./cmd/nines-probe)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write the probe's CPU profile over the measured window to this file")
 	flag.StringVar(&heapProfile, "heapprofile", "", "write the probe's heap profile at the end to this file")
 	flag.BoolVar(&baseline, "baseline", false, "also measure a bare net/http GET on a fresh connection at the same rate, in a child process on one core")
@@ -109,8 +110,8 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	}
 	defer os.RemoveAll(dir)
 	if binary == "" {
-		binary = filepath.Join(dir, "nines")
-		build := exec.Command("go", "build", "-o", binary, "./cmd/nines")
+		binary = filepath.Join(dir, "nines-probe")
+		build := exec.Command("go", "build", "-o", binary, "./cmd/nines-probe")
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build: %w", err)
@@ -163,8 +164,13 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	}
 	metricsAddr := ml.Addr().String()
 	ml.Close()
-	probe := exec.Command(binary, "probe", "--region", "eu-london", "--controller", "http://"+ctl, "--token-file", tokenFile,
+	var args []string
+	if filepath.Base(binary) != "nines-probe" {
+		args = append(args, "probe")
+	}
+	args = append(args, "--region", "eu-london", "--controller", "http://"+ctl, "--token-file", tokenFile,
 		"--probe-id", "load", "--spool", filepath.Join(dir, "spool.db"), "--listen", metricsAddr, "--log-level", "warn")
+	probe := exec.Command(binary, args...)
 	probe.Stderr = os.Stderr
 	if err := probe.Start(); err != nil {
 		return err

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -14,10 +12,10 @@ import (
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/demo"
-	"github.com/nines-sre/nines/probe"
+	"github.com/nines-sre/nines/internal/cli"
 )
 
-func controllerCmd(g *globals) *cobra.Command {
+func controllerCmd(g *cli.Globals) *cobra.Command {
 	var o controller.Options
 	var file string
 	cmd := &cobra.Command{
@@ -25,7 +23,7 @@ func controllerCmd(g *globals) *cobra.Command {
 		Short: "Run the controller: probe API, result ingest, quorum verdicts, status API",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			log, err := g.Logger()
 			if err != nil {
 				return err
 			}
@@ -53,65 +51,7 @@ func controllerCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func probeCmd(g *globals) *cobra.Command {
-	var o probe.Options
-	var tokenFile string
-	var maxProcs, gcPercent int
-	cmd := &cobra.Command{
-		Use:   "probe",
-		Short: "Run a probe agent for one region",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			if tokenFile == "" {
-				return fmt.Errorf("--token-file is required")
-			}
-			b, err := os.ReadFile(tokenFile)
-			if err != nil {
-				return fmt.Errorf("--token-file: %w", err)
-			}
-			o.Token = strings.TrimSpace(string(b))
-			if o.ProbeID == "" {
-				host, _ := os.Hostname()
-				o.ProbeID = host + "-" + o.Region
-			}
-			if o.SpoolPath == "" {
-				o.SpoolPath = "nines-spool-" + o.Region + ".db"
-			}
-			if maxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
-				runtime.GOMAXPROCS(maxProcs)
-			}
-			if gcPercent > 0 && os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(gcPercent)
-			}
-			o.Logger, o.Version = log, version()
-			return probe.Run(cmd.Context(), o)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.Region, "region", "", "region this probe runs in (required)")
-	f.StringVar(&o.Controller, "controller", "", "controller base URL, e.g. https://nines.example.com (required); several, comma-separated, for controller replicas without a load balancer")
-	f.StringVar(&tokenFile, "token-file", "", "file holding this region's probe token (required)")
-	f.StringVar(&o.ProbeID, "probe-id", "", "unique probe id (default HOSTNAME-REGION)")
-	f.StringVar(&o.SpoolPath, "spool", "", "spool file (default nines-spool-REGION.db)")
-	f.Int64Var(&o.SpoolMaxBytes, "spool-max-bytes", 512<<20, "most bytes of results kept while the controller is away; the oldest are dropped past it (0: no bound)")
-	f.DurationVar(&o.SpoolMaxAge, "spool-max-age", 72*time.Hour, "oldest result kept while the controller is away (0: no bound)")
-	f.StringVar(&o.Listen, "listen", ":9464", "address for /metrics and /healthz (empty disables)")
-	f.IntVar(&o.BatchSize, "batch-size", 1000, "most results per shipment")
-	f.StringVar(&o.NATSURL, "nats", "", "ship results through NATS JetStream at this URL instead of HTTP")
-	f.StringVar(&o.CAFile, "tls-ca", "", "CA that signed the controller's certificate (default: system roots)")
-	f.StringVar(&o.CertFile, "tls-cert", "", "client certificate for mutual TLS (PEM)")
-	f.StringVar(&o.KeyFile, "tls-key", "", "the client certificate's private key (PEM)")
-	f.IntVar(&gcPercent, "gc-percent", 50, "heap growth that triggers garbage collection (GOGC wins when set); the probe's heap is mostly its schedule, and 50 keeps its footprint small at little CPU cost")
-	f.IntVar(&maxProcs, "max-procs", 1, "CPU cores the probe's Go runtime uses (GOMAXPROCS wins when set); a probe mostly waits on the network, and one core spares it the cost of waking threads across cores")
-	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between retries while the controller is away (default 15s)")
-	return cmd
-}
-
-func contentsvcCmd(g *globals) *cobra.Command {
+func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	var o contentsvc.Options
 	var tokenFile, segmentsFile string
 	cmd := &cobra.Command{
@@ -119,7 +59,7 @@ func contentsvcCmd(g *globals) *cobra.Command {
 		Short: "Run the content and segment service (the reference system under test)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			log, err := g.Logger()
 			if err != nil {
 				return err
 			}
@@ -147,7 +87,7 @@ func contentsvcCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func demoCmd(g *globals) *cobra.Command {
+func demoCmd(g *cli.Globals) *cobra.Command {
 	var o demo.Options
 	var scenario string
 	var scenarioFor time.Duration
@@ -156,14 +96,14 @@ func demoCmd(g *globals) *cobra.Command {
 		Short: "Run contentsvc, the controller and seven regional probes on loopback",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
+			log, err := g.Logger()
 			if err != nil {
 				return err
 			}
 			if scenario != "" {
 				return demo.Stage(cmd.Context(), scenario, o.DataDir, scenarioFor, cmd.OutOrStdout())
 			}
-			o.Logger, o.Version, o.Out = log, version(), cmd.OutOrStdout()
+			o.Logger, o.Version, o.Out = log, cli.Version(), cmd.OutOrStdout()
 			return demo.Run(cmd.Context(), o)
 		},
 	}

@@ -7,14 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nines-sre/nines/internal/cli"
 )
 
 // errSilent marks an error already reported to the user.
@@ -31,67 +30,16 @@ func main() {
 	}
 }
 
-type globals struct {
-	logLevel  string
-	logFormat string
-}
-
-func (g *globals) logger() (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", g.logLevel)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch g.logFormat {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: %q is not text or json", g.logFormat)
-}
-
 func newRoot() *cobra.Command {
-	g := &globals{}
+	g := &cli.Globals{}
 	root := &cobra.Command{
 		Use:           "nines",
 		Short:         "Uptime and SLA monitoring: regional probes, quorum verdicts, error budgets",
-		Version:       version(),
+		Version:       cli.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.AddCommand(controllerCmd(g), probeCmd(g), contentsvcCmd(g), demoCmd(g), validateCmd(), slaCmd(), hashPasswordCmd())
+	g.Flags(root)
+	root.AddCommand(controllerCmd(g), cli.ProbeCommand("probe", g), contentsvcCmd(g), demoCmd(g), validateCmd(), slaCmd(), hashPasswordCmd())
 	return root
-}
-
-// version reports the module version and VCS revision from build info.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" {
-		v += " " + rev + dirty
-	}
-	return strings.TrimSpace(v + " " + bi.GoVersion)
 }

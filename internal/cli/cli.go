@@ -1,0 +1,136 @@
+// Package cli holds what the nines commands share: logging flags, the
+// version, and the probe command, which both the nines binary and the
+// lean nines-probe binary run.
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nines-sre/nines/probe"
+)
+
+// Globals are the flags every command shares: how to log.
+type Globals struct {
+	logLevel  string
+	logFormat string
+}
+
+// Flags adds --log-level and --log-format to root and its subcommands.
+func (g *Globals) Flags(root *cobra.Command) {
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// Logger builds the logger the flags ask for.
+func (g *Globals) Logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch g.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", g.logFormat)
+}
+
+// Version reports the module version and VCS revision from build info.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return strings.TrimSpace(v + " " + bi.GoVersion)
+}
+
+// ProbeCommand is the probe agent as a command named use: `nines probe`,
+// and the root of `nines-probe`, the probe alone in a smaller binary.
+func ProbeCommand(use string, g *Globals) *cobra.Command {
+	var o probe.Options
+	var tokenFile string
+	var maxProcs, gcPercent int
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Run a probe agent for one region",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.Logger()
+			if err != nil {
+				return err
+			}
+			if tokenFile == "" {
+				return fmt.Errorf("--token-file is required")
+			}
+			b, err := os.ReadFile(tokenFile)
+			if err != nil {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			o.Token = strings.TrimSpace(string(b))
+			if o.ProbeID == "" {
+				host, _ := os.Hostname()
+				o.ProbeID = host + "-" + o.Region
+			}
+			if o.SpoolPath == "" {
+				o.SpoolPath = "nines-spool-" + o.Region + ".db"
+			}
+			if maxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(maxProcs)
+			}
+			if gcPercent > 0 && os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(gcPercent)
+			}
+			o.Logger, o.Version = log, Version()
+			return probe.Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Region, "region", "", "region this probe runs in (required)")
+	f.StringVar(&o.Controller, "controller", "", "controller base URL, e.g. https://nines.example.com (required); several, comma-separated, for controller replicas without a load balancer")
+	f.StringVar(&tokenFile, "token-file", "", "file holding this region's probe token (required)")
+	f.StringVar(&o.ProbeID, "probe-id", "", "unique probe id (default HOSTNAME-REGION)")
+	f.StringVar(&o.SpoolPath, "spool", "", "spool file (default nines-spool-REGION.db)")
+	f.Int64Var(&o.SpoolMaxBytes, "spool-max-bytes", 512<<20, "most bytes of results kept while the controller is away; the oldest are dropped past it (0: no bound)")
+	f.DurationVar(&o.SpoolMaxAge, "spool-max-age", 72*time.Hour, "oldest result kept while the controller is away (0: no bound)")
+	f.StringVar(&o.Listen, "listen", ":9464", "address for /metrics and /healthz (empty disables)")
+	f.IntVar(&o.BatchSize, "batch-size", 1000, "most results per shipment")
+	f.StringVar(&o.NATSURL, "nats", "", "ship results through NATS JetStream at this URL instead of HTTP")
+	f.StringVar(&o.CAFile, "tls-ca", "", "CA that signed the controller's certificate (default: system roots)")
+	f.StringVar(&o.CertFile, "tls-cert", "", "client certificate for mutual TLS (PEM)")
+	f.StringVar(&o.KeyFile, "tls-key", "", "the client certificate's private key (PEM)")
+	f.IntVar(&gcPercent, "gc-percent", 50, "heap growth that triggers garbage collection (GOGC wins when set); the probe's heap is mostly its schedule, and 50 keeps its footprint small at little CPU cost")
+	f.IntVar(&maxProcs, "max-procs", 1, "CPU cores the probe's Go runtime uses (GOMAXPROCS wins when set); a probe mostly waits on the network, and one core spares it the cost of waking threads across cores")
+	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between retries while the controller is away (default 15s)")
+	return cmd
+}
