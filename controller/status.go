@@ -90,13 +90,15 @@ func (c *Controller) Status() StatusResponse {
 			ch := &comp.Checks[i]
 			v := verdict(cfg, ch, c.latest, healthy, now)
 			chs := CheckStatus{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Status: v.Status, Reason: v.Reason,
-				Failing: v.Failing, Quorum: cfg.CheckQuorum(ch), Regions: map[string]CheckRegionStatus{}, StaleRegions: v.StaleRegions}
+				Failing: v.Failing, Quorum: cfg.CheckQuorum(ch), Regions: make(map[string]CheckRegionStatus, len(v.Regions)), StaleRegions: v.StaleRegions}
+			// One allocation for the latencies of all regions of the check.
+			latency := make([]float64, 0, len(v.Regions))
 			for region, rv := range v.Regions {
 				crs := CheckRegionStatus{Status: rv.Status, Healthy: rv.Healthy, StaleEdge: rv.Stale}
 				if r := rv.Result; r != nil {
-					at := r.Started.UTC()
-					ms := float64(r.DurationUS) / 1000
-					crs.LastResultAt, crs.LatencyMS = &at, &ms
+					// Results in latest are shared, read-only and in UTC.
+					latency = append(latency, float64(r.DurationUS)/1000)
+					crs.LastResultAt, crs.LatencyMS = &r.Started, &latency[len(latency)-1]
 					crs.ErrorClass, crs.Message = r.ErrorClass, r.Message
 					crs.CertDaysLeft, crs.Edge = r.CertDaysLeft(), r.Edge
 				}

@@ -13,13 +13,15 @@ import (
 	"github.com/nines-sre/nines/model"
 )
 
-// latest keeps the newest result of every check in every region.
+// latest keeps the newest result of every check in every region. The
+// results it hands out are shared and never modified: a newer one replaces
+// the pointer.
 type latest struct {
 	mu sync.RWMutex
-	m  map[string]map[string]model.Result // check → region → result
+	m  map[string]map[string]*model.Result // check → region → result
 }
 
-func newLatest() *latest { return &latest{m: map[string]map[string]model.Result{}} }
+func newLatest() *latest { return &latest{m: map[string]map[string]*model.Result{}} }
 
 // offer records r when it is newer than what is known.
 func (l *latest) offer(r model.Result) {
@@ -27,15 +29,24 @@ func (l *latest) offer(r model.Result) {
 	defer l.mu.Unlock()
 	byRegion := l.m[r.Check]
 	if byRegion == nil {
-		byRegion = map[string]model.Result{}
+		byRegion = map[string]*model.Result{}
 		l.m[r.Check] = byRegion
 	}
 	if cur, ok := byRegion[r.Region]; !ok || r.Scheduled.After(cur.Scheduled) {
-		byRegion[r.Region] = r
+		r.Started = r.Started.UTC()
+		byRegion[r.Region] = &r
 	}
 }
 
-func (l *latest) get(check, region string) (model.Result, bool) {
+// regions returns the newest result of check by region; the map is shared
+// and must only be read under l.mu's read lock, which fn runs under.
+func (l *latest) regions(check string, fn func(map[string]*model.Result)) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	fn(l.m[check])
+}
+
+func (l *latest) get(check, region string) (*model.Result, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	r, ok := l.m[check][region]
@@ -83,30 +94,33 @@ func staleAfter(ch *config.Check) time.Duration {
 // down when at least quorum healthy regions fail; degraded when some, but
 // fewer, fail; unknown when fewer than quorum healthy regions reported.
 func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string]bool, now time.Time) Verdict {
-	v := Verdict{Regions: map[string]RegionView{}}
+	regions := cfg.CheckRegions(ch)
+	v := Verdict{Regions: make(map[string]RegionView, len(regions))}
 	reported, degraded := 0, 0
-	for _, region := range cfg.CheckRegions(ch) {
-		rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
-		if r, ok := l.get(ch.ID, region); ok {
-			r := r
-			rv.Result = &r
-			fresh := now.Sub(r.Scheduled) <= staleAfter(ch)
-			if rv.Healthy && fresh {
-				reported++
-				rv.Status = model.Status(r.Outcome)
-				switch r.Outcome {
-				case model.OutcomeDown:
-					v.Failing++
-				case model.OutcomeDegraded:
-					degraded++
+	staleAt := staleAfter(ch)
+	l.regions(ch.ID, func(results map[string]*model.Result) {
+		for _, region := range regions {
+			rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
+			if r, ok := results[region]; ok {
+				rv.Result = r
+				fresh := now.Sub(r.Scheduled) <= staleAt
+				if rv.Healthy && fresh {
+					reported++
+					rv.Status = model.Status(r.Outcome)
+					switch r.Outcome {
+					case model.OutcomeDown:
+						v.Failing++
+					case model.OutcomeDegraded:
+						degraded++
+					}
 				}
 			}
+			if rv.Healthy {
+				v.Healthy++
+			}
+			v.Regions[region] = rv
 		}
-		if rv.Healthy {
-			v.Healthy++
-		}
-		v.Regions[region] = rv
-	}
+	})
 	v.StaleRegions = staleEdges(v.Regions)
 	q := cfg.CheckQuorum(ch)
 	switch {
