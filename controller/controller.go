@@ -70,13 +70,16 @@ type Controller struct {
 	store   store.Store
 	elector elector // nil: this controller always leads
 	replica string
-	probes  *registry
-	latest  *latest
-	log     *slog.Logger
-	now     func() time.Time
-	metrics *metrics
-	reg     *prometheus.Registry
-	mtls    bool
+
+	syncMu     sync.Mutex
+	syncCursor int64 // where the last replica sync read up to (store/postgres)
+	probes     *registry
+	latest     *latest
+	log        *slog.Logger
+	now        func() time.Time
+	metrics    *metrics
+	reg        *prometheus.Registry
+	mtls       bool
 
 	rawRetention, sliceRetention time.Duration
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/controller/store/postgres"
 	"github.com/nines-sre/nines/controller/store/sqlite"
+	"github.com/nines-sre/nines/model"
 )
 
 // elector is how a replica learns whether it leads (store/postgres).
@@ -52,9 +53,18 @@ func openStore(ctx context.Context, o Options) (store.Store, elector, error) {
 // PostgreSQL.
 func (c *Controller) Leading() bool { return c.elector == nil || c.elector.Leading() }
 
+// latestSince is a store that can say what was ingested since a cursor
+// (store/postgres), so that a replica need not read every check's newest
+// result at every sync.
+type latestSince interface {
+	LatestSince(ctx context.Context, cursor int64) ([]model.Result, int64, error)
+}
+
 // syncReplica takes in what other replicas received: heartbeats of probes
 // that talk to them, and results they ingested.
 func (c *Controller) syncReplica(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	now := c.now()
 	ps, err := c.store.Probes(ctx, now.Add(-time.Hour))
 	if err != nil {
@@ -63,7 +73,12 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 	for _, p := range ps {
 		c.probes.merge(p)
 	}
-	rs, err := c.store.Latest(ctx)
+	var rs []model.Result
+	if inc, ok := c.store.(latestSince); ok {
+		rs, c.syncCursor, err = inc.LatestSince(ctx, c.syncCursor)
+	} else {
+		rs, err = c.store.Latest(ctx)
+	}
 	if err != nil {
 		return err
 	}

@@ -365,6 +365,35 @@ func (s *Store) Latest(ctx context.Context) ([]model.Result, error) {
 	return s.scan(ctx, rows)
 }
 
+// syncOverlap is how far back LatestSince looks before its cursor, for
+// batches that committed after a later one was read (an ingest is one
+// statement of milliseconds; one that took longer is missed here until
+// the check's next result, a minute later).
+const syncOverlap = 10 * time.Second
+
+// LatestSince returns the newest result of every check and region among
+// those stored since cursor (a time on the database's clock, Unix ms, from
+// the previous call; 0 the first time, which reads everything), and the
+// cursor for the next call. Reading a result twice is harmless: the
+// caller keeps the newest.
+func (s *Store) LatestSince(ctx context.Context, cursor int64) ([]model.Result, int64, error) {
+	var now int64
+	if err := s.pool.QueryRow(ctx, `SELECT (extract(epoch from statement_timestamp()) * 1000)::bigint`).Scan(&now); err != nil {
+		return nil, 0, fmt.Errorf("database clock: %w", err)
+	}
+	if cursor <= 0 {
+		rs, err := s.Latest(ctx)
+		return rs, now, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (check_id, region_id) `+resultColumns+` FROM results
+		WHERE ingested_at >= $1 ORDER BY check_id, region_id, scheduled DESC`, cursor-syncOverlap.Milliseconds())
+	if err != nil {
+		return nil, 0, fmt.Errorf("query results since %d: %w", cursor, err)
+	}
+	rs, err := s.scan(ctx, rows)
+	return rs, now, err
+}
+
 // Results returns the results matching q, oldest first.
 func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, error) {
 	cid, ok, err := s.lookup(ctx, "checks", q.Check)
