@@ -185,7 +185,8 @@ func (s *Store) RecordAttempt(ctx context.Context, n *alerting.Notification, a a
 	return tx.Commit()
 }
 
-// AlertNotifications returns the notification history of key.
+// AlertNotifications returns the notification history of key, with every
+// attempt, in two queries.
 func (s *Store) AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE alert_key = ? ORDER BY id`, key)
 	if err != nil {
@@ -196,23 +197,30 @@ func (s *Store) AlertNotifications(ctx context.Context, key string) ([]store.Not
 		return nil, err
 	}
 	out := make([]store.NotificationHistory, len(ns))
+	at := map[int64]int{}
 	for i, n := range ns {
 		out[i].Notification = n
-		rows, err := s.db.QueryContext(ctx, `SELECT at, outcome, COALESCE(error, '') FROM attempts WHERE outbox_id = ? ORDER BY at`, n.ID)
-		if err != nil {
-			return nil, err
+		at[n.ID] = i
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT a.outbox_id, a.at, a.outcome, COALESCE(a.error, '') FROM attempts a JOIN outbox o ON o.id = a.outbox_id
+		WHERE o.alert_key = ? ORDER BY a.outbox_id, a.at`, key)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, ms int64
+		var a alerting.Attempt
+		if err := rows.Scan(&id, &ms, &a.Outcome, &a.Error); err != nil {
+			return nil, fmt.Errorf("read attempts: %w", err)
 		}
-		for rows.Next() {
-			var at int64
-			var a alerting.Attempt
-			if err := rows.Scan(&at, &a.Outcome, &a.Error); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			a.At = time.UnixMilli(at).UTC()
+		a.At = time.UnixMilli(ms).UTC()
+		if i, ok := at[id]; ok {
 			out[i].AttemptLog = append(out[i].AttemptLog, a)
 		}
-		rows.Close()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read attempts: %w", err)
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/controller/store"
@@ -76,7 +77,7 @@ func (s *Store) IncidentForAlert(ctx context.Context, alertKey string, alertSeq 
 }
 
 // Incidents returns the incidents open now or started since since, newest
-// first, with their updates.
+// first, with their updates, in two queries.
 func (s *Store) Incidents(ctx context.Context, since time.Time) ([]store.Incident, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
 		WHERE resolved_at IS NULL OR started_at >= ? ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
@@ -100,22 +101,31 @@ func (s *Store) Incidents(ctx context.Context, since time.Time) ([]store.Inciden
 		out = append(out, in)
 	}
 	rows.Close()
-	for i := range out {
-		ur, err := s.db.QueryContext(ctx, `SELECT at, status, body, author FROM incident_updates WHERE incident_id = ? ORDER BY at DESC`, out[i].ID)
-		if err != nil {
-			return nil, err
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]any, len(out))
+	at := map[int64]int{}
+	for i, in := range out {
+		ids[i], at[in.ID] = in.ID, i
+	}
+	ur, err := s.db.QueryContext(ctx, `SELECT incident_id, at, status, body, author FROM incident_updates
+		WHERE incident_id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY incident_id, at DESC`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("read incident updates: %w", err)
+	}
+	defer ur.Close()
+	for ur.Next() {
+		var id, ms int64
+		var u store.IncidentUpdate
+		if err := ur.Scan(&id, &ms, &u.Status, &u.Body, &u.Author); err != nil {
+			return nil, fmt.Errorf("read incident updates: %w", err)
 		}
-		for ur.Next() {
-			var u store.IncidentUpdate
-			var at int64
-			if err := ur.Scan(&at, &u.Status, &u.Body, &u.Author); err != nil {
-				ur.Close()
-				return nil, err
-			}
-			u.At = time.UnixMilli(at).UTC()
-			out[i].Updates = append(out[i].Updates, u)
-		}
-		ur.Close()
+		u.At = time.UnixMilli(ms).UTC()
+		out[at[id]].Updates = append(out[at[id]].Updates, u)
+	}
+	if err := ur.Err(); err != nil {
+		return nil, fmt.Errorf("read incident updates: %w", err)
 	}
 	return out, nil
 }
