@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -35,6 +36,7 @@ func fail(c echo.Context, code int, field, msg string) error {
 func (c *Controller) routes(e *echo.Echo) {
 	e.Use(middleware.Recover())
 	e.GET("/healthz", func(ec echo.Context) error { return ec.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", c.handleReady)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg})))
 	e.GET("/api/v1/status", c.handleStatus)
 	e.GET("/api/v1/leader", c.handleLeader)
@@ -227,4 +229,17 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 // handleLeader tells which replica this is and whether it leads.
 func (c *Controller) handleLeader(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, map[string]any{"replica": c.replica, "leading": c.Leading(), "shared": c.elector != nil})
+}
+
+// handleReady answers 200 while the store answers, so that a load balancer
+// sends probes and users to replicas that can serve them; /healthz only
+// says the process runs.
+func (c *Controller) handleReady(ec echo.Context) error {
+	ctx, cancel := context.WithTimeout(ec.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := c.store.Ping(ctx); err != nil {
+		c.log.Warn("not ready: the store does not answer", "err", err)
+		return ec.String(http.StatusServiceUnavailable, "store unavailable\n")
+	}
+	return ec.String(http.StatusOK, "ready\n")
 }

@@ -569,3 +569,17 @@ func TestProbeAPIGuards(t *testing.T) {
 		t.Fatalf("bad hash: %v", err)
 	}
 }
+
+func TestReadyWhileTheStoreAnswers(t *testing.T) {
+	h := newHarness(t)
+	if resp, body := h.do("GET", "/readyz", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	h.c.store.Close()
+	if resp, body := h.do("GET", "/readyz", "", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with the store closed: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := h.do("GET", "/healthz", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz with the store closed: %d, want the process alive", resp.StatusCode)
+	}
+}

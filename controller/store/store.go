@@ -100,6 +100,9 @@ type Store interface {
 	DeleteSession(ctx context.Context, key string) error
 	PruneSessions(ctx context.Context, before time.Time) (int64, error)
 
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+
 	Close() error
 }
 

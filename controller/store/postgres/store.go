@@ -66,6 +66,9 @@ func Redact(dsn string) string {
 	return u.Redacted()
 }
 
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
 // Close closes every connection.
 func (s *Store) Close() error {
 	s.pool.Close()
