@@ -1,0 +1,126 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
+	"github.com/nines-sre/nines/model"
+)
+
+// TestReplicasShareProbesAndResultsAndHandOver runs two controllers in this
+// process over one PostgreSQL schema: what a probe tells one, the other
+// shows; one leads; when it stops, the other takes over.
+func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
+	database := pgtest.Schema(t, pgtest.DSN(t))
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type replica struct {
+		base string
+		stop context.CancelFunc
+		done chan error
+	}
+	start := func(name string) *replica {
+		ready := make(chan string, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &replica{stop: cancel, done: make(chan error, 1)}
+		go func() {
+			r.done <- Run(ctx, Options{Config: cfg, DataDir: t.TempDir(), Database: database, Replica: name, LeaseTTL: time.Second,
+				SyncEvery: 100 * time.Millisecond, Listen: "127.0.0.1:0", Ready: ready, Registry: prometheus.NewRegistry(),
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		}()
+		select {
+		case addr := <-ready:
+			r.base = "http://" + addr
+		case err := <-r.done:
+			t.Fatalf("replica %s: %v", name, err)
+		}
+		t.Cleanup(func() { cancel(); <-r.done })
+		return r
+	}
+	a, b := start("a"), start("b")
+	post := func(base, path, region string, body any) {
+		t.Helper()
+		js, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(js))
+		req.Header.Set("Authorization", "Bearer "+tokens[region])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s%s: %d", base, path, resp.StatusCode)
+		}
+	}
+	get := func(base, path string, v any) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 5s", what)
+			}
+		}
+	}
+	// Every region's probe talks to replica a only.
+	now := time.Now()
+	for region := range tokens {
+		post(a.base, "/api/v1/probes/heartbeat", region, model.Heartbeat{Probe: "p-" + region, Region: region, StartedAt: now, SentAt: now})
+		post(a.base, "/api/v1/results", region, model.ResultBatch{Probe: "p-" + region, Results: []model.Result{{Check: "api-health", Region: region,
+			Scheduled: now.Truncate(time.Second), Started: now, Probe: "p-" + region, DurationUS: 900, Outcome: model.OutcomeDown, HTTPStatus: 503,
+			ErrorClass: model.ErrStatus}}})
+	}
+	eventually("replica b shows what the probes told a", func() bool {
+		var s StatusResponse
+		get(b.base, "/api/v1/status", &s)
+		healthy := 0
+		for _, r := range s.Regions {
+			if r.Healthy {
+				healthy++
+			}
+		}
+		for _, c := range s.Components {
+			for _, ch := range c.Checks {
+				if ch.ID == "api-health" {
+					return ch.Status == model.StatusDown && healthy == len(tokens)
+				}
+			}
+		}
+		return false
+	})
+	leading := func(base string) bool {
+		var v struct{ Leading bool }
+		get(base, "/api/v1/leader", &v)
+		return v.Leading
+	}
+	eventually("one leader", func() bool { return leading(a.base) != leading(b.base) })
+	first, second := a, b
+	if leading(b.base) {
+		first, second = b, a
+	}
+	first.stop()
+	<-first.done
+	first.done <- nil // for the cleanup
+	eventually("the other replica leads", func() bool { return leading(second.base) })
+}
