@@ -87,6 +87,12 @@ func (c *Controller) watchConfig(ctx context.Context, path string, every time.Du
 		c.reload.mu.Lock()
 		c.reload.sum = sha256.Sum256(raw)
 		c.reload.mu.Unlock()
+		// The file may have changed between its loading and now: what is
+		// in it now is what must be in force.
+		if cfg, err := config.Parse(path, raw); err != nil || cfg.Version != c.Config().Version {
+			c.log.Info("configuration file changed since it was loaded: reloading", "file", path)
+			_ = c.ReloadFile(path)
+		}
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

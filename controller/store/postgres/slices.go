@@ -302,6 +302,8 @@ func (s *Store) HasLatencyEvents(ctx context.Context, check string, thresholdMS 
 		return false, err
 	}
 	var has bool
-	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM latency_events WHERE check_id = $1 AND threshold_ms = $2)`, cid, thresholdMS).Scan(&has)
-	return has, err
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM latency_events WHERE check_id = $1 AND threshold_ms = $2)`, cid, thresholdMS).Scan(&has); err != nil {
+		return false, fmt.Errorf("latency events of %s: %w", check, err)
+	}
+	return has, nil
 }
