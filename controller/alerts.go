@@ -161,6 +161,18 @@ func (c *Controller) handleAlert(ec echo.Context) error {
 }
 
 // authAPI accepts the configured API tokens.
+// readAPI lets reads through, or with api.private only those that carry
+// an API token.
+func (c *Controller) readAPI(next echo.HandlerFunc) echo.HandlerFunc {
+	authed := c.authAPI(next)
+	return func(ec echo.Context) error {
+		if c.Config().API.Private {
+			return authed(ec)
+		}
+		return next(ec)
+	}
+}
+
 func (c *Controller) authAPI(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
 		tok, _ := strings.CutPrefix(ec.Request().Header.Get("Authorization"), "Bearer ")

@@ -18,6 +18,7 @@ import (
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -401,5 +402,26 @@ func TestSecretsStayOutOfOutputs(t *testing.T) {
 				t.Errorf("%s shows the secret %q", path, s)
 			}
 		}
+	}
+}
+
+func TestPrivateAPINeedsAToken(t *testing.T) {
+	pd := pagerdutytest.New()
+	defer pd.Close()
+	h := newHarnessWith(t, alertingConfig(pd.URL, "http://127.0.0.1:9/hook")+"api: {private: true}\n")
+	for _, path := range []string{"/api/v1/status", "/api/v1/results?check=api-health", "/api/v1/slo", "/api/v1/alerts", "/api/v1/leader"} {
+		if resp, body := h.do("GET", path, "", nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without a token: %d %s", path, resp.StatusCode, body)
+		}
+		if resp, body := h.do("GET", path, "", nil, "Authorization", "Bearer "+apiToken); resp.StatusCode == http.StatusUnauthorized {
+			t.Errorf("GET %s with a token: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	// The status page stays public.
+	if resp, _ := h.do("GET", "/", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("status page of a private API: %d", resp.StatusCode)
+	}
+	if _, err := config.Parse("x.yaml", []byte(testConfig+"api: {private: true}\n")); err == nil || !strings.Contains(err.Error(), "api.private") {
+		t.Errorf("a private API without tokens: %v", err)
 	}
 }

@@ -34,6 +34,7 @@ type Config struct {
 	Maintenance []Maintenance `yaml:"maintenance"`
 	Alerting    Alerting      `yaml:"alerting"`
 	Dashboard   Dashboard     `yaml:"dashboard"`
+	API         API           `yaml:"api"`
 
 	// Version is a hash of the effective configuration.
 	Version string `yaml:"-"`

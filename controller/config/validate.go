@@ -180,6 +180,7 @@ func (v *validator) validate(c *Config, dir string) {
 	v.validateSLOs(c, checks)
 	v.validateAlerting(c)
 	v.validateDashboard(c)
+	v.validateAPI(c)
 }
 
 func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool, dir string) {
