@@ -87,3 +87,16 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 	}
 	return nil
 }
+
+// OtherLeaderAlive reports whether a controller replica holds a valid
+// leader lease on the shared database (never with SQLite).
+func (c *Controller) OtherLeaderAlive(ctx context.Context) bool {
+	l, ok := c.store.(interface {
+		Leader(ctx context.Context) (string, bool, error)
+	})
+	if !ok {
+		return false
+	}
+	holder, valid, err := l.Leader(ctx)
+	return err == nil && valid && holder != c.replica
+}
