@@ -583,3 +583,9 @@ func TestReadyWhileTheStoreAnswers(t *testing.T) {
 		t.Fatalf("healthz with the store closed: %d, want the process alive", resp.StatusCode)
 	}
 }
+
+func TestNoOtherLeaderOnSQLite(t *testing.T) {
+	if newHarness(t).c.OtherLeaderAlive(context.Background()) {
+		t.Fatal("a controller on its own SQLite file sees another leader")
+	}
+}

@@ -119,6 +119,16 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 	if leading(b.base) {
 		first, second = b, a
 	}
+	// A report (nines sla) opening the same database sees the leader.
+	reporter, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Database: database, Replica: "report",
+		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reporter.OtherLeaderAlive(context.Background()) {
+		t.Error("a report does not see the leader")
+	}
+	reporter.Close()
 	first.stop()
 	<-first.done
 	first.done <- nil // for the cleanup
