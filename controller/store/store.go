@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -245,4 +246,14 @@ func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 	}
 	return out, nil
+}
+
+// DecodeAlert reads an alert stored as JSON with its revision.
+func DecodeAlert(body []byte, rev int64) (alerting.Alert, error) {
+	var a alerting.Alert
+	if err := json.Unmarshal(body, &a); err != nil {
+		return a, fmt.Errorf("decode alert: %w", err)
+	}
+	a.Revision = rev
+	return a, nil
 }

@@ -53,16 +53,11 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.A
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (alerting.Alert, error) {
 		var body []byte
-		var a alerting.Alert
 		var rev int64
 		if err := r.Scan(&body, &rev); err != nil {
-			return a, err
+			return alerting.Alert{}, err
 		}
-		if err := json.Unmarshal(body, &a); err != nil {
-			return a, fmt.Errorf("decode alert: %w", err)
-		}
-		a.Revision = rev
-		return a, nil
+		return store.DecodeAlert(body, rev)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
@@ -81,11 +76,10 @@ func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read alert %s: %w", key, err)
 	}
-	var a alerting.Alert
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, fmt.Errorf("decode alert %s: %w", key, err)
+	a, err := store.DecodeAlert(body, rev)
+	if err != nil {
+		return nil, fmt.Errorf("alert %s: %w", key, err)
 	}
-	a.Revision = rev
 	return &a, nil
 }
 

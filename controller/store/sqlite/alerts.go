@@ -40,15 +40,14 @@ func (s *Store) alerts(ctx context.Context, q string, args ...any) ([]alerting.A
 	var out []alerting.Alert
 	for rows.Next() {
 		var body []byte
-		var a alerting.Alert
 		var rev int64
 		if err := rows.Scan(&body, &rev); err != nil {
+			return nil, fmt.Errorf("read alerts: %w", err)
+		}
+		a, err := store.DecodeAlert(body, rev)
+		if err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal(body, &a); err != nil {
-			return nil, fmt.Errorf("decode alert: %w", err)
-		}
-		a.Revision = rev
 		out = append(out, a)
 	}
 	return out, rows.Err()
@@ -65,11 +64,10 @@ func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read alert %s: %w", key, err)
 	}
-	var a alerting.Alert
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, fmt.Errorf("decode alert %s: %w", key, err)
+	a, err := store.DecodeAlert(body, rev)
+	if err != nil {
+		return nil, fmt.Errorf("alert %s: %w", key, err)
 	}
-	a.Revision = rev
 	return &a, nil
 }
 
