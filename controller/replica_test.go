@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/store/postgres"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
 	"github.com/nines-sre/nines/model"
 )
@@ -119,6 +120,23 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 	if leading(b.base) {
 		first, second = b, a
 	}
+	// The leader made the day partitions of the retention window ahead.
+	eventually("day partitions made", func() bool {
+		var n int
+		st, err := postgres.Open(context.Background(), database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		parts, err := st.Partitions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range parts {
+			n++
+		}
+		return n >= int(DefaultRawRetention/(24*time.Hour))+2
+	})
 	// A report (nines sla) opening the same database sees the leader.
 	reporter, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Database: database, Replica: "report",
 		Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -17,6 +17,19 @@ const (
 // Prune applies the retention once.
 func (c *Controller) Prune(ctx context.Context) error {
 	now := c.now()
+	// Day partitions (store/postgres) from the oldest day kept to two days
+	// ahead, so that ingest never waits for one.
+	if p, ok := c.store.(interface {
+		MaintainPartitions(ctx context.Context, from, to time.Time) (int, error)
+	}); ok {
+		made, err := p.MaintainPartitions(ctx, now.Add(-c.rawRetention), now.Add(48*time.Hour))
+		if err != nil {
+			return err
+		}
+		if made > 0 {
+			c.log.Info("result partitions made", "days", made)
+		}
+	}
 	n, err := c.store.PruneResults(ctx, now.Add(-c.rawRetention))
 	c.metrics.pruned.WithLabelValues("results").Add(float64(n))
 	if err != nil {

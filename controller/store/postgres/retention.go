@@ -10,10 +10,15 @@ import (
 	"github.com/nines-sre/nines/controller/sla"
 )
 
-// PruneResults deletes raw results scheduled before before, one check and
-// region at a time along the primary key, so that no statement holds many
-// locks for long; it returns how many rows went.
+// PruneResults deletes raw results scheduled before before: whole days go
+// with their partitions; the rest (the day before's edge, results_default)
+// one check and region at a time along the primary key, so that no
+// statement holds many locks for long. It returns how many rows went.
 func (s *Store) PruneResults(ctx context.Context, before time.Time) (int64, error) {
+	dropped, err := s.dropPartitionsBefore(ctx, before)
+	if err != nil {
+		return dropped, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT c.id, g.id FROM checks c CROSS JOIN regions g`)
 	if err != nil {
 		return 0, fmt.Errorf("prune results: %w", err)
@@ -25,7 +30,7 @@ func (s *Store) PruneResults(ctx context.Context, before time.Time) (int64, erro
 	if err != nil {
 		return 0, fmt.Errorf("prune results: %w", err)
 	}
-	var total int64
+	total := dropped
 	for _, p := range pairs {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM results WHERE check_id = $1 AND region_id = $2 AND scheduled < $3`, p[0], p[1], before.UnixMilli())
 		if err != nil {

@@ -45,7 +45,7 @@ func TestMigrationsAreRecordedOnce(t *testing.T) {
 	}
 	defer s.Close()
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 4 {
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 5 {
 		t.Fatalf("schema_migrations: %d %v", n, err)
 	}
 }
@@ -84,5 +84,67 @@ func TestLatestSinceReadsOnlyWhatIsNew(t *testing.T) {
 	rs, next, err := s.LatestSince(ctx, cursor)
 	if err != nil || len(rs) != 1 || rs[0].Check != "a" || rs[0].Outcome != model.OutcomeDown || next < cursor {
 		t.Fatalf("incremental read: %+v, cursor %d, %v", rs, next, err)
+	}
+}
+
+func TestDayPartitions(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.Schema(t, pgtest.DSN(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d1 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	d2, d3 := d1.Add(day), d1.Add(2*day)
+	count := func(table string) int64 {
+		t.Helper()
+		var n int64
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Results before any day partition exists land in results_default.
+	early := []model.Result{
+		storetest.Result("api", "eu-london", d1.Add(time.Hour), model.OutcomeUp),
+		storetest.Result("api", "eu-london", d1.Add(23*time.Hour), model.OutcomeUp),
+		storetest.Result("api", "eu-london", d2.Add(time.Minute), model.OutcomeDown),
+	}
+	if _, err := s.InsertResults(ctx, early); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("results_default"); n != 3 {
+		t.Fatalf("%d rows in results_default", n)
+	}
+	made, err := s.MaintainPartitions(ctx, d1, d3)
+	if err != nil || made != 3 {
+		t.Fatalf("made %d partitions (%v), want three days", made, err)
+	}
+	if count("results_default") != 0 || count(partitionName(d1)) != 2 || count(partitionName(d2)) != 1 {
+		t.Fatalf("rows not moved into their days: default %d, d1 %d, d2 %d", count("results_default"), count(partitionName(d1)), count(partitionName(d2)))
+	}
+	if made, err := s.MaintainPartitions(ctx, d1, d3); err != nil || made != 0 {
+		t.Fatalf("second pass made %d (%v)", made, err)
+	}
+	// Ingest goes on into the partitions, idempotently.
+	again, err := s.InsertResults(ctx, append(early[2:], storetest.Result("api", "eu-london", d3.Add(time.Minute), model.OutcomeUp)))
+	if err != nil || again[0] || !again[1] || count(partitionName(d3)) != 1 {
+		t.Fatalf("ingest into partitions: %v %v", again, err)
+	}
+	got, err := s.Results(ctx, store.Query{Check: "api", Since: d1})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("results across partitions: %d %v", len(got), err)
+	}
+	// Retention drops whole days and deletes the rest row by row.
+	n, err := s.PruneResults(ctx, d2.Add(12*time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d (%v), want day 1's two rows and day 2's one", n, err)
+	}
+	parts, _ := s.Partitions(ctx)
+	if parts[partitionName(d1)] || !parts[partitionName(d2)] || !parts[partitionName(d3)] {
+		t.Fatalf("partitions after retention: %v", parts)
+	}
+	if c, _ := s.CountResults(ctx); c != 1 {
+		t.Fatalf("%d results left, want day 3's", c)
 	}
 }
