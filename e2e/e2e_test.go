@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -260,6 +259,24 @@ alerting:
 
 func token(region string) string { return "e2e-token-for-" + region }
 
+// layOutRegions writes every region's token to dir/tokens and returns the
+// regions and probes.tokens entries of a configuration that uses them.
+func layOutRegions(t *testing.T, dir string) (regionsYAML, tokensYAML string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var rs, toks strings.Builder
+	for _, r := range regions {
+		fmt.Fprintf(&rs, "  - id: %s\n", r)
+		fmt.Fprintf(&toks, "    - {region: %s, token_file: tokens/%s}\n", r, r)
+		if err := os.WriteFile(filepath.Join(dir, "tokens", r), []byte(token(r)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rs.String(), toks.String()
+}
+
 // TestMultiRegionIncidents runs the whole system and stages, in order: a
 // regional fault, a global fault, a lost probe, and a controller outage.
 func TestMultiRegionIncidents(t *testing.T) {
@@ -278,21 +295,11 @@ func TestMultiRegionIncidents(t *testing.T) {
 	dir := t.TempDir()
 	began := time.Now()
 	csAddr, ctl := freeAddr(t), freeAddr(t)
-	var rs, toks bytes.Buffer
-	for _, r := range regions {
-		fmt.Fprintf(&rs, "  - id: %s\n", r)
-		fmt.Fprintf(&toks, "    - {region: %s, token_file: tokens/%s}\n", r, r)
-		if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "tokens", r), []byte(token(r)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rs, toks := layOutRegions(t, dir)
 	cfgPath := filepath.Join(dir, "nines.yaml")
 	pd := pagerdutytest.New()
 	defer pd.Close()
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs.String(), toks.String(), csAddr, pd.URL), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, csAddr, pd.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput()

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,17 +69,7 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	csAddr := freeAddr(t)
-	var rs, toks bytes.Buffer
-	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range regions {
-		fmt.Fprintf(&rs, "  - id: %s\n", r)
-		fmt.Fprintf(&toks, "    - {region: %s, token_file: tokens/%s}\n", r, r)
-		if err := os.WriteFile(filepath.Join(dir, "tokens", r), []byte(token(r)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rs, toks := layOutRegions(t, dir)
 	pd := pagerdutytest.New()
 	defer pd.Close()
 	hashCmd := exec.Command(binary, "hash-password")
@@ -90,7 +79,7 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 		t.Fatalf("hash-password: %v", err)
 	}
 	cfgPath := filepath.Join(dir, "nines.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, haConfig, rs.String(), toks.String(), csAddr, pd.URL, strings.TrimSpace(string(hash))), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, haConfig, rs, toks, csAddr, pd.URL, strings.TrimSpace(string(hash))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start(t, dir, "contentsvc", "contentsvc", "--listen", csAddr, "--data", filepath.Join(dir, "cs"))
