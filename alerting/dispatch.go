@@ -40,7 +40,13 @@ type Dispatcher struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration
+	// Fence, when set, is asked before every delivery; false stops the
+	// pass (this controller no longer leads, so another may be sending).
+	Fence func() bool
 }
+
+// ErrFenced ends a delivery pass whose Fence said no.
+var ErrFenced = errors.New("no longer allowed to deliver: another controller leads")
 
 // NewDispatcher returns a dispatcher; notifiers is asked on every pass, so
 // that a configuration reload takes effect.
@@ -63,6 +69,9 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 	}
 	ns := d.notifiers()
 	for i := range due {
+		if d.Fence != nil && !d.Fence() {
+			return i, ErrFenced
+		}
 		n := &due[i]
 		notifier, ok := ns[n.Notifier]
 		var err error
@@ -118,7 +127,9 @@ func (d *Dispatcher) Run(ctx context.Context, wake <-chan struct{}) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if _, err := d.DeliverDue(ctx); err != nil && ctx.Err() == nil {
+		if _, err := d.DeliverDue(ctx); errors.Is(err, ErrFenced) {
+			d.log.Warn("outbox: delivery stopped", "err", err)
+		} else if err != nil && ctx.Err() == nil {
 			d.log.Error("outbox", "err", err)
 		}
 		select {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -423,5 +424,35 @@ func TestPrivateAPINeedsAToken(t *testing.T) {
 	}
 	if _, err := config.Parse("x.yaml", []byte(testConfig+"api: {private: true}\n")); err == nil || !strings.Contains(err.Error(), "api.private") {
 		t.Errorf("a private API without tokens: %v", err)
+	}
+}
+
+func TestFencedDispatcherSendsNothing(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	h.minute(all(model.OutcomeUp))
+	allowed := false
+	h.c.Dispatcher().Fence = func() bool { return allowed }
+	h.clock.Add(time.Minute)
+	for region := range tokens {
+		h.heartbeat(region)
+		h.ship(region, h.result("api-health", region, 0, model.OutcomeDown))
+	}
+	if err := h.c.EvaluateAlerts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.c.Dispatcher().DeliverDue(context.Background()); !errors.Is(err, alerting.ErrFenced) || n != 0 {
+		t.Fatalf("fenced pass: delivered %d, %v", n, err)
+	}
+	if ev := h.pd.Events(); len(ev) != 0 {
+		t.Fatalf("a fenced controller paged: %+v", ev)
+	}
+	// Leading again, it delivers what waited in the outbox.
+	allowed = true
+	if _, err := h.c.Dispatcher().DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if inc := h.pd.IncidentsFor(primaryKey); len(inc) != 1 {
+		t.Fatalf("after the fence lifts: %+v", inc)
 	}
 }

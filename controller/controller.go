@@ -140,6 +140,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.probes.merge(p)
 	}
 	c.initAlerting(o.NotifyClient)
+	if el != nil {
+		c.alerts.dispatcher.Fence = el.Leading
+	}
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
 		Logger: o.Logger, Now: o.Now})
 	c.metrics = newMetrics(c)

@@ -29,7 +29,7 @@ type Elector struct {
 
 	leading atomic.Bool
 	conn    *pgxpool.Conn // holds the lock while leading
-	renewed time.Time
+	renewed atomic.Int64  // UnixNano of the last renewal
 }
 
 // NewElector returns an elector for this replica, named holder; the lease
@@ -41,8 +41,13 @@ func (s *Store) NewElector(holder string, ttl time.Duration, log *slog.Logger) *
 	return &Elector{pool: s.pool, holder: holder, ttl: ttl, renew: ttl / 5, log: log}
 }
 
-// Leading reports whether this replica leads now.
-func (e *Elector) Leading() bool { return e.leading.Load() }
+// Leading reports whether this replica leads now: it holds the lock and
+// renewed its lease recently enough that no other replica can have taken
+// over. A process that was stopped or starved past that answers false even
+// before its elector runs again, so it sends nothing meanwhile.
+func (e *Elector) Leading() bool {
+	return e.leading.Load() && time.Since(time.Unix(0, e.renewed.Load())) < e.ttl-e.renew
+}
 
 // lockKey is the advisory lock of the current schema's leader.
 const lockKey = `hashtext('nines-leader:' || current_schema())`
@@ -105,7 +110,8 @@ func (e *Elector) campaign(ctx context.Context) error {
 		conn.Release()
 		return fmt.Errorf("write lease: %w", err)
 	}
-	e.conn, e.renewed = conn, time.Now()
+	e.conn = conn
+	e.renewed.Store(time.Now().UnixNano())
 	e.leading.Store(true)
 	e.log.Info("leading the controller replicas", "holder", e.holder)
 	return nil
@@ -113,7 +119,7 @@ func (e *Elector) campaign(ctx context.Context) error {
 
 // keep renews the lease on the lock's own connection.
 func (e *Elector) keep(ctx context.Context) error {
-	if time.Since(e.renewed) > e.ttl-e.renew {
+	if time.Since(time.Unix(0, e.renewed.Load())) > e.ttl-e.renew {
 		return errors.New("lease not renewed in time")
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.renew)
@@ -126,7 +132,7 @@ func (e *Elector) keep(ctx context.Context) error {
 	if tag.RowsAffected() != 1 {
 		return errors.New("lease taken over")
 	}
-	e.renewed = time.Now()
+	e.renewed.Store(time.Now().UnixNano())
 	return nil
 }
 

@@ -87,7 +87,12 @@ func TestHungLeaderIsEvicted(t *testing.T) {
 	go b.Run(bctx, bLeads.Store)
 	took := waitFor(t, 6*time.Second, "b takes over from a hung leader", bLeads.Load)
 	t.Logf("failover from a hung leader with a 1s lease: %s", took)
-	// a, waking up, finds it can no longer renew and steps down.
+	// a, waking up, knows at once that it no longer leads, before its
+	// elector runs: nothing it would send goes out.
+	if a.Leading() {
+		t.Fatal("a hung leader still says it leads after its lease ran out")
+	}
+	// Its elector then finds it can no longer renew and steps down.
 	if err := a.keep(ctx); err == nil {
 		t.Fatal("a hung leader renewed a lease it lost")
 	}
