@@ -46,13 +46,6 @@ func (l *latest) regions(check string, fn func(map[string]*model.Result)) {
 	fn(l.m[check])
 }
 
-func (l *latest) get(check, region string) (*model.Result, bool) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	r, ok := l.m[check][region]
-	return r, ok
-}
-
 // RegionView is one region's view of a check.
 type RegionView struct {
 	Status  model.Status
