@@ -148,9 +148,9 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 			c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
 		}
 	}
-	c.probes.heartbeat(hb, now, skew)
-	if err := c.store.SaveProbe(ec.Request().Context(), store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt,
-		LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}); err != nil {
+	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
+	c.probes.heartbeat(p)
+	if err := c.store.SaveProbe(ec.Request().Context(), p); err != nil {
 		c.log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
 	}
 	cfg := c.Config()

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
 	"github.com/nines-sre/nines/model"
 )
@@ -127,7 +128,7 @@ func BenchmarkStatusAPI5000Checks(b *testing.B) {
 		}
 	}
 	for _, r := range regions {
-		c.probes.heartbeat(model.Heartbeat{Probe: "p-" + r, Region: r}, now, 0)
+		c.probes.heartbeat(store.Probe{ID: "p-" + r, Region: r, LastHeartbeat: now})
 	}
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()

@@ -68,7 +68,8 @@ type Options struct {
 type Controller struct {
 	cfg     atomic.Pointer[config.Config]
 	store   store.Store
-	elector elector // nil: this controller always leads
+	elector elector     // nil: this controller always leads
+	shared  sharedStore // nil: the store is this controller's alone
 	replica string
 
 	syncMu     sync.Mutex
@@ -123,21 +124,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.sliceRetention = DefaultSliceRetention
 	}
 	c.cfg.Store(o.Config)
-	rs, err := st.Latest(ctx)
-	if err != nil {
+	c.shared, _ = st.(sharedStore)
+	// What the store knows: the newest results and the probes heard from.
+	if err := c.syncReplica(ctx); err != nil {
 		st.Close()
 		return nil, err
-	}
-	for _, r := range rs {
-		c.latest.offer(r)
-	}
-	ps, err := st.Probes(ctx, o.Now().Add(-time.Hour))
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	for _, p := range ps {
-		c.probes.merge(p)
 	}
 	c.initAlerting(o.NotifyClient)
 	if el != nil {

@@ -6,19 +6,13 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/controller/store"
-	"github.com/nines-sre/nines/model"
 )
 
-// probeState is what the controller knows of one probe agent.
+// probeState is what the controller knows of one probe agent: its last
+// heartbeat, and since when it runs as it does now.
 type probeState struct {
-	ID            string
-	Region        string
-	Version       string
-	StartedAt     time.Time
-	RegisteredAt  time.Time
-	LastHeartbeat time.Time
-	SpoolDepth    int
-	ClockSkew     time.Duration
+	store.Probe
+	RegisteredAt time.Time
 }
 
 // registry tracks probes by their heartbeats. A probe that missed the
@@ -31,35 +25,26 @@ type registry struct {
 
 func newRegistry() *registry { return &registry{probes: map[string]*probeState{}} }
 
-func (g *registry) heartbeat(hb model.Heartbeat, now time.Time, skew time.Duration) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p := g.probes[hb.Probe]
-	if p == nil || p.Region != hb.Region || !p.StartedAt.Equal(hb.StartedAt) {
-		p = &probeState{ID: hb.Probe, Region: hb.Region, RegisteredAt: now}
-		g.probes[hb.Probe] = p
-	}
-	p.Version = hb.Version
-	p.StartedAt = hb.StartedAt
-	p.LastHeartbeat = now
-	p.SpoolDepth = hb.SpoolDepth
-	p.ClockSkew = skew
-}
+// heartbeat records a heartbeat this controller received.
+func (g *registry) heartbeat(hb store.Probe) { g.put(hb, false) }
 
-// merge takes in a heartbeat that another replica received, unless this
-// one heard from the probe since.
-func (g *registry) merge(hb store.Probe) {
+// merge takes in a heartbeat that another replica received (or that the
+// store kept), unless this one heard from the probe since.
+func (g *registry) merge(hb store.Probe) { g.put(hb, true) }
+
+func (g *registry) put(hb store.Probe, onlyNewer bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p := g.probes[hb.ID]
-	if p != nil && !hb.LastHeartbeat.After(p.LastHeartbeat) {
+	if onlyNewer && p != nil && !hb.LastHeartbeat.After(p.LastHeartbeat) {
 		return
 	}
 	if p == nil || p.Region != hb.Region || !p.StartedAt.Equal(hb.StartedAt) {
-		p = &probeState{ID: hb.ID, Region: hb.Region, RegisteredAt: hb.LastHeartbeat}
+		// New, or restarted: registered anew.
+		p = &probeState{RegisteredAt: hb.LastHeartbeat}
 		g.probes[hb.ID] = p
 	}
-	p.Version, p.StartedAt, p.LastHeartbeat, p.SpoolDepth, p.ClockSkew = hb.Version, hb.StartedAt, hb.LastHeartbeat, hb.SpoolDepth, hb.ClockSkew
+	p.Probe = hb
 }
 
 // snapshot returns every probe, sorted by region then id.

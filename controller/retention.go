@@ -19,10 +19,8 @@ func (c *Controller) Prune(ctx context.Context) error {
 	now := c.now()
 	// Day partitions (store/postgres) from the oldest day kept to two days
 	// ahead, so that ingest never waits for one.
-	if p, ok := c.store.(interface {
-		MaintainPartitions(ctx context.Context, from, to time.Time) (int, error)
-	}); ok {
-		made, err := p.MaintainPartitions(ctx, now.Add(-c.rawRetention), now.Add(48*time.Hour))
+	if c.shared != nil {
+		made, err := c.shared.MaintainPartitions(ctx, now.Add(-c.rawRetention), now.Add(48*time.Hour))
 		if err != nil {
 			return err
 		}

@@ -53,15 +53,21 @@ func openStore(ctx context.Context, o Options) (store.Store, elector, error) {
 // PostgreSQL.
 func (c *Controller) Leading() bool { return c.elector == nil || c.elector.Leading() }
 
-// latestSince is a store that can say what was ingested since a cursor
-// (store/postgres), so that a replica need not read every check's newest
-// result at every sync.
-type latestSince interface {
+// sharedStore is what a store that controller replicas share
+// (store/postgres) offers besides the contract: reading only what other
+// replicas ingested since a cursor, telling who leads, and keeping day
+// partitions of raw results.
+type sharedStore interface {
 	LatestSince(ctx context.Context, cursor int64) ([]model.Result, int64, error)
+	Leader(ctx context.Context) (holder string, valid bool, err error)
+	MaintainPartitions(ctx context.Context, from, to time.Time) (int, error)
 }
 
-// syncReplica takes in what other replicas received: heartbeats of probes
-// that talk to them, and results they ingested.
+var _ sharedStore = (*postgres.Store)(nil)
+
+// syncReplica takes in what the store holds that this controller has not
+// seen: at start everything, then what other replicas received
+// (heartbeats of probes that talk to them, results they ingested).
 func (c *Controller) syncReplica(ctx context.Context) error {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
@@ -74,8 +80,8 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 		c.probes.merge(p)
 	}
 	var rs []model.Result
-	if inc, ok := c.store.(latestSince); ok {
-		rs, c.syncCursor, err = inc.LatestSince(ctx, c.syncCursor)
+	if c.shared != nil {
+		rs, c.syncCursor, err = c.shared.LatestSince(ctx, c.syncCursor)
 	} else {
 		rs, err = c.store.Latest(ctx)
 	}
@@ -91,12 +97,9 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 // OtherLeaderAlive reports whether a controller replica holds a valid
 // leader lease on the shared database (never with SQLite).
 func (c *Controller) OtherLeaderAlive(ctx context.Context) bool {
-	l, ok := c.store.(interface {
-		Leader(ctx context.Context) (string, bool, error)
-	})
-	if !ok {
+	if c.shared == nil {
 		return false
 	}
-	holder, valid, err := l.Leader(ctx)
+	holder, valid, err := c.shared.Leader(ctx)
 	return err == nil && valid && holder != c.replica
 }

@@ -221,7 +221,10 @@ func post(t *testing.T, url, body string) {
 	}
 }
 
-const configTmpl = `
+// configHead is the start of the end-to-end configurations: the seven
+// regions (%s), their tokens (%s), and the segments check against
+// contentsvc (%[3]s).
+const configHead = `
 regions:
 %s
 probes:
@@ -239,7 +242,9 @@ components:
       - id: segments-api
         kind: http
         http: {url: "http://%[3]s/v1/segments?user_id=e2e"}
-        assert: ["status == 200", "body.json.segments.len > 0"]
+`
+
+const configTmpl = configHead + `        assert: ["status == 200", "body.json.segments.len > 0"]
   - id: cdn
     checks:
       - id: cdn-manifest

@@ -19,25 +19,7 @@ import (
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
 )
 
-const haConfig = `
-regions:
-%s
-probes:
-  heartbeat_interval: 1s
-  missed_heartbeats: 3
-  tokens:
-%s
-defaults:
-  interval: 2s
-  timeout: 1s
-quorum: 2
-components:
-  - id: segments
-    checks:
-      - id: segments-api
-        kind: http
-        http: {url: "http://%[3]s/v1/segments?user_id=e2e"}
-        assert: ["status == 200"]
+const haConfig = configHead + `        assert: ["status == 200"]
 alerting:
   notifiers:
     - {id: primary, type: pagerduty, routing_key: HAPRIMARYHAPRIMARYHAPRIMARY00001, events_url: %[4]q}

@@ -12,7 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -256,4 +259,15 @@ func DecodeAlert(body []byte, rev int64) (alerting.Alert, error) {
 	}
 	a.Revision = rev
 	return a, nil
+}
+
+// Touched returns, in order, the hours and days (by their first minute)
+// that minutes fall in: the rollups to recompute once they change.
+func Touched(minutes iter.Seq[sla.Minute]) (hours, days []int64) {
+	hs, ds := map[int64]bool{}, map[int64]bool{}
+	for m := range minutes {
+		hs[FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
+		ds[FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
+	}
+	return slices.Sorted(maps.Keys(hs)), slices.Sorted(maps.Keys(ds))
 }

@@ -73,12 +73,10 @@ func (s *Store) PutVerdicts(ctx context.Context, check string, sl map[sla.Minute
 	}
 	minutes := slices.Sorted(maps.Keys(sl))
 	ms, statuses := make([]int64, len(minutes)), make([]int16, len(minutes))
-	hours, days := map[int64]bool{}, map[int64]bool{}
 	for i, m := range minutes {
 		ms[i], statuses[i] = int64(m), int16(sl[m])
-		hours[store.FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
-		days[store.FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
 	}
+	hours, days := store.Touched(slices.Values(minutes))
 	done := make([]int64, len(handled))
 	for i, m := range handled {
 		done[i] = int64(m)
@@ -92,13 +90,13 @@ func (s *Store) PutVerdicts(ctx context.Context, check string, sl map[sla.Minute
 			SELECT $1, 60, h, count(s.status) FILTER (WHERE s.status = 1), count(s.status) FILTER (WHERE s.status = 2),
 				count(s.status) FILTER (WHERE s.status = 3), count(s.status) FILTER (WHERE s.status = 4)
 			FROM unnest($2::bigint[]) AS h LEFT JOIN slices s ON s.check_id = $1 AND s.minute >= h AND s.minute < h + 60
-			GROUP BY h`+rollupUpsert, cid, slices.Sorted(maps.Keys(hours))); err != nil {
+			GROUP BY h`+rollupUpsert, cid, hours); err != nil {
 			return fmt.Errorf("hourly rollups: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
 			SELECT $1, 1440, d, COALESCE(SUM(r.up), 0), COALESCE(SUM(r.degraded), 0), COALESCE(SUM(r.down), 0), COALESCE(SUM(r.maintenance), 0)
 			FROM unnest($2::bigint[]) AS d LEFT JOIN rollups r ON r.check_id = $1 AND r.span = 60 AND r.bucket >= d AND r.bucket < d + 1440
-			GROUP BY d`+rollupUpsert, cid, slices.Sorted(maps.Keys(days))); err != nil {
+			GROUP BY d`+rollupUpsert, cid, days); err != nil {
 			return fmt.Errorf("daily rollups: %w", err)
 		}
 		if err := putEvents(ctx, tx, cid, events); err != nil {
@@ -122,12 +120,10 @@ func putEvents(ctx context.Context, tx pgx.Tx, cid int64, events store.LatencyEv
 	for th, byMinute := range events {
 		minutes := slices.Sorted(maps.Keys(byMinute))
 		ms, good, total := make([]int64, len(minutes)), make([]int64, len(minutes)), make([]int64, len(minutes))
-		hours, days := map[int64]bool{}, map[int64]bool{}
 		for i, m := range minutes {
 			ms[i], good[i], total[i] = int64(m), int64(byMinute[m].Good), int64(byMinute[m].Total)
-			hours[store.FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
-			days[store.FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
 		}
+		hours, days := store.Touched(slices.Values(minutes))
 		if _, err := tx.Exec(ctx, `INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
 			SELECT $1, $2, 1, m, g, t FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS x(m, g, t)`+upsert,
 			cid, th, ms, good, total); err != nil {
@@ -135,13 +131,13 @@ func putEvents(ctx context.Context, tx pgx.Tx, cid int64, events store.LatencyEv
 		}
 		for _, roll := range []struct {
 			span, from int
-			buckets    map[int64]bool
+			buckets    []int64
 		}{{sla.SpanHour, sla.SpanMinute, hours}, {sla.SpanDay, sla.SpanHour, days}} {
 			if _, err := tx.Exec(ctx, `INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
 				SELECT $1, $2, $3, b, COALESCE(SUM(e.good), 0), COALESCE(SUM(e.total), 0)
 				FROM unnest($4::bigint[]) AS b LEFT JOIN latency_events e
 					ON e.check_id = $1 AND e.threshold_ms = $2 AND e.span = $5 AND e.bucket >= b AND e.bucket < b + $3
-				GROUP BY b`+upsert, cid, th, roll.span, slices.Sorted(maps.Keys(roll.buckets)), roll.from); err != nil {
+				GROUP BY b`+upsert, cid, th, roll.span, roll.buckets, roll.from); err != nil {
 				return err
 			}
 		}

@@ -77,34 +77,30 @@ func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerti
 	if err != nil {
 		return err
 	}
-	s.wr.Lock()
-	defer s.wr.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, state, body, updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5 + 1)
-		ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, rev = excluded.rev
-		WHERE alerts.rev = ?5`,
-		a.Key, string(a.State), body, time.Now().UnixMilli(), a.Revision)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("save alert %s at revision %d: %w", a.Key, a.Revision, alerting.ErrConflict)
-	}
-	for _, n := range notes {
-		msg, err := json.Marshal(n.Message)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, state, body, updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5 + 1)
+			ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, rev = excluded.rev
+			WHERE alerts.rev = ?5`,
+			a.Key, string(a.State), body, time.Now().UnixMilli(), a.Revision)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (alert_key, notifier, message, created_at, next_at) VALUES (?, ?, ?, ?, ?)`,
-			a.Key, n.Notifier, msg, n.CreatedAt.UnixMilli(), n.NextAt.UnixMilli()); err != nil {
-			return err
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("save alert %s at revision %d: %w", a.Key, a.Revision, alerting.ErrConflict)
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		for _, n := range notes {
+			msg, err := json.Marshal(n.Message)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (alert_key, notifier, message, created_at, next_at) VALUES (?, ?, ?, ?, ?)`,
+				a.Key, n.Notifier, msg, n.CreatedAt.UnixMilli(), n.NextAt.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	a.Revision++
@@ -158,29 +154,23 @@ func (s *Store) DueNotifications(ctx context.Context, now time.Time, limit int) 
 
 // RecordAttempt stores the outcome of one delivery attempt.
 func (s *Store) RecordAttempt(ctx context.Context, n *alerting.Notification, a alerting.Attempt) error {
-	s.wr.Lock()
-	defer s.wr.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var lastErr any
+	var lastErr, errText any
 	if n.LastError != "" {
 		lastErr = n.LastError
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_at = ?, delivered_at = ?, failed_at = ?, last_error = ? WHERE id = ?`,
-		n.Attempts, n.NextAt.UnixMilli(), msOrNil(n.Delivered), msOrNil(n.Failed), lastErr, n.ID); err != nil {
-		return fmt.Errorf("record attempt: %w", err)
-	}
-	var errText any
 	if a.Error != "" {
 		errText = a.Error
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (outbox_id, at, outcome, error) VALUES (?, ?, ?, ?)`, n.ID, a.At.UnixMilli(), a.Outcome, errText); err != nil {
-		return fmt.Errorf("record attempt: %w", err)
-	}
-	return tx.Commit()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = ?, next_at = ?, delivered_at = ?, failed_at = ?, last_error = ? WHERE id = ?`,
+			n.Attempts, n.NextAt.UnixMilli(), msOrNil(n.Delivered), msOrNil(n.Failed), lastErr, n.ID); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (outbox_id, at, outcome, error) VALUES (?, ?, ?, ?)`, n.ID, a.At.UnixMilli(), a.Outcome, errText); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		return nil
+	})
 }
 
 // AlertNotifications returns the notification history of key, with every

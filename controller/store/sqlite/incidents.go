@@ -13,56 +13,45 @@ import (
 // OpenIncident opens the incident of an alert's firing (once per alert
 // incident number) with a first update; it returns the incident id.
 func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error) {
-	s.wr.Lock()
-	defer s.wr.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, title, status, impact, started_at)
+			VALUES (?, ?, ?, ?, 'investigating', ?, ?)`, alertKey, alertSeq, component, title, impact, at.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("open incident: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id)
+		}
+		id, _ = res.LastInsertId()
+		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, at.UnixMilli(),
+			"Confirmed from several regions: "+title)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, title, status, impact, started_at)
-		VALUES (?, ?, ?, ?, 'investigating', ?, ?)`, alertKey, alertSeq, component, title, impact, at.UnixMilli())
-	if err != nil {
-		return 0, fmt.Errorf("open incident: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id)
-		return id, err
-	}
-	id, _ := res.LastInsertId()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, at.UnixMilli(),
-		"Confirmed from several regions: "+title); err != nil {
-		return 0, err
-	}
-	return id, tx.Commit()
+	return id, nil
 }
 
 // AddIncidentUpdate appends an update and sets the incident's status;
 // "resolved" closes it.
 func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error {
-	s.wr.Lock()
-	defer s.wr.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	var resolved any
 	if status == "resolved" {
 		resolved = at.UnixMilli()
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, resolved_at = COALESCE(resolved_at, ?) WHERE id = ?`, status, resolved, id)
-	if err != nil {
-		return fmt.Errorf("update incident %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, ?, ?, ?)`, id, at.UnixMilli(), status, body, author); err != nil {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, resolved_at = COALESCE(resolved_at, ?) WHERE id = ?`, status, resolved, id)
+		if err != nil {
+			return fmt.Errorf("update incident %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, ?, ?, ?)`, id, at.UnixMilli(), status, body, author)
 		return err
-	}
-	return tx.Commit()
+	})
 }
 
 // IncidentForAlert returns the open incident of an alert's firing, if any.

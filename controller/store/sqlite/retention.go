@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -59,6 +60,25 @@ func (s *Store) PruneSlices(ctx context.Context, before sla.Minute) (int64, erro
 		}
 	}
 	return total, nil
+}
+
+// write runs fn in a transaction under the writer lock and commits it
+// when fn succeeds; the store's writes go one at a time.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.wr.Lock()
+	defer s.wr.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
 // exec runs one write statement under the writer lock.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -72,41 +73,38 @@ func (s *Store) PutVerdicts(ctx context.Context, check string, slices map[sla.Mi
 	if len(slices) == 0 && len(handled) == 0 {
 		return nil
 	}
-	s.wr.Lock()
-	defer s.wr.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store slices of %s: %w", check, err)
-	}
-	defer tx.Rollback()
-	cid, err := s.id(ctx, tx, "checks", check)
-	if err != nil {
-		return err
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO slices (check_id, minute, status) VALUES (?, ?, ?)
-		ON CONFLICT (check_id, minute) DO UPDATE SET status = excluded.status`)
-	if err != nil {
-		return fmt.Errorf("store slices of %s: %w", check, err)
-	}
-	defer stmt.Close()
-	for m, sl := range slices {
-		if _, err := stmt.ExecContext(ctx, cid, int64(m), int(sl)); err != nil {
-			return fmt.Errorf("store slice %s/%d: %w", check, m, err)
+	var cid int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if cid, err = s.id(ctx, tx, "checks", check); err != nil {
+			return err
 		}
-	}
-	if err := rollUp(ctx, tx, cid, slices); err != nil {
-		return fmt.Errorf("roll up %s: %w", check, err)
-	}
-	if err := putEvents(ctx, tx, cid, events); err != nil {
-		return fmt.Errorf("latency events of %s: %w", check, err)
-	}
-	for _, m := range handled {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dirty WHERE check_id = ? AND minute = ? AND seq <= ?`, cid, int64(m), seq); err != nil {
-			return fmt.Errorf("clear dirty minutes of %s: %w", check, err)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO slices (check_id, minute, status) VALUES (?, ?, ?)
+			ON CONFLICT (check_id, minute) DO UPDATE SET status = excluded.status`)
+		if err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store slices of %s: %w", check, err)
+		defer stmt.Close()
+		for m, sl := range slices {
+			if _, err := stmt.ExecContext(ctx, cid, int64(m), int(sl)); err != nil {
+				return fmt.Errorf("slice %d: %w", m, err)
+			}
+		}
+		if err := rollUp(ctx, tx, cid, slices); err != nil {
+			return fmt.Errorf("roll up: %w", err)
+		}
+		if err := putEvents(ctx, tx, cid, events); err != nil {
+			return fmt.Errorf("latency events: %w", err)
+		}
+		for _, m := range handled {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dirty WHERE check_id = ? AND minute = ? AND seq <= ?`, cid, int64(m), seq); err != nil {
+				return fmt.Errorf("clear dirty minutes: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store verdicts of %s: %w", check, err)
 	}
 	s.remember("checks", check, cid)
 	return nil
@@ -155,11 +153,7 @@ func (s *Store) ServiceSlices(ctx context.Context, checks []string, from, to sla
 // rollUp recomputes the hourly rollups of the hours that slices touched from
 // the minute slices, then the daily ones of their days from the hours.
 func rollUp(ctx context.Context, tx *sql.Tx, cid int64, slices map[sla.Minute]sla.Slice) error {
-	hours, days := map[int64]bool{}, map[int64]bool{}
-	for m := range slices {
-		hours[store.FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
-		days[store.FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
-	}
+	hours, days := store.Touched(maps.Keys(slices))
 	const upsert = ` ON CONFLICT (check_id, span, bucket) DO UPDATE SET up = excluded.up, degraded = excluded.degraded,
 		down = excluded.down, maintenance = excluded.maintenance`
 	hourly, err := tx.PrepareContext(ctx, `INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
@@ -169,7 +163,7 @@ func rollUp(ctx context.Context, tx *sql.Tx, cid int64, slices map[sla.Minute]sl
 		return err
 	}
 	defer hourly.Close()
-	for h := range hours {
+	for _, h := range hours {
 		if _, err := hourly.ExecContext(ctx, cid, h); err != nil {
 			return err
 		}
@@ -181,7 +175,7 @@ func rollUp(ctx context.Context, tx *sql.Tx, cid int64, slices map[sla.Minute]sl
 		return err
 	}
 	defer daily.Close()
-	for d := range days {
+	for _, d := range days {
 		if _, err := daily.ExecContext(ctx, cid, d); err != nil {
 			return err
 		}
@@ -317,20 +311,18 @@ func putEvents(ctx context.Context, tx *sql.Tx, cid int64, events store.LatencyE
 	}
 	defer roll.Close()
 	for th, byMinute := range events {
-		hours, days := map[int64]bool{}, map[int64]bool{}
 		for m, e := range byMinute {
 			if _, err := minute.ExecContext(ctx, cid, th, int64(m), e.Good, e.Total); err != nil {
 				return err
 			}
-			hours[store.FloorDiv(int64(m), sla.SpanHour)*sla.SpanHour] = true
-			days[store.FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
 		}
-		for h := range hours {
+		hours, days := store.Touched(maps.Keys(byMinute))
+		for _, h := range hours {
 			if _, err := roll.ExecContext(ctx, cid, th, sla.SpanHour, h, sla.SpanMinute); err != nil {
 				return err
 			}
 		}
-		for d := range days {
+		for _, d := range days {
 			if _, err := roll.ExecContext(ctx, cid, th, sla.SpanDay, d, sla.SpanHour); err != nil {
 				return err
 			}
