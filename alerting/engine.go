@@ -44,15 +44,17 @@ func NewEngine(store Store, log *slog.Logger, source string) *Engine {
 // pending into firing, unacknowledged alerts climb their policy, and
 // alerts whose condition stayed gone for resolve_after resolve.
 func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error {
-	conds := Evaluate(cfg, s)
 	open, err := e.store.OpenAlerts(ctx)
 	if err != nil {
 		return err
 	}
 	byKey := map[string]*Alert{}
+	s.Open = make(map[string]bool, len(open))
 	for i := range open {
 		byKey[open[i].Key] = &open[i]
+		s.Open[open[i].Key] = true
 	}
+	conds := Evaluate(cfg, s)
 	now := s.Now
 	// An alert changed meanwhile (ErrConflict: acknowledged through the API,
 	// say) is left for the next tick, which reads it afresh.

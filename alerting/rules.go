@@ -17,6 +17,9 @@ type Snapshot struct {
 	Checks  map[string]CheckState
 	Regions map[string]RegionState
 	SLOs    map[string]SLOState
+	// Open holds the keys of the alerts open now (pending, firing or
+	// acknowledged), so a rule can keep what it raised.
+	Open map[string]bool
 }
 
 // CheckState is one check's live verdict.
@@ -133,20 +136,40 @@ func firstDown(deps []string, s Snapshot) string {
 	return ""
 }
 
+// regionalDegraded raises one ticket per region for the checks that fail
+// there while fewer than quorum regions fail: a regional fault (the
+// region's network, its CDN edge) is one problem, however many checks it
+// touches. When such a check then goes down, an open ticket lasts through
+// the escalation to a page instead of resolving; a region newly failing in
+// a confirmed outage raises none.
 func regionalDegraded(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+	byRegion := map[string][]string{}
+	classes := map[string]map[string]string{}
 	for _, ch := range cfg.RuleChecks(r) {
 		cs := s.Checks[ch.ID]
-		if cs.Status != model.StatusDegraded || cs.Maintenance || len(cs.Failing) == 0 {
+		if cs.Maintenance || (cs.Status != model.StatusDegraded && cs.Status != model.StatusDown) {
 			continue
 		}
 		for _, region := range cs.Failing {
-			subject := ch.ID + "@" + region
-			d := regionDetails(cs)
-			d["check"], d["region"] = ch.ID, region
-			out[key(r.ID, subject)] = Condition{Key: key(r.ID, subject), Rule: r, Policy: r.Policy, Subject: subject, Severity: r.Severity,
-				Urgency: r.Urgency, Summary: fmt.Sprintf("%s fails in %s only (%s)", ch.Name, region, cs.Classes[region]),
-				Component: cfg.ComponentOf(ch.ID), Class: "regional_degraded", Details: d}
+			if cs.Status == model.StatusDown && !s.Open[key(r.ID, region)] {
+				continue
+			}
+			byRegion[region] = append(byRegion[region], ch.ID)
+			if classes[region] == nil {
+				classes[region] = map[string]string{}
+			}
+			classes[region][ch.ID] = string(cs.Classes[region])
 		}
+	}
+	for region, checks := range byRegion {
+		sort.Strings(checks)
+		c := Condition{Key: key(r.ID, region), Rule: r, Policy: r.Policy, Subject: region, Severity: r.Severity, Urgency: r.Urgency,
+			Summary: fmt.Sprintf("%s: %d check(s) fail from this region only: %s", region, len(checks), strings.Join(checks, ", ")),
+			Class:   "regional_degraded", Details: map[string]any{"region": region, "checks": checks, "error_classes": classes[region]}}
+		if len(checks) == 1 {
+			c.Component = cfg.ComponentOf(checks[0])
+		}
+		out[c.Key] = c
 	}
 }
 

@@ -60,7 +60,7 @@ func (c *Controller) Dispatcher() *alerting.Dispatcher { return c.alerts.dispatc
 func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 	cfg := c.Config()
 	now := c.now()
-	healthy := c.probes.healthyRegions(now, cfg.UnhealthyAfter())
+	healthy, healthyAt := c.probes.healthyRegions(now, cfg.UnhealthyAfter()), c.healthyAt(cfg)
 	s := alerting.Snapshot{Now: now, Checks: map[string]alerting.CheckState{}, Regions: map[string]alerting.RegionState{}}
 	// Until the probes have had the time to heartbeat after a start, their
 	// silence says nothing.
@@ -69,7 +69,7 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 		s.Regions[r.ID] = alerting.RegionState{Healthy: healthy[r.ID] || grace}
 	}
 	for _, ch := range cfg.AllChecks() {
-		v := verdict(cfg, ch, c.latest, healthy, now)
+		v := verdict(cfg, ch, c.latest, healthy, now, healthyAt)
 		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
 			Maintenance: cfg.InMaintenance(ch.ID, now)}
 		for region, rv := range v.Regions {

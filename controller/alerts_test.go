@@ -116,6 +116,15 @@ func (h *alertHarness) minute(outcomes map[string]model.Outcome) {
 	h.tick()
 }
 
+func (h *alertHarness) alertState(key string) string {
+	h.t.Helper()
+	a, err := h.c.store.Alert(context.Background(), key)
+	if err != nil || a == nil {
+		return ""
+	}
+	return string(a.State)
+}
+
 func (h *alertHarness) tick() {
 	h.t.Helper()
 	ctx := context.Background()
@@ -207,8 +216,41 @@ func TestSingleRegionFaultNeverPages(t *testing.T) {
 		t.Fatalf("a fault in one region paged: %+v", ev)
 	}
 	msgs := h.hook.messages()
-	if len(msgs) != 1 || msgs[0].AlertKey != "regional:api-health@eu-frankfurt" || msgs[0].Urgency != "low" {
+	if len(msgs) != 1 || msgs[0].AlertKey != "regional:eu-frankfurt" || msgs[0].Urgency != "low" {
 		t.Fatalf("regional notice after 15 minutes: %+v", msgs)
+	}
+}
+
+// A regional ticket lasts while its check goes on to a confirmed outage
+// and back: one ticket, triggered once, resolved once when every region is
+// well again.
+func TestRegionalTicketLastsThroughAPage(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	onlyFrankfurt := map[string]model.Outcome{"eu-london": model.OutcomeUp, "eu-frankfurt": model.OutcomeDown, "ap-tokyo": model.OutcomeUp}
+	for range 11 { // past the rule's default `for` of 10 minutes
+		h.minute(onlyFrankfurt)
+	}
+	for range 3 {
+		h.minute(all(model.OutcomeDown))
+	}
+	if st := h.alertState("regional:eu-frankfurt"); st != "firing" {
+		t.Fatalf("the regional ticket is %q during the page", st)
+	}
+	for range 3 {
+		h.minute(onlyFrankfurt)
+	}
+	for range 4 {
+		h.minute(all(model.OutcomeUp))
+	}
+	var actions []string
+	for _, m := range h.hook.messages() {
+		if m.AlertKey == "regional:eu-frankfurt" {
+			actions = append(actions, string(m.Action))
+		}
+	}
+	if strings.Join(actions, ",") != "trigger,resolve" {
+		t.Fatalf("regional ticket notifications: %v", actions)
 	}
 }
 

@@ -140,23 +140,38 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
 	}
 	now := c.now()
+	// The probe's own round-trip measurement when it sends one; otherwise
+	// its send time, which a request held up in transit makes look late,
+	// so only a clock ahead of ours is flagged from it.
 	var skew time.Duration
-	if !hb.SentAt.IsZero() {
+	flag := false
+	switch {
+	case hb.ClockOffsetMS != nil:
+		skew = time.Duration(*hb.ClockOffsetMS) * time.Millisecond
+		flag = skew > maxSkew || skew < -maxSkew
+	case !hb.SentAt.IsZero():
 		skew = hb.SentAt.Sub(now)
-		if skew > maxSkew || skew < -maxSkew {
-			c.metrics.skew.WithLabelValues(region).Inc()
-			c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
-		}
+		flag = skew > maxSkew
+	}
+	if flag {
+		c.metrics.skew.WithLabelValues(region).Inc()
+		c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
 	}
 	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
-	c.probes.heartbeat(p)
+	cfg := c.Config()
+	span, widened := c.probes.heartbeat(p, cfg.UnhealthyAfter())
 	if err := c.store.SaveProbe(ec.Request().Context(), p); err != nil {
 		c.log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
 	}
-	cfg := c.Config()
+	if widened {
+		if err := c.store.PutHealth(ec.Request().Context(), span); err != nil {
+			c.log.Warn("region health not stored", "region", region, "err", err)
+		}
+	}
 	return ec.JSON(http.StatusOK, model.HeartbeatAck{
 		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
 		Assignment:        c.assignmentETag(region, hb.Probe),
+		ServerTime:        c.now().UTC(),
 	})
 }
 

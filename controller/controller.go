@@ -125,7 +125,14 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	c.cfg.Store(o.Config)
 	c.shared, _ = st.(sharedStore)
-	// What the store knows: the newest results and the probes heard from.
+	// What the store knows: when each region was healthy, the newest
+	// results and the probes heard from.
+	spans, err := st.Health(ctx, o.Now().Add(-c.rawRetention))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	c.probes.loadHealth(spans)
 	if err := c.syncReplica(ctx); err != nil {
 		st.Close()
 		return nil, err

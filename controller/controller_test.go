@@ -377,7 +377,7 @@ func TestQuorumVerdicts(t *testing.T) {
 			for region, o := range tc.results {
 				l.offer(model.Result{Check: ch.ID, Region: region, Scheduled: now.Add(-tc.age), Outcome: o})
 			}
-			if v := verdict(cfg, ch, l, tc.healthy, now); v.Status != tc.want {
+			if v := verdict(cfg, ch, l, tc.healthy, now, nil); v.Status != tc.want {
 				t.Fatalf("verdict %s (%s), want %s", v.Status, v.Reason, tc.want)
 			}
 		})
@@ -446,17 +446,17 @@ func TestStaleEdgeIsFlagged(t *testing.T) {
 		}
 		return l
 	}
-	v := verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h2", "2"}, "eu-frankfurt": {"h1", "1"}, "ap-tokyo": {"h2", "2"}}), all, now)
+	v := verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h2", "2"}, "eu-frankfurt": {"h1", "1"}, "ap-tokyo": {"h2", "2"}}), all, now, nil)
 	if v.Status != model.StatusDegraded || len(v.StaleRegions) != 1 || v.StaleRegions[0] != "eu-frankfurt" || !v.Regions["eu-frankfurt"].Stale {
 		t.Fatalf("frankfurt behind: %+v", v)
 	}
 	// Two regions, one each: the edge serving the older version is stale.
 	two := map[string]bool{"eu-london": true, "ap-tokyo": true}
-	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"hb", "9"}, "ap-tokyo": {"ha", "10"}}), two, now)
+	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"hb", "9"}, "ap-tokyo": {"ha", "10"}}), two, now, nil)
 	if len(v.StaleRegions) != 1 || v.StaleRegions[0] != "eu-london" {
 		t.Fatalf("tie: %+v", v.StaleRegions)
 	}
-	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h", "2"}, "eu-frankfurt": {"h", "2"}, "ap-tokyo": {"h", "2"}}), all, now)
+	v = verdict(cfg, ch, served(map[string][2]string{"eu-london": {"h", "2"}, "eu-frankfurt": {"h", "2"}, "ap-tokyo": {"h", "2"}}), all, now, nil)
 	if v.Status != model.StatusUp || len(v.StaleRegions) != 0 {
 		t.Fatalf("same content everywhere: %+v", v)
 	}

@@ -66,6 +66,7 @@ components:
 			first = base
 		}
 		c := newController(t, first, func() time.Time { return now })
+		healthyThroughout(c, []string{"r1", "r2"}, start.Add(-time.Hour), now)
 		ctx := context.Background()
 		for len(results) > 0 {
 			n := min(len(results), rapid.IntRange(1, 300).Draw(rt, "batch"))

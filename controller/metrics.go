@@ -34,7 +34,7 @@ type metrics struct {
 	sloSLI       *prometheus.Desc
 }
 
-var verdictStatuses = []model.Status{model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown}
+var verdictStatuses = []model.Status{model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown, model.StatusMaintenance}
 
 func newMetrics(c *Controller) *metrics {
 	return &metrics{
@@ -133,7 +133,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, chk := range cfg.AllChecks() {
-		v := verdict(cfg, chk, c.latest, healthy, now)
+		v := verdict(cfg, chk, c.latest, healthy, now, c.healthyAt(cfg))
 		for _, s := range verdictStatuses {
 			ch <- prometheus.MustNewConstMetric(m.checkStatus, prometheus.GaugeValue, b2f(v.Status == s), chk.ID, string(s))
 		}

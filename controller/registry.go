@@ -18,26 +18,37 @@ type probeState struct {
 // registry tracks probes by their heartbeats. A probe that missed the
 // configured number of heartbeats is unhealthy; a region without a healthy
 // probe is unhealthy, and its silence is a probe problem, not downtime.
+//
+// It also keeps each region's health as history: spans of heartbeats no
+// further apart than the unhealthy threshold. A result is judged by the
+// health of its region when it was scheduled, so the failures a cut-off
+// probe spooled and shipped after the heal say nothing of the target.
 type registry struct {
 	mu     sync.Mutex
 	probes map[string]*probeState
+	spans  map[string][]store.HealthSpan // region → spans, by start
 }
 
-func newRegistry() *registry { return &registry{probes: map[string]*probeState{}} }
+func newRegistry() *registry {
+	return &registry{probes: map[string]*probeState{}, spans: map[string][]store.HealthSpan{}}
+}
 
-// heartbeat records a heartbeat this controller received.
-func (g *registry) heartbeat(hb store.Probe) { g.put(hb, false) }
+// heartbeat records a heartbeat this controller received; it returns the
+// region's health span that the heartbeat widened or opened, to be stored.
+func (g *registry) heartbeat(hb store.Probe, gap time.Duration) (store.HealthSpan, bool) {
+	return g.put(hb, false, gap)
+}
 
 // merge takes in a heartbeat that another replica received (or that the
 // store kept), unless this one heard from the probe since.
-func (g *registry) merge(hb store.Probe) { g.put(hb, true) }
+func (g *registry) merge(hb store.Probe, gap time.Duration) { g.put(hb, true, gap) }
 
-func (g *registry) put(hb store.Probe, onlyNewer bool) {
+func (g *registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store.HealthSpan, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p := g.probes[hb.ID]
 	if onlyNewer && p != nil && !hb.LastHeartbeat.After(p.LastHeartbeat) {
-		return
+		return store.HealthSpan{}, false
 	}
 	if p == nil || p.Region != hb.Region || !p.StartedAt.Equal(hb.StartedAt) {
 		// New, or restarted: registered anew.
@@ -45,6 +56,91 @@ func (g *registry) put(hb store.Probe, onlyNewer bool) {
 		g.probes[hb.ID] = p
 	}
 	p.Probe = hb
+	return g.widen(hb, gap)
+}
+
+// widen extends the region's newest health span to hb, or opens a new one
+// when hb comes after a silence longer than gap. A new span starts at the
+// probe's own start when that was less than gap before (with startSlack for
+// its clock), so the results a starting probe runs before its first
+// heartbeat arrives count.
+func (g *registry) widen(hb store.Probe, gap time.Duration) (store.HealthSpan, bool) {
+	spans := g.spans[hb.Region]
+	at := hb.LastHeartbeat
+	if n := len(spans); n > 0 {
+		last := &spans[n-1]
+		if !at.After(last.To) {
+			return store.HealthSpan{}, false
+		}
+		if at.Sub(last.To) <= gap {
+			last.To = at
+			return *last, true
+		}
+	}
+	from := at
+	if at.Sub(hb.StartedAt) <= gap {
+		// The probe's clock, not ours: allow it a little skew.
+		from = minTime(at, hb.StartedAt).Add(-startSlack)
+		if n := len(spans); n > 0 && !from.After(spans[n-1].To) {
+			from = spans[n-1].To.Add(time.Millisecond)
+		}
+	}
+	span := store.HealthSpan{Region: hb.Region, From: from, To: at}
+	g.spans[hb.Region] = append(spans, span)
+	return span, true
+}
+
+// loadHealth takes in stored health spans (sorted by region and start).
+func (g *registry) loadHealth(spans []store.HealthSpan) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range spans {
+		rs := g.spans[s.Region]
+		if n := len(rs); n > 0 && !s.From.After(rs[n-1].To) {
+			// Overlapping spans (several replicas) merge.
+			rs[n-1].To = maxTime(rs[n-1].To, s.To)
+			continue
+		}
+		g.spans[s.Region] = append(rs, s)
+	}
+}
+
+// startSlack is how far before a starting probe's reported start its
+// region counts as healthy, for the difference between its clock and ours.
+const startSlack = 5 * time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// healthyAt reports whether region's probes were heard from at t: a span
+// began at or before t and its last heartbeat was no more than gap before.
+func (g *registry) healthyAt(region string, t time.Time, gap time.Duration) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	spans := g.spans[region]
+	i := sort.Search(len(spans), func(i int) bool { return spans[i].From.After(t) }) - 1
+	return i >= 0 && !t.After(spans[i].To.Add(gap))
+}
+
+// pruneHealth forgets the spans that ended before before.
+func (g *registry) pruneHealth(before time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for region, spans := range g.spans {
+		i := sort.Search(len(spans), func(i int) bool { return !spans[i].To.Before(before) })
+		g.spans[region] = spans[i:]
+	}
 }
 
 // snapshot returns every probe, sorted by region then id.

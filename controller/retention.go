@@ -28,6 +28,11 @@ func (c *Controller) Prune(ctx context.Context) error {
 			c.log.Info("result partitions made", "days", made)
 		}
 	}
+	// Region health is kept as long as the raw results it judges.
+	if _, err := c.store.PruneHealth(ctx, now.Add(-c.rawRetention)); err != nil {
+		return err
+	}
+	c.probes.pruneHealth(now.Add(-c.rawRetention))
 	n, err := c.store.PruneResults(ctx, now.Add(-c.rawRetention))
 	c.metrics.pruned.WithLabelValues("results").Add(float64(n))
 	if err != nil {

@@ -5,14 +5,27 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
+	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
+
+// healthyThroughout records that every region's probes were heard from
+// during [from, to].
+func healthyThroughout(c *Controller, regions []string, from, to time.Time) {
+	var spans []store.HealthSpan
+	for _, r := range regions {
+		spans = append(spans, store.HealthSpan{Region: r, From: from, To: to})
+	}
+	c.probes.loadHealth(spans)
+}
 
 // TestSLOFiguresMatchBruteForce generates random result histories (gaps,
 // failures, duplicates, late batches, maintenance windows, several checks
@@ -81,6 +94,7 @@ func TestSLOFiguresMatchBruteForce(t *testing.T) {
 			fmt.Fprintf(&cfg, "maintenance:\n  - {id: m, checks: [%s], start: %s, end: %s}\n", maintCheck, maintStart.Format(time.RFC3339), maintEnd.Format(time.RFC3339))
 		}
 		c := newController(t, cfg.String(), func() time.Time { return now })
+		healthyThroughout(c, regions, start.Add(-time.Hour), now)
 		ctx := context.Background()
 		// Late results: the history arrives in several batches, with the
 		// slices evaluated in between.
@@ -116,6 +130,73 @@ func TestSLOFiguresMatchBruteForce(t *testing.T) {
 		for w := range burnWindows {
 			burn[w] = &tally{}
 		}
+		// The live verdict by definition at t: each region's newest result
+		// scheduled at or before t, if younger than staleAfter, counts;
+		// down when quorum regions fail, unknown when fewer than quorum
+		// report, good otherwise.
+		byRegion := map[string][]model.Result{} // check/region → results in schedule order
+		for _, r := range results {
+			byRegion[r.Check+"/"+r.Region] = append(byRegion[r.Check+"/"+r.Region], r)
+		}
+		liveAt := func(ch string, t time.Time) model.Status {
+			fresh := 2*intervals[ch] + 10*time.Second
+			reporting, failing := 0, 0
+			for _, region := range regions {
+				rs := byRegion[ch+"/"+region]
+				i := sort.Search(len(rs), func(i int) bool { return rs[i].Scheduled.After(t) }) - 1
+				if i < 0 {
+					continue
+				}
+				if r := rs[i]; t.Sub(r.Scheduled) < fresh {
+					reporting++
+					if r.Outcome == model.OutcomeDown {
+						failing++
+					}
+				}
+			}
+			switch {
+			case failing >= quorum:
+				return model.StatusDown
+			case reporting < quorum:
+				return model.StatusUnknown
+			}
+			return model.StatusUp
+		}
+		// Seconds the live verdict was down, and known, in the minute from m
+		// (sampled in the middle of every second: results are scheduled on
+		// whole seconds).
+		type held struct{ down, known int }
+		heldCache := map[string]held{}
+		heldIn := func(ch string, m time.Time) held {
+			k := ch + m.String()
+			if h, ok := heldCache[k]; ok {
+				return h
+			}
+			var h held
+			for sec := 0; sec < 60; sec++ {
+				switch liveAt(ch, m.Add(time.Duration(sec)*time.Second+500*time.Millisecond)) {
+				case model.StatusDown:
+					h.down++
+					h.known++
+				case model.StatusUp:
+					h.known++
+				}
+			}
+			heldCache[k] = h
+			return h
+		}
+		// A minute is down when down for half of it, or at all while neither
+		// neighbour was down for half of itself.
+		minuteOf := func(ch string, m time.Time) sla.Slice {
+			prev, cur, next := heldIn(ch, m.Add(-time.Minute)), heldIn(ch, m), heldIn(ch, m.Add(time.Minute))
+			switch {
+			case cur.down >= 30 || (cur.down > 0 && prev.down < 30 && next.down < 30):
+				return sla.SliceDown
+			case cur.known > 0:
+				return sla.SliceUp
+			}
+			return sla.SliceUnknown
+		}
 		// Before the history every minute is unknown: start there.
 		for m := start.Add(-5 * time.Minute); m.Before(to); m = m.Add(time.Minute) {
 			// per check: "down", "good", "maint" or "unknown"
@@ -125,21 +206,10 @@ func TestSLOFiguresMatchBruteForce(t *testing.T) {
 					anyMaint = true
 					continue
 				}
-				cov := max(intervals[ch]-time.Minute, 0)
-				reporting, failing := map[string]bool{}, map[string]bool{}
-				for _, r := range results {
-					if r.Check != ch || r.Scheduled.Before(m.Add(-cov)) || !r.Scheduled.Before(m.Add(time.Minute)) {
-						continue
-					}
-					reporting[r.Region] = true
-					if r.Outcome == model.OutcomeDown {
-						failing[r.Region] = true
-					}
-				}
-				switch {
-				case len(failing) >= quorum:
+				switch minuteOf(ch, m) {
+				case sla.SliceDown:
 					anyDown = true
-				case len(reporting) >= quorum:
+				case sla.SliceUp, sla.SliceDegraded:
 					anyGood = true
 				}
 			}

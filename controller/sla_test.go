@@ -59,6 +59,7 @@ func TestWorkedExampleBudget(t *testing.T) {
 	end := now.Truncate(time.Minute)
 	start := end.Add(-30 * 24 * time.Hour)
 	outage := end.Add(-5 * 24 * time.Hour)
+	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, start.Add(-time.Hour), now)
 	var batch []model.Result
 	flush := func() {
 		if _, err := c.store.InsertResults(ctx, batch); err != nil {
@@ -143,6 +144,7 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
   - {id: db-upgrade, reason: "database upgrade", components: [api], start: "2026-11-26T09:00:00Z", end: "2026-11-26T09:30:00Z"}
 `
 	c := newController(t, yaml, func() time.Time { return now })
+	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-7*time.Hour), now)
 	ctx := context.Background()
 	var batch []model.Result
 	for at := now.Add(-6 * time.Hour); at.Before(now); at = at.Add(time.Minute) {

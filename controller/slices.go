@@ -13,20 +13,19 @@ import (
 
 // Minute slices: ingest marks the scheduled minute of every stored result
 // as dirty, in the result's own transaction; the slicer recomputes the
-// minutes those results cover from the stored results. So a late result (a
-// spool backfill) updates the verdicts and SLO figures, and a crash between
-// ingest and slicing loses nothing.
+// minutes those results speak for from the stored results. So a late
+// result (a spool backfill) updates the verdicts and SLO figures, and a
+// crash between ingest and slicing loses nothing.
 //
-// A result covers the minutes from the one it was scheduled in through
-// interval − 1 minute later: with a 5-minute interval each result speaks
-// for five minutes; with 30 s, each minute is judged by the results
-// scheduled in it.
+// A minute's verdict comes from the live verdict replayed over time
+// (sla.Timeline): at every result, each region's newest result that is
+// still fresh counts, so a result speaks for up to staleAfter after it was
+// scheduled, until a newer one of its region replaces it; the minute takes
+// the status that held in it (sla.MinuteSlice).
 
 // coverage is how far before a minute's start a result may be scheduled and
 // still speak for that minute.
-func coverage(ch *config.Check) time.Duration {
-	return max(period(ch)-time.Minute, 0)
-}
+func coverage(ch *config.Check) time.Duration { return staleAfter(ch) }
 
 // dirtyBatch is how many marks one slicing pass takes at most.
 const dirtyBatch = 50_000
@@ -67,10 +66,12 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		return c.store.PutSlices(ctx, check, nil, marked, seq)
 	}
 	cov := coverage(ch)
-	span := sla.Minute(cov / time.Minute)
+	// A result speaks for the minutes up to cov after its own, and a
+	// minute's verdict also depends on how long its neighbours were down.
+	span := sla.Minute((cov + time.Minute - 1) / time.Minute)
 	minutes := map[sla.Minute]bool{}
 	for _, m := range marked {
-		for k := m; k <= m+span; k++ {
+		for k := m - 1; k <= m+span+1; k++ {
 			minutes[k] = true
 		}
 	}
@@ -79,12 +80,21 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		ms = append(ms, m)
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i] < ms[j] })
-	outcomes, err := c.store.Outcomes(ctx, ch.ID, ms[0].Time().Add(-cov), ms[len(ms)-1].Time().Add(time.Minute))
+	from, to := ms[0]-1, ms[len(ms)-1]+2
+	outcomes, err := c.store.Outcomes(ctx, ch.ID, from.Time().Add(-cov), to.Time())
 	if err != nil {
 		return err
 	}
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Scheduled.Before(outcomes[j].Scheduled) })
+	// A result from a region whose probes were not heard from when it was
+	// scheduled is a probe problem, like one the probe marked as cut off.
+	healthyAt := c.healthyAt(cfg)
+	for i := range outcomes {
+		o := &outcomes[i]
+		o.ProbeProblem = o.ProbeProblem || !healthyAt(o.Region, o.Scheduled)
+	}
 	quorum := cfg.CheckQuorum(ch)
+	held := sla.HeldByMinute(sla.Timeline(outcomes, from.Time(), to.Time(), quorum, cov, healthyAt), from, to)
 	thresholds := cfg.LatencyThresholds(ch.ID)
 	var events store.LatencyEvents
 	if len(thresholds) > 0 {
@@ -96,44 +106,20 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 	slices := make(map[sla.Minute]sla.Slice, len(ms))
 	for _, m := range ms {
 		start := m.Time()
-		lo, hi := start.Add(-cov), start.Add(time.Minute)
-		first := sort.Search(len(outcomes), func(i int) bool { return !outcomes[i].Scheduled.Before(lo) })
-		regions := map[string]sla.Regional{}
-		for _, o := range outcomes[first:] {
-			if !o.Scheduled.Before(hi) {
-				break
-			}
-			r := regions[o.Region]
-			switch {
-			case o.Up:
-				r.Up++
-			case o.Degraded:
-				r.Degraded++
-			default:
-				r.Down++
-			}
-			regions[o.Region] = r
-		}
 		inMaintenance := cfg.InMaintenance(ch.ID, start)
-		slices[m] = sla.Verdict(regions, quorum, inMaintenance)
+		if inMaintenance {
+			slices[m] = sla.SliceMaintenance
+		} else {
+			slices[m] = sla.MinuteSlice(held[m-1], held[m], held[m+1])
+		}
 		// Latency occurrences: the results scheduled in this very minute,
 		// none while under maintenance.
+		first := sort.Search(len(outcomes), func(i int) bool { return !outcomes[i].Scheduled.Before(start) })
+		last := sort.Search(len(outcomes), func(i int) bool { return !outcomes[i].Scheduled.Before(start.Add(time.Minute)) })
 		for _, th := range thresholds {
 			var e sla.Events
 			if !inMaintenance {
-				limit := time.Duration(th) * time.Millisecond
-				for _, o := range outcomes[first:] {
-					if !o.Scheduled.Before(hi) {
-						break
-					}
-					if o.Scheduled.Before(start) {
-						continue
-					}
-					e.Total++
-					if o.Up && o.Duration < limit {
-						e.Good++
-					}
-				}
+				e = sla.LatencyEvents(outcomes[first:last], m, quorum, time.Duration(th)*time.Millisecond)
 			}
 			events[th][m] = e
 		}

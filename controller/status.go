@@ -53,6 +53,10 @@ type CheckRegionStatus struct {
 	CertDaysLeft *int             `json:"cert_days_left,omitempty"`
 	Edge         *model.Edge      `json:"edge,omitempty"`
 	StaleEdge    bool             `json:"stale_edge,omitempty"`
+	// ProbeProblem says the newest result speaks of the probe, not the
+	// target: it was cut off when it failed, or its region was not heard
+	// from when the result was scheduled.
+	ProbeProblem bool `json:"probe_problem,omitempty"`
 }
 
 // RegionStatus says whether a region's probes are heard from.
@@ -80,7 +84,7 @@ func (c *Controller) Status() StatusResponse {
 	cfg := c.Config()
 	now := c.now()
 	unhealthyAfter := cfg.UnhealthyAfter()
-	healthy := c.probes.healthyRegions(now, unhealthyAfter)
+	healthy, healthyAt := c.probes.healthyRegions(now, unhealthyAfter), c.healthyAt(cfg)
 	out := StatusResponse{GeneratedAt: now.UTC(), ConfigVersion: cfg.Version, Config: c.reloadStatus(), Components: []ComponentStatus{}, Probes: []ProbeStatus{}}
 	var all []model.Status
 	for _, comp := range cfg.Components {
@@ -88,13 +92,13 @@ func (c *Controller) Status() StatusResponse {
 		var st []model.Status
 		for i := range comp.Checks {
 			ch := &comp.Checks[i]
-			v := verdict(cfg, ch, c.latest, healthy, now)
+			v := verdict(cfg, ch, c.latest, healthy, now, healthyAt)
 			chs := CheckStatus{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Status: v.Status, Reason: v.Reason,
 				Failing: v.Failing, Quorum: cfg.CheckQuorum(ch), Regions: make(map[string]CheckRegionStatus, len(v.Regions)), StaleRegions: v.StaleRegions}
 			// One allocation for the latencies of all regions of the check.
 			latency := make([]float64, 0, len(v.Regions))
 			for region, rv := range v.Regions {
-				crs := CheckRegionStatus{Status: rv.Status, Healthy: rv.Healthy, StaleEdge: rv.Stale}
+				crs := CheckRegionStatus{Status: rv.Status, Healthy: rv.Healthy, StaleEdge: rv.Stale, ProbeProblem: rv.ProbeProblem}
 				if r := rv.Result; r != nil {
 					// Results in latest are shared, read-only and in UTC.
 					latency = append(latency, float64(r.DurationUS)/1000)

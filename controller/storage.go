@@ -76,8 +76,9 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gap := c.Config().UnhealthyAfter()
 	for _, p := range ps {
-		c.probes.merge(p)
+		c.probes.merge(p, gap)
 	}
 	var rs []model.Result
 	if c.shared != nil {

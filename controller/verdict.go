@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -54,6 +53,10 @@ type RegionView struct {
 	// Stale is set when the region's edge serves content that differs from
 	// what most regions are served.
 	Stale bool
+	// ProbeProblem is set when the region's newest result says nothing of
+	// the target: the probe was cut off when it failed, or the region's
+	// probes were not heard from when it was scheduled.
+	ProbeProblem bool
 }
 
 // Verdict is the confirmed state of one check.
@@ -83,28 +86,44 @@ func staleAfter(ch *config.Check) time.Duration {
 	return 2*period(ch) + ch.Timeout.D() + 5*time.Second
 }
 
-// verdict confirms the state of ch by quorum across healthy regions:
-// down when at least quorum healthy regions fail; degraded when some, but
-// fewer, fail; unknown when fewer than quorum healthy regions reported.
-func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string]bool, now time.Time) Verdict {
+// sample is what the quorum sees of a result: a probe problem when the
+// probe was cut off, or when its region was unhealthy at the time the
+// result was scheduled (healthyAt nil: always healthy).
+func sample(r *model.Result, healthyAt sla.HealthyAt) sla.Sample {
+	s := sla.Sample{Region: r.Region, Scheduled: r.Scheduled, Outcome: r.Outcome, Duration: r.Latency(),
+		ProbeProblem: r.ProbeIsolated || (healthyAt != nil && !healthyAt(r.Region, r.Scheduled))}
+	if r.Edge != nil {
+		s.ContentHash, s.Version = r.Edge.ContentHash, r.Edge.Version
+	}
+	return s
+}
+
+// verdict confirms the state of ch at now by the quorum rule (sla.Judge)
+// over each region's newest result: healthy says which regions' probes are
+// heard from now, healthyAt whether a region was healthy when a result was
+// scheduled. A check under maintenance is in maintenance, whatever its
+// results.
+func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string]bool, now time.Time, healthyAt sla.HealthyAt) Verdict {
 	regions := cfg.CheckRegions(ch)
 	v := Verdict{Regions: make(map[string]RegionView, len(regions))}
-	reported, degraded := 0, 0
+	var tally sla.Tally
+	var edges map[string]sla.Edge
 	staleAt := staleAfter(ch)
 	l.regions(ch.ID, func(results map[string]*model.Result) {
 		for _, region := range regions {
 			rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
 			if r, ok := results[region]; ok {
 				rv.Result = r
-				fresh := now.Sub(r.Scheduled) <= staleAt
-				if rv.Healthy && fresh {
-					reported++
+				s := sample(r, healthyAt)
+				rv.ProbeProblem = s.ProbeProblem
+				if sla.Speaks(&s, now, staleAt, rv.Healthy) {
 					rv.Status = model.Status(r.Outcome)
-					switch r.Outcome {
-					case model.OutcomeDown:
-						v.Failing++
-					case model.OutcomeDegraded:
-						degraded++
+					tally.Add(r.Outcome)
+					if s.ContentHash != "" {
+						if edges == nil {
+							edges = map[string]sla.Edge{}
+						}
+						edges[region] = sla.Edge{Hash: s.ContentHash, Version: s.Version}
 					}
 				}
 			}
@@ -114,89 +133,41 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 			v.Regions[region] = rv
 		}
 	})
-	v.StaleRegions = staleEdges(v.Regions)
-	q := cfg.CheckQuorum(ch)
-	switch {
-	case v.Failing >= q:
-		v.Status, v.Reason = model.StatusDown, "confirmed down by quorum"
-	case reported < q:
-		v.Status, v.Reason = model.StatusUnknown, "too few healthy regions reported"
-	case v.Failing > 0:
-		v.Status, v.Reason = model.StatusDegraded, "failing in fewer regions than the quorum"
-	case degraded > 0:
-		v.Status, v.Reason = model.StatusDegraded, "served worse than it should in some regions"
-	case len(v.StaleRegions) > 0:
-		v.Status, v.Reason = model.StatusDegraded, "stale edge: "+strings.Join(v.StaleRegions, ", ")+" served other content than most regions"
-	default:
-		v.Status = model.StatusUp
+	v.StaleRegions = sla.StaleEdges(edges)
+	for _, region := range v.StaleRegions {
+		rv := v.Regions[region]
+		rv.Stale = true
+		v.Regions[region] = rv
+	}
+	tally.Stale = len(v.StaleRegions)
+	v.Failing = tally.Failing
+	v.Status, v.Reason = sla.Judge(tally, cfg.CheckQuorum(ch))
+	if len(v.StaleRegions) > 0 && v.Status == model.StatusDegraded && tally.Failing == 0 && tally.Degraded == 0 {
+		v.Reason = "stale edge: " + strings.Join(v.StaleRegions, ", ") + " served other content than most regions"
+	}
+	if cfg.InMaintenance(ch.ID, now) {
+		v.Status, v.Reason = model.StatusMaintenance, "in a maintenance window"
 	}
 	return v
-}
-
-// staleEdges compares the content hash each fresh, healthy region was served
-// and marks the regions that differ from the most common one. With a tie the
-// content of the highest version wins, so an edge behind a publish is the
-// one called stale.
-func staleEdges(regions map[string]RegionView) []string {
-	type seen struct {
-		n       int
-		version string
-	}
-	counts := map[string]*seen{}
-	for _, rv := range regions {
-		if rv.Status == model.StatusUnknown || rv.Result == nil || rv.Result.Edge == nil || rv.Result.Edge.ContentHash == "" {
-			continue
-		}
-		e := rv.Result.Edge
-		if counts[e.ContentHash] == nil {
-			counts[e.ContentHash] = &seen{version: e.Version}
-		}
-		counts[e.ContentHash].n++
-	}
-	if len(counts) < 2 {
-		return nil
-	}
-	best, bestSeen := "", &seen{}
-	for h, c := range counts {
-		if c.n > bestSeen.n || (c.n == bestSeen.n && (versionLess(bestSeen.version, c.version) || (c.version == bestSeen.version && h > best))) {
-			best, bestSeen = h, c
-		}
-	}
-	var stale []string
-	for region, rv := range regions {
-		if rv.Status == model.StatusUnknown || rv.Result == nil || rv.Result.Edge == nil || rv.Result.Edge.ContentHash == "" {
-			continue
-		}
-		if rv.Result.Edge.ContentHash != best {
-			rv.Stale = true
-			regions[region] = rv
-			stale = append(stale, region)
-		}
-	}
-	sort.Strings(stale)
-	return stale
-}
-
-// versionLess orders versions numerically when both are numbers.
-func versionLess(a, b string) bool {
-	x, errA := strconv.ParseFloat(strings.TrimPrefix(a, "v"), 64)
-	y, errB := strconv.ParseFloat(strings.TrimPrefix(b, "v"), 64)
-	if errA == nil && errB == nil {
-		return x < y
-	}
-	return a < b
 }
 
 // verdictNow is the verdict of one check at now, with region health as the
 // registry sees it.
 func (c *Controller) verdictNow(cfg *config.Config, ch *config.Check, now time.Time) Verdict {
-	return verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now)
+	return verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now, c.healthyAt(cfg))
 }
 
-// worst combines statuses for a component: down, then degraded, then up;
-// unknown only when nothing is known.
+// healthyAt tells from the registry's history whether a region's probes
+// were heard from at a time.
+func (c *Controller) healthyAt(cfg *config.Config) sla.HealthyAt {
+	gap := cfg.UnhealthyAfter()
+	return func(region string, t time.Time) bool { return c.probes.healthyAt(region, t, gap) }
+}
+
+// worst combines statuses for a component: down, then degraded, then up,
+// then maintenance; unknown only when nothing is known.
 func worst(statuses []model.Status) model.Status {
-	rank := map[model.Status]int{model.StatusUnknown: 0, model.StatusUp: 1, model.StatusDegraded: 2, model.StatusDown: 3}
+	rank := map[model.Status]int{model.StatusUnknown: 0, model.StatusMaintenance: 1, model.StatusUp: 2, model.StatusDegraded: 3, model.StatusDown: 4}
 	out := model.StatusUnknown
 	for _, s := range statuses {
 		if rank[s] > rank[out] {

@@ -26,7 +26,7 @@ type Scenario struct {
 var Scenarios = map[string]Scenario{
 	"frankfurt-outage": {Name: "frankfurt-outage", About: "eu-frankfurt is cut off from contentsvc (every request from there fails)",
 		Faults: []map[string]any{{"target": "all", "region": "eu-frankfurt", "outage": true}},
-		Watch:  "every check turns degraded, never down: one region failing is below the quorum; no page; a regional_degraded ticket would follow after 10 minutes"},
+		Watch:  "every check turns degraded, never down: one region failing is below the quorum; no page; one regional_degraded ticket (regional:eu-frankfurt) after 5 minutes"},
 	"cdn-outage": {Name: "cdn-outage", About: "the CDN stops answering everywhere",
 		Faults: []map[string]any{{"target": "cdn", "outage": true}},
 		Watch:  "cdn-manifest and cdn-welcome-v1 go down and page (down:cdn-…); content-flow turns degraded: the SDK serves the last content it saw"},

@@ -18,7 +18,7 @@ func fastDemo(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	s := strings.NewReplacer("interval: 30s", "interval: 3s", "timeout: 5s", "timeout: 2s", "heartbeat_interval: 10s", "heartbeat_interval: 1s",
-		"{delay: 2m, targets: [demo-hook]}", "{delay: 20s, targets: [demo-hook]}", "resolve_after: 1m", "resolve_after: 3s").Replace(string(b))
+		"{delay: 2m, targets: [demo-hook]}", "{delay: 20s, targets: [demo-hook]}", "resolve_after: 1m", "resolve_after: 3s", "for: 5m}", "for: 5s}").Replace(string(b))
 	path := filepath.Join(dir, "fast-demo.yaml")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
@@ -97,12 +97,23 @@ func TestDemoScenarios(t *testing.T) {
 				}
 			}
 		}
+		deadline := time.Now().Add(20 * time.Second)
+		for alertState(t, ctl, "regional:eu-frankfurt") != "firing" && time.Now().Before(deadline) {
+			time.Sleep(300 * time.Millisecond)
+		}
 		var a alertsDoc
 		getJSON("http://"+ctl+"/api/v1/alerts", &a)
+		tickets := 0
 		for _, x := range a.Alerts {
-			if strings.HasPrefix(x.Key, "down:") {
+			if strings.HasPrefix(x.Key, "down:") || (strings.HasPrefix(x.Key, "burn:") && strings.HasSuffix(x.Key, "/page")) {
 				t.Fatalf("one region cut off raised %s", x.Key)
 			}
+			if strings.HasPrefix(x.Key, "regional:") {
+				tickets++
+			}
+		}
+		if st := alertState(t, ctl, "regional:eu-frankfurt"); st != "firing" || tickets != 1 {
+			t.Fatalf("regional ticket %q, %d regional alerts in all: %+v", st, tickets, a.Alerts)
 		}
 		recover()
 	})

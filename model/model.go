@@ -202,6 +202,11 @@ type Result struct {
 	CertExpiry *time.Time `json:"cert_expiry,omitempty"`
 	// Edge is what a region saw of a CDN asset.
 	Edge *Edge `json:"edge,omitempty"`
+	// ProbeIsolated marks a failure the probe saw while it could reach
+	// neither a controller nor any other target: its own network was
+	// down. Such a result is kept and shown as a probe problem; it never
+	// counts against the target.
+	ProbeIsolated bool `json:"probe_isolated,omitempty"`
 }
 
 // Edge describes the CDN edge that answered a region.
@@ -244,6 +249,8 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("error_class: %q is not a known class", r.ErrorClass)
 	case r.Outcome == OutcomeDown && r.ErrorClass == "":
 		return fmt.Errorf("error_class: a down result needs one")
+	case r.ProbeIsolated && r.Outcome != OutcomeDown:
+		return fmt.Errorf("probe_isolated: only a down result can be marked, not %q", r.Outcome)
 	case r.DurationUS < 0:
 		return fmt.Errorf("duration_us: %d is negative", r.DurationUS)
 	case len(r.Message) > MaxMessageLen:
@@ -282,10 +289,18 @@ type Heartbeat struct {
 	SentAt     time.Time `json:"sent_at"`
 	SpoolDepth int       `json:"spool_depth"`
 	Assignment string    `json:"assignment,omitempty"`
+	// ClockOffsetMS is the probe's clock minus the controller's, measured
+	// on the previous heartbeat's round trip (NTP-style, from the
+	// controller's ServerTime); absent until one was measured. Unlike
+	// SentAt it does not take a request delayed in transit (a heartbeat
+	// sent during a partition) for a slow clock.
+	ClockOffsetMS *int64 `json:"clock_offset_ms,omitempty"`
 }
 
 // HeartbeatAck tells a probe how often to heartbeat and which assignment is current.
 type HeartbeatAck struct {
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
 	Assignment        string        `json:"assignment"`
+	// ServerTime is the controller's clock when it answered.
+	ServerTime time.Time `json:"server_time"`
 }

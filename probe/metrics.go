@@ -14,6 +14,7 @@ type metrics struct {
 	dropped     prometheus.Counter
 	controller  prometheus.Gauge
 	assignments prometheus.Gauge
+	isolated    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
@@ -37,8 +38,10 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 			Help: "1 when the last call to the controller succeeded."}),
 		assignments: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "assigned_checks",
 			Help: "Checks in the current assignment."}),
+		isolated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "isolated_failures_total",
+			Help: "Failures seen while this probe reached no controller and no other target, marked as its own network's (probe_isolated)."}),
 	}
-	reg.MustRegister(m.results, m.duration, m.lateness, m.skipped, m.shipped, m.batches, m.dropped, m.controller, m.assignments,
+	reg.MustRegister(m.results, m.duration, m.lateness, m.skipped, m.shipped, m.batches, m.dropped, m.controller, m.assignments, m.isolated,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "spool_depth",
 			Help: "Results waiting in the spool."}, depth))
 	return m

@@ -66,6 +66,7 @@ type Probe struct {
 	env   check.Env
 	sched *scheduler
 	pub   *transport.Publisher
+	reach *reach
 	now   func() time.Time
 	wake  chan struct{}
 	queue chan *model.Result // results on their way into the spool
@@ -73,11 +74,16 @@ type Probe struct {
 	mu         sync.Mutex
 	assignment string
 	lastOK     time.Time
+	offset     *int64 // clock offset to the controller, ms; nil until measured
 	started    time.Time
 	interval   time.Duration
 }
 
 const assignmentKey = "assignment"
+
+// maxOffsetRTT is the longest heartbeat round trip from which the clock
+// offset to the controller is measured.
+const maxOffsetRTT = 2 * time.Second
 
 // writeLinger is how long a finished result may wait in memory for others
 // to share its spool transaction.
@@ -133,6 +139,14 @@ func Run(ctx context.Context, o Options) error {
 		interval: 10 * time.Second,
 	}
 	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) })
+	p.reach = newReach(p.now, func(ctx context.Context) error {
+		// Any answer, even an error status, shows the network reaches a
+		// controller.
+		if resp, err := api.do(ctx, http.MethodGet, "/healthz", nil, nil, nil); resp == nil {
+			return err
+		}
+		return nil
+	})
 	if o.NATSURL != "" {
 		if p.pub, err = transport.NewPublisher(ctx, o.NATSURL, o.Region, o.Token, o.ProbeID); err != nil {
 			return err
@@ -275,13 +289,24 @@ func (p *Probe) beat(ctx context.Context, path string) error {
 	p.mu.Lock()
 	current := p.assignment
 	p.mu.Unlock()
+	p.mu.Lock()
+	offset := p.offset
+	p.mu.Unlock()
+	sent := p.now()
 	hb := model.Heartbeat{Probe: p.opts.ProbeID, Region: p.opts.Region, Version: p.opts.Version, StartedAt: p.started,
-		SentAt: p.now().UTC(), SpoolDepth: p.spool.Depth(), Assignment: current}
+		SentAt: sent.UTC(), SpoolDepth: p.spool.Depth(), Assignment: current, ClockOffsetMS: offset}
 	ack, err := p.api.heartbeat(ctx, path, &hb)
 	if err != nil {
 		return err
 	}
 	p.setReachable(true)
+	// The clock offset, NTP-style, from a quick round trip only.
+	if got := p.now(); !ack.ServerTime.IsZero() && got.Sub(sent) < maxOffsetRTT {
+		ms := sent.Add(got.Sub(sent) / 2).Sub(ack.ServerTime).Milliseconds()
+		p.mu.Lock()
+		p.offset = &ms
+		p.mu.Unlock()
+	}
 	if ack.HeartbeatInterval > 0 {
 		p.mu.Lock()
 		p.interval = ack.HeartbeatInterval
@@ -315,6 +340,7 @@ func (p *Probe) deregister(ctx context.Context) {
 
 func (p *Probe) setReachable(ok bool) {
 	if ok {
+		p.reach.controllerOK()
 		p.m.controller.Set(1)
 		p.mu.Lock()
 		p.lastOK = p.now()

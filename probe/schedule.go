@@ -78,7 +78,11 @@ func (j *job) run(ctx context.Context, slot time.Time) {
 		return // cut short by shutdown: not a verdict on the target
 	}
 	r.Started = r.Started.UTC()
+	j.p.reach.observe(ctx, &r)
 	kind := string(j.cc.Check.Kind)
+	if r.ProbeIsolated {
+		j.p.m.isolated.Inc()
+	}
 	j.p.m.results.WithLabelValues(kind, string(r.Outcome)).Inc()
 	j.p.m.duration.WithLabelValues(kind).Observe(r.Latency().Seconds())
 	j.p.record(&r)

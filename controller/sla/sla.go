@@ -47,41 +47,6 @@ func MinuteOf(t time.Time) Minute { return Minute(math.Floor(float64(t.Unix()) /
 // Time is the start of m.
 func (m Minute) Time() time.Time { return time.Unix(int64(m)*60, 0).UTC() }
 
-// Regional is what one region saw of a check during one minute.
-type Regional struct {
-	Up, Down, Degraded int // results in or covering the minute
-}
-
-// Verdict confirms a check's minute by quorum: down when at least quorum
-// regions saw it fail, degraded when some but fewer did, unknown when fewer
-// than quorum regions reported at all (silence is never downtime).
-func Verdict(regions map[string]Regional, quorum int, maintenance bool) Slice {
-	if maintenance {
-		return SliceMaintenance
-	}
-	reporting, failing, degraded := 0, 0, 0
-	for _, r := range regions {
-		if r.Up+r.Down+r.Degraded == 0 {
-			continue
-		}
-		reporting++
-		if r.Down > 0 {
-			failing++
-		} else if r.Degraded > 0 {
-			degraded++
-		}
-	}
-	switch {
-	case failing >= quorum:
-		return SliceDown
-	case reporting < quorum:
-		return SliceUnknown
-	case failing > 0 || degraded > 0:
-		return SliceDegraded
-	}
-	return SliceUp
-}
-
 // Combine is the service slice of several checks' slices for one minute:
 // down when any is down; up (or degraded) when any is known; maintenance
 // when the rest are in maintenance; unknown otherwise.

@@ -52,13 +52,4 @@ func TestBudgetAndBurn(t *testing.T) {
 	if d := ExhaustedIn(NewBudget(Counts{Good: 10, Bad: 5}, 0.999), 1, 0.999); d == nil || *d != 0 {
 		t.Fatalf("overspent budget: %v", d)
 	}
-	if v := Verdict(map[string]Regional{"a": {Down: 1}, "b": {Up: 1}}, 2, false); v != SliceDegraded {
-		t.Fatalf("one failing region of two, quorum 2: %v", v)
-	}
-	if v := Verdict(map[string]Regional{"a": {Down: 1}}, 2, false); v != SliceUnknown {
-		t.Fatalf("one region reporting, quorum 2: %v", v)
-	}
-	if v := Verdict(nil, 2, true); v != SliceMaintenance {
-		t.Fatalf("maintenance: %v", v)
-	}
 }

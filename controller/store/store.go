@@ -94,6 +94,15 @@ type Store interface {
 	Probes(ctx context.Context, since time.Time) ([]Probe, error)
 	// ForgetProbe removes a probe of region that deregistered.
 	ForgetProbe(ctx context.Context, id, region string) error
+	// PutHealth records that a region's probes were heard from throughout
+	// a span, widening a stored span of the region with the same start;
+	// Health returns the spans that end at or after since, sorted by
+	// region and start; PruneHealth deletes those that ended before before.
+	// Spans of several replicas may overlap: a region was healthy when any
+	// span says so.
+	PutHealth(ctx context.Context, span HealthSpan) error
+	Health(ctx context.Context, since time.Time) ([]HealthSpan, error)
+	PruneHealth(ctx context.Context, before time.Time) (int64, error)
 
 	// PutSession, Session and DeleteSession keep the SRE view's sign-ins,
 	// by a digest of the session id, so that every replica knows them;
@@ -122,14 +131,10 @@ type Query struct {
 	Limit  int       // zero: 1000
 }
 
-// Outcome is one regional result, reduced to what slicing needs.
-type Outcome struct {
-	Region    string
-	Scheduled time.Time
-	Up        bool
-	Degraded  bool
-	Duration  time.Duration
-}
+// Outcome is one regional result, reduced to what slicing needs; its
+// ProbeProblem is set when the probe marked the result as failed while it
+// was cut off (model.Result.ProbeIsolated).
+type Outcome = sla.Sample
 
 // Dirty is a batch of minutes to recompute, by check, up to mark Seq.
 type Dirty struct {
@@ -186,6 +191,26 @@ type Probe struct {
 	ClockSkew     time.Duration
 }
 
+// HealthSpan is a time during which a region's probes heartbeat no further
+// apart than the unhealthy threshold: from its first heartbeat (or the
+// start of a probe that began then) to its last.
+type HealthSpan struct {
+	Region   string
+	From, To time.Time
+}
+
+// ScanHealth reads one stored health span (region, start_ms, end_ms) with
+// a backend's row scanner.
+func ScanHealth(scan func(dest ...any) error) (HealthSpan, error) {
+	var h HealthSpan
+	var from, to int64
+	if err := scan(&h.Region, &from, &to); err != nil {
+		return h, fmt.Errorf("read region health: %w", err)
+	}
+	h.From, h.To = time.UnixMilli(from).UTC(), time.UnixMilli(to).UTC()
+	return h, nil
+}
+
 // Session is one signed-in user of the SRE view.
 type Session struct {
 	User    string
@@ -193,11 +218,50 @@ type Session struct {
 	Expires time.Time
 }
 
-// Outcomes as stored: 0 down, 1 up, 2 degraded.
-var (
-	OutcomeCode = map[model.Outcome]int{model.OutcomeDown: 0, model.OutcomeUp: 1, model.OutcomeDegraded: 2}
-	OutcomeOf   = map[int]model.Outcome{0: model.OutcomeDown, 1: model.OutcomeUp, 2: model.OutcomeDegraded}
-)
+// Outcomes as stored: 0 down, 1 up, 2 degraded, 3 down while the probe was
+// cut off (it reached no controller and no other target).
+const outcomeIsolated = 3
+
+// OutcomeCode is the stored code of r's outcome.
+func OutcomeCode(r *model.Result) int {
+	switch {
+	case r.Outcome == model.OutcomeUp:
+		return 1
+	case r.Outcome == model.OutcomeDegraded:
+		return 2
+	case r.ProbeIsolated:
+		return outcomeIsolated
+	}
+	return 0
+}
+
+// DecodeOutcome is the outcome of a stored code, and whether the probe was
+// cut off when it failed.
+func DecodeOutcome(code int) (model.Outcome, bool) {
+	switch code {
+	case 1:
+		return model.OutcomeUp, false
+	case 2:
+		return model.OutcomeDegraded, false
+	case outcomeIsolated:
+		return model.OutcomeDown, true
+	}
+	return model.OutcomeDown, false
+}
+
+// NewOutcome builds the outcome of a stored result; edge is its stored
+// edge JSON, if any.
+func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, edge []byte) Outcome {
+	o := Outcome{Region: region, Scheduled: time.UnixMilli(scheduledMS).UTC(), Duration: time.Duration(durationUS) * time.Microsecond}
+	o.Outcome, o.ProbeProblem = DecodeOutcome(code)
+	if len(edge) > 0 {
+		var e model.Edge
+		if json.Unmarshal(edge, &e) == nil {
+			o.ContentHash, o.Version = e.ContentHash, e.Version
+		}
+	}
+	return o
+}
 
 // FloorDiv divides rounding toward negative infinity.
 func FloorDiv(a, b int64) int64 {

@@ -54,3 +54,43 @@ func (s *Store) ForgetProbe(ctx context.Context, id, region string) error {
 	}
 	return nil
 }
+
+// PutHealth records that region's probes were heard from throughout span,
+// widening a span that starts at the same time.
+func (s *Store) PutHealth(ctx context.Context, span store.HealthSpan) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO region_health (region, start_ms, end_ms) VALUES ($1, $2, $3)
+		ON CONFLICT (region, start_ms) DO UPDATE SET end_ms = GREATEST(region_health.end_ms, excluded.end_ms)`,
+		span.Region, span.From.UnixMilli(), span.To.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("save health of %s: %w", span.Region, err)
+	}
+	return nil
+}
+
+// Health returns the spans that end at or after since, by region and start.
+func (s *Store) Health(ctx context.Context, since time.Time) ([]store.HealthSpan, error) {
+	rows, err := s.pool.Query(ctx, `SELECT region, start_ms, end_ms FROM region_health WHERE end_ms >= $1 ORDER BY region, start_ms`,
+		since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("read region health: %w", err)
+	}
+	defer rows.Close()
+	var out []store.HealthSpan
+	for rows.Next() {
+		h, err := store.ScanHealth(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// PruneHealth deletes the spans that ended before before.
+func (s *Store) PruneHealth(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM region_health WHERE end_ms < $1`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("prune region health: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -254,7 +254,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		checks[i], regions[i], probes[i], configs[i] = int32(ids[0]), int32(ids[1]), int32(ids[2]), int32(ids[3])
 		sched[i] = r.Scheduled.UnixMilli()
 		lags[i] = int32(r.Started.UnixMilli() - sched[i])
-		outcome[i], class[i], status[i] = int16(store.OutcomeCode[r.Outcome]), int16(r.ErrorClass.Code()), int16(r.HTTPStatus)
+		outcome[i], class[i], status[i] = int16(store.OutcomeCode(r)), int16(r.ErrorClass.Code()), int16(r.HTTPStatus)
 		dur[i], dns[i], conn[i], tlsUS[i], ttfb[i], transfer[i], size[i] = r.DurationUS, r.Phases.DNS, r.Phases.Connect, r.Phases.TLS, r.Phases.TTFB, r.Phases.Transfer, r.Bytes
 		if r.Message != "" {
 			msg[i] = &r.Message
@@ -347,7 +347,7 @@ func (s *Store) scan(ctx context.Context, rows pgx.Rows) ([]model.Result, error)
 		}
 		r.Scheduled = time.UnixMilli(w.sched).UTC()
 		r.Started = time.UnixMilli(w.sched + w.lag).UTC()
-		r.Outcome = store.OutcomeOf[int(w.outcome)]
+		r.Outcome, r.ProbeIsolated = store.DecodeOutcome(int(w.outcome))
 		r.HTTPStatus = int(w.status)
 		if c := int(w.class); c >= 0 && c < len(model.ErrorClasses) {
 			r.ErrorClass = model.ErrorClasses[c]
@@ -461,19 +461,20 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT region_id, scheduled, outcome, duration_us FROM results
+	rows, err := s.pool.Query(ctx, `SELECT region_id, scheduled, outcome, duration_us, edge FROM results
 		WHERE check_id = $1 AND scheduled >= $2 AND scheduled < $3`, cid, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
 	}
 	type row struct {
 		rid, sched, us int64
-		up             int16
+		code           int16
+		edge           []byte
 	}
 	var raw []row
 	for rows.Next() {
 		var w row
-		if err := rows.Scan(&w.rid, &w.sched, &w.up, &w.us); err != nil {
+		if err := rows.Scan(&w.rid, &w.sched, &w.code, &w.us, &w.edge); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -489,8 +490,7 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 		if err != nil {
 			return nil, err
 		}
-		out[i] = store.Outcome{Region: region, Scheduled: time.UnixMilli(w.sched), Up: w.up == 1, Degraded: w.up == 2,
-			Duration: time.Duration(w.us) * time.Microsecond}
+		out[i] = store.NewOutcome(region, w.sched, int(w.code), w.us, w.edge)
 	}
 	return out, nil
 }

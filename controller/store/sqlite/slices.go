@@ -20,7 +20,7 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT region_id, scheduled, outcome, duration_us FROM results WHERE check_id = ? AND scheduled >= ? AND scheduled < ?`,
+	rows, err := s.db.QueryContext(ctx, `SELECT region_id, scheduled, outcome, duration_us, edge FROM results WHERE check_id = ? AND scheduled >= ? AND scheduled < ?`,
 		cid, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
@@ -29,12 +29,12 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	var out []store.Outcome
 	for rows.Next() {
 		var rid, sched, us int64
-		var up int
-		if err := rows.Scan(&rid, &sched, &up, &us); err != nil {
+		var code int
+		var edge []byte
+		if err := rows.Scan(&rid, &sched, &code, &us, &edge); err != nil {
 			return nil, err
 		}
-		out = append(out, store.Outcome{Region: s.name("regions", rid), Scheduled: time.UnixMilli(sched), Up: up == 1, Degraded: up == 2,
-			Duration: time.Duration(us) * time.Microsecond})
+		out = append(out, store.NewOutcome(s.name("regions", rid), sched, code, us, edge))
 	}
 	return out, rows.Err()
 }

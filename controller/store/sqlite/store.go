@@ -216,7 +216,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		if r.Message != "" {
 			msg = r.Message
 		}
-		outcome := store.OutcomeCode[r.Outcome]
+		outcome := store.OutcomeCode(r)
 		var cert, edge any
 		if r.CertExpiry != nil {
 			cert = r.CertExpiry.Unix()
@@ -283,7 +283,7 @@ func (s *Store) scan(rows *sql.Rows) ([]model.Result, error) {
 		r.Check, r.Region, r.Probe, r.ConfigVersion = s.name("checks", c), s.name("regions", rg), s.name("probes", p), s.name("config_versions", cfg)
 		r.Scheduled = time.UnixMilli(sched).UTC()
 		r.Started = time.UnixMilli(sched + lag).UTC()
-		r.Outcome = store.OutcomeOf[outcome]
+		r.Outcome, r.ProbeIsolated = store.DecodeOutcome(outcome)
 		if class >= 0 && class < len(model.ErrorClasses) {
 			r.ErrorClass = model.ErrorClasses[class]
 		}

@@ -35,6 +35,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"AlertsAndOutbox", alertsAndOutbox},
 		{"Incidents", incidents},
 		{"ProbeHeartbeats", heartbeats},
+		{"RegionHealthAndIsolatedResults", regionHealth},
 		{"Sessions", sessions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,7 +154,7 @@ func insertIdempotent(t *testing.T, open func() (store.Store, error)) {
 		t.Fatalf("outcomes of the first minute: %v %+v", err, outs)
 	}
 	for _, o := range outs {
-		if (o.Region == "eu-frankfurt") == o.Up || o.Duration != 1500*time.Microsecond {
+		if (o.Region == "eu-frankfurt") == (o.Outcome == model.OutcomeUp) || o.Duration != 1500*time.Microsecond {
 			t.Fatalf("outcome %+v", o)
 		}
 	}
@@ -577,5 +578,59 @@ func sessions(t *testing.T, open func() (store.Store, error)) {
 	}
 	if got, _ := s.Session(ctx, "k1", t0); got != nil {
 		t.Fatalf("a signed-out session: %+v", got)
+	}
+}
+
+// regionHealth: health spans widen, overlap across replicas, survive a
+// reopen and are pruned; a result the probe marked as cut off keeps the mark
+// and is a probe problem for slicing.
+func regionHealth(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	spans := []store.HealthSpan{
+		{Region: "eu-london", From: t0, To: t0.Add(time.Minute)},
+		{Region: "eu-london", From: t0, To: t0.Add(30 * time.Second)}, // an older view of the same span
+		{Region: "eu-london", From: t0.Add(time.Hour), To: t0.Add(time.Hour + time.Minute)},
+		{Region: "ap-tokyo", From: t0.Add(-2 * time.Hour), To: t0.Add(-time.Hour)},
+	}
+	for _, sp := range spans {
+		if err := s.PutHealth(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Health(ctx, t0)
+	if err != nil || len(got) != 2 || got[0].Region != "eu-london" || !got[0].To.Equal(t0.Add(time.Minute)) || !got[1].From.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("health since t0: %v %+v", err, got)
+	}
+	if n, err := s.PruneHealth(ctx, t0.Add(2*time.Minute)); err != nil || n != 2 {
+		t.Fatalf("pruned %d spans: %v", n, err)
+	}
+	if all, _ := s.Health(ctx, time.Time{}); len(all) != 1 {
+		t.Fatalf("after pruning: %+v", all)
+	}
+
+	cut := Result("api", "eu-london", t0, model.OutcomeDown)
+	cut.ProbeIsolated = true
+	plain := Result("api", "ap-tokyo", t0, model.OutcomeDown)
+	if _, err := s.InsertResults(ctx, []model.Result{cut, plain}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Results(ctx, store.Query{Check: "api", Since: t0})
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("results: %v %+v", err, rs)
+	}
+	for _, r := range rs {
+		if r.Outcome != model.OutcomeDown || r.ProbeIsolated != (r.Region == "eu-london") {
+			t.Fatalf("result %s: outcome %s, probe_isolated %v", r.Region, r.Outcome, r.ProbeIsolated)
+		}
+	}
+	outs, err := s.Outcomes(ctx, "api", t0, t0.Add(time.Minute))
+	if err != nil || len(outs) != 2 {
+		t.Fatalf("outcomes: %v %+v", err, outs)
+	}
+	for _, o := range outs {
+		if o.Outcome != model.OutcomeDown || o.ProbeProblem != (o.Region == "eu-london") {
+			t.Fatalf("outcome %+v", o)
+		}
 	}
 }

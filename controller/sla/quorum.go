@@ -1,0 +1,311 @@
+package sla
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// The quorum rule is one function, Judge, over what each region says of a
+// check at one instant. The live verdict asks it about now; a minute's
+// verdict asks it about every instant of the minute at which a result was
+// scheduled (and the minute's start), with the results that the live
+// verdict had then, so a minute is down exactly when the live verdict was
+// down during it.
+
+// Sample is one regional result as the quorum sees it.
+type Sample struct {
+	Region    string
+	Scheduled time.Time
+	Outcome   model.Outcome
+	// ProbeProblem marks a result that says nothing of the target: its
+	// region was unhealthy when it was scheduled, or the probe could reach
+	// no controller and no other target when it failed.
+	ProbeProblem bool
+	// ContentHash and Version are what a CDN edge served, when known.
+	ContentHash, Version string
+	Duration             time.Duration
+}
+
+// Tally counts what the regions of a check say at one instant.
+type Tally struct {
+	Reporting int // healthy regions with a fresh result that is no probe problem
+	Failing   int // of those, down
+	Degraded  int // of those, degraded
+	Stale     int // of those, served other CDN content than most
+}
+
+// Speaks reports whether a region's newest sample speaks for the target at
+// t: it is no probe problem, no older than fresh, and the region is healthy
+// at t.
+func Speaks(s *Sample, t time.Time, fresh time.Duration, healthyNow bool) bool {
+	return healthyNow && !s.ProbeProblem && t.Sub(s.Scheduled) < fresh
+}
+
+// Add counts one reporting region's outcome.
+func (t *Tally) Add(o model.Outcome) {
+	t.Reporting++
+	switch o {
+	case model.OutcomeDown:
+		t.Failing++
+	case model.OutcomeDegraded:
+		t.Degraded++
+	}
+}
+
+// Judge applies the quorum rule: down when at least quorum regions fail;
+// unknown when fewer than quorum regions report (silence is never
+// downtime); degraded when some, but fewer than quorum, fail, serve worse
+// than they should or serve stale content; up otherwise. The reason says
+// why in words for the status API.
+func Judge(t Tally, quorum int) (model.Status, string) {
+	switch {
+	case t.Failing >= quorum:
+		return model.StatusDown, "confirmed down by quorum"
+	case t.Reporting < quorum:
+		return model.StatusUnknown, "too few healthy regions reported"
+	case t.Failing > 0:
+		return model.StatusDegraded, "failing in fewer regions than the quorum"
+	case t.Degraded > 0:
+		return model.StatusDegraded, "served worse than it should in some regions"
+	case t.Stale > 0:
+		return model.StatusDegraded, "stale edge: some regions were served other content than most"
+	}
+	return model.StatusUp, ""
+}
+
+// SliceOf is the minute slice of a verdict status.
+func SliceOf(s model.Status) Slice {
+	switch s {
+	case model.StatusUp:
+		return SliceUp
+	case model.StatusDegraded:
+		return SliceDegraded
+	case model.StatusDown:
+		return SliceDown
+	case model.StatusMaintenance:
+		return SliceMaintenance
+	}
+	return SliceUnknown
+}
+
+// Edge is the content one region was served.
+type Edge struct{ Hash, Version string }
+
+// StaleEdges returns, sorted, the regions whose edge served other content
+// than the most common one. With a tie the content of the highest version
+// wins, so an edge behind a publish is the one called stale.
+func StaleEdges(edges map[string]Edge) []string {
+	type seen struct {
+		n       int
+		version string
+	}
+	counts := map[string]*seen{}
+	for _, e := range edges {
+		if e.Hash == "" {
+			continue
+		}
+		if counts[e.Hash] == nil {
+			counts[e.Hash] = &seen{version: e.Version}
+		}
+		counts[e.Hash].n++
+	}
+	if len(counts) < 2 {
+		return nil
+	}
+	best, bestSeen := "", &seen{}
+	for h, c := range counts {
+		if c.n > bestSeen.n || (c.n == bestSeen.n && (versionLess(bestSeen.version, c.version) || (c.version == bestSeen.version && h > best))) {
+			best, bestSeen = h, c
+		}
+	}
+	var stale []string
+	for region, e := range edges {
+		if e.Hash != "" && e.Hash != best {
+			stale = append(stale, region)
+		}
+	}
+	sort.Strings(stale)
+	return stale
+}
+
+// versionLess orders versions numerically when both are numbers.
+func versionLess(a, b string) bool {
+	x, errA := strconv.ParseFloat(strings.TrimPrefix(a, "v"), 64)
+	y, errB := strconv.ParseFloat(strings.TrimPrefix(b, "v"), 64)
+	if errA == nil && errB == nil {
+		return x < y
+	}
+	return a < b
+}
+
+// HealthyAt tells whether a region's probes were heard from at t.
+type HealthyAt func(region string, t time.Time) bool
+
+// Instant tallies what regions say at t: each region's newest sample
+// scheduled at or before t counts when it is younger than fresh, is no
+// probe problem and its region is healthy at t. newest maps each region to
+// that sample (nil: none).
+func Instant(newest map[string]*Sample, t time.Time, fresh time.Duration, healthy HealthyAt) Tally {
+	var tl Tally
+	var edges map[string]Edge
+	for region, s := range newest {
+		if s == nil || !Speaks(s, t, fresh, healthy(region, t)) {
+			continue
+		}
+		tl.Add(s.Outcome)
+		if s.ContentHash != "" {
+			if edges == nil {
+				edges = map[string]Edge{}
+			}
+			edges[region] = Edge{s.ContentHash, s.Version}
+		}
+	}
+	tl.Stale = len(StaleEdges(edges))
+	return tl
+}
+
+// Piece is a stretch of time over which the live verdict held one status.
+type Piece struct {
+	From, To time.Time
+	Status   model.Status
+}
+
+// Timeline replays the live verdict over [from, to): it is judged at from,
+// at every sample scheduled in between and whenever a sample grows older
+// than fresh. samples must be sorted by scheduled time and include every
+// sample from fresh before from. Consecutive pieces differ in status.
+func Timeline(samples []Sample, from, to time.Time, quorum int, fresh time.Duration, healthy HealthyAt) []Piece {
+	newest := map[string]*Sample{}
+	i := 0
+	for ; i < len(samples) && !samples[i].Scheduled.After(from); i++ {
+		newest[samples[i].Region] = &samples[i]
+	}
+	var expiries []time.Time
+	for k := range samples {
+		if e := samples[k].Scheduled.Add(fresh); e.After(from) && e.Before(to) {
+			expiries = append(expiries, e)
+		}
+	}
+	sort.Slice(expiries, func(a, b int) bool { return expiries[a].Before(expiries[b]) })
+	var out []Piece
+	judge := func(t time.Time) {
+		st, _ := Judge(Instant(newest, t, fresh, healthy), quorum)
+		if n := len(out); n > 0 && out[n-1].Status == st {
+			return
+		}
+		if n := len(out); n > 0 {
+			out[n-1].To = t
+		}
+		out = append(out, Piece{From: t, Status: st})
+	}
+	judge(from)
+	e := 0
+	for {
+		var t time.Time
+		switch {
+		case i < len(samples) && samples[i].Scheduled.Before(to) && (e >= len(expiries) || !expiries[e].Before(samples[i].Scheduled)):
+			t = samples[i].Scheduled
+		case e < len(expiries):
+			t = expiries[e]
+		default:
+			out[len(out)-1].To = to
+			return out
+		}
+		for ; i < len(samples) && !samples[i].Scheduled.After(t) && samples[i].Scheduled.Before(to); i++ {
+			newest[samples[i].Region] = &samples[i]
+		}
+		for ; e < len(expiries) && !expiries[e].After(t); e++ {
+		}
+		judge(t)
+	}
+}
+
+// Held is how long each status held in one minute.
+type Held struct {
+	Down, Degraded, Up time.Duration
+}
+
+// HeldByMinute adds up, for every minute in [from, to), how long the
+// pieces held each status.
+func HeldByMinute(pieces []Piece, from, to Minute) map[Minute]Held {
+	out := make(map[Minute]Held, int(to-from))
+	for _, p := range pieces {
+		for m := max(MinuteOf(p.From), from); m < to && m.Time().Before(p.To); m++ {
+			a, b := p.From, p.To
+			if s := m.Time(); a.Before(s) {
+				a = s
+			}
+			if e := m.Time().Add(time.Minute); b.After(e) {
+				b = e
+			}
+			if b.Sub(a) <= 0 {
+				continue
+			}
+			h := out[m]
+			switch p.Status {
+			case model.StatusDown:
+				h.Down += b.Sub(a)
+			case model.StatusDegraded:
+				h.Degraded += b.Sub(a)
+			case model.StatusUp:
+				h.Up += b.Sub(a)
+			}
+			out[m] = h
+		}
+	}
+	return out
+}
+
+// halfMinute is how long a status must hold to own a minute.
+const halfMinute = 30 * time.Second
+
+// MinuteSlice is the verdict of a minute from how long each status held in
+// it and in its neighbours. The minute is down when the check was down for
+// half of it or more, or for any time at all while neither neighbour was
+// down for half of itself: so a confirmed outage, however short, is charged
+// at least one minute, and an outage of ten minutes that straddles eleven
+// is charged ten. Otherwise it is degraded when the check was down or
+// degraded at any time in it, up when it was up at any time, and unknown
+// when nothing was known.
+func MinuteSlice(prev, cur, next Held) Slice {
+	switch {
+	case cur.Down >= halfMinute || (cur.Down > 0 && prev.Down < halfMinute && next.Down < halfMinute):
+		return SliceDown
+	case cur.Down > 0 || cur.Degraded > 0:
+		return SliceDegraded
+	case cur.Up > 0:
+		return SliceUp
+	}
+	return SliceUnknown
+}
+
+// LatencyEvents counts the latency occurrences of minute m: the results
+// scheduled in it that are no probe problem; one is bad when it was down
+// or not faster than limit. A lone region is no more able to spend the
+// budget here than in the availability verdict: unless at least quorum
+// regions had a bad result in the minute, every result of the minute
+// counts as good.
+func LatencyEvents(samples []Sample, m Minute, quorum int, limit time.Duration) Events {
+	start, end := m.Time(), m.Time().Add(time.Minute)
+	var e Events
+	slow := map[string]bool{}
+	for _, s := range samples {
+		if s.Scheduled.Before(start) || !s.Scheduled.Before(end) || s.ProbeProblem {
+			continue
+		}
+		e.Total++
+		if s.Outcome == model.OutcomeUp && s.Duration < limit {
+			e.Good++
+		} else {
+			slow[s.Region] = true
+		}
+	}
+	if len(slow) < quorum {
+		e.Good = e.Total
+	}
+	return e
+}

@@ -1,0 +1,131 @@
+package probe
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// reach tells the probe's own network trouble from its targets'. A failure
+// is the probe's own (model.Result.ProbeIsolated) when the probe could
+// reach nothing at the time: no other target answered while the check ran,
+// and no controller answered either. A target that answered with a wrong
+// status or body was reached, so only failures to connect, resolve,
+// handshake or answer in time can be isolation.
+type reach struct {
+	now func() time.Time
+	// ping asks a controller whether it answers, within a short timeout.
+	ping func(ctx context.Context) error
+	// fresh is how recent a controller contact must be to count as
+	// reachable without asking again.
+	fresh time.Duration
+
+	mu         sync.Mutex
+	controller time.Time // last answer from a controller
+	target     time.Time // last answer from any target
+	asked      time.Time // last ping, and its outcome
+	askedOK    bool
+	pinging    chan struct{} // closed when the ping in flight ends
+}
+
+// reachFresh is how recent a contact with a controller, or a ping's
+// outcome, must be to stand for now.
+const reachFresh = 3 * time.Second
+
+func newReach(now func() time.Time, ping func(context.Context) error) *reach {
+	return &reach{now: now, ping: ping, fresh: reachFresh}
+}
+
+// controllerOK records an answer from a controller.
+func (r *reach) controllerOK() {
+	r.mu.Lock()
+	r.controller = r.now()
+	r.mu.Unlock()
+}
+
+// networkFailure reports whether a result failed without any answer from
+// its target.
+func networkFailure(res *model.Result) bool {
+	if res.Outcome != model.OutcomeDown {
+		return false
+	}
+	switch res.ErrorClass {
+	case model.ErrDNS, model.ErrConnect, model.ErrTLS, model.ErrTimeout:
+		return true
+	}
+	return false
+}
+
+// observe takes a finished result: an answer from its target is recorded,
+// and a failure seen while the probe reached nothing at all is marked as
+// the probe's own.
+func (r *reach) observe(ctx context.Context, res *model.Result) {
+	if !networkFailure(res) {
+		if res.ErrorClass != model.ErrInternal {
+			r.mu.Lock()
+			r.target = maxTime(r.target, res.Started.Add(res.Latency()))
+			r.mu.Unlock()
+		}
+		return
+	}
+	r.mu.Lock()
+	answered := r.target.After(res.Started)
+	r.mu.Unlock()
+	if answered {
+		return // another target answered while this check ran
+	}
+	if !r.controllerReachable(ctx) {
+		res.ProbeIsolated = true
+	}
+}
+
+// controllerReachable reports whether a controller answered lately, asking
+// one when nothing recent is known. Concurrent failures share one ping.
+func (r *reach) controllerReachable(ctx context.Context) bool {
+	for {
+		r.mu.Lock()
+		now := r.now()
+		if now.Sub(r.controller) < r.fresh {
+			r.mu.Unlock()
+			return true
+		}
+		if now.Sub(r.asked) < r.fresh {
+			ok := r.askedOK
+			r.mu.Unlock()
+			return ok
+		}
+		if wait := r.pinging; wait != nil {
+			r.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return true // no verdict on the network: leave the result as it is
+			}
+		}
+		done := make(chan struct{})
+		r.pinging = done
+		r.mu.Unlock()
+
+		pctx, cancel := context.WithTimeout(ctx, r.fresh)
+		err := r.ping(pctx)
+		cancel()
+		r.mu.Lock()
+		r.asked, r.askedOK, r.pinging = r.now(), err == nil, nil
+		if err == nil {
+			r.controller = r.asked
+		}
+		r.mu.Unlock()
+		close(done)
+		return err == nil
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
