@@ -520,22 +520,24 @@ func TestRendezvousMovesOnlyTheLostShare(t *testing.T) {
 }
 
 func TestComponentStatusVocabulary(t *testing.T) {
-	up, down, deg, unk := model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown
+	up, down, deg, unk, mnt := model.StatusUp, model.StatusDown, model.StatusDegraded, model.StatusUnknown, model.StatusMaintenance
 	for _, tc := range []struct {
-		in    []model.Status
-		maint bool
-		want  string
+		in   []model.Status
+		want string
 	}{
-		{[]model.Status{up, up}, false, "operational"},
-		{[]model.Status{up, deg}, false, "degraded_performance"},
-		{[]model.Status{up, down}, false, "partial_outage"},
-		{[]model.Status{down, down}, false, "major_outage"},
-		{[]model.Status{up, up}, true, "under_maintenance"},
-		{[]model.Status{unk, unk}, false, "no_data"},
-		{[]model.Status{down}, true, "major_outage"},
+		{[]model.Status{up, up}, "operational"},
+		{[]model.Status{up, deg}, "degraded_performance"},
+		{[]model.Status{up, down}, "partial_outage"},
+		{[]model.Status{down, down}, "major_outage"},
+		{[]model.Status{up, mnt}, "under_maintenance"},
+		{[]model.Status{mnt, mnt}, "under_maintenance"},
+		{[]model.Status{unk, unk}, "no_data"},
+		// A real outage outside the window is not silenced by it.
+		{[]model.Status{down, mnt}, "major_outage"},
+		{[]model.Status{down, up, mnt}, "partial_outage"},
 	} {
-		if got := componentStatus(tc.in, tc.maint); got != tc.want {
-			t.Errorf("%v (maintenance %v) = %s, want %s", tc.in, tc.maint, got, tc.want)
+		if got := componentStatus(tc.in); got != tc.want {
+			t.Errorf("%v = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 }

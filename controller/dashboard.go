@@ -22,9 +22,12 @@ type dashSource struct{ c *Controller }
 
 var _ dashboard.Source = dashSource{}
 
-// componentStatus maps check verdicts to Statuspage's vocabulary.
-func componentStatus(statuses []model.Status, maintenance bool) string {
-	down, degraded, known := 0, 0, 0
+// componentStatus maps check verdicts to Statuspage's vocabulary: an
+// outage when checks not in maintenance are down (major when all of them
+// are), under maintenance when a check is in a maintenance window and none
+// is down, degraded performance when one is degraded.
+func componentStatus(statuses []model.Status) string {
+	down, degraded, known, maint := 0, 0, 0, 0
 	for _, s := range statuses {
 		switch s {
 		case model.StatusDown:
@@ -35,14 +38,16 @@ func componentStatus(statuses []model.Status, maintenance bool) string {
 			known++
 		case model.StatusUp:
 			known++
+		case model.StatusMaintenance:
+			maint++
 		}
 	}
 	switch {
-	case down > 0 && down == len(statuses):
+	case down > 0 && down == len(statuses)-maint:
 		return dashboard.MajorOutage
 	case down > 0:
 		return dashboard.PartialOutage
-	case maintenance:
+	case maint > 0:
 		return dashboard.UnderMaintenance
 	case degraded > 0:
 		return dashboard.DegradedPerformance
@@ -73,25 +78,22 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 	}
 	for i, comp := range st.Components {
 		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: cfg.Components[i].Description}
-		var statuses []model.Status
-		maint := false
-		days := make([]sla.Counts, 90)
+		statuses := make([]model.Status, 0, len(comp.Checks))
 		for _, ch := range comp.Checks {
 			statuses = append(statuses, ch.Status)
-			maint = maint || cfg.InMaintenance(ch.ID, now)
-			for _, b := range hist[ch.ID] {
-				k := int((sla.MinuteOf(b.Start) - from) / sla.SpanDay)
-				if k >= 0 && k < 90 {
-					days[k].Good += b.Good
-					days[k].Bad += b.Bad
-					days[k].Maintenance += b.Maintenance
-				}
+		}
+		cc.Status = componentStatus(statuses)
+		// The component's own minutes: one down minute however many of its
+		// checks were down in it.
+		days := make([]sla.Counts, 90)
+		for _, b := range hist[componentSeries(&cfg.Components[i])] {
+			if k := int((sla.MinuteOf(b.Start) - from) / sla.SpanDay); k >= 0 && k < 90 {
+				days[k] = b.Counts
 			}
 		}
-		cc.Status = componentStatus(statuses, maint)
 		var all sla.Counts
 		for k, n := range days {
-			day := dashboard.Day{Date: (from + sla.Minute(k)*sla.SpanDay).Time(), Down: n.Bad, Maintenance: n.Maintenance}
+			day := dashboard.Day{Date: (from + sla.Minute(k)*sla.SpanDay).Time(), Down: n.Bad, Degraded: n.Degraded, Maintenance: n.Maintenance}
 			if n.Valid() > 0 {
 				u := float64(n.Good) / float64(n.Valid())
 				day.Uptime = &u
@@ -104,15 +106,14 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 			u := float64(all.Good) / float64(all.Valid())
 			cc.Uptime90 = &u
 		}
+		// The region matrix: the worst of what each region says of the
+		// component's checks, as the status API says it.
 		for _, r := range st.Regions {
-			cell := dashboard.Cell{Region: r.ID, Status: string(model.StatusUnknown)}
+			regional := make([]model.Status, 0, len(comp.Checks))
 			for _, ch := range comp.Checks {
-				rs := ch.Regions[r.ID].Status
-				if rs == model.StatusDown || (rs == model.StatusUp && cell.Status == string(model.StatusUnknown)) {
-					cell.Status = string(rs)
-				}
+				regional = append(regional, ch.Regions[r.ID].Status)
 			}
-			cc.Cells = append(cc.Cells, cell)
+			cc.Cells = append(cc.Cells, dashboard.Cell{Region: r.ID, Status: string(worst(regional))})
 		}
 		if statusRank[cc.Status] > statusRank[p.Status] {
 			p.Status = cc.Status

@@ -162,37 +162,63 @@ func TestSLOFiguresMatchBruteForce(t *testing.T) {
 			}
 			return model.StatusUp
 		}
-		// Seconds the live verdict was down, and known, in the minute from m
-		// (sampled in the middle of every second: results are scheduled on
-		// whole seconds).
-		type held struct{ down, known int }
-		heldCache := map[string]held{}
-		heldIn := func(ch string, m time.Time) held {
-			k := ch + m.String()
-			if h, ok := heldCache[k]; ok {
-				return h
+		// The live verdict second by second (sampled in the middle of every
+		// second: results are scheduled on whole seconds), and from it the
+		// charged minutes: those whose middle was down; a run of down
+		// seconds that holds no minute's middle is charged to the minute
+		// holding most of it, the earlier on a tie.
+		type perCheck struct {
+			known   map[time.Time]bool // minute → anything known in it
+			charged map[time.Time]bool
+		}
+		byCheck := map[string]perCheck{}
+		for _, ch := range []string{"x", "y"} {
+			pc := perCheck{known: map[time.Time]bool{}, charged: map[time.Time]bool{}}
+			first, last := start.Add(-5*time.Minute), now.Add(2*time.Minute)
+			var run []time.Time
+			closeRun := func() {
+				if len(run) == 0 {
+					return
+				}
+				mids := false
+				held := map[time.Time]int{}
+				for _, sec := range run {
+					m := sec.Truncate(time.Minute)
+					held[m]++
+					if sec.Sub(m) == 30*time.Second {
+						pc.charged[m], mids = true, true
+					}
+				}
+				if !mids {
+					var best time.Time
+					for m, n := range held {
+						if best.IsZero() || n > held[best] || (n == held[best] && m.Before(best)) {
+							best = m
+						}
+					}
+					pc.charged[best] = true
+				}
+				run = run[:0]
 			}
-			var h held
-			for sec := 0; sec < 60; sec++ {
-				switch liveAt(ch, m.Add(time.Duration(sec)*time.Second+500*time.Millisecond)) {
-				case model.StatusDown:
-					h.down++
-					h.known++
-				case model.StatusUp:
-					h.known++
+			for sec := first; sec.Before(last); sec = sec.Add(time.Second) {
+				st := liveAt(ch, sec.Add(500*time.Millisecond))
+				if st != model.StatusUnknown {
+					pc.known[sec.Truncate(time.Minute)] = true
+				}
+				if st == model.StatusDown {
+					run = append(run, sec)
+				} else {
+					closeRun()
 				}
 			}
-			heldCache[k] = h
-			return h
+			closeRun()
+			byCheck[ch] = pc
 		}
-		// A minute is down when down for half of it, or at all while neither
-		// neighbour was down for half of itself.
 		minuteOf := func(ch string, m time.Time) sla.Slice {
-			prev, cur, next := heldIn(ch, m.Add(-time.Minute)), heldIn(ch, m), heldIn(ch, m.Add(time.Minute))
 			switch {
-			case cur.down >= 30 || (cur.down > 0 && prev.down < 30 && next.down < 30):
+			case byCheck[ch].charged[m]:
 				return sla.SliceDown
-			case cur.known > 0:
+			case byCheck[ch].known[m]:
 				return sla.SliceUp
 			}
 			return sla.SliceUnknown

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -94,7 +95,8 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		o.ProbeProblem = o.ProbeProblem || !healthyAt(o.Region, o.Scheduled)
 	}
 	quorum := cfg.CheckQuorum(ch)
-	held := sla.HeldByMinute(sla.Timeline(outcomes, from.Time(), to.Time(), quorum, cov, healthyAt), from, to)
+	pieces := sla.Timeline(outcomes, from.Time(), to.Time(), quorum, cov, healthyAt)
+	held, charged := sla.HeldByMinute(pieces, from, to), sla.Charged(pieces)
 	thresholds := cfg.LatencyThresholds(ch.ID)
 	var events store.LatencyEvents
 	if len(thresholds) > 0 {
@@ -110,7 +112,7 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		if inMaintenance {
 			slices[m] = sla.SliceMaintenance
 		} else {
-			slices[m] = sla.MinuteSlice(held[m-1], held[m], held[m+1])
+			slices[m] = sla.MinuteSlice(held[m], charged[m])
 		}
 		// Latency occurrences: the results scheduled in this very minute,
 		// none while under maintenance.
@@ -126,6 +128,44 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 	}
 	if err := c.store.PutVerdicts(ctx, ch.ID, slices, events, marked, seq); err != nil {
 		return fmt.Errorf("slice %s: %w", check, err)
+	}
+	return c.sliceComponent(ctx, cfg, ch.ID, ms[0], ms[len(ms)-1]+1)
+}
+
+// componentPrefix names the series that keeps a component's own minutes.
+const componentPrefix = "component:"
+
+// componentSeries is where a component's minutes are kept: its check's own
+// when it has one; otherwise a series of its own, each minute combined from
+// its checks' (sla.Combine), so a minute in which two checks were down is
+// one down minute of the component.
+func componentSeries(comp *config.Component) string {
+	if len(comp.Checks) == 1 {
+		return comp.Checks[0].ID
+	}
+	return componentPrefix + comp.ID
+}
+
+// sliceComponent recomputes the minutes [from, to) of the component that
+// holds check.
+func (c *Controller) sliceComponent(ctx context.Context, cfg *config.Config, check string, from, to sla.Minute) error {
+	for i := range cfg.Components {
+		comp := &cfg.Components[i]
+		series := componentSeries(comp)
+		if series == check || !slices.ContainsFunc(comp.Checks, func(ch config.Check) bool { return ch.ID == check }) {
+			continue
+		}
+		ids := make([]string, len(comp.Checks))
+		for k := range comp.Checks {
+			ids[k] = comp.Checks[k].ID
+		}
+		combined := map[sla.Minute]sla.Slice{}
+		if err := c.store.ServiceSlices(ctx, ids, from, to, func(m sla.Minute, s sla.Slice) { combined[m] = s }); err != nil {
+			return fmt.Errorf("component %s: %w", comp.ID, err)
+		}
+		if err := c.store.PutSlices(ctx, series, combined, nil, 0); err != nil {
+			return fmt.Errorf("component %s: %w", comp.ID, err)
+		}
 	}
 	return nil
 }

@@ -84,6 +84,9 @@ func appendBars(b []byte, days []Day) []byte {
 				class = "bad"
 			}
 		}
+		if d.Degraded > 0 && class == "ok" {
+			class = "degr"
+		}
 		if d.Maintenance > 0 && d.Down == 0 {
 			class = "maint"
 		}
@@ -103,6 +106,11 @@ func appendBars(b []byte, days []Day) []byte {
 				b = append(b, ", "...)
 				b = strconv.AppendInt(b, int64(d.Down), 10)
 				b = append(b, " min down"...)
+			}
+			if d.Degraded > 0 {
+				b = append(b, ", "...)
+				b = strconv.AppendInt(b, int64(d.Degraded), 10)
+				b = append(b, " min degraded"...)
 			}
 		}
 		if d.Maintenance > 0 {

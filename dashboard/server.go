@@ -228,9 +228,13 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 			color = "#cf222e"
 		}
 	}
-	if status == "down" {
+	switch status {
+	case "down":
 		value += " · down"
 		color = "#cf222e"
+	case "maintenance":
+		value += " · maintenance"
+		color = "#0969da"
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=60")

@@ -62,6 +62,7 @@ type Day struct {
 	Date        time.Time `json:"date"`
 	Uptime      *float64  `json:"uptime"` // nil: no valid minute
 	Down        int       `json:"down_minutes"`
+	Degraded    int       `json:"degraded_minutes"`
 	Maintenance int       `json:"maintenance_minutes"`
 }
 

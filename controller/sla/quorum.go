@@ -260,27 +260,73 @@ func HeldByMinute(pieces []Piece, from, to Minute) map[Minute]Held {
 	return out
 }
 
-// halfMinute is how long a status must hold to own a minute.
-const halfMinute = 30 * time.Second
+// Charged returns the minutes that the down pieces are charged to: each
+// minute whose middle the check was down at, so an outage is charged its
+// length rounded to whole minutes (ten minutes straddling eleven are ten);
+// an outage that holds no minute's middle, however short, is charged to the
+// minute that holds most of it (the earlier on a tie), so a confirmed
+// outage always has its down minute.
+func Charged(pieces []Piece) map[Minute]bool {
+	out := map[Minute]bool{}
+	for i := 0; i < len(pieces); i++ {
+		if pieces[i].Status != model.StatusDown {
+			continue
+		}
+		from, to := pieces[i].From, pieces[i].To
+		for i+1 < len(pieces) && pieces[i+1].Status == model.StatusDown && pieces[i+1].From.Equal(to) {
+			i++
+			to = pieces[i].To
+		}
+		any := false
+		for m := MinuteOf(from); m.Time().Before(to); m++ {
+			if mid := m.Time().Add(30 * time.Second); !mid.Before(from) && mid.Before(to) {
+				out[m] = true
+				any = true
+			}
+		}
+		if !any {
+			best, most := MinuteOf(from), time.Duration(0)
+			for m := MinuteOf(from); m.Time().Before(to); m++ {
+				a, b := maxTime(from, m.Time()), minTime(to, m.Time().Add(time.Minute))
+				if d := b.Sub(a); d > most {
+					best, most = m, d
+				}
+			}
+			out[best] = true
+		}
+	}
+	return out
+}
 
 // MinuteSlice is the verdict of a minute from how long each status held in
-// it and in its neighbours. The minute is down when the check was down for
-// half of it or more, or for any time at all while neither neighbour was
-// down for half of itself: so a confirmed outage, however short, is charged
-// at least one minute, and an outage of ten minutes that straddles eleven
-// is charged ten. Otherwise it is degraded when the check was down or
-// degraded at any time in it, up when it was up at any time, and unknown
-// when nothing was known.
-func MinuteSlice(prev, cur, next Held) Slice {
+// it and whether a confirmed outage is charged to it (Charged): down when
+// charged; otherwise degraded when the check was down or degraded at any
+// time in it, up when it was up at any time, and unknown when nothing was
+// known.
+func MinuteSlice(h Held, charged bool) Slice {
 	switch {
-	case cur.Down >= halfMinute || (cur.Down > 0 && prev.Down < halfMinute && next.Down < halfMinute):
+	case charged:
 		return SliceDown
-	case cur.Down > 0 || cur.Degraded > 0:
+	case h.Down > 0 || h.Degraded > 0:
 		return SliceDegraded
-	case cur.Up > 0:
+	case h.Up > 0:
 		return SliceUp
 	}
 	return SliceUnknown
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // LatencyEvents counts the latency occurrences of minute m: the results

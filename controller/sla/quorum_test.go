@@ -24,11 +24,12 @@ func s(region string, sec int, o model.Outcome) Sample {
 func minutes(t *testing.T, samples []Sample, quorum int, healthy HealthyAt, n int) []Slice {
 	t.Helper()
 	from, to := MinuteOf(t0)-1, MinuteOf(t0)+Minute(n)+1
-	held := HeldByMinute(Timeline(samples, from.Time(), to.Time(), quorum, fresh60s, healthy), from, to)
+	pieces := Timeline(samples, from.Time(), to.Time(), quorum, fresh60s, healthy)
+	held, charged := HeldByMinute(pieces, from, to), Charged(pieces)
 	out := make([]Slice, n)
 	for i := range out {
 		m := MinuteOf(t0) + Minute(i)
-		out[i] = MinuteSlice(held[m-1], held[m], held[m+1])
+		out[i] = MinuteSlice(held[m], charged[m])
 	}
 	return out
 }
@@ -89,6 +90,36 @@ func TestTenMinuteOutageIsChargedTenMinutes(t *testing.T) {
 	}
 	if down != 10 {
 		t.Fatalf("%d down minutes, want 10", down)
+	}
+}
+
+// Five minutes down from :30 to :30 straddle six minutes, half of the first
+// and half of the last: they are charged five.
+func TestOutageIsChargedItsLengthRounded(t *testing.T) {
+	var samples []Sample
+	for k := -2; k < 9; k++ {
+		o := model.OutcomeUp
+		if k >= 1 && k < 6 {
+			o = model.OutcomeDown
+		}
+		samples = append(samples, s("a", k*60+30, o), s("b", k*60+30, o))
+	}
+	sortSamples(samples)
+	down := 0
+	for _, sl := range minutes(t, samples, 2, always, 9) {
+		if sl == SliceDown {
+			down++
+		}
+	}
+	if down != 5 {
+		t.Fatalf("%d down minutes, want 5", down)
+	}
+	// 20 s down across a minute boundary (:50 to 1:10) is one minute.
+	short := []Sample{s("a", 0, model.OutcomeUp), s("b", 0, model.OutcomeUp), s("a", 50, model.OutcomeDown), s("b", 50, model.OutcomeDown),
+		s("a", 70, model.OutcomeUp), s("b", 70, model.OutcomeUp)}
+	got := minutes(t, short, 2, always, 2)
+	if got[0] != SliceDown || got[1] == SliceDown {
+		t.Fatalf("a 20 s outage across a boundary: %v, want the first minute down", got)
 	}
 }
 

@@ -82,14 +82,19 @@ var BurnWindows = []struct {
 // Counts tallies slices.
 type Counts struct {
 	Good, Bad, Unknown, Maintenance int
+	// Degraded is how many of the good minutes were degraded.
+	Degraded int
 }
 
 // Add counts one slice. Degraded minutes are good: the service answered,
 // only not everywhere or not fast everywhere.
 func (c *Counts) Add(s Slice) {
 	switch s {
-	case SliceUp, SliceDegraded:
+	case SliceUp:
 		c.Good++
+	case SliceDegraded:
+		c.Good++
+		c.Degraded++
 	case SliceDown:
 		c.Bad++
 	case SliceMaintenance:

@@ -237,18 +237,18 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 	if err != nil || len(ids) == 0 {
 		return out, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT check_id, bucket, up + degraded, down, maintenance FROM rollups
+	rows, err := s.pool.Query(ctx, `SELECT check_id, bucket, up + degraded, degraded, down, maintenance FROM rollups
 		WHERE span = $1 AND bucket >= $2 AND bucket < $3 AND check_id = ANY($4) ORDER BY check_id, bucket`, span, int64(from), int64(to), ids)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	type row struct {
-		id, bucket       int64
-		good, bad, maint int32
+		id, bucket                 int64
+		good, degraded, bad, maint int32
 	}
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var w row
-		return w, r.Scan(&w.id, &w.bucket, &w.good, &w.bad, &w.maint)
+		return w, r.Scan(&w.id, &w.bucket, &w.good, &w.degraded, &w.bad, &w.maint)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -259,7 +259,7 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 			return nil, err
 		}
 		b := store.Bucket{Start: sla.Minute(w.bucket).Time()}
-		b.Good, b.Bad, b.Maintenance = int(w.good), int(w.bad), int(w.maint)
+		b.Good, b.Degraded, b.Bad, b.Maintenance = int(w.good), int(w.degraded), int(w.bad), int(w.maint)
 		b.Unknown = span - b.Good - b.Bad - b.Maintenance
 		out[name] = append(out[name], b)
 	}

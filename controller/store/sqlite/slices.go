@@ -272,7 +272,7 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 	if len(ids) == 0 {
 		return out, nil
 	}
-	q := `SELECT check_id, bucket, up + degraded, down, maintenance FROM rollups
+	q := `SELECT check_id, bucket, up + degraded, degraded, down, maintenance FROM rollups
 		WHERE span = ? AND bucket >= ? AND bucket < ? AND check_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) ORDER BY check_id, bucket`
 	rows, err := s.db.QueryContext(ctx, q, append([]any{span, int64(from), int64(to)}, ids...)...)
 	if err != nil {
@@ -282,7 +282,7 @@ func (s *Store) History(ctx context.Context, checks []string, span int, from, to
 	for rows.Next() {
 		var id, bucket int64
 		var b store.Bucket
-		if err := rows.Scan(&id, &bucket, &b.Good, &b.Bad, &b.Maintenance); err != nil {
+		if err := rows.Scan(&id, &bucket, &b.Good, &b.Degraded, &b.Bad, &b.Maintenance); err != nil {
 			return nil, err
 		}
 		b.Start = sla.Minute(bucket).Time()

@@ -1,0 +1,142 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/model"
+)
+
+// round ships one result per check and region at the current minute, with
+// every region heartbeating, and brings the slices up to date.
+func (h *harness) round(outcome func(check, region string) model.Outcome) {
+	h.t.Helper()
+	for region := range tokens {
+		h.heartbeat(region)
+	}
+	for _, ch := range h.c.Config().AllChecks() {
+		for _, region := range h.c.Config().CheckRegions(ch) {
+			r := h.result(ch.ID, region, 0, outcome(ch.ID, region))
+			if r.Outcome == model.OutcomeDegraded {
+				r.HTTPStatus = 200
+			}
+			h.ship(region, r)
+		}
+	}
+	if err := h.c.EvaluateSlices(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) page() *dashboard.StatusPage {
+	h.t.Helper()
+	p, err := dashSource{h.c}.StatusPage(context.Background())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// A component minute is down once, however many of its checks were down
+// in it; degraded minutes show in its day bar; the region matrix says what
+// the status API says.
+func TestComponentDayBarAndMatrixFollowTheVerdicts(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Add(30 * time.Second)
+	for m := 0; m < 8; m++ {
+		h.clock.Add(time.Minute)
+		h.round(func(check, region string) model.Outcome {
+			if m >= 1 && m < 6 {
+				return model.OutcomeDown // both checks, every region, 5 minutes
+			}
+			return model.OutcomeUp
+		})
+	}
+	day := h.page().Components[0].Days[89]
+	if day.Down != 5 {
+		t.Fatalf("today's bar says %d min down for two checks down together for 5 minutes", day.Down)
+	}
+	// eu-frankfurt serves api-health worse than it should: degraded.
+	for m := 0; m < 3; m++ {
+		h.clock.Add(time.Minute)
+		h.round(func(check, region string) model.Outcome {
+			if check == "api-health" && region == "eu-frankfurt" {
+				return model.OutcomeDegraded
+			}
+			return model.OutcomeUp
+		})
+	}
+	st := h.c.Status()
+	if got := st.Components[0].Checks[0].Regions["eu-frankfurt"].Status; got != model.StatusDegraded {
+		t.Fatalf("status API says %s for eu-frankfurt", got)
+	}
+	p := h.page()
+	if p.Components[0].Status != dashboard.DegradedPerformance {
+		t.Fatalf("component %s", p.Components[0].Status)
+	}
+	for _, cell := range p.Components[0].Cells {
+		if cell.Region == "eu-frankfurt" && cell.Status != string(model.StatusDegraded) {
+			t.Fatalf("the page's matrix says %s where the API says degraded", cell.Status)
+		}
+	}
+	if d := p.Components[0].Days[89]; d.Degraded < 2 {
+		t.Fatalf("today's bar shows %d degraded minutes", d.Degraded)
+	}
+}
+
+// An active maintenance window is maintenance on every surface, and a real
+// outage of a check outside it still shows.
+func TestMaintenanceIsMaintenanceEverywhere(t *testing.T) {
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	yaml := testConfig + fmt.Sprintf("maintenance:\n  - {id: upgrade, reason: upgrade, checks: [api-health], start: %s, end: %s}\n",
+		start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
+	h := newHarnessWith(t, yaml)
+	for m := 0; m < 3; m++ {
+		h.clock.Add(time.Minute)
+		h.round(func(check, region string) model.Outcome {
+			if check == "api-health" {
+				return model.OutcomeDown
+			}
+			return model.OutcomeUp
+		})
+	}
+	st := h.c.Status()
+	if got := st.Components[0].Checks[0].Status; got != model.StatusMaintenance {
+		t.Fatalf("status API: api-health %s", got)
+	}
+	if got := h.page().Components[0].Status; got != dashboard.UnderMaintenance {
+		t.Fatalf("status page: %s", got)
+	}
+	if _, status, _ := (dashSource{h.c}).Badge(context.Background(), "api-health"); status != "maintenance" {
+		t.Fatalf("badge status %q", status)
+	}
+	body := gather(t, h, `nines_check_status{check="api-health",status="maintenance"}`)
+	if !strings.HasSuffix(body, " 1") {
+		t.Fatalf("nines_check_status for maintenance: %q", body)
+	}
+	// api-docs goes down outside the window: a real outage shows.
+	for m := 0; m < 2; m++ {
+		h.clock.Add(time.Minute)
+		h.round(func(check, region string) model.Outcome { return model.OutcomeDown })
+	}
+	if got := h.page().Components[0].Status; got != dashboard.MajorOutage {
+		t.Fatalf("status page with api-docs down outside the window: %s", got)
+	}
+}
+
+// gather returns the exposition line of one series from /metrics.
+func gather(t *testing.T, h *harness, series string) string {
+	t.Helper()
+	_, body := h.do("GET", "/metrics", "", nil)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			return line
+		}
+	}
+	t.Fatalf("no %s in /metrics", series)
+	return ""
+}
