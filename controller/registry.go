@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 )
 
@@ -80,7 +81,7 @@ func (g *registry) widen(hb store.Probe, gap time.Duration) (store.HealthSpan, b
 	from := at
 	if at.Sub(hb.StartedAt) <= gap {
 		// The probe's clock, not ours: allow it a little skew.
-		from = minTime(at, hb.StartedAt).Add(-startSlack)
+		from = sla.Earliest(at, hb.StartedAt).Add(-startSlack)
 		if n := len(spans); n > 0 && !from.After(spans[n-1].To) {
 			from = spans[n-1].To.Add(time.Millisecond)
 		}
@@ -98,7 +99,7 @@ func (g *registry) loadHealth(spans []store.HealthSpan) {
 		rs := g.spans[s.Region]
 		if n := len(rs); n > 0 && !s.From.After(rs[n-1].To) {
 			// Overlapping spans (several replicas) merge.
-			rs[n-1].To = maxTime(rs[n-1].To, s.To)
+			rs[n-1].To = sla.Latest(rs[n-1].To, s.To)
 			continue
 		}
 		g.spans[s.Region] = append(rs, s)
@@ -108,20 +109,6 @@ func (g *registry) loadHealth(spans []store.HealthSpan) {
 // startSlack is how far before a starting probe's reported start its
 // region counts as healthy, for the difference between its clock and ours.
 const startSlack = 5 * time.Second
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
 
 // healthyAt reports whether region's probes were heard from at t: a span
 // began at or before t and its last heartbeat was no more than gap before.

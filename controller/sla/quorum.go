@@ -287,7 +287,7 @@ func Charged(pieces []Piece) map[Minute]bool {
 		if !any {
 			best, most := MinuteOf(from), time.Duration(0)
 			for m := MinuteOf(from); m.Time().Before(to); m++ {
-				a, b := maxTime(from, m.Time()), minTime(to, m.Time().Add(time.Minute))
+				a, b := Latest(from, m.Time()), Earliest(to, m.Time().Add(time.Minute))
 				if d := b.Sub(a); d > most {
 					best, most = m, d
 				}
@@ -315,14 +315,16 @@ func MinuteSlice(h Held, charged bool) Slice {
 	return SliceUnknown
 }
 
-func minTime(a, b time.Time) time.Time {
+// Earliest is the earlier of two times.
+func Earliest(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
 	}
 	return b
 }
 
-func maxTime(a, b time.Time) time.Time {
+// Latest is the later of two times.
+func Latest(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
 	}

@@ -81,14 +81,7 @@ func TestTenMinuteOutageIsChargedTenMinutes(t *testing.T) {
 		}
 		samples = append(samples, s("a", k*60+17, o), s("b", k*60+17, o))
 	}
-	sortSamples(samples)
-	down := 0
-	for _, sl := range minutes(t, samples, 2, always, 13) {
-		if sl == SliceDown {
-			down++
-		}
-	}
-	if down != 10 {
+	if down := downMinutes(t, samples, 13); down != 10 {
 		t.Fatalf("%d down minutes, want 10", down)
 	}
 }
@@ -104,14 +97,7 @@ func TestOutageIsChargedItsLengthRounded(t *testing.T) {
 		}
 		samples = append(samples, s("a", k*60+30, o), s("b", k*60+30, o))
 	}
-	sortSamples(samples)
-	down := 0
-	for _, sl := range minutes(t, samples, 2, always, 9) {
-		if sl == SliceDown {
-			down++
-		}
-	}
-	if down != 5 {
+	if down := downMinutes(t, samples, 9); down != 5 {
 		t.Fatalf("%d down minutes, want 5", down)
 	}
 	// 20 s down across a minute boundary (:50 to 1:10) is one minute.
@@ -184,6 +170,20 @@ func TestLatencyEventsNeedQuorum(t *testing.T) {
 	if e := LatencyEvents(two, MinuteOf(t0), 2, time.Second); e.Good != 1 || e.Total != 3 {
 		t.Fatalf("two slow regions: %+v", e)
 	}
+}
+
+// downMinutes counts the down minutes of n minutes of two regions' samples
+// at quorum 2.
+func downMinutes(t *testing.T, samples []Sample, n int) int {
+	t.Helper()
+	sortSamples(samples)
+	down := 0
+	for _, sl := range minutes(t, samples, 2, always, n) {
+		if sl == SliceDown {
+			down++
+		}
+	}
+	return down
 }
 
 func sortSamples(xs []Sample) {
