@@ -111,7 +111,8 @@ func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Co
 		d := regionDetails(cs)
 		d["check"] = ch.ID
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
-			Summary:   fmt.Sprintf("%s is down: failing in %s", ch.Name, strings.Join(cs.Failing, ", ")),
+			Summary: fmt.Sprintf("%s is down: failing in %d of %d regions (%s)", ch.Name, len(cs.Failing), len(cfg.CheckRegions(ch)),
+				strings.Join(cs.Failing, ", ")),
 			Component: cfg.ComponentOf(ch.ID), Class: "check_down", Details: d}
 	}
 	for parent, children := range folded {

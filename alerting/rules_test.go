@@ -54,7 +54,7 @@ func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
 		t.Fatal("the child pages on its own while its parent is down")
 	}
 	parent, ok := conds["down:cdn-edge"]
-	if !ok || parent.Details["also_down"] == nil || parent.Summary != "cdn-edge is down: failing in r1, r2; also down: content-api" {
+	if !ok || parent.Details["also_down"] == nil || parent.Summary != "cdn-edge is down: failing in 2 of 3 regions (r1, r2); also down: content-api" {
 		t.Fatalf("parent condition %+v", parent)
 	}
 	// With the parent up, the child pages itself.

@@ -254,6 +254,22 @@ func TestRegionalTicketLastsThroughAPage(t *testing.T) {
 	}
 }
 
+// The incident's title follows the outage as it spreads: it never stays
+// frozen on the first regions that failed.
+func TestIncidentTitleFollowsTheOutage(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	h.minute(map[string]model.Outcome{"eu-london": model.OutcomeDown, "eu-frankfurt": model.OutcomeDown, "ap-tokyo": model.OutcomeUp})
+	h.minute(all(model.OutcomeDown))
+	incs, err := h.c.store.Incidents(context.Background(), time.Time{})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents: %v %+v", err, incs)
+	}
+	if !strings.Contains(incs[0].Title, "3 of 3 regions") {
+		t.Fatalf("incident title %q while every region fails", incs[0].Title)
+	}
+}
+
 func TestSilentRegionIsALowUrgencyNotice(t *testing.T) {
 	h := newAlertHarness(t)
 	h.clock.Add(time.Minute)

@@ -81,7 +81,8 @@ type Store interface {
 	AlertNotifications(ctx context.Context, key string) ([]NotificationHistory, error)
 
 	// OpenIncident opens the incident of an alert's firing, once per
-	// alert incident number, and returns its id.
+	// alert incident number, and returns its id; called again while the
+	// incident is open, it keeps its title current.
 	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)

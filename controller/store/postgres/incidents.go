@@ -20,7 +20,11 @@ func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int6
 			VALUES ($1, $2, $3, $4, 'investigating', $5, $6) ON CONFLICT (alert_key, alert_seq) DO NOTHING RETURNING id`,
 			alertKey, alertSeq, component, title, impact, at.UnixMilli()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return tx.QueryRow(ctx, `SELECT id FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, alertKey, alertSeq).Scan(&id)
+			if err := tx.QueryRow(ctx, `SELECT id FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, alertKey, alertSeq).Scan(&id); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `UPDATE incidents SET title = $1 WHERE id = $2 AND resolved_at IS NULL AND title <> $1`, title, id)
+			return err
 		}
 		if err != nil {
 			return err

@@ -21,7 +21,11 @@ func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int6
 			return fmt.Errorf("open incident: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id)
+			if err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ? WHERE id = ? AND resolved_at IS NULL AND title <> ?`, title, id, title)
+			return err
 		}
 		id, _ = res.LastInsertId()
 		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, at.UnixMilli(),
