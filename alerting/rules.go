@@ -30,6 +30,9 @@ type CheckState struct {
 	Messages    map[string]string           // region → message
 	CertDays    *int                        // fewest days left seen in any region
 	Maintenance bool
+	// LastFailure is when the newest of the failing regions' results was
+	// scheduled; LastDown the last time the check's verdict was down.
+	LastFailure, LastDown time.Time
 }
 
 // RegionState is one region's probe health.
@@ -103,11 +106,14 @@ func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Co
 		if !down[ch.ID] {
 			continue
 		}
+		cs := s.Checks[ch.ID]
 		if parent := firstDown(ch.DependsOn, s); parent != "" {
 			folded[parent] = append(folded[parent], ch.ID)
 			continue
 		}
-		cs := s.Checks[ch.ID]
+		if failedWithParent(ch.DependsOn, cs, s) {
+			continue // its failures date from the parent's outage: wait for fresh results
+		}
 		d := regionDetails(cs)
 		d["check"] = ch.ID
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
@@ -124,6 +130,22 @@ func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Co
 			out[k] = c
 		}
 	}
+}
+
+// failedWithParent reports whether every failure a check shows now was
+// scheduled while one of its dependencies was down: a parent that recovers
+// a few seconds before its child's next run leaves the child down on old
+// results, which are the parent's outage, not a new one.
+func failedWithParent(deps []string, cs CheckState, s Snapshot) bool {
+	if cs.LastFailure.IsZero() {
+		return false
+	}
+	for _, d := range deps {
+		if p := s.Checks[d]; !p.LastDown.IsZero() && !cs.LastFailure.After(p.LastDown) {
+			return true
+		}
+	}
+	return false
 }
 
 // firstDown returns the first of deps that is down, directly or through

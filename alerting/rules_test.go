@@ -62,6 +62,22 @@ func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
 	if _, ok := conds["down:content-api"]; !ok {
 		t.Fatal("child alone is not paged")
 	}
+	// The parent recovered seconds ago; the child's failures are from its
+	// outage: it stays folded until it has fresh results of its own.
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	recovered := CheckState{Status: model.StatusUp, LastDown: t0}
+	stale := down
+	stale.LastFailure = t0.Add(-20 * time.Second)
+	conds = Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": recovered, "content-api": stale}})
+	if _, ok := conds["down:content-api"]; ok {
+		t.Fatal("the child opened its own incident on failures from its parent's outage")
+	}
+	fresh := down
+	fresh.LastFailure = t0.Add(5 * time.Second)
+	conds = Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": recovered, "content-api": fresh}})
+	if _, ok := conds["down:content-api"]; !ok {
+		t.Fatal("the child failing after its parent recovered is not paged")
+	}
 	// Under maintenance nothing is raised.
 	down.Maintenance = true
 	if conds := Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down}}); len(conds) != 0 {

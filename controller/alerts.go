@@ -19,6 +19,7 @@ import (
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -30,6 +31,7 @@ type alertState struct {
 	started    time.Time
 
 	mu        sync.Mutex
+	lastDown  map[string]time.Time // check → the last time its verdict was down
 	slos      map[string]alerting.SLOState
 	slosAt    time.Time
 	notifiers map[string]alerting.Notifier
@@ -76,6 +78,7 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 			if rv.Status == model.StatusDown && rv.Result != nil {
 				cs.Failing = append(cs.Failing, region)
 				cs.Classes[region], cs.Messages[region] = rv.Result.ErrorClass, rv.Result.Message
+				cs.LastFailure = sla.Latest(cs.LastFailure, rv.Result.Scheduled)
 			}
 			if rv.Result != nil && rv.Healthy {
 				if d := rv.Result.CertDaysLeft(); d != nil && (cs.CertDays == nil || *d < *cs.CertDays) {
@@ -84,6 +87,15 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 			}
 		}
 		slices.Sort(cs.Failing)
+		c.alerts.mu.Lock()
+		if c.alerts.lastDown == nil {
+			c.alerts.lastDown = map[string]time.Time{}
+		}
+		if v.Status == model.StatusDown {
+			c.alerts.lastDown[ch.ID] = now
+		}
+		cs.LastDown = c.alerts.lastDown[ch.ID]
+		c.alerts.mu.Unlock()
 		s.Checks[ch.ID] = cs
 	}
 	s.SLOs = c.sloStates(ctx, cfg, now)
