@@ -50,6 +50,9 @@ type Alert struct {
 	Level          int        `json:"level"`
 	Round          int        `json:"round"`
 	NextEscalation *time.Time `json:"next_escalation_at,omitempty"`
+	// LevelAt is when the current level was notified: the delay to the
+	// next level counts from when its notifications were delivered.
+	LevelAt *time.Time `json:"level_at,omitempty"`
 	// Notified lists every notifier that received a trigger, so each one
 	// receives the acknowledge and the resolve.
 	Notified []string `json:"notified,omitempty"`

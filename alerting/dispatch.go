@@ -94,9 +94,10 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 			n.Delivered = &now
 		case errors.As(err, &retry):
 			at.Outcome, at.Error = "retry", err.Error()
+			// The notifier's own Retry-After wins; without one, backoff.
 			wait := d.backoff(n.Attempts)
-			if retry.After > wait {
-				wait = retry.After
+			if retry.After > 0 {
+				wait = max(retry.After, d.MinBackoff)
 			}
 			n.NextAt, n.LastError = now.Add(wait), err.Error()
 			d.log.Warn("notification not delivered; will retry", "notifier", n.Notifier, "alert", n.Message.AlertKey,

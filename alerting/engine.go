@@ -31,6 +31,12 @@ type Engine struct {
 	source string
 	// Wake, when set, is signalled after notifications are queued.
 	Wake chan<- struct{}
+	// Delivered, when set, tells whether every trigger of an alert's
+	// incident at a level, queued since since, was delivered (or failed
+	// for good), and when the last one was. The next level waits for it,
+	// and its delay counts from then: level 2 is never paged before level
+	// 1 was reached.
+	Delivered func(ctx context.Context, key string, incident int64, level int, since time.Time) (at time.Time, done bool, err error)
 }
 
 // NewEngine returns an engine over store; source names this controller in
@@ -102,7 +108,11 @@ func (e *Engine) hold(ctx context.Context, cfg *config.Config, a *Alert, c Condi
 		notes = e.escalateTo(cfg, a, 0, now)
 		e.log.Warn("alert firing", "key", a.Key, "incident", a.Incident, "severity", a.Severity, "summary", a.Summary)
 	case StateFiring:
-		if a.NextEscalation != nil && !now.Before(*a.NextEscalation) {
+		due, err := e.escalationDue(ctx, a, now)
+		if err != nil {
+			return err
+		}
+		if due {
 			notes = e.climb(cfg, a, now)
 		} else if !changed {
 			return nil
@@ -141,6 +151,23 @@ func (e *Engine) saveIfNew(ctx context.Context, a *Alert) error {
 	return e.store.SaveAlert(ctx, a, nil)
 }
 
+// escalationDue reports whether an unacknowledged alert climbs now: its
+// next level's delay has passed since the current level's notifications
+// were delivered.
+func (e *Engine) escalationDue(ctx context.Context, a *Alert, now time.Time) (bool, error) {
+	if a.NextEscalation == nil || now.Before(*a.NextEscalation) {
+		return false, nil
+	}
+	if e.Delivered == nil || a.LevelAt == nil {
+		return true, nil
+	}
+	at, done, err := e.Delivered(ctx, a.Key, a.Incident, a.Level, *a.LevelAt)
+	if err != nil || !done {
+		return false, err
+	}
+	return !now.Before(at.Add(a.NextEscalation.Sub(*a.LevelAt))), nil
+}
+
 // climb moves an unacknowledged alert to its policy's next level, or
 // around again while repeats remain.
 func (e *Engine) climb(cfg *config.Config, a *Alert, now time.Time) []Notification {
@@ -166,6 +193,8 @@ func (e *Engine) climb(cfg *config.Config, a *Alert, now time.Time) []Notificati
 func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Time) []Notification {
 	a.Level = level
 	a.NextEscalation = nil
+	levelAt := now
+	a.LevelAt = &levelAt
 	pol := cfg.Alerting.Policy(a.Policy)
 	if pol == nil {
 		e.log.Error("alert has no escalation policy", "key", a.Key, "policy", a.Policy)

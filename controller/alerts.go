@@ -44,6 +44,7 @@ func (c *Controller) initAlerting(client *http.Client) {
 	a.started = c.now()
 	a.engine = alerting.NewEngine(c.store, c.log, "nines-controller")
 	a.engine.Wake = a.wake
+	a.engine.Delivered = c.levelDelivered
 	a.dispatcher = alerting.NewDispatcher(c.store, func() map[string]alerting.Notifier {
 		cfg := c.Config()
 		a.mu.Lock()
@@ -53,6 +54,32 @@ func (c *Controller) initAlerting(client *http.Client) {
 		}
 		return a.notifiers
 	}, c.log, c.now, c.reg)
+}
+
+// levelDelivered tells whether the triggers of an alert's incident at a
+// level, queued since since, have all been delivered or have failed for
+// good, and when the last of them was.
+func (c *Controller) levelDelivered(ctx context.Context, key string, incident int64, level int, since time.Time) (time.Time, bool, error) {
+	hist, err := c.store.AlertNotifications(ctx, key)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	last := since
+	for _, n := range hist {
+		m := n.Message
+		if m.Action != alerting.ActionTrigger || m.Incident != incident || m.Level != level || n.CreatedAt.Before(since.Truncate(time.Millisecond)) {
+			continue
+		}
+		switch {
+		case n.Delivered != nil:
+			last = sla.Latest(last, *n.Delivered)
+		case n.Failed != nil:
+			last = sla.Latest(last, *n.Failed)
+		default:
+			return time.Time{}, false, nil
+		}
+	}
+	return last, true, nil
 }
 
 // Dispatcher exposes the outbox dispatcher (tests tune its backoff).

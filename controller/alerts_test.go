@@ -270,6 +270,42 @@ func TestIncidentTitleFollowsTheOutage(t *testing.T) {
 	}
 }
 
+// Level 2 is never paged before level 1 was reached: while PagerDuty
+// refuses level 1's trigger, level 2 waits, and its delay counts from
+// level 1's delivery.
+func TestLevelTwoWaitsForLevelOne(t *testing.T) {
+	h := newAlertHarness(t)
+	var fails []pagerdutytest.Failure
+	for range 14 { // 7 minutes of refusals at Retry-After: 30
+		fails = append(fails, pagerdutytest.Failure{Status: 503, RetryAfter: "30"})
+	}
+	h.pd.FailNext(fails...)
+	h.clock.Add(time.Minute)
+	var delivered time.Time
+	for step := 0; step < 20*6; step++ {
+		if step%6 == 0 {
+			h.minute(all(model.OutcomeDown))
+		} else {
+			h.clock.Add(10 * time.Second)
+			h.tick()
+		}
+		primary, secondary := h.pd.IncidentsFor(primaryKey), h.pd.IncidentsFor(secondaryKey)
+		if len(primary) > 0 && delivered.IsZero() {
+			delivered = h.clock.Now()
+		}
+		if len(secondary) > 0 {
+			if delivered.IsZero() {
+				t.Fatalf("%s: level 2 paged while level 1 was never delivered", h.clock.Now().Format(time.TimeOnly))
+			}
+			if wait := h.clock.Now().Sub(delivered); wait < 5*time.Minute {
+				t.Fatalf("level 2 paged %s after level 1 was delivered, want 5m", wait)
+			}
+			return
+		}
+	}
+	t.Fatalf("level 2 never paged (level 1 delivered at %s)", delivered.Format(time.TimeOnly))
+}
+
 func TestSilentRegionIsALowUrgencyNotice(t *testing.T) {
 	h := newAlertHarness(t)
 	h.clock.Add(time.Minute)

@@ -87,6 +87,13 @@ func TestPagerDutyEventsFollowTheContract(t *testing.T) {
 	if err := p.Notify(context.Background(), msg(alerting.ActionTrigger)); err == nil || errors.As(err, &re) {
 		t.Fatalf("a 400 must be final: %v", err)
 	}
+	// A proxy's HTML 502 page: retried, and the error says the status,
+	// not only that the body was not JSON.
+	pd.FailNext(pagerdutytest.Failure{Status: 502, HTML: true, RetryAfter: "1"})
+	err := p.Notify(context.Background(), msg(alerting.ActionTrigger))
+	if !errors.As(err, &re) || re.After != time.Second || !strings.Contains(err.Error(), "HTTP 502") {
+		t.Fatalf("an HTML 502: %v", err)
+	}
 }
 
 // fakeSMTP accepts one message and returns what was sent.

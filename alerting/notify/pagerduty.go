@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -38,12 +39,14 @@ func transportOf(hc *http.Client) http.RoundTripper {
 	return http.DefaultTransport
 }
 
-// headerRecorder keeps the Retry-After of a 429 for the caller, which the
-// library's error does not carry.
+// headerRecorder keeps the status and the Retry-After of an answer for the
+// caller: the library's error carries neither when the body is not JSON (a
+// proxy's 502 page).
 type headerRecorder struct{ base http.RoundTripper }
 
 type recorded struct {
 	mu     sync.Mutex
+	status int
 	header http.Header
 }
 
@@ -53,7 +56,7 @@ func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := h.base.RoundTrip(r)
 	if rec, ok := r.Context().Value(recordKey{}).(*recorded); ok && resp != nil {
 		rec.mu.Lock()
-		rec.header = resp.Header.Clone()
+		rec.status, rec.header = resp.StatusCode, resp.Header.Clone()
 		rec.mu.Unlock()
 	}
 	return resp, err
@@ -96,11 +99,17 @@ func (p *PagerDuty) Notify(ctx context.Context, m alerting.Message) error {
 	} else if errors.As(err, &apiErrPtr) {
 		status = apiErrPtr.StatusCode
 	}
+	rec.mu.Lock()
+	after, answered := retryAfter(rec.header, time.Now()), rec.status
+	rec.mu.Unlock()
+	if status == 0 {
+		status = answered
+	}
+	if status != 0 {
+		err = fmt.Errorf("PagerDuty answered HTTP %d: %w", status, err)
+	}
 	if status != 0 && status != http.StatusTooManyRequests && status < 500 {
 		return err // 400: the event is invalid; resending it cannot help
 	}
-	rec.mu.Lock()
-	after := retryAfter(rec.header, time.Now())
-	rec.mu.Unlock()
 	return &alerting.RetryError{After: after, Err: err}
 }

@@ -49,6 +49,8 @@ type Server struct {
 type Failure struct {
 	Status     int
 	RetryAfter string
+	// HTML answers with a proxy's HTML error page instead of JSON.
+	HTML bool
 }
 
 // New starts a server; close it with Close.
@@ -109,6 +111,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		if f.HTML {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(f.Status)
+			fmt.Fprintf(w, "<html><body><h1>%d Bad Gateway</h1></body></html>", f.Status)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
