@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -183,14 +184,28 @@ func (c *Controller) handleAlerts(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, map[string]any{"alerts": as})
 }
 
+// alertKey is the alert key in the rest of the path, less suffix.
+func alertKey(ec echo.Context, suffix string) (string, bool) {
+	rest, err := url.PathUnescape(ec.Param("*"))
+	if err != nil {
+		return "", false
+	}
+	key, ok := strings.CutSuffix(rest, suffix)
+	return key, ok && key != ""
+}
+
 func (c *Controller) handleAlert(ec echo.Context) error {
 	ctx := ec.Request().Context()
-	a, err := c.store.Alert(ctx, ec.Param("key"))
+	key, ok := alertKey(ec, "")
+	if !ok {
+		return fail(ec, http.StatusBadRequest, "key", "the path must name an alert: /api/v1/alerts/{key}")
+	}
+	a, err := c.store.Alert(ctx, key)
 	if err != nil {
 		return err
 	}
 	if a == nil {
-		return fail(ec, http.StatusNotFound, "key", "no alert "+ec.Param("key"))
+		return fail(ec, http.StatusNotFound, "key", "no alert "+key)
 	}
 	hist, err := c.store.AlertNotifications(ctx, a.Key)
 	if err != nil {
@@ -225,6 +240,10 @@ func (c *Controller) authAPI(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (c *Controller) handleAck(ec echo.Context) error {
+	key, ok := alertKey(ec, "/ack")
+	if !ok {
+		return fail(ec, http.StatusNotFound, "", "no such action: POST /api/v1/alerts/{key}/ack acknowledges an alert")
+	}
 	var body struct {
 		By string `json:"by"`
 	}
@@ -232,7 +251,7 @@ func (c *Controller) handleAck(ec echo.Context) error {
 	if body.By == "" {
 		body.By = "api"
 	}
-	a, err := c.alerts.engine.Acknowledge(ec.Request().Context(), c.Config(), ec.Param("key"), body.By, c.now())
+	a, err := c.alerts.engine.Acknowledge(ec.Request().Context(), c.Config(), key, body.By, c.now())
 	switch {
 	case errors.Is(err, alerting.ErrNotFound):
 		return fail(ec, http.StatusNotFound, "key", err.Error())

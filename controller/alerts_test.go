@@ -306,6 +306,49 @@ func TestLevelTwoWaitsForLevelOne(t *testing.T) {
 	t.Fatalf("level 2 never paged (level 1 delivered at %s)", delivered.Format(time.TimeOnly))
 }
 
+// Every alert can be acknowledged, keys with a slash too (burn:slo/page),
+// and the link in its notifications opens its page.
+func TestBurnAlertCanBeAcknowledgedAndItsLinkOpens(t *testing.T) {
+	h := newAlertHarness(t)
+	ctx := context.Background()
+	now := h.clock.Now()
+	a := &alerting.Alert{Key: "burn:avail/page", Rule: "burn", Subject: "avail/page", State: alerting.StateFiring, Incident: 1,
+		Severity: "critical", Urgency: "high", Summary: "avail burns", FiredAt: &now, PendingSince: now}
+	if err := h.c.store.SaveAlert(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/alerts/burn:avail/page", "/api/v1/alerts/burn:avail%2Fpage"} {
+		if resp, body := h.do("GET", path, "", nil); resp.StatusCode != 200 || !strings.Contains(string(body), `"key":"burn:avail/page"`) {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	resp, body := h.do("POST", "/api/v1/alerts/burn:avail/page/ack", "", map[string]string{"by": "alice"}, "Authorization", "Bearer "+apiToken)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"state":"acknowledged"`) {
+		t.Fatalf("ack: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := h.do("POST", "/api/v1/alerts/burn:avail/page/snooze", "", nil, "Authorization", "Bearer "+apiToken); resp.StatusCode != 404 {
+		t.Fatalf("an unknown action: %d", resp.StatusCode)
+	}
+	// The link a notification carries is a page of the SRE view.
+	h.minute(all(model.OutcomeDown))
+	msgs := h.pd.Events()
+	if len(msgs) == 0 {
+		t.Fatal("no page for the outage")
+	}
+	if ev := msgs[0]; len(ev.Links) != 1 || ev.Links[0].Href != "http://127.0.0.1:8080/sre/alerts/down:api-health" || ev.ClientURL != ev.Links[0].Href {
+		t.Fatalf("links %+v, client_url %q", ev.Links, ev.ClientURL)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := client.Get(h.srv.URL + "/sre/alerts/down:api-health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/sre/login?next=") {
+		t.Fatalf("the alert's page: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
 func TestSilentRegionIsALowUrgencyNotice(t *testing.T) {
 	h := newAlertHarness(t)
 	h.clock.Add(time.Minute)
@@ -352,7 +395,7 @@ func TestPagerDutyOutageDelaysAndLosesNothing(t *testing.T) {
 		t.Fatalf("after the outage: %+v", inc)
 	}
 	_, body := h.do("GET", "/api/v1/alerts/down:api-health", "", nil)
-	for _, want := range []string{`"outcome":"retry","error":"HTTP response failed with status code 500`, `status code 429`, `"outcome":"delivered"`, `"attempts":4`} {
+	for _, want := range []string{`"outcome":"retry","error":"PagerDuty answered HTTP 500: HTTP response failed with status code 500`, `status code 429`, `"outcome":"delivered"`, `"attempts":4`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("history lacks %s:\n%s", want, body)
 		}

@@ -45,8 +45,10 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/api/v1/slo", c.handleSLOs, read)
 	e.GET("/api/v1/slo/:id", c.handleSLO, read)
 	e.GET("/api/v1/alerts", c.handleAlerts, read)
-	e.GET("/api/v1/alerts/:key", c.handleAlert, read)
-	e.POST("/api/v1/alerts/:key/ack", c.handleAck, c.authAPI)
+	// Alert keys may hold a slash (burn:slo/page): the key is the rest of
+	// the path, plain or percent-encoded.
+	e.GET("/api/v1/alerts/*", c.handleAlert, read)
+	e.POST("/api/v1/alerts/*", c.handleAck, c.authAPI)
 	e.POST("/api/v1/webhooks/pagerduty", c.handlePagerDutyWebhook)
 
 	dash := echo.WrapHandler(c.dash)
@@ -55,6 +57,7 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/badge/*", dash)
 	e.Any("/sre", dash)
 	e.Any("/sre/*", dash)
+	e.GET("/alerts/*", dash)
 
 	probe := e.Group("/api/v1", c.authProbe, c.limitProbe(), middleware.BodyLimit("16M"))
 	probe.POST("/probes/register", c.handleHeartbeat)

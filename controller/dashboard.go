@@ -163,9 +163,8 @@ func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 	}
 	order := map[alerting.State]int{alerting.StateFiring: 0, alerting.StateAcknowledged: 1, alerting.StatePending: 2, alerting.StateResolved: 3}
 	sort.SliceStable(alerts, func(i, j int) bool { return order[alerts[i].State] < order[alerts[j].State] })
-	for _, a := range alerts {
-		p.Alerts = append(p.Alerts, dashboard.Alert{Key: a.Key, State: string(a.State), Severity: a.Severity, Urgency: a.Urgency,
-			Summary: a.Summary, Level: a.Level, FiredAt: a.FiredAt, AckedBy: a.AckedBy})
+	for i := range alerts {
+		p.Alerts = append(p.Alerts, dashboardAlert(&alerts[i]))
 	}
 	st := c.Status()
 	for _, pr := range st.Probes {
@@ -262,6 +261,30 @@ func (d dashSource) Badge(ctx context.Context, check string) (*float64, string, 
 		up = &u
 	}
 	return up, string(c.verdictNow(cfg, ch, now).Status), true
+}
+
+func (d dashSource) AlertPage(ctx context.Context, key string) (*dashboard.AlertPage, error) {
+	a, err := d.c.store.Alert(ctx, key)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	hist, err := d.c.store.AlertNotifications(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	p := &dashboard.AlertPage{Alert: dashboardAlert(a), Rule: a.Rule, Subject: a.Subject, Incident: a.Incident, Component: a.Component,
+		AckedAt: a.AckedAt, ResolvedAt: a.ResolvedAt, Details: a.Details, Notifications: []dashboard.NotificationLine{}}
+	for i := len(hist) - 1; i >= 0; i-- { // newest first
+		n := hist[i]
+		p.Notifications = append(p.Notifications, dashboard.NotificationLine{Notifier: n.Notifier, Action: string(n.Message.Action),
+			Level: n.Message.Level, CreatedAt: n.CreatedAt, DeliveredAt: n.Delivered, FailedAt: n.Failed, Attempts: n.Attempts, LastError: n.LastError})
+	}
+	return p, nil
+}
+
+func dashboardAlert(a *alerting.Alert) dashboard.Alert {
+	return dashboard.Alert{Key: a.Key, State: string(a.State), Severity: a.Severity, Urgency: a.Urgency,
+		Summary: a.Summary, Level: a.Level, FiredAt: a.FiredAt, AckedBy: a.AckedBy}
 }
 
 func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {

@@ -42,6 +42,14 @@ func (f *fakeSource) Badge(_ context.Context, check string) (*float64, string, b
 	u := 0.99951
 	return &u, "up", check == "api"
 }
+func (f *fakeSource) AlertPage(_ context.Context, key string) (*AlertPage, error) {
+	if key != "burn:avail/page" {
+		return nil, nil
+	}
+	return &AlertPage{Alert: Alert{Key: key, State: "firing", Summary: "avail burns its budget"},
+		Notifications: []NotificationLine{{Notifier: "pd", Action: "trigger", Attempts: 2, LastError: "PagerDuty answered HTTP 502"}}}, nil
+}
+
 func (f *fakeSource) Acknowledge(_ context.Context, key, by string) error {
 	f.acked = append(f.acked, key+" by "+by)
 	return nil
@@ -87,10 +95,10 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 	srv, src := newTestServer(t)
 	anon := noRedirect(nil)
 	resp, _ := anon.Get(srv.URL + "/sre")
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/sre/login" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/sre/login?next=%2Fsre" {
 		t.Fatalf("anonymous SRE view: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, _ = anon.PostForm(srv.URL+"/sre/alerts/down:api/ack", url.Values{"csrf": {"x"}})
+	resp, _ = anon.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"csrf": {"x"}, "key": {"down:api"}})
 	if resp.StatusCode != http.StatusUnauthorized || len(src.acked) != 0 {
 		t.Fatalf("anonymous ack: %d", resp.StatusCode)
 	}
@@ -113,17 +121,33 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 		t.Fatalf("sign-in: %d", resp.StatusCode)
 	}
 	sessionCSRF := csrfOf(t, c, srv.URL+"/sre")
-	resp, _ = c.PostForm(srv.URL+"/sre/alerts/down:api/ack", nil)
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"key": {"down:api"}})
 	if resp.StatusCode != http.StatusForbidden || len(src.acked) != 0 {
 		t.Fatalf("ack without the CSRF token: %d", resp.StatusCode)
 	}
-	resp, _ = c.PostForm(srv.URL+"/sre/alerts/down:api/ack", url.Values{"csrf": {"forged"}})
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"csrf": {"forged"}, "key": {"down:api"}})
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("ack with a forged token: %d", resp.StatusCode)
 	}
-	resp, _ = c.PostForm(srv.URL+"/sre/alerts/down:api/ack", url.Values{"csrf": {sessionCSRF}})
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"csrf": {sessionCSRF}, "key": {"down:api"}})
 	if resp.StatusCode != http.StatusSeeOther || len(src.acked) != 1 || src.acked[0] != "down:api by alice" {
 		t.Fatalf("ack: %d %v", resp.StatusCode, src.acked)
+	}
+	// A key with a slash: acknowledged from its own page, which every
+	// notification links to.
+	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"csrf": {sessionCSRF}, "key": {"burn:avail/page"}, "back": {"alert"}})
+	if resp.StatusCode != http.StatusSeeOther || src.acked[1] != "burn:avail/page by alice" || resp.Header.Get("Location") != "/sre/alerts/burn:avail/page" {
+		t.Fatalf("ack of burn:avail/page: %d %v %s", resp.StatusCode, src.acked, resp.Header.Get("Location"))
+	}
+	resp, _ = c.Get(srv.URL + "/sre/alerts/burn:avail/page")
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "avail burns its budget") || !strings.Contains(string(b), "HTTP 502") {
+		t.Fatalf("alert page: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ = c.Get(srv.URL + "/sre/alerts/down:nothing"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown alert page: %d", resp.StatusCode)
+	}
+	if resp, _ = anon.Get(srv.URL + "/alerts/burn:avail/page"); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/sre/alerts/burn:avail/page" {
+		t.Fatalf("old alert link: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	resp, _ = c.PostForm(srv.URL+"/sre/incidents/7/updates", url.Values{"csrf": {sessionCSRF}, "status": {"fixed"}, "body": {"x"}})
 	if resp.StatusCode != http.StatusBadRequest {
@@ -222,4 +246,24 @@ func BenchmarkStatusPage500Components(b *testing.B) {
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(float64(size)/1e6, "MB/page")
+}
+
+// A notification's link opens the SRE view's sign-in, which returns to the
+// alert's page; it never sends the browser to another site.
+func TestSignInReturnsToTheAskedPage(t *testing.T) {
+	srv, _ := newTestServer(t)
+	jar, _ := cookiejar.New(nil)
+	c := noRedirect(jar)
+	resp, _ := c.Get(srv.URL + "/sre/alerts/burn:avail/page")
+	login := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || login != "/sre/login?next=%2Fsre%2Falerts%2Fburn%3Aavail%2Fpage" {
+		t.Fatalf("anonymous alert page: %d %s", resp.StatusCode, login)
+	}
+	for next, want := range map[string]string{"/sre/alerts/burn:avail/page": "/sre/alerts/burn:avail/page", "//evil.example/sre": "/sre", "https://evil.example/": "/sre"} {
+		tok := csrfOf(t, c, srv.URL+"/sre/login?next="+url.QueryEscape(next))
+		resp, _ = c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {"correct horse"}, "next": {next}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+			t.Fatalf("sign-in with next=%s: %d %s, want %s", next, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
 }

@@ -23,6 +23,7 @@ var overallText = map[string]string{
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"alertpath": alertPath,
 	"label": func(s string) string {
 		if l, ok := Labels[s]; ok {
 			return l

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,7 +132,12 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /sre/logout", s.auth(s.logout))
 	s.mux.HandleFunc("GET /sre", s.auth(s.overview))
 	s.mux.HandleFunc("GET /sre/checks/{id}", s.auth(s.check))
-	s.mux.HandleFunc("POST /sre/alerts/{key}/ack", s.auth(s.ack))
+	s.mux.HandleFunc("POST /sre/alerts/ack", s.auth(s.ack))
+	s.mux.HandleFunc("GET /sre/alerts/{key...}", s.auth(s.alert))
+	// Links sent before alert pages moved under /sre.
+	s.mux.HandleFunc("GET /alerts/{key...}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/sre"+r.URL.EscapedPath(), http.StatusMovedPermanently)
+	})
 	s.mux.HandleFunc("POST /sre/incidents/{id}/updates", s.auth(s.incidentUpdate))
 	return s
 }
@@ -244,22 +250,32 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 // Sign-in: the login form carries a token also set in a cookie (double
 // submit), so that no other site can sign a browser in.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	s.showLogin(w, "", http.StatusOK)
+	s.showLogin(w, r, "", http.StatusOK)
 }
 
-func (s *Server) showLogin(w http.ResponseWriter, msg string, code int) {
+// nextPage is where a sign-in goes on to: a page of the SRE view that the
+// sign-in page was asked for, never another site.
+func nextPage(r *http.Request) string {
+	next := r.FormValue("next")
+	if strings.HasPrefix(next, "/sre") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+		return next
+	}
+	return "/sre"
+}
+
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, msg string, code int) {
 	t := token()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: t, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.o.Secure})
 	if code != http.StatusOK {
 		w.WriteHeader(code)
 	}
-	s.render(w, "login", map[string]string{"CSRF": t, "Error": msg})
+	s.render(w, "login", map[string]string{"CSRF": t, "Error": msg, "Next": nextPage(r)})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(loginCookie)
 	if err != nil || r.FormValue("csrf") == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.FormValue("csrf"))) != 1 {
-		s.showLogin(w, "The sign-in form expired; try again.", http.StatusForbidden)
+		s.showLogin(w, r, "The sign-in form expired; try again.", http.StatusForbidden)
 		return
 	}
 	name, password := r.FormValue("user"), r.FormValue("password")
@@ -271,7 +287,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		s.o.Logger.Warn("sign-in refused", "user", name, "remote", r.RemoteAddr)
-		s.showLogin(w, "Unknown user or wrong password.", http.StatusUnauthorized)
+		s.showLogin(w, r, "Unknown user or wrong password.", http.StatusUnauthorized)
 		return
 	}
 	id := token()
@@ -283,7 +299,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.o.Secure, MaxAge: int(s.o.SessionTTL.Seconds())})
 	s.o.Logger.Info("signed in", "user", name)
-	http.Redirect(w, r, "/sre", http.StatusSeeOther)
+	http.Redirect(w, r, nextPage(r), http.StatusSeeOther)
 }
 
 type ctxKey struct{}
@@ -302,7 +318,7 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		if sess == nil {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/sre/login", http.StatusSeeOther)
+				http.Redirect(w, r, "/sre/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			http.Error(w, "sign in first", http.StatusUnauthorized)
@@ -349,13 +365,43 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF})
 }
 
+// ack acknowledges the alert named by the form's key (keys may hold a
+// slash, so it is not in the path) and goes back to where it was asked.
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+	key := r.FormValue("key")
+	if key == "" {
+		http.Error(w, "key: the alert to acknowledge is required", http.StatusBadRequest)
+		return
+	}
 	if err := s.o.Source.Acknowledge(r.Context(), key, current(r).User); err != nil {
 		http.Error(w, fmt.Sprintf("acknowledge %s: %v", key, err), http.StatusConflict)
 		return
 	}
-	http.Redirect(w, r, "/sre", http.StatusSeeOther)
+	back := "/sre"
+	if r.FormValue("back") == "alert" {
+		back = alertPath(key)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// alertPath is the page of an alert.
+func alertPath(key string) string { return (&url.URL{Path: "/sre/alerts/" + key}).EscapedPath() }
+
+// alert shows one alert and its notifications.
+func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	p, err := s.o.Source.AlertPage(r.Context(), key)
+	switch {
+	case err != nil:
+		s.o.Logger.Error("alert page", "key", key, "err", err)
+		http.Error(w, "the alert could not be read; try again", http.StatusServiceUnavailable)
+		return
+	case p == nil:
+		http.Error(w, "no alert "+key, http.StatusNotFound)
+		return
+	}
+	sess := current(r)
+	s.render(w, "alert", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF})
 }
 
 var incidentStatuses = map[string]bool{"investigating": true, "identified": true, "monitoring": true, "resolved": true}

@@ -134,6 +134,32 @@ type Alert struct {
 	AckedBy  string     `json:"acked_by,omitempty"`
 }
 
+// AlertPage is one alert with its notifications, the page every
+// notification links to.
+type AlertPage struct {
+	Alert
+	Rule          string             `json:"rule"`
+	Subject       string             `json:"subject"`
+	Incident      int64              `json:"incident"`
+	Component     string             `json:"component,omitempty"`
+	AckedAt       *time.Time         `json:"acknowledged_at,omitempty"`
+	ResolvedAt    *time.Time         `json:"resolved_at,omitempty"`
+	Details       map[string]any     `json:"details,omitempty"`
+	Notifications []NotificationLine `json:"notifications"`
+}
+
+// NotificationLine is one notification of an alert and how it went.
+type NotificationLine struct {
+	Notifier    string     `json:"notifier"`
+	Action      string     `json:"action"`
+	Level       int        `json:"level"`
+	CreatedAt   time.Time  `json:"created_at"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	FailedAt    *time.Time `json:"failed_at,omitempty"`
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"last_error,omitempty"`
+}
+
 // Probe is one probe agent.
 type Probe struct {
 	Region        string    `json:"region"`
@@ -198,6 +224,9 @@ type Source interface {
 	// Badge returns a check's 30-day availability (nil without data) and
 	// its status; ok is false for an unknown check.
 	Badge(ctx context.Context, check string) (uptime *float64, status string, ok bool)
+	// AlertPage returns an alert with its notifications; nil when there is
+	// no such alert.
+	AlertPage(ctx context.Context, key string) (*AlertPage, error)
 	Acknowledge(ctx context.Context, key, by string) error
 	UpdateIncident(ctx context.Context, id int64, status, body, by string) error
 }

@@ -31,7 +31,12 @@ type Event struct {
 	Action     string         `json:"event_action"`
 	DedupKey   string         `json:"dedup_key"`
 	Payload    map[string]any `json:"payload"`
-	At         time.Time      `json:"-"`
+	Links      []struct {
+		Href string `json:"href"`
+		Text string `json:"text"`
+	} `json:"links"`
+	ClientURL string    `json:"client_url"`
+	At        time.Time `json:"-"`
 }
 
 // Server is the fake Events API.
