@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/controller/config"
@@ -24,7 +25,10 @@ type SLAReport struct {
 // SLOPeriodReport is one SLO over the period.
 type SLOPeriodReport struct {
 	SLOReport
+	// Met says whether the SLI reached the target; a period with no data
+	// (NoData) is never met.
 	Met       bool       `json:"met"`
+	NoData    bool       `json:"no_data,omitempty"`
 	Incidents []Incident `json:"incidents"`
 }
 
@@ -72,7 +76,8 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 		}
 		pr := SLOPeriodReport{SLOReport: base, Incidents: []Incident{}}
 		pr.Window = "report period"
-		pr.Met = base.Value == nil || *base.Value*100 >= slo.Target
+		pr.NoData = base.Value == nil
+		pr.Met = base.Value != nil && *base.Value*100 >= slo.Target
 		if slo.SLI == config.SLIAvailability {
 			if pr.Incidents, err = c.incidents(ctx, slo, f, t, base.ErrorBudget.Total); err != nil {
 				return r, err
@@ -108,16 +113,30 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 	return r, nil
 }
 
-// incidents finds the runs of bad service minutes of slo in [from, to).
+// incidents finds the runs of bad service minutes of slo in [from, to). A
+// run splits where a confirmed outage of one of its checks opened an
+// incident of its own, so two outages in adjacent minutes stay two.
 func (c *Controller) incidents(ctx context.Context, slo *config.SLO, from, to sla.Minute, budget float64) ([]Incident, error) {
+	opened := map[sla.Minute]bool{}
+	incs, err := c.store.Incidents(ctx, from.Time().Add(-time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range incs {
+		for _, check := range slo.Checks {
+			if strings.HasSuffix(in.AlertKey, ":"+check) {
+				opened[sla.MinuteOf(in.StartedAt)] = true
+			}
+		}
+	}
 	var out []Incident
 	var cur *Incident
 	var last sla.Minute
-	err := c.store.ServiceSlices(ctx, slo.Checks, from, to, func(m sla.Minute, s sla.Slice) {
+	err = c.store.ServiceSlices(ctx, slo.Checks, from, to, func(m sla.Minute, s sla.Slice) {
 		if s != sla.SliceDown {
 			return
 		}
-		if cur != nil && m == last+1 {
+		if cur != nil && m == last+1 && !opened[m] {
 			cur.Minutes++
 			cur.End = (m + 1).Time()
 		} else {

@@ -48,7 +48,7 @@ func (r SLAReport) table(w io.Writer) error {
 		} else {
 			kind = fmt.Sprintf("latency < %dms", s.ThresholdMS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%g%%\t%s\t%v\t%.1f %s\t%.0f\t%.1f%%\t%s\t%d\n", s.ID, kind, s.Target, pct(s.Value), s.Met,
+		fmt.Fprintf(tw, "%s\t%s\t%g%%\t%s\t%s\t%.1f %s\t%.0f\t%.1f%%\t%s\t%d\n", s.ID, kind, s.Target, pct(s.Value), metWord(s),
 			s.ErrorBudget.Total, s.ErrorBudget.Unit, s.ErrorBudget.Consumed, s.ErrorBudget.RemainingRatio*100, excluded, len(s.Incidents))
 	}
 	if err := tw.Flush(); err != nil {
@@ -88,7 +88,7 @@ func (r SLAReport) csv(w io.Writer) error {
 		} else if e := s.Events; e != nil {
 			good, bad = strconv.Itoa(e.Good), strconv.Itoa(e.Bad)
 		}
-		cw.Write([]string{s.ID, s.SLI, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), f(s.Target), sli, strconv.FormatBool(s.Met),
+		cw.Write([]string{s.ID, s.SLI, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), f(s.Target), sli, metWord(s),
 			s.ErrorBudget.Unit, f(s.ErrorBudget.Total), f(s.ErrorBudget.Consumed), f(s.ErrorBudget.Remaining), f(s.ErrorBudget.RemainingRatio),
 			good, bad, maint, unknown, strconv.Itoa(len(s.Incidents))})
 	}
@@ -108,3 +108,12 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	},
 	"join": strings.Join,
 }).Parse(reportHTML))
+
+// metWord says whether an SLO met its target over the period, or that the
+// period has no data to say.
+func metWord(s SLOPeriodReport) string {
+	if s.NoData {
+		return "no data"
+	}
+	return strconv.FormatBool(s.Met)
+}

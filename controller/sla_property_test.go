@@ -265,7 +265,7 @@ func TestSLOFiguresMatchBruteForce(t *testing.T) {
 			rt.Fatalf("minutes %+v, brute force good %d bad %d maintenance %d", got.Minutes, all.good, all.bad, all.maint)
 		}
 		near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
-		if total := (1 - ratio) * float64(valid); !near(got.ErrorBudget.Total, total) ||
+		if total := (1 - ratio) * float64(windowDur/time.Minute); !near(got.ErrorBudget.Total, total) ||
 			!near(got.ErrorBudget.Remaining, total-float64(all.bad)) {
 			rt.Fatalf("budget %+v, brute force total %v consumed %d", got.ErrorBudget, total, all.bad)
 		}

@@ -180,11 +180,17 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
 	if global.Minutes.Maintenance != 30 || global.Minutes.Bad != 7 || global.Minutes.Good != 323 || global.Met {
 		t.Fatalf("minutes %+v, met %v", global.Minutes, global.Met)
 	}
+	// A period without data says so, and is never met.
+	for _, s := range r.SLOs {
+		if s.ID == "calm" && (s.Met || !s.NoData) {
+			t.Fatalf("calm has no data in the period, yet met=%v no_data=%v", s.Met, s.NoData)
+		}
+	}
 	if len(r.Maintenance) != 1 || len(r.Maintenance[0].Checks) != 3 {
 		t.Fatalf("maintenance %+v", r.Maintenance)
 	}
 	for format, want := range map[string]string{
-		"table": "global    availability  99.9%   97.879%   false  0.3 minutes  7",
+		"table": "global    availability  99.9%   97.879%   false    0.4 minutes  7",
 		"csv":   "global,availability,2026-11-26T06:00:00Z,2026-11-26T12:00:00Z,99.9,0.9787878787878788,false,minutes,",
 		"json":  `"budget_share":`,
 		"html":  "<td>db-upgrade</td><td>2026-11-26 09:00 UTC</td>",
@@ -199,5 +205,79 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
 	}
 	if err := r.Render(io.Discard, "pdf"); err == nil {
 		t.Fatal("unknown format accepted")
+	}
+}
+
+// A new installation: the budget is the target applied to the whole
+// window from the first day (43.2 minutes for 99.9 % of 30 days), so two
+// bad minutes spend 2 of 43.2, not more than a budget of valid minutes.
+func TestNewInstallationBudgetIsTheWholeWindow(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 30, 0, time.UTC)
+	c := newController(t, workedConfig, func() time.Time { return now })
+	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-time.Hour), now)
+	ctx := context.Background()
+	var batch []model.Result
+	for k := 10; k > 0; k-- {
+		at := now.Truncate(time.Minute).Add(-time.Duration(k) * time.Minute)
+		for _, region := range []string{"eu-london", "eu-frankfurt"} {
+			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
+			if k == 5 || k == 4 {
+				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrConnect
+			}
+			batch = append(batch, r)
+		}
+	}
+	if _, err := c.store.InsertResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.SLOReport(ctx, c.Config().SLO("global"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := r.ErrorBudget; math.Abs(b.Total-43.2) > 1e-9 || b.Consumed != 2 || math.Abs(b.Remaining-41.2) > 1e-9 {
+		t.Fatalf("budget %+v, want 2 of 43.2 minutes spent", b)
+	}
+}
+
+// Two outages charged to adjacent minutes, each confirmed and paged on its
+// own, are two incidents in the report.
+func TestReportKeepsAdjacentOutagesApart(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	c := newController(t, workedConfig, func() time.Time { return now })
+	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-2*time.Hour), now)
+	ctx := context.Background()
+	first := now.Add(-30 * time.Minute)
+	var batch []model.Result
+	for at := now.Add(-time.Hour); at.Before(now); at = at.Add(time.Minute) {
+		for _, region := range []string{"eu-london", "eu-frankfurt"} {
+			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
+			if at.Equal(first) || at.Equal(first.Add(time.Minute)) {
+				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrConnect
+			}
+			batch = append(batch, r)
+		}
+	}
+	if _, err := c.store.InsertResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for seq, at := range []time.Time{first, first.Add(time.Minute)} {
+		if _, err := c.store.OpenIncident(ctx, "down:global-outage", int64(seq+1), "api", "global-outage is down", "critical", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := c.Report(ctx, now.Add(-time.Hour), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.SLOs {
+		if s.ID == "global" && (len(s.Incidents) != 2 || s.Incidents[0].Minutes != 1 || s.Incidents[1].Minutes != 1) {
+			t.Fatalf("incidents %+v, want two of one minute", s.Incidents)
+		}
 	}
 }

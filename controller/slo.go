@@ -126,7 +126,10 @@ func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sl
 			v := float64(all.Good) / float64(all.Valid())
 			r.Value = &v
 		}
-		b = sla.NewBudget(all, target)
+		// The budget is the target applied to the whole window, whatever
+		// part of it has data yet: 99.9 % of 30 days is 43.2 minutes from
+		// the first day.
+		b = sla.BudgetOf(all.Bad, int(to-from), target)
 		r.ErrorBudget = budgetReport("minutes", b)
 		for _, w := range sla.BurnWindows {
 			wc, err := c.sloCounts(ctx, slo, to-sla.Minute(w.D/time.Minute), to)

@@ -50,6 +50,24 @@ components:
 	}
 }
 
+// nines sla on a directory without a database fails, says where it
+// looked, and creates nothing: it never reports an empty database as every
+// SLO met.
+func TestSLAReportNeedsADatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "nothing-here")
+	out, err := exec.Command(binary, "sla", "--config", "../configs/demo.yaml", "--data", data).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "no controller database in "+data) {
+		t.Fatalf("exit %v:\n%s", err, out)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("the report made %s: %v", data, err)
+	}
+}
+
 func TestEverySubcommandHasHelp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,13 @@ self-contained monthly report that prints cleanly to PDF.`,
 			if format != "table" && format != "json" && format != "csv" && format != "html" {
 				return fmt.Errorf("--format: %q is not table, json, csv or html", format)
 			}
+			if database == "" {
+				// Read an existing database only: a report never makes an
+				// empty one and calls every SLO met.
+				if database, err = findDatabase(data); err != nil {
+					return err
+				}
+			}
 			c, err := controller.New(cmd.Context(), controller.Options{Config: cfg, DataDir: data, Database: database,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
 			if err != nil {
@@ -57,7 +66,7 @@ self-contained monthly report that prints cleanly to PDF.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&file, "config", "nines.yaml", "configuration file")
-	f.StringVar(&data, "data", "data", "the controller's data directory")
+	f.StringVar(&data, "data", "data", "the controller's data directory (or a demo's --data directory)")
 	databaseFlag(cmd, &database)
 	f.StringVar(&from, "from", "", "start of the period: 2026-10-01 or an RFC 3339 time (default: the first of this month)")
 	f.StringVar(&to, "to", "", "end of the period, exclusive (default: now)")
@@ -106,4 +115,16 @@ func parseWhen(s string) (time.Time, error) {
 		return t, fmt.Errorf("%q is not a date (2026-10-01) or an RFC 3339 time", s)
 	}
 	return t.UTC(), nil
+}
+
+// findDatabase returns the SQLite database a controller keeps in data, or
+// in data/controller as `nines demo` lays it out.
+func findDatabase(data string) (string, error) {
+	for _, p := range []string{filepath.Join(data, "nines.db"), filepath.Join(data, "controller", "nines.db")} {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("--data: no controller database in %s (looked for nines.db there and in controller/); "+
+		"give the directory the controller runs with (--data), or --database", data)
 }
