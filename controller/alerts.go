@@ -109,7 +109,7 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 				cs.LastFailure = sla.Latest(cs.LastFailure, rv.Result.Scheduled)
 			}
 			if rv.Result != nil && rv.Healthy {
-				if d := rv.Result.CertDaysLeft(); d != nil && (cs.CertDays == nil || *d < *cs.CertDays) {
+				if d := rv.Result.CertDays(); d != nil && (cs.CertDays == nil || *d < *cs.CertDays) {
 					cs.CertDays = d
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,9 +209,11 @@ func (c *Controller) handleDeregister(ec echo.Context) error {
 	return ec.NoContent(http.StatusNoContent)
 }
 
-// handleResultsQuery serves stored results of one check, oldest first.
+// handleResultsQuery serves stored results of one check, newest first
+// (order=oldest for the other way), a page at a time: next_cursor, when
+// set, asks for the next page.
 func (c *Controller) handleResultsQuery(ec echo.Context) error {
-	q := store.Query{Check: ec.QueryParam("check"), Region: ec.QueryParam("region"), Limit: 1000}
+	q := store.Query{Check: ec.QueryParam("check"), Region: ec.QueryParam("region"), Limit: 100, Newest: true}
 	if q.Check == "" {
 		return fail(ec, http.StatusBadRequest, "check", "the check query parameter is required")
 	}
@@ -219,8 +222,6 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 		if q.Since, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return fail(ec, http.StatusBadRequest, "since", "not an RFC 3339 time: "+err.Error())
 		}
-	} else {
-		q.Since = c.now().Add(-time.Hour)
 	}
 	if s := ec.QueryParam("until"); s != "" {
 		if q.Until, err = time.Parse(time.RFC3339Nano, s); err != nil {
@@ -230,6 +231,18 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 	if s := ec.QueryParam("limit"); s != "" {
 		if err := echo.QueryParamsBinder(ec).Int("limit", &q.Limit).BindError(); err != nil || q.Limit < 1 || q.Limit > 100000 {
 			return fail(ec, http.StatusBadRequest, "limit", "must be a whole number from 1 to 100000")
+		}
+	}
+	switch ec.QueryParam("order") {
+	case "", "newest":
+	case "oldest":
+		q.Newest = false
+	default:
+		return fail(ec, http.StatusBadRequest, "order", "must be newest or oldest")
+	}
+	if s := ec.QueryParam("cursor"); s != "" {
+		if q.After, err = parseCursor(s); err != nil {
+			return fail(ec, http.StatusBadRequest, "cursor", err.Error())
 		}
 	}
 	rs, err := c.store.Results(ec.Request().Context(), q)
@@ -242,7 +255,27 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 	if rs == nil {
 		rs = []model.Result{}
 	}
-	return ec.JSON(http.StatusOK, map[string]any{"check": q.Check, "results": rs})
+	out := map[string]any{"check": q.Check, "results": rs}
+	if len(rs) == q.Limit {
+		last := rs[len(rs)-1]
+		out["next_cursor"] = formatCursor(store.Cursor{Scheduled: last.Scheduled, Region: last.Region})
+	}
+	return ec.JSON(http.StatusOK, out)
+}
+
+// A cursor is the last result's scheduled time (Unix milliseconds) and
+// region.
+func formatCursor(c store.Cursor) string {
+	return strconv.FormatInt(c.Scheduled.UnixMilli(), 10) + "." + c.Region
+}
+
+func parseCursor(s string) (*store.Cursor, error) {
+	ms, region, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || region == "" {
+		return nil, fmt.Errorf("%q is not a cursor from next_cursor", s)
+	}
+	return &store.Cursor{Scheduled: time.UnixMilli(n).UTC(), Region: region}, nil
 }
 
 // handleLeader tells which replica this is and whether it leads.

@@ -104,7 +104,7 @@ func (c *Controller) Status() StatusResponse {
 					latency = append(latency, float64(r.DurationUS)/1000)
 					crs.LastResultAt, crs.LatencyMS = &r.Started, &latency[len(latency)-1]
 					crs.ErrorClass, crs.Message = r.ErrorClass, r.Message
-					crs.CertDaysLeft, crs.Edge = r.CertDaysLeft(), r.Edge
+					crs.CertDaysLeft, crs.Edge = r.CertDays(), r.Edge
 				}
 				chs.Regions[region] = crs
 			}

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +141,70 @@ func gather(t *testing.T, h *harness, series string) string {
 	}
 	t.Fatalf("no %s in /metrics", series)
 	return ""
+}
+
+// GET /api/v1/results: newest first, limit=1 is the newest, next_cursor
+// pages through every result once; each result carries its kind's facts.
+func TestResultsAPIPagesNewestFirstWithFacts(t *testing.T) {
+	h := newHarness(t)
+	for region := range tokens {
+		h.heartbeat(region)
+	}
+	var want []string
+	for k := 0; k < 7; k++ {
+		h.clock.Add(10 * time.Second)
+		for _, region := range []string{"eu-london", "ap-tokyo"} {
+			r := h.result("api-health", region, 0, model.OutcomeUp)
+			exp := r.Started.Add(10*24*time.Hour + time.Hour)
+			r.CertExpiry = &exp
+			r.DNS = &model.DNSFacts{RCode: "NOERROR", Answers: []string{"192.0.2.1"}}
+			h.ship(region, r)
+			want = append(want, r.Key())
+		}
+	}
+	type page struct {
+		Results []struct {
+			model.Result
+			Days *int `json:"cert_days_left"`
+		} `json:"results"`
+		Next string `json:"next_cursor"`
+	}
+	get := func(query string) page {
+		t.Helper()
+		resp, body := h.do("GET", "/api/v1/results?check=api-health"+query, "", nil)
+		var p page
+		if resp.StatusCode != 200 || json.Unmarshal(body, &p) != nil {
+			t.Fatalf("GET %s: %d %s", query, resp.StatusCode, body)
+		}
+		return p
+	}
+	newest := get("&limit=1")
+	if len(newest.Results) != 1 || newest.Results[0].Scheduled != h.clock.Now().Truncate(time.Second).UTC() || newest.Next == "" {
+		t.Fatalf("limit=1: %+v", newest)
+	}
+	if r := newest.Results[0]; r.DNS == nil || r.DNS.RCode != "NOERROR" || r.Days == nil || *r.Days != 10 {
+		t.Fatalf("facts of the newest: dns %+v, cert_days_left %v", r.DNS, r.Days)
+	}
+	seen := map[string]bool{}
+	var last time.Time
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		p := get("&limit=3" + cursor)
+		for _, r := range p.Results {
+			if seen[r.Key()] || (!last.IsZero() && r.Scheduled.After(last)) {
+				t.Fatalf("page %d: %s again or out of order", pages, r.Key())
+			}
+			seen[r.Key()], last = true, r.Scheduled
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = "&cursor=" + url.QueryEscape(p.Next)
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("paged through %d of %d results", len(seen), len(want))
+	}
+	if resp, _ := h.do("GET", "/api/v1/results?check=api-health&cursor=nonsense", "", nil); resp.StatusCode != 400 {
+		t.Fatalf("a bad cursor: %d", resp.StatusCode)
+	}
 }

@@ -442,7 +442,7 @@ func TestMultiRegionIncidents(t *testing.T) {
 							Scheduled time.Time `json:"scheduled"`
 						} `json:"results"`
 					}
-					url := fmt.Sprintf("http://%s/api/v1/results?check=%s&region=%s&since=%s&until=%s&limit=10000", ctl, id, r,
+					url := fmt.Sprintf("http://%s/api/v1/results?check=%s&region=%s&since=%s&until=%s&limit=10000&order=oldest", ctl, id, r,
 						from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
 					if err := getJSON(url, &res); err != nil {
 						return []string{err.Error()}

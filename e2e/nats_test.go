@@ -115,7 +115,7 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 					Scheduled time.Time `json:"scheduled"`
 				} `json:"results"`
 			}
-			u := fmt.Sprintf("http://%s/api/v1/results?check=n%d&since=%s&until=%s", addr, i, from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
+			u := fmt.Sprintf("http://%s/api/v1/results?check=n%d&since=%s&until=%s&limit=10000&order=oldest", addr, i, from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
 			if err := getJSON(u, &res); err != nil {
 				problems = append(problems, err.Error())
 				continue

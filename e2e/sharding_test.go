@@ -27,7 +27,7 @@ type result struct {
 func results(t *testing.T, base, check string, since time.Time) []result {
 	t.Helper()
 	var res struct{ Results []result }
-	url := fmt.Sprintf("%s/api/v1/results?check=%s&region=eu-london&since=%s&limit=10000", base, check, since.UTC().Format(time.RFC3339Nano))
+	url := fmt.Sprintf("%s/api/v1/results?check=%s&region=eu-london&since=%s&limit=10000&order=oldest", base, check, since.UTC().Format(time.RFC3339Nano))
 	if err := getJSON(url, &res); err != nil {
 		t.Fatal(err)
 	}

@@ -202,6 +202,12 @@ type Result struct {
 	CertExpiry *time.Time `json:"cert_expiry,omitempty"`
 	// Edge is what a region saw of a CDN asset.
 	Edge *Edge `json:"edge,omitempty"`
+	// DNS and Flow are what those kinds learned besides the outcome.
+	DNS  *DNSFacts  `json:"dns,omitempty"`
+	Flow *FlowFacts `json:"flow,omitempty"`
+	// CertDaysLeft is the whole days from the run until the certificate
+	// expires (from CertExpiry), set where results are served.
+	CertDaysLeft *int `json:"cert_days_left,omitempty"`
 	// ProbeIsolated marks a failure the probe saw while it could reach
 	// neither a controller nor any other target: its own network was
 	// down. Such a result is kept and shown as a probe problem; it never
@@ -217,8 +223,28 @@ type Edge struct {
 	Version     string            `json:"version,omitempty"`
 }
 
-// CertDaysLeft is the whole days from the run until the certificate expires.
-func (r *Result) CertDaysLeft() *int {
+// DNSFacts is what a dns check was answered.
+type DNSFacts struct {
+	RCode   string   `json:"rcode"`
+	Answers []string `json:"answers,omitempty"`
+}
+
+// FlowFacts is how a flow check's user was served: the SDK's fallback
+// level (fresh, cached, default, empty) and each step's latency.
+type FlowFacts struct {
+	Level   string             `json:"level"`
+	StepsMS map[string]float64 `json:"steps_ms,omitempty"`
+}
+
+// Bounds of the facts a result may carry.
+const (
+	MaxAnswers   = 64
+	MaxAnswerLen = 512
+	MaxSteps     = 16
+)
+
+// CertDays is the whole days from the run until the certificate expires.
+func (r *Result) CertDays() *int {
 	if r.CertExpiry == nil {
 		return nil
 	}
@@ -255,6 +281,17 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("duration_us: %d is negative", r.DurationUS)
 	case len(r.Message) > MaxMessageLen:
 		return fmt.Errorf("message: %d bytes, more than %d", len(r.Message), MaxMessageLen)
+	case r.DNS != nil && len(r.DNS.Answers) > MaxAnswers:
+		return fmt.Errorf("dns.answers: %d answers, more than %d", len(r.DNS.Answers), MaxAnswers)
+	case r.Flow != nil && len(r.Flow.StepsMS) > MaxSteps:
+		return fmt.Errorf("flow.steps_ms: %d steps, more than %d", len(r.Flow.StepsMS), MaxSteps)
+	}
+	if r.DNS != nil {
+		for i, a := range r.DNS.Answers {
+			if len(a) > MaxAnswerLen {
+				return fmt.Errorf("dns.answers[%d]: %d bytes, more than %d", i, len(a), MaxAnswerLen)
+			}
+		}
 	}
 	return nil
 }

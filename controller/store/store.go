@@ -130,6 +130,27 @@ type Query struct {
 	Since  time.Time
 	Until  time.Time // zero: no upper bound
 	Limit  int       // zero: 1000
+	// Newest orders the newest first (by scheduled time, then region);
+	// otherwise the oldest come first.
+	Newest bool
+	// After, when set, continues a listing past this result's key in the
+	// query's order: the cursor of the page before.
+	After *Cursor
+}
+
+// Cursor is the key of the last result of a page.
+type Cursor struct {
+	Scheduled time.Time
+	Region    string
+}
+
+// Order returns the SQL ordering and the comparison that continues past a
+// cursor for q.
+func (q Query) Order() (order, past string) {
+	if q.Newest {
+		return "scheduled DESC, region_id DESC", "<"
+	}
+	return "scheduled, region_id", ">"
 }
 
 // Outcome is one regional result, reduced to what slicing needs; its
@@ -250,18 +271,52 @@ func DecodeOutcome(code int) (model.Outcome, bool) {
 	return model.OutcomeDown, false
 }
 
-// NewOutcome builds the outcome of a stored result; edge is its stored
-// edge JSON, if any.
-func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, edge []byte) Outcome {
+// NewOutcome builds the outcome of a stored result; facts is its stored
+// facts JSON, if any.
+func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, facts []byte) Outcome {
 	o := Outcome{Region: region, Scheduled: time.UnixMilli(scheduledMS).UTC(), Duration: time.Duration(durationUS) * time.Microsecond}
 	o.Outcome, o.ProbeProblem = DecodeOutcome(code)
-	if len(edge) > 0 {
-		var e model.Edge
-		if json.Unmarshal(edge, &e) == nil {
-			o.ContentHash, o.Version = e.ContentHash, e.Version
-		}
+	var r model.Result
+	if DecodeFacts(facts, &r) == nil && r.Edge != nil {
+		o.ContentHash, o.Version = r.Edge.ContentHash, r.Edge.Version
 	}
 	return o
+}
+
+// facts is what a result's kind learned besides its outcome, as stored
+// (one JSON column): a CDN edge's fields, or a dns or flow block.
+type facts struct {
+	*model.Edge
+	DNS  *model.DNSFacts  `json:"dns,omitempty"`
+	Flow *model.FlowFacts `json:"flow,omitempty"`
+}
+
+// EncodeFacts is the stored facts of r; nil when it has none.
+func EncodeFacts(r *model.Result) (*string, error) {
+	if r.Edge == nil && r.DNS == nil && r.Flow == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow})
+	if err != nil {
+		return nil, fmt.Errorf("encode facts of %s: %w", r.Key(), err)
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// DecodeFacts sets r's facts from their stored JSON (nothing when empty),
+// and the certificate's days left from its expiry.
+func DecodeFacts(b []byte, r *model.Result) error {
+	r.CertDaysLeft = r.CertDays()
+	if len(b) == 0 {
+		return nil
+	}
+	var f facts
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("decode facts: %w", err)
+	}
+	r.Edge, r.DNS, r.Flow = f.Edge, f.DNS, f.Flow
+	return nil
 }
 
 // FloorDiv divides rounding toward negative infinity.

@@ -100,6 +100,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	r.HTTPStatus = obs.Subject.Status
 	r.Bytes = obs.Subject.Size
 	r.Edge = obs.Edge
+	r.DNS, r.Flow = facts(cc.Check.Kind, &obs.Subject)
 	if !obs.Subject.CertExpiry.IsZero() {
 		exp := obs.Subject.CertExpiry.UTC()
 		r.CertExpiry = &exp
@@ -146,4 +147,32 @@ func bound(s string) string {
 		return s[:model.MaxMessageLen-3] + "..."
 	}
 	return s
+}
+
+// facts are what a dns or flow check learned besides its outcome, bounded
+// as the controller accepts them.
+func facts(kind model.Kind, sub *Subject) (*model.DNSFacts, *model.FlowFacts) {
+	switch kind {
+	case model.KindDNS:
+		if sub.RCode == "" {
+			return nil, nil
+		}
+		d := &model.DNSFacts{RCode: sub.RCode}
+		for _, a := range sub.Answers[:min(len(sub.Answers), model.MaxAnswers)] {
+			d.Answers = append(d.Answers, a[:min(len(a), model.MaxAnswerLen)])
+		}
+		return d, nil
+	case model.KindFlow:
+		if sub.FlowLevel == "" {
+			return nil, nil
+		}
+		f := &model.FlowFacts{Level: sub.FlowLevel, StepsMS: map[string]float64{}}
+		for step, d := range sub.Steps {
+			if len(f.StepsMS) < model.MaxSteps {
+				f.StepsMS[step] = float64(d.Microseconds()) / 1000
+			}
+		}
+		return nil, f
+	}
+	return nil, nil
 }

@@ -115,8 +115,8 @@ func TestTLSCertificateAboutToExpire(t *testing.T) {
 	port := addr[strings.LastIndexByte(addr, ':'):]
 
 	ok := run(t, model.Check{ID: "cert", Kind: model.KindTLS, TLS: &model.TLSSpec{Address: "localhost" + port, CAPEM: ca}})
-	if ok.Outcome != model.OutcomeUp || ok.CertExpiry == nil || *ok.CertDaysLeft() != 3 {
-		t.Fatalf("valid chain: %+v (days left %v)", ok, ok.CertDaysLeft())
+	if ok.Outcome != model.OutcomeUp || ok.CertExpiry == nil || *ok.CertDays() != 3 {
+		t.Fatalf("valid chain: %+v (days left %v)", ok, ok.CertDays())
 	}
 	warn := run(t, model.Check{ID: "cert", Kind: model.KindTLS, TLS: &model.TLSSpec{Address: addr, ServerName: "localhost", CAPEM: ca},
 		Asserts: []string{"cert.expires_in > 14d"}})
@@ -124,7 +124,7 @@ func TestTLSCertificateAboutToExpire(t *testing.T) {
 		t.Fatalf("expiring in 3 days: %+v", warn)
 	}
 	untrusted := run(t, model.Check{ID: "cert", Kind: model.KindTLS, TLS: &model.TLSSpec{Address: addr, ServerName: "localhost"}})
-	if untrusted.ErrorClass != model.ErrTLS || !strings.Contains(untrusted.Message, "unknown authority") || untrusted.CertDaysLeft() == nil {
+	if untrusted.ErrorClass != model.ErrTLS || !strings.Contains(untrusted.Message, "unknown authority") || untrusted.CertDays() == nil {
 		t.Fatalf("unknown CA: %+v; the days left must still be recorded", untrusted)
 	}
 	wrongName := run(t, model.Check{ID: "cert", Kind: model.KindTLS, TLS: &model.TLSSpec{Address: addr, ServerName: "api.example.com", CAPEM: ca}})
@@ -133,7 +133,7 @@ func TestTLSCertificateAboutToExpire(t *testing.T) {
 	}
 	ca2, expired := certs(t, time.Now().Add(-time.Hour))
 	old := run(t, model.Check{ID: "cert", Kind: model.KindTLS, TLS: &model.TLSSpec{Address: tlsServer(t, expired), ServerName: "localhost", CAPEM: ca2}})
-	if old.ErrorClass != model.ErrTLS || !strings.Contains(old.Message, "expired") || *old.CertDaysLeft() != 0 {
+	if old.ErrorClass != model.ErrTLS || !strings.Contains(old.Message, "expired") || *old.CertDays() != 0 {
 		t.Fatalf("expired: %+v", old)
 	}
 }
@@ -170,8 +170,8 @@ func TestDNSAnswersAndExpectations(t *testing.T) {
 	resolver := dnsServer(t)
 	a := run(t, model.Check{ID: "dns", Kind: model.KindDNS, DNS: &model.DNSSpec{Name: "api.nines.test", Type: "A", Resolver: resolver, Expect: []string{"192.0.2.11"}},
 		Asserts: []string{"answers.len == 2", `answers contains "192.0.2.10"`, `rcode == "NOERROR"`}})
-	if a.Outcome != model.OutcomeUp {
-		t.Fatalf("A: %+v", a)
+	if a.Outcome != model.OutcomeUp || a.DNS == nil || a.DNS.RCode != "NOERROR" || len(a.DNS.Answers) != 2 || a.DNS.Answers[0] != "192.0.2.10" {
+		t.Fatalf("A: %+v (dns %+v)", a, a.DNS)
 	}
 	cname := run(t, model.Check{ID: "dns", Kind: model.KindDNS, DNS: &model.DNSSpec{Name: "cdn.nines.test", Type: "CNAME", Resolver: resolver, Expect: []string{"edge.example.net"}}})
 	if cname.Outcome != model.OutcomeUp {
@@ -182,7 +182,7 @@ func TestDNSAnswersAndExpectations(t *testing.T) {
 		t.Fatalf("missing answer: %+v", moved)
 	}
 	nx := run(t, model.Check{ID: "dns", Kind: model.KindDNS, DNS: &model.DNSSpec{Name: "gone.nines.test", Type: "A", Resolver: resolver}})
-	if nx.ErrorClass != model.ErrDNS || !strings.Contains(nx.Message, "NXDOMAIN") {
+	if nx.ErrorClass != model.ErrDNS || !strings.Contains(nx.Message, "NXDOMAIN") || nx.DNS == nil || nx.DNS.RCode != "NXDOMAIN" {
 		t.Fatalf("NXDOMAIN: %+v", nx)
 	}
 	pc, _ := net.ListenPacket("udp", "127.0.0.1:0") // a resolver that never answers
@@ -264,11 +264,11 @@ func TestFlowLevels(t *testing.T) {
 	}
 	flow := model.Check{ID: "flow-" + t.Name(), Kind: model.KindFlow, Flow: &model.FlowSpec{URL: srv.URL, UserID: "ann"},
 		Asserts: []string{`flow.segments < 1s`}}
-	if r := run(t, flow); r.Outcome != model.OutcomeUp || r.Bytes != 1 {
-		t.Fatalf("fresh: %+v", r)
+	if r := run(t, flow); r.Outcome != model.OutcomeUp || r.Bytes != 1 || r.Flow == nil || r.Flow.Level != "fresh" || r.Flow.StepsMS["segments"] <= 0 {
+		t.Fatalf("fresh: %+v (flow %+v)", r, r.Flow)
 	}
 	faultOn(`{"target":"segments","error_status":503,"region":"eu-frankfurt"}`)
-	if r := run(t, flow); r.Outcome != model.OutcomeDegraded || r.ErrorClass != model.ErrStatus || !strings.Contains(r.Message, "cached") {
+	if r := run(t, flow); r.Outcome != model.OutcomeDegraded || r.ErrorClass != model.ErrStatus || !strings.Contains(r.Message, "cached") || r.Flow.Level != "cached" {
 		t.Fatalf("segments failing for a returning user: %+v", r)
 	}
 	faultOn("")

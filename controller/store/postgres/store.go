@@ -6,7 +6,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -210,7 +209,7 @@ const ingest = `WITH input AS (
     $8::smallint[], $9::bigint[], $10::integer[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
     $16::bigint[], $17::text[], $18::bigint[], $19::text[])
   AS t(check_id, region_id, scheduled, probe_id, config_id, outcome, error_class, http_status, duration_us, started_lag,
-    dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, message, cert_expiry, edge)
+    dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, message, cert_expiry, facts)
 ), ins AS (
   INSERT INTO results SELECT * FROM input ORDER BY check_id, region_id, scheduled
   ON CONFLICT (check_id, region_id, scheduled) DO NOTHING
@@ -237,7 +236,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 		outcome, class, status                 = make([]int16, n), make([]int16, n), make([]int16, n)
 		sched, dur, dns, conn, tlsUS, ttfb     = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		transfer, size                         = make([]int64, n), make([]int64, n)
-		msg, edge                              = make([]*string, n), make([]*string, n)
+		msg, facts                             = make([]*string, n), make([]*string, n)
 		cert                                   = make([]*int64, n)
 	)
 	first := make(map[resultKey]int, n)
@@ -263,21 +262,18 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 			v := r.CertExpiry.Unix()
 			cert[i] = &v
 		}
-		if r.Edge != nil {
-			b, err := json.Marshal(r.Edge)
-			if err != nil {
-				return nil, fmt.Errorf("encode edge of %s: %w", r.Key(), err)
-			}
-			e := string(b)
-			edge[i] = &e
+		f, err := store.EncodeFacts(r)
+		if err != nil {
+			return nil, err
 		}
+		facts[i] = f
 		k := resultKey{ids[0], ids[1], sched[i]}
 		if _, dup := first[k]; !dup {
 			first[k] = i
 		}
 	}
 	rows, err := s.pool.Query(ctx, ingest, checks, regions, sched, probes, configs, outcome, class, status, dur, lags,
-		dns, conn, tlsUS, ttfb, transfer, size, msg, cert, edge)
+		dns, conn, tlsUS, ttfb, transfer, size, msg, cert, facts)
 	if err != nil {
 		return nil, fmt.Errorf("insert results: %w", err)
 	}
@@ -296,7 +292,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 }
 
 const resultColumns = `check_id, region_id, scheduled, probe_id, config_id, outcome, error_class, http_status,
- duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, COALESCE(message, ''), cert_expiry, edge`
+ duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, COALESCE(message, ''), cert_expiry, facts`
 
 func (s *Store) scan(ctx context.Context, rows pgx.Rows) ([]model.Result, error) {
 	defer rows.Close()
@@ -306,14 +302,14 @@ func (s *Store) scan(ctx context.Context, rows pgx.Rows) ([]model.Result, error)
 		sched, lag             int64
 		outcome, class, status int16
 		cert                   *int64
-		edge                   *string
+		facts                  []byte
 	}
 	var raw []row
 	for rows.Next() {
 		var w row
 		if err := rows.Scan(&w.c, &w.rg, &w.sched, &w.p, &w.cfg, &w.outcome, &w.class, &w.status, &w.r.DurationUS, &w.lag,
 			&w.r.Phases.DNS, &w.r.Phases.Connect, &w.r.Phases.TLS, &w.r.Phases.TTFB, &w.r.Phases.Transfer, &w.r.Bytes, &w.r.Message,
-			&w.cert, &w.edge); err != nil {
+			&w.cert, &w.facts); err != nil {
 			return nil, fmt.Errorf("scan result: %w", err)
 		}
 		raw = append(raw, w)
@@ -339,14 +335,11 @@ func (s *Store) scan(ctx context.Context, rows pgx.Rows) ([]model.Result, error)
 			t := time.Unix(*w.cert, 0).UTC()
 			r.CertExpiry = &t
 		}
-		if w.edge != nil {
-			r.Edge = new(model.Edge)
-			if err := json.Unmarshal([]byte(*w.edge), r.Edge); err != nil {
-				return nil, fmt.Errorf("decode edge: %w", err)
-			}
-		}
 		r.Scheduled = time.UnixMilli(w.sched).UTC()
 		r.Started = time.UnixMilli(w.sched + w.lag).UTC()
+		if err := store.DecodeFacts(w.facts, &r); err != nil {
+			return nil, err
+		}
 		r.Outcome, r.ProbeIsolated = store.DecodeOutcome(int(w.outcome))
 		r.HTTPStatus = int(w.status)
 		if c := int(w.class); c >= 0 && c < len(model.ErrorClasses) {
@@ -423,11 +416,23 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 		args = append(args, q.Until.UnixMilli())
 		sql += fmt.Sprintf(" AND scheduled < $%d", len(args))
 	}
+	order, past := q.Order()
+	if q.After != nil {
+		crid, ok, err := s.lookup(ctx, "regions", q.After.Region)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("cursor region %q: %w", q.After.Region, store.ErrNotFound)
+		}
+		args = append(args, q.After.Scheduled.UnixMilli(), crid)
+		sql += fmt.Sprintf(" AND (scheduled %s $%d OR (scheduled = $%d AND region_id %s $%d))", past, len(args)-1, len(args)-1, past, len(args))
+	}
 	if q.Limit <= 0 {
 		q.Limit = 1000
 	}
 	args = append(args, q.Limit)
-	rows, err := s.pool.Query(ctx, sql+fmt.Sprintf(" ORDER BY scheduled, region_id LIMIT $%d", len(args)), args...)
+	rows, err := s.pool.Query(ctx, sql+fmt.Sprintf(" ORDER BY %s LIMIT $%d", order, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query results of %s: %w", q.Check, err)
 	}
@@ -461,7 +466,7 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT region_id, scheduled, outcome, duration_us, edge FROM results
+	rows, err := s.pool.Query(ctx, `SELECT region_id, scheduled, outcome, duration_us, facts FROM results
 		WHERE check_id = $1 AND scheduled >= $2 AND scheduled < $3`, cid, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
@@ -469,12 +474,12 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	type row struct {
 		rid, sched, us int64
 		code           int16
-		edge           []byte
+		facts          []byte
 	}
 	var raw []row
 	for rows.Next() {
 		var w row
-		if err := rows.Scan(&w.rid, &w.sched, &w.code, &w.us, &w.edge); err != nil {
+		if err := rows.Scan(&w.rid, &w.sched, &w.code, &w.us, &w.facts); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -490,7 +495,7 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 		if err != nil {
 			return nil, err
 		}
-		out[i] = store.NewOutcome(region, w.sched, int(w.code), w.us, w.edge)
+		out[i] = store.NewOutcome(region, w.sched, int(w.code), w.us, w.facts)
 	}
 	return out, nil
 }

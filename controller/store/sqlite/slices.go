@@ -20,7 +20,7 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT region_id, scheduled, outcome, duration_us, edge FROM results WHERE check_id = ? AND scheduled >= ? AND scheduled < ?`,
+	rows, err := s.db.QueryContext(ctx, `SELECT region_id, scheduled, outcome, duration_us, facts FROM results WHERE check_id = ? AND scheduled >= ? AND scheduled < ?`,
 		cid, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
@@ -30,11 +30,11 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	for rows.Next() {
 		var rid, sched, us int64
 		var code int
-		var edge []byte
-		if err := rows.Scan(&rid, &sched, &code, &us, &edge); err != nil {
+		var facts []byte
+		if err := rows.Scan(&rid, &sched, &code, &us, &facts); err != nil {
 			return nil, err
 		}
-		out = append(out, store.NewOutcome(s.name("regions", rid), sched, code, us, edge))
+		out = append(out, store.NewOutcome(s.name("regions", rid), sched, code, us, facts))
 	}
 	return out, rows.Err()
 }

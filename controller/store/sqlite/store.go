@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -164,7 +163,7 @@ func (s *Store) name(table string, id int64) string {
 
 const insertResult = `INSERT OR IGNORE INTO results (check_id, region_id, scheduled, probe_id, config_id,
  outcome, error_class, http_status, duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, message,
- cert_expiry, edge)
+ cert_expiry, facts)
  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // InsertResults stores rs in one transaction and returns, per result,
@@ -217,21 +216,19 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 			msg = r.Message
 		}
 		outcome := store.OutcomeCode(r)
-		var cert, edge any
+		var cert, facts any
 		if r.CertExpiry != nil {
 			cert = r.CertExpiry.Unix()
 		}
-		if r.Edge != nil {
-			b, err := json.Marshal(r.Edge)
-			if err != nil {
-				return nil, fmt.Errorf("encode edge of %s: %w", r.Key(), err)
-			}
-			edge = string(b)
+		if f, err := store.EncodeFacts(r); err != nil {
+			return nil, err
+		} else if f != nil {
+			facts = *f
 		}
 		sched := r.Scheduled.UnixMilli()
 		res, err := stmt.ExecContext(ctx, ids[0], ids[1], sched, ids[2], ids[3], outcome, r.ErrorClass.Code(), r.HTTPStatus,
 			r.DurationUS, r.Started.UnixMilli()-sched, r.Phases.DNS, r.Phases.Connect, r.Phases.TLS, r.Phases.TTFB, r.Phases.Transfer, r.Bytes, msg,
-			cert, edge)
+			cert, facts)
 		if err != nil {
 			return nil, fmt.Errorf("insert result %s: %w", r.Key(), err)
 		}
@@ -255,7 +252,7 @@ func (s *Store) InsertResults(ctx context.Context, rs []model.Result) ([]bool, e
 }
 
 const selectResult = `SELECT check_id, region_id, scheduled, probe_id, config_id, outcome, error_class, http_status,
- duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, COALESCE(message, ''), cert_expiry, edge FROM results`
+ duration_us, started_lag, dns_us, connect_us, tls_us, ttfb_us, transfer_us, bytes, COALESCE(message, ''), cert_expiry, facts FROM results`
 
 func (s *Store) scan(rows *sql.Rows) ([]model.Result, error) {
 	defer rows.Close()
@@ -265,24 +262,21 @@ func (s *Store) scan(rows *sql.Rows) ([]model.Result, error) {
 		var c, rg, p, cfg, sched, lag int64
 		var outcome, class int
 		var cert sql.NullInt64
-		var edge sql.NullString
+		var facts []byte
 		if err := rows.Scan(&c, &rg, &sched, &p, &cfg, &outcome, &class, &r.HTTPStatus, &r.DurationUS, &lag,
-			&r.Phases.DNS, &r.Phases.Connect, &r.Phases.TLS, &r.Phases.TTFB, &r.Phases.Transfer, &r.Bytes, &r.Message, &cert, &edge); err != nil {
+			&r.Phases.DNS, &r.Phases.Connect, &r.Phases.TLS, &r.Phases.TTFB, &r.Phases.Transfer, &r.Bytes, &r.Message, &cert, &facts); err != nil {
 			return nil, fmt.Errorf("scan result: %w", err)
 		}
 		if cert.Valid {
 			t := time.Unix(cert.Int64, 0).UTC()
 			r.CertExpiry = &t
 		}
-		if edge.Valid {
-			r.Edge = new(model.Edge)
-			if err := json.Unmarshal([]byte(edge.String), r.Edge); err != nil {
-				return nil, fmt.Errorf("decode edge: %w", err)
-			}
-		}
 		r.Check, r.Region, r.Probe, r.ConfigVersion = s.name("checks", c), s.name("regions", rg), s.name("probes", p), s.name("config_versions", cfg)
 		r.Scheduled = time.UnixMilli(sched).UTC()
 		r.Started = time.UnixMilli(sched + lag).UTC()
+		if err := store.DecodeFacts(facts, &r); err != nil {
+			return nil, err
+		}
 		r.Outcome, r.ProbeIsolated = store.DecodeOutcome(outcome)
 		if class >= 0 && class < len(model.ErrorClasses) {
 			r.ErrorClass = model.ErrorClasses[class]
@@ -332,11 +326,22 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 		where = append(where, "scheduled < ?")
 		args = append(args, q.Until.UnixMilli())
 	}
+	order, past := q.Order()
+	if q.After != nil {
+		s.mu.Lock()
+		crid, ok := s.names["regions"][q.After.Region]
+		s.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("cursor region %q: %w", q.After.Region, store.ErrNotFound)
+		}
+		where = append(where, "(scheduled "+past+" ? OR (scheduled = ? AND region_id "+past+" ?))")
+		args = append(args, q.After.Scheduled.UnixMilli(), q.After.Scheduled.UnixMilli(), crid)
+	}
 	if q.Limit <= 0 {
 		q.Limit = 1000
 	}
 	args = append(args, q.Limit)
-	rows, err := s.db.QueryContext(ctx, selectResult+` WHERE `+strings.Join(where, " AND ")+` ORDER BY scheduled, region_id LIMIT ?`, args...)
+	rows, err := s.db.QueryContext(ctx, selectResult+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query results of %s: %w", q.Check, err)
 	}

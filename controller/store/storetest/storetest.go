@@ -609,6 +609,31 @@ func regionHealth(t *testing.T, open func() (store.Store, error)) {
 		t.Fatalf("after pruning: %+v", all)
 	}
 
+	// The kinds' facts come back as they went in.
+	dnsResult := Result("dns", "eu-london", t0, model.OutcomeUp)
+	dnsResult.DNS = &model.DNSFacts{RCode: "NOERROR", Answers: []string{"192.0.2.10", "192.0.2.11"}}
+	flowResult := Result("flow", "eu-london", t0, model.OutcomeDegraded)
+	flowResult.Flow = &model.FlowFacts{Level: "cached", StepsMS: map[string]float64{"segments": 301.5, "content": 2.25}}
+	tlsResult := Result("tls", "eu-london", t0, model.OutcomeUp)
+	expiry := t0.Add(4*24*time.Hour + time.Hour)
+	tlsResult.CertExpiry = &expiry
+	if _, err := s.InsertResults(ctx, []model.Result{dnsResult, flowResult, tlsResult}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []model.Result{dnsResult, flowResult, tlsResult} {
+		got, err := s.Results(ctx, store.Query{Check: want.Check, Since: t0})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: %v %+v", want.Check, err, got)
+		}
+		g := got[0]
+		if fmt.Sprint(g.DNS) != fmt.Sprint(want.DNS) || fmt.Sprint(g.Flow) != fmt.Sprint(want.Flow) || g.Edge != nil {
+			t.Fatalf("%s facts: dns %+v flow %+v edge %+v", want.Check, g.DNS, g.Flow, g.Edge)
+		}
+		if want.Check == "tls" && (g.CertDaysLeft == nil || *g.CertDaysLeft != 4) {
+			t.Fatalf("tls cert_days_left %v", g.CertDaysLeft)
+		}
+	}
+
 	cut := Result("api", "eu-london", t0, model.OutcomeDown)
 	cut.ProbeIsolated = true
 	plain := Result("api", "ap-tokyo", t0, model.OutcomeDown)
