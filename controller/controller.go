@@ -124,6 +124,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.sliceRetention = DefaultSliceRetention
 	}
 	c.cfg.Store(o.Config)
+	c.logWarnings(o.Config)
 	c.shared, _ = st.(sharedStore)
 	// What the store knows: when each region was healthy, the newest
 	// results and the probes heard from.

@@ -77,6 +77,7 @@ func (c *Controller) ReloadFile(path string) error {
 	c.metrics.reloadTime.Set(float64(now.Unix()))
 	c.log.Info("configuration reloaded", "file", path, "old_version", old.Version, "version", cfg.Version,
 		"checks", len(cfg.AllChecks()), "slos", len(cfg.SLOs))
+	c.logWarnings(cfg)
 	return nil
 }
 
@@ -120,5 +121,13 @@ func (c *Controller) watchConfig(ctx context.Context, path string, every time.Du
 				_ = c.ReloadFile(path)
 			}
 		}
+	}
+}
+
+// logWarnings logs what in cfg loads but will probably not do what was
+// meant.
+func (c *Controller) logWarnings(cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		c.log.Warn("configuration warning", "file", w.File, "line", w.Line, "field", w.Field, "warning", w.Msg)
 	}
 }

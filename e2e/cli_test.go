@@ -45,8 +45,27 @@ components:
 		}
 	}
 	out, err = exec.Command(binary, "validate", "../configs/demo.yaml").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ok (7 regions") {
+	if err != nil || !strings.Contains(string(out), "ok (7 regions") || strings.Contains(string(out), "warning") {
 		t.Fatalf("demo.yaml: %v %s", err, out)
+	}
+	// What loads but pages for a ticket: valid, with a warning.
+	paging := filepath.Join(dir, "paging.yaml")
+	os.WriteFile(paging, []byte(`regions: [{id: eu-london}]
+quorum: 1
+probes:
+  tokens: [{region: eu-london, token: a-long-enough-token-1}]
+components:
+  - id: api
+    checks:
+      - {id: cert, kind: tls, tls: {address: "127.0.0.1:443"}, assert: ["cert.expires_in > 14d"]}
+alerting:
+  notifiers: [{id: pd, type: pagerduty, routing_key: R0UTINGKEYR0UTINGKEYR0UTINGKEY01}]
+  policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
+  rules: [{id: down, kind: check_down, policy: page}]
+`), 0o644)
+	out, err = exec.Command(binary, "validate", paging).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "warning: "+paging+":8: components[0].checks[0].assert[0]") {
+		t.Fatalf("an expiry assertion on a paging check: %v\n%s", err, out)
 	}
 }
 

@@ -130,6 +130,9 @@ func validateCmd() *cobra.Command {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					continue
 				}
+				for _, w := range cfg.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.Error())
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d regions, %d components, %d checks, version %s)\n",
 					f, len(cfg.Regions), len(cfg.Components), len(cfg.AllChecks()), cfg.Version)
 			}

@@ -272,17 +272,17 @@ func (v *validator) validateAlerting(c *Config) {
 			v.add(p+".urgency", "%q is not high or low", r.Urgency)
 		}
 		for k, ch := range r.Checks {
-			if c.Check(ch) == nil {
+			if c.Check(ch) == nil && v.sound("components") {
 				v.add(fmt.Sprintf("%s.checks[%d]", p, k), "unknown check %q", ch)
 			}
 		}
 		for k, comp := range r.Components {
-			if !c.hasComponent(comp) {
+			if !c.hasComponent(comp) && v.sound("components") {
 				v.add(fmt.Sprintf("%s.components[%d]", p, k), "unknown component %q", comp)
 			}
 		}
 		for k, s := range r.SLOs {
-			if c.SLO(s) == nil {
+			if c.SLO(s) == nil && v.sound("slos") {
 				v.add(fmt.Sprintf("%s.slos[%d]", p, k), "unknown SLO %q", s)
 			}
 		}

@@ -38,6 +38,9 @@ type Config struct {
 
 	// Version is a hash of the effective configuration.
 	Version string `yaml:"-"`
+	// Warnings are what loads but will probably not do what was meant
+	// (an expiring certificate that pages as an outage, say).
+	Warnings Errors `yaml:"-"`
 	// File is where the configuration was read from.
 	File string `yaml:"-"`
 

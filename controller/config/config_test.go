@@ -73,6 +73,82 @@ func TestShippedConfigsAreValid(t *testing.T) {
 			if len(cfg.AllChecks()) == 0 {
 				t.Fatal("no checks")
 			}
+			if len(cfg.Warnings) > 0 {
+				t.Fatalf("the shipped configuration teaches what it warns about:\n%v", cfg.Warnings)
+			}
+		})
+	}
+}
+
+// What validate catches beyond syntax: what would always fail, what would
+// page for a ticket, and decode and semantic errors in one report, in the
+// configuration's words.
+func TestValidateCatchesWhatWillAlwaysFail(t *testing.T) {
+	head := `regions: [{id: eu-london}, {id: eu-paris}]
+probes:
+  tokens: [{region: eu-london, token: a-long-enough-token-1}]
+`
+	for name, tc := range map[string]struct {
+		yaml, want string
+		warn       bool
+	}{
+		"unit on a count": {head + `components:
+  - id: api
+    checks:
+      - {id: a, kind: http, http: {url: "http://127.0.0.1:9/"}, assert: ["status == 200ms"]}
+`, "test.yaml:7: components[0].checks[0].assert[0]: column 11: status is a count, not a time", false},
+		"subject the kind lacks": {head + `components:
+  - id: api
+    checks:
+      - {id: a, kind: http, http: {url: "http://127.0.0.1:9/"}, assert: ["answers.len > 0"]}
+`, "a http check has no answers to assert on", false},
+		"timeout not under interval": {head + `defaults: {interval: 10s, timeout: 10s}
+components:
+  - id: api
+    checks:
+      - {id: a, kind: http, http: {url: "http://127.0.0.1:9/"}}
+`, "test.yaml:4: defaults.timeout: 10s is not shorter than the interval 10s", false},
+		"syntax error at its line": {head + `components:
+  - id: api
+    checks:
+      - id: a
+        kind: http
+        http: {url: "http://127.0.0.1:9/"
+      - id: b
+`, "test.yaml:10: YAML syntax", false},
+		"decode and semantic errors together, in plain words": {head + `quorum: two
+components:
+  - id: API
+    checks:
+      - {id: a, kind: http, http: {url: "http://127.0.0.1:9/"}}
+`, "test.yaml:4: expected a whole number, got the text \"two\"\ntest.yaml:6: components[0].id: \"API\" is not a valid id", false},
+		"expiry on a paging check": {head + `components:
+  - id: api
+    checks:
+      - {id: t, kind: tls, tls: {address: "127.0.0.1:443"}, assert: ["cert.expires_in > 14d"]}
+alerting:
+  notifiers: [{id: pd, type: pagerduty, routing_key: R0UTINGKEYR0UTINGKEYR0UTINGKEY01}]
+  policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
+  rules: [{id: down, kind: check_down, policy: page}]
+`, "test.yaml:7: components[0].checks[0].assert[0]: \"cert.expires_in > 14d\" makes an expiring certificate an outage that pages (rule down)", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := Parse("test.yaml", []byte(tc.yaml))
+			got := ""
+			switch {
+			case tc.warn && err == nil:
+				got = cfg.Warnings.Error()
+			case err != nil:
+				got = err.Error()
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Fatalf("got:\n%s\nwant it to contain:\n%s", got, tc.want)
+			}
+			for _, goName := range []string{"config.", "!!", "strconv", "into int"} {
+				if strings.Contains(got, goName) {
+					t.Fatalf("a program's word %q in:\n%s", goName, got)
+				}
+			}
 		})
 	}
 }
@@ -119,9 +195,10 @@ components:
 	if !errors.As(err, &errs) {
 		t.Fatalf("want Errors, got %v", err)
 	}
-	// A decode error stops before validation; check it alone first.
-	if len(errs) != 1 || errs[0].Line != 5 || !strings.Contains(errs[0].Msg, `"10x" is not a duration`) {
-		t.Fatalf("decode errors: %v", errs)
+	// A decode error comes in the same report as the semantic ones, in
+	// line order.
+	if len(errs) < 10 || errs[1].Line != 5 || !strings.Contains(errs[1].Msg, `"10x" is not a duration`) || errs[0].Line != 3 {
+		t.Fatalf("decode and semantic errors: %v", errs)
 	}
 
 	fixed := strings.Replace(bad, "10x", "10s", 1)
@@ -151,7 +228,7 @@ components:
 
 func TestUnknownFieldIsRefused(t *testing.T) {
 	_, err := Parse("x.yaml", []byte(strings.Replace(minimal, "kind: http", "kind: http\n        intervall: 30s", 1)))
-	if err == nil || !strings.Contains(err.Error(), "x.yaml:13: field intervall not found") {
+	if err == nil || !strings.Contains(err.Error(), `x.yaml:13: unknown field "intervall"`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -64,7 +67,7 @@ func ParseWith(file string, raw []byte, lookup func(string) (string, bool)) (*Co
 	expanded, errs := expandEnv(file, raw, lookup)
 	var root yaml.Node
 	if err := yaml.Unmarshal(expanded, &root); err != nil {
-		return nil, append(errs, yamlErrors(file, err)...)
+		return nil, append(errs, syntaxErrors(file, expanded, err)...)
 	}
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
@@ -72,19 +75,43 @@ func ParseWith(file string, raw []byte, lookup func(string) (string, bool)) (*Co
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		errs = append(errs, yamlErrors(file, err)...)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	// What decoded is validated too, so one run reports every problem; a
+	// field that did not decode is not also reported as missing.
 	cfg.File = file
 	cfg.applyDefaults()
 	cfg.index()
-	v := validator{file: file, root: &root}
-	v.validate(&cfg, filepath.Dir(file))
-	if len(v.errs) > 0 {
-		return nil, v.errs
+	v := validator{file: file, root: &root, broken: map[string]bool{}}
+	bad := map[int]bool{}
+	for _, e := range errs {
+		bad[e.Line] = true
+		v.broken[sectionAt(&root, e.Line)] = true
 	}
+	v.validate(&cfg, filepath.Dir(file))
+	for _, e := range v.errs {
+		if !bad[e.Line] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		return nil, errs
+	}
+	cfg.Warnings = v.warns
 	cfg.computeVersion()
 	return &cfg, nil
+}
+
+// syntaxErrors reports a YAML syntax error at the line where it is: the
+// decoder's own line is that of the enclosing block for some errors, so
+// the file is parsed again by a parser that keeps exact positions.
+func syntaxErrors(file string, doc []byte, err error) Errors {
+	if _, perr := goccyparser.ParseBytes(doc, 0); perr != nil {
+		var se *goccy.SyntaxError
+		if errors.As(perr, &se) && se.Token != nil {
+			return Errors{{File: file, Line: se.Token.Position.Line, Msg: "YAML syntax: " + se.Message}}
+		}
+	}
+	return yamlErrors(file, err)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
@@ -138,9 +165,55 @@ func yamlErrors(file string, err error) Errors {
 			fe.Line, _ = strconv.Atoi(g[1])
 			fe.Msg = g[2]
 		}
+		fe.Msg = plainMessage(fe.Msg)
 		out = append(out, fe)
 	}
 	return out
+}
+
+var (
+	cannotUnmarshal = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (\\S+)$")
+	unknownField    = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	alreadySet      = regexp.MustCompile(`^mapping key "([^"]*)" already defined at line (\d+)$`)
+)
+
+// plainMessage says a decoder's complaint in the configuration's words,
+// without the program's type names.
+func plainMessage(m string) string {
+	if g := unknownField.FindStringSubmatch(m); g != nil {
+		return fmt.Sprintf("unknown field %q", g[1])
+	}
+	if g := alreadySet.FindStringSubmatch(m); g != nil {
+		return fmt.Sprintf("%q is set twice (first on line %s)", g[1], g[2])
+	}
+	g := cannotUnmarshal.FindStringSubmatch(m)
+	if g == nil {
+		return m
+	}
+	got := map[string]string{"str": "the text", "int": "the number", "float": "the number", "bool": "the value", "seq": "a list",
+		"map": "a mapping", "null": "nothing", "timestamp": "the time"}[g[1]]
+	if got == "" {
+		got = "a value"
+	}
+	if g[2] != "" {
+		got += " " + strconv.Quote(g[2])
+	}
+	want := "a mapping of fields"
+	switch into := g[3]; {
+	case strings.HasPrefix(into, "[]"):
+		want = "a list"
+	case strings.HasPrefix(into, "map["):
+		want = "a mapping"
+	case strings.HasPrefix(into, "int"), strings.HasPrefix(into, "uint"):
+		want = "a whole number"
+	case strings.HasPrefix(into, "float"):
+		want = "a number"
+	case into == "bool":
+		want = "true or false"
+	case into == "string":
+		want = "a text value"
+	}
+	return fmt.Sprintf("expected %s, got %s", want, got)
 }
 
 // UnmarshalYAML parses "90s", "1m30s" or a bare number of seconds.

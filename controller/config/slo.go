@@ -212,7 +212,7 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 			v.add(p+".checks", "an SLO needs at least one check")
 		}
 		for k, ch := range s.Checks {
-			if _, ok := checks[ch]; !ok {
+			if _, ok := checks[ch]; !ok && v.sound("components") {
 				v.add(fmt.Sprintf("%s.checks[%d]", p, k), "unknown check %q", ch)
 			}
 		}
@@ -270,12 +270,12 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 			v.add(p, "name the checks or components under maintenance")
 		}
 		for k, ch := range m.Checks {
-			if _, ok := checks[ch]; !ok {
+			if _, ok := checks[ch]; !ok && v.sound("components") {
 				v.add(fmt.Sprintf("%s.checks[%d]", p, k), "unknown check %q", ch)
 			}
 		}
 		for k, comp := range m.Components {
-			if !c.hasComponent(comp) {
+			if !c.hasComponent(comp) && v.sound("components") {
 				v.add(fmt.Sprintf("%s.components[%d]", p, k), "unknown component %q", comp)
 			}
 		}

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nines-sre/nines/model"
 	"github.com/nines-sre/nines/probe/check"
 )
 
@@ -20,13 +22,43 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // validator collects every problem with its line, found from the field path.
 type validator struct {
-	file string
-	root *yaml.Node
-	errs Errors
+	file  string
+	root  *yaml.Node
+	errs  Errors
+	warns Errors
+	// broken holds the top-level sections that did not decode: what refers
+	// into them is not checked, so one mistake is reported once.
+	broken map[string]bool
+}
+
+// sound reports whether a top-level section decoded, so that references
+// into it can be checked.
+func (v *validator) sound(section string) bool { return !v.broken[section] }
+
+// sectionAt returns the top-level key whose block holds line.
+func sectionAt(root *yaml.Node, line int) string {
+	n := root
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	section := ""
+	if n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Line <= line {
+				section = n.Content[i].Value
+			}
+		}
+	}
+	return section
 }
 
 func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, FieldError{File: v.file, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// warn records what loads but will probably not do what was meant.
+func (v *validator) warn(path, format string, args ...any) {
+	v.warns = append(v.warns, FieldError{File: v.file, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // line finds the line of a field path such as components[0].checks[1].http.url;
@@ -94,7 +126,7 @@ func (v *validator) validate(c *Config, dir string) {
 	}
 	if c.Quorum < 1 {
 		v.add("quorum", "must be at least 1, got %d", c.Quorum)
-	} else if c.Quorum > len(c.Regions) && len(c.Regions) > 0 {
+	} else if c.Quorum > len(c.Regions) && len(c.Regions) > 0 && v.sound("regions") {
 		v.add("quorum", "%d is more than the %d regions defined", c.Quorum, len(c.Regions))
 	}
 	if c.Probes.HeartbeatInterval.D() <= 0 {
@@ -110,7 +142,7 @@ func (v *validator) validate(c *Config, dir string) {
 	for i := range c.Probes.Tokens {
 		t := &c.Probes.Tokens[i]
 		p := fmt.Sprintf("probes.tokens[%d]", i)
-		if !regions[t.Region] {
+		if !regions[t.Region] && v.sound("regions") {
 			v.add(p+".region", "unknown region %q", t.Region)
 		}
 		set := 0
@@ -155,6 +187,8 @@ func (v *validator) validate(c *Config, dir string) {
 	}
 	if c.Defaults.Interval.D() <= 0 {
 		v.add("defaults.interval", "must be positive")
+	} else if c.Defaults.Timeout >= c.Defaults.Interval {
+		v.add("defaults.timeout", "%s is not shorter than the interval %s: a run would still go on when the next is due", c.Defaults.Timeout, c.Defaults.Interval)
 	}
 	comps := map[string]bool{}
 	checks := map[string]string{}
@@ -181,6 +215,28 @@ func (v *validator) validate(c *Config, dir string) {
 	v.validateAlerting(c)
 	v.validateDashboard(c)
 	v.validateAPI(c)
+	v.warnExpiryPages(c, checks)
+}
+
+// warnExpiryPages warns about a certificate expiry assertion on a check
+// that pages when it fails: a certificate days from expiry then makes the
+// check down and pages on-call as an outage, when it is a ticket
+// (cert_expiry) for the days still left.
+func (v *validator) warnExpiryPages(c *Config, paths map[string]string) {
+	for i := range c.Alerting.Rules {
+		r := &c.Alerting.Rules[i]
+		if r.Kind != RuleCheckDown || r.Urgency != "high" {
+			continue
+		}
+		for _, ch := range c.RuleChecks(r) {
+			for k, a := range ch.Assert {
+				if parsed, err := check.ParseAssertion(a); err == nil && parsed.Subject() == "cert" {
+					v.warn(fmt.Sprintf("%s.assert[%d]", paths[ch.ID], k),
+						"%q makes an expiring certificate an outage that pages (rule %s); a cert_expiry rule raises a ticket instead", a, r.ID)
+				}
+			}
+		}
+	}
 }
 
 func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool, dir string) {
@@ -200,18 +256,24 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 		}
 	}
 	for k, r := range ch.Regions {
-		if !regions[r] {
+		if !regions[r] && v.sound("regions") {
 			v.add(fmt.Sprintf("%s.regions[%d]", p, k), "unknown region %q", r)
 		}
 	}
 	if ch.Quorum < 0 {
 		v.add(p+".quorum", "must not be negative")
-	} else if q := c.CheckQuorum(ch); q > len(c.CheckRegions(ch)) {
+	} else if q := c.CheckQuorum(ch); q > len(c.CheckRegions(ch)) && v.sound("regions") {
 		v.add(p+".quorum", "%d is more than the %d regions that run this check", q, len(c.CheckRegions(ch)))
 	}
 	for k, a := range ch.Assert {
-		if _, err := check.ParseAssertion(a); err != nil {
-			v.add(fmt.Sprintf("%s.assert[%d]", p, k), "%v", err)
+		ap := fmt.Sprintf("%s.assert[%d]", p, k)
+		parsed, err := check.ParseAssertion(a)
+		if err != nil {
+			v.add(ap, "%v", err)
+			continue
+		}
+		if subs := check.Subjects(model.Kind(ch.Kind)); len(subs) > 0 && !slices.Contains(subs, parsed.Subject()) {
+			v.add(ap, "a %s check has no %s to assert on (it has %s)", ch.Kind, parsed.Subject(), strings.Join(subs, ", "))
 		}
 	}
 	v.validateKind(ch, p, dir)

@@ -116,8 +116,30 @@ func ParseAssertion(src string) (*Assertion, error) {
 	if (a.path[0] == "latency" || a.path[0] == "cert") && lit.kind == litNumber && a.op != "==" && a.op != "!=" && lit.num != 0 {
 		return nil, &SyntaxError{Col: i + 1, Msg: fmt.Sprintf("%s compares with a duration such as 300ms or 14d", strings.Join(a.path, "."))}
 	}
+	if a.counts() && lit.kind == litDuration {
+		return nil, &SyntaxError{Col: i + 1, Msg: fmt.Sprintf("%s is a count, not a time: compare it with a number such as 200, without a unit", strings.Join(a.path, "."))}
+	}
+	if a.path[0] == "rcode" && lit.kind != litString {
+		return nil, &SyntaxError{Col: i + 1, Msg: `rcode compares with a quoted name such as "NOERROR" or "NXDOMAIN"`}
+	}
 	return a, nil
 }
+
+// counts reports whether the subject is a count (a status code, a size, a
+// number of answers), which a duration can never match.
+func (a *Assertion) counts() bool {
+	switch a.path[0] {
+	case "status", "size":
+		return true
+	case "answers":
+		return len(a.path) == 2
+	}
+	return false
+}
+
+// Subject is the assertion's subject: status, latency, body, header, cert,
+// answers, rcode, version, flow...
+func (a *Assertion) Subject() string { return a.path[0] }
 
 func (a *Assertion) checkPath(col int) error {
 	switch a.path[0] {

@@ -37,6 +37,19 @@ type Env struct {
 // Kind runs one check once. It returns when ctx is done at the latest.
 type Kind func(ctx context.Context, c *model.Check, env Env) Observation
 
+// kindSubjects lists, per kind, the assertion subjects its observations set.
+var kindSubjects = map[model.Kind][]string{
+	model.KindHTTP: {"status", "latency", "size", "body", "header", "cert"},
+	model.KindCDN:  {"status", "latency", "size", "body", "header", "cert", "version"},
+	model.KindTCP:  {"latency", "size", "body", "cert"},
+	model.KindDNS:  {"latency", "size", "body", "answers", "rcode"},
+	model.KindTLS:  {"latency", "cert"},
+	model.KindFlow: {"latency", "size", "flow"},
+}
+
+// Subjects returns the assertion subjects a kind can be asked about.
+func Subjects(kind model.Kind) []string { return kindSubjects[kind] }
+
 // Kinds maps every check kind to its implementation.
 var Kinds = map[model.Kind]Kind{
 	model.KindHTTP: HTTP,
