@@ -90,10 +90,17 @@ type alertHarness struct {
 
 func newAlertHarness(t *testing.T) *alertHarness {
 	t.Helper()
+	return newAlertHarnessOf(t, alertingConfig)
+}
+
+// newAlertHarnessOf runs the configuration that yaml makes of the
+// PagerDuty stand-in's and the webhook's URLs.
+func newAlertHarnessOf(t *testing.T, yaml func(pd, hook string) string) *alertHarness {
+	t.Helper()
 	pd := pagerdutytest.New()
 	t.Cleanup(pd.Close)
 	hk := newHook(t)
-	h := newHarnessWith(t, alertingConfig(pd.URL, hk.URL))
+	h := newHarnessWith(t, yaml(pd.URL, hk.URL))
 	t.Cleanup(func() {
 		if v := pd.Violations(); len(v) > 0 {
 			t.Errorf("PagerDuty contract violations: %v", v)
