@@ -1,0 +1,198 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
+)
+
+// TestCutOffProbesArePageless runs the real binaries in network namespaces
+// of the test's own: one region's probe, then two regions' probes, lose
+// their whole network (their link to everything else is cut) while the
+// target stays healthy. They keep checking, spool their failures and ship
+// them after the heal. Nothing pages, no minute is down or degraded, the
+// check is never down, and the spooled failures are stored as the probe's
+// own (probe_isolated).
+func TestCutOffProbesArePageless(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	cut := 30 * time.Second
+	if v := os.Getenv("NINES_E2E_CUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("NINES_E2E_CUT: %v", err)
+		}
+		cut = d
+	}
+	lab := newNetLab(t, "eu-frankfurt", "eu-london")
+	dir := t.TempDir()
+	rs, toks := layOutRegions(t, dir)
+	ctl, cs := hubAddr+":18080", hubAddr+":18081"
+	pd := pagerdutytest.NewOn(listenIn(t, lab.hub, hubAddr+":18082"))
+	defer pd.Close()
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, cs, pd.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+	lab.start(dir, lab.hub, "contentsvc", "contentsvc", "--listen", cs, "--data", filepath.Join(dir, "cs"))
+	controller := lab.start(dir, lab.hub, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
+	probes := map[string]*proc{}
+	for _, r := range regions {
+		probes[r] = lab.start(dir, lab.nsOf(r), "probe-"+r, "probe", "--region", r, "--controller", "http://"+ctl,
+			"--token-file", filepath.Join(dir, "tokens", r), "--probe-id", "e2e-"+r, "--spool", filepath.Join(dir, r+".db"),
+			"--listen", "", "--max-backoff", "2s")
+	}
+	defer func() {
+		if t.Failed() {
+			controller.tail(t)
+			probes["eu-london"].tail(t)
+		}
+	}()
+	client := clientIn(lab.hub)
+	get := func(path string, v any) error {
+		resp, err := client.Get("http://" + ctl + path)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	checks := []string{"segments-api", "cdn-manifest"}
+	wait := func(what string, limit time.Duration, cond func(*status) bool) {
+		t.Helper()
+		var last status
+		for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+			var s status
+			if get("/api/v1/status", &s) == nil {
+				if last = s; cond(&s) {
+					return
+				}
+			}
+		}
+		b, _ := json.MarshalIndent(last, "", " ")
+		t.Fatalf("%s: not within %s; last status:\n%s", what, limit, b)
+	}
+	drained := func(s *status) bool {
+		for _, p := range s.Probes {
+			if !p.Healthy || p.SpoolDepth > 4 { // a few wait for the next shipment
+				return false
+			}
+		}
+		return len(s.Probes) == len(regions)
+	}
+	wait("every check up in every region", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+
+	began := time.Now()
+	for _, stage := range []struct {
+		name string
+		cut  []string
+	}{
+		{"one region cut off", []string{"eu-london"}},
+		{"two regions cut off", []string{"eu-frankfurt", "eu-london"}},
+	} {
+		t.Logf("%s for %s", stage.name, cut)
+		for _, r := range stage.cut {
+			lab.setLink(r, false)
+		}
+		for end := time.Now().Add(cut); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			var s status
+			if get("/api/v1/status", &s) != nil {
+				continue
+			}
+			for _, id := range checks {
+				if st := s.check(id).Status; st == "down" {
+					t.Fatalf("%s: %s is down while only probes are cut off", stage.name, id)
+				}
+			}
+		}
+		for _, r := range stage.cut {
+			lab.setLink(r, true)
+		}
+		// The spools backfill: the check stays up, and every probe drains.
+		healed := time.Now()
+		for time.Since(healed) < 20*time.Second {
+			var s status
+			if get("/api/v1/status", &s) == nil {
+				for _, id := range checks {
+					if st := s.check(id).Status; st == "down" {
+						t.Fatalf("%s, after the heal: %s is down on the backfilled failures", stage.name, id)
+					}
+				}
+				if drained(&s) && time.Since(healed) > 5*time.Second {
+					break
+				}
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		wait(stage.name+": spools drained, every check up", 60*time.Second, func(s *status) bool {
+			return drained(s) && allUp(s, checks, regions)
+		})
+	}
+	time.Sleep(3 * time.Second) // the last minutes sliced
+
+	// The failures the cut-off probes spooled are stored, marked as theirs.
+	var res struct {
+		Results []struct {
+			Outcome       string `json:"outcome"`
+			ProbeIsolated bool   `json:"probe_isolated"`
+		} `json:"results"`
+	}
+	if err := get(fmt.Sprintf("/api/v1/results?check=segments-api&region=eu-london&since=%s&limit=10000", began.UTC().Format(time.RFC3339)), &res); err != nil {
+		t.Fatal(err)
+	}
+	isolated, down := 0, 0
+	for _, r := range res.Results {
+		if r.Outcome == "down" {
+			down++
+			if r.ProbeIsolated {
+				isolated++
+			}
+		}
+	}
+	t.Logf("eu-london: %d results since the first cut, %d down, %d of them marked probe_isolated", len(res.Results), down, isolated)
+	if isolated == 0 {
+		t.Fatalf("no spooled failure of eu-london was marked as the probe's own (%d down)", down)
+	}
+	// Nothing paged, no alert but probe silence, no bad minute.
+	if ev := pd.Events(); len(ev) != 0 {
+		t.Fatalf("cut-off probes paged: %+v", ev)
+	}
+	var alerts alertsDoc
+	if err := get("/api/v1/alerts", &alerts); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts.Alerts {
+		if !strings.HasPrefix(a.Key, "silent:") {
+			t.Fatalf("cut-off probes raised %s (%s)", a.Key, a.State)
+		}
+	}
+	var slo struct {
+		Minutes struct{ Good, Bad int } `json:"minutes"`
+	}
+	if err := get("/api/v1/slo/segments", &slo); err != nil {
+		t.Fatal(err)
+	}
+	if slo.Minutes.Bad != 0 {
+		t.Fatalf("%d down minutes charged while only probes were cut off", slo.Minutes.Bad)
+	}
+	t.Logf("pages 0, down minutes 0 (good minutes %d)", slo.Minutes.Good)
+}
