@@ -178,7 +178,9 @@ func appendComponents(b []byte, p *StatusPage) []byte {
 // appendMatrix renders the region matrix rows.
 func appendMatrix(m []byte, p *StatusPage) []byte {
 	for _, c := range p.Components {
-		m = append(m, `<tr><th scope="row">`...)
+		m = append(m, `<tr data-component="`...)
+		m = append(m, html.EscapeString(c.ID)...)
+		m = append(m, `"><th scope="row">`...)
 		m = append(m, html.EscapeString(c.Name)...)
 		m = append(m, `</th>`...)
 		for _, cell := range c.Cells {

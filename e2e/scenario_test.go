@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,24 @@ func TestDemoScenarios(t *testing.T) {
 		}
 	}()
 	checks := []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}
+	parents := map[string]string{"content-flow": "segments-api"}
 	waitFor(t, ctl, "every check up", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	steady := time.Now()
+	surfacesAgree(t, ctl, "steady", parents)
+	var matrix []string
+	defer func() { t.Logf("scenario matrix:\n%s", strings.Join(matrix, "\n")) }()
+	record := func(name string, since time.Time) {
+		t.Helper()
+		surfacesAgree(t, ctl, name, parents)
+		var s status
+		getJSON("http://"+ctl+"/api/v1/status", &s)
+		var states []string
+		for _, id := range checks {
+			states = append(states, id+"="+s.check(id).Status)
+		}
+		matrix = append(matrix, fmt.Sprintf("%-18s %s; surfaces agree; pages %d", name, strings.Join(states, " "), pagesSince(t, ctl, since)))
+	}
+	record("steady", steady)
 	stage := func(name string) {
 		t.Helper()
 		out, err := exec.Command(binary, "demo", "--scenario", name, "--data", data, "--for", "0").CombinedOutput()
@@ -83,6 +101,7 @@ func TestDemoScenarios(t *testing.T) {
 	}
 
 	t.Run("frankfurt-outage", func(t *testing.T) {
+		began := time.Now()
 		stage("frankfurt-outage")
 		waitFor(t, ctl, "degraded with eu-frankfurt failing", 30*time.Second, func(s *status) bool {
 			c := s.check("segments-api")
@@ -115,10 +134,15 @@ func TestDemoScenarios(t *testing.T) {
 		if st := alertState(t, ctl, "regional:eu-frankfurt"); st != "firing" || tickets != 1 {
 			t.Fatalf("regional ticket %q, %d regional alerts in all: %+v", st, tickets, a.Alerts)
 		}
+		record("frankfurt-outage", began)
+		if n := pagesSince(t, ctl, began); n != 0 {
+			t.Fatalf("one region's fault sent %d pages", n)
+		}
 		recover()
 	})
 
 	t.Run("cdn-outage", func(t *testing.T) {
+		began := time.Now()
 		stage("cdn-outage")
 		waitFor(t, ctl, "CDN checks down, the flow served from the SDK's cache", 30*time.Second, func(s *status) bool {
 			return s.check("cdn-manifest").Status == "down" && s.check("cdn-welcome-v1").Status == "down" && s.check("content-flow").Status == "degraded"
@@ -130,10 +154,13 @@ func TestDemoScenarios(t *testing.T) {
 		if st := alertState(t, ctl, "down:cdn-manifest"); st != "firing" {
 			t.Fatalf("down:cdn-manifest is %q", st)
 		}
+		record("cdn-outage", began)
 		recover()
+		record("cdn recovered", began)
 	})
 
 	t.Run("segments-slow", func(t *testing.T) {
+		began := time.Now()
 		stage("segments-slow")
 		waitFor(t, ctl, "segments-api down, the flow degraded", 30*time.Second, func(s *status) bool {
 			return s.check("segments-api").Status == "down" && s.check("content-flow").Status == "degraded"
@@ -143,6 +170,7 @@ func TestDemoScenarios(t *testing.T) {
 		if cls := s.check("segments-api"); cls.Status != "down" {
 			t.Fatalf("segments-api %+v", cls)
 		}
+		record("segments-slow", began)
 		recover()
 	})
 
@@ -175,7 +203,13 @@ func TestDemoScenarios(t *testing.T) {
 		if slo.Minutes.Bad <= before {
 			t.Fatalf("the global outage spent no error budget (%d bad minutes before, %d after)", before, slo.Minutes.Bad)
 		}
+		record("global-outage", began)
 		recover()
+		// The child recovers with its parent: no incident of its own.
+		record("global recovered", began)
+		if st := alertState(t, ctl, "down:content-flow"); st == "firing" || st == "acknowledged" {
+			t.Fatalf("content-flow opened its own incident as its parent recovered (%s)", st)
+		}
 		for end := time.Now().Add(20 * time.Second); alertState(t, ctl, "down:segments-api") != "resolved" && time.Now().Before(end); {
 			time.Sleep(300 * time.Millisecond)
 		}
