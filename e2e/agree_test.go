@@ -83,6 +83,9 @@ func pageWord(statuses []string) string {
 
 var statusRank = map[string]int{"unknown": 0, "maintenance": 1, "up": 2, "degraded": 3, "down": 4}
 
+// openIncident finds the open incidents of the status page.
+var openIncident = regexp.MustCompile(`<article class="incident" id="incident-\d+">\n<strong>[^<]*</strong> <span class="badge s-down">`)
+
 // disagreements compares every surface with the status API at one moment;
 // parents maps a check to the check it depends on (its incident folds into
 // the parent's).
@@ -111,6 +114,17 @@ func disagreements(ctl string, parents map[string]string) ([]string, error) {
 		}
 	}
 	var out []string
+	// Every open check_down alert has an open incident on the page, and
+	// no other incident is open.
+	openDown := 0
+	for k := range open {
+		if strings.HasPrefix(k, "down:") {
+			openDown++
+		}
+	}
+	if n := len(openIncident.FindAllString(page, -1)); n != openDown {
+		out = append(out, fmt.Sprintf("%d open down alerts, %d open incidents on the page", openDown, n))
+	}
 	checkStatus := map[string]string{}
 	for _, c := range st.Components {
 		for _, ch := range c.Checks {

@@ -18,9 +18,8 @@ type reach struct {
 	now func() time.Time
 	// ping asks a controller whether it answers, within a short timeout.
 	ping func(ctx context.Context) error
-	// fresh is how recent a controller contact must be to count as
-	// reachable without asking again.
-	fresh time.Duration
+	// timeout bounds a ping.
+	timeout time.Duration
 
 	mu         sync.Mutex
 	controller time.Time // last answer from a controller
@@ -30,12 +29,11 @@ type reach struct {
 	pinging    chan struct{} // closed when the ping in flight ends
 }
 
-// reachFresh is how recent a contact with a controller, or a ping's
-// outcome, must be to stand for now.
-const reachFresh = 3 * time.Second
+// pingTimeout bounds a ping of the controller.
+const pingTimeout = 3 * time.Second
 
 func newReach(now func() time.Time, ping func(context.Context) error) *reach {
-	return &reach{now: now, ping: ping, fresh: reachFresh}
+	return &reach{now: now, ping: ping, timeout: pingTimeout}
 }
 
 // controllerOK records an answer from a controller.
@@ -70,28 +68,31 @@ func (r *reach) observe(ctx context.Context, res *model.Result) {
 		}
 		return
 	}
+	// Only what was reached after the failure was seen tells: an answer
+	// from just before it may predate the cut.
+	seen := res.Started.Add(res.Latency())
 	r.mu.Lock()
-	answered := r.target.After(res.Started)
+	answered := r.target.After(seen)
 	r.mu.Unlock()
 	if answered {
-		return // another target answered while this check ran
+		return // another target answered since
 	}
-	if !r.controllerReachable(ctx) {
+	if !r.controllerReachable(ctx, seen) {
 		res.ProbeIsolated = true
 	}
 }
 
-// controllerReachable reports whether a controller answered lately, asking
-// one when nothing recent is known. Concurrent failures share one ping.
-func (r *reach) controllerReachable(ctx context.Context) bool {
+// controllerReachable reports whether a controller answered since since,
+// asking one when nothing that recent is known. Concurrent failures share
+// one ping.
+func (r *reach) controllerReachable(ctx context.Context, since time.Time) bool {
 	for {
 		r.mu.Lock()
-		now := r.now()
-		if now.Sub(r.controller) < r.fresh {
+		if r.controller.After(since) {
 			r.mu.Unlock()
 			return true
 		}
-		if now.Sub(r.asked) < r.fresh {
+		if r.asked.After(since) {
 			ok := r.askedOK
 			r.mu.Unlock()
 			return ok
@@ -109,7 +110,7 @@ func (r *reach) controllerReachable(ctx context.Context) bool {
 		r.pinging = done
 		r.mu.Unlock()
 
-		pctx, cancel := context.WithTimeout(ctx, r.fresh)
+		pctx, cancel := context.WithTimeout(ctx, r.timeout)
 		err := r.ping(pctx)
 		cancel()
 		r.mu.Lock()

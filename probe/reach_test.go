@@ -47,8 +47,8 @@ func TestAFailureIsTheProbesOwnOnlyWhenItReachedNothing(t *testing.T) {
 	ctrl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
 	defer ctrl.Close()
 	down := "http://" + closedAddr(t) + "/healthz"
-	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	clock := ticking(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	now := clock()
 	ctx := context.Background()
 
 	var calls atomic.Int32
@@ -68,13 +68,24 @@ func TestAFailureIsTheProbesOwnOnlyWhenItReachedNothing(t *testing.T) {
 		t.Fatal("reached nothing, yet the failure was charged to the target")
 	}
 
-	// Another target answered while the check ran: the network works.
+	// Another target answered after the failure was seen: the network
+	// works.
 	r = newReach(clock, httpPing(down, &calls))
 	r.observe(ctx, &model.Result{Started: now.Add(time.Second), DurationUS: 1000, Outcome: model.OutcomeUp})
 	res = failure(now, model.ErrConnect)
 	r.observe(ctx, res)
 	if res.ProbeIsolated {
 		t.Fatal("another target answered, yet the failure was marked as the probe's")
+	}
+	// An answer from before the failure was seen may predate a cut: it
+	// does not count, and without a controller the failure is the probe's.
+	r = newReach(clock, httpPing(down, &calls))
+	r.observe(ctx, &model.Result{Started: now.Add(-time.Second), DurationUS: 1000, Outcome: model.OutcomeUp})
+	r.controllerOK()
+	res = failure(clock(), model.ErrConnect)
+	r.observe(ctx, res)
+	if !res.ProbeIsolated {
+		t.Fatal("answers from before the failure hid the probe's own outage")
 	}
 
 	// The target answered with a bad status: it was reached.
@@ -86,11 +97,11 @@ func TestAFailureIsTheProbesOwnOnlyWhenItReachedNothing(t *testing.T) {
 		t.Fatal("a target that answered 500 was reached")
 	}
 
-	// A recent answer from the controller stands for now: no ping.
+	// An answer from the controller after the failure stands: no ping.
 	calls.Store(0)
 	r = newReach(clock, httpPing(down, &calls))
-	r.controllerOK()
 	res = failure(now, model.ErrDNS)
+	r.controllerOK()
 	r.observe(ctx, res)
 	if res.ProbeIsolated || calls.Load() != 0 {
 		t.Fatalf("fresh controller contact: isolated %v, %d pings", res.ProbeIsolated, calls.Load())
@@ -98,10 +109,11 @@ func TestAFailureIsTheProbesOwnOnlyWhenItReachedNothing(t *testing.T) {
 }
 
 func TestConcurrentFailuresShareOnePing(t *testing.T) {
-	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := ticking(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	now := clock()
 	var calls atomic.Int32
 	release := make(chan struct{})
-	r := newReach(func() time.Time { return now }, func(ctx context.Context) error {
+	r := newReach(clock, func(ctx context.Context) error {
 		calls.Add(1)
 		<-release
 		return context.DeadlineExceeded
@@ -122,5 +134,17 @@ func TestConcurrentFailuresShareOnePing(t *testing.T) {
 		if !res.ProbeIsolated {
 			t.Fatalf("failure %d not marked", i)
 		}
+	}
+}
+
+// ticking is a clock that moves on a second at every reading.
+func ticking(start time.Time) func() time.Time {
+	var mu sync.Mutex
+	now := start
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
 	}
 }
