@@ -25,7 +25,7 @@ type probeState struct {
 // health of its region when it was scheduled, so the failures a cut-off
 // probe spooled and shipped after the heal say nothing of the target.
 type registry struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	probes map[string]*probeState
 	spans  map[string][]store.HealthSpan // region → spans, by start
 }
@@ -113,8 +113,8 @@ const startSlack = 5 * time.Second
 // healthyAt reports whether region's probes were heard from at t: a span
 // began at or before t and its last heartbeat was no more than gap before.
 func (g *registry) healthyAt(region string, t time.Time, gap time.Duration) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
 	spans := g.spans[region]
 	i := sort.Search(len(spans), func(i int) bool { return spans[i].From.After(t) }) - 1
 	return i >= 0 && !t.After(spans[i].To.Add(gap))

@@ -86,18 +86,6 @@ func staleAfter(ch *config.Check) time.Duration {
 	return 2*period(ch) + ch.Timeout.D() + 5*time.Second
 }
 
-// sample is what the quorum sees of a result: a probe problem when the
-// probe was cut off, or when its region was unhealthy at the time the
-// result was scheduled (healthyAt nil: always healthy).
-func sample(r *model.Result, healthyAt sla.HealthyAt) sla.Sample {
-	s := sla.Sample{Region: r.Region, Scheduled: r.Scheduled, Outcome: r.Outcome, Duration: r.Latency(),
-		ProbeProblem: r.ProbeIsolated || (healthyAt != nil && !healthyAt(r.Region, r.Scheduled))}
-	if r.Edge != nil {
-		s.ContentHash, s.Version = r.Edge.ContentHash, r.Edge.Version
-	}
-	return s
-}
-
 // verdict confirms the state of ch at now by the quorum rule (sla.Judge)
 // over each region's newest result: healthy says which regions' probes are
 // heard from now, healthyAt whether a region was healthy when a result was
@@ -114,16 +102,17 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 			rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
 			if r, ok := results[region]; ok {
 				rv.Result = r
-				s := sample(r, healthyAt)
-				rv.ProbeProblem = s.ProbeProblem
-				if sla.Speaks(&s, now, staleAt, rv.Healthy) {
+				// The region must be heard from now, and must have been when
+				// the result was scheduled (asked only when it matters).
+				rv.ProbeProblem = r.ProbeIsolated || (rv.Healthy && healthyAt != nil && !healthyAt(r.Region, r.Scheduled))
+				if sla.Speaks(r.Scheduled, rv.ProbeProblem, now, staleAt, rv.Healthy) {
 					rv.Status = model.Status(r.Outcome)
 					tally.Add(r.Outcome)
-					if s.ContentHash != "" {
+					if r.Edge != nil && r.Edge.ContentHash != "" {
 						if edges == nil {
 							edges = map[string]sla.Edge{}
 						}
-						edges[region] = sla.Edge{Hash: s.ContentHash, Version: s.Version}
+						edges[region] = sla.Edge{Hash: r.Edge.ContentHash, Version: r.Edge.Version}
 					}
 				}
 			}

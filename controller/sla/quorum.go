@@ -38,11 +38,11 @@ type Tally struct {
 	Stale     int // of those, served other CDN content than most
 }
 
-// Speaks reports whether a region's newest sample speaks for the target at
-// t: it is no probe problem, no older than fresh, and the region is healthy
-// at t.
-func Speaks(s *Sample, t time.Time, fresh time.Duration, healthyNow bool) bool {
-	return healthyNow && !s.ProbeProblem && t.Sub(s.Scheduled) < fresh
+// Speaks reports whether a region's newest result, scheduled at scheduled,
+// speaks for the target at t: it is no probe problem, younger than fresh,
+// and the region is healthy at t.
+func Speaks(scheduled time.Time, probeProblem bool, t time.Time, fresh time.Duration, healthyNow bool) bool {
+	return healthyNow && !probeProblem && t.Sub(scheduled) < fresh
 }
 
 // Add counts one reporting region's outcome.
@@ -153,7 +153,7 @@ func Instant(newest map[string]*Sample, t time.Time, fresh time.Duration, health
 	var tl Tally
 	var edges map[string]Edge
 	for region, s := range newest {
-		if s == nil || !Speaks(s, t, fresh, healthy(region, t)) {
+		if s == nil || !Speaks(s.Scheduled, s.ProbeProblem, t, fresh, healthy(region, t)) {
 			continue
 		}
 		tl.Add(s.Outcome)
