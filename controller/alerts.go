@@ -1,13 +1,12 @@
 package controller
 
 import (
+	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/PagerDuty/go-pagerduty/webhookv3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/nines-sre/nines/alerting"
@@ -271,19 +271,20 @@ func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 	if secret == "" {
 		return fail(ec, http.StatusNotFound, "", "no PagerDuty webhook secret is configured")
 	}
-	body, err := readBody(ec)
+	// The body is bounded (PagerDuty's own limit) before anything else;
+	// the signature is go-pagerduty's webhookv3 check.
+	r := ec.Request()
+	body, err := readLimited(ec.Response(), r, maxWebhookBytes)
 	if err != nil {
-		return fail(ec, http.StatusBadRequest, "", err.Error())
+		var be *bodyError
+		errors.As(err, &be)
+		return fail(ec, be.code, "", be.msg)
 	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	want := "v1=" + hex.EncodeToString(mac.Sum(nil))
-	ok := false
-	for _, sig := range strings.Split(ec.Request().Header.Get("X-PagerDuty-Signature"), ",") {
-		ok = ok || hmac.Equal([]byte(strings.TrimSpace(sig)), []byte(want))
-	}
-	if !ok {
-		return fail(ec, http.StatusUnauthorized, "X-PagerDuty-Signature", "signature does not match the configured secret")
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	// Signatures listed with spaces after the commas are accepted too.
+	r.Header.Set("X-PagerDuty-Signature", strings.ReplaceAll(r.Header.Get("X-PagerDuty-Signature"), " ", ""))
+	if err := webhookv3.VerifySignature(r, secret); err != nil {
+		return fail(ec, http.StatusUnauthorized, "X-PagerDuty-Signature", "signature does not match the configured secret: "+err.Error())
 	}
 	var ev struct {
 		Event struct {

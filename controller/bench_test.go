@@ -72,6 +72,7 @@ func benchIngest(b *testing.B, database string, streams int) {
 			for i := w; i < b.N; i += streams {
 				req, _ := http.NewRequest("POST", srv.URL+"/api/v1/results", bytes.NewReader(bodies[i]))
 				req.Header.Set("Authorization", "Bearer "+tokens["eu-london"])
+				req.Header.Set("Content-Type", "application/json")
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					errs <- err

@@ -88,6 +88,8 @@ type Controller struct {
 	alerts alertState
 	dash   *dashboard.Server
 
+	decoding decoding // turns for decoding large bodies
+
 	maintMu    sync.Mutex
 	maintDone  map[string]sla.Minute // window/check → last minute sliced
 	backfilled string                // configuration version whose latency history is complete
@@ -116,6 +118,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{store: st, elector: el, replica: o.Replica, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
+		decoding:  newDecoding(),
 		maintDone: map[string]sla.Minute{}, rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention

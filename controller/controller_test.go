@@ -106,6 +106,9 @@ func (h *harness) do(method, path, region string, body any, hdr ...string) (*htt
 	if region != "" {
 		req.Header.Set("Authorization", "Bearer "+tokens[region])
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -41,17 +41,24 @@ func decodeJSON(ec echo.Context, v any) error {
 // jsonUnmarshal decodes body into v with errors that say where it broke.
 func jsonUnmarshal(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return fmt.Errorf("body is not valid JSON at byte %d: %v", se.Offset, se)
-		case errors.As(err, &te):
-			return fmt.Errorf("field %s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
-		}
-		return fmt.Errorf("body: %w", err)
+		return jsonError(err)
 	}
 	return nil
+}
+
+// jsonError says where a JSON body broke.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("body is not valid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %s: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+	case errors.Is(err, io.EOF):
+		return errors.New("body: empty, a JSON value is required")
+	}
+	return fmt.Errorf("body: %w", err)
 }
 
 // handleIngest stores a batch of results. The whole batch is answered at
@@ -60,9 +67,14 @@ func jsonUnmarshal(body []byte, v any) error {
 // probe may then delete the batch from its spool.
 func (c *Controller) handleIngest(ec echo.Context) error {
 	var batch model.ResultBatch
-	if err := decodeJSON(ec, &batch); err != nil {
-		c.metrics.batches.WithLabelValues("400").Inc()
-		return fail(ec, http.StatusBadRequest, "", err.Error())
+	if err := c.decodeBatch(ec.Request(), &batch, maxBatchBytes); err != nil {
+		code := http.StatusBadRequest
+		var be *bodyError
+		if errors.As(err, &be) {
+			code = be.code
+		}
+		c.metrics.batches.WithLabelValues(strconv.Itoa(code)).Inc()
+		return fail(ec, code, "", err.Error())
 	}
 	ack, ierr := c.ingest(ec.Request().Context(), tokenRegion(ec), &batch)
 	if ierr != nil {

@@ -56,6 +56,7 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 		js, _ := json.Marshal(body)
 		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(js))
 		req.Header.Set("Authorization", "Bearer "+tokens[region])
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

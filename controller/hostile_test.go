@@ -1,0 +1,153 @@
+package controller
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nines-sre/nines/model"
+)
+
+// allocatedDuring reports how many bytes the process allocated while fn
+// ran: a bound on the memory a request could take.
+func allocatedDuring(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// zeros is a reader of n zero bytes, made as it is read.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n)
+	clear(p[:k])
+	z.n -= k
+	return int(k), nil
+}
+
+// gzipBomb is a small gzip body that expands to n bytes of JSON-looking
+// text.
+func gzipBomb(t *testing.T, n int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write([]byte(`{"probe":"p","results":[],"pad":"`))
+	if _, err := io.Copy(zw, io.LimitReader(strings.NewReader(strings.Repeat("a", 1<<20)), 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	for written := int64(1 << 20); written < n; written += 1 << 20 {
+		zw.Write(bytes.Repeat([]byte("a"), 1<<20))
+	}
+	zw.Write([]byte(`"}`))
+	zw.Close()
+	return buf.Bytes()
+}
+
+// A decompression bomb is refused with 413 as the decoder passes the
+// limit: it never expands the whole body, whatever it would expand to,
+// and the controller keeps serving.
+func TestIngestRefusesDecompressionBombs(t *testing.T) {
+	h := newHarness(t)
+	bomb := gzipBomb(t, 200<<20)
+	t.Logf("bomb: %d bytes of gzip, 200 MiB expanded", len(bomb))
+	var codes []int
+	var mu sync.Mutex
+	alloc := allocatedDuring(func() {
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, body := h.do("POST", "/api/v1/results", "eu-london", bomb, "Content-Encoding", "gzip")
+				mu.Lock()
+				codes = append(codes, resp.StatusCode)
+				mu.Unlock()
+				if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "more than the 8388608 bytes allowed") {
+					t.Errorf("bomb: %d %s", resp.StatusCode, body)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	t.Logf("six bombs at once: answers %v, %d MiB allocated in all", codes, alloc>>20)
+	if alloc > 6*40<<20 {
+		t.Fatalf("six bombs took %d MiB: the decoder expanded past its limit", alloc>>20)
+	}
+	// The controller still serves.
+	if ack := h.ship("eu-london", h.result("api-health", "eu-london", 0, model.OutcomeUp)); ack.Stored != 1 {
+		t.Fatalf("after the bombs: %+v", ack)
+	}
+}
+
+func TestIngestNamesWhatIsWrongWithTheBody(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		hdr  []string
+		code int
+		want string
+	}{
+		{"plain body labelled gzip", []byte(`{"results":[]}`), []string{"Content-Encoding", "gzip"}, 400, "is not gzip"},
+		{"not JSON", []byte(`probe=p`), []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "is not application/json"},
+		{"unknown encoding", []byte(`{}`), []string{"Content-Encoding", "br"}, 415, `br\" is not gzip`},
+		{"trailing garbage", []byte(`{"results":[]} {"results":[]}`), nil, 400, "more after the JSON value"},
+		{"empty", []byte(``), nil, 400, "empty"},
+	} {
+		resp, body := h.do("POST", "/api/v1/results", "eu-london", tc.body, tc.hdr...)
+		if resp.StatusCode != tc.code || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s: %d %s, want %d with %q", tc.name, resp.StatusCode, body, tc.code, tc.want)
+		}
+	}
+	// A gzip body of the right kind is taken.
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"probe":"p-eu-london","results":[]}`))
+	zw.Close()
+	if resp, body := h.do("POST", "/api/v1/results", "eu-london", buf.Bytes(), "Content-Encoding", "gzip"); resp.StatusCode != 200 {
+		t.Fatalf("a good gzip body: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The PagerDuty webhook bounds its body before reading it: a body over
+// PagerDuty's own 2 MB limit is refused with 413, sized or streamed, and
+// costs no more than the limit.
+func TestPagerDutyWebhookBoundsItsBody(t *testing.T) {
+	h := newAlertHarness(t)
+	send := func(body io.Reader, size int64) (int, uint64) {
+		var code int
+		alloc := allocatedDuring(func() {
+			req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/webhooks/pagerduty", body)
+			req.ContentLength = size
+			req.Header.Set("X-PagerDuty-Signature", "v1=00")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				code = -1
+				return
+			}
+			resp.Body.Close()
+			code = resp.StatusCode
+		})
+		return code, alloc
+	}
+	if code, alloc := send(&zeros{300 << 20}, 300<<20); code != http.StatusRequestEntityTooLarge || alloc > 16<<20 {
+		t.Fatalf("a 300 MB webhook body with its length: %d, %d MiB allocated", code, alloc>>20)
+	}
+	if code, alloc := send(&zeros{300 << 20}, -1); code != http.StatusRequestEntityTooLarge || alloc > 16<<20 {
+		t.Fatalf("a 300 MB webhook body streamed: %d, %d MiB allocated", code, alloc>>20)
+	}
+	if code, _ := send(strings.NewReader(`{"event":{}}`), -1); code != http.StatusUnauthorized {
+		t.Fatalf("a small body with a wrong signature: %d", code)
+	}
+}
