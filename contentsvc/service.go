@@ -92,7 +92,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.Listen, err)
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Slow and idle clients are cut off; content and segments answer fast.
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	s.log.Info("contentsvc listening", "addr", ln.Addr().String(), "cdn", s.cdnDir)
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()

@@ -182,7 +182,12 @@ func Run(ctx context.Context, o Options) error {
 		ln = tls.NewListener(ln, tcfg)
 		c.mtls = tcfg.ClientCAs != nil
 	}
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// A slow or idle client is cut off: a whole request (an 8 MiB result
+	// batch from a far region at 150 KB/s included) must arrive within a
+	// minute, an answer be written within one, and an idle connection
+	// lasts two.
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	c.log.Info("controller listening", "addr", ln.Addr().String(), "config", o.Config.File, "config_version", o.Config.Version,
 		"checks", len(o.Config.AllChecks()), "regions", len(o.Config.Regions))
 	if o.Ready != nil {

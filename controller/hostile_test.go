@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"math"
 	"net/http"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nines-sre/nines/model"
 )
@@ -149,5 +151,37 @@ func TestPagerDutyWebhookBoundsItsBody(t *testing.T) {
 	}
 	if code, _ := send(strings.NewReader(`{"event":{}}`), -1); code != http.StatusUnauthorized {
 		t.Fatalf("a small body with a wrong signature: %d", code)
+	}
+}
+
+// Implausible results are refused one by one, naming the field; the
+// plausible ones of the same batch are stored.
+func TestIngestRefusesImplausibleResults(t *testing.T) {
+	h := newHarness(t)
+	now := h.clock.Now()
+	good := h.result("api-health", "eu-london", 0, model.OutcomeUp)
+	bad := func(at time.Duration, edit func(*model.Result)) model.Result {
+		r := h.result("api-health", "eu-london", at, model.OutcomeUp)
+		edit(&r)
+		return r
+	}
+	batch := []model.Result{
+		good,
+		bad(time.Second, func(r *model.Result) { r.DurationUS = math.MaxInt64 }),
+		bad(2*time.Second, func(r *model.Result) { r.Bytes = -1 }),
+		bad(3*time.Second, func(r *model.Result) { r.Phases.TTFB = -5 }),
+		bad(4*time.Second, func(r *model.Result) { r.HTTPStatus = -200 }),
+		bad(5*time.Second, func(r *model.Result) { r.Started = r.Scheduled.Add(3 * time.Hour) }),
+		bad(0, func(r *model.Result) { r.Scheduled, r.Started = now.Add(-15*24*time.Hour), now.Add(-15*24*time.Hour) }),
+		bad(0, func(r *model.Result) { r.Scheduled, r.Started = now.Add(5*time.Minute), now.Add(5*time.Minute) }),
+	}
+	ack := h.ship("eu-london", batch...)
+	if ack.Stored != 1 || len(ack.Rejected) != len(batch)-1 {
+		t.Fatalf("ack %+v", ack)
+	}
+	for i, want := range []string{"duration_us", "bytes", "phases.ttfb_us", "http_status", "started", "older than", "ahead of the controller's clock"} {
+		if got := ack.Rejected[i].Error; ack.Rejected[i].Index != i+1 || !strings.Contains(got, want) {
+			t.Errorf("rejection %d: %+v, want %q", i, ack.Rejected[i], want)
+		}
 	}
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // maxFuture is how far ahead of the controller's clock a scheduled time may
-// be before the result is refused as nonsense.
-const maxFuture = time.Hour
+// be before the result is refused as nonsense: twice the skew that is
+// flagged.
+const maxFuture = 2 * maxSkew
 
 // readBody reads the request body.
 func readBody(ec echo.Context) ([]byte, error) {
@@ -112,6 +113,9 @@ func (c *Controller) ingest(ctx context.Context, region string, batch *model.Res
 		}
 		if err == nil && r.Scheduled.Sub(now) > maxFuture {
 			err = fmt.Errorf("scheduled: %s is more than %s ahead of the controller's clock", r.Scheduled.Format(time.RFC3339), maxFuture)
+		}
+		if err == nil && now.Sub(r.Scheduled) > c.rawRetention {
+			err = fmt.Errorf("scheduled: %s is older than the %s raw results are kept", r.Scheduled.Format(time.RFC3339), c.rawRetention)
 		}
 		if err != nil {
 			ack.Rejected = append(ack.Rejected, model.Rejection{Index: i, Key: r.Key(), Error: "results[" + strconv.Itoa(i) + "]." + err.Error()})

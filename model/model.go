@@ -182,6 +182,13 @@ type Phases struct {
 // MaxMessageLen bounds Result.Message.
 const MaxMessageLen = 512
 
+// MaxDurationUS bounds a run's duration and each of its phases: an hour,
+// far past any check's timeout.
+const MaxDurationUS = int64(time.Hour / time.Microsecond)
+
+// MaxStartLag bounds how far a run's start may be from its scheduled time.
+const MaxStartLag = time.Hour
+
 // Result is one run of one check in one region. Its key, check + region +
 // scheduled time, makes delivery idempotent.
 type Result struct {
@@ -279,12 +286,28 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("probe_isolated: only a down result can be marked, not %q", r.Outcome)
 	case r.DurationUS < 0:
 		return fmt.Errorf("duration_us: %d is negative", r.DurationUS)
+	case r.DurationUS > MaxDurationUS:
+		return fmt.Errorf("duration_us: %d is more than a run can take (%d, an hour)", r.DurationUS, MaxDurationUS)
+	case r.HTTPStatus < 0 || r.HTTPStatus > 999:
+		return fmt.Errorf("http_status: %d is not a status code", r.HTTPStatus)
+	case r.Bytes < 0:
+		return fmt.Errorf("bytes: %d is negative", r.Bytes)
+	case !r.Started.IsZero() && (r.Started.Sub(r.Scheduled) > MaxStartLag || r.Scheduled.Sub(r.Started) > MaxStartLag):
+		return fmt.Errorf("started: %s is more than %s from scheduled %s", r.Started.Format(time.RFC3339), MaxStartLag, r.Scheduled.Format(time.RFC3339))
 	case len(r.Message) > MaxMessageLen:
 		return fmt.Errorf("message: %d bytes, more than %d", len(r.Message), MaxMessageLen)
 	case r.DNS != nil && len(r.DNS.Answers) > MaxAnswers:
 		return fmt.Errorf("dns.answers: %d answers, more than %d", len(r.DNS.Answers), MaxAnswers)
 	case r.Flow != nil && len(r.Flow.StepsMS) > MaxSteps:
 		return fmt.Errorf("flow.steps_ms: %d steps, more than %d", len(r.Flow.StepsMS), MaxSteps)
+	}
+	for _, ph := range []struct {
+		name string
+		us   int64
+	}{{"dns_us", r.Phases.DNS}, {"connect_us", r.Phases.Connect}, {"tls_us", r.Phases.TLS}, {"ttfb_us", r.Phases.TTFB}, {"transfer_us", r.Phases.Transfer}} {
+		if ph.us < 0 || ph.us > MaxDurationUS {
+			return fmt.Errorf("phases.%s: %d is not from 0 to %d", ph.name, ph.us, MaxDurationUS)
+		}
 	}
 	if r.DNS != nil {
 		for i, a := range r.DNS.Answers {

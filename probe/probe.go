@@ -461,7 +461,9 @@ func (p *Probe) serve(addr string) (*http.Server, string, error) {
 		fmt.Fprintf(w, "ok\nregion %s\nprobe %s\nassignment %s\nspooled %d\nlast_controller_contact %s\n",
 			p.opts.Region, p.opts.ProbeID, assignment, p.spool.Depth(), last.UTC().Format(time.RFC3339))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Scrapes are small and quick; a CPU profile takes up to 30 s to write.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: time.Minute, IdleTimeout: time.Minute}
 	go srv.Serve(ln) //nolint:errcheck // closed on shutdown
 	p.log.Info("probe metrics listening", "addr", ln.Addr().String())
 	return srv, ln.Addr().String(), nil
