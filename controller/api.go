@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ import (
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
+
+// probeID is what a probe id may be.
+var probeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // maxSkew is the clock difference beyond which a probe is flagged.
 const maxSkew = 30 * time.Second
@@ -138,11 +142,15 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 		return fail(ec, http.StatusBadRequest, "", err.Error())
 	}
 	region := tokenRegion(ec)
+	cfg := c.Config()
 	switch {
-	case hb.Probe == "":
-		return fail(ec, http.StatusBadRequest, "probe", "probe id must not be empty")
+	case !probeID.MatchString(hb.Probe):
+		return fail(ec, http.StatusBadRequest, "probe", "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	case hb.Region != region:
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
+	case !c.probes.known(hb.Probe, region) && c.probes.count(region) >= cfg.Probes.MaxPerRegion:
+		c.log.Warn("probe refused: its region has as many probes as it may", "probe", hb.Probe, "region", region, "max", cfg.Probes.MaxPerRegion)
+		return fail(ec, http.StatusForbidden, "probe", fmt.Sprintf("region %s already has %d probes, the most probes.max_per_region allows", region, cfg.Probes.MaxPerRegion))
 	}
 	now := c.now()
 	// The probe's own round-trip measurement when it sends one; otherwise
@@ -163,7 +171,6 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 		c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
 	}
 	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
-	cfg := c.Config()
 	span, widened := c.probes.heartbeat(p, cfg.UnhealthyAfter())
 	if err := c.store.SaveProbe(ec.Request().Context(), p); err != nil {
 		c.log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
@@ -183,6 +190,9 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 func (c *Controller) handleAssignment(ec echo.Context) error {
 	region := tokenRegion(ec)
 	probe := ec.QueryParam("probe")
+	if probe != "" && !probeID.MatchString(probe) {
+		return fail(ec, http.StatusBadRequest, "probe", "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
 	etag := c.assignmentETag(region, probe)
 	ec.Response().Header().Set("ETag", etag)
 	if ec.Request().Header.Get("If-None-Match") == etag {

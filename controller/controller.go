@@ -209,6 +209,7 @@ func Run(ctx context.Context, o Options) error {
 		go c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts)
 		go c.alerts.dispatcher.Run(ctx, c.alerts.wake)
 		go c.every(ctx, time.Minute, true, "status page export", c.ExportStatus)
+		go c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes)
 	}
 	elected := make(chan struct{})
 	if c.elector == nil {

@@ -3,6 +3,8 @@ package controller
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -183,5 +185,59 @@ func TestIngestRefusesImplausibleResults(t *testing.T) {
 		if got := ack.Rejected[i].Error; ack.Rejected[i].Index != i+1 || !strings.Contains(got, want) {
 			t.Errorf("rejection %d: %+v, want %q", i, ack.Rejected[i], want)
 		}
+	}
+}
+
+// One region's token cannot register probes without end: ids are bounded
+// in length and characters, a region has at most probes.max_per_region,
+// and probes silent for long are forgotten with their metric series; the
+// real probe keeps its checks.
+func TestProbeIdentitiesAreBounded(t *testing.T) {
+	h := newHarnessWith(t, strings.Replace(testConfig, "rate_limit: 100000", "rate_limit: 100000\n  max_per_region: 3", 1))
+	beat := func(id string) (int, string) {
+		resp, body := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", model.Heartbeat{Probe: id, Region: "eu-london", StartedAt: h.clock.Now()})
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := beat("real-london-1"); code != 200 {
+		t.Fatalf("the real probe: %d", code)
+	}
+	for _, id := range []string{strings.Repeat("x", 1<<20), "", "a b", "../etc", "é"} {
+		if code, body := beat(id); code != 400 || !strings.Contains(body, `"field":"probe"`) {
+			t.Fatalf("probe id %.20q: %d %s", id, code, body)
+		}
+	}
+	for i := range 300 {
+		code, body := beat(fmt.Sprintf("made-up-%d", i))
+		if i < 2 && code != 200 {
+			t.Fatalf("made-up-%d: %d %s", i, code, body)
+		}
+		if i >= 2 && (code != 403 || !strings.Contains(body, "probes.max_per_region")) {
+			t.Fatalf("made-up-%d past the limit: %d %s", i, code, body)
+		}
+	}
+	seriesOf := func(id string) bool {
+		_, body := h.do("GET", "/metrics", "", nil)
+		return strings.Contains(string(body), `probe="`+id+`"`)
+	}
+	if !seriesOf("made-up-0") {
+		t.Fatal("no metric series for a registered probe")
+	}
+	// Silent for ten heartbeats, the made-up probes are forgotten; the real
+	// one, heartbeating, keeps every check of its region.
+	for range 11 {
+		h.clock.Add(10 * time.Second)
+		beat("real-london-1")
+	}
+	if err := h.c.ForgetSilentProbes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.c.probes.count("eu-london"); n != 1 {
+		t.Fatalf("%d probes in eu-london after forgetting the silent ones", n)
+	}
+	if a := h.c.assignment("eu-london", "real-london-1"); len(a.Checks) != 2 {
+		t.Fatalf("the real probe runs %d of 2 checks", len(a.Checks))
+	}
+	if seriesOf("made-up-0") || !seriesOf("real-london-1") {
+		t.Fatal("a forgotten probe's series stays, or the real one's went")
 	}
 }

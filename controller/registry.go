@@ -183,3 +183,38 @@ func (g *registry) forget(id, region string) {
 		delete(g.probes, id)
 	}
 }
+
+// known reports whether probe id is registered in region.
+func (g *registry) known(id, region string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	p := g.probes[id]
+	return p != nil && p.Region == region
+}
+
+// count returns how many probes region has.
+func (g *registry) count(region string) int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	n := 0
+	for _, p := range g.probes {
+		if p.Region == region {
+			n++
+		}
+	}
+	return n
+}
+
+// dropSilent forgets, and returns, the probes not heard from since before.
+func (g *registry) dropSilent(before time.Time) []store.Probe {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []store.Probe
+	for id, p := range g.probes {
+		if p.LastHeartbeat.Before(before) {
+			out = append(out, p.Probe)
+			delete(g.probes, id)
+		}
+	}
+	return out
+}

@@ -72,11 +72,16 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
 	now := c.now()
-	ps, err := c.store.Probes(ctx, now.Add(-time.Hour))
+	cfg := c.Config()
+	// Probes silent for long are forgotten here too (the leader removes
+	// them from the store): only those heard from since are taken in.
+	since := now.Add(-cfg.ForgetAfter())
+	c.probes.dropSilent(since)
+	ps, err := c.store.Probes(ctx, since)
 	if err != nil {
 		return err
 	}
-	gap := c.Config().UnhealthyAfter()
+	gap := cfg.UnhealthyAfter()
 	for _, p := range ps {
 		c.probes.merge(p, gap)
 	}
@@ -103,4 +108,17 @@ func (c *Controller) OtherLeaderAlive(ctx context.Context) bool {
 	}
 	holder, valid, err := c.shared.Leader(ctx)
 	return err == nil && valid && holder != c.replica
+}
+
+// ForgetSilentProbes forgets the probes silent for longer than the
+// configuration allows (ForgetAfter), with their metric series and their
+// share of the checks, and removes them from the store.
+func (c *Controller) ForgetSilentProbes(ctx context.Context) error {
+	for _, p := range c.probes.dropSilent(c.now().Add(-c.Config().ForgetAfter())) {
+		c.log.Info("silent probe forgotten", "probe", p.ID, "region", p.Region, "last_heartbeat", p.LastHeartbeat)
+		if err := c.store.ForgetProbe(ctx, p.ID, p.Region); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -82,6 +82,18 @@ type Probes struct {
 	// RateLimit bounds the requests each probe token may make per second
 	// (default 20, with bursts of twice that).
 	RateLimit float64 `yaml:"rate_limit"`
+	// MaxPerRegion bounds the probes one region may have at once (default
+	// 16): a leaked region token cannot register probes without end.
+	MaxPerRegion int `yaml:"max_per_region"`
+}
+
+// DefaultMaxProbesPerRegion is probes.max_per_region's default.
+const DefaultMaxProbesPerRegion = 16
+
+// ForgetAfter is how long a probe may stay silent before it is forgotten,
+// with its metric series: ten heartbeats, and never under a minute.
+func (c *Config) ForgetAfter() time.Duration {
+	return max(10*c.Probes.HeartbeatInterval.D(), time.Minute)
 }
 
 // Token authenticates probes of one region.
@@ -256,6 +268,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Probes.RateLimit == 0 {
 		c.Probes.RateLimit = 20
+	}
+	if c.Probes.MaxPerRegion == 0 {
+		c.Probes.MaxPerRegion = DefaultMaxProbesPerRegion
 	}
 	for _, ch := range c.AllChecks() {
 		if ch.Interval == 0 {

@@ -135,6 +135,9 @@ func (v *validator) validate(c *Config, dir string) {
 	if c.Probes.MissedHeartbeats < 1 {
 		v.add("probes.missed_heartbeats", "must be at least 1")
 	}
+	if c.Probes.MaxPerRegion < 1 || c.Probes.MaxPerRegion > 10000 {
+		v.add("probes.max_per_region", "%d is not from 1 to 10000", c.Probes.MaxPerRegion)
+	}
 	if len(c.Probes.Tokens) == 0 {
 		v.add("probes.tokens", "at least one probe token is required")
 	}
