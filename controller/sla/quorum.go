@@ -10,11 +10,11 @@ import (
 )
 
 // The quorum rule is one function, Judge, over what each region says of a
-// check at one instant. The live verdict asks it about now; a minute's
-// verdict asks it about every instant of the minute at which a result was
-// scheduled (and the minute's start), with the results that the live
-// verdict had then, so a minute is down exactly when the live verdict was
-// down during it.
+// check at one instant. The live verdict asks it about now; Timeline asks
+// it about every instant at which a result was scheduled or grew stale,
+// with the results the live verdict had then, and a minute's verdict is
+// read from that replay (Charged, MinuteSlice): so a page always has its
+// down minutes, and a minute says what the live verdict said.
 
 // Sample is one regional result as the quorum sees it.
 type Sample struct {
