@@ -146,7 +146,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		c.alerts.dispatcher.Fence = el.Leading
 	}
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
-		Logger: o.Logger, Now: o.Now})
+		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS})
 	c.metrics = newMetrics(c)
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))

@@ -241,3 +241,16 @@ func TestProbeIdentitiesAreBounded(t *testing.T) {
 		t.Fatal("a forgotten probe's series stays, or the real one's went")
 	}
 }
+
+// Behind a proxy that serves HTTPS (dashboard.behind_tls), the SRE view's
+// cookies are Secure.
+func TestSignInCookiesAreSecureBehindTLS(t *testing.T) {
+	for _, behind := range []bool{false, true} {
+		h := newHarnessWith(t, testConfig+fmt.Sprintf("dashboard:\n  behind_tls: %v\n", behind))
+		resp, _ := h.do("GET", "/sre/login", "", nil)
+		cookie := resp.Header.Get("Set-Cookie")
+		if cookie == "" || strings.Contains(cookie, "Secure") != behind {
+			t.Fatalf("behind_tls %v: Set-Cookie %q", behind, cookie)
+		}
+	}
+}

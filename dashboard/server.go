@@ -19,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // User may sign in to the SRE view.
@@ -36,7 +34,8 @@ type Options struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	SessionTTL time.Duration
-	// Secure marks cookies Secure (behind TLS).
+	// Secure marks cookies Secure: the controller serves TLS, or sits
+	// behind a proxy that does (dashboard.behind_tls).
 	Secure bool
 	// Sessions keeps sign-ins; nil keeps them in memory (one replica).
 	Sessions Sessions
@@ -101,6 +100,7 @@ type Server struct {
 	mux *http.ServeMux
 
 	sessions Sessions
+	signins  *signinLimiter
 }
 
 const (
@@ -119,7 +119,7 @@ func New(o Options) *Server {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter()}
 	if s.sessions == nil {
 		s.sessions = &memSessions{m: map[string]Session{}}
 	}
@@ -264,6 +264,7 @@ func nextPage(r *http.Request) string {
 }
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, msg string, code int) {
+	w.Header().Set("Cache-Control", "no-store")
 	t := token()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: t, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.o.Secure})
 	if code != http.StatusOK {
@@ -274,22 +275,27 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, msg string, c
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(loginCookie)
-	if err != nil || r.FormValue("csrf") == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.FormValue("csrf"))) != 1 {
+	if err != nil || r.PostFormValue("csrf") == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		s.showLogin(w, r, "The sign-in form expired; try again.", http.StatusForbidden)
 		return
 	}
-	name, password := r.FormValue("user"), r.FormValue("password")
-	ok := false
-	for _, u := range s.o.Users() {
-		if u.Name == name && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil {
-			ok = true
-		}
+	name, password := r.PostFormValue("user"), r.PostFormValue("password")
+	keys := signinKeys(r, name)
+	now := s.o.Now()
+	if wait := s.signins.wait(now, keys...); wait > 0 {
+		secs := int(wait.Round(time.Second) / time.Second)
+		s.o.Logger.Warn("sign-in refused: too many failures", "user", name, "remote", r.RemoteAddr, "retry_in", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		s.showLogin(w, r, "Too many failed sign-ins; try again later.", http.StatusTooManyRequests)
+		return
 	}
-	if !ok {
-		s.o.Logger.Warn("sign-in refused", "user", name, "remote", r.RemoteAddr)
+	if !checkPassword(s.o.Users(), name, password) {
+		s.signins.fail(now, keys...)
+		s.o.Logger.Warn("sign-in refused: unknown user or wrong password", "user", name, "remote", r.RemoteAddr)
 		s.showLogin(w, r, "Unknown user or wrong password.", http.StatusUnauthorized)
 		return
 	}
+	s.signins.succeed(keys...)
 	id := token()
 	if err := s.sessions.PutSession(r.Context(), sessionKey(id), Session{User: name, CSRF: token(), Expires: s.o.Now().Add(s.o.SessionTTL)}); err != nil {
 		s.o.Logger.Error("sign-in not saved", "user", name, "err", err)
@@ -324,7 +330,10 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "sign in first", http.StatusUnauthorized)
 			return
 		}
-		if r.Method != http.MethodGet && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(sess.CSRF)) != 1 {
+		// The SRE view is never cached, and a change's CSRF token comes
+		// from the form body only, never the URL.
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.CSRF)) != 1 {
 			http.Error(w, "missing or wrong CSRF token", http.StatusForbidden)
 			return
 		}

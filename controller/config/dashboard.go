@@ -18,6 +18,10 @@ type Dashboard struct {
 	// ExportBucket, when set, receives the same files in an S3-compatible
 	// bucket.
 	ExportBucket *ExportBucket `yaml:"export_bucket"`
+	// BehindTLS says a proxy in front serves the dashboard over HTTPS, so
+	// that its cookies are Secure (they are whenever the controller serves
+	// TLS itself).
+	BehindTLS bool `yaml:"behind_tls"`
 }
 
 // ExportBucket is an S3-compatible bucket for the static status page.
