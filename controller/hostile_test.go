@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"runtime"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -251,6 +254,55 @@ func TestSignInCookiesAreSecureBehindTLS(t *testing.T) {
 		cookie := resp.Header.Get("Set-Cookie")
 		if cookie == "" || strings.Contains(cookie, "Secure") != behind {
 			t.Fatalf("behind_tls %v: Set-Cookie %q", behind, cookie)
+		}
+	}
+}
+
+// Secrets never leave: an api_key in a check URL's query, seen in a
+// result's message, and a Slack URL (itself the credential) in a failed
+// delivery, appear in no API answer and no log line.
+func TestSecretsNeverLeave(t *testing.T) {
+	closed := "127.0.0.1:9" // discard port: nothing listens there
+	var logs bytes.Buffer
+	yaml := testConfig + fmt.Sprintf(`alerting:
+  api_tokens: [%s]
+  notifiers:
+    - {id: chat, type: slack, url: "http://%s/services/T0000/B0000/SLACKSECRETPART"}
+  policies: [{id: page, levels: [{delay: 0s, targets: [chat]}]}]
+  rules: [{id: down, kind: check_down, policy: page}]
+`, apiToken, closed)
+	h := newHarnessWith(t, yaml)
+	h.c.log = slog.New(slog.NewTextHandler(&logs, nil))
+	h.c.alerts.dispatcher = alerting.NewDispatcher(h.c.store, func() map[string]alerting.Notifier {
+		return notify.Build(h.c.Config(), &http.Client{Timeout: time.Second})
+	}, h.c.log, h.c.now, nil)
+	h.clock.Add(time.Minute)
+	for region := range tokens {
+		h.heartbeat(region)
+		r := h.result("api-health", region, 0, model.OutcomeDown)
+		r.ErrorClass, r.HTTPStatus = model.ErrConnect, 0
+		r.Message = `Get "https://bob:PASSWORDSECRET@api.example.com/health?api_key=APIKEYSECRET": dial tcp: connection refused`
+		h.ship(region, r)
+	}
+	if err := h.c.EvaluateAlerts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.Dispatcher().DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	for _, path := range []string{"/api/v1/status", "/api/v1/results?check=api-health", "/api/v1/alerts", "/api/v1/alerts/down:api-health"} {
+		_, body := h.do("GET", path, "", nil, "Authorization", "Bearer "+apiToken)
+		seen.Write(body)
+	}
+	if !strings.Contains(seen.String(), "attempts_log") || !strings.Contains(seen.String(), "api.example.com") ||
+		!strings.Contains(seen.String(), "127.0.0.1:9/REDACTED") || !strings.Contains(seen.String(), "api_key=REDACTED") {
+		t.Fatalf("the answers lack what they should show:\n%s", seen.String())
+	}
+	seen.Write(logs.Bytes())
+	for _, secret := range []string{"PASSWORDSECRET", "APIKEYSECRET", "SLACKSECRETPART"} {
+		if strings.Contains(seen.String(), secret) {
+			t.Fatalf("%s leaked:\n%s", secret, seen.String())
 		}
 	}
 }

@@ -127,6 +127,8 @@ func (c *Controller) ingest(ctx context.Context, region string, batch *model.Res
 		if r.Probe == "" {
 			r.Probe = batch.Probe
 		}
+		// Probes redact URLs in their messages; an older one may not.
+		r.Message = model.RedactURLs(r.Message)
 		valid = append(valid, *r)
 	}
 	stored, err := c.store.InsertResults(ctx, valid)

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
 )
 
 // Build makes a notifier for every configured one, by id.
@@ -67,6 +69,12 @@ func post(ctx context.Context, client *http.Client, url string, body []byte, hea
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
+		// The URL of a Slack or webhook notifier is itself a credential:
+		// it never reaches an error, a log line or the attempts log.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", ue.Op, model.RedactURL(ue.URL, true), ue.Err)
+		}
 		return &alerting.RetryError{Err: fmt.Errorf("post: %w", err)}
 	}
 	defer resp.Body.Close()

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/nines-sre/nines/model"
+
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -202,7 +204,7 @@ func (v *validator) validateAlerting(c *Config) {
 			}
 		case "webhook", "slack":
 			if u, err := url.Parse(n.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				v.add(p+".url", "%q is not an http(s) URL", n.URL)
+				v.add(p+".url", "%q is not an http(s) URL", model.RedactURL(n.URL, true))
 			}
 		case "email":
 			validAddress(v, p+".smtp", n.SMTP)

@@ -156,6 +156,9 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 }
 
 func bound(s string) string {
+	// A URL in an error (a check's, with an api_key in its query) keeps
+	// no credential.
+	s = model.RedactURLs(s)
 	if len(s) > model.MaxMessageLen {
 		return s[:model.MaxMessageLen-3] + "..."
 	}

@@ -1,0 +1,53 @@
+package model
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Redacted is what stands in place of a secret.
+const Redacted = "REDACTED"
+
+var urlInText = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
+
+// RedactURL hides what in a URL may be a credential: its userinfo and the
+// values of its query; with path true also its path (a Slack or webhook URL
+// is itself the secret). Text that does not parse as a URL is returned
+// with everything after the host hidden.
+func RedactURL(raw string, path bool) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		if i := strings.Index(raw, "://"); i >= 0 {
+			rest := raw[i+3:]
+			if j := strings.IndexAny(rest, "/?#@"); j >= 0 {
+				return raw[:i+3] + Redacted
+			}
+		}
+		return raw
+	}
+	if u.User != nil {
+		u.User = url.User(Redacted)
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{Redacted}
+		}
+		u.RawQuery = q.Encode()
+	}
+	if path && u.Path != "" && u.Path != "/" {
+		u.Path, u.RawPath = "/"+Redacted, ""
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// RedactURLs redacts every URL in a text (an error message, say): userinfo
+// and query values, never the host or path.
+func RedactURLs(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	return urlInText.ReplaceAllStringFunc(s, func(m string) string { return RedactURL(m, false) })
+}
