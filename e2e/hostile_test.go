@@ -1,0 +1,129 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// peakRSS reads a process's peak resident set (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// zeroReader yields n zero bytes as they are read.
+type zeroReader struct{ n int64 }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n)
+	clear(p[:k])
+	z.n -= k
+	return int(k), nil
+}
+
+// TestHostileBodiesKeepTheControllerSmall sends the real controller two
+// 300 MB PagerDuty webhook bodies and six gzip bombs (200 MiB each as
+// decoded) at once: each is refused with 413, and the process's peak RSS
+// stays within 200 MiB.
+func TestHostileBodiesKeepTheControllerSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	ctl := freeAddr(t)
+	rs, toks := layOutRegions(t, dir)
+	cfg := fmt.Sprintf(configHead, rs, toks, "127.0.0.1:9") + `alerting:
+  pagerduty_webhook_secret: e2e-webhook-secret
+`
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	controller := start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + ctl + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			controller.tail(t)
+			t.Fatal("the controller did not start")
+		}
+	}
+	before := peakRSS(t, controller.cmd.Process.Pid)
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zw.Write([]byte(`{"probe":"p","results":[],"pad":"`))
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for range 200 {
+		zw.Write(chunk)
+	}
+	zw.Write([]byte(`"}`))
+	zw.Close()
+	var wg sync.WaitGroup
+	codes := make(chan string, 8)
+	send := func(what, path string, body io.Reader, size int64, hdr map[string]string) {
+		defer wg.Done()
+		req, _ := http.NewRequest("POST", "http://"+ctl+path, body)
+		req.ContentLength = size
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			codes <- what + ": " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		codes <- what + ": " + strconv.Itoa(resp.StatusCode)
+	}
+	for i := range 2 {
+		wg.Add(1)
+		go send(fmt.Sprintf("webhook %d", i), "/api/v1/webhooks/pagerduty", &zeroReader{300 << 20}, -1, map[string]string{"X-PagerDuty-Signature": "v1=00"})
+	}
+	for i := range 6 {
+		wg.Add(1)
+		go send(fmt.Sprintf("bomb %d", i), "/api/v1/results", bytes.NewReader(bomb.Bytes()), int64(bomb.Len()),
+			map[string]string{"Authorization": "Bearer " + token("eu-london"), "Content-Type": "application/json", "Content-Encoding": "gzip"})
+	}
+	wg.Wait()
+	close(codes)
+	var got []string
+	for c := range codes {
+		got = append(got, c)
+		if !strings.HasSuffix(c, ": 413") {
+			t.Errorf("%s, want 413", c)
+		}
+	}
+	peak := peakRSS(t, controller.cmd.Process.Pid)
+	t.Logf("answers %v; controller peak RSS %d MiB before, %d MiB with two 300 MB webhook bodies and six gzip bombs in flight", got, before>>20, peak>>20)
+	if peak > 200<<20 {
+		t.Fatalf("peak RSS %d MiB, more than 200 MiB", peak>>20)
+	}
+}
