@@ -5,8 +5,10 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -125,5 +127,79 @@ func TestHostileBodiesKeepTheControllerSmall(t *testing.T) {
 	t.Logf("answers %v; controller peak RSS %d MiB before, %d MiB with two 300 MB webhook bodies and six gzip bombs in flight", got, before>>20, peak>>20)
 	if peak > 200<<20 {
 		t.Fatalf("peak RSS %d MiB, more than 200 MiB", peak>>20)
+	}
+}
+
+// TestSlowClientsAreCutOff: fifty clients that send a request body one
+// byte every five seconds are cut off by the controller's read timeout,
+// while it keeps answering everyone else.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	ctl := freeAddr(t)
+	rs, toks := layOutRegions(t, dir)
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configHead, rs, toks, "127.0.0.1:9"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + ctl + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the controller did not start")
+		}
+	}
+	const slow = 50
+	began := time.Now()
+	closed := make(chan time.Duration, slow)
+	for range slow {
+		conn, err := net.Dial("tcp", ctl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /api/v1/results HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", ctl, token("eu-london"))
+		go func() {
+			// One byte every five seconds until the controller hangs up.
+			for i := 0; i < 30; i++ {
+				if _, err := conn.Write([]byte("{")); err != nil {
+					closed <- time.Since(began)
+					return
+				}
+				buf := make([]byte, 1)
+				conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := conn.Read(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					closed <- time.Since(began)
+					return
+				}
+			}
+			closed <- -1
+		}()
+	}
+	// Everyone else is served meanwhile.
+	for range 3 {
+		time.Sleep(5 * time.Second)
+		var s status
+		if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
+			t.Fatalf("with %d slow clients: %v", slow, err)
+		}
+	}
+	var longest time.Duration
+	for range slow {
+		d := <-closed
+		if d < 0 {
+			t.Fatal("a slow client was never cut off")
+		}
+		longest = max(longest, d)
+	}
+	t.Logf("%d clients sending a byte every 5 s: all cut off, the last after %s", slow, longest.Round(time.Second))
+	if longest > 90*time.Second {
+		t.Fatalf("the last slow client was cut off after %s", longest)
 	}
 }
