@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
 )
 
 // Store keeps alerts and the outbox. SaveAlert commits an alert's new state
@@ -170,10 +170,6 @@ func (e *Engine) escalationDue(ctx context.Context, a *Alert, now time.Time) (bo
 	return !now.Before(at.Add(a.NextEscalation.Sub(*a.LevelAt))), nil
 }
 
-// AlertPath is the SRE view's page of an alert, the one notifications link
-// to.
-func AlertPath(key string) string { return (&url.URL{Path: "/sre/alerts/" + key}).EscapedPath() }
-
 // climb moves an unacknowledged alert to its policy's next level, or
 // around again while repeats remain.
 func (e *Engine) climb(cfg *config.Config, a *Alert, now time.Time) []Notification {
@@ -236,7 +232,7 @@ func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Ti
 func (e *Engine) note(cfg *config.Config, a *Alert, notifier string, action Action, now time.Time) Notification {
 	link := ""
 	if cfg.Alerting.DashboardURL != "" {
-		link = strings.TrimRight(cfg.Alerting.DashboardURL, "/") + AlertPath(a.Key)
+		link = strings.TrimRight(cfg.Alerting.DashboardURL, "/") + model.AlertPath(a.Key)
 	}
 	return Notification{Notifier: notifier, CreatedAt: now, NextAt: now, Message: Message{
 		AlertKey: a.Key, Incident: a.Incident, Action: action, Severity: a.Severity, Urgency: a.Urgency, Summary: a.Summary,

@@ -43,6 +43,7 @@ func (c *Controller) initAlerting(client *http.Client) {
 	a := &c.alerts
 	a.wake = make(chan struct{}, 1)
 	a.started = c.now()
+	a.lastDown = map[string]time.Time{}
 	a.engine = alerting.NewEngine(c.store, c.log, "nines-controller")
 	a.engine.Wake = a.wake
 	a.engine.Delivered = c.levelDelivered
@@ -65,10 +66,10 @@ func (c *Controller) levelDelivered(ctx context.Context, key string, incident in
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	last := since
+	last, queued := since, since.Truncate(time.Millisecond) // stored to the millisecond
 	for _, n := range hist {
 		m := n.Message
-		if m.Action != alerting.ActionTrigger || m.Incident != incident || m.Level != level || n.CreatedAt.Before(since.Truncate(time.Millisecond)) {
+		if m.Action != alerting.ActionTrigger || m.Incident != incident || m.Level != level || n.CreatedAt.Before(queued) {
 			continue
 		}
 		switch {
@@ -98,6 +99,7 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 	for _, r := range cfg.Regions {
 		s.Regions[r.ID] = alerting.RegionState{Healthy: healthy[r.ID] || grace}
 	}
+	c.alerts.mu.Lock()
 	for _, ch := range cfg.AllChecks() {
 		v := verdict(cfg, ch, c.latest, healthy, now, healthyAt)
 		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
@@ -115,17 +117,13 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 			}
 		}
 		slices.Sort(cs.Failing)
-		c.alerts.mu.Lock()
-		if c.alerts.lastDown == nil {
-			c.alerts.lastDown = map[string]time.Time{}
-		}
 		if v.Status == model.StatusDown {
 			c.alerts.lastDown[ch.ID] = now
 		}
 		cs.LastDown = c.alerts.lastDown[ch.ID]
-		c.alerts.mu.Unlock()
 		s.Checks[ch.ID] = cs
 	}
+	c.alerts.mu.Unlock()
 	s.SLOs = c.sloStates(ctx, cfg, now)
 	return s
 }
@@ -274,10 +272,8 @@ func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 	// The body is bounded (PagerDuty's own limit) before anything else;
 	// the signature is go-pagerduty's webhookv3 check.
 	r := ec.Request()
-	body, err := readLimited(ec.Response(), r, maxWebhookBytes)
-	if err != nil {
-		var be *bodyError
-		errors.As(err, &be)
+	body, be := readLimited(ec.Response(), r, maxWebhookBytes)
+	if be != nil {
 		return fail(ec, be.code, "", be.msg)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

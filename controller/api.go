@@ -22,8 +22,10 @@ import (
 	"github.com/nines-sre/nines/model"
 )
 
-// probeID is what a probe id may be.
+// probeID is what a probe id may be, as probeIDRule says.
 var probeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+const probeIDRule = "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 // maxSkew is the clock difference beyond which a probe is flagged.
 const maxSkew = 30 * time.Second
@@ -145,7 +147,7 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	cfg := c.Config()
 	switch {
 	case !probeID.MatchString(hb.Probe):
-		return fail(ec, http.StatusBadRequest, "probe", "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+		return fail(ec, http.StatusBadRequest, "probe", probeIDRule)
 	case hb.Region != region:
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
 	case !c.probes.known(hb.Probe, region) && c.probes.count(region) >= cfg.Probes.MaxPerRegion:
@@ -183,7 +185,7 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, model.HeartbeatAck{
 		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
 		Assignment:        c.assignmentETag(region, hb.Probe),
-		ServerTime:        c.now().UTC(),
+		ServerTime:        now.UTC(),
 	})
 }
 
@@ -191,7 +193,7 @@ func (c *Controller) handleAssignment(ec echo.Context) error {
 	region := tokenRegion(ec)
 	probe := ec.QueryParam("probe")
 	if probe != "" && !probeID.MatchString(probe) {
-		return fail(ec, http.StatusBadRequest, "probe", "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+		return fail(ec, http.StatusBadRequest, "probe", probeIDRule)
 	}
 	etag := c.assignmentETag(region, probe)
 	ec.Response().Header().Set("ETag", etag)

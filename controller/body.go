@@ -39,7 +39,6 @@ func (e *bodyError) Error() string { return e.msg }
 type boundedReader struct {
 	r    io.Reader
 	left int64
-	max  int64
 }
 
 var errTooLarge = errors.New("too large")
@@ -77,7 +76,7 @@ func (d decoding) release() { <-d }
 // application/json only (415 otherwise), gzip when so labelled (400 when it
 // is not gzip), at most max bytes decoded (413 past that). Large bodies
 // wait for one of a few decoding turns.
-func (c *Controller) decodeBatch(r *http.Request, v any, max int64) error {
+func (c *Controller) decodeBatch(r *http.Request, v any, max int64) *bodyError {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return &bodyError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type: %q is not application/json", ct)}
@@ -102,7 +101,7 @@ func (c *Controller) decodeBatch(r *http.Request, v any, max int64) error {
 		}
 		defer c.decoding.release()
 	}
-	var in io.Reader = &boundedReader{r: r.Body, left: max, max: max}
+	var in io.Reader = &boundedReader{r: r.Body, left: max}
 	if gz {
 		zr, err := gzip.NewReader(in)
 		if err != nil {
@@ -112,7 +111,7 @@ func (c *Controller) decodeBatch(r *http.Request, v any, max int64) error {
 			return &bodyError{http.StatusBadRequest, "body: labelled Content-Encoding: gzip but is not gzip: " + err.Error()}
 		}
 		defer zr.Close()
-		in = &boundedReader{r: zr, left: max, max: max}
+		in = &boundedReader{r: zr, left: max}
 	}
 	dec := json.NewDecoder(in)
 	err := dec.Decode(v)
@@ -143,7 +142,7 @@ func isJSONSyntax(err error) bool {
 
 // readLimited reads a whole body of at most max bytes; past that it
 // answers 413 without reading further.
-func readLimited(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+func readLimited(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *bodyError) {
 	if r.ContentLength > max {
 		return nil, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body: %d bytes, more than the %d allowed", r.ContentLength, max)}
 	}

@@ -68,14 +68,9 @@ func jsonError(err error) error {
 // probe may then delete the batch from its spool.
 func (c *Controller) handleIngest(ec echo.Context) error {
 	var batch model.ResultBatch
-	if err := c.decodeBatch(ec.Request(), &batch, maxBatchBytes); err != nil {
-		code := http.StatusBadRequest
-		var be *bodyError
-		if errors.As(err, &be) {
-			code = be.code
-		}
-		c.metrics.batches.WithLabelValues(strconv.Itoa(code)).Inc()
-		return fail(ec, code, "", err.Error())
+	if be := c.decodeBatch(ec.Request(), &batch, maxBatchBytes); be != nil {
+		c.metrics.batches.WithLabelValues(strconv.Itoa(be.code)).Inc()
+		return fail(ec, be.code, "", be.msg)
 	}
 	ack, ierr := c.ingest(ec.Request().Context(), tokenRegion(ec), &batch)
 	if ierr != nil {

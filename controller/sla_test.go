@@ -146,23 +146,9 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
 	c := newController(t, yaml, func() time.Time { return now })
 	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-7*time.Hour), now)
 	ctx := context.Background()
-	var batch []model.Result
-	for at := now.Add(-6 * time.Hour); at.Before(now); at = at.Add(time.Minute) {
-		down := !at.Before(now.Add(-2*time.Hour)) && at.Before(now.Add(-2*time.Hour+7*time.Minute))
-		for _, region := range []string{"eu-london", "eu-frankfurt"} {
-			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
-			if down {
-				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrStatus
-			}
-			batch = append(batch, r)
-		}
-	}
-	if _, err := c.store.InsertResults(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EvaluateSlices(ctx); err != nil {
-		t.Fatal(err)
-	}
+	globalOutage(t, c, now.Add(-6*time.Hour), now, func(at time.Time) bool {
+		return !at.Before(now.Add(-2*time.Hour)) && at.Before(now.Add(-2*time.Hour+7*time.Minute))
+	})
 	r, err := c.Report(ctx, now.Add(-6*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)
@@ -216,23 +202,10 @@ func TestNewInstallationBudgetIsTheWholeWindow(t *testing.T) {
 	c := newController(t, workedConfig, func() time.Time { return now })
 	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-time.Hour), now)
 	ctx := context.Background()
-	var batch []model.Result
-	for k := 10; k > 0; k-- {
-		at := now.Truncate(time.Minute).Add(-time.Duration(k) * time.Minute)
-		for _, region := range []string{"eu-london", "eu-frankfurt"} {
-			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
-			if k == 5 || k == 4 {
-				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrConnect
-			}
-			batch = append(batch, r)
-		}
-	}
-	if _, err := c.store.InsertResults(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EvaluateSlices(ctx); err != nil {
-		t.Fatal(err)
-	}
+	end := now.Truncate(time.Minute)
+	globalOutage(t, c, end.Add(-10*time.Minute), end, func(at time.Time) bool {
+		return at.Equal(end.Add(-5*time.Minute)) || at.Equal(end.Add(-4*time.Minute))
+	})
 	r, err := c.SLOReport(ctx, c.Config().SLO("global"), now)
 	if err != nil {
 		t.Fatal(err)
@@ -250,22 +223,7 @@ func TestReportKeepsAdjacentOutagesApart(t *testing.T) {
 	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-2*time.Hour), now)
 	ctx := context.Background()
 	first := now.Add(-30 * time.Minute)
-	var batch []model.Result
-	for at := now.Add(-time.Hour); at.Before(now); at = at.Add(time.Minute) {
-		for _, region := range []string{"eu-london", "eu-frankfurt"} {
-			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
-			if at.Equal(first) || at.Equal(first.Add(time.Minute)) {
-				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrConnect
-			}
-			batch = append(batch, r)
-		}
-	}
-	if _, err := c.store.InsertResults(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.EvaluateSlices(ctx); err != nil {
-		t.Fatal(err)
-	}
+	globalOutage(t, c, now.Add(-time.Hour), now, func(at time.Time) bool { return at.Equal(first) || at.Equal(first.Add(time.Minute)) })
 	for seq, at := range []time.Time{first, first.Add(time.Minute)} {
 		if _, err := c.store.OpenIncident(ctx, "down:global-outage", int64(seq+1), "api", "global-outage is down", "critical", at); err != nil {
 			t.Fatal(err)
@@ -279,5 +237,29 @@ func TestReportKeepsAdjacentOutagesApart(t *testing.T) {
 		if s.ID == "global" && (len(s.Incidents) != 2 || s.Incidents[0].Minutes != 1 || s.Incidents[1].Minutes != 1) {
 			t.Fatalf("incidents %+v, want two of one minute", s.Incidents)
 		}
+	}
+}
+
+// globalOutage stores a global-outage result from both regions of
+// workedConfig for every minute in [from, to), down where down says, and
+// brings the slices up to date.
+func globalOutage(t *testing.T, c *Controller, from, to time.Time, down func(time.Time) bool) {
+	t.Helper()
+	ctx := context.Background()
+	var batch []model.Result
+	for at := from; at.Before(to); at = at.Add(time.Minute) {
+		for _, region := range []string{"eu-london", "eu-frankfurt"} {
+			r := model.Result{Check: "global-outage", Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: model.OutcomeUp}
+			if down(at) {
+				r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrStatus
+			}
+			batch = append(batch, r)
+		}
+	}
+	if _, err := c.store.InsertResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -24,10 +24,6 @@ import (
 // scheduled, until a newer one of its region replaces it; the minute takes
 // the status that held in it (sla.MinuteSlice).
 
-// coverage is how far before a minute's start a result may be scheduled and
-// still speak for that minute.
-func coverage(ch *config.Check) time.Duration { return staleAfter(ch) }
-
 // dirtyBatch is how many marks one slicing pass takes at most.
 const dirtyBatch = 50_000
 
@@ -66,9 +62,9 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		// No longer configured: nothing to judge; clear the marks.
 		return c.store.PutSlices(ctx, check, nil, marked, seq)
 	}
-	cov := coverage(ch)
-	// A result speaks for the minutes up to cov after its own, and a
-	// minute's verdict also depends on how long its neighbours were down.
+	// A result speaks for up to cov after it was scheduled, and a minute's
+	// verdict also depends on how long its neighbours were down.
+	cov := staleAfter(ch)
 	span := sla.Minute((cov + time.Minute - 1) / time.Minute)
 	minutes := map[sla.Minute]bool{}
 	for _, m := range marked {
@@ -116,6 +112,9 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		}
 		// Latency occurrences: the results scheduled in this very minute,
 		// none while under maintenance.
+		if len(thresholds) == 0 {
+			continue
+		}
 		first := sort.Search(len(outcomes), func(i int) bool { return !outcomes[i].Scheduled.Before(start) })
 		last := sort.Search(len(outcomes), func(i int) bool { return !outcomes[i].Scheduled.Before(start.Add(time.Minute)) })
 		for _, th := range thresholds {

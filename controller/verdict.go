@@ -94,8 +94,7 @@ func staleAfter(ch *config.Check) time.Duration {
 func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string]bool, now time.Time, healthyAt sla.HealthyAt) Verdict {
 	regions := cfg.CheckRegions(ch)
 	v := Verdict{Regions: make(map[string]RegionView, len(regions))}
-	var tally sla.Tally
-	var edges map[string]sla.Edge
+	var count sla.Counter
 	staleAt := staleAfter(ch)
 	l.regions(ch.ID, func(results map[string]*model.Result) {
 		for _, region := range regions {
@@ -107,13 +106,11 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 				rv.ProbeProblem = r.ProbeIsolated || (rv.Healthy && healthyAt != nil && !healthyAt(r.Region, r.Scheduled))
 				if sla.Speaks(r.Scheduled, rv.ProbeProblem, now, staleAt, rv.Healthy) {
 					rv.Status = model.Status(r.Outcome)
-					tally.Add(r.Outcome)
-					if r.Edge != nil && r.Edge.ContentHash != "" {
-						if edges == nil {
-							edges = map[string]sla.Edge{}
-						}
-						edges[region] = sla.Edge{Hash: r.Edge.ContentHash, Version: r.Edge.Version}
+					var hash, version string
+					if r.Edge != nil {
+						hash, version = r.Edge.ContentHash, r.Edge.Version
 					}
+					count.Add(region, r.Outcome, hash, version)
 				}
 			}
 			if rv.Healthy {
@@ -122,17 +119,17 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 			v.Regions[region] = rv
 		}
 	})
-	v.StaleRegions = sla.StaleEdges(edges)
-	for _, region := range v.StaleRegions {
+	tally, stale := count.Tally()
+	v.StaleRegions = stale
+	for _, region := range stale {
 		rv := v.Regions[region]
 		rv.Stale = true
 		v.Regions[region] = rv
 	}
-	tally.Stale = len(v.StaleRegions)
 	v.Failing = tally.Failing
 	v.Status, v.Reason = sla.Judge(tally, cfg.CheckQuorum(ch))
-	if len(v.StaleRegions) > 0 && v.Status == model.StatusDegraded && tally.Failing == 0 && tally.Degraded == 0 {
-		v.Reason = "stale edge: " + strings.Join(v.StaleRegions, ", ") + " served other content than most regions"
+	if v.Reason == sla.ReasonStale {
+		v.Reason = "stale edge: " + strings.Join(stale, ", ") + " served other content than most regions"
 	}
 	if cfg.InMaintenance(ch.ID, now) {
 		v.Status, v.Reason = model.StatusMaintenance, "in a maintenance window"

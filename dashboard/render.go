@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nines-sre/nines/model"
 )
 
 //go:embed templates/*.html
@@ -23,7 +25,7 @@ var overallText = map[string]string{
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"alertpath": alertPath,
+	"alertpath": model.AlertPath,
 	"label": func(s string) string {
 		if l, ok := Labels[s]; ok {
 			return l

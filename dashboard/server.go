@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nines-sre/nines/model"
 )
 
 // User may sign in to the SRE view.
@@ -388,13 +390,10 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	}
 	back := "/sre"
 	if r.FormValue("back") == "alert" {
-		back = alertPath(key)
+		back = model.AlertPath(key)
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
-
-// alertPath is the page of an alert.
-func alertPath(key string) string { return (&url.URL{Path: "/sre/alerts/" + key}).EscapedPath() }
 
 // alert shows one alert and its notifications.
 func (s *Server) alert(w http.ResponseWriter, r *http.Request) {

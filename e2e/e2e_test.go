@@ -157,8 +157,11 @@ func (s *status) check(id string) checkView {
 	return checkView{}
 }
 
-func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
+func getJSON(url string, v any) error { return getJSONWith(http.DefaultClient, url, v) }
+
+// getJSONWith is getJSON through client.
+func getJSONWith(client *http.Client, url string, v any) error {
+	resp, err := client.Get(url)
 	if err != nil {
 		return err
 	}
@@ -173,11 +176,18 @@ func getJSON(url string, v any) error {
 // waitFor polls the status API until cond holds.
 func waitFor(t *testing.T, ctl, what string, limit time.Duration, cond func(*status) bool) *status {
 	t.Helper()
+	return waitWith(t, func(v any) error { return getJSON("http://"+ctl+"/api/v1/status", v) }, what, limit, cond)
+}
+
+// waitWith is waitFor with the status read by get (through a client in a
+// network namespace, say).
+func waitWith(t *testing.T, get func(v any) error, what string, limit time.Duration, cond func(*status) bool) *status {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	var last status
 	for time.Now().Before(deadline) {
 		var s status
-		if err := getJSON("http://"+ctl+"/api/v1/status", &s); err == nil {
+		if err := get(&s); err == nil {
 			last = s
 			if cond(&s) {
 				return &s

@@ -3,10 +3,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,32 +61,11 @@ func TestCutOffProbesArePageless(t *testing.T) {
 		}
 	}()
 	client := clientIn(lab.hub)
-	get := func(path string, v any) error {
-		resp, err := client.Get("http://" + ctl + path)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			b, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
-		}
-		return json.NewDecoder(resp.Body).Decode(v)
-	}
+	get := func(path string, v any) error { return getJSONWith(client, "http://"+ctl+path, v) }
 	checks := []string{"segments-api", "cdn-manifest"}
 	wait := func(what string, limit time.Duration, cond func(*status) bool) {
 		t.Helper()
-		var last status
-		for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-			var s status
-			if get("/api/v1/status", &s) == nil {
-				if last = s; cond(&s) {
-					return
-				}
-			}
-		}
-		b, _ := json.MarshalIndent(last, "", " ")
-		t.Fatalf("%s: not within %s; last status:\n%s", what, limit, b)
+		waitWith(t, func(v any) error { return get("/api/v1/status", v) }, what, limit, cond)
 	}
 	drained := func(s *status) bool {
 		for _, p := range s.Probes {

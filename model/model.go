@@ -4,11 +4,16 @@ package model
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 )
 
 // DefaultRegions are the seven region ids used by the embedded configuration.
 var DefaultRegions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
+
+// AlertPath is the SRE view's page of an alert: the dashboard serves it,
+// and every notification links to it.
+func AlertPath(key string) string { return (&url.URL{Path: "/sre/alerts/" + key}).EscapedPath() }
 
 // RegionHeader is the request header every probe sends with its region id,
 // so a target (and contentsvc's fault injector) can tell regions apart.

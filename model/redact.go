@@ -18,11 +18,8 @@ var urlInText = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
 func RedactURL(raw string, path bool) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		if i := strings.Index(raw, "://"); i >= 0 {
-			rest := raw[i+3:]
-			if j := strings.IndexAny(rest, "/?#@"); j >= 0 {
-				return raw[:i+3] + Redacted
-			}
+		if i := strings.Index(raw, "://"); i >= 0 && strings.ContainsAny(raw[i+3:], "/?#@") {
+			return raw[:i+3] + Redacted
 		}
 		return raw
 	}

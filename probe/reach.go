@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nines-sre/nines/model"
@@ -21,9 +22,12 @@ type reach struct {
 	// timeout bounds a ping.
 	timeout time.Duration
 
+	// target is when any target last answered (Unix nanoseconds): every
+	// result sets it, so it takes no lock.
+	target atomic.Int64
+
 	mu         sync.Mutex
 	controller time.Time // last answer from a controller
-	target     time.Time // last answer from any target
 	asked      time.Time // last ping, and its outcome
 	askedOK    bool
 	pinging    chan struct{} // closed when the ping in flight ends
@@ -60,24 +64,23 @@ func networkFailure(res *model.Result) bool {
 // and a failure seen while the probe reached nothing at all is marked as
 // the probe's own.
 func (r *reach) observe(ctx context.Context, res *model.Result) {
+	seen := res.Started.Add(res.Latency()).UnixNano()
 	if !networkFailure(res) {
 		if res.ErrorClass != model.ErrInternal {
-			r.mu.Lock()
-			r.target = maxTime(r.target, res.Started.Add(res.Latency()))
-			r.mu.Unlock()
+			for cur := r.target.Load(); seen > cur; cur = r.target.Load() {
+				if r.target.CompareAndSwap(cur, seen) {
+					break
+				}
+			}
 		}
 		return
 	}
 	// Only what was reached after the failure was seen tells: an answer
 	// from just before it may predate the cut.
-	seen := res.Started.Add(res.Latency())
-	r.mu.Lock()
-	answered := r.target.After(seen)
-	r.mu.Unlock()
-	if answered {
+	if r.target.Load() > seen {
 		return // another target answered since
 	}
-	if !r.controllerReachable(ctx, seen) {
+	if !r.controllerReachable(ctx, time.Unix(0, seen)) {
 		res.ProbeIsolated = true
 	}
 }
@@ -122,11 +125,4 @@ func (r *reach) controllerReachable(ctx context.Context, since time.Time) bool {
 		close(done)
 		return err == nil
 	}
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

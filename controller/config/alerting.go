@@ -1,13 +1,13 @@
 package config
 
 import (
-	"github.com/nines-sre/nines/model"
-
 	"fmt"
 	"net/mail"
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/nines-sre/nines/model"
 )
 
 // Alerting configures who is told what: notifiers, escalation policies and

@@ -29,18 +29,26 @@ type validator struct {
 	// broken holds the top-level sections that did not decode: what refers
 	// into them is not checked, so one mistake is reported once.
 	broken map[string]bool
+	// certAsserts holds the cert.expires_in assertions of each check,
+	// found while checking them: path → text.
+	certAsserts map[string][][2]string
 }
 
 // sound reports whether a top-level section decoded, so that references
 // into it can be checked.
 func (v *validator) sound(section string) bool { return !v.broken[section] }
 
+// top is the document's top-level node.
+func top(root *yaml.Node) *yaml.Node {
+	if root != nil && root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		return root.Content[0]
+	}
+	return root
+}
+
 // sectionAt returns the top-level key whose block holds line.
 func sectionAt(root *yaml.Node, line int) string {
-	n := root
-	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
+	n := top(root)
 	section := ""
 	if n != nil && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -53,12 +61,16 @@ func sectionAt(root *yaml.Node, line int) string {
 }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.errs = append(v.errs, FieldError{File: v.file, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, v.at(path, format, args...))
 }
 
 // warn records what loads but will probably not do what was meant.
 func (v *validator) warn(path, format string, args ...any) {
-	v.warns = append(v.warns, FieldError{File: v.file, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	v.warns = append(v.warns, v.at(path, format, args...))
+}
+
+func (v *validator) at(path, format string, args ...any) FieldError {
+	return FieldError{File: v.file, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 // line finds the line of a field path such as components[0].checks[1].http.url;
@@ -76,10 +88,7 @@ func (v *validator) id(path, what, id string, seen map[string]bool) {
 }
 
 func (v *validator) line(path string) int {
-	n := v.root
-	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
+	n := top(v.root)
 	line := 0
 	if n != nil {
 		line = n.Line
@@ -218,25 +227,22 @@ func (v *validator) validate(c *Config, dir string) {
 	v.validateAlerting(c)
 	v.validateDashboard(c)
 	v.validateAPI(c)
-	v.warnExpiryPages(c, checks)
+	v.warnExpiryPages(c)
 }
 
 // warnExpiryPages warns about a certificate expiry assertion on a check
 // that pages when it fails: a certificate days from expiry then makes the
 // check down and pages on-call as an outage, when it is a ticket
 // (cert_expiry) for the days still left.
-func (v *validator) warnExpiryPages(c *Config, paths map[string]string) {
+func (v *validator) warnExpiryPages(c *Config) {
 	for i := range c.Alerting.Rules {
 		r := &c.Alerting.Rules[i]
 		if r.Kind != RuleCheckDown || r.Urgency != "high" {
 			continue
 		}
 		for _, ch := range c.RuleChecks(r) {
-			for k, a := range ch.Assert {
-				if parsed, err := check.ParseAssertion(a); err == nil && parsed.Subject() == "cert" {
-					v.warn(fmt.Sprintf("%s.assert[%d]", paths[ch.ID], k),
-						"%q makes an expiring certificate an outage that pages (rule %s); a cert_expiry rule raises a ticket instead", a, r.ID)
-				}
+			for _, a := range v.certAsserts[ch.ID] {
+				v.warn(a[0], "%q makes an expiring certificate an outage that pages (rule %s); a cert_expiry rule raises a ticket instead", a[1], r.ID)
 			}
 		}
 	}
@@ -277,6 +283,12 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 		}
 		if subs := check.Subjects(model.Kind(ch.Kind)); len(subs) > 0 && !slices.Contains(subs, parsed.Subject()) {
 			v.add(ap, "a %s check has no %s to assert on (it has %s)", ch.Kind, parsed.Subject(), strings.Join(subs, ", "))
+		}
+		if parsed.Subject() == "cert" {
+			if v.certAsserts == nil {
+				v.certAsserts = map[string][][2]string{}
+			}
+			v.certAsserts[ch.ID] = append(v.certAsserts[ch.ID], [2]string{ap, a})
 		}
 	}
 	v.validateKind(ch, p, dir)

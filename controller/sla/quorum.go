@@ -45,16 +45,43 @@ func Speaks(scheduled time.Time, probeProblem bool, t time.Time, fresh time.Dura
 	return healthyNow && !probeProblem && t.Sub(scheduled) < fresh
 }
 
-// Add counts one reporting region's outcome.
-func (t *Tally) Add(o model.Outcome) {
-	t.Reporting++
+// Counter tallies what the regions of a check say at one instant, for
+// the live verdict and its replay alike.
+type Counter struct {
+	tally Tally
+	edges map[string]Edge
+}
+
+// Add counts one reporting region's outcome, and the CDN content it was
+// served when known.
+func (c *Counter) Add(region string, o model.Outcome, hash, version string) {
+	c.tally.Reporting++
 	switch o {
 	case model.OutcomeDown:
-		t.Failing++
+		c.tally.Failing++
 	case model.OutcomeDegraded:
-		t.Degraded++
+		c.tally.Degraded++
+	}
+	if hash != "" {
+		if c.edges == nil {
+			c.edges = map[string]Edge{}
+		}
+		c.edges[region] = Edge{hash, version}
 	}
 }
+
+// Tally returns the count, with the regions served stale content
+// (StaleEdges).
+func (c *Counter) Tally() (Tally, []string) {
+	stale := StaleEdges(c.edges)
+	t := c.tally
+	t.Stale = len(stale)
+	return t, stale
+}
+
+// ReasonStale is Judge's reason when only stale edges make a check
+// degraded.
+const ReasonStale = "stale edge: some regions were served other content than most"
 
 // Judge applies the quorum rule: down when at least quorum regions fail;
 // unknown when fewer than quorum regions report (silence is never
@@ -72,24 +99,9 @@ func Judge(t Tally, quorum int) (model.Status, string) {
 	case t.Degraded > 0:
 		return model.StatusDegraded, "served worse than it should in some regions"
 	case t.Stale > 0:
-		return model.StatusDegraded, "stale edge: some regions were served other content than most"
+		return model.StatusDegraded, ReasonStale
 	}
 	return model.StatusUp, ""
-}
-
-// SliceOf is the minute slice of a verdict status.
-func SliceOf(s model.Status) Slice {
-	switch s {
-	case model.StatusUp:
-		return SliceUp
-	case model.StatusDegraded:
-		return SliceDegraded
-	case model.StatusDown:
-		return SliceDown
-	case model.StatusMaintenance:
-		return SliceMaintenance
-	}
-	return SliceUnknown
 }
 
 // Edge is the content one region was served.
@@ -150,21 +162,13 @@ type HealthyAt func(region string, t time.Time) bool
 // probe problem and its region is healthy at t. newest maps each region to
 // that sample (nil: none).
 func Instant(newest map[string]*Sample, t time.Time, fresh time.Duration, healthy HealthyAt) Tally {
-	var tl Tally
-	var edges map[string]Edge
+	var c Counter
 	for region, s := range newest {
-		if s == nil || !Speaks(s.Scheduled, s.ProbeProblem, t, fresh, healthy(region, t)) {
-			continue
-		}
-		tl.Add(s.Outcome)
-		if s.ContentHash != "" {
-			if edges == nil {
-				edges = map[string]Edge{}
-			}
-			edges[region] = Edge{s.ContentHash, s.Version}
+		if s != nil && Speaks(s.Scheduled, s.ProbeProblem, t, fresh, healthy(region, t)) {
+			c.Add(region, s.Outcome, s.ContentHash, s.Version)
 		}
 	}
-	tl.Stale = len(StaleEdges(edges))
+	tl, _ := c.Tally()
 	return tl
 }
 

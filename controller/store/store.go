@@ -221,16 +221,30 @@ type HealthSpan struct {
 	From, To time.Time
 }
 
-// ScanHealth reads one stored health span (region, start_ms, end_ms) with
-// a backend's row scanner.
-func ScanHealth(scan func(dest ...any) error) (HealthSpan, error) {
-	var h HealthSpan
-	var from, to int64
-	if err := scan(&h.Region, &from, &to); err != nil {
-		return h, fmt.Errorf("read region health: %w", err)
+// Rows is what both backends' query results offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadHealth reads stored health spans, rows of region, start_ms and
+// end_ms.
+func ReadHealth(rows Rows) ([]HealthSpan, error) {
+	var out []HealthSpan
+	for rows.Next() {
+		var h HealthSpan
+		var from, to int64
+		if err := rows.Scan(&h.Region, &from, &to); err != nil {
+			return nil, fmt.Errorf("read region health: %w", err)
+		}
+		h.From, h.To = time.UnixMilli(from).UTC(), time.UnixMilli(to).UTC()
+		out = append(out, h)
 	}
-	h.From, h.To = time.UnixMilli(from).UTC(), time.UnixMilli(to).UTC()
-	return h, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read region health: %w", err)
+	}
+	return out, nil
 }
 
 // Session is one signed-in user of the SRE view.

@@ -72,15 +72,7 @@ func (s *Store) Health(ctx context.Context, since time.Time) ([]store.HealthSpan
 		return nil, fmt.Errorf("read region health: %w", err)
 	}
 	defer rows.Close()
-	var out []store.HealthSpan
-	for rows.Next() {
-		h, err := store.ScanHealth(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return store.ReadHealth(rows)
 }
 
 // PruneHealth deletes the spans that ended before before.
