@@ -245,7 +245,16 @@ func (c *Controller) handleAck(ec echo.Context) error {
 	var body struct {
 		By string `json:"by"`
 	}
-	_ = decodeJSON(ec, &body)
+	// The body is optional: {"by": "who"}.
+	raw, be := readLimited(ec.Response(), ec.Request(), maxSmallBody)
+	if be == nil && len(bytes.TrimSpace(raw)) > 0 {
+		if err := jsonUnmarshal(raw, &body); err != nil {
+			be = &bodyError{http.StatusBadRequest, err.Error()}
+		}
+	}
+	if be != nil {
+		return fail(ec, be.code, "", be.msg)
+	}
 	if body.By == "" {
 		body.By = "api"
 	}

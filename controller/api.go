@@ -140,8 +140,8 @@ func tokenRegion(ec echo.Context) string { s, _ := ec.Get(regionKey).(string); r
 
 func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	var hb model.Heartbeat
-	if err := decodeJSON(ec, &hb); err != nil {
-		return fail(ec, http.StatusBadRequest, "", err.Error())
+	if be := decodeJSON(ec, &hb); be != nil {
+		return fail(ec, be.code, "", be.msg)
 	}
 	region := tokenRegion(ec)
 	cfg := c.Config()
@@ -207,8 +207,8 @@ func (c *Controller) handleAssignment(ec echo.Context) error {
 // move to the region's other probes at once.
 func (c *Controller) handleDeregister(ec echo.Context) error {
 	var hb model.Heartbeat
-	if err := decodeJSON(ec, &hb); err != nil {
-		return fail(ec, http.StatusBadRequest, "", err.Error())
+	if be := decodeJSON(ec, &hb); be != nil {
+		return fail(ec, be.code, "", be.msg)
 	}
 	region := tokenRegion(ec)
 	if hb.Region != region {

@@ -72,7 +72,7 @@ func (c *Controller) assignmentETag(region, probe string) string {
 func (c *Controller) assignment(region, probe string) model.Assignment {
 	cfg := c.Config()
 	live := c.liveProbes(region, probe)
-	a := model.Assignment{Version: c.assignmentETag(region, probe), Region: region, Checks: []model.Check{}}
+	a := model.Assignment{Version: c.assignmentETag(region, probe), Region: region, Checks: []model.Check{}, NATSScope: cfg.NATS.Deployment}
 	for _, ch := range cfg.AllChecks() {
 		if !slices.Contains(cfg.CheckRegions(ch), region) {
 			continue

@@ -95,13 +95,20 @@ func (c *Controller) decodeBatch(r *http.Request, v any, max int64) *bodyError {
 	default:
 		return &bodyError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding: %q is not gzip", enc)}
 	}
-	if gz || r.ContentLength < 0 || r.ContentLength > largeBody {
-		if err := c.decoding.acquire(r.Context()); err != nil {
+	return c.decodeStream(r.Context(), r.Body, gz, gz || r.ContentLength < 0 || r.ContentLength > largeBody, v, max)
+}
+
+// decodeStream decodes one JSON value from body, gunzipped when gz, into
+// v, never reading more than max bytes before or after gunzip. A large body
+// waits for a decoding turn first.
+func (c *Controller) decodeStream(ctx context.Context, body io.Reader, gz, large bool, v any, max int64) *bodyError {
+	if large {
+		if err := c.decoding.acquire(ctx); err != nil {
 			return &bodyError{http.StatusServiceUnavailable, "busy decoding other large bodies; retry"}
 		}
 		defer c.decoding.release()
 	}
-	var in io.Reader = &boundedReader{r: r.Body, left: max}
+	var in io.Reader = &boundedReader{r: body, left: max}
 	if gz {
 		zr, err := gzip.NewReader(in)
 		if err != nil {

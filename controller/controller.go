@@ -52,6 +52,10 @@ type Options struct {
 	TLSCertFile, TLSKeyFile, ClientCAFile string
 	// NATSURL, when set, also takes results from NATS JetStream.
 	NATSURL string
+	// NATSWait is how long a NATS batch this controller cannot store yet
+	// (a check or token its configuration does not hold) waits before it
+	// is offered again; default a minute.
+	NATSWait time.Duration
 	// Database is a postgres:// URL, for replicas sharing one database,
 	// or a SQLite file; empty means DataDir/nines.db.
 	Database string
@@ -245,7 +249,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer func() { stopLoops(); <-elected }()
 	if o.NATSURL != "" {
-		go c.natsLoop(loops, o.NATSURL)
+		go c.natsLoop(loops, o.NATSURL, o.NATSWait)
 	}
 	if o.ConfigFile != "" {
 		every := o.ReloadEvery

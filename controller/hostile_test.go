@@ -204,7 +204,10 @@ func TestProbeIdentitiesAreBounded(t *testing.T) {
 	if code, _ := beat("real-london-1"); code != 200 {
 		t.Fatalf("the real probe: %d", code)
 	}
-	for _, id := range []string{strings.Repeat("x", 1<<20), "", "a b", "../etc", "é"} {
+	if code, body := beat(strings.Repeat("x", 1<<20)); code != 413 {
+		t.Fatalf("a heartbeat of more than 1 MiB: %d %s", code, body)
+	}
+	for _, id := range []string{strings.Repeat("x", 200), "", "a b", "../etc", "é"} {
 		if code, body := beat(id); code != 400 || !strings.Contains(body, `"field":"probe"`) {
 			t.Fatalf("probe id %.20q: %d %s", id, code, body)
 		}

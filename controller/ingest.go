@@ -20,23 +20,20 @@ import (
 // flagged.
 const maxFuture = 2 * maxSkew
 
-// readBody reads the request body.
-func readBody(ec echo.Context) ([]byte, error) {
-	body, err := io.ReadAll(ec.Request().Body)
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	return body, nil
-}
+// maxSmallBody bounds the small JSON bodies (heartbeats, acknowledgements).
+const maxSmallBody = 1 << 20
 
-// decodeJSON reads one JSON value from the request body and names where it
-// broke.
-func decodeJSON(ec echo.Context, v any) error {
-	body, err := readBody(ec)
-	if err != nil {
-		return err
+// decodeJSON reads one JSON value, of at most maxSmallBody bytes, from the
+// request body and names where it broke.
+func decodeJSON(ec echo.Context, v any) *bodyError {
+	body, be := readLimited(ec.Response(), ec.Request(), maxSmallBody)
+	if be != nil {
+		return be
 	}
-	return jsonUnmarshal(body, v)
+	if err := jsonUnmarshal(body, v); err != nil {
+		return &bodyError{http.StatusBadRequest, err.Error()}
+	}
+	return nil
 }
 
 // jsonUnmarshal decodes body into v with errors that say where it broke.
@@ -72,7 +69,7 @@ func (c *Controller) handleIngest(ec echo.Context) error {
 		c.metrics.batches.WithLabelValues(strconv.Itoa(be.code)).Inc()
 		return fail(ec, be.code, "", be.msg)
 	}
-	ack, ierr := c.ingest(ec.Request().Context(), tokenRegion(ec), &batch)
+	ack, _, ierr := c.ingest(ec.Request().Context(), tokenRegion(ec), &batch, false)
 	if ierr != nil {
 		c.metrics.batches.WithLabelValues(strconv.Itoa(ierr.code)).Inc()
 		return fail(ec, ierr.code, ierr.field, ierr.msg)
@@ -88,22 +85,28 @@ type ingestError struct {
 }
 
 // ingest validates and stores a batch from a probe of region, by whatever
-// transport it came.
-func (c *Controller) ingest(ctx context.Context, region string, batch *model.ResultBatch) (model.IngestAck, *ingestError) {
+// transport it came. With hold, results of checks not in the configuration
+// are neither stored nor rejected but counted in held: the caller keeps
+// them to offer again (the probe may know a check this controller's
+// configuration does not know yet).
+func (c *Controller) ingest(ctx context.Context, region string, batch *model.ResultBatch, hold bool) (ack model.IngestAck, held int, _ *ingestError) {
 	for i := range batch.Results {
 		if r := batch.Results[i].Region; r != region {
-			return model.IngestAck{}, &ingestError{http.StatusForbidden, "results[" + strconv.Itoa(i) + "].region",
+			return model.IngestAck{}, 0, &ingestError{http.StatusForbidden, "results[" + strconv.Itoa(i) + "].region",
 				fmt.Sprintf("this token belongs to region %s and cannot submit results for %q", region, r)}
 		}
 	}
 	cfg := c.Config()
 	now := c.now()
-	ack := model.IngestAck{}
 	valid := make([]model.Result, 0, len(batch.Results))
 	for i := range batch.Results {
 		r := &batch.Results[i]
 		err := r.Validate()
 		if err == nil && cfg.Check(r.Check) == nil {
+			if hold {
+				held++
+				continue
+			}
 			err = fmt.Errorf("check: %q is not in the configuration", r.Check)
 		}
 		if err == nil && r.Scheduled.Sub(now) > maxFuture {
@@ -129,7 +132,7 @@ func (c *Controller) ingest(ctx context.Context, region string, batch *model.Res
 	stored, err := c.store.InsertResults(ctx, valid)
 	if err != nil {
 		c.log.Error("ingest failed", "region", region, "probe", batch.Probe, "results", len(valid), "err", err)
-		return model.IngestAck{}, &ingestError{http.StatusInternalServerError, "", "results could not be stored; retry"}
+		return model.IngestAck{}, 0, &ingestError{http.StatusInternalServerError, "", "results could not be stored; retry"}
 	}
 	for i, ok := range stored {
 		if ok {
@@ -145,5 +148,5 @@ func (c *Controller) ingest(ctx context.Context, region string, batch *model.Res
 	c.metrics.ingested.WithLabelValues("stored").Add(float64(ack.Stored))
 	c.metrics.ingested.WithLabelValues("duplicate").Add(float64(ack.Duplicates))
 	c.metrics.ingested.WithLabelValues("rejected").Add(float64(len(ack.Rejected)))
-	return ack, nil
+	return ack, held, nil
 }

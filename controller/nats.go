@@ -2,57 +2,108 @@ package controller
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
+	"slices"
+	"time"
 
 	"github.com/nines-sre/nines/model"
 	"github.com/nines-sre/nines/transport"
 )
 
-// natsLoop consumes result batches from NATS JetStream; a message is
-// acknowledged only once its results are committed.
-func (c *Controller) natsLoop(ctx context.Context, url string) {
-	nc, js, err := transport.Connect(ctx, url, "nines-controller")
+// natsLoop consumes result batches from NATS JetStream, one durable
+// consumer for each of this deployment's scopes (its configured name, or
+// each probe token's own), following the configuration as it is reloaded.
+// A message is acknowledged only once its results are committed.
+func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duration) {
+	nc, js, err := transport.Connect(url, "nines-controller")
 	if err != nil {
 		c.log.Error("NATS transport unavailable", "url", url, "err", err)
 		return
 	}
 	defer nc.Close()
-	c.log.Info("taking results from NATS JetStream", "url", url, "stream", transport.StreamName)
-	err = transport.Consume(ctx, js, c.handleNATSBatch, func(err error) { c.log.Warn("NATS transport", "err", err) })
-	if err != nil && ctx.Err() == nil {
-		c.log.Error("NATS transport stopped", "err", err)
+	running := map[string]context.CancelFunc{}
+	defer func() {
+		for _, stop := range running {
+			stop()
+		}
+	}()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		scopes := c.Config().NATSScopes()
+		for scope, stop := range running {
+			if !slices.Contains(scopes, scope) {
+				stop()
+				delete(running, scope)
+				c.log.Info("no longer taking results from NATS", "stream", transport.StreamName(scope))
+			}
+		}
+		for _, scope := range scopes {
+			if running[scope] != nil {
+				continue
+			}
+			sctx, stop := context.WithCancel(ctx)
+			running[scope] = stop
+			c.log.Info("taking results from NATS JetStream", "url", url, "stream", transport.StreamName(scope))
+			go func() {
+				o := transport.ConsumeOptions{Wait: wait, OnErr: func(err error) { c.log.Warn("NATS transport", "stream", transport.StreamName(scope), "err", err) }}
+				for sctx.Err() == nil {
+					err := transport.Consume(sctx, js, scope, func(ctx context.Context, token string, gz bool, data []byte) error {
+						return c.handleNATSBatch(ctx, scope, token, gz, data)
+					}, o)
+					if err == nil {
+						return
+					}
+					c.log.Error("NATS transport stopped; retrying", "stream", transport.StreamName(scope), "err", err)
+					select {
+					case <-sctx.Done():
+					case <-time.After(5 * time.Second):
+					}
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 
-func (c *Controller) handleNATSBatch(ctx context.Context, token string, gz bool, data []byte) error {
-	region, _ := c.regionOfToken(token)
+// handleNATSBatch stores the batch of one message of scope's stream. A
+// message is dropped for good only when it can never be stored (broken, or
+// its token belongs to another scope); a batch with a token or checks this
+// controller's configuration does not know is held and offered again, since
+// a newer configuration may know them.
+func (c *Controller) handleNATSBatch(ctx context.Context, scope, token string, gz bool, data []byte) error {
+	region, sum := c.regionOfToken(token)
 	if region == "" {
-		c.metrics.batches.WithLabelValues("401").Inc()
-		return fmt.Errorf("a batch with an unknown probe token: %w", transport.ErrRejected)
+		c.metrics.batches.WithLabelValues("held").Inc()
+		return fmt.Errorf("%s: a batch with a probe token the configuration does not hold: %w", transport.StreamName(scope), transport.ErrWait)
 	}
-	if gz {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return fmt.Errorf("batch from %s: %v: %w", region, err, transport.ErrRejected)
-		}
-		if data, err = io.ReadAll(io.LimitReader(zr, 64<<20)); err != nil {
-			return fmt.Errorf("batch from %s: %v: %w", region, err, transport.ErrRejected)
-		}
+	if scope != c.Config().NATS.Deployment && transport.TokenScope(sum) != scope {
+		c.metrics.batches.WithLabelValues("403").Inc()
+		return fmt.Errorf("%s: a batch with a token of another stream: %w", transport.StreamName(scope), transport.ErrRejected)
 	}
 	var batch model.ResultBatch
-	if err := jsonUnmarshal(data, &batch); err != nil {
-		c.metrics.batches.WithLabelValues("400").Inc()
-		return fmt.Errorf("batch from %s: %v: %w", region, err, transport.ErrRejected)
+	if be := c.decodeStream(ctx, bytes.NewReader(data), gz, gz || len(data) > largeBody, &batch, maxBatchBytes); be != nil {
+		c.metrics.batches.WithLabelValues(fmt.Sprint(be.code)).Inc()
+		return fmt.Errorf("batch from %s: %s: %w", region, be.msg, transport.ErrRejected)
 	}
-	if _, ierr := c.ingest(ctx, region, &batch); ierr != nil {
+	_, held, ierr := c.ingest(ctx, region, &batch, true)
+	if ierr != nil {
 		c.metrics.batches.WithLabelValues(fmt.Sprint(ierr.code)).Inc()
 		if ierr.code == 500 {
 			return fmt.Errorf("batch from %s: %s", region, ierr.msg)
 		}
 		return fmt.Errorf("batch from %s: %s: %w", region, ierr.msg, transport.ErrRejected)
+	}
+	if held > 0 {
+		// The rest is stored; when the message comes again it counts as
+		// duplicates.
+		c.metrics.batches.WithLabelValues("held").Inc()
+		return fmt.Errorf("batch from %s: %d results of checks the configuration does not hold: %w", region, held, transport.ErrWait)
 	}
 	c.metrics.batches.WithLabelValues("200").Inc()
 	return nil

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,18 +25,24 @@ import (
 	"github.com/nines-sre/nines/transport"
 )
 
-// natsServer is the machine's NATS when NINES_TEST_NATS_URL is set (its
-// stream emptied first), else one in this process with JetStream.
-func natsServer(t *testing.T) string {
+// natsServer is the machine's NATS when NINES_TEST_NATS_URL is set, else
+// one in this process with JetStream. On the machine's, the streams of the
+// scopes given are emptied first and removed at the end.
+func natsServer(t *testing.T, scopes ...string) string {
 	t.Helper()
 	if u := os.Getenv("NINES_TEST_NATS_URL"); u != "" {
 		nc, err := nats.Connect(u)
 		if err != nil {
 			t.Fatalf("NINES_TEST_NATS_URL: %v", err)
 		}
-		defer nc.Close()
 		js, _ := jetstream.New(nc)
-		_ = js.DeleteStream(context.Background(), transport.StreamName)
+		drop := func() {
+			for _, s := range scopes {
+				_ = js.DeleteStream(context.Background(), transport.StreamName(s))
+			}
+		}
+		drop()
+		t.Cleanup(func() { drop(); nc.Close() })
 		return u
 	}
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
@@ -50,6 +57,9 @@ func natsServer(t *testing.T) string {
 	return ns.ClientURL()
 }
 
+// tokenScope is the default NATS scope of a probe token.
+func tokenScope(token string) string { return transport.TokenScope(sha256.Sum256([]byte(token))) }
+
 // TestNATSTransportLosesNothingWhileTheControllerIsDown: probes publish to
 // JetStream; the controller is stopped for a while and restarted; every
 // result is then stored, once, with no gap.
@@ -57,7 +67,7 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	url := natsServer(t)
+	url := natsServer(t, tokenScope("nats-test-token-000001"))
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer target.Close()
 	var cfgText bytes.Buffer

@@ -173,6 +173,9 @@ type Assignment struct {
 	Version string  `json:"version"`
 	Region  string  `json:"region"`
 	Checks  []Check `json:"checks"`
+	// NATSScope is the deployment's NATS scope (nats.deployment) when it
+	// has one; without it a probe publishes in its token's own scope.
+	NATSScope string `json:"nats_scope,omitempty"`
 }
 
 // Phases are the timings of one request, in microseconds.

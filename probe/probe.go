@@ -148,7 +148,7 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	if o.NATSURL != "" {
-		if p.pub, err = transport.NewPublisher(ctx, o.NATSURL, o.Region, o.Token, o.ProbeID); err != nil {
+		if p.pub, err = transport.NewPublisher(o.NATSURL, o.Region, o.Token, o.ProbeID); err != nil {
 			return err
 		}
 		defer p.pub.Close()
@@ -243,6 +243,9 @@ func (p *Probe) writeLoop() {
 func (p *Probe) adopt(a *model.Assignment) {
 	a.Version = strings.Trim(a.Version, `"`)
 	p.sched.apply(a)
+	if p.pub != nil {
+		p.pub.SetScope(a.NATSScope)
+	}
 	p.mu.Lock()
 	p.assignment = a.Version
 	p.mu.Unlock()

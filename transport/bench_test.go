@@ -46,7 +46,7 @@ components:
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	pub, err := transport.NewPublisher(ctx, ns.ClientURL(), "eu-london", "nats-bench-token-00001", "bench")
+	pub, err := transport.NewPublisher(ns.ClientURL(), "eu-london", "nats-bench-token-00001", "bench")
 	if err != nil {
 		b.Fatal(err)
 	}

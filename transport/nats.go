@@ -2,33 +2,71 @@
 // over NATS JetStream, for deployments where HTTP straight to the
 // controller is not enough: the stream holds results durably while the
 // controller is away, and deduplicates resent batches.
+//
+// Several deployments may share one NATS server. Each keeps to its own
+// scope: a stream, its subjects and the controller's durable consumer are
+// all named after it, so one deployment never reads, acknowledges or
+// terminates another's results. The scope is the deployment's configured
+// name (nats.deployment) or, by default, a digest of the probe token, which
+// no other deployment holds.
 package transport
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Stream and consumer names, and the subject prefix: results of region R
-// are published to nines.results.R.
-const (
-	StreamName   = "NINES_RESULTS"
-	ConsumerName = "nines-controller"
-	SubjectRoot  = "nines.results"
-	// TokenHeader carries the probe's token, which binds it to its region.
-	TokenHeader = "Nines-Token"
-)
+// TokenHeader carries the probe's token, which binds it to its region.
+const TokenHeader = "Nines-Token"
 
-// Subject is where a region's results are published.
-func Subject(region string) string { return SubjectRoot + "." + region }
+// subjectRoot prefixes every subject: results of region R in scope S are
+// published to nines.batches.S.R.
+const subjectRoot = "nines.batches"
 
-// Connect opens a JetStream context and makes sure the stream exists.
-func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, error) {
+// streamMaxAge bounds how long a batch waits in a stream for a controller
+// that can take it.
+const streamMaxAge = 7 * 24 * time.Hour
+
+var scopePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// CheckScope says why s cannot name a deployment's stream, subjects and
+// consumer, or nil when it can.
+func CheckScope(s string) error {
+	if !scopePattern.MatchString(s) {
+		return fmt.Errorf("%q must be 1 to 32 letters, digits, '-' or '_'", s)
+	}
+	return nil
+}
+
+// TokenScope is the default scope of a probe token, from the token's
+// SHA-256 (which is all a controller configured with token_sha256 knows).
+// It is a digest of that digest, so that the subject never shows the
+// configured hash.
+func TokenScope(tokenSHA256 [32]byte) string {
+	sum := sha256.Sum256(append([]byte("nines nats scope\x00"), tokenSHA256[:]...))
+	return "t" + hex.EncodeToString(sum[:8])
+}
+
+// StreamName is the stream of scope.
+func StreamName(scope string) string { return "NINES_" + scope }
+
+// Subject is where a region's results in scope are published.
+func Subject(scope, region string) string { return subjectRoot + "." + scope + "." + region }
+
+// ConsumerName is the controllers' durable consumer of scope's stream.
+func ConsumerName(scope string) string { return "nines-controller-" + scope }
+
+// Connect opens a JetStream context.
+func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return nil, nil, fmt.Errorf("nats %s: %w", url, err)
@@ -38,13 +76,22 @@ func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetSt
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: StreamName, Subjects: []string{SubjectRoot + ".>"},
-		Storage: jetstream.FileStorage, Retention: jetstream.WorkQueuePolicy, Duplicates: 10 * time.Minute, MaxAge: 7 * 24 * time.Hour})
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("stream %s: %w", StreamName, err)
-	}
 	return nc, js, nil
+}
+
+// EnsureStream makes sure scope's stream exists; probes and controllers
+// both call it, so whichever starts first creates it and nothing published
+// is lost.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, scope string) error {
+	if err := CheckScope(scope); err != nil {
+		return fmt.Errorf("scope: %w", err)
+	}
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: StreamName(scope), Subjects: []string{subjectRoot + "." + scope + ".>"},
+		Storage: jetstream.FileStorage, Retention: jetstream.WorkQueuePolicy, Duplicates: 10 * time.Minute, MaxAge: streamMaxAge})
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", StreamName(scope), err)
+	}
+	return nil
 }
 
 // Publisher sends a probe's batches.
@@ -53,27 +100,61 @@ type Publisher struct {
 	js     jetstream.JetStream
 	region string
 	token  string
+
+	mu      sync.Mutex
+	scope   string // where batches go
+	ensured string // the scope whose stream is known to exist
 }
 
-// NewPublisher connects a probe of region.
-func NewPublisher(ctx context.Context, url, region, token, probeID string) (*Publisher, error) {
-	nc, js, err := Connect(ctx, url, "nines-probe "+probeID)
+// NewPublisher connects a probe of region; its batches go to the token's
+// own scope until SetScope names the deployment's.
+func NewPublisher(url, region, token, probeID string) (*Publisher, error) {
+	nc, js, err := Connect(url, "nines-probe "+probeID)
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{nc: nc, js: js, region: region, token: token}, nil
+	return &Publisher{nc: nc, js: js, region: region, token: token, scope: TokenScope(sha256.Sum256([]byte(token)))}, nil
+}
+
+// SetScope directs later batches to the deployment's scope (as the
+// controller's assignment names it); "" means the token's own scope.
+func (p *Publisher) SetScope(scope string) {
+	if scope == "" {
+		scope = TokenScope(sha256.Sum256([]byte(p.token)))
+	}
+	p.mu.Lock()
+	p.scope = scope
+	p.mu.Unlock()
+}
+
+// Scope is where batches go now.
+func (p *Publisher) Scope() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.scope
 }
 
 // Publish stores one gzipped JSON batch in the stream; msgID makes a resend
 // of the same batch a no-op. When it returns nil the batch is durable.
 func (p *Publisher) Publish(ctx context.Context, msgID string, gzipped []byte) error {
-	m := nats.NewMsg(Subject(p.region))
+	p.mu.Lock()
+	scope, ensured := p.scope, p.ensured
+	p.mu.Unlock()
+	if scope != ensured {
+		if err := EnsureStream(ctx, p.js, scope); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.ensured = scope
+		p.mu.Unlock()
+	}
+	subject := Subject(scope, p.region)
+	m := nats.NewMsg(subject)
 	m.Header.Set(TokenHeader, p.token)
 	m.Header.Set("Content-Encoding", "gzip")
 	m.Data = gzipped
-	_, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID))
-	if err != nil {
-		return fmt.Errorf("publish to %s: %w", Subject(p.region), err)
+	if _, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("publish to %s: %w", subject, err)
 	}
 	return nil
 }
@@ -81,27 +162,52 @@ func (p *Publisher) Publish(ctx context.Context, msgID string, gzipped []byte) e
 // Close disconnects.
 func (p *Publisher) Close() { p.nc.Close() }
 
-// Handler stores one message's batch; an error means "try again later"
-// unless it wraps ErrRejected, which drops the message for good.
+// Handler stores one message's batch. nil acknowledges the message;
+// ErrRejected drops it for good (it can never be stored: broken, forged);
+// ErrWait holds it for Options.Wait (it may be stored once this controller
+// knows more, e.g. after a configuration reload); any other error offers it
+// again soon.
 type Handler func(ctx context.Context, token string, gzipped bool, data []byte) error
 
-// ErrRejected marks a message that can never be stored.
-var ErrRejected = errors.New("rejected")
+var (
+	// ErrRejected marks a message that can never be stored.
+	ErrRejected = errors.New("rejected")
+	// ErrWait marks a message this controller cannot store yet.
+	ErrWait = errors.New("held until the configuration knows it")
+)
 
-// Consume runs the controller's durable consumer until ctx is done: each
-// message is acknowledged only after handle stored it.
-func Consume(ctx context.Context, js jetstream.JetStream, handle Handler, onErr func(error)) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{Durable: ConsumerName, AckPolicy: jetstream.AckExplicitPolicy,
+// ConsumeOptions tune Consume.
+type ConsumeOptions struct {
+	// Wait is how long a message the handler answered ErrWait is held
+	// before it is offered again; default a minute.
+	Wait time.Duration
+	// OnErr hears every error, of the handler or of the fetch.
+	OnErr func(error)
+}
+
+// Consume runs scope's durable consumer until ctx is done: each message is
+// acknowledged only after handle stored it.
+func Consume(ctx context.Context, js jetstream.JetStream, scope string, handle Handler, o ConsumeOptions) error {
+	if o.Wait <= 0 {
+		o.Wait = time.Minute
+	}
+	if o.OnErr == nil {
+		o.OnErr = func(error) {}
+	}
+	if err := EnsureStream(ctx, js, scope); err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, StreamName(scope), jetstream.ConsumerConfig{Durable: ConsumerName(scope), AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: 30 * time.Second, MaxAckPending: 1000, MaxDeliver: -1})
 	if err != nil {
-		return fmt.Errorf("consumer %s: %w", ConsumerName, err)
+		return fmt.Errorf("consumer %s: %w", ConsumerName(scope), err)
 	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(50, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			if ctx.Err() == nil {
-				onErr(fmt.Errorf("fetch: %w", err))
-				time.Sleep(time.Second)
+				o.OnErr(fmt.Errorf("fetch from %s: %w", StreamName(scope), err))
+				sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -111,13 +217,25 @@ func Consume(ctx context.Context, js jetstream.JetStream, handle Handler, onErr 
 			case err == nil:
 				_ = m.Ack()
 			case errors.Is(err, ErrRejected):
-				onErr(err)
+				o.OnErr(err)
 				_ = m.Term()
+			case errors.Is(err, ErrWait):
+				o.OnErr(err)
+				_ = m.NakWithDelay(o.Wait)
 			default:
-				onErr(err)
+				o.OnErr(err)
 				_ = m.NakWithDelay(2 * time.Second)
 			}
 		}
 	}
 	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

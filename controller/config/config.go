@@ -35,6 +35,7 @@ type Config struct {
 	Alerting    Alerting      `yaml:"alerting"`
 	Dashboard   Dashboard     `yaml:"dashboard"`
 	API         API           `yaml:"api"`
+	NATS        NATS          `yaml:"nats"`
 
 	// Version is a hash of the effective configuration.
 	Version string `yaml:"-"`

@@ -450,3 +450,27 @@ func TestRecurringMaintenance(t *testing.T) {
 		t.Fatalf("bad recurrence: %v", err)
 	}
 }
+
+// nats.deployment names a stream, subjects and a consumer: it must be a
+// valid token of each.
+func TestNATSDeployment(t *testing.T) {
+	_, err := Parse("n.yaml", []byte(minimal+"nats: {deployment: \"prod.eu\"}\n"))
+	if err == nil || !strings.Contains(err.Error(), `nats.deployment: "prod.eu" must be 1 to 32 letters, digits, '-' or '_'`) {
+		t.Fatalf("bad name: %v", err)
+	}
+	cfg, err := Parse("n.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := cfg.NATSScopes()
+	if len(scopes) != len(cfg.Probes.Tokens) || scopes[0] == "" || strings.Contains(scopes[0], cfg.Probes.Tokens[0].Token) {
+		t.Fatalf("token scopes: %v", scopes)
+	}
+	cfg, err = Parse("n.yaml", []byte(minimal+"nats: {deployment: prod-eu}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.NATSScopes(); len(got) != 1 || got[0] != "prod-eu" {
+		t.Fatalf("named scope: %v", got)
+	}
+}

@@ -227,6 +227,7 @@ func (v *validator) validate(c *Config, dir string) {
 	v.validateAlerting(c)
 	v.validateDashboard(c)
 	v.validateAPI(c)
+	v.validateNATS(c)
 	v.warnExpiryPages(c)
 }
 

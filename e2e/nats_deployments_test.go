@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe"
+	"github.com/nines-sre/nines/transport"
+)
+
+// TestNATSDeploymentsKeepToThemselves: two deployments with checks of the
+// same name share one NATS server, one in its token's scope and one in a
+// named deployment's. Each stores its own probe's results and nothing of
+// the other's; a batch whose check the configuration does not hold yet is
+// kept in the stream and stored once a reload adds the check.
+func TestNATSDeploymentsKeepToThemselves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	salt := make([]byte, 6)
+	_, _ = rand.Read(salt)
+	tag := hex.EncodeToString(salt)
+	tokA, tokB, depB := "nats-a-token-"+tag, "nats-b-token-"+tag, "b"+tag
+	scopeA := tokenScope(tokA)
+	url := natsServer(t, scopeA, depB)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer target.Close()
+
+	configText := func(token, nats string, checks ...string) string {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "regions: [{id: eu-london}]\nquorum: 1\n%sprobes:\n  heartbeat_interval: 500ms\n  tokens: [{region: eu-london, token: %s}]\ncomponents:\n  - id: c\n    checks:\n", nats, token)
+		for _, id := range checks {
+			fmt.Fprintf(&b, "      - {id: %s, kind: http, interval: 1s, timeout: 500ms, http: {url: %q}}\n", id, target.URL)
+		}
+		return b.String()
+	}
+	dir := t.TempDir()
+	fileA := filepath.Join(dir, "a.yaml")
+	if err := os.WriteFile(fileA, []byte(configText(tokA, "", "shared", "a1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	var done []chan error
+	defer func() {
+		cancel()
+		for _, d := range done {
+			<-d
+		}
+	}()
+	start := func(what string, run func(ready chan string) error) string {
+		d, ready := make(chan error, 1), make(chan string, 1)
+		done = append(done, d)
+		go func() { d <- run(ready) }()
+		select {
+		case addr := <-ready:
+			return addr
+		case err := <-d:
+			t.Fatalf("%s: %v", what, err)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s did not start", what)
+		}
+		return ""
+	}
+	runController := func(name, file, text string) string {
+		cfg, err := config.Parse(name+".yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return start("controller "+name, func(ready chan string) error {
+			return controller.Run(ctx, controller.Options{Config: cfg, ConfigFile: file, ReloadEvery: 300 * time.Millisecond, DataDir: filepath.Join(dir, name),
+				Listen: "127.0.0.1:0", Logger: quiet, Registry: prometheus.NewRegistry(), NATSURL: url, NATSWait: time.Second, Ready: ready})
+		})
+	}
+	textA, _ := os.ReadFile(fileA)
+	ctlA := runController("a", fileA, string(textA))
+	ctlB := runController("b", "", configText(tokB, "nats: {deployment: "+depB+"}\n", "shared", "b1"))
+	runProbe := func(id, ctl, token string) {
+		start("probe "+id, func(ready chan string) error {
+			return probe.Run(ctx, probe.Options{Region: "eu-london", ProbeID: id, Controller: "http://" + ctl, Token: token, Listen: "127.0.0.1:0", Ready: ready,
+				SpoolPath: filepath.Join(dir, id+".db"), NATSURL: url, Logger: quiet, Registry: prometheus.NewRegistry(), MaxBackoff: 500 * time.Millisecond})
+		})
+	}
+	runProbe("probe-a", ctlA, tokA)
+	runProbe("probe-b", ctlB, tokB)
+
+	type results struct {
+		Results []struct {
+			Check string `json:"check"`
+			Probe string `json:"probe"`
+		} `json:"results"`
+	}
+	probesOf := func(ctl, check string) (map[string]int, error) {
+		var res results
+		if err := getJSON(fmt.Sprintf("http://%s/api/v1/results?check=%s&limit=10000", ctl, check), &res); err != nil {
+			return nil, err
+		}
+		seen := map[string]int{}
+		for _, r := range res.Results {
+			seen[r.Probe]++
+		}
+		return seen, nil
+	}
+	want := []struct{ ctl, check, probe string }{{ctlA, "shared", "probe-a"}, {ctlA, "a1", "probe-a"}, {ctlB, "shared", "probe-b"}, {ctlB, "b1", "probe-b"}}
+	var problems []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		problems = nil
+		for _, w := range want {
+			seen, err := probesOf(w.ctl, w.check)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			if seen[w.probe] < 4 {
+				problems = append(problems, fmt.Sprintf("%s: %d results of %s from %s, want 4 or more", w.ctl, seen[w.probe], w.check, w.probe))
+			}
+			if len(seen) > 1 {
+				problems = append(problems, fmt.Sprintf("%s: results of %s from %v, want only %s", w.ctl, w.check, seen, w.probe))
+			}
+		}
+		if len(problems) == 0 {
+			break
+		}
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	for _, scope := range []string{scopeA, depB} {
+		if _, err := js.Stream(ctx, transport.StreamName(scope)); err != nil {
+			t.Errorf("stream %s: %v", transport.StreamName(scope), err)
+		}
+	}
+
+	// A batch of a check deployment A does not hold yet: held, not dropped.
+	now := time.Now().Add(-2 * time.Second).Truncate(time.Second)
+	batch := model.ResultBatch{Probe: "by-hand", Results: []model.Result{{Check: "later", Region: "eu-london", Scheduled: now, Started: now,
+		Probe: "by-hand", DurationUS: 1500, Outcome: model.OutcomeUp, HTTPStatus: 200}}}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_ = json.NewEncoder(zw).Encode(batch)
+	_ = zw.Close()
+	m := nats.NewMsg(transport.Subject(scopeA, "eu-london"))
+	m.Header.Set(transport.TokenHeader, tokA)
+	m.Header.Set("Content-Encoding", "gzip")
+	m.Data = gz.Bytes()
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // offered at least twice
+	stream, err := js.Stream(ctx, transport.StreamName(scopeA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs < 1 {
+		t.Fatalf("the batch of a check the configuration does not hold left the stream (%d messages): it was dropped", info.State.Msgs)
+	}
+	if err := os.WriteFile(fileA, []byte(configText(tokA, "", "shared", "a1", "later")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var seen map[string]int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if seen, err = probesOf(ctlA, "later"); err == nil && seen["by-hand"] == 1 {
+			break
+		}
+	}
+	if seen["by-hand"] != 1 {
+		t.Errorf("after the reload added the check, the held result: %v (err %v), want stored once", seen, err)
+	}
+}
