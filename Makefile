@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race vet fmt-check demo ci bench bench-probe bench-go
+.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go
 
 build:
 	$(GO) build -o nines ./cmd/nines
@@ -12,6 +12,14 @@ test:
 race:
 	$(GO) test -race -short ./...
 
+# The hostile input suite: bodies that would exhaust memory, gzip bombs,
+# slow clients, guessed passwords, secrets in URLs, made-up probes,
+# implausible results and a second deployment on one NATS server, each sent
+# to the real server (the end-to-end ones to the real binary, whose peak RSS
+# they read). Its tests are named TestHostile*; `make test` runs them too.
+hostile:
+	$(GO) test -count=1 -run '^TestHostile' ./controller/... ./dashboard/... ./e2e/...
+
 vet:
 	$(GO) vet ./...
 
@@ -21,7 +29,7 @@ fmt-check:
 demo:
 	$(GO) run ./cmd/nines demo
 
-ci: fmt-check vet test race
+ci: fmt-check vet test race hostile
 
 # Benchmarks print figures; they are not part of CI. With NINES_TEST_PG_DSN
 # set (e.g. postgres://postgres@127.0.0.1:5432/test) they also measure PostgreSQL.

@@ -532,7 +532,7 @@ func TestPolicyRepeats(t *testing.T) {
 	}
 }
 
-func TestSecretsStayOutOfOutputs(t *testing.T) {
+func TestHostileSecretsStayOutOfOutputs(t *testing.T) {
 	h := newAlertHarness(t)
 	h.clock.Add(time.Minute)
 	h.minute(all(model.OutcomeDown))

@@ -64,7 +64,7 @@ func gzipBomb(t *testing.T, n int64) []byte {
 // A decompression bomb is refused with 413 as the decoder passes the
 // limit: it never expands the whole body, whatever it would expand to,
 // and the controller keeps serving.
-func TestIngestRefusesDecompressionBombs(t *testing.T) {
+func TestHostileGzipBombsAreRefused(t *testing.T) {
 	h := newHarness(t)
 	bomb := gzipBomb(t, 200<<20)
 	t.Logf("bomb: %d bytes of gzip, 200 MiB expanded", len(bomb))
@@ -97,7 +97,7 @@ func TestIngestRefusesDecompressionBombs(t *testing.T) {
 	}
 }
 
-func TestIngestNamesWhatIsWrongWithTheBody(t *testing.T) {
+func TestHostileBodiesAreNamed(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range []struct {
 		name string
@@ -130,7 +130,7 @@ func TestIngestNamesWhatIsWrongWithTheBody(t *testing.T) {
 // The PagerDuty webhook bounds its body before reading it: a body over
 // PagerDuty's own 2 MB limit is refused with 413, sized or streamed, and
 // costs no more than the limit.
-func TestPagerDutyWebhookBoundsItsBody(t *testing.T) {
+func TestHostileWebhookBodyIsBounded(t *testing.T) {
 	h := newAlertHarness(t)
 	send := func(body io.Reader, size int64) (int, uint64) {
 		var code int
@@ -161,7 +161,7 @@ func TestPagerDutyWebhookBoundsItsBody(t *testing.T) {
 
 // Implausible results are refused one by one, naming the field; the
 // plausible ones of the same batch are stored.
-func TestIngestRefusesImplausibleResults(t *testing.T) {
+func TestHostileImplausibleResultsAreRefused(t *testing.T) {
 	h := newHarness(t)
 	now := h.clock.Now()
 	good := h.result("api-health", "eu-london", 0, model.OutcomeUp)
@@ -195,7 +195,7 @@ func TestIngestRefusesImplausibleResults(t *testing.T) {
 // in length and characters, a region has at most probes.max_per_region,
 // and probes silent for long are forgotten with their metric series; the
 // real probe keeps its checks.
-func TestProbeIdentitiesAreBounded(t *testing.T) {
+func TestHostileProbeIdentitiesAreBounded(t *testing.T) {
 	h := newHarnessWith(t, strings.Replace(testConfig, "rate_limit: 100000", "rate_limit: 100000\n  max_per_region: 3", 1))
 	beat := func(id string) (int, string) {
 		resp, body := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", model.Heartbeat{Probe: id, Region: "eu-london", StartedAt: h.clock.Now()})
@@ -250,7 +250,7 @@ func TestProbeIdentitiesAreBounded(t *testing.T) {
 
 // Behind a proxy that serves HTTPS (dashboard.behind_tls), the SRE view's
 // cookies are Secure.
-func TestSignInCookiesAreSecureBehindTLS(t *testing.T) {
+func TestHostileSignInCookiesAreSecureBehindTLS(t *testing.T) {
 	for _, behind := range []bool{false, true} {
 		h := newHarnessWith(t, testConfig+fmt.Sprintf("dashboard:\n  behind_tls: %v\n", behind))
 		resp, _ := h.do("GET", "/sre/login", "", nil)
@@ -264,7 +264,7 @@ func TestSignInCookiesAreSecureBehindTLS(t *testing.T) {
 // Secrets never leave: an api_key in a check URL's query, seen in a
 // result's message, and a Slack URL (itself the credential) in a failed
 // delivery, appear in no API answer and no log line.
-func TestSecretsNeverLeave(t *testing.T) {
+func TestHostileSecretsNeverLeaveTheAPI(t *testing.T) {
 	closed := "127.0.0.1:9" // discard port: nothing listens there
 	var logs bytes.Buffer
 	yaml := testConfig + fmt.Sprintf(`alerting:

@@ -20,7 +20,7 @@ import (
 // growing waits, per address and per user name; the right password works
 // again once the wait is over, and an unknown user costs what a wrong
 // password costs.
-func TestSignInResistsGuessing(t *testing.T) {
+func TestHostileSignInResistsGuessing(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -90,7 +90,7 @@ func TestSignInResistsGuessing(t *testing.T) {
 
 // The SRE view is never cached, and a change's CSRF token is taken from
 // the form body only.
-func TestSREViewIsNotCachedAndTakesCSRFFromTheBody(t *testing.T) {
+func TestHostileSREViewIsNotCachedAndTakesCSRFFromTheBody(t *testing.T) {
 	srv, src := newTestServer(t)
 	jar, _ := cookiejar.New(nil)
 	c := noRedirect(jar)

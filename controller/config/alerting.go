@@ -181,7 +181,7 @@ func (v *validator) validateAlerting(c *Config) {
 	a.defaults(c)
 	if a.DashboardURL != "" {
 		if u, err := url.Parse(a.DashboardURL); err != nil || u.Host == "" {
-			v.add("alerting.dashboard_url", "%q is not an absolute URL", a.DashboardURL)
+			v.add("alerting.dashboard_url", "%q is not an absolute URL", model.RedactURL(a.DashboardURL, false))
 		}
 	}
 	for i, t := range a.APITokens {
@@ -200,7 +200,7 @@ func (v *validator) validateAlerting(c *Config) {
 				v.add(p+".routing_key", "a PagerDuty routing key is 32 characters, got %d", len(n.RoutingKey))
 			}
 			if u, err := url.Parse(n.EventsURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				v.add(p+".events_url", "%q is not an http(s) base URL", n.EventsURL)
+				v.add(p+".events_url", "%q is not an http(s) base URL", model.RedactURL(n.EventsURL, false))
 			}
 		case "webhook", "slack":
 			if u, err := url.Parse(n.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

@@ -98,7 +98,7 @@ func (h *HTTP) defaults() {
 func (h *HTTP) validate(v *validator, p, _ string) {
 	u, err := url.Parse(h.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(p+".url", "%q is not an absolute http or https URL", h.URL)
+		v.add(p+".url", "%q is not an absolute http or https URL", model.RedactURL(h.URL, false))
 	}
 	switch h.Method {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
@@ -107,7 +107,7 @@ func (h *HTTP) validate(v *validator, p, _ string) {
 	}
 	if h.Proxy != "" {
 		if u, err := url.Parse(h.Proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
-			v.add(p+".proxy", "%q is not an http, https or socks5 proxy URL", h.Proxy)
+			v.add(p+".proxy", "%q is not an http, https or socks5 proxy URL", model.RedactURL(h.Proxy, false))
 		}
 	}
 }
@@ -272,7 +272,7 @@ func (f *Flow) validate(v *validator, p, _ string) {
 			continue
 		}
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.add(p+"."+field, "%q is not an absolute http or https URL", raw)
+			v.add(p+"."+field, "%q is not an absolute http or https URL", model.RedactURL(raw, false))
 		}
 	}
 	if f.SegmentTimeout < 0 {

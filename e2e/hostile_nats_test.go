@@ -28,15 +28,16 @@ import (
 	"github.com/nines-sre/nines/transport"
 )
 
-// TestNATSDeploymentsKeepToThemselves: two deployments with checks of the
+// TestHostileNATSDeploymentsKeepToThemselves: two deployments with checks of the
 // same name share one NATS server, one in its token's scope and one in a
 // named deployment's. Each stores its own probe's results and nothing of
 // the other's; a batch whose check the configuration does not hold yet is
 // kept in the stream and stored once a reload adds the check.
-func TestNATSDeploymentsKeepToThemselves(t *testing.T) {
+func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	salt := make([]byte, 6)
 	_, _ = rand.Read(salt)
 	tag := hex.EncodeToString(salt)
