@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go
+.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go bench-crowd
 
 build:
 	$(GO) build -o nines ./cmd/nines
@@ -33,11 +33,15 @@ ci: fmt-check vet test race hostile
 
 # Benchmarks print figures; they are not part of CI. With NINES_TEST_PG_DSN
 # set (e.g. postgres://postgres@127.0.0.1:5432/test) they also measure PostgreSQL.
-bench: bench-probe bench-go
+bench: bench-probe bench-go bench-crowd
 
 # One probe, 10,000 checks a minute against a loopback target.
 bench-probe:
 	$(GO) run ./bench/probeload -checks 10000 -duration 70s
+
+# The status page, status API and a badge under an outage's crowd.
+bench-crowd:
+	$(GO) run ./bench/crowd -checks 5000 -clients 64 -duration 10s
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

@@ -43,6 +43,10 @@ type Options struct {
 	// checked every ReloadEvery (default 5s).
 	ConfigFile  string
 	ReloadEvery time.Duration
+	// PublishEvery is the least time between two renders of the public
+	// documents (status page, status JSON, badges) while what they show
+	// keeps changing; default a second, < 0 renders them per request.
+	PublishEvery time.Duration
 	// AlertEvery is how often alert rules run (default 1s); NotifyClient
 	// carries notifications (default: 30 s timeout).
 	AlertEvery   time.Duration
@@ -91,6 +95,9 @@ type Controller struct {
 	reload reloader
 	alerts alertState
 	dash   *dashboard.Server
+
+	changes   atomic.Uint64 // bumped when what the public documents show changes
+	published published
 
 	decoding decoding // turns for decoding large bodies
 
@@ -149,8 +156,10 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if el != nil {
 		c.alerts.dispatcher.Fence = el.Leading
 	}
+	publish := c.publishOptions(o.PublishEvery)
+	c.initPublished(publish)
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
-		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS})
+		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics = newMetrics(c)
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))

@@ -74,15 +74,21 @@ func newHarnessWith(t *testing.T, yaml string) *harness {
 }
 
 // newHarnessAt runs a controller on dir with a fake clock behind httptest.
-func newHarnessAt(t *testing.T, yaml, dir string, clk *clock) *harness {
+// Its public documents are rendered per request, so that they follow the
+// fake clock; tune changes the options.
+func newHarnessAt(t *testing.T, yaml, dir string, clk *clock, tune ...func(*Options)) *harness {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	c, err := New(context.Background(), Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: reg, Now: clk.Now})
+	o := Options{Config: cfg, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: reg, Now: clk.Now, PublishEvery: -1}
+	for _, f := range tune {
+		f(&o)
+	}
+	c, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,13 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 	c := d.c
 	cfg := c.Config()
 	now := c.now()
-	st := c.Status()
+	// The page shows the published status document's verdicts: the page
+	// and the API say the same.
+	published, err := c.published.status.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := published.Value
 	p := &dashboard.StatusPage{Title: cfg.Dashboard.Title, GeneratedAt: now.UTC(), Status: dashboard.Operational,
 		Components: []dashboard.Component{}, Incidents: []dashboard.Incident{}}
 	for _, r := range st.Regions {
@@ -76,8 +82,17 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 	if err != nil {
 		return nil, err
 	}
-	for i, comp := range st.Components {
-		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: cfg.Components[i].Description}
+	compIndex := make(map[string]int, len(cfg.Components))
+	for i := range cfg.Components {
+		compIndex[cfg.Components[i].ID] = i
+	}
+	for _, comp := range st.Components {
+		// The document may be of the configuration before a reload.
+		k, ok := compIndex[comp.ID]
+		if !ok {
+			continue
+		}
+		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: cfg.Components[k].Description}
 		statuses := make([]model.Status, 0, len(comp.Checks))
 		for _, ch := range comp.Checks {
 			statuses = append(statuses, ch.Status)
@@ -86,7 +101,7 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 		// The component's own minutes: one down minute however many of its
 		// checks were down in it.
 		days := make([]sla.Counts, 90)
-		for _, b := range hist[componentSeries(&cfg.Components[i])] {
+		for _, b := range hist[componentSeries(&cfg.Components[k])] {
 			if k := int((sla.MinuteOf(b.Start) - from) / sla.SpanDay); k >= 0 && k < 90 {
 				days[k] = b.Counts
 			}
@@ -293,6 +308,7 @@ func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {
 }
 
 func (d dashSource) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
+	defer d.c.changed()
 	return d.c.store.AddIncidentUpdate(ctx, id, status, body, by, d.c.now())
 }
 
@@ -321,6 +337,7 @@ func (c *Controller) syncIncidents(ctx context.Context) error {
 			if _, err := c.store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started); err != nil {
 				return err
 			}
+			c.changed() // an open incident: shown until it resolves
 		case alerting.StateResolved:
 			id, open, err := c.store.IncidentForAlert(ctx, a.Key, a.Incident)
 			if err != nil {
@@ -330,6 +347,7 @@ func (c *Controller) syncIncidents(ctx context.Context) error {
 				if err := c.store.AddIncidentUpdate(ctx, id, "resolved", "Recovered: the regions see it up again.", "nines", now); err != nil {
 					return err
 				}
+				c.changed()
 			}
 		}
 	}

@@ -62,6 +62,7 @@ func (c *Controller) ReloadFile(path string) error {
 	c.reload.lastAt = now
 	if err != nil {
 		c.reload.lastErr = err.Error()
+		c.changed()
 		c.reload.mu.Unlock()
 		c.metrics.reloads.WithLabelValues("failure").Inc()
 		c.metrics.reloadOK.Set(0)
@@ -72,6 +73,7 @@ func (c *Controller) ReloadFile(path string) error {
 	c.reload.mu.Unlock()
 	old := c.Config()
 	c.cfg.Store(cfg)
+	c.changed()
 	c.metrics.reloads.WithLabelValues("success").Inc()
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(now.Unix()))

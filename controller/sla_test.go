@@ -41,7 +41,7 @@ func newController(t testing.TB, yaml string, now func() time.Time) *Controller 
 		t.Fatal(err)
 	}
 	c, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(), Now: now})
+		Registry: prometheus.NewRegistry(), Now: now, PublishEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

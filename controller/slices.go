@@ -128,6 +128,7 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 	if err := c.store.PutVerdicts(ctx, ch.ID, slices, events, marked, seq); err != nil {
 		return fmt.Errorf("slice %s: %w", check, err)
 	}
+	c.changed() // the day bars
 	return c.sliceComponent(ctx, cfg, ch.ID, ms[0], ms[len(ms)-1]+1)
 }
 

@@ -3,6 +3,7 @@ package controller
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -18,6 +19,9 @@ import (
 type latest struct {
 	mu sync.RWMutex
 	m  map[string]map[string]*model.Result // check → region → result
+	// changes counts the results that became a region's newest; flips
+	// those of them that said something else than the one they replaced.
+	changes, flips atomic.Uint64
 }
 
 func newLatest() *latest { return &latest{m: map[string]map[string]*model.Result{}} }
@@ -32,8 +36,12 @@ func (l *latest) offer(r model.Result) {
 		l.m[r.Check] = byRegion
 	}
 	if cur, ok := byRegion[r.Region]; !ok || r.Scheduled.After(cur.Scheduled) {
+		if !ok || cur.Outcome != r.Outcome || cur.ProbeIsolated != r.ProbeIsolated {
+			l.flips.Add(1)
+		}
 		r.Started = r.Started.UTC()
 		byRegion[r.Region] = &r
+		l.changes.Add(1)
 	}
 }
 

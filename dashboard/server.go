@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/internal/snapshot"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	Secure bool
 	// Sessions keeps sign-ins; nil keeps them in memory (one replica).
 	Sessions Sessions
+	// Publish says when the status page and the badges are rendered again
+	// (on a change of Publish.Version, at most once per MinInterval); the
+	// zero value renders them for every request.
+	Publish snapshot.Options
 }
 
 // Sessions keeps signed-in sessions by key, a digest of the session id;
@@ -103,6 +108,10 @@ type Server struct {
 
 	sessions Sessions
 	signins  *signinLimiter
+
+	page     *snapshot.Cache[struct{}]
+	badgesMu sync.Mutex
+	badges   map[string]*snapshot.Cache[bool] // by check; value: the check exists
 }
 
 const (
@@ -121,7 +130,15 @@ func New(o Options) *Server {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter()}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter(), badges: map[string]*snapshot.Cache[bool]{}}
+	s.page = snapshot.New("text/html; charset=utf-8", o.Publish, func(ctx context.Context) (struct{}, []byte, error) {
+		p, err := s.o.Source.StatusPage(ctx)
+		if err != nil {
+			return struct{}{}, nil, err
+		}
+		b, err := RenderStatus(p)
+		return struct{}{}, b, err
+	})
 	if s.sessions == nil {
 		s.sessions = &memSessions{m: map[string]Session{}}
 	}
@@ -199,19 +216,20 @@ func RenderStatus(p *StatusPage) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+// statusPage serves the published page: rendered once per change, sent
+// with an ETag and gzip, held by browsers and CDNs for a few seconds.
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	p, err := s.o.Source.StatusPage(r.Context())
+	e, err := s.page.Get(r.Context())
 	if err != nil {
 		s.o.Logger.Error("status page", "err", err)
 		http.Error(w, "status unavailable", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Cache-Control", "public, max-age=30")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := WriteStatus(w, p); err != nil {
-		s.o.Logger.Error("render status page", "err", err)
-	}
+	e.Serve(w, r, "public, max-age=5")
 }
+
+// maxBadges bounds the badges kept rendered: one per check asked for.
+const maxBadges = 100_000
 
 func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 	check, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
@@ -219,11 +237,38 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	uptime, status, found := s.o.Source.Badge(r.Context(), check)
-	if !found {
+	s.badgesMu.Lock()
+	c := s.badges[check]
+	if c == nil {
+		c = snapshot.New("image/svg+xml", s.o.Publish, func(ctx context.Context) (bool, []byte, error) {
+			uptime, status, found := s.o.Source.Badge(ctx, check)
+			if !found {
+				return false, nil, nil
+			}
+			return true, badgeFor(check, uptime, status), nil
+		})
+		if len(s.badges) < maxBadges {
+			s.badges[check] = c
+		}
+	}
+	s.badgesMu.Unlock()
+	e, err := c.Get(r.Context())
+	if err != nil || !e.Value {
+		// Not a check (or no longer one): forget it, so that made-up
+		// names take no room.
+		s.badgesMu.Lock()
+		delete(s.badges, check)
+		s.badgesMu.Unlock()
 		http.Error(w, "no check "+check, http.StatusNotFound)
 		return
 	}
+	e.Serve(w, r, "public, max-age=60")
+}
+
+// badgeFor draws a check's badge: its 30-day availability (nil: no data),
+// coloured by how it meets 99.9 %, and its status when down or in
+// maintenance.
+func badgeFor(check string, uptime *float64, status string) []byte {
 	value, color := "no data", "#8c959f"
 	if uptime != nil {
 		value = strconv.FormatFloat(*uptime*100, 'f', 2, 64) + "%"
@@ -244,9 +289,7 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 		value += " · maintenance"
 		color = "#0969da"
 	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "public, max-age=60")
-	w.Write(badgeSVG(check, value, color))
+	return badgeSVG(check, value, color)
 }
 
 // Sign-in: the login form carries a token also set in a cookie (double

@@ -23,13 +23,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/internal/proc"
 )
 
 func main() {
@@ -88,12 +88,12 @@ func measureBaseline(target string, perMinute int, d time.Duration) (float64, er
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	time.Sleep(2 * time.Second)
-	c0, err := cpuSeconds(cmd.Process.Pid)
+	c0, err := proc.CPUSeconds(cmd.Process.Pid)
 	if err != nil {
 		return 0, err
 	}
 	time.Sleep(d)
-	c1, err := cpuSeconds(cmd.Process.Pid)
+	c1, err := proc.CPUSeconds(cmd.Process.Pid)
 	if err != nil {
 		return 0, err
 	}
@@ -180,9 +180,9 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	fmt.Printf("probeload: %d checks a minute, fresh connection per check: %v, %s run, CPU measured after %s\n", n, !keepAlive, duration, warmup)
 
 	time.Sleep(warmup)
-	warmRSS, _ := rss(pid)
-	warmPeak, _ := peakRSS(pid)
-	cpu0, err := cpuSeconds(pid)
+	warmRSS, _ := proc.RSS(pid)
+	warmPeak, _ := proc.PeakRSS(pid)
+	cpu0, err := proc.CPUSeconds(pid)
 	if err != nil {
 		return err
 	}
@@ -191,13 +191,13 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 		go profile(metricsAddr, duration-warmup-2*time.Second)
 	}
 	time.Sleep(duration - warmup)
-	cpu1, err := cpuSeconds(pid)
+	cpu1, err := proc.CPUSeconds(pid)
 	if err != nil {
 		return err
 	}
 	to := time.Now()
-	peak, _ := peakRSS(pid)
-	endRSS, _ := rss(pid)
+	peak, _ := proc.PeakRSS(pid)
+	endRSS, _ := proc.RSS(pid)
 	if heapProfile != "" {
 		save(fmt.Sprintf("http://%s/debug/pprof/heap", metricsAddr), heapProfile)
 	}
@@ -242,7 +242,7 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	fmt.Printf("CPU                   %.3f s per 1,000 checks = %.3f CPU-ms per check (target <= 0.2)\n", cpu/float64(inWindow)*1000, cpu/float64(inWindow)*1000)
 	fmt.Printf("CPU share             %.1f %% of one core (target < 10 %%)\n", cpu/window*100)
 	fmt.Printf("peak RSS              %.1f MB (target < 40 MB); %.1f MB peak by the end of warm-up, RSS %.1f MB then and %.1f MB at the end\n",
-		float64(peak)/1024, float64(warmPeak)/1024, float64(warmRSS)/1024, float64(endRSS)/1024)
+		float64(peak)/(1<<20), float64(warmPeak)/(1<<20), float64(warmRSS)/(1<<20), float64(endRSS)/(1<<20))
 	fmt.Printf("schedule lateness     p50 %d ms, p99 %d ms, max %d ms (target p99 < 50 ms)\n", pct(lags, 50), pct(lags, 99), pct(lags, 100))
 	fmt.Printf("first interval        %d of %d checks ran within their first minute\n", firstMinute, n)
 	if baseline {
@@ -282,35 +282,3 @@ func pct(sorted []int64, p int) int64 {
 	return sorted[min(i, len(sorted)-1)]
 }
 
-// cpuSeconds reads user+system CPU time of pid from /proc.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseFloat(fields[11], 64)
-	st, _ := strconv.ParseFloat(fields[12], 64)
-	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
-}
-
-// peakRSS reads VmHWM of pid in KiB.
-func peakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM:") }
-
-// rss reads VmRSS of pid in KiB.
-func rss(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
-
-func procStatus(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			f := strings.Fields(rest)
-			return strconv.ParseInt(f[0], 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}

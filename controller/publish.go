@@ -1,0 +1,66 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	gojson "github.com/goccy/go-json"
+
+	"github.com/nines-sre/nines/internal/snapshot"
+)
+
+// The public documents (the status JSON in full and compact, the status
+// page, the badges) are rendered once per change of what they show, not
+// per request: an outage's crowd then costs a copy of bytes per visitor,
+// and never slows the ingest and detection behind it.
+
+// Publishing defaults: under a stream of changes a document is rendered
+// at most once a second, but at once (within a tenth of that) when a
+// region's result turns from up to down or back; with no change at all,
+// every 5 s (what changes with time alone, a region falling silent, still
+// shows).
+const (
+	defaultPublishEvery = time.Second
+	publishMaxAge       = 5 * time.Second
+)
+
+// published holds the status API's documents.
+type published struct {
+	status  *snapshot.Cache[*StatusResponse]
+	compact *snapshot.Cache[*CompactStatus]
+}
+
+// changed says that something the public documents show has changed.
+func (c *Controller) changed() { c.changes.Add(1) }
+
+// version changes whenever what the public documents show may have.
+func (c *Controller) version() uint64 { return c.changes.Load() + c.latest.changes.Load() }
+
+// publishOptions are the snapshot options of the public documents; every
+// < 0 renders them for every request.
+func (c *Controller) publishOptions(every time.Duration) snapshot.Options {
+	if every < 0 {
+		return snapshot.Options{}
+	}
+	if every == 0 {
+		every = defaultPublishEvery
+	}
+	return snapshot.Options{Version: c.version, Urgent: c.latest.flips.Load, MinInterval: every, MaxAge: publishMaxAge}
+}
+
+func (c *Controller) initPublished(o snapshot.Options) {
+	c.published.status = snapshot.New("application/json", o, func(context.Context) (*StatusResponse, []byte, error) {
+		st := c.Status()
+		b, err := gojson.Marshal(&st)
+		return &st, append(b, '\n'), err
+	})
+	c.published.compact = snapshot.New("application/json", o, func(ctx context.Context) (*CompactStatus, []byte, error) {
+		e, err := c.published.status.Get(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		cs := compactStatus(e.Value)
+		b, err := gojson.Marshal(cs)
+		return cs, append(b, '\n'), err
+	})
+}

@@ -1,0 +1,161 @@
+package controller
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/model"
+)
+
+const twoComponents = testConfig + `  - id: web
+    checks:
+      - {id: web-home, kind: http, http: {url: "http://127.0.0.1:9/"}}
+`
+
+// raw asks without the client's transparent gunzip.
+func (h *harness) raw(path string, hdr ...string) (*http.Response, []byte) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// The status JSON and page are rendered once per change and served as
+// bytes: gzip to who accepts it, 304 to who holds them, the same bytes to
+// a crowd; a new result shows within the publish interval.
+func TestPublishedDocumentsFollowChangesNotRequests(t *testing.T) {
+	h := newHarnessAt(t, twoComponents, t.TempDir(), &clock{t: time.Now().UTC().Truncate(time.Second)}, func(o *Options) { o.PublishEvery = 100 * time.Millisecond })
+	for _, r := range []string{"eu-london", "eu-frankfurt", "ap-tokyo"} {
+		h.heartbeat(r)
+		h.ship(r, h.result("api-health", r, time.Second, model.OutcomeUp))
+	}
+	// (The compact form of two components is too small to gzip.)
+	for path, gz := range map[string]bool{"/api/v1/status": true, "/api/v1/status?view=compact": false, "/": true} {
+		resp, body := h.raw(path, "Accept-Encoding", "gzip")
+		etag := resp.Header.Get("ETag")
+		if resp.StatusCode != 200 || (resp.Header.Get("Content-Encoding") == "gzip") != gz || etag == "" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+		plain := body
+		if gz {
+			zr, err := gzip.NewReader(strings.NewReader(string(body)))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			plain, _ = io.ReadAll(zr)
+		}
+		if !strings.Contains(string(plain), "api") {
+			t.Fatalf("%s: %.200s", path, plain)
+		}
+		if resp, body := h.raw(path, "If-None-Match", etag); resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+			t.Fatalf("%s with its ETag: %d, %d bytes", path, resp.StatusCode, len(body))
+		}
+	}
+
+	// A crowd with nothing changing: no render at all.
+	time.Sleep(150 * time.Millisecond)
+	h.raw("/api/v1/status") // past the interval with no change: still no render
+	before := h.c.published.status.Builds.Load()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				h.raw("/api/v1/status")
+			}
+		}()
+	}
+	wg.Wait()
+	if n := h.c.published.status.Builds.Load() - before; n > 0 {
+		t.Fatalf("400 requests with nothing changed rendered the status %d times", n)
+	}
+
+	// A change shows within the interval.
+	_, body := h.do("GET", "/api/v1/status", "", nil)
+	old := string(body)
+	h.ship("eu-london", h.result("api-health", "eu-london", 0, model.OutcomeDown))
+	h.ship("eu-frankfurt", h.result("api-health", "eu-frankfurt", 0, model.OutcomeDown))
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		var st StatusResponse
+		_, body = h.do("GET", "/api/v1/status", "", nil)
+		_ = json.Unmarshal(body, &st)
+		if st.Status == model.StatusDown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outage did not show within 2 s:\nbefore %.300s\nnow %.300s", old, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ?component=, ?check=, ?limit= with ?cursor= and ?view=compact cut the
+// document; what cannot be answered is named.
+func TestStatusFiltersAndPages(t *testing.T) {
+	h := newHarnessWith(t, twoComponents)
+	get := func(path string, want int) map[string]any {
+		t.Helper()
+		resp, body := h.do("GET", path, "", nil)
+		if resp.StatusCode != want {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		return m
+	}
+	ids := func(doc map[string]any) (comps []string, checks []string) {
+		list, _ := doc["components"].([]any)
+		for _, c := range list {
+			cm := c.(map[string]any)
+			comps = append(comps, cm["id"].(string))
+			for _, ch := range cm["checks"].([]any) {
+				checks = append(checks, ch.(map[string]any)["id"].(string))
+			}
+		}
+		return
+	}
+	if c, ch := ids(get("/api/v1/status?check=api-docs", 200)); strings.Join(c, ",") != "api" || strings.Join(ch, ",") != "api-docs" {
+		t.Fatalf("?check=api-docs: %v %v", c, ch)
+	}
+	if c, _ := ids(get("/api/v1/status?component=web", 200)); strings.Join(c, ",") != "web" {
+		t.Fatalf("?component=web: %v", c)
+	}
+	page1 := get("/api/v1/status?limit=1", 200)
+	c1, _ := ids(page1)
+	next, _ := page1["next_cursor"].(string)
+	if strings.Join(c1, ",") != "api" || next != "api" {
+		t.Fatalf("first page: %v, next %q", c1, next)
+	}
+	page2 := get("/api/v1/status?limit=1&cursor="+next, 200)
+	if c2, _ := ids(page2); strings.Join(c2, ",") != "web" || page2["next_cursor"] != nil {
+		t.Fatalf("second page: %v, next %v", c2, page2["next_cursor"])
+	}
+	compact := get("/api/v1/status?view=compact&check=web-home", 200)
+	if _, ch := ids(compact); strings.Join(ch, ",") != "web-home" || compact["probes"] != nil {
+		t.Fatalf("compact: %v", compact)
+	}
+	for path, field := range map[string]string{"/api/v1/status?limit=0": "limit", "/api/v1/status?view=tiny": "view", "/api/v1/status?cursor=nope": "cursor"} {
+		if m := get(path, 400); m["field"] != field {
+			t.Fatalf("%s: %v", path, m)
+		}
+	}
+	if m := get("/api/v1/status?check=nope", 404); m["field"] != "check" {
+		t.Fatalf("unknown check: %v", m)
+	}
+}
