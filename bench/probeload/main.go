@@ -281,4 +281,3 @@ func pct(sorted []int64, p int) int64 {
 	}
 	return sorted[min(i, len(sorted)-1)]
 }
-
