@@ -96,7 +96,10 @@ type Controller struct {
 	alerts alertState
 	dash   *dashboard.Server
 
-	changes   atomic.Uint64 // bumped when what the public documents show changes
+	changes atomic.Uint64 // bumped when what the public documents show changes
+	// unsliced is when the oldest result not yet sliced arrived (Unix
+	// nanoseconds, 0 for none), for nines_slices_lag_seconds.
+	unsliced  atomic.Int64
 	published published
 
 	decoding decoding // turns for decoding large bodies
@@ -297,9 +300,11 @@ func (c *Controller) every(ctx context.Context, interval time.Duration, now bool
 	defer t.Stop()
 	for {
 		if now {
+			began := time.Now()
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
 				c.log.Error(what+" failed; trying again", "err", err)
 			}
+			c.metrics.loops.WithLabelValues(what).Observe(time.Since(began).Seconds())
 		}
 		now = true
 		select {

@@ -134,6 +134,9 @@ func (c *Controller) ingest(ctx context.Context, region string, batch *model.Res
 		c.log.Error("ingest failed", "region", region, "probe", batch.Probe, "results", len(valid), "err", err)
 		return model.IngestAck{}, 0, &ingestError{http.StatusInternalServerError, "", "results could not be stored; retry"}
 	}
+	if len(valid) > 0 {
+		c.unsliced.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	for i, ok := range stored {
 		if ok {
 			ack.Stored++

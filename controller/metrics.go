@@ -23,6 +23,9 @@ type metrics struct {
 	reloadTime prometheus.Gauge
 	leader     prometheus.Gauge
 
+	loops    *prometheus.HistogramVec
+	sliceLag prometheus.Histogram
+
 	checkUp      *prometheus.Desc
 	checkStatus  *prometheus.Desc
 	regionHealth *prometheus.Desc
@@ -39,6 +42,16 @@ var verdictStatuses = []model.Status{model.StatusUp, model.StatusDown, model.Sta
 func newMetrics(c *Controller) *metrics {
 	return &metrics{
 		c: c,
+		loops: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "nines", Subsystem: "controller", Name: "loop_duration_seconds",
+			Help:    "Time one run of a periodic loop took (slice evaluation, alert evaluation, retention, export, ...).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"loop"}),
+		sliceLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "nines", Subsystem: "slices", Name: "lag_seconds",
+			Help:    "Time from the arrival of the oldest result a slice evaluation handled to the end of that evaluation.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}),
 		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nines", Subsystem: "ingest", Name: "results_total",
 			Help: "Results received from probes, by outcome: stored, duplicate or rejected.",
@@ -93,6 +106,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.reloadOK.Describe(ch)
 	m.reloadTime.Describe(ch)
 	m.leader.Describe(ch)
+	m.loops.Describe(ch)
+	m.sliceLag.Describe(ch)
 	for _, d := range []*prometheus.Desc{m.checkUp, m.checkStatus, m.regionHealth, m.spoolDepth, m.configInfo, m.staleEdge, m.sloBudget, m.sloBurn, m.sloSLI} {
 		ch <- d
 	}
@@ -107,6 +122,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.reloadOK.Collect(ch)
 	m.reloadTime.Collect(ch)
 	m.leader.Collect(ch)
+	m.loops.Collect(ch)
+	m.sliceLag.Collect(ch)
 	c := m.c
 	cfg := c.Config()
 	now := c.now()

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -157,5 +158,30 @@ func TestStatusFiltersAndPages(t *testing.T) {
 	}
 	if m := get("/api/v1/status?check=nope", 404); m["field"] != "check" {
 		t.Fatalf("unknown check: %v", m)
+	}
+}
+
+// nines_slices_lag_seconds observes one evaluation per batch of arrivals:
+// from the oldest unsliced result's arrival to the evaluation's end.
+func TestSliceLagIsMeasured(t *testing.T) {
+	h := newHarness(t)
+	h.heartbeat("eu-london")
+	h.ship("eu-london", h.result("api-health", "eu-london", time.Minute, model.OutcomeUp))
+	count := func() string {
+		_, body := h.do("GET", "/metrics", "", nil)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "nines_slices_lag_seconds_count ") {
+				return strings.TrimPrefix(line, "nines_slices_lag_seconds_count ")
+			}
+		}
+		return "absent"
+	}
+	for i, want := range []string{"1", "1"} { // the second pass had nothing new
+		if err := h.c.EvaluateSlices(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(); got != want {
+			t.Fatalf("after pass %d: count %s, want %s", i+1, got, want)
+		}
 	}
 }

@@ -30,7 +30,16 @@ const dirtyBatch = 50_000
 // EvaluateSlices recomputes every dirty minute slice now, and gives every
 // minute of a maintenance window that has begun a maintenance slice, with
 // or without results in it.
-func (c *Controller) EvaluateSlices(ctx context.Context) error {
+func (c *Controller) EvaluateSlices(ctx context.Context) (err error) {
+	if since := c.unsliced.Swap(0); since != 0 {
+		defer func() {
+			if err != nil {
+				c.unsliced.CompareAndSwap(0, since)
+				return
+			}
+			c.metrics.sliceLag.Observe(time.Since(time.Unix(0, since)).Seconds())
+		}()
+	}
 	if err := c.backfillLatency(ctx); err != nil {
 		return err
 	}
