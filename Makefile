@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go bench-crowd
+.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go bench-crowd bench-scale
 
 build:
 	$(GO) build -o nines ./cmd/nines
@@ -41,6 +41,17 @@ bench-probe:
 
 # The status page, status API and a badge under an outage's crowd.
 bench-crowd:
+	$(GO) run ./bench/crowd -checks 5000 -clients 64 -duration 10s
+
+# The controller's cost at each size (checks × 7 regions, one result per
+# check and region a minute), then the crowd: e.g.
+#   make bench-scale SIZES=1000,5000 SCALE_DURATION=2m
+# With DATABASE=postgres://... on PostgreSQL (a schema per size).
+SIZES ?= 1000,5000,20000,50000
+SCALE_DURATION ?= 5m
+DATABASE ?=
+bench-scale:
+	$(GO) run ./bench/scale -sizes $(SIZES) -duration $(SCALE_DURATION) $(if $(DATABASE),-database $(DATABASE))
 	$(GO) run ./bench/crowd -checks 5000 -clients 64 -duration 10s
 
 bench-go:

@@ -27,6 +27,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/nines-sre/nines/bench/internal/loadgen"
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/internal/proc"
@@ -110,11 +111,8 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	}
 	defer os.RemoveAll(dir)
 	if binary == "" {
-		binary = filepath.Join(dir, "nines-probe")
-		build := exec.Command("go", "build", "-o", binary, "./cmd/nines-probe")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build: %w", err)
+		if binary, err = loadgen.Build(dir, "./cmd/nines-probe"); err != nil {
+			return err
 		}
 	}
 

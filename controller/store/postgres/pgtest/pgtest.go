@@ -1,10 +1,12 @@
-// Package pgtest gives tests a PostgreSQL schema of their own.
+// Package pgtest gives tests and benchmarks a PostgreSQL schema of their
+// own.
 package pgtest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -26,34 +28,46 @@ func DSN(t testing.TB) string {
 // dropped when t ends, and returns dsn pointing at it.
 func Schema(t testing.TB, dsn string) string {
 	t.Helper()
-	ctx := context.Background()
+	scoped, drop, err := NewSchema(context.Background(), dsn, "nines_test_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	return scoped
+}
+
+// NewSchema creates a schema named prefix and random hex in the database
+// at dsn, and returns dsn pointing at it and a function that drops it.
+func NewSchema(ctx context.Context, dsn, prefix string) (string, func(), error) {
 	b := make([]byte, 6)
 	rand.Read(b)
-	name := "nines_test_" + hex.EncodeToString(b)
+	name := prefix + hex.EncodeToString(b)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatalf("connect %s: %v", redact(dsn), err)
+		return "", nil, fmt.Errorf("connect %s: %w", redact(dsn), err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+name); err != nil {
-		t.Fatalf("create schema: %v", err)
+		return "", nil, fmt.Errorf("create schema: %w", err)
 	}
-	t.Cleanup(func() {
+	drop := func() {
+		ctx := context.Background()
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			return
 		}
 		defer conn.Close(ctx)
 		conn.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`)
-	})
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatal(err)
+		drop()
+		return "", nil, fmt.Errorf("database URL: %w", err)
 	}
 	q := u.Query()
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
-	return u.String()
+	return u.String(), drop, nil
 }
 
 func redact(dsn string) string {
