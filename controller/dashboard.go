@@ -64,8 +64,9 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 	c := d.c
 	cfg := c.Config()
 	now := c.now()
-	// The page shows the published status document's verdicts: the page
-	// and the API say the same.
+	// The page shows the published status document's verdicts (as
+	// published, at most one build behind the API's): the page and the
+	// API say the same.
 	published, err := c.published.status.Get(ctx)
 	if err != nil {
 		return nil, err

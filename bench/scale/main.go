@@ -46,6 +46,7 @@ func main() {
 	warmup := flag.Duration("warmup", time.Minute, "time before the measurement, for every check to have results and slices")
 	database := flag.String("database", "", "a postgres:// URL (default: SQLite in a temporary directory)")
 	binary := flag.String("binary", "", "nines binary (default: build ./cmd/nines)")
+	flag.StringVar(&profileDir, "profile", "", "write the controller's CPU profile of each size's measurement to this directory (cpu-N.pprof)")
 	flag.Parse()
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {
@@ -61,6 +62,8 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+var profileDir string
 
 func run(sizes []int, duration, warmup time.Duration, database, binary string) error {
 	dir, err := os.MkdirTemp("", "nines-scale")
@@ -104,6 +107,13 @@ func measure(binary, dir string, checks int, duration, warmup time.Duration, dat
 		defer drop()
 		args = append(args, "--database", scoped)
 	}
+	debugAddr := ""
+	if profileDir != "" {
+		if debugAddr, err = loadgen.FreeAddr(); err != nil {
+			return "", err
+		}
+		args = append(args, "--debug-listen", debugAddr)
+	}
 	ctl, err := loadgen.StartController(binary, dir, loadgen.Config(checks, max(checks/100, 1), loadgen.Regions, 2), args...)
 	if err != nil {
 		return "", err
@@ -136,6 +146,14 @@ func measure(binary, dir string, checks int, duration, warmup time.Duration, dat
 	}
 	began := time.Now()
 	sampled := sample(ctx, ctl.Base, duration)
+	profiled := make(chan error, 1)
+	if debugAddr != "" {
+		go func() {
+			profiled <- profile(debugAddr, filepath.Join(profileDir, fmt.Sprintf("cpu-%d.pprof", checks)), duration)
+		}()
+	} else {
+		profiled <- nil
+	}
 	select {
 	case err := <-errc:
 		return "", fmt.Errorf("probe: %w", err)
@@ -157,6 +175,9 @@ func measure(binary, dir string, checks int, duration, warmup time.Duration, dat
 	peak, _ := proc.PeakRSS(pid)
 	cancel()
 	lat := <-sampled
+	if err := <-profiled; err != nil {
+		return "", fmt.Errorf("profile: %w", err)
+	}
 	cpu := cpu1 - cpu0
 	disk := dirBytes(filepath.Join(dir, "data"))
 	if scoped != "" {
@@ -287,6 +308,31 @@ func quantile(before, after map[string]*dto.MetricFamily, name, loop string, q f
 		lower, below = b.GetUpperBound(), n
 	}
 	return lower // past the last bucket: at least that
+}
+
+// profile saves the controller's CPU profile over most of d.
+func profile(addr, path string, d time.Duration) error {
+	secs := max(int((d-5*time.Second)/time.Second), 1)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", addr, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // pgBytes is what the tables of the schema named in dsn's search_path

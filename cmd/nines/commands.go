@@ -17,7 +17,7 @@ import (
 
 func controllerCmd(g *cli.Globals) *cobra.Command {
 	var o controller.Options
-	var file string
+	var file, debugAddr string
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the controller: probe API, result ingest, quorum verdicts, status API",
@@ -32,6 +32,9 @@ func controllerCmd(g *cli.Globals) *cobra.Command {
 				return fmt.Errorf("configuration:\n%w", err)
 			}
 			o.Config, o.Logger, o.ConfigFile = cfg, log, file
+			if _, err := cli.ServeDebug(cmd.Context(), debugAddr, log); err != nil {
+				return err
+			}
 			return controller.Run(cmd.Context(), o)
 		},
 	}
@@ -48,6 +51,7 @@ func controllerCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().DurationVar(&o.ReloadEvery, "config-check-every", 5*time.Second, "how often the configuration file is checked for changes (SIGHUP reloads at once)")
 	cmd.Flags().DurationVar(&o.RawRetention, "retention-raw", controller.DefaultRawRetention, "how long raw results are kept")
 	cmd.Flags().DurationVar(&o.SliceRetention, "retention-slices", controller.DefaultSliceRetention, "how long minute slices are kept (hourly and daily rollups are kept for ever)")
+	cli.DebugFlag(cmd, &debugAddr)
 	return cmd
 }
 

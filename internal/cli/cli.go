@@ -79,7 +79,7 @@ func Version() string {
 // and the root of `nines-probe`, the probe alone in a smaller binary.
 func ProbeCommand(use string, g *Globals) *cobra.Command {
 	var o probe.Options
-	var tokenFile string
+	var tokenFile, debugAddr string
 	var maxProcs, gcPercent int
 	cmd := &cobra.Command{
 		Use:   use,
@@ -112,6 +112,9 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 				debug.SetGCPercent(gcPercent)
 			}
 			o.Logger, o.Version = log, Version()
+			if _, err := ServeDebug(cmd.Context(), debugAddr, log); err != nil {
+				return err
+			}
 			return probe.Run(cmd.Context(), o)
 		},
 	}
@@ -132,5 +135,6 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 	f.IntVar(&gcPercent, "gc-percent", 50, "heap growth that triggers garbage collection (GOGC wins when set); the probe's heap is mostly its schedule, and 50 keeps its footprint small at little CPU cost")
 	f.IntVar(&maxProcs, "max-procs", 1, "CPU cores the probe's Go runtime uses (GOMAXPROCS wins when set); a probe mostly waits on the network, and one core spares it the cost of waking threads across cores")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between retries while the controller is away (default 15s)")
+	DebugFlag(cmd, &debugAddr)
 	return cmd
 }

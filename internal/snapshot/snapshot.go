@@ -133,9 +133,7 @@ type Options struct {
 }
 
 // Cache holds one document and rebuilds it when it is asked for and its
-// version changed (at most once per MinInterval) or it is MaxAge old. One
-// request builds; the others meanwhile get the document as it was, or, when
-// there is none yet, wait for it.
+// version changed (at most once per MinInterval) or it is MaxAge old.
 type Cache[T any] struct {
 	build func(ctx context.Context) (T, []byte, error)
 	ctype string
@@ -151,21 +149,36 @@ func New[T any](contentType string, o Options, build func(ctx context.Context) (
 	return &Cache[T]{build: build, ctype: contentType, o: o}
 }
 
-// Get returns the current document, building it when it is due.
+// Get returns the current document. When it is due, one caller rebuilds
+// it in the background and everyone meanwhile gets it as it is (a build
+// old at most); only the very first callers wait for a document. Without
+// Options.Version every call waits for a build of its own.
 func (c *Cache[T]) Get(ctx context.Context) (*Entry[T], error) {
 	e := c.cur.Load()
-	if e != nil && !c.due(e) {
+	if e != nil && c.o.Version != nil {
+		if c.due(e) && c.mu.TryLock() {
+			go func() {
+				defer c.mu.Unlock()
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
+				defer cancel()
+				_, _ = c.rebuild(ctx)
+			}()
+		}
 		return e, nil
 	}
-	if e != nil {
-		if !c.mu.TryLock() {
-			return e, nil // being rebuilt: this one is at most a build old
-		}
-	} else {
-		c.mu.Lock()
-	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e = c.cur.Load(); e != nil && !c.due(e) {
+	return c.rebuild(ctx)
+}
+
+// buildTimeout bounds a background build.
+const buildTimeout = time.Minute
+
+// rebuild builds the document when it is (still) due; c.mu is held. A
+// failed build leaves the document as it was.
+func (c *Cache[T]) rebuild(ctx context.Context) (*Entry[T], error) {
+	e := c.cur.Load()
+	if e != nil && !c.due(e) {
 		return e, nil
 	}
 	version, urgent := c.version()

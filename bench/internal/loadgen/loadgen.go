@@ -67,6 +67,16 @@ func Config(checks, components int, regions []string, quorum int) string {
 	return b.String()
 }
 
+// FreeAddr is a loopback address nothing listens on now.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
 // Controller is a controller running as a child process.
 type Controller struct {
 	Cmd  *exec.Cmd
@@ -81,12 +91,10 @@ func StartController(binary, dir, cfg string, args ...string) (*Controller, erro
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	logPath := filepath.Join(dir, "controller.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
