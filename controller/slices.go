@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -53,11 +52,15 @@ func (c *Controller) EvaluateSlices(ctx context.Context) (err error) {
 		}
 		n := 0
 		cfg := c.Config()
+		touched := componentMinutes{}
 		for check, marked := range d.Checks {
 			n += len(marked)
-			if err := c.sliceCheck(ctx, cfg, check, marked, d.Seq); err != nil {
+			if err := c.sliceCheck(ctx, cfg, check, marked, d.Seq, touched); err != nil {
 				return err
 			}
+		}
+		if err := c.sliceComponents(ctx, cfg, touched); err != nil {
+			return err
 		}
 		if n < dirtyBatch {
 			return nil
@@ -65,7 +68,9 @@ func (c *Controller) EvaluateSlices(ctx context.Context) (err error) {
 	}
 }
 
-func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check string, marked []sla.Minute, seq int64) error {
+// sliceCheck judges the minutes marked of check and those around them, and
+// adds the minutes judged to its component's in touched.
+func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check string, marked []sla.Minute, seq int64, touched componentMinutes) error {
 	ch := cfg.Check(check)
 	if ch == nil {
 		// No longer configured: nothing to judge; clear the marks.
@@ -138,7 +143,23 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 		return fmt.Errorf("slice %s: %w", check, err)
 	}
 	c.changed() // the day bars
-	return c.sliceComponent(ctx, cfg, ch.ID, ms[0], ms[len(ms)-1]+1)
+	touched.add(cfg.ComponentOf(ch.ID), ms[0], ms[len(ms)-1]+1)
+	return nil
+}
+
+// componentMinutes gathers, over a slice evaluation, the minutes [from,
+// to) of each component whose checks were judged, so that each component's
+// own series is computed once per evaluation, not once per check.
+type componentMinutes map[string][2]sla.Minute
+
+func (t componentMinutes) add(component string, from, to sla.Minute) {
+	if component == "" {
+		return
+	}
+	if r, ok := t[component]; ok {
+		from, to = min(from, r[0]), max(to, r[1])
+	}
+	t[component] = [2]sla.Minute{from, to}
 }
 
 // componentPrefix names the series that keeps a component's own minutes.
@@ -155,13 +176,14 @@ func componentSeries(comp *config.Component) string {
 	return componentPrefix + comp.ID
 }
 
-// sliceComponent recomputes the minutes [from, to) of the component that
-// holds check.
-func (c *Controller) sliceComponent(ctx context.Context, cfg *config.Config, check string, from, to sla.Minute) error {
+// sliceComponents recomputes each touched component's own series over its
+// minutes: one down minute however many of its checks were down in it. A
+// component of one check is that check's series.
+func (c *Controller) sliceComponents(ctx context.Context, cfg *config.Config, touched componentMinutes) error {
 	for i := range cfg.Components {
 		comp := &cfg.Components[i]
-		series := componentSeries(comp)
-		if series == check || !slices.ContainsFunc(comp.Checks, func(ch config.Check) bool { return ch.ID == check }) {
+		r, ok := touched[comp.ID]
+		if !ok || len(comp.Checks) < 2 {
 			continue
 		}
 		ids := make([]string, len(comp.Checks))
@@ -169,10 +191,10 @@ func (c *Controller) sliceComponent(ctx context.Context, cfg *config.Config, che
 			ids[k] = comp.Checks[k].ID
 		}
 		combined := map[sla.Minute]sla.Slice{}
-		if err := c.store.ServiceSlices(ctx, ids, from, to, func(m sla.Minute, s sla.Slice) { combined[m] = s }); err != nil {
+		if err := c.store.ServiceSlices(ctx, ids, r[0], r[1], func(m sla.Minute, s sla.Slice) { combined[m] = s }); err != nil {
 			return fmt.Errorf("component %s: %w", comp.ID, err)
 		}
-		if err := c.store.PutSlices(ctx, series, combined, nil, 0); err != nil {
+		if err := c.store.PutSlices(ctx, componentSeries(comp), combined, nil, 0); err != nil {
 			return fmt.Errorf("component %s: %w", comp.ID, err)
 		}
 	}
@@ -243,7 +265,11 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 				for m := from; m <= last; m++ {
 					marked = append(marked, m)
 				}
-				if err := c.sliceCheck(ctx, cfg, check, marked, 0); err != nil {
+				touched := componentMinutes{}
+				if err := c.sliceCheck(ctx, cfg, check, marked, 0, touched); err != nil {
+					return err
+				}
+				if err := c.sliceComponents(ctx, cfg, touched); err != nil {
 					return err
 				}
 				c.maintMu.Lock()
