@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -52,14 +53,23 @@ var regions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-to
 
 const interval = 2 * time.Second
 
+// freeAddr is a loopback address for a process to listen on. Its port is
+// below Linux's ephemeral range (32768 and up), so that no outgoing
+// connection takes it between now and the process's start, and picked at
+// random, so that tests running in parallel do not pick the same one.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // proc is one running nines process.
