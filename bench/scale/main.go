@@ -199,11 +199,23 @@ func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + "ms"
 }
 
-func secs(s float64) string {
-	if math.IsNaN(s) {
+// secs shows an estimate in seconds: "-" without observations, ">x"
+// when the quantile is past the largest bucket x.
+func secs(e estimate) string {
+	switch {
+	case e.none:
 		return "-"
+	case e.atLeast:
+		return ">" + ms(time.Duration(e.v*float64(time.Second)))
 	}
-	return ms(time.Duration(s * float64(time.Second)))
+	return ms(time.Duration(e.v * float64(time.Second)))
+}
+
+// estimate is a quantile read from a histogram.
+type estimate struct {
+	v       float64
+	atLeast bool // past the largest finite bucket: at least v
+	none    bool // no observations
 }
 
 // sample asks for the status API and the page twice a second each, as a
@@ -263,8 +275,8 @@ func scrape(base string) (map[string]*dto.MetricFamily, error) {
 
 // quantile estimates the q quantile of a histogram's observations between
 // two scrapes (as histogram_quantile does: linear within a bucket); loop,
-// when set, picks the series with that label. NaN without observations.
-func quantile(before, after map[string]*dto.MetricFamily, name, loop string, q float64) float64 {
+// when set, picks the series with that label.
+func quantile(before, after map[string]*dto.MetricFamily, name, loop string, q float64) estimate {
 	pick := func(m map[string]*dto.MetricFamily) *dto.Histogram {
 		f := m[name]
 		if f == nil {
@@ -284,7 +296,7 @@ func quantile(before, after map[string]*dto.MetricFamily, name, loop string, q f
 	}
 	h1 := pick(after)
 	if h1 == nil {
-		return math.NaN()
+		return estimate{none: true}
 	}
 	h0 := pick(before)
 	count := float64(h1.GetSampleCount())
@@ -296,18 +308,21 @@ func quantile(before, after map[string]*dto.MetricFamily, name, loop string, q f
 		}
 	}
 	if count <= 0 {
-		return math.NaN()
+		return estimate{none: true}
 	}
 	rank := q * count
 	lower, below := 0.0, 0.0
 	for _, b := range h1.GetBucket() {
+		if math.IsInf(b.GetUpperBound(), 1) {
+			break
+		}
 		n := float64(b.GetCumulativeCount() - base[b.GetUpperBound()])
 		if n >= rank {
-			return lower + (b.GetUpperBound()-lower)*(rank-below)/math.Max(n-below, 1)
+			return estimate{v: lower + (b.GetUpperBound()-lower)*(rank-below)/math.Max(n-below, 1)}
 		}
 		lower, below = b.GetUpperBound(), n
 	}
-	return lower // past the last bucket: at least that
+	return estimate{v: lower, atLeast: true}
 }
 
 // profile saves the controller's CPU profile over most of d.
