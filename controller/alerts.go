@@ -246,13 +246,7 @@ func (c *Controller) handleAck(ec echo.Context) error {
 		By string `json:"by"`
 	}
 	// The body is optional: {"by": "who"}.
-	raw, be := readLimited(ec.Response(), ec.Request(), maxSmallBody)
-	if be == nil && len(bytes.TrimSpace(raw)) > 0 {
-		if err := jsonUnmarshal(raw, &body); err != nil {
-			be = &bodyError{http.StatusBadRequest, err.Error()}
-		}
-	}
-	if be != nil {
+	if be := decodeSmall(ec, &body, true); be != nil {
 		return fail(ec, be.code, "", be.msg)
 	}
 	if body.By == "" {

@@ -83,17 +83,13 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 	if err != nil {
 		return nil, err
 	}
-	compIndex := make(map[string]int, len(cfg.Components))
-	for i := range cfg.Components {
-		compIndex[cfg.Components[i].ID] = i
-	}
 	for _, comp := range st.Components {
 		// The document may be of the configuration before a reload.
-		k, ok := compIndex[comp.ID]
-		if !ok {
+		conf := cfg.Component(comp.ID)
+		if conf == nil {
 			continue
 		}
-		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: cfg.Components[k].Description}
+		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: conf.Description}
 		statuses := make([]model.Status, 0, len(comp.Checks))
 		for _, ch := range comp.Checks {
 			statuses = append(statuses, ch.Status)
@@ -102,7 +98,7 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 		// The component's own minutes: one down minute however many of its
 		// checks were down in it.
 		days := make([]sla.Counts, 90)
-		for _, b := range hist[componentSeries(&cfg.Components[k])] {
+		for _, b := range hist[componentSeries(conf)] {
 			if k := int((sla.MinuteOf(b.Start) - from) / sla.SpanDay); k >= 0 && k < 90 {
 				days[k] = b.Counts
 			}

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,10 +26,17 @@ const maxSmallBody = 1 << 20
 
 // decodeJSON reads one JSON value, of at most maxSmallBody bytes, from the
 // request body and names where it broke.
-func decodeJSON(ec echo.Context, v any) *bodyError {
+func decodeJSON(ec echo.Context, v any) *bodyError { return decodeSmall(ec, v, false) }
+
+// decodeSmall is decodeJSON; with optional, an empty body leaves v as it
+// is.
+func decodeSmall(ec echo.Context, v any, optional bool) *bodyError {
 	body, be := readLimited(ec.Response(), ec.Request(), maxSmallBody)
 	if be != nil {
 		return be
+	}
+	if optional && len(bytes.TrimSpace(body)) == 0 {
+		return nil
 	}
 	if err := jsonUnmarshal(body, v); err != nil {
 		return &bodyError{http.StatusBadRequest, err.Error()}

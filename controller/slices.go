@@ -180,10 +180,9 @@ func componentSeries(comp *config.Component) string {
 // minutes: one down minute however many of its checks were down in it. A
 // component of one check is that check's series.
 func (c *Controller) sliceComponents(ctx context.Context, cfg *config.Config, touched componentMinutes) error {
-	for i := range cfg.Components {
-		comp := &cfg.Components[i]
-		r, ok := touched[comp.ID]
-		if !ok || len(comp.Checks) < 2 {
+	for id, r := range touched {
+		comp := cfg.Component(id)
+		if comp == nil || len(comp.Checks) < 2 {
 			continue
 		}
 		ids := make([]string, len(comp.Checks))

@@ -104,7 +104,7 @@ func (c *Controller) status(q statusQuery) (StatusResponse, *apiError) {
 			m = q.checks
 		}
 		for id := range m {
-			if (kind == "check" && cfg.Check(id) == nil) || (kind == "component" && !slices.ContainsFunc(cfg.Components, func(c config.Component) bool { return c.ID == id })) {
+			if (kind == "check" && cfg.Check(id) == nil) || (kind == "component" && cfg.Component(id) == nil) {
 				return StatusResponse{}, &apiError{Field: kind, Error: fmt.Sprintf("no %s %q", kind, id)}
 			}
 		}

@@ -101,6 +101,7 @@ type Publisher struct {
 	region string
 	token  string
 
+	own     string // the token's own scope
 	mu      sync.Mutex
 	scope   string // where batches go
 	ensured string // the scope whose stream is known to exist
@@ -113,14 +114,15 @@ func NewPublisher(url, region, token, probeID string) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{nc: nc, js: js, region: region, token: token, scope: TokenScope(sha256.Sum256([]byte(token)))}, nil
+	own := TokenScope(sha256.Sum256([]byte(token)))
+	return &Publisher{nc: nc, js: js, region: region, token: token, own: own, scope: own}, nil
 }
 
 // SetScope directs later batches to the deployment's scope (as the
 // controller's assignment names it); "" means the token's own scope.
 func (p *Publisher) SetScope(scope string) {
 	if scope == "" {
-		scope = TokenScope(sha256.Sum256([]byte(p.token)))
+		scope = p.own
 	}
 	p.mu.Lock()
 	p.scope = scope

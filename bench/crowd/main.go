@@ -45,16 +45,11 @@ func main() {
 const region = "eu-london"
 
 func run(checks, components, clients int, duration time.Duration, binary string) error {
-	dir, err := os.MkdirTemp("", "nines-crowd")
+	dir, binary, cleanup, err := loadgen.Workdir("nines-crowd", "./cmd/nines", binary)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if binary == "" {
-		if binary, err = loadgen.Build(dir, "./cmd/nines"); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	ctl, err := loadgen.StartController(binary, dir, loadgen.Config(checks, components, []string{region}, 1))
 	if err != nil {
 		return err
@@ -236,10 +231,6 @@ func crowd(url string, clients int, d time.Duration) load {
 		}()
 	}
 	wg.Wait()
-	slices.Sort(lat)
-	out := load{rate: float64(len(lat)) / d.Seconds(), bytes: bytesSeen, errors: errs}
-	if len(lat) > 0 {
-		out.p50, out.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
-	return out
+	return load{rate: float64(len(lat)) / d.Seconds(), bytes: bytesSeen, errors: errs,
+		p50: loadgen.Percentile(lat, 50), p99: loadgen.Percentile(lat, 99)}
 }

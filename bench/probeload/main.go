@@ -105,16 +105,11 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	if duration <= warmup+10*time.Second {
 		return fmt.Errorf("-duration must exceed -warmup by at least 10s")
 	}
-	dir, err := os.MkdirTemp("", "probeload")
+	dir, binary, cleanup, err := loadgen.Workdir("probeload", "./cmd/nines-probe", binary)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if binary == "" {
-		if binary, err = loadgen.Build(dir, "./cmd/nines-probe"); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 
 	// The target: a small JSON answer on loopback.
 	tl, err := net.Listen("tcp", "127.0.0.1:0")

@@ -66,16 +66,11 @@ func main() {
 var profileDir string
 
 func run(sizes []int, duration, warmup time.Duration, database, binary string) error {
-	dir, err := os.MkdirTemp("", "nines-scale")
+	dir, binary, cleanup, err := loadgen.Workdir("nines-scale", "./cmd/nines", binary)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	if binary == "" {
-		if binary, err = loadgen.Build(dir, "./cmd/nines"); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	backend := "sqlite"
 	if database != "" {
 		backend = "postgres"

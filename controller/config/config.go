@@ -47,19 +47,23 @@ type Config struct {
 
 	// Indexes, built once at load: ingest, slicing and alerting look checks
 	// up by id for every result and every tick.
-	checkByID   map[string]*Check
-	componentOf map[string]string
-	regionIDs   []string
+	checkByID     map[string]*Check
+	componentOf   map[string]string
+	componentByID map[string]*Component
+	regionIDs     []string
 }
 
 // index builds the lookups by check id.
 func (c *Config) index() {
-	c.checkByID, c.componentOf = map[string]*Check{}, map[string]string{}
+	c.checkByID, c.componentOf, c.componentByID = map[string]*Check{}, map[string]string{}, map[string]*Component{}
 	c.regionIDs = make([]string, len(c.Regions))
 	for i, r := range c.Regions {
 		c.regionIDs[i] = r.ID
 	}
 	for i := range c.Components {
+		if _, dup := c.componentByID[c.Components[i].ID]; !dup {
+			c.componentByID[c.Components[i].ID] = &c.Components[i]
+		}
 		for j := range c.Components[i].Checks {
 			ch := &c.Components[i].Checks[j]
 			if _, dup := c.checkByID[ch.ID]; !dup {
@@ -168,6 +172,9 @@ func (c *Config) AllChecks() []*Check {
 
 // Check returns the check with id, or nil.
 func (c *Config) Check(id string) *Check { return c.checkByID[id] }
+
+// Component returns the component with id, or nil.
+func (c *Config) Component(id string) *Component { return c.componentByID[id] }
 
 // ComponentOf returns the id of the component that holds check, or "".
 func (c *Config) ComponentOf(check string) string { return c.componentOf[check] }

@@ -282,11 +282,4 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 	}
 }
 
-func (c *Config) hasComponent(id string) bool {
-	for _, comp := range c.Components {
-		if comp.ID == id {
-			return true
-		}
-	}
-	return false
-}
+func (c *Config) hasComponent(id string) bool { return c.Component(id) != nil }

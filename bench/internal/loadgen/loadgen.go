@@ -41,6 +41,23 @@ func Build(dir, pkg string) (string, error) {
 	return out, nil
 }
 
+// Workdir makes a temporary directory named after prefix and, unless
+// binary names one, builds the command pkg into it; cleanup removes the
+// directory.
+func Workdir(prefix, pkg, binary string) (dir, bin string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if binary == "" {
+		if binary, err = Build(dir, pkg); err != nil {
+			cleanup()
+			return "", "", nil, err
+		}
+	}
+	return dir, binary, cleanup, nil
+}
+
 // Token is the probe token of region in the configurations made here.
 func Token(region string) string { return "loadgen-token-" + region }
 
