@@ -327,3 +327,45 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+// A failure is stored and handed to the shipper at once; results that are
+// up wait for company, up to writeLinger.
+func TestFailureSkipsTheWriteLinger(t *testing.T) {
+	s, err := OpenSpool(context.Background(), filepath.Join(t.TempDir(), "spool.db"), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p := &Probe{opts: Options{BatchSize: 1000}, spool: s, m: newMetrics(prometheus.NewRegistry(), func() float64 { return 0 }),
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1), queue: make(chan *model.Result, 8)}
+	done := make(chan struct{})
+	go func() { defer close(done); p.writeLoop() }()
+	defer func() { close(p.queue); <-done }()
+	at := time.Now().UTC().Truncate(time.Minute)
+	result := func(check string, o model.Outcome) *model.Result {
+		return &model.Result{Check: check, Region: "eu-london", Scheduled: at, Started: at, Outcome: o}
+	}
+
+	p.record(result("api", model.OutcomeUp))
+	select {
+	case <-p.wake:
+		t.Fatal("the shipper was woken for one result that is up")
+	case <-time.After(writeLinger / 2):
+	}
+	if d := s.Depth(); d != 0 {
+		t.Fatalf("spool depth %d before the linger ended, want 0", d)
+	}
+	began := time.Now()
+	p.record(result("cdn", model.OutcomeDown))
+	select {
+	case <-p.wake:
+	case <-time.After(10 * writeLinger):
+		t.Fatal("the shipper was not woken for a failure")
+	}
+	if s.Depth() != 2 {
+		t.Fatalf("spool depth %d after the failure, want 2 (the failure and the result waiting with it)", s.Depth())
+	}
+	if waited := time.Since(began); waited >= writeLinger {
+		t.Errorf("the failure waited %s for the spool, want less than the linger %s", waited, writeLinger)
+	}
+}

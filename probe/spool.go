@@ -3,13 +3,13 @@ package probe
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"sync"
 	"time"
 
+	json "github.com/goccy/go-json"
 	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
 
 	"github.com/nines-sre/nines/model"
@@ -204,23 +204,30 @@ func (s *Spool) Delete(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("delete from spool: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `DELETE FROM spool WHERE id = ? RETURNING length(body)`)
+	// One statement for the whole batch: the ids go in as one JSON array.
+	list, err := json.Marshal(ids)
 	if err != nil {
 		return fmt.Errorf("delete from spool: %w", err)
 	}
-	defer stmt.Close()
+	rows, err := tx.QueryContext(ctx, `DELETE FROM spool WHERE id IN (SELECT value FROM json_each(?)) RETURNING length(body)`, string(list))
+	if err != nil {
+		return fmt.Errorf("delete from spool: %w", err)
+	}
 	n, freed := 0, int64(0)
-	for _, id := range ids {
+	for rows.Next() {
 		var size int64
-		err := stmt.QueryRowContext(ctx, id).Scan(&size)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // dropped meanwhile
-		}
-		if err != nil {
-			return fmt.Errorf("delete spool entry %d: %w", id, err)
+		if err := rows.Scan(&size); err != nil {
+			rows.Close()
+			return fmt.Errorf("delete from spool: %w", err)
 		}
 		n++
 		freed += size
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("delete from spool: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("delete from spool: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete from spool: %w", err)

@@ -191,6 +191,7 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	to := time.Now()
 	peak, _ := proc.PeakRSS(pid)
 	endRSS, _ := proc.RSS(pid)
+	anon, file, _ := proc.Resident(pid)
 	if heapProfile != "" {
 		save(fmt.Sprintf("http://%s/debug/pprof/heap", metricsAddr), heapProfile)
 	}
@@ -232,10 +233,12 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	rate := float64(inWindow) / window
 	fmt.Printf("checks run            %d in the %.0fs window (%d results in all, %d down)\n", inWindow, window, len(lags), down)
 	fmt.Printf("checks per second     %.1f (target %.1f)\n", rate, float64(n)/60)
-	fmt.Printf("CPU                   %.3f s per 1,000 checks = %.3f CPU-ms per check (target <= 0.2)\n", cpu/float64(inWindow)*1000, cpu/float64(inWindow)*1000)
+	fmt.Printf("CPU                   %.3f CPU-ms per check (target: at most a bare GET's, below)\n", cpu/float64(inWindow)*1000)
 	fmt.Printf("CPU share             %.1f %% of one core (target < 10 %%)\n", cpu/window*100)
-	fmt.Printf("peak RSS              %.1f MB (target < 40 MB); %.1f MB peak by the end of warm-up, RSS %.1f MB then and %.1f MB at the end\n",
+	fmt.Printf("peak RSS              %.1f MiB (target <= 20 MiB); %.1f MiB peak by the end of warm-up, RSS %.1f MiB then and %.1f MiB at the end\n",
 		float64(peak)/(1<<20), float64(warmPeak)/(1<<20), float64(warmRSS)/(1<<20), float64(endRSS)/(1<<20))
+	fmt.Printf("RSS at the end        %.1f MiB anonymous (heap, stacks, SQLite) + %.1f MiB file pages (the binary's code and data)\n",
+		float64(anon)/(1<<20), float64(file)/(1<<20))
 	fmt.Printf("schedule lateness     p50 %d ms, p99 %d ms, max %d ms (target p99 < 50 ms)\n", pct(lags, 50), pct(lags, 99), pct(lags, 100))
 	fmt.Printf("first interval        %d of %d checks ran within their first minute\n", firstMinute, n)
 	if baseline {
@@ -244,6 +247,7 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 			return err
 		}
 		fmt.Printf("baseline              %.3f CPU-ms per bare net/http GET on a fresh connection, same rate, one core\n", ms)
+		fmt.Printf("probe / baseline      %.2f× (target <= 1, aim 0.8)\n", cpu/float64(inWindow)*1000/ms)
 	}
 	return nil
 }

@@ -36,6 +36,17 @@ func PeakRSS(pid int) (int64, error) { return status(pid, "VmHWM:") }
 // RSS is pid's resident set now (VmRSS), in bytes.
 func RSS(pid int) (int64, error) { return status(pid, "VmRSS:") }
 
+// Resident splits pid's resident set now into anonymous memory (heap,
+// stacks, C allocations) and file pages (chiefly the binary's own code and
+// read-only data, shared and reclaimable), in bytes.
+func Resident(pid int) (anon, file int64, err error) {
+	if anon, err = status(pid, "RssAnon:"); err != nil {
+		return 0, 0, err
+	}
+	file, err = status(pid, "RssFile:")
+	return anon, file, err
+}
+
 func status(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
