@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,24 @@ type alertState struct {
 	slosAt    time.Time
 	notifiers map[string]alerting.Notifier
 	notifVer  string
+
+	// The last snapshot's check states, kept for the next: a check none
+	// of whose regions had a newer result since keeps its state, but at a
+	// full pass (fullSnapshotEvery, or what every verdict depends on
+	// changed: the configuration, the regions heard from).
+	prev     map[string]alerting.CheckState
+	prevSeq  uint64
+	prevCfg  *config.Config
+	prevKey  string
+	prevFull time.Time
+	judged   int // verdicts judged by the last snapshot
 }
+
+// fullSnapshotEvery is how often every check's verdict is judged again
+// for the alert rules even when none of its regions sent a newer result:
+// what changes with time alone (a result growing stale, a maintenance
+// window opening) reaches the rules within it.
+const fullSnapshotEvery = 5 * time.Second
 
 func (c *Controller) initAlerting(client *http.Client) {
 	a := &c.alerts
@@ -99,8 +117,27 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 	for _, r := range cfg.Regions {
 		s.Regions[r.ID] = alerting.RegionState{Healthy: healthy[r.ID] || grace}
 	}
-	c.alerts.mu.Lock()
+	a := &c.alerts
+	a.mu.Lock()
+	// A full pass when due; otherwise only the checks with newer results.
+	changed, seq := c.latest.changedSince(a.prevSeq)
+	key := healthKey(cfg, healthy, grace)
+	full := a.prev == nil || a.prevCfg != cfg || a.prevKey != key || now.Sub(a.prevFull) >= fullSnapshotEvery || now.Before(a.prevFull)
+	if full {
+		a.prevFull, a.prevCfg, a.prevKey = now, cfg, key
+	}
+	a.prevSeq = seq
+	a.judged = 0
 	for _, ch := range cfg.AllChecks() {
+		if cs, ok := a.prev[ch.ID]; ok && !full && !changed[ch.ID] {
+			if cs.Status == model.StatusDown {
+				a.lastDown[ch.ID] = now
+				cs.LastDown = now
+			}
+			s.Checks[ch.ID] = cs
+			continue
+		}
+		a.judged++
 		v := verdict(cfg, ch, c.latest, healthy, now, healthyAt)
 		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
 			Maintenance: cfg.InMaintenance(ch.ID, now)}
@@ -118,14 +155,27 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 		}
 		slices.Sort(cs.Failing)
 		if v.Status == model.StatusDown {
-			c.alerts.lastDown[ch.ID] = now
+			a.lastDown[ch.ID] = now
 		}
-		cs.LastDown = c.alerts.lastDown[ch.ID]
+		cs.LastDown = a.lastDown[ch.ID]
 		s.Checks[ch.ID] = cs
 	}
-	c.alerts.mu.Unlock()
+	a.prev = s.Checks
+	a.mu.Unlock()
 	s.SLOs = c.sloStates(ctx, cfg, now)
 	return s
+}
+
+// healthKey names which regions count as heard from.
+func healthKey(cfg *config.Config, healthy map[string]bool, grace bool) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatBool(grace))
+	for _, r := range cfg.Regions {
+		if healthy[r.ID] {
+			b.WriteString("," + r.ID)
+		}
+	}
+	return b.String()
 }
 
 // sloStates refreshes SLO burn rates at most every 15 s, and only when a

@@ -600,3 +600,54 @@ func TestFencedDispatcherSendsNothing(t *testing.T) {
 		t.Fatalf("after the fence lifts: %+v", inc)
 	}
 }
+
+// The alert rules see a check's newer results at the next evaluation;
+// checks with nothing new keep their state until a full pass, which comes
+// within fullSnapshotEvery and carries what changes with time alone.
+func TestAlertSnapshotJudgesWhatChanged(t *testing.T) {
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	h := newHarnessAt(t, twoComponents, t.TempDir(), clk)
+	ctx := context.Background()
+	regions := []string{"eu-london", "eu-frankfurt", "ap-tokyo"}
+	for _, r := range regions {
+		h.heartbeat(r)
+		h.ship(r, h.result("api-health", r, time.Second, model.OutcomeUp), h.result("web-home", r, time.Second, model.OutcomeUp))
+	}
+	s := h.c.snapshot(ctx)
+	if s.Checks["api-health"].Status != model.StatusUp || s.Checks["web-home"].Status != model.StatusUp || h.c.alerts.judged != 3 {
+		t.Fatalf("first snapshot: %+v, %d judged", s.Checks, h.c.alerts.judged)
+	}
+
+	clk.Add(time.Second)
+	for _, r := range regions[:2] {
+		h.ship(r, h.result("api-health", r, 0, model.OutcomeDown))
+	}
+	s = h.c.snapshot(ctx)
+	if got := s.Checks["api-health"]; got.Status != model.StatusDown || len(got.Failing) != 2 || !got.LastDown.Equal(clk.Now()) {
+		t.Fatalf("api-health after two regions failed: %+v", got)
+	}
+	if s.Checks["web-home"].Status != model.StatusUp || h.c.alerts.judged != 1 {
+		t.Fatalf("web-home had nothing new: %+v, %d judged, want 1", s.Checks["web-home"], h.c.alerts.judged)
+	}
+
+	// Nothing new: a down check's last down time still moves on.
+	clk.Add(time.Second)
+	s = h.c.snapshot(ctx)
+	if got := s.Checks["api-health"]; got.Status != model.StatusDown || !got.LastDown.Equal(clk.Now()) || h.c.alerts.judged != 0 {
+		t.Fatalf("nothing new: %+v, %d judged", got, h.c.alerts.judged)
+	}
+
+	// Time alone: past the results' freshness (the regions still heard
+	// from), a full pass finds no region speaking.
+	ch := h.c.Config().Check("web-home")
+	for left := staleAfter(ch) + time.Second; left > 0; left -= 20 * time.Second {
+		clk.Add(20 * time.Second)
+		for _, r := range regions {
+			h.heartbeat(r)
+		}
+	}
+	s = h.c.snapshot(ctx)
+	if got := s.Checks["web-home"]; got.Status != model.StatusUnknown || h.c.alerts.judged != 3 {
+		t.Fatalf("web-home past its results' freshness: %+v, %d judged", got, h.c.alerts.judged)
+	}
+}

@@ -85,10 +85,24 @@ func TestPublishedDocumentsFollowChangesNotRequests(t *testing.T) {
 	if n := h.c.published.status.Builds.Load() - before; n > 0 {
 		t.Fatalf("400 requests with nothing changed rendered the status %d times", n)
 	}
+	// Newer results that say the same change no verdict: they show within
+	// publishMaxAge, not at once.
+	h.clock.Add(time.Second)
+	if ack := h.ship("eu-london", h.result("api-health", "eu-london", 0, model.OutcomeUp)); ack.Stored != 1 {
+		t.Fatalf("the newer result: %+v", ack)
+	}
+	time.Sleep(150 * time.Millisecond)
+	for range 50 {
+		h.raw("/api/v1/status")
+	}
+	if n := h.c.published.status.Builds.Load() - before; n > 0 {
+		t.Fatalf("a result that changed no verdict rendered the status %d times", n)
+	}
 
 	// A change shows within the interval.
 	_, body := h.do("GET", "/api/v1/status", "", nil)
 	old := string(body)
+	h.clock.Add(time.Second)
 	h.ship("eu-london", h.result("api-health", "eu-london", 0, model.OutcomeDown))
 	h.ship("eu-frankfurt", h.result("api-health", "eu-frankfurt", 0, model.OutcomeDown))
 	deadline := time.Now().Add(2 * time.Second)

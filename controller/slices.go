@@ -142,7 +142,14 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 	if err := c.store.PutVerdicts(ctx, ch.ID, slices, events, marked, seq); err != nil {
 		return fmt.Errorf("slice %s: %w", check, err)
 	}
-	c.changed() // the day bars
+	// The day bars: a minute that was not up shows at once; the rest
+	// within publishMaxAge.
+	for _, s := range slices {
+		if s != sla.SliceUp {
+			c.changed()
+			break
+		}
+	}
 	touched.add(cfg.ComponentOf(ch.ID), ms[0], ms[len(ms)-1]+1)
 	return nil
 }

@@ -19,12 +19,31 @@ import (
 type latest struct {
 	mu sync.RWMutex
 	m  map[string]map[string]*model.Result // check → region → result
+	// seq holds, per check, the value of changes when one of its regions
+	// last had a newer result.
+	seq map[string]uint64
 	// changes counts the results that became a region's newest; flips
 	// those of them that said something else than the one they replaced.
 	changes, flips atomic.Uint64
 }
 
-func newLatest() *latest { return &latest{m: map[string]map[string]*model.Result{}} }
+func newLatest() *latest {
+	return &latest{m: map[string]map[string]*model.Result{}, seq: map[string]uint64{}}
+}
+
+// changedSince returns the checks with a newer result since changes was
+// at since, and changes now.
+func (l *latest) changedSince(since uint64) (map[string]bool, uint64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := map[string]bool{}
+	for check, n := range l.seq {
+		if n > since {
+			out[check] = true
+		}
+	}
+	return out, l.changes.Load()
+}
 
 // offer records r when it is newer than what is known.
 func (l *latest) offer(r model.Result) {
@@ -41,7 +60,7 @@ func (l *latest) offer(r model.Result) {
 		}
 		r.Started = r.Started.UTC()
 		byRegion[r.Region] = &r
-		l.changes.Add(1)
+		l.seq[r.Check] = l.changes.Add(1)
 	}
 }
 
