@@ -51,15 +51,14 @@ func (c *Controller) EvaluateSlices(ctx context.Context) (err error) {
 			return err
 		}
 		n := 0
-		cfg := c.Config()
-		touched := componentMinutes{}
+		sl := c.newSlicing(c.Config())
 		for check, marked := range d.Checks {
 			n += len(marked)
-			if err := c.sliceCheck(ctx, cfg, check, marked, d.Seq, touched); err != nil {
+			if err := sl.check(ctx, check, marked, d.Seq); err != nil {
 				return err
 			}
 		}
-		if err := c.sliceComponents(ctx, cfg, touched); err != nil {
+		if err := sl.done(ctx); err != nil {
 			return err
 		}
 		if n < dirtyBatch {
@@ -68,13 +67,80 @@ func (c *Controller) EvaluateSlices(ctx context.Context) (err error) {
 	}
 }
 
-// sliceCheck judges the minutes marked of check and those around them, and
+// sliceFlush is how many checks' verdicts share one transaction.
+const sliceFlush = 500
+
+// slicing is one slicing pass: the verdicts judged, stored sliceFlush
+// checks to a transaction, and the components whose checks were judged.
+type slicing struct {
+	c       *Controller
+	cfg     *config.Config
+	pending []store.Verdicts
+	touched componentMinutes
+}
+
+func (c *Controller) newSlicing(cfg *config.Config) *slicing {
+	return &slicing{c: c, cfg: cfg, touched: componentMinutes{}}
+}
+
+// put stores v with the next batch.
+func (s *slicing) put(ctx context.Context, v store.Verdicts) error {
+	s.pending = append(s.pending, v)
+	if len(s.pending) >= sliceFlush {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// flush stores the verdicts pending. The day bars show a minute that was
+// down or degraded at once, the rest within publishMaxAge.
+func (s *slicing) flush(ctx context.Context) error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	if err := s.c.store.PutVerdicts(ctx, s.pending); err != nil {
+		return err
+	}
+	for _, v := range s.pending {
+		if anyBad(v.Slices) {
+			s.c.changed()
+			break
+		}
+	}
+	s.pending = s.pending[:0]
+	return nil
+}
+
+// anyBad says whether a minute was down or degraded.
+func anyBad(slices map[sla.Minute]sla.Slice) bool {
+	for _, s := range slices {
+		if s == sla.SliceDown || s == sla.SliceDegraded {
+			return true
+		}
+	}
+	return false
+}
+
+// done stores what is pending, then the series of the components touched,
+// which are combined from their checks' stored minutes.
+func (s *slicing) done(ctx context.Context) error {
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
+	if err := s.c.sliceComponents(ctx, s); err != nil {
+		return err
+	}
+	return s.flush(ctx)
+}
+
+// check judges the minutes marked of check and those around them, and
 // adds the minutes judged to its component's in touched.
-func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check string, marked []sla.Minute, seq int64, touched componentMinutes) error {
+func (s *slicing) check(ctx context.Context, check string, marked []sla.Minute, seq int64) error {
+	c, cfg := s.c, s.cfg
 	ch := cfg.Check(check)
 	if ch == nil {
 		// No longer configured: nothing to judge; clear the marks.
-		return c.store.PutSlices(ctx, check, nil, marked, seq)
+		return s.put(ctx, store.Verdicts{Check: check, Handled: marked, Seq: seq})
 	}
 	// A result speaks for up to cov after it was scheduled, and a minute's
 	// verdict also depends on how long its neighbours were down.
@@ -139,19 +205,8 @@ func (c *Controller) sliceCheck(ctx context.Context, cfg *config.Config, check s
 			events[th][m] = e
 		}
 	}
-	if err := c.store.PutVerdicts(ctx, ch.ID, slices, events, marked, seq); err != nil {
-		return fmt.Errorf("slice %s: %w", check, err)
-	}
-	// The day bars: a minute that was not up shows at once; the rest
-	// within publishMaxAge.
-	for _, s := range slices {
-		if s != sla.SliceUp {
-			c.changed()
-			break
-		}
-	}
-	touched.add(cfg.ComponentOf(ch.ID), ms[0], ms[len(ms)-1]+1)
-	return nil
+	s.touched.add(cfg.ComponentOf(ch.ID), ms[0], ms[len(ms)-1]+1)
+	return s.put(ctx, store.Verdicts{Check: ch.ID, Slices: slices, Events: events, Handled: marked, Seq: seq})
 }
 
 // componentMinutes gathers, over a slice evaluation, the minutes [from,
@@ -186,9 +241,9 @@ func componentSeries(comp *config.Component) string {
 // sliceComponents recomputes each touched component's own series over its
 // minutes: one down minute however many of its checks were down in it. A
 // component of one check is that check's series.
-func (c *Controller) sliceComponents(ctx context.Context, cfg *config.Config, touched componentMinutes) error {
-	for id, r := range touched {
-		comp := cfg.Component(id)
+func (c *Controller) sliceComponents(ctx context.Context, s *slicing) error {
+	for id, r := range s.touched {
+		comp := s.cfg.Component(id)
 		if comp == nil || len(comp.Checks) < 2 {
 			continue
 		}
@@ -200,7 +255,7 @@ func (c *Controller) sliceComponents(ctx context.Context, cfg *config.Config, to
 		if err := c.store.ServiceSlices(ctx, ids, r[0], r[1], func(m sla.Minute, s sla.Slice) { combined[m] = s }); err != nil {
 			return fmt.Errorf("component %s: %w", comp.ID, err)
 		}
-		if err := c.store.PutSlices(ctx, componentSeries(comp), combined, nil, 0); err != nil {
+		if err := s.put(ctx, store.Verdicts{Check: componentSeries(comp), Slices: combined}); err != nil {
 			return fmt.Errorf("component %s: %w", comp.ID, err)
 		}
 	}
@@ -271,11 +326,11 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 				for m := from; m <= last; m++ {
 					marked = append(marked, m)
 				}
-				touched := componentMinutes{}
-				if err := c.sliceCheck(ctx, cfg, check, marked, 0, touched); err != nil {
+				sl := c.newSlicing(cfg)
+				if err := sl.check(ctx, check, marked, 0); err != nil {
 					return err
 				}
-				if err := c.sliceComponents(ctx, cfg, touched); err != nil {
+				if err := sl.done(ctx); err != nil {
 					return err
 				}
 				c.maintMu.Lock()

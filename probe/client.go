@@ -2,7 +2,7 @@ package probe
 
 import (
 	"bytes"
-	"compress/gzip"
+
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/nines-sre/nines/model"
 )

@@ -55,9 +55,10 @@ type Store interface {
 	// up by hour and day and clears the handled marks made up to seq, in
 	// one transaction; a mark renewed meanwhile by a newer result stays.
 	PutSlices(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, handled []sla.Minute, seq int64) error
-	// PutVerdicts is PutSlices with the latency events of the same
-	// minutes, rolled up alike.
-	PutVerdicts(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, events LatencyEvents, handled []sla.Minute, seq int64) error
+	// PutVerdicts is PutSlices for several checks at once, each with the
+	// latency events of the same minutes, rolled up alike: one
+	// transaction for them all.
+	PutVerdicts(ctx context.Context, vs []Verdicts) error
 	// ServiceSlices calls fn for every minute in [from, to) that has a
 	// slice of any of checks, combined (sla.Combine), in minute order.
 	ServiceSlices(ctx context.Context, checks []string, from, to sla.Minute, fn func(sla.Minute, sla.Slice)) error
@@ -404,4 +405,15 @@ func Touched(minutes iter.Seq[sla.Minute]) (hours, days []int64) {
 		ds[FloorDiv(int64(m), sla.SpanDay)*sla.SpanDay] = true
 	}
 	return slices.Sorted(maps.Keys(hs)), slices.Sorted(maps.Keys(ds))
+}
+
+// Verdicts are what one slicing judged of one check: its minute
+// verdicts, the latency events of the same minutes, and the dirty marks
+// handled, made up to Seq.
+type Verdicts struct {
+	Check   string
+	Slices  map[sla.Minute]sla.Slice
+	Events  LatencyEvents
+	Handled []sla.Minute
+	Seq     int64
 }

@@ -6,7 +6,7 @@ package snapshot
 
 import (
 	"bytes"
-	"compress/gzip"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Rendered is one document's bytes, as sent.

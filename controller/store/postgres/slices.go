@@ -55,67 +55,70 @@ func (s *Store) MarkAllDirty(ctx context.Context, check string) error {
 
 // PutSlices stores minute verdicts; see store.Store.
 func (s *Store) PutSlices(ctx context.Context, check string, sl map[sla.Minute]sla.Slice, handled []sla.Minute, seq int64) error {
-	return s.PutVerdicts(ctx, check, sl, nil, handled, seq)
+	return s.PutVerdicts(ctx, []store.Verdicts{{Check: check, Slices: sl, Handled: handled, Seq: seq}})
 }
 
 const rollupUpsert = ` ON CONFLICT (check_id, span, bucket) DO UPDATE SET up = excluded.up, degraded = excluded.degraded,
 	down = excluded.down, maintenance = excluded.maintenance`
 
-// PutVerdicts stores minute verdicts and latency events with their rollups
-// and clears the handled dirty marks, in one transaction.
-func (s *Store) PutVerdicts(ctx context.Context, check string, sl map[sla.Minute]sla.Slice, events store.LatencyEvents, handled []sla.Minute, seq int64) error {
-	if len(sl) == 0 && len(handled) == 0 {
+// PutVerdicts stores the minute verdicts and latency events of several
+// checks with their rollups and clears the handled dirty marks, in one
+// transaction whose statements go to the server in one batch.
+func (s *Store) PutVerdicts(ctx context.Context, vs []store.Verdicts) error {
+	var b pgx.Batch
+	for i := range vs {
+		v := &vs[i]
+		if len(v.Slices) == 0 && len(v.Handled) == 0 {
+			continue
+		}
+		cid, err := s.ensure(ctx, "checks", v.Check)
+		if err != nil {
+			return err
+		}
+		queueVerdicts(&b, cid, v)
+	}
+	if b.Len() == 0 {
 		return nil
 	}
-	cid, err := s.ensure(ctx, "checks", check)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 	if err != nil {
-		return err
-	}
-	minutes := slices.Sorted(maps.Keys(sl))
-	ms, statuses := make([]int64, len(minutes)), make([]int16, len(minutes))
-	for i, m := range minutes {
-		ms[i], statuses[i] = int64(m), int16(sl[m])
-	}
-	hours, days := store.Touched(slices.Values(minutes))
-	done := make([]int64, len(handled))
-	for i, m := range handled {
-		done[i] = int64(m)
-	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO slices (check_id, minute, status) SELECT $1, m, st FROM unnest($2::bigint[], $3::smallint[]) AS t(m, st)
-			ON CONFLICT (check_id, minute) DO UPDATE SET status = excluded.status`, cid, ms, statuses); err != nil {
-			return fmt.Errorf("store slices: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
-			SELECT $1, 60, h, count(s.status) FILTER (WHERE s.status = 1), count(s.status) FILTER (WHERE s.status = 2),
-				count(s.status) FILTER (WHERE s.status = 3), count(s.status) FILTER (WHERE s.status = 4)
-			FROM unnest($2::bigint[]) AS h LEFT JOIN slices s ON s.check_id = $1 AND s.minute >= h AND s.minute < h + 60
-			GROUP BY h`+rollupUpsert, cid, hours); err != nil {
-			return fmt.Errorf("hourly rollups: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
-			SELECT $1, 1440, d, COALESCE(SUM(r.up), 0), COALESCE(SUM(r.degraded), 0), COALESCE(SUM(r.down), 0), COALESCE(SUM(r.maintenance), 0)
-			FROM unnest($2::bigint[]) AS d LEFT JOIN rollups r ON r.check_id = $1 AND r.span = 60 AND r.bucket >= d AND r.bucket < d + 1440
-			GROUP BY d`+rollupUpsert, cid, days); err != nil {
-			return fmt.Errorf("daily rollups: %w", err)
-		}
-		if err := putEvents(ctx, tx, cid, events); err != nil {
-			return fmt.Errorf("latency events: %w", err)
-		}
-		if len(done) > 0 {
-			if _, err := tx.Exec(ctx, `DELETE FROM dirty WHERE check_id = $1 AND minute = ANY($2) AND seq <= $3`, cid, done, seq); err != nil {
-				return fmt.Errorf("clear dirty minutes: %w", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store verdicts of %s: %w", check, err)
+		return fmt.Errorf("store verdicts: %w", err)
 	}
 	return nil
 }
 
-func putEvents(ctx context.Context, tx pgx.Tx, cid int64, events store.LatencyEvents) error {
+// queueVerdicts queues the statements that store v, as check cid, in b.
+func queueVerdicts(b *pgx.Batch, cid int64, v *store.Verdicts) {
+	minutes := slices.Sorted(maps.Keys(v.Slices))
+	ms, statuses := make([]int64, len(minutes)), make([]int16, len(minutes))
+	for i, m := range minutes {
+		ms[i], statuses[i] = int64(m), int16(v.Slices[m])
+	}
+	hours, days := store.Touched(slices.Values(minutes))
+	b.Queue(`INSERT INTO slices (check_id, minute, status) SELECT $1, m, st FROM unnest($2::bigint[], $3::smallint[]) AS t(m, st)
+		ON CONFLICT (check_id, minute) DO UPDATE SET status = excluded.status`, cid, ms, statuses)
+	b.Queue(`INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
+		SELECT $1, 60, h, count(s.status) FILTER (WHERE s.status = 1), count(s.status) FILTER (WHERE s.status = 2),
+			count(s.status) FILTER (WHERE s.status = 3), count(s.status) FILTER (WHERE s.status = 4)
+		FROM unnest($2::bigint[]) AS h LEFT JOIN slices s ON s.check_id = $1 AND s.minute >= h AND s.minute < h + 60
+		GROUP BY h`+rollupUpsert, cid, hours)
+	b.Queue(`INSERT INTO rollups (check_id, span, bucket, up, degraded, down, maintenance)
+		SELECT $1, 1440, d, COALESCE(SUM(r.up), 0), COALESCE(SUM(r.degraded), 0), COALESCE(SUM(r.down), 0), COALESCE(SUM(r.maintenance), 0)
+		FROM unnest($2::bigint[]) AS d LEFT JOIN rollups r ON r.check_id = $1 AND r.span = 60 AND r.bucket >= d AND r.bucket < d + 1440
+		GROUP BY d`+rollupUpsert, cid, days)
+	queueEvents(b, cid, v.Events)
+	if len(v.Handled) > 0 {
+		done := make([]int64, len(v.Handled))
+		for i, m := range v.Handled {
+			done[i] = int64(m)
+		}
+		b.Queue(`DELETE FROM dirty WHERE check_id = $1 AND minute = ANY($2) AND seq <= $3`, cid, done, v.Seq)
+	}
+}
+
+// queueEvents queues the statements that store latency events and their
+// rollups.
+func queueEvents(b *pgx.Batch, cid int64, events store.LatencyEvents) {
 	const upsert = ` ON CONFLICT (check_id, threshold_ms, span, bucket) DO UPDATE SET good = excluded.good, total = excluded.total`
 	for th, byMinute := range events {
 		minutes := slices.Sorted(maps.Keys(byMinute))
@@ -124,25 +127,20 @@ func putEvents(ctx context.Context, tx pgx.Tx, cid int64, events store.LatencyEv
 			ms[i], good[i], total[i] = int64(m), int64(byMinute[m].Good), int64(byMinute[m].Total)
 		}
 		hours, days := store.Touched(slices.Values(minutes))
-		if _, err := tx.Exec(ctx, `INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
+		b.Queue(`INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
 			SELECT $1, $2, 1, m, g, t FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS x(m, g, t)`+upsert,
-			cid, th, ms, good, total); err != nil {
-			return err
-		}
+			cid, th, ms, good, total)
 		for _, roll := range []struct {
 			span, from int
 			buckets    []int64
 		}{{sla.SpanHour, sla.SpanMinute, hours}, {sla.SpanDay, sla.SpanHour, days}} {
-			if _, err := tx.Exec(ctx, `INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
+			b.Queue(`INSERT INTO latency_events (check_id, threshold_ms, span, bucket, good, total)
 				SELECT $1, $2, $3, b, COALESCE(SUM(e.good), 0), COALESCE(SUM(e.total), 0)
 				FROM unnest($4::bigint[]) AS b LEFT JOIN latency_events e
 					ON e.check_id = $1 AND e.threshold_ms = $2 AND e.span = $5 AND e.bucket >= b AND e.bucket < b + $3
-				GROUP BY b`+upsert, cid, th, roll.span, roll.buckets, roll.from); err != nil {
-				return err
-			}
+				GROUP BY b`+upsert, cid, th, roll.span, roll.buckets, roll.from)
 		}
 	}
-	return nil
 }
 
 // ServiceSlices calls fn for every minute in [from, to) that has a slice of

@@ -61,52 +61,64 @@ func (s *Store) DirtyMinutes(ctx context.Context, limit int) (store.Dirty, error
 }
 
 // PutSlices stores the minute verdicts of check, replacing earlier ones, and
-// in the same transaction clears the dirty marks handled (made up to seq);
-// a mark renewed meanwhile by a newer result stays.
+// clears the handled dirty marks made up to seq; see store.Store.
 func (s *Store) PutSlices(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, handled []sla.Minute, seq int64) error {
-	return s.PutVerdicts(ctx, check, slices, nil, handled, seq)
+	return s.PutVerdicts(ctx, []store.Verdicts{{Check: check, Slices: slices, Handled: handled, Seq: seq}})
 }
 
-// PutVerdicts is PutSlices with the check's latency events of the same
-// minutes, rolled up by hour and day in the same transaction.
-func (s *Store) PutVerdicts(ctx context.Context, check string, slices map[sla.Minute]sla.Slice, events store.LatencyEvents, handled []sla.Minute, seq int64) error {
-	if len(slices) == 0 && len(handled) == 0 {
-		return nil
-	}
-	var cid int64
+// PutVerdicts stores the verdicts of several checks, with their latency
+// events and rollups, in one transaction.
+func (s *Store) PutVerdicts(ctx context.Context, vs []store.Verdicts) error {
+	ids := make([]int64, len(vs))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		if cid, err = s.id(ctx, tx, "checks", check); err != nil {
-			return err
-		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO slices (check_id, minute, status) VALUES (?, ?, ?)
 			ON CONFLICT (check_id, minute) DO UPDATE SET status = excluded.status`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for m, sl := range slices {
-			if _, err := stmt.ExecContext(ctx, cid, int64(m), int(sl)); err != nil {
-				return fmt.Errorf("slice %d: %w", m, err)
+		unmark, err := tx.PrepareContext(ctx, `DELETE FROM dirty WHERE check_id = ? AND minute = ? AND seq <= ?`)
+		if err != nil {
+			return err
+		}
+		defer unmark.Close()
+		for i := range vs {
+			v := &vs[i]
+			if len(v.Slices) == 0 && len(v.Handled) == 0 {
+				continue
 			}
-		}
-		if err := rollUp(ctx, tx, cid, slices); err != nil {
-			return fmt.Errorf("roll up: %w", err)
-		}
-		if err := putEvents(ctx, tx, cid, events); err != nil {
-			return fmt.Errorf("latency events: %w", err)
-		}
-		for _, m := range handled {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM dirty WHERE check_id = ? AND minute = ? AND seq <= ?`, cid, int64(m), seq); err != nil {
-				return fmt.Errorf("clear dirty minutes: %w", err)
+			cid, err := s.id(ctx, tx, "checks", v.Check)
+			if err != nil {
+				return err
+			}
+			ids[i] = cid
+			for m, sl := range v.Slices {
+				if _, err := stmt.ExecContext(ctx, cid, int64(m), int(sl)); err != nil {
+					return fmt.Errorf("%s: slice %d: %w", v.Check, m, err)
+				}
+			}
+			if err := rollUp(ctx, tx, cid, v.Slices); err != nil {
+				return fmt.Errorf("%s: roll up: %w", v.Check, err)
+			}
+			if err := putEvents(ctx, tx, cid, v.Events); err != nil {
+				return fmt.Errorf("%s: latency events: %w", v.Check, err)
+			}
+			for _, m := range v.Handled {
+				if _, err := unmark.ExecContext(ctx, cid, int64(m), v.Seq); err != nil {
+					return fmt.Errorf("%s: clear dirty minutes: %w", v.Check, err)
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store verdicts of %s: %w", check, err)
+		return fmt.Errorf("store verdicts: %w", err)
 	}
-	s.remember("checks", check, cid)
+	for i := range vs {
+		if ids[i] != 0 {
+			s.remember("checks", vs[i].Check, ids[i])
+		}
+	}
 	return nil
 }
 

@@ -339,8 +339,15 @@ func latencyEvents(t *testing.T, open func() (store.Store, error)) {
 	for m := day; m < day+180; m++ {
 		ev[500][m] = sla.Events{Good: 6, Total: 7}
 	}
-	if err := s.PutVerdicts(ctx, "api", map[sla.Minute]sla.Slice{day: sla.SliceUp}, ev, nil, 0); err != nil {
+	// Two checks in one call, one with events, one with a down minute.
+	if err := s.PutVerdicts(ctx, []store.Verdicts{
+		{Check: "api", Slices: map[sla.Minute]sla.Slice{day: sla.SliceUp}, Events: ev},
+		{Check: "web", Slices: map[sla.Minute]sla.Slice{day: sla.SliceUp, day + 1: sla.SliceDown}},
+	}); err != nil {
 		t.Fatal(err)
+	}
+	if c, err := s.Counts(ctx, []string{"api", "web"}, day, day+sla.SpanDay); err != nil || c["api"].Good != 1 || c["web"].Good != 1 || c["web"].Bad != 1 {
+		t.Fatalf("counts after one call for two checks: %+v %v", c, err)
 	}
 	if ok, err := s.HasLatencyEvents(ctx, "api", 500); err != nil || !ok {
 		t.Fatalf("has events: %v %v", ok, err)
