@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go bench-crowd bench-scale
+.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage
 
 build:
 	$(GO) build -o nines ./cmd/nines
@@ -35,9 +35,11 @@ ci: fmt-check vet test race hostile
 # set (e.g. postgres://postgres@127.0.0.1:5432/test) they also measure PostgreSQL.
 bench: bench-probe bench-go bench-crowd
 
-# One probe, 10,000 checks a minute against a loopback target.
+# One probe at 5,000 and 10,000 checks a minute against a loopback target,
+# each against a bare net/http GET at the same rate.
 bench-probe:
-	$(GO) run ./bench/probeload -checks 10000 -duration 70s
+	$(GO) run ./bench/probeload -checks 5000 -duration 70s -baseline
+	$(GO) run ./bench/probeload -checks 10000 -duration 70s -baseline
 
 # The status page, status API and a badge under an outage's crowd.
 bench-crowd:
@@ -53,6 +55,11 @@ DATABASE ?=
 bench-scale:
 	$(GO) run ./bench/scale -sizes $(SIZES) -duration $(SCALE_DURATION) $(if $(DATABASE),-database $(DATABASE))
 	$(GO) run ./bench/crowd -checks 5000 -clients 64 -duration 10s
+
+# Bytes per raw result on disk: SQLite, and with DATABASE=postgres://...
+# PostgreSQL rows and packed days.
+bench-storage:
+	$(GO) run ./bench/storage -checks 100 $(if $(DATABASE),-database $(DATABASE))
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

@@ -121,7 +121,8 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 	if leading(b.base) {
 		first, second = b, a
 	}
-	// The leader made the day partitions of the retention window ahead.
+	// The leader made the day partitions from the oldest day not packed
+	// to two days ahead.
 	eventually("day partitions made", func() bool {
 		var n int
 		st, err := postgres.Open(context.Background(), database)
@@ -136,7 +137,7 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 		for range parts {
 			n++
 		}
-		return n >= int(DefaultRawRetention/(24*time.Hour))+2
+		return n >= int(packAfter/(24*time.Hour))+2
 	})
 	// A report (nines sla) opening the same database sees the leader.
 	reporter, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Database: database, Replica: "report",

@@ -14,18 +14,31 @@ const (
 	DefaultSliceRetention = 400 * 24 * time.Hour
 )
 
+// packAfter is how old a day of raw results must be before the shared
+// store packs it (store/postgres): a day past the 72 h a probe keeps its
+// results while its controller is away, so that late results are rare.
+const packAfter = 4 * 24 * time.Hour
+
 // Prune applies the retention once.
 func (c *Controller) Prune(ctx context.Context) error {
 	now := c.now()
-	// Day partitions (store/postgres) from the oldest day kept to two days
-	// ahead, so that ingest never waits for one.
+	// Day partitions (store/postgres) from the oldest day not packed to
+	// two days ahead, so that ingest never waits for one; the days before
+	// are packed.
 	if c.shared != nil {
-		made, err := c.shared.MaintainPartitions(ctx, now.Add(-c.rawRetention), now.Add(48*time.Hour))
+		made, err := c.shared.MaintainPartitions(ctx, now.Add(-packAfter), now.Add(48*time.Hour))
 		if err != nil {
 			return err
 		}
 		if made > 0 {
 			c.log.Info("result partitions made", "days", made)
+		}
+		packed, err := c.shared.PackResults(ctx, now.Add(-packAfter))
+		if err != nil {
+			return err
+		}
+		if packed > 0 {
+			c.log.Info("closed days of results packed", "results", packed)
 		}
 	}
 	// Region health is kept as long as the raw results it judges.

@@ -55,12 +55,13 @@ func (c *Controller) Leading() bool { return c.elector == nil || c.elector.Leadi
 
 // sharedStore is what a store that controller replicas share
 // (store/postgres) offers besides the contract: reading only what other
-// replicas ingested since a cursor, telling who leads, and keeping day
-// partitions of raw results.
+// replicas ingested since a cursor, telling who leads, keeping day
+// partitions of raw results and packing the closed ones.
 type sharedStore interface {
 	LatestSince(ctx context.Context, cursor int64) ([]model.Result, int64, error)
 	Leader(ctx context.Context) (holder string, valid bool, err error)
 	MaintainPartitions(ctx context.Context, from, to time.Time) (int, error)
+	PackResults(ctx context.Context, before time.Time) (int64, error)
 }
 
 var _ sharedStore = (*postgres.Store)(nil)

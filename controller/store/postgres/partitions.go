@@ -36,6 +36,13 @@ func (s *Store) MaintainPartitions(ctx context.Context, from, to time.Time) (cre
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil || exists {
 				return err
 			}
+			// No insert while the day's rows move out of results_default
+			// and the partition is attached: one routed to the default
+			// meanwhile would break the new partition's constraint. An
+			// insert waits (reads do not) and then sees the partition.
+			if _, err := tx.Exec(ctx, `LOCK TABLE results IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `CREATE TABLE `+name+` (LIKE results INCLUDING DEFAULTS)`); err != nil {
 				return err
 			}

@@ -31,6 +31,13 @@ func (s *Store) PruneResults(ctx context.Context, before time.Time) (int64, erro
 		return 0, fmt.Errorf("prune results: %w", err)
 	}
 	total := dropped
+	// Packed days go whole, once wholly before before.
+	var packed int64
+	if err := s.pool.QueryRow(ctx, `WITH gone AS (DELETE FROM results_packed WHERE day + $1 <= $2 RETURNING n)
+		SELECT COALESCE(SUM(n), 0) FROM gone`, dayMS, before.UnixMilli()).Scan(&packed); err != nil {
+		return total, fmt.Errorf("prune packed results: %w", err)
+	}
+	total += packed
 	for _, p := range pairs {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM results WHERE check_id = $1 AND region_id = $2 AND scheduled < $3`, p[0], p[1], before.UnixMilli())
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -47,6 +48,21 @@ func (s *Store) MarkAllDirty(ctx context.Context, check string) error {
 	_, err = s.pool.Exec(ctx, `INSERT INTO dirty (check_id, minute, seq)
 		SELECT check_id, minute, nextval('dirty_seq') FROM (SELECT DISTINCT check_id, scheduled / 60000 AS minute FROM results WHERE check_id = $1 ORDER BY 2) m
 		ON CONFLICT (check_id, minute) DO UPDATE SET seq = excluded.seq`, cid)
+	if err != nil {
+		return fmt.Errorf("mark %s dirty: %w", check, err)
+	}
+	// And the minutes of its packed days.
+	packed, err := s.packedRows(ctx, cid, 0, math.MinInt64/2, math.MaxInt64)
+	if err != nil || len(packed) == 0 {
+		return err
+	}
+	minutes := map[int64]bool{}
+	for _, r := range packed {
+		minutes[r.sched/60000] = true
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO dirty (check_id, minute, seq)
+		SELECT $1, m, nextval('dirty_seq') FROM (SELECT unnest($2::bigint[]) AS m ORDER BY 1) t
+		ON CONFLICT (check_id, minute) DO UPDATE SET seq = excluded.seq`, cid, slices.Sorted(maps.Keys(minutes)))
 	if err != nil {
 		return fmt.Errorf("mark %s dirty: %w", check, err)
 	}

@@ -8,7 +8,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -296,20 +298,10 @@ const resultColumns = `check_id, region_id, scheduled, probe_id, config_id, outc
 
 func (s *Store) scan(ctx context.Context, rows pgx.Rows) ([]model.Result, error) {
 	defer rows.Close()
-	type row struct {
-		r                      model.Result
-		c, rg, p, cfg          int64
-		sched, lag             int64
-		outcome, class, status int16
-		cert                   *int64
-		facts                  []byte
-	}
-	var raw []row
+	var raw []rawResult
 	for rows.Next() {
-		var w row
-		if err := rows.Scan(&w.c, &w.rg, &w.sched, &w.p, &w.cfg, &w.outcome, &w.class, &w.status, &w.r.DurationUS, &w.lag,
-			&w.r.Phases.DNS, &w.r.Phases.Connect, &w.r.Phases.TLS, &w.r.Phases.TTFB, &w.r.Phases.Transfer, &w.r.Bytes, &w.r.Message,
-			&w.cert, &w.facts); err != nil {
+		w, err := scanRaw(rows)
+		if err != nil {
 			return nil, fmt.Errorf("scan result: %w", err)
 		}
 		raw = append(raw, w)
@@ -318,15 +310,21 @@ func (s *Store) scan(ctx context.Context, rows pgx.Rows) ([]model.Result, error)
 		return nil, fmt.Errorf("read results: %w", err)
 	}
 	rows.Close()
+	return s.results(ctx, raw)
+}
+
+// results turns stored rows into results.
+func (s *Store) results(ctx context.Context, raw []rawResult) ([]model.Result, error) {
 	out := make([]model.Result, len(raw))
 	for i, w := range raw {
-		r := w.r
+		r := model.Result{DurationUS: w.dur, Bytes: w.bytes, Message: w.message,
+			Phases: model.Phases{DNS: w.dns, Connect: w.connect, TLS: w.tls, TTFB: w.ttfb, Transfer: w.transfer}}
 		var err error
 		for _, f := range []struct {
 			table string
 			id    int64
 			dst   *string
-		}{{"checks", w.c, &r.Check}, {"regions", w.rg, &r.Region}, {"probes", w.p, &r.Probe}, {"config_versions", w.cfg, &r.ConfigVersion}} {
+		}{{"checks", w.check, &r.Check}, {"regions", w.region, &r.Region}, {"probes", w.probe, &r.Probe}, {"config_versions", w.config, &r.ConfigVersion}} {
 			if *f.dst, err = s.nameOf(ctx, f.table, f.id); err != nil {
 				return nil, err
 			}
@@ -401,15 +399,17 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 	}
 	sql := `SELECT ` + resultColumns + ` FROM results WHERE check_id = $1 AND scheduled >= $2`
 	args := []any{cid, q.Since.UnixMilli()}
+	var rid int64
 	if q.Region != "" {
-		rid, ok, err := s.lookup(ctx, "regions", q.Region)
+		id, ok, err := s.lookup(ctx, "regions", q.Region)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			return nil, fmt.Errorf("region %q: %w", q.Region, store.ErrNotFound)
 		}
-		args = append(args, rid)
+		args = append(args, id)
+		rid = id
 		sql += fmt.Sprintf(" AND region_id = $%d", len(args))
 	}
 	if !q.Until.IsZero() {
@@ -417,6 +417,7 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 		sql += fmt.Sprintf(" AND scheduled < $%d", len(args))
 	}
 	order, past := q.Order()
+	var after *rawResult
 	if q.After != nil {
 		crid, ok, err := s.lookup(ctx, "regions", q.After.Region)
 		if err != nil {
@@ -425,6 +426,7 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 		if !ok {
 			return nil, fmt.Errorf("cursor region %q: %w", q.After.Region, store.ErrNotFound)
 		}
+		after = &rawResult{region: crid, sched: q.After.Scheduled.UnixMilli()}
 		args = append(args, q.After.Scheduled.UnixMilli(), crid)
 		sql += fmt.Sprintf(" AND (scheduled %s $%d OR (scheduled = $%d AND region_id %s $%d))", past, len(args)-1, len(args)-1, past, len(args))
 	}
@@ -436,13 +438,53 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 	if err != nil {
 		return nil, fmt.Errorf("query results of %s: %w", q.Check, err)
 	}
-	return s.scan(ctx, rows)
+	raw, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rawResult, error) { return scanRaw(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read results of %s: %w", q.Check, err)
+	}
+	// The packed days in the window, cut alike.
+	until := int64(math.MaxInt64)
+	if !q.Until.IsZero() {
+		until = q.Until.UnixMilli()
+	}
+	packed, err := s.packedRows(ctx, cid, rid, q.Since.UnixMilli(), until)
+	if err != nil {
+		return nil, err
+	}
+	if len(packed) > 0 {
+		before := func(a, b *rawResult) bool { // a comes before b in the order asked
+			if a.sched != b.sched {
+				return (a.sched < b.sched) != q.Newest
+			}
+			return (a.region < b.region) != q.Newest
+		}
+		seen := make(map[[2]int64]bool, len(raw))
+		for _, r := range raw {
+			seen[[2]int64{r.region, r.sched}] = true
+		}
+		for _, r := range packed {
+			if !seen[[2]int64{r.region, r.sched}] && (after == nil || before(after, &r)) {
+				raw = append(raw, r)
+			}
+		}
+		slices.SortFunc(raw, func(a, b rawResult) int {
+			if before(&a, &b) {
+				return -1
+			}
+			if before(&b, &a) {
+				return 1
+			}
+			return 0
+		})
+		raw = raw[:min(len(raw), q.Limit)]
+	}
+	return s.results(ctx, raw)
 }
 
 // CountResults returns how many results are stored.
 func (s *Store) CountResults(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM results`).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM results) + (SELECT COALESCE(SUM(n), 0) FROM results_packed)`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count results: %w", err)
 	}
 	return n, nil
@@ -488,6 +530,21 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
+	}
+	packed, err := s.packedRows(ctx, cid, 0, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	if len(packed) > 0 {
+		seen := make(map[[2]int64]bool, len(raw))
+		for _, w := range raw {
+			seen[[2]int64{w.rid, w.sched}] = true
+		}
+		for _, p := range packed {
+			if !seen[[2]int64{p.region, p.sched}] {
+				raw = append(raw, row{rid: p.region, sched: p.sched, us: p.dur, code: p.outcome, facts: p.facts})
+			}
+		}
 	}
 	out := make([]store.Outcome, len(raw))
 	for i, w := range raw {

@@ -88,15 +88,21 @@ func TestLatestSinceReadsOnlyWhatIsNew(t *testing.T) {
 	}
 }
 
-func TestDayPartitions(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, pgtest.Schema(t, pgtest.DSN(t)))
+// openDays opens a store in a schema of its own, closed when t ends, and
+// names three days in a row.
+func openDays(t *testing.T) (s *Store, d1, d2, d3 time.Time) {
+	s, err := Open(context.Background(), pgtest.Schema(t, pgtest.DSN(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	d1 := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
-	d2, d3 := d1.Add(day), d1.Add(2*day)
+	t.Cleanup(func() { s.Close() })
+	d1 = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	return s, d1, d1.Add(day), d1.Add(2 * day)
+}
+
+func TestDayPartitions(t *testing.T) {
+	ctx := context.Background()
+	s, d1, d2, d3 := openDays(t)
 	count := func(table string) int64 {
 		t.Helper()
 		var n int64

@@ -666,3 +666,48 @@ func regionHealth(t *testing.T, open func() (store.Store, error)) {
 		}
 	}
 }
+
+// Regions are the seven regions of a production fleet.
+var Regions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
+
+// Day calls put with a day's results of checks checks in every region of
+// Regions, one a minute each, in batches of at most 5,000: latencies and
+// phases that vary as a loopback target's do, scheduled a few hundred
+// milliseconds past the minute, and one result in 500 down with a message.
+// It is what a benchmark of storage per result stores.
+func Day(checks int, day time.Time, put func([]model.Result) error) error {
+	batch := make([]model.Result, 0, 5000)
+	seed := uint64(1)
+	next := func(n int64) int64 { // xorshift: the same day every run
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return int64(seed % uint64(n))
+	}
+	for m := range 1440 {
+		for c := range checks {
+			for _, region := range Regions {
+				at := day.Add(time.Duration(m)*time.Minute + time.Duration(c*60000/checks)*time.Millisecond)
+				dur := 8000 + next(40000)
+				r := model.Result{Check: fmt.Sprintf("check-%05d", c), Region: region, Probe: region + "-1", ConfigVersion: "3f9a0c1e2b7d",
+					Scheduled: at, Started: at.Add(time.Duration(next(4)) * time.Millisecond), DurationUS: dur, Outcome: model.OutcomeUp,
+					HTTPStatus: 200, Bytes: 512 + next(64),
+					Phases: model.Phases{DNS: next(900), Connect: 1000 + next(3000), TLS: 3000 + next(8000), TTFB: dur / 2, Transfer: next(500)}}
+				if next(500) == 0 {
+					r.Outcome, r.HTTPStatus, r.ErrorClass, r.Message = model.OutcomeDown, 503, model.ErrStatus, "status 503 is not 2xx or 3xx"
+				}
+				batch = append(batch, r)
+				if len(batch) == cap(batch) {
+					if err := put(batch); err != nil {
+						return err
+					}
+					batch = batch[:0]
+				}
+			}
+		}
+	}
+	if len(batch) > 0 {
+		return put(batch)
+	}
+	return nil
+}
