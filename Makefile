@@ -1,10 +1,16 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage
+.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage
+
+# The version the binaries report (`nines --version`): the nearest tag and
+# the commits since, or the commit when there is no tag.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/nines-sre/nines/internal/cli.version=$(VERSION)
 
 build:
-	$(GO) build -o nines ./cmd/nines
+	$(GO) build -ldflags "$(LDFLAGS)" -o nines ./cmd/nines
+	$(GO) build -ldflags "$(LDFLAGS)" -o nines-probe ./cmd/nines-probe
 
 test:
 	$(GO) test ./...
@@ -23,13 +29,30 @@ hostile:
 vet:
 	$(GO) vet ./...
 
+# No build output, database or profile checked in: no tracked file over 1 MiB.
+tree-check:
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 {print}'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MiB:"; echo "$$big"; exit 1; fi
+
+# Linters at pinned versions, installed into bin/ (ignored) on first use.
+STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
+BIN := $(CURDIR)/bin
+lint:
+	@test -x $(BIN)/staticcheck-$(STATICCHECK_VERSION) || { GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) && mv $(BIN)/staticcheck $(BIN)/staticcheck-$(STATICCHECK_VERSION); }
+	$(BIN)/staticcheck-$(STATICCHECK_VERSION) ./...
+
+vulncheck:
+	@test -x $(BIN)/govulncheck-$(GOVULNCHECK_VERSION) || { GOBIN=$(BIN) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) && mv $(BIN)/govulncheck $(BIN)/govulncheck-$(GOVULNCHECK_VERSION); }
+	$(BIN)/govulncheck-$(GOVULNCHECK_VERSION) ./...
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 demo:
-	$(GO) run ./cmd/nines demo
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/nines demo
 
-ci: fmt-check vet test race hostile
+ci: tree-check fmt-check vet lint test race hostile
 
 # Benchmarks print figures; they are not part of CI. With NINES_TEST_PG_DSN
 # set (e.g. postgres://postgres@127.0.0.1:5432/test) they also measure PostgreSQL.

@@ -96,7 +96,7 @@ func benchIngest(b *testing.B, database string, streams int) {
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "results/s")
 	n, _ := c.store.CountResults(context.Background())
 	if n != int64(b.N*batch) {
-		b.Fatal(fmt.Sprintf("stored %d, want %d", n, b.N*batch))
+		b.Fatalf("stored %d, want %d", n, b.N*batch)
 	}
 	size, err := c.store.DiskBytes(context.Background())
 	if err != nil {

@@ -161,7 +161,9 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "<polyline") {
 		t.Fatalf("check page: %d", resp.StatusCode)
 	}
-	resp, _ = c.PostForm(srv.URL+"/sre/logout", url.Values{"csrf": {sessionCSRF}})
+	if resp, err := c.PostForm(srv.URL+"/sre/logout", url.Values{"csrf": {sessionCSRF}}); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %v %v", resp, err)
+	}
 	resp, _ = c.Get(srv.URL + "/sre")
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after sign-out: %d", resp.StatusCode)

@@ -243,7 +243,7 @@ func TestProbeRunsSavedAssignmentWhenControllerIsDown(t *testing.T) {
 	}
 	s.Close()
 
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 503) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusServiceUnavailable) }))
 	defer down.Close()
 	rctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancel()

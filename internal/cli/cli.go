@@ -45,11 +45,18 @@ func (g *Globals) Logger() (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is not text or json", g.logFormat)
 }
 
-// Version reports the module version and VCS revision from build info.
+// version is set at build time (`make build`: git describe); without it
+// the module version and VCS revision from the build info stand in.
+var version string
+
+// Version reports the version the binary was built as.
 func Version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return strings.TrimSpace(version + " unknown")
+	}
+	if version != "" {
+		return version + " " + bi.GoVersion
 	}
 	v := bi.Main.Version
 	if v == "" {

@@ -62,11 +62,11 @@ func Flow(ctx context.Context, c *model.Check, env Env) Observation {
 
 // flowClass names the first failure's class.
 func flowClass(errs []error) model.ErrorClass {
-	for _, e := range errs {
-		if strings.Contains(e.Error(), "status ") {
-			return model.ErrStatus
-		}
-		return classify(e)
+	if len(errs) == 0 {
+		return model.ErrAssertion
 	}
-	return model.ErrAssertion
+	if strings.Contains(errs[0].Error(), "status ") {
+		return model.ErrStatus
+	}
+	return classify(errs[0])
 }
