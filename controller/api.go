@@ -41,7 +41,7 @@ func fail(c echo.Context, code int, field, msg string) error {
 }
 
 func (c *Controller) routes(e *echo.Echo) {
-	e.Use(middleware.Recover())
+	e.Use(middleware.Recover(), c.logFailures)
 	e.GET("/healthz", func(ec echo.Context) error { return ec.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", c.handleReady)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg})))

@@ -289,6 +289,7 @@ func (c *Controller) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.JSONSerializer = jsonSerializer{}
+	e.HTTPErrorHandler = c.httpError
 	c.routes(e)
 	return e
 }
