@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
@@ -97,20 +95,9 @@ type Verdict struct {
 	StaleRegions []string
 }
 
-// period is the time between two runs of a check.
-func period(ch *config.Check) time.Duration {
-	if ch.Cron != "" {
-		if s, err := cron.ParseStandard(ch.Cron); err == nil {
-			t := s.Next(time.Unix(0, 0).UTC())
-			return s.Next(t).Sub(t)
-		}
-	}
-	return ch.Interval.D()
-}
-
 // staleAfter is how old a region's newest result may be and still count.
 func staleAfter(ch *config.Check) time.Duration {
-	return 2*period(ch) + ch.Timeout.D() + 5*time.Second
+	return 2*ch.Period() + ch.Timeout.D() + 5*time.Second
 }
 
 // verdict confirms the state of ch at now by the quorum rule (sla.Judge)

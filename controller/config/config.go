@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/nines-sre/nines/model"
 )
 
@@ -151,6 +153,33 @@ type Check struct {
 	TLS  *TLS  `yaml:"tls"`
 	CDN  *CDN  `yaml:"cdn"`
 	Flow *Flow `yaml:"flow"`
+
+	// cronPeriod is the time between two runs of a cron check, from its
+	// spec as parsed once at load.
+	cronPeriod time.Duration
+}
+
+// Period is the time between two runs of the check: its interval, or for
+// a cron check the gap between the spec's first two runs.
+func (ch *Check) Period() time.Duration {
+	if ch.Cron == "" {
+		return ch.Interval.D()
+	}
+	if ch.cronPeriod > 0 {
+		return ch.cronPeriod
+	}
+	return cronPeriod(ch.Cron) // a Check not loaded by Parse
+}
+
+// cronPeriod is the gap between the first two runs of spec after the Unix
+// epoch; 0 when spec does not parse.
+func cronPeriod(spec string) time.Duration {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 0
+	}
+	t := s.Next(time.Unix(0, 0).UTC())
+	return s.Next(t).Sub(t)
 }
 
 // Duration is a time.Duration written as "30s" or "1m" in YAML.

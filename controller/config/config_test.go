@@ -474,3 +474,22 @@ func TestNATSDeployment(t *testing.T) {
 		t.Fatalf("named scope: %v", got)
 	}
 }
+
+// A cron check's period comes from its spec, parsed once at load.
+func TestCronPeriodParsedAtLoad(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(minimal+`      - {id: hourly, kind: http, cron: "0 * * * *", http: {url: "http://127.0.0.1:9/"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Check("hourly")
+	if ch.cronPeriod != time.Hour || ch.Period() != time.Hour {
+		t.Fatalf("cron period %s (parsed %s), want 1h", ch.Period(), ch.cronPeriod)
+	}
+	if p := cfg.Check("api-health").Period(); p != time.Minute {
+		t.Fatalf("interval check period %s", p)
+	}
+	if p := (&Check{Cron: "*/5 * * * *"}).Period(); p != 5*time.Minute {
+		t.Fatalf("a check not loaded by Parse: %s", p)
+	}
+}

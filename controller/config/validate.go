@@ -263,6 +263,8 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 	if ch.Cron != "" {
 		if _, err := cron.ParseStandard(ch.Cron); err != nil {
 			v.add(p+".cron", "%v", err)
+		} else {
+			ch.cronPeriod = cronPeriod(ch.Cron)
 		}
 	}
 	for k, r := range ch.Regions {
