@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,8 +28,8 @@ func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // Dispatcher delivers the outbox: oldest first, in order per alert and
-// notifier, with exponential backoff between attempts, every attempt
-// recorded.
+// notifier, with exponential backoff and jitter between attempts, every
+// attempt recorded.
 type Dispatcher struct {
 	store     Store
 	notifiers func() map[string]Notifier
@@ -115,12 +116,20 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
+// backoff is the wait after a notification's attempts-th failed attempt:
+// from MinBackoff, doubling up to MaxBackoff, each wait spread by ±20 %
+// so that notifications that failed together do not retry together. The
+// attempt count is what the outbox keeps, so the schedule survives a
+// restart or a new leader.
 func (d *Dispatcher) backoff(attempts int) time.Duration {
-	w := d.MinBackoff
-	for i := 1; i < attempts && w < d.MaxBackoff; i++ {
-		w *= 2
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.Multiplier, b.RandomizationFactor = d.MinBackoff, d.MaxBackoff, 2, 0.2
+	b.Reset()
+	wait := b.NextBackOff()
+	for i := 1; i < min(attempts, 64); i++ { // the cap comes long before 64
+		wait = b.NextBackOff()
 	}
-	return min(w, d.MaxBackoff)
+	return wait
 }
 
 // Run delivers until ctx is done, when woken and at least every second.
