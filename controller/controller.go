@@ -39,10 +39,13 @@ type Options struct {
 	// RawRetention and SliceRetention bound the history of raw results and
 	// of minute slices; zero means the defaults.
 	RawRetention, SliceRetention time.Duration
-	// ConfigFile, when set, is reloaded on SIGHUP and when it changes,
-	// checked every ReloadEvery (default 5s).
+	// ConfigFile, when set, is reloaded when it changes, checked every
+	// ReloadEvery (default 5s), and at once on a request on Reload (main
+	// sends one on SIGHUP: signals belong to the process, not to this
+	// package).
 	ConfigFile  string
 	ReloadEvery time.Duration
+	Reload      <-chan struct{}
 	// PublishEvery is the least time between two renders of the public
 	// documents (status page, status JSON, badges) while what they show
 	// keeps changing; default a second, < 0 renders them per request.
@@ -268,7 +271,7 @@ func Run(ctx context.Context, o Options) error {
 		if every <= 0 {
 			every = 5 * time.Second
 		}
-		go c.watchConfig(loops, o.ConfigFile, every)
+		go c.watchConfig(loops, o.ConfigFile, every, o.Reload)
 	}
 	select {
 	case err := <-errc:

@@ -5,15 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nines-sre/nines/controller/config"
 )
 
-// reloader swaps the configuration when its file changes or on SIGHUP. A
+// reloader swaps the configuration when its file changes or on request. A
 // configuration that does not load keeps the old one in force; the error
 // is logged, counted and shown in the status API.
 type reloader struct {
@@ -83,9 +81,10 @@ func (c *Controller) ReloadFile(path string) error {
 	return nil
 }
 
-// watchConfig reloads path on SIGHUP and whenever its content changes
-// (polled: this also sees a Kubernetes ConfigMap's symlink swap).
-func (c *Controller) watchConfig(ctx context.Context, path string, every time.Duration) {
+// watchConfig reloads path on a request on reload and whenever its
+// content changes (polled: this also sees a Kubernetes ConfigMap's symlink
+// swap).
+func (c *Controller) watchConfig(ctx context.Context, path string, every time.Duration, reload <-chan struct{}) {
 	if raw, err := os.ReadFile(path); err == nil {
 		c.reload.mu.Lock()
 		c.reload.sum = sha256.Sum256(raw)
@@ -97,17 +96,14 @@ func (c *Controller) watchConfig(ctx context.Context, path string, every time.Du
 			_ = c.ReloadFile(path)
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
-			c.log.Info("SIGHUP: reloading the configuration", "file", path)
+		case <-reload:
+			c.log.Info("reload requested: reloading the configuration", "file", path)
 			_ = c.ReloadFile(path)
 		case <-t.C:
 			raw, err := os.ReadFile(path)

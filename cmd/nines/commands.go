@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,7 @@ func controllerCmd(g *cli.Globals) *cobra.Command {
 			if _, err := cli.ServeDebug(cmd.Context(), debugAddr, log); err != nil {
 				return err
 			}
+			o.Reload = cli.OnSignal(cmd.Context(), syscall.SIGHUP)
 			return controller.Run(cmd.Context(), o)
 		},
 	}
