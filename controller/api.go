@@ -306,5 +306,10 @@ func (c *Controller) handleReady(ec echo.Context) error {
 		c.log.Warn("not ready: the store does not answer", "err", err)
 		return ec.String(http.StatusServiceUnavailable, "store unavailable\n")
 	}
+	// Results sent through NATS wait in their streams while no consumer
+	// takes them: not ready, and why.
+	if p := c.nats.problem(); p != "" {
+		return ec.String(http.StatusServiceUnavailable, p+"\n")
+	}
 	return ec.String(http.StatusOK, "ready\n")
 }

@@ -104,6 +104,7 @@ type Controller struct {
 	// nanoseconds, 0 for none), for nines_slices_lag_seconds.
 	unsliced  atomic.Int64
 	published published
+	nats      natsHealth
 
 	decoding decoding // turns for decoding large bodies
 

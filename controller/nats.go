@@ -3,9 +3,15 @@ package controller
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nines-sre/nines/model"
 	"github.com/nines-sre/nines/transport"
@@ -14,10 +20,13 @@ import (
 // natsLoop consumes result batches from NATS JetStream, one durable
 // consumer for each of this deployment's scopes (its configured name, or
 // each probe token's own), following the configuration as it is reloaded.
-// A message is acknowledged only once its results are committed.
+// A message is acknowledged only once its results are committed. A stream
+// or consumer that cannot be set up is tried again with backoff, and
+// /readyz says so meanwhile.
 func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duration) {
 	nc, js, err := transport.Connect(url, "nines-controller")
 	if err != nil {
+		c.nats.set("connection", err)
 		c.log.Error("NATS transport unavailable", "url", url, "err", err)
 		return
 	}
@@ -36,6 +45,7 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 			if !slices.Contains(scopes, scope) {
 				stop()
 				delete(running, scope)
+				c.nats.set(scope, nil)
 				c.log.Info("no longer taking results from NATS", "stream", transport.StreamName(scope))
 			}
 		}
@@ -45,23 +55,9 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 			}
 			sctx, stop := context.WithCancel(ctx)
 			running[scope] = stop
+			c.nats.set(scope, errors.New("starting"))
 			c.log.Info("taking results from NATS JetStream", "url", url, "stream", transport.StreamName(scope))
-			go func() {
-				o := transport.ConsumeOptions{Wait: wait, OnErr: func(err error) { c.log.Warn("NATS transport", "stream", transport.StreamName(scope), "err", err) }}
-				for sctx.Err() == nil {
-					err := transport.Consume(sctx, js, scope, func(ctx context.Context, token string, gz bool, data []byte) error {
-						return c.handleNATSBatch(ctx, scope, token, gz, data)
-					}, o)
-					if err == nil {
-						return
-					}
-					c.log.Error("NATS transport stopped; retrying", "stream", transport.StreamName(scope), "err", err)
-					select {
-					case <-sctx.Done():
-					case <-time.After(5 * time.Second):
-					}
-				}
-			}()
+			go c.consume(sctx, js, scope, wait)
 		}
 		select {
 		case <-ctx.Done():
@@ -69,6 +65,76 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 		case <-tick.C:
 		}
 	}
+}
+
+// consume runs scope's consumer until ctx is done, setting it up again
+// with backoff (1 s to 30 s) whenever it stops.
+func (c *Controller) consume(ctx context.Context, js jetstream.JetStream, scope string, wait time.Duration) {
+	stream := transport.StreamName(scope)
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval, bo.MaxInterval = time.Second, 30*time.Second
+	bo.Reset()
+	o := transport.ConsumeOptions{Wait: wait,
+		OnErr: func(err error) { c.log.Warn("NATS transport", "stream", stream, "err", err) },
+		OnFetch: func(err error) {
+			c.nats.set(scope, err)
+			if err == nil {
+				bo.Reset()
+			}
+		}}
+	for ctx.Err() == nil {
+		err := transport.Consume(ctx, js, scope, func(ctx context.Context, token string, gz bool, data []byte) error {
+			return c.handleNATSBatch(ctx, scope, token, gz, data)
+		}, o)
+		if err == nil {
+			return
+		}
+		c.nats.set(scope, err)
+		next := bo.NextBackOff()
+		c.log.Error("NATS transport stopped; retrying", "stream", stream, "retry_in", next.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(next):
+		}
+	}
+	c.nats.set(scope, nil)
+}
+
+// natsHealth is what stands between each NATS stream and its consumer,
+// for /readyz.
+type natsHealth struct {
+	mu       sync.Mutex
+	problems map[string]string // scope (or "connection") → error
+}
+
+// set records err for key; nil clears it.
+func (h *natsHealth) set(key string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		delete(h.problems, key)
+		return
+	}
+	if h.problems == nil {
+		h.problems = map[string]string{}
+	}
+	h.problems[key] = err.Error()
+}
+
+// problem names the first stream (in name order) not consumed and why;
+// empty when every one is.
+func (h *natsHealth) problem() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(h.problems))
+	if len(keys) == 0 {
+		return ""
+	}
+	name := keys[0]
+	if name != "connection" {
+		name = "stream " + transport.StreamName(name)
+	}
+	return fmt.Sprintf("NATS %s: %s", name, h.problems[keys[0]])
 }
 
 // handleNATSBatch stores the batch of one message of scope's stream. A

@@ -11,16 +11,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/internal/natstest"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/transport"
 )
@@ -45,16 +46,7 @@ func natsServer(t *testing.T, scopes ...string) string {
 		t.Cleanup(func() { drop(); nc.Close() })
 		return u
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return natstest.Start(t, "").ClientURL()
 }
 
 // tokenScope is the default NATS scope of a probe token.
@@ -146,4 +138,48 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
+}
+
+// TestNATSUnreachableAtStartIsRetriedAndReported: a controller started
+// before its NATS server says so in /readyz, and takes results once the
+// server comes up, without a restart.
+func TestNATSUnreachableAtStartIsRetriedAndReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	natsAddr := freeAddr(t)
+	cfg := natstest.Config(t, "nats-late-token-000001")
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan string, 1)
+	go func() {
+		done <- controller.Run(ctx, controller.Options{Config: cfg, DataDir: t.TempDir(), Listen: addr,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(), NATSURL: "nats://" + natsAddr, Ready: ready})
+	}()
+	defer func() { cancel(); <-done }()
+	<-ready
+	readyz := func() (int, string) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	time.Sleep(3 * time.Second)
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "NATS") {
+		t.Fatalf("/readyz with NATS away: %d %q", code, body)
+	}
+
+	natstest.Start(t, natsAddr)
+	var code int
+	var body string
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if code, body = readyz(); code == http.StatusOK {
+			return
+		}
+	}
+	t.Fatalf("/readyz once NATS is up: %d %q", code, body)
 }

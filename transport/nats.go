@@ -185,6 +185,9 @@ type ConsumeOptions struct {
 	Wait time.Duration
 	// OnErr hears every error, of the handler or of the fetch.
 	OnErr func(error)
+	// OnFetch hears how every fetch went: nil when the consumer reached
+	// the stream, its error when it could not.
+	OnFetch func(error)
 }
 
 // Consume runs scope's durable consumer until ctx is done: each message is
@@ -196,6 +199,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, scope string, handle H
 	if o.OnErr == nil {
 		o.OnErr = func(error) {}
 	}
+	if o.OnFetch == nil {
+		o.OnFetch = func(error) {}
+	}
 	if err := EnsureStream(ctx, js, scope); err != nil {
 		return err
 	}
@@ -206,6 +212,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, scope string, handle H
 	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(50, jetstream.FetchMaxWait(time.Second))
+		if ctx.Err() == nil {
+			o.OnFetch(err)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				o.OnErr(fmt.Errorf("fetch from %s: %w", StreamName(scope), err))
