@@ -383,7 +383,7 @@ func TestPagerDutyOutageDelaysAndLosesNothing(t *testing.T) {
 	h.minute(all(model.OutcomeDown)) // attempt 1: 500
 	ctx := context.Background()
 	for i := range 2 { // attempt 2 after the backoff: 500; attempt 3: 429, Retry-After 120 s
-		h.clock.Add(time.Duration(1<<i) * time.Second)
+		h.clock.Add(time.Duration(1<<i) * time.Second * 12 / 10) // the backoff, jitter included
 		if _, err := h.c.Dispatcher().DeliverDue(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -215,38 +215,41 @@ func Run(ctx context.Context, o Options) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Every loop belongs to a lifetime and is waited for: the process's
+	// (running), and each leadership's (gen), which has stopped before
+	// the next starts; all have stopped before the store closes.
 	loops, stopLoops := context.WithCancel(ctx)
-	defer stopLoops()
+	var running sync.WaitGroup
+	defer func() { stopLoops(); running.Wait() }()
 	alertEvery := o.AlertEvery
 	if alertEvery <= 0 {
 		alertEvery = time.Second
 	}
 	// The leader alone slices, prunes, evaluates rules, dispatches
 	// notifications and exports the status page.
-	lead := func(ctx context.Context) {
-		go c.every(ctx, 2*time.Second, false, "slice evaluation", c.EvaluateSlices)
-		go c.every(ctx, 10*time.Minute, true, "retention", c.Prune)
-		go c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts)
-		go c.alerts.dispatcher.Run(ctx, c.alerts.wake)
-		go c.every(ctx, time.Minute, true, "status page export", c.ExportStatus)
-		go c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes)
+	lead := func(ctx context.Context, gen *sync.WaitGroup) {
+		gen.Go(func() { c.every(ctx, 2*time.Second, false, "slice evaluation", c.EvaluateSlices) })
+		gen.Go(func() { c.every(ctx, 10*time.Minute, true, "retention", c.Prune) })
+		gen.Go(func() { c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts) })
+		gen.Go(func() { c.alerts.dispatcher.Run(ctx, c.alerts.wake) })
+		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.ExportStatus) })
+		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
 	}
-	elected := make(chan struct{})
 	if c.elector == nil {
-		close(elected)
 		c.metrics.leader.Set(1)
-		lead(loops)
+		lead(loops, &running)
 	} else {
 		syncEvery := o.SyncEvery
 		if syncEvery <= 0 {
 			syncEvery = 2 * time.Second
 		}
-		go c.every(loops, syncEvery, false, "replica sync", c.syncReplica)
-		go func() {
-			defer close(elected)
+		running.Go(func() { c.every(loops, syncEvery, false, "replica sync", c.syncReplica) })
+		running.Go(func() {
+			var gen sync.WaitGroup
 			var stop context.CancelFunc = func() {}
 			c.elector.Run(loops, func(leading bool) {
 				stop()
+				gen.Wait()
 				if leading {
 					c.metrics.leader.Set(1)
 					// A new leader starts from what every replica knows.
@@ -255,24 +258,24 @@ func Run(ctx context.Context, o Options) error {
 					}
 					var ctx context.Context
 					ctx, stop = context.WithCancel(loops)
-					lead(ctx)
+					lead(ctx, &gen)
 				} else {
 					c.metrics.leader.Set(0)
 				}
 			})
 			stop()
-		}()
+			gen.Wait()
+		})
 	}
-	defer func() { stopLoops(); <-elected }()
 	if o.NATSURL != "" {
-		go c.natsLoop(loops, o.NATSURL, o.NATSWait)
+		running.Go(func() { c.natsLoop(loops, o.NATSURL, o.NATSWait) })
 	}
 	if o.ConfigFile != "" {
 		every := o.ReloadEvery
 		if every <= 0 {
 			every = 5 * time.Second
 		}
-		go c.watchConfig(loops, o.ConfigFile, every, o.Reload)
+		running.Go(func() { c.watchConfig(loops, o.ConfigFile, every, o.Reload) })
 	}
 	select {
 	case err := <-errc:

@@ -31,11 +31,13 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 		return
 	}
 	defer nc.Close()
+	var consumers sync.WaitGroup
 	running := map[string]context.CancelFunc{}
 	defer func() {
 		for _, stop := range running {
 			stop()
 		}
+		consumers.Wait()
 	}()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -57,7 +59,7 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 			running[scope] = stop
 			c.nats.set(scope, errors.New("starting"))
 			c.log.Info("taking results from NATS JetStream", "url", url, "stream", transport.StreamName(scope))
-			go c.consume(sctx, js, scope, wait)
+			consumers.Go(func() { c.consume(sctx, js, scope, wait) })
 		}
 		select {
 		case <-ctx.Done():
