@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -83,7 +84,28 @@ const (
 // limitProbe bounds each probe token's request rate; beyond it the probe
 // gets 429 and Retry-After, and its shipper backs off.
 func (c *Controller) limitProbe() echo.MiddlewareFunc {
-	limit := c.Config().Probes.RateLimit
+	// One limiter for every route, so that a token's requests count
+	// together; it follows the configuration: a reload that changes the
+	// limit starts a limiter at the new rate.
+	var mu sync.Mutex
+	limit, limiter := -1.0, echo.MiddlewareFunc(nil)
+	current := func() echo.MiddlewareFunc {
+		want := c.Config().Probes.RateLimit
+		mu.Lock()
+		defer mu.Unlock()
+		if want != limit {
+			limit, limiter = want, rateLimiter(want)
+		}
+		return limiter
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error { return current()(next)(ec) }
+	}
+}
+
+// rateLimiter allows each probe token limit requests a second, in bursts
+// of twice that.
+func rateLimiter(limit float64) echo.MiddlewareFunc {
 	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(limit), Burst: int(2 * limit), ExpiresIn: 10 * time.Minute})
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -571,6 +573,19 @@ func TestProbeAPIGuards(t *testing.T) {
 	}
 	if limited == 0 {
 		t.Fatal("ten requests at once passed a limit of 2 a second (burst 4)")
+	}
+	// The limit follows a reload.
+	file := filepath.Join(t.TempDir(), "nines.yaml")
+	if err := os.WriteFile(file, []byte(strings.Replace(yaml, "rate_limit: 2", "rate_limit: 1000", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.ReloadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if resp, _ := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", model.Heartbeat{Probe: "p", Region: "eu-london"}); resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("request %d of 50 limited after the limit was reloaded at 1,000 a second", i)
+		}
 	}
 	// Oversized bodies are refused before they are read.
 	resp, _ := h.do("POST", "/api/v1/probes/heartbeat", "ap-tokyo", bytes.Repeat([]byte("x"), 17<<20))
