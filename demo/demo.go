@@ -17,6 +17,7 @@ import (
 
 	"github.com/nines-sre/nines/configs"
 	"github.com/nines-sre/nines/contentsvc"
+	_ "github.com/nines-sre/nines/contentsvc/flowcheck" // the demo's content-flow check
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/probe"

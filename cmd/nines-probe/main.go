@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The flow kind runs contentsvc's SDK; the probe runs it when linked.
+	_ "github.com/nines-sre/nines/contentsvc/flowcheck"
 	"github.com/nines-sre/nines/internal/cli"
 )
 

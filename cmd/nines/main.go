@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	// The flow kind runs contentsvc's SDK; the probe runs it when linked.
+	_ "github.com/nines-sre/nines/contentsvc/flowcheck"
 	"github.com/nines-sre/nines/internal/cli"
 )
 

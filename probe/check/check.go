@@ -37,28 +37,34 @@ type Env struct {
 // Kind runs one check once. It returns when ctx is done at the latest.
 type Kind func(ctx context.Context, c *model.Check, env Env) Observation
 
-// kindSubjects lists, per kind, the assertion subjects its observations set.
-var kindSubjects = map[model.Kind][]string{
-	model.KindHTTP: {"status", "latency", "size", "body", "header", "cert"},
-	model.KindCDN:  {"status", "latency", "size", "body", "header", "cert", "version"},
-	model.KindTCP:  {"latency", "size", "body", "cert"},
-	model.KindDNS:  {"latency", "size", "body", "answers", "rcode"},
-	model.KindTLS:  {"latency", "cert"},
-	model.KindFlow: {"latency", "size", "flow"},
+// kinds holds every registered kind: its implementation and the
+// assertion subjects its observations set.
+var kinds = map[model.Kind]registered{}
+
+type registered struct {
+	run      Kind
+	subjects []string
 }
 
-// Subjects returns the assertion subjects a kind can be asked about.
-func Subjects(kind model.Kind) []string { return kindSubjects[kind] }
-
-// Kinds maps every check kind to its implementation.
-var Kinds = map[model.Kind]Kind{
-	model.KindHTTP: HTTP,
-	model.KindTCP:  TCP,
-	model.KindDNS:  DNS,
-	model.KindTLS:  TLS,
-	model.KindCDN:  CDN,
-	model.KindFlow: Flow,
+// Register makes kind runnable by run, whose observations answer the
+// assertion subjects given. A kind outside this package (contentsvc's
+// flow, beside its SDK) registers itself from its package's init; the
+// built-in ones are registered here.
+func Register(kind model.Kind, run Kind, subjects ...string) {
+	kinds[kind] = registered{run: run, subjects: subjects}
 }
+
+func init() {
+	Register(model.KindHTTP, HTTP, "status", "latency", "size", "body", "header", "cert")
+	Register(model.KindCDN, CDN, "status", "latency", "size", "body", "header", "cert", "version")
+	Register(model.KindTCP, TCP, "latency", "size", "body", "cert")
+	Register(model.KindDNS, DNS, "latency", "size", "body", "answers", "rcode")
+	Register(model.KindTLS, TLS, "latency", "cert")
+}
+
+// Subjects returns the assertion subjects a kind can be asked about; none
+// for a kind not registered in this binary.
+func Subjects(kind model.Kind) []string { return kinds[kind].subjects }
 
 // parsed shares one parsed Assertion among every check that uses the same
 // text: assertions are immutable once parsed, and large fleets repeat them.
@@ -85,7 +91,8 @@ type Compiled struct {
 
 // Compile prepares c for running.
 func Compile(c model.Check) (*Compiled, error) {
-	run, ok := Kinds[c.Kind]
+	k, ok := kinds[c.Kind]
+	run := k.run
 	if !ok {
 		return nil, fmt.Errorf("check %s: unknown kind %q", c.ID, c.Kind)
 	}

@@ -22,7 +22,7 @@ func dial(ctx context.Context, address string, obs *Observation) net.Conn {
 		addrs, err := net.DefaultResolver.LookupHost(ctx, host)
 		obs.Phases.DNS = time.Since(start).Microseconds()
 		if err != nil {
-			obs.Class, obs.Err = classify(err), err
+			obs.Class, obs.Err = Classify(err), err
 			if obs.Class != model.ErrTimeout {
 				obs.Class = model.ErrDNS
 			}
@@ -34,7 +34,7 @@ func dial(ctx context.Context, address string, obs *Observation) net.Conn {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, port))
 	if err != nil {
-		obs.Class, obs.Err = classify(err), err
+		obs.Class, obs.Err = Classify(err), err
 		return nil
 	}
 	obs.Phases.Connect = time.Since(start).Microseconds()

@@ -187,7 +187,7 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 		// A dial may still be finishing in its own goroutine: read what the
 		// trace saw under its lock.
 		pt.into(&obs, &info)
-		obs.Class, obs.Err = classify(err), err
+		obs.Class, obs.Err = Classify(err), err
 		return obs, info
 	}
 	defer resp.Body.Close()
@@ -208,7 +208,7 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 		obs.Phases.Transfer = time.Since(firstByte).Microseconds()
 	}
 	if err != nil {
-		obs.Class, obs.Err = classify(err), err
+		obs.Class, obs.Err = Classify(err), err
 		return obs, info
 	}
 	obs.Subject.Status = resp.StatusCode
@@ -221,8 +221,8 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 	return obs, info
 }
 
-// classify maps a transport error to an error class.
-func classify(err error) model.ErrorClass {
+// Classify maps a transport error to an error class.
+func Classify(err error) model.ErrorClass {
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError

@@ -51,7 +51,7 @@ func TCP(ctx context.Context, c *model.Check, env Env) Observation {
 	start := time.Now()
 	if spec.Send != "" {
 		if _, err := io.WriteString(conn, spec.Send); err != nil {
-			obs.Class, obs.Err = classify(err), fmt.Errorf("send: %w", err)
+			obs.Class, obs.Err = Classify(err), fmt.Errorf("send: %w", err)
 			return obs
 		}
 	}

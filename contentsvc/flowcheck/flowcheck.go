@@ -1,4 +1,8 @@
-package check
+// Package flowcheck is the flow check kind: contentsvc's SDK path run as
+// a user's app runs it. It lives beside the SDK and registers itself with
+// the probe's check runtime when imported, so that the generic probe does
+// not depend on the system under test.
+package flowcheck
 
 import (
 	"context"
@@ -9,21 +13,28 @@ import (
 
 	"github.com/nines-sre/nines/contentsvc/sdk"
 	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe/check"
 )
+
+func init() { check.Register(model.KindFlow, Run, "latency", "size", "flow") }
+
+// flowTransport opens a fresh connection for every request, as the probe's
+// other kinds do, so that each run meets the service as a new visit would.
+var flowTransport = &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}
 
 // flowClients keeps one SDK client per check, so that its caches carry
 // from run to run like a returning user's app: when the service fails, the
 // check sees what that user sees (cached, default or nothing).
 var flowClients sync.Map // check id + region → *sdk.Client
 
-// Flow runs contentsvc's SDK path as a user would. Fresh is up; cached
+// Run runs contentsvc's SDK path as a user would. Fresh is up; cached
 // (possibly stale) and default (segments unknown) are degraded; empty is
 // down.
-func Flow(ctx context.Context, c *model.Check, env Env) Observation {
-	var obs Observation
+func Run(ctx context.Context, c *model.Check, env check.Env) check.Observation {
+	var obs check.Observation
 	spec := c.Flow
 	if spec == nil {
-		return Observation{Class: model.ErrInternal, Err: errors.New("flow check without a flow block")}
+		return check.Observation{Class: model.ErrInternal, Err: errors.New("flow check without a flow block")}
 	}
 	key := c.ID + "\x00" + env.Region + "\x00" + spec.URL + "\x00" + spec.UserID
 	cl, ok := flowClients.Load(key)
@@ -35,9 +46,8 @@ func Flow(ctx context.Context, c *model.Check, env Env) Observation {
 		if env.UserAgent != "" {
 			h.Set("User-Agent", env.UserAgent)
 		}
-		tr, _ := transport(transportKey{})
 		cl, _ = flowClients.LoadOrStore(key, sdk.New(sdk.Options{BaseURL: spec.URL, CDNURL: spec.CDNURL, SegmentTimeout: spec.SegmentTimeout,
-			HTTP: &http.Client{Transport: tr}, Header: h}))
+			HTTP: &http.Client{Transport: flowTransport}, Header: h}))
 	}
 	r := cl.(*sdk.Client).Render(ctx, spec.UserID, spec.Attributes)
 	obs.Subject.FlowLevel = string(r.Level)
@@ -68,5 +78,5 @@ func flowClass(errs []error) model.ErrorClass {
 	if strings.Contains(errs[0].Error(), "status ") {
 		return model.ErrStatus
 	}
-	return classify(errs[0])
+	return check.Classify(errs[0])
 }

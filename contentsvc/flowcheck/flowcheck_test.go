@@ -1,0 +1,76 @@
+package flowcheck
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/contentsvc"
+	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe/check"
+)
+
+// run compiles and runs c once, from eu-frankfurt, as the probe does.
+func run(t *testing.T, c model.Check) model.Result {
+	t.Helper()
+	c.Timeout = 2 * time.Second
+	cc, err := check.Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r model.Result
+	cc.Run(context.Background(), check.Env{Region: "eu-frankfurt", UserAgent: "nines-test"}, &r)
+	return r
+}
+
+// Importing the package makes the kind and its subjects known.
+func TestRegistered(t *testing.T) {
+	if subs := check.Subjects(model.KindFlow); len(subs) != 3 || subs[2] != "flow" {
+		t.Fatalf("flow subjects: %v", subs)
+	}
+}
+
+func TestFlowLevels(t *testing.T) {
+	svc, err := contentsvc.New(contentsvc.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.Handler())
+	defer srv.Close()
+	faultOn := func(body string) {
+		method := "POST"
+		if body == "" {
+			method = "DELETE"
+		}
+		req, _ := http.NewRequest(method, srv.URL+"/admin/faults", strings.NewReader(body))
+		if _, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flow := model.Check{ID: "flow-" + t.Name(), Kind: model.KindFlow, Flow: &model.FlowSpec{URL: srv.URL, UserID: "ann"},
+		Asserts: []string{`flow.segments < 1s`}}
+	if r := run(t, flow); r.Outcome != model.OutcomeUp || r.Bytes != 1 || r.Flow == nil || r.Flow.Level != "fresh" || r.Flow.StepsMS["segments"] <= 0 {
+		t.Fatalf("fresh: %+v (flow %+v)", r, r.Flow)
+	}
+	faultOn(`{"target":"segments","error_status":503,"region":"eu-frankfurt"}`)
+	if r := run(t, flow); r.Outcome != model.OutcomeDegraded || r.ErrorClass != model.ErrStatus || !strings.Contains(r.Message, "cached") || r.Flow.Level != "cached" {
+		t.Fatalf("segments failing for a returning user: %+v", r)
+	}
+	faultOn("")
+	faultOn(`{"target":"cdn","outage":true}`)
+	cold := flow
+	cold.ID = "cold-" + t.Name()
+	if r := run(t, cold); r.Outcome != model.OutcomeDown || !strings.HasPrefix(r.Message, "empty") {
+		t.Fatalf("CDN down for a new user: %+v", r)
+	}
+	fresh := flow
+	fresh.Asserts = []string{`flow.level == "fresh"`}
+	if r := run(t, fresh); r.Outcome != model.OutcomeDown || r.ErrorClass != model.ErrAssertion {
+		t.Fatalf("asserting fresh while the CDN is down: %+v", r)
+	}
+}
