@@ -16,7 +16,7 @@ import (
 	"github.com/nines-sre/nines/probe/check"
 )
 
-func init() { check.Register(model.KindFlow, Run, "latency", "size", "flow") }
+func init() { check.Register(model.KindFlow, Run) }
 
 // flowTransport opens a fresh connection for every request, as the probe's
 // other kinds do, so that each run meets the service as a new visit would.

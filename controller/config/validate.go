@@ -14,8 +14,8 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/nines-sre/nines/assertion"
 	"github.com/nines-sre/nines/model"
-	"github.com/nines-sre/nines/probe/check"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -279,12 +279,12 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 	}
 	for k, a := range ch.Assert {
 		ap := fmt.Sprintf("%s.assert[%d]", p, k)
-		parsed, err := check.ParseAssertion(a)
+		parsed, err := assertion.Parse(a)
 		if err != nil {
 			v.add(ap, "%v", err)
 			continue
 		}
-		if subs := check.Subjects(model.Kind(ch.Kind)); len(subs) > 0 && !slices.Contains(subs, parsed.Subject()) {
+		if subs := assertion.Subjects(model.Kind(ch.Kind)); len(subs) > 0 && !slices.Contains(subs, parsed.Subject()) {
 			v.add(ap, "a %s check has no %s to assert on (it has %s)", ch.Kind, parsed.Subject(), strings.Join(subs, ", "))
 		}
 		if parsed.Subject() == "cert" {

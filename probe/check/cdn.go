@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nines-sre/nines/assertion"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -62,14 +63,14 @@ func CDN(ctx context.Context, c *model.Check, env Env) Observation {
 }
 
 // contentVersion reads the served version from a header or a JSON path.
-func contentVersion(spec *model.CDNSpec, s *Subject) string {
+func contentVersion(spec *model.CDNSpec, s *assertion.Subject) string {
 	if spec.VersionHeader != "" {
 		return s.Header.Get(spec.VersionHeader)
 	}
 	if spec.VersionJSON == "" {
 		return ""
 	}
-	v, err := s.jsonBody()
+	v, err := s.JSONBody()
 	if err != nil {
 		return ""
 	}

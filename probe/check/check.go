@@ -10,12 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/assertion"
 	"github.com/nines-sre/nines/model"
 )
 
 // Observation is what one run of a kind saw, before assertions.
 type Observation struct {
-	Subject Subject
+	Subject assertion.Subject
 	Phases  model.Phases
 	// Class and Err are set when the target could not be reached or answered
 	// at the protocol level; assertions are not evaluated then.
@@ -37,62 +38,49 @@ type Env struct {
 // Kind runs one check once. It returns when ctx is done at the latest.
 type Kind func(ctx context.Context, c *model.Check, env Env) Observation
 
-// kinds holds every registered kind: its implementation and the
-// assertion subjects its observations set.
-var kinds = map[model.Kind]registered{}
+// kinds holds every registered kind's implementation.
+var kinds = map[model.Kind]Kind{}
 
-type registered struct {
-	run      Kind
-	subjects []string
-}
-
-// Register makes kind runnable by run, whose observations answer the
-// assertion subjects given. A kind outside this package (contentsvc's
-// flow, beside its SDK) registers itself from its package's init; the
-// built-in ones are registered here.
-func Register(kind model.Kind, run Kind, subjects ...string) {
-	kinds[kind] = registered{run: run, subjects: subjects}
-}
+// Register makes kind runnable by run; its observations set the subjects
+// assertion.Subjects names for it. A kind outside this package
+// (contentsvc's flow, beside its SDK) registers itself from its package's
+// init; the built-in ones are registered here.
+func Register(kind model.Kind, run Kind) { kinds[kind] = run }
 
 func init() {
-	Register(model.KindHTTP, HTTP, "status", "latency", "size", "body", "header", "cert")
-	Register(model.KindCDN, CDN, "status", "latency", "size", "body", "header", "cert", "version")
-	Register(model.KindTCP, TCP, "latency", "size", "body", "cert")
-	Register(model.KindDNS, DNS, "latency", "size", "body", "answers", "rcode")
-	Register(model.KindTLS, TLS, "latency", "cert")
+	Register(model.KindHTTP, HTTP)
+	Register(model.KindCDN, CDN)
+	Register(model.KindTCP, TCP)
+	Register(model.KindDNS, DNS)
+	Register(model.KindTLS, TLS)
 }
-
-// Subjects returns the assertion subjects a kind can be asked about; none
-// for a kind not registered in this binary.
-func Subjects(kind model.Kind) []string { return kinds[kind].subjects }
 
 // parsed shares one parsed Assertion among every check that uses the same
 // text: assertions are immutable once parsed, and large fleets repeat them.
-var parsed sync.Map // string → *Assertion
+var parsed sync.Map // string → *assertion.Assertion
 
-func parseShared(src string) (*Assertion, error) {
+func parseShared(src string) (*assertion.Assertion, error) {
 	if a, ok := parsed.Load(src); ok {
-		return a.(*Assertion), nil
+		return a.(*assertion.Assertion), nil
 	}
-	a, err := ParseAssertion(src)
+	a, err := assertion.Parse(src)
 	if err != nil {
 		return nil, err
 	}
 	actual, _ := parsed.LoadOrStore(src, a)
-	return actual.(*Assertion), nil
+	return actual.(*assertion.Assertion), nil
 }
 
 // Compiled is a check ready to run: its assertions parsed once.
 type Compiled struct {
 	Check   model.Check
-	Asserts []*Assertion
+	Asserts []*assertion.Assertion
 	run     Kind
 }
 
 // Compile prepares c for running.
 func Compile(c model.Check) (*Compiled, error) {
-	k, ok := kinds[c.Kind]
-	run := k.run
+	run, ok := kinds[c.Kind]
 	if !ok {
 		return nil, fmt.Errorf("check %s: unknown kind %q", c.ID, c.Kind)
 	}
@@ -153,7 +141,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	for _, a := range cc.Asserts {
 		if err := a.Eval(&obs.Subject); err != nil {
 			r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrAssertion
-			if a.path[0] == "status" {
+			if a.Subject() == "status" {
 				r.ErrorClass = model.ErrStatus
 			}
 			r.Message = bound(err.Error())
@@ -174,7 +162,7 @@ func bound(s string) string {
 
 // facts are what a dns or flow check learned besides its outcome, bounded
 // as the controller accepts them.
-func facts(kind model.Kind, sub *Subject) (*model.DNSFacts, *model.FlowFacts) {
+func facts(kind model.Kind, sub *assertion.Subject) (*model.DNSFacts, *model.FlowFacts) {
 	switch kind {
 	case model.KindDNS:
 		if sub.RCode == "" {

@@ -1,4 +1,4 @@
-package check
+package assertion
 
 import (
 	"errors"
@@ -25,10 +25,10 @@ func TestParseErrorsPointAtTheColumn(t *testing.T) {
 		{`status < "x"`, "column 10: < needs a number or a duration"},
 		{`body == "unterminated`, "column 9: unterminated or malformed string"},
 	} {
-		_, err := ParseAssertion(tc.src)
+		_, err := Parse(tc.src)
 		var se *SyntaxError
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseAssertion(%q) = %v, want %q", tc.src, err, tc.want)
+			t.Errorf("Parse(%q) = %v, want %q", tc.src, err, tc.want)
 		}
 	}
 }
@@ -75,7 +75,7 @@ func TestEvalSaysWhatFailedAndWhatWasSeen(t *testing.T) {
 		{"cert.expires_in > 14d", "cert.expires_in > 14d: saw 240h0m0s"},
 		{"cert.expires_in > 7d", ""},
 	} {
-		a, err := ParseAssertion(tc.src)
+		a, err := Parse(tc.src)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.src, err)
 		}
@@ -90,14 +90,14 @@ func TestEvalSaysWhatFailedAndWhatWasSeen(t *testing.T) {
 }
 
 func TestEvalOnNonJSONBody(t *testing.T) {
-	a, err := ParseAssertion("body.json.ok == true")
+	a, err := Parse("body.json.ok == true")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Eval(&Subject{Body: []byte("<html>")}); err == nil || !strings.Contains(err.Error(), "body is not JSON") {
 		t.Fatalf("got %v", err)
 	}
-	c, _ := ParseAssertion("cert.expires_in > 1d")
+	c, _ := Parse("cert.expires_in > 1d")
 	if err := c.Eval(&Subject{}); err == nil || !strings.Contains(err.Error(), "no certificate") {
 		t.Fatalf("got %v", err)
 	}
@@ -105,7 +105,7 @@ func TestEvalOnNonJSONBody(t *testing.T) {
 
 // FuzzParseAssertion: the parser never panics, and whatever it accepts it can
 // evaluate against any response without panicking.
-func FuzzParseAssertion(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"status == 200", "latency < 300ms", "body.json.items.len > 0", `header.content-type contains "json"`,
 		"cert.expires_in > 14d", `body matches "^ok$"`, "size >= 1.5", "body.json.a.0.b != false", `body == "\u00e9"`,
@@ -114,7 +114,7 @@ func FuzzParseAssertion(f *testing.F) {
 		f.Add(s, []byte(`{"items":[1,{"a":"b"}],"x":null}`))
 	}
 	f.Fuzz(func(t *testing.T, src string, body []byte) {
-		a, err := ParseAssertion(src)
+		a, err := Parse(src)
 		if err != nil {
 			var se *SyntaxError
 			if !errors.As(err, &se) || se.Col < 1 || se.Col > len(src)+1 {

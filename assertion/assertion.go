@@ -1,4 +1,9 @@
-package check
+// Package assertion parses and evaluates the assertions of checks
+// ("status == 200", "body.json.items.len > 0", "latency < 300ms") and
+// keeps which subjects each check kind's observations answer. It is a leaf:
+// the configuration validates assertions with it, the probe's check
+// runtime evaluates them.
+package assertion
 
 import (
 	"encoding/json"
@@ -10,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/nines-sre/nines/model"
 )
 
 // Assertion is one parsed expression such as `status == 200`,
@@ -54,8 +61,8 @@ var operators = []string{"==", "!=", "<=", ">=", "<", ">", "!contains", "contain
 var subjects = map[string]bool{"status": true, "latency": true, "body": true, "header": true, "cert": true, "size": true,
 	"answers": true, "rcode": true, "version": true, "flow": true}
 
-// ParseAssertion parses src.
-func ParseAssertion(src string) (*Assertion, error) {
+// Parse parses src.
+func Parse(src string) (*Assertion, error) {
 	a := &Assertion{src: src}
 	i := skipSpace(src, 0)
 	start := i
@@ -238,7 +245,8 @@ type Subject struct {
 	parsed  bool
 }
 
-func (s *Subject) jsonBody() (any, error) {
+// JSONBody is the body parsed as JSON, once.
+func (s *Subject) JSONBody() (any, error) {
 	if !s.parsed {
 		s.parsed = true
 		s.jsonErr = json.Unmarshal(s.Body, &s.json)
@@ -292,7 +300,7 @@ func (a *Assertion) value(s *Subject) (any, error) {
 	if len(a.path) == 1 {
 		return string(s.Body), nil
 	}
-	v, err := s.jsonBody()
+	v, err := s.JSONBody()
 	if err != nil {
 		return nil, fmt.Errorf("body is not JSON: %v", err)
 	}
@@ -421,3 +429,16 @@ func describe(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// kindSubjects lists, per check kind, the subjects its observations set.
+var kindSubjects = map[model.Kind][]string{
+	model.KindHTTP: {"status", "latency", "size", "body", "header", "cert"},
+	model.KindCDN:  {"status", "latency", "size", "body", "header", "cert", "version"},
+	model.KindTCP:  {"latency", "size", "body", "cert"},
+	model.KindDNS:  {"latency", "size", "body", "answers", "rcode"},
+	model.KindTLS:  {"latency", "cert"},
+	model.KindFlow: {"latency", "size", "flow"},
+}
+
+// Subjects returns the subjects a check kind can be asked about.
+func Subjects(kind model.Kind) []string { return kindSubjects[kind] }
