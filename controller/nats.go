@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -157,6 +158,11 @@ func (c *Controller) handleNATSBatch(ctx context.Context, scope, token string, g
 	var batch model.ResultBatch
 	if be := c.decodeStream(ctx, bytes.NewReader(data), gz, gz || len(data) > largeBody, &batch, maxBatchBytes); be != nil {
 		c.metrics.batches.WithLabelValues(fmt.Sprint(be.code)).Inc()
+		if be.code >= http.StatusInternalServerError || ctx.Err() != nil {
+			// Not the batch's fault (a shutdown, no decoder free): it is
+			// offered again, never dropped.
+			return fmt.Errorf("batch from %s: %s", region, be.msg)
+		}
 		return fmt.Errorf("batch from %s: %s: %w", region, be.msg, transport.ErrRejected)
 	}
 	_, held, ierr := c.ingest(ctx, region, &batch, true)
