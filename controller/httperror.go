@@ -26,8 +26,7 @@ func (c *Controller) httpError(err error, ec echo.Context) {
 		}
 	}
 	if code >= http.StatusInternalServerError {
-		c.log.Error("request failed", "method", ec.Request().Method, "route", ec.Path(), "path", ec.Request().URL.Path,
-			"status", code, "err", err)
+		c.logFailure(ec, code, "err", err)
 	}
 	if ec.Response().Committed {
 		return
@@ -51,9 +50,14 @@ func (c *Controller) logFailures(next echo.HandlerFunc) echo.HandlerFunc {
 		began := time.Now()
 		err := next(ec)
 		if st := ec.Response().Status; err == nil && st >= http.StatusInternalServerError {
-			c.log.Error("request failed", "method", ec.Request().Method, "route", ec.Path(), "path", ec.Request().URL.Path,
-				"status", st, "took", time.Since(began).Round(time.Millisecond))
+			c.logFailure(ec, st, "took", time.Since(began).Round(time.Millisecond))
 		}
 		return err
 	}
+}
+
+// logFailure logs an answer of status to ec's request, with attrs.
+func (c *Controller) logFailure(ec echo.Context, status int, attrs ...any) {
+	c.log.Error("request failed", append([]any{"method", ec.Request().Method, "route", ec.Path(),
+		"path", ec.Request().URL.Path, "status", status}, attrs...)...)
 }

@@ -233,7 +233,8 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 	rate := float64(inWindow) / window
 	fmt.Printf("checks run            %d in the %.0fs window (%d results in all, %d down)\n", inWindow, window, len(lags), down)
 	fmt.Printf("checks per second     %.1f (target %.1f)\n", rate, float64(n)/60)
-	fmt.Printf("CPU                   %.3f CPU-ms per check (target: at most a bare GET's, below)\n", cpu/float64(inWindow)*1000)
+	perCheck := cpu / float64(inWindow) * 1000 // CPU-ms
+	fmt.Printf("CPU                   %.3f CPU-ms per check (target: at most a bare GET's, below)\n", perCheck)
 	fmt.Printf("CPU share             %.1f %% of one core (target < 10 %%)\n", cpu/window*100)
 	fmt.Printf("peak RSS              %.1f MiB (target <= 20 MiB); %.1f MiB peak by the end of warm-up, RSS %.1f MiB then and %.1f MiB at the end\n",
 		float64(peak)/(1<<20), float64(warmPeak)/(1<<20), float64(warmRSS)/(1<<20), float64(endRSS)/(1<<20))
@@ -247,7 +248,7 @@ func run(n int, duration, warmup time.Duration, keepAlive bool, binary string) e
 			return err
 		}
 		fmt.Printf("baseline              %.3f CPU-ms per bare net/http GET on a fresh connection, same rate, one core\n", ms)
-		fmt.Printf("probe / baseline      %.2f× (target <= 1, aim 0.8)\n", cpu/float64(inWindow)*1000/ms)
+		fmt.Printf("probe / baseline      %.2f× (target <= 1, aim 0.8)\n", perCheck/ms)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,12 +163,12 @@ func TestPackedDaysReadAlike(t *testing.T) {
 }
 
 func sortOutcomes(os []store.Outcome) {
-	for i := 1; i < len(os); i++ {
-		for k := i; k > 0 && (os[k].Scheduled.Before(os[k-1].Scheduled) ||
-			(os[k].Scheduled.Equal(os[k-1].Scheduled) && os[k].Region < os[k-1].Region)); k-- {
-			os[k], os[k-1] = os[k-1], os[k]
+	slices.SortFunc(os, func(a, b store.Outcome) int {
+		if c := a.Scheduled.Compare(b.Scheduled); c != 0 {
+			return c
 		}
-	}
+		return strings.Compare(a.Region, b.Region)
+	})
 }
 
 // A packed day decodes to what was encoded, and damage is an error.
