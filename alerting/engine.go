@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -51,7 +51,8 @@ func NewEngine(store Store, log *slog.Logger, source string) *Engine {
 // its lifecycle: conditions that hold start or keep alerts, `for` turns
 // pending into firing, unacknowledged alerts climb their policy, and
 // alerts whose condition stayed gone for resolve_after resolve.
-func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error {
+func (e *Engine) Tick(ctx context.Context, set Setup, s Snapshot) error {
+	al := set.Alerting
 	open, err := e.store.OpenAlerts(ctx)
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error
 		byKey[open[i].Key] = &open[i]
 		s.Open[open[i].Key] = true
 	}
-	conds := Evaluate(cfg, s)
+	conds := Evaluate(set, s)
 	now := s.Now
 	// An alert changed meanwhile (ErrConflict: acknowledged through the API,
 	// say) is left for the next tick, which reads it afresh.
@@ -76,7 +77,7 @@ func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error
 				a.Incident, a.Revision = prev.Incident, prev.Revision
 			}
 		}
-		if err := e.hold(ctx, cfg, a, c, now); err != nil && !errors.Is(err, ErrConflict) {
+		if err := e.hold(ctx, al, a, c, now); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
@@ -84,14 +85,14 @@ func (e *Engine) Tick(ctx context.Context, cfg *config.Config, s Snapshot) error
 		if _, holds := conds[k]; holds {
 			continue
 		}
-		if err := e.gone(ctx, cfg, a, now); err != nil && !errors.Is(err, ErrConflict) {
+		if err := e.gone(ctx, al, a, now); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
 	return nil
 }
 
-func (e *Engine) hold(ctx context.Context, cfg *config.Config, a *Alert, c Condition, now time.Time) error {
+func (e *Engine) hold(ctx context.Context, al *config.Alerting, a *Alert, c Condition, now time.Time) error {
 	changed := a.GoodSince != nil || a.Summary != c.Summary || a.Severity != c.Severity
 	a.GoodSince = nil
 	a.Severity, a.Urgency, a.Policy, a.Summary, a.Component, a.Class, a.Details = c.Severity, c.Urgency, c.Policy, c.Summary, c.Component, c.Class, c.Details
@@ -107,7 +108,7 @@ func (e *Engine) hold(ctx context.Context, cfg *config.Config, a *Alert, c Condi
 		fired := now
 		a.FiredAt, a.AckedAt, a.ResolvedAt, a.AckedBy = &fired, nil, nil, ""
 		a.Level, a.Round, a.Notified = 0, 0, nil
-		notes = e.escalateTo(cfg, a, 0, now)
+		notes = e.escalateTo(al, a, 0, now)
 		e.log.Warn("alert firing", "key", a.Key, "incident", a.Incident, "severity", a.Severity, "summary", a.Summary)
 	case StateFiring:
 		due, err := e.escalationDue(ctx, a, now)
@@ -115,7 +116,7 @@ func (e *Engine) hold(ctx context.Context, cfg *config.Config, a *Alert, c Condi
 			return err
 		}
 		if due {
-			notes = e.climb(cfg, a, now)
+			notes = e.climb(al, a, now)
 		} else if !changed {
 			return nil
 		}
@@ -172,8 +173,8 @@ func (e *Engine) escalationDue(ctx context.Context, a *Alert, now time.Time) (bo
 
 // climb moves an unacknowledged alert to its policy's next level, or
 // around again while repeats remain.
-func (e *Engine) climb(cfg *config.Config, a *Alert, now time.Time) []Notification {
-	pol := cfg.Alerting.Policy(a.Policy)
+func (e *Engine) climb(al *config.Alerting, a *Alert, now time.Time) []Notification {
+	pol := al.Policy(a.Policy)
 	if pol == nil {
 		a.NextEscalation = nil
 		return nil
@@ -188,16 +189,16 @@ func (e *Engine) climb(cfg *config.Config, a *Alert, now time.Time) []Notificati
 		next = 0
 	}
 	e.log.Warn("alert escalated", "key", a.Key, "level", next+1, "round", a.Round+1)
-	return e.escalateTo(cfg, a, next, now)
+	return e.escalateTo(al, a, next, now)
 }
 
 // escalateTo notifies the targets of level and schedules the next one.
-func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Time) []Notification {
+func (e *Engine) escalateTo(al *config.Alerting, a *Alert, level int, now time.Time) []Notification {
 	a.Level = level
 	a.NextEscalation = nil
 	levelAt := now
 	a.LevelAt = &levelAt
-	pol := cfg.Alerting.Policy(a.Policy)
+	pol := al.Policy(a.Policy)
 	if pol == nil {
 		e.log.Error("alert has no escalation policy", "key", a.Key, "policy", a.Policy)
 		return nil
@@ -221,7 +222,7 @@ func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Ti
 	}
 	var notes []Notification
 	for _, t := range pol.Levels[level].Targets {
-		notes = append(notes, e.note(cfg, a, t, ActionTrigger, now))
+		notes = append(notes, e.note(al, a, t, ActionTrigger, now))
 		if !slices.Contains(a.Notified, t) {
 			a.Notified = append(a.Notified, t)
 		}
@@ -229,10 +230,10 @@ func (e *Engine) escalateTo(cfg *config.Config, a *Alert, level int, now time.Ti
 	return notes
 }
 
-func (e *Engine) note(cfg *config.Config, a *Alert, notifier string, action Action, now time.Time) Notification {
+func (e *Engine) note(al *config.Alerting, a *Alert, notifier string, action Action, now time.Time) Notification {
 	link := ""
-	if cfg.Alerting.DashboardURL != "" {
-		link = strings.TrimRight(cfg.Alerting.DashboardURL, "/") + model.AlertPath(a.Key)
+	if al.DashboardURL != "" {
+		link = strings.TrimRight(al.DashboardURL, "/") + model.AlertPath(a.Key)
 	}
 	return Notification{Notifier: notifier, CreatedAt: now, NextAt: now, Message: Message{
 		AlertKey: a.Key, Incident: a.Incident, Action: action, Severity: a.Severity, Urgency: a.Urgency, Summary: a.Summary,
@@ -242,7 +243,7 @@ func (e *Engine) note(cfg *config.Config, a *Alert, notifier string, action Acti
 
 // gone handles an alert whose condition no longer holds: a pending one is
 // dropped; a firing or acknowledged one resolves once it stays gone.
-func (e *Engine) gone(ctx context.Context, cfg *config.Config, a *Alert, now time.Time) error {
+func (e *Engine) gone(ctx context.Context, al *config.Alerting, a *Alert, now time.Time) error {
 	if a.State == StatePending {
 		a.State = StateResolved
 		resolved := now
@@ -254,7 +255,7 @@ func (e *Engine) gone(ctx context.Context, cfg *config.Config, a *Alert, now tim
 		a.GoodSince = &good
 	}
 	after := time.Duration(0)
-	for _, r := range cfg.Alerting.Rules {
+	for _, r := range al.Rules {
 		if r.ID == a.Rule {
 			after = r.ResolveAfter.D()
 		}
@@ -262,16 +263,16 @@ func (e *Engine) gone(ctx context.Context, cfg *config.Config, a *Alert, now tim
 	if now.Sub(*a.GoodSince) < after {
 		return e.store.SaveAlert(ctx, a, nil)
 	}
-	return e.resolve(ctx, cfg, a, now)
+	return e.resolve(ctx, al, a, now)
 }
 
-func (e *Engine) resolve(ctx context.Context, cfg *config.Config, a *Alert, now time.Time) error {
+func (e *Engine) resolve(ctx context.Context, al *config.Alerting, a *Alert, now time.Time) error {
 	a.State = StateResolved
 	resolved := now
 	a.ResolvedAt, a.NextEscalation = &resolved, nil
 	var notes []Notification
 	for _, t := range a.Notified {
-		notes = append(notes, e.note(cfg, a, t, ActionResolve, now))
+		notes = append(notes, e.note(al, a, t, ActionResolve, now))
 	}
 	e.log.Info("alert resolved", "key", a.Key, "incident", a.Incident)
 	return e.save(ctx, a, notes)
@@ -279,18 +280,18 @@ func (e *Engine) resolve(ctx context.Context, cfg *config.Config, a *Alert, now 
 
 // Acknowledge stops the escalation of an open alert and tells every
 // notifier that was triggered.
-func (e *Engine) Acknowledge(ctx context.Context, cfg *config.Config, key, by string, now time.Time) (*Alert, error) {
+func (e *Engine) Acknowledge(ctx context.Context, al *config.Alerting, key, by string, now time.Time) (*Alert, error) {
 	// A rule evaluation may save the alert between our read and write:
 	// read again and retry.
 	for try := 0; ; try++ {
-		a, err := e.acknowledge(ctx, cfg, key, by, now)
+		a, err := e.acknowledge(ctx, al, key, by, now)
 		if !errors.Is(err, ErrConflict) || try == 4 {
 			return a, err
 		}
 	}
 }
 
-func (e *Engine) acknowledge(ctx context.Context, cfg *config.Config, key, by string, now time.Time) (*Alert, error) {
+func (e *Engine) acknowledge(ctx context.Context, al *config.Alerting, key, by string, now time.Time) (*Alert, error) {
 	a, err := e.store.Alert(ctx, key)
 	if err != nil {
 		return nil, err
@@ -310,7 +311,7 @@ func (e *Engine) acknowledge(ctx context.Context, cfg *config.Config, key, by st
 	a.AckedAt, a.AckedBy, a.NextEscalation = &at, by, nil
 	var notes []Notification
 	for _, t := range a.Notified {
-		notes = append(notes, e.note(cfg, a, t, ActionAcknowledge, now))
+		notes = append(notes, e.note(al, a, t, ActionAcknowledge, now))
 	}
 	e.log.Info("alert acknowledged", "key", key, "by", by)
 	return a, e.save(ctx, a, notes)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -60,24 +60,43 @@ type Condition struct {
 	Details   map[string]any
 }
 
+// Topology is what the rules know of the monitored system: which checks a
+// rule covers, where each runs and which component it belongs to, the
+// regions and the SLOs. *config.Config is one.
+type Topology interface {
+	RuleChecks(r *config.Rule) []*config.Check
+	CheckRegions(ch *config.Check) []string
+	ComponentOf(check string) string
+	RegionIDs() []string
+	SLO(id string) *config.SLO
+}
+
+// Setup is the part of the configuration alerting works from: its own
+// section (rules, policies, notifiers) and the topology.
+type Setup struct {
+	Alerting *config.Alerting
+	Topology Topology
+}
+
 // Evaluate applies every rule to the snapshot and returns the conditions
 // that hold, by alert key. A check under maintenance raises nothing; a
 // check whose dependency is down folds into that check's condition.
-func Evaluate(cfg *config.Config, s Snapshot) map[string]Condition {
+func Evaluate(set Setup, s Snapshot) map[string]Condition {
 	out := map[string]Condition{}
-	for i := range cfg.Alerting.Rules {
-		r := &cfg.Alerting.Rules[i]
+	topo := set.Topology
+	for i := range set.Alerting.Rules {
+		r := &set.Alerting.Rules[i]
 		switch r.Kind {
 		case config.RuleCheckDown:
-			checkDown(cfg, r, s, out)
+			checkDown(topo, r, s, out)
 		case config.RuleRegionalDegraded:
-			regionalDegraded(cfg, r, s, out)
+			regionalDegraded(topo, r, s, out)
 		case config.RuleCertExpiry:
-			certExpiry(cfg, r, s, out)
+			certExpiry(topo, r, s, out)
 		case config.RuleProbeSilent:
-			probeSilent(cfg, r, s, out)
+			probeSilent(topo, r, s, out)
 		case config.RuleSLOBurn:
-			sloBurn(cfg, r, s, out)
+			sloBurn(topo, r, s, out)
 		}
 	}
 	return out
@@ -93,8 +112,8 @@ func regionDetails(cs CheckState) map[string]any {
 	return map[string]any{"failing_regions": cs.Failing, "error_classes": classes, "messages": cs.Messages}
 }
 
-func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
-	checks := cfg.RuleChecks(r)
+func checkDown(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
+	checks := topo.RuleChecks(r)
 	down := map[string]bool{}
 	for _, ch := range checks {
 		if cs := s.Checks[ch.ID]; cs.Status == model.StatusDown && !cs.Maintenance {
@@ -117,9 +136,9 @@ func checkDown(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Co
 		d := regionDetails(cs)
 		d["check"] = ch.ID
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
-			Summary: fmt.Sprintf("%s is down: failing in %d of %d regions (%s)", ch.Name, len(cs.Failing), len(cfg.CheckRegions(ch)),
+			Summary: fmt.Sprintf("%s is down: failing in %d of %d regions (%s)", ch.Name, len(cs.Failing), len(topo.CheckRegions(ch)),
 				strings.Join(cs.Failing, ", ")),
-			Component: cfg.ComponentOf(ch.ID), Class: "check_down", Details: d}
+			Component: topo.ComponentOf(ch.ID), Class: "check_down", Details: d}
 	}
 	for parent, children := range folded {
 		k := key(r.ID, parent)
@@ -165,10 +184,10 @@ func firstDown(deps []string, s Snapshot) string {
 // touches. When such a check then goes down, an open ticket lasts through
 // the escalation to a page instead of resolving; a region newly failing in
 // a confirmed outage raises none.
-func regionalDegraded(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+func regionalDegraded(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
 	byRegion := map[string][]string{}
 	classes := map[string]map[string]string{}
-	for _, ch := range cfg.RuleChecks(r) {
+	for _, ch := range topo.RuleChecks(r) {
 		cs := s.Checks[ch.ID]
 		if cs.Maintenance || (cs.Status != model.StatusDegraded && cs.Status != model.StatusDown) {
 			continue
@@ -190,42 +209,43 @@ func regionalDegraded(cfg *config.Config, r *config.Rule, s Snapshot, out map[st
 			Summary: fmt.Sprintf("%s: %d check(s) fail from this region only: %s", region, len(checks), strings.Join(checks, ", ")),
 			Class:   "regional_degraded", Details: map[string]any{"region": region, "checks": checks, "error_classes": classes[region]}}
 		if len(checks) == 1 {
-			c.Component = cfg.ComponentOf(checks[0])
+			c.Component = topo.ComponentOf(checks[0])
 		}
 		out[c.Key] = c
 	}
 }
 
-func certExpiry(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
-	for _, ch := range cfg.RuleChecks(r) {
+func certExpiry(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
+	for _, ch := range topo.RuleChecks(r) {
 		cs := s.Checks[ch.ID]
 		if cs.CertDays == nil || *cs.CertDays >= r.Days || cs.Maintenance {
 			continue
 		}
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
 			Summary:   fmt.Sprintf("certificate of %s expires in %d days", ch.Name, *cs.CertDays),
-			Component: cfg.ComponentOf(ch.ID), Class: "cert_expiry", Details: map[string]any{"check": ch.ID, "days_left": *cs.CertDays}}
+			Component: topo.ComponentOf(ch.ID), Class: "cert_expiry", Details: map[string]any{"check": ch.ID, "days_left": *cs.CertDays}}
 	}
 }
 
 // probeSilent raises a notice per silent region, at the rule's (low)
 // urgency; when most regions are silent at once the monitoring itself is
 // blind, and the notice becomes critical and urgent.
-func probeSilent(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
+func probeSilent(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
 	var silent []string
-	for _, reg := range cfg.Regions {
-		if !s.Regions[reg.ID].Healthy {
-			silent = append(silent, reg.ID)
+	regions := topo.RegionIDs()
+	for _, reg := range regions {
+		if !s.Regions[reg].Healthy {
+			silent = append(silent, reg)
 		}
 	}
-	most := len(silent)*2 > len(cfg.Regions)
+	most := len(silent)*2 > len(regions)
 	for _, region := range silent {
 		c := Condition{Key: key(r.ID, region), Rule: r, Policy: r.Policy, Subject: region, Severity: r.Severity, Urgency: r.Urgency,
 			Summary: fmt.Sprintf("probes of %s are silent: its checks are not seen from there", region),
 			Class:   "probe_silent", Details: map[string]any{"region": region, "silent_regions": silent}}
 		if most {
 			c.Severity, c.Urgency = "critical", "high"
-			c.Summary = fmt.Sprintf("%d of %d regions are silent: monitoring is blind", len(silent), len(cfg.Regions))
+			c.Summary = fmt.Sprintf("%d of %d regions are silent: monitoring is blind", len(silent), len(regions))
 		}
 		out[c.Key] = c
 	}
@@ -233,13 +253,10 @@ func probeSilent(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]
 
 // sloBurn fires per SLO and tier severity when both windows of any tier
 // burn faster than its factor; a firing page mutes the ticket.
-func sloBurn(cfg *config.Config, r *config.Rule, s Snapshot, out map[string]Condition) {
-	for _, slo := range cfg.SLOs {
-		if len(r.SLOs) > 0 && !slices.Contains(r.SLOs, slo.ID) {
-			continue
-		}
-		st, ok := s.SLOs[slo.ID]
-		if !ok {
+func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
+	for id, st := range s.SLOs {
+		slo := topo.SLO(id)
+		if slo == nil || len(r.SLOs) > 0 && !slices.Contains(r.SLOs, slo.ID) {
 			continue
 		}
 		var page, ticket *config.BurnWindow

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -22,7 +22,7 @@ components:
 slos:
   - {id: avail, checks: [content-api], target: 99.9}
 alerting:
-  notifiers: [{id: hook, type: webhook, url: "http://127.0.0.1:9/hook"}]
+  notifiers: [{id: hook, webhook: {url: "http://127.0.0.1:9/hook"}}]
   policies:
     - {id: page, levels: [{targets: [hook]}]}
     - {id: tickets, levels: [{targets: [hook]}]}
@@ -49,7 +49,7 @@ func healthy() map[string]RegionState {
 func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
 	cfg := rulesCfg(t)
 	down := CheckState{Status: model.StatusDown, Failing: []string{"r1", "r2"}}
-	conds := Evaluate(cfg, Snapshot{Now: time.Now(), Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down, "content-api": down}})
+	conds := Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Now: time.Now(), Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down, "content-api": down}})
 	if _, paged := conds["down:content-api"]; paged {
 		t.Fatal("the child pages on its own while its parent is down")
 	}
@@ -58,7 +58,7 @@ func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
 		t.Fatalf("parent condition %+v", parent)
 	}
 	// With the parent up, the child pages itself.
-	conds = Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": {Status: model.StatusUp}, "content-api": down}})
+	conds = Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": {Status: model.StatusUp}, "content-api": down}})
 	if _, ok := conds["down:content-api"]; !ok {
 		t.Fatal("child alone is not paged")
 	}
@@ -68,19 +68,19 @@ func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
 	recovered := CheckState{Status: model.StatusUp, LastDown: t0}
 	stale := down
 	stale.LastFailure = t0.Add(-20 * time.Second)
-	conds = Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": recovered, "content-api": stale}})
+	conds = Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": recovered, "content-api": stale}})
 	if _, ok := conds["down:content-api"]; ok {
 		t.Fatal("the child opened its own incident on failures from its parent's outage")
 	}
 	fresh := down
 	fresh.LastFailure = t0.Add(5 * time.Second)
-	conds = Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": recovered, "content-api": fresh}})
+	conds = Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": recovered, "content-api": fresh}})
 	if _, ok := conds["down:content-api"]; !ok {
 		t.Fatal("the child failing after its parent recovered is not paged")
 	}
 	// Under maintenance nothing is raised.
 	down.Maintenance = true
-	if conds := Evaluate(cfg, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down}}); len(conds) != 0 {
+	if conds := Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": down}}); len(conds) != 0 {
 		t.Fatalf("maintenance did not silence: %v", conds)
 	}
 }
@@ -88,7 +88,7 @@ func TestChildOfADownCheckFoldsIntoItsIncident(t *testing.T) {
 func TestSLOBurnTiersAndPageMutesTicket(t *testing.T) {
 	cfg := rulesCfg(t)
 	burn := func(rates map[string]float64) map[string]Condition {
-		return Evaluate(cfg, Snapshot{Regions: healthy(), SLOs: map[string]SLOState{"avail": {Burn: rates}}})
+		return Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: healthy(), SLOs: map[string]SLOState{"avail": {Burn: rates}}})
 	}
 	if c := burn(map[string]float64{"1h": 15, "5m": 20, "1d": 4, "2h": 4}); len(c) != 1 || c["burn:avail/page"].Urgency != "high" || c["burn:avail/page"].Policy != "page" {
 		t.Fatalf("fast burn with the ticket tier also met: %+v", c)
@@ -113,7 +113,7 @@ func TestCertExpiryAndSilence(t *testing.T) {
 	days := 9
 	regions := healthy()
 	regions["r3"] = RegionState{}
-	c := Evaluate(cfg, Snapshot{Regions: regions, Checks: map[string]CheckState{"content-cert": {Status: model.StatusUp, CertDays: &days}}})
+	c := Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: regions, Checks: map[string]CheckState{"content-cert": {Status: model.StatusUp, CertDays: &days}}})
 	if c["cert:content-cert"].Summary != "certificate of content-cert expires in 9 days" {
 		t.Fatalf("cert: %+v", c)
 	}
@@ -121,7 +121,7 @@ func TestCertExpiryAndSilence(t *testing.T) {
 		t.Fatalf("one silent region: %+v", s)
 	}
 	regions["r2"] = RegionState{}
-	c = Evaluate(cfg, Snapshot{Regions: regions})
+	c = Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: regions})
 	if s := c["silent:r2"]; s.Urgency != "high" || s.Severity != "critical" {
 		t.Fatalf("most regions silent: %+v", s)
 	}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/alerting/notify"
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
 )
@@ -70,7 +70,7 @@ func (c *Controller) initAlerting(client *http.Client) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if a.notifiers == nil || a.notifVer != cfg.Version {
-			a.notifiers, a.notifVer = notify.Build(cfg, client), cfg.Version
+			a.notifiers, a.notifVer = notify.Build(cfg.Alerting.Notifiers, client), cfg.Version
 		}
 		return a.notifiers
 	}, c.log, c.now, c.reg)
@@ -213,7 +213,7 @@ func (c *Controller) sloStates(ctx context.Context, cfg *config.Config, now time
 
 // EvaluateAlerts runs the alert rules once.
 func (c *Controller) EvaluateAlerts(ctx context.Context) error {
-	if err := c.alerts.engine.Tick(ctx, c.Config(), c.snapshot(ctx)); err != nil {
+	if err := c.alerts.engine.Tick(ctx, alertSetup(c.Config()), c.snapshot(ctx)); err != nil {
 		return err
 	}
 	return c.syncIncidents(ctx)
@@ -302,7 +302,7 @@ func (c *Controller) handleAck(ec echo.Context) error {
 	if body.By == "" {
 		body.By = "api"
 	}
-	a, err := c.alerts.engine.Acknowledge(ec.Request().Context(), c.Config(), key, body.By, c.now())
+	a, err := c.alerts.engine.Acknowledge(ec.Request().Context(), &c.Config().Alerting, key, body.By, c.now())
 	switch {
 	case errors.Is(err, alerting.ErrNotFound):
 		return fail(ec, http.StatusNotFound, "key", err.Error())
@@ -356,9 +356,14 @@ func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 	if ev.Event.Agent.Summary != "" {
 		by = "pagerduty: " + ev.Event.Agent.Summary
 	}
-	if _, err := c.alerts.engine.Acknowledge(ec.Request().Context(), c.Config(), ev.Event.Data.IncidentKey, by, c.now()); err != nil &&
+	if _, err := c.alerts.engine.Acknowledge(ec.Request().Context(), &c.Config().Alerting, ev.Event.Data.IncidentKey, by, c.now()); err != nil &&
 		!errors.Is(err, alerting.ErrNotFound) && !errors.Is(err, alerting.ErrNotOpen) {
 		return fmt.Errorf("acknowledge from PagerDuty: %w", err)
 	}
 	return ec.NoContent(http.StatusNoContent)
+}
+
+// alertSetup is the view of cfg that alerting reads.
+func alertSetup(cfg *config.Config) alerting.Setup {
+	return alerting.Setup{Alerting: &cfg.Alerting, Topology: cfg}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -65,9 +65,9 @@ func alertingConfig(pd, hookURL string) string {
   api_tokens: [%s]
   pagerduty_webhook_secret: pd-webhook-secret
   notifiers:
-    - {id: pd-primary, type: pagerduty, routing_key: %s, events_url: %q}
-    - {id: pd-secondary, type: pagerduty, routing_key: %s, events_url: %q}
-    - {id: ops-hook, type: webhook, url: %q, secret: hook-secret}
+    - {id: pd-primary, pagerduty: {routing_key: %s, events_url: %q}}
+    - {id: pd-secondary, pagerduty: {routing_key: %s, events_url: %q}}
+    - {id: ops-hook, webhook: {url: %q, secret: hook-secret}}
   policies:
     - id: page
       levels:

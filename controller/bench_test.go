@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
 	"github.com/nines-sre/nines/model"

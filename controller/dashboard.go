@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
@@ -300,7 +300,7 @@ func dashboardAlert(a *alerting.Alert) dashboard.Alert {
 }
 
 func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {
-	_, err := d.c.alerts.engine.Acknowledge(ctx, d.c.Config(), key, by, d.c.now())
+	_, err := d.c.alerts.engine.Acknowledge(ctx, &d.c.Config().Alerting, key, by, d.c.now())
 	return err
 }
 

@@ -270,14 +270,14 @@ func TestHostileSecretsNeverLeaveTheAPI(t *testing.T) {
 	yaml := testConfig + fmt.Sprintf(`alerting:
   api_tokens: [%s]
   notifiers:
-    - {id: chat, type: slack, url: "http://%s/services/T0000/B0000/SLACKSECRETPART"}
+    - {id: chat, slack: {url: "http://%s/services/T0000/B0000/SLACKSECRETPART"}}
   policies: [{id: page, levels: [{delay: 0s, targets: [chat]}]}]
   rules: [{id: down, kind: check_down, policy: page}]
 `, apiToken, closed)
 	h := newHarnessWith(t, yaml)
 	h.c.log = slog.New(slog.NewTextHandler(&logs, nil))
 	h.c.alerts.dispatcher = alerting.NewDispatcher(h.c.store, func() map[string]alerting.Notifier {
-		return notify.Build(h.c.Config(), &http.Client{Timeout: time.Second})
+		return notify.Build(h.c.Config().Alerting.Notifiers, &http.Client{Timeout: time.Second})
 	}, h.c.log, h.c.now, nil)
 	h.clock.Add(time.Minute)
 	for region := range tokens {

@@ -10,7 +10,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )

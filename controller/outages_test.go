@@ -30,7 +30,7 @@ components:
     checks:
       - {id: api-health, kind: http, http: {url: "http://127.0.0.1:9/healthz"}}
 alerting:
-  notifiers: [{id: pd, type: pagerduty, routing_key: PRIMARYPRIMARYPRIMARYPRIMARY0001, events_url: %q}]
+  notifiers: [{id: pd, pagerduty: {routing_key: PRIMARYPRIMARYPRIMARYPRIMARY0001, events_url: %q}}]
   policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
   rules: [{id: down, kind: check_down, policy: page, resolve_after: 2m}]
 `, pd)

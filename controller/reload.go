@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 )
 
 // reloader swaps the configuration when its file changes or on request. A

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
 )
 

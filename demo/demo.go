@@ -15,11 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/configs"
 	"github.com/nines-sre/nines/contentsvc"
 	_ "github.com/nines-sre/nines/contentsvc/flowcheck" // the demo's content-flow check
 	"github.com/nines-sre/nines/controller"
-	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/probe"
 )
 

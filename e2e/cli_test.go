@@ -59,7 +59,7 @@ components:
     checks:
       - {id: cert, kind: tls, tls: {address: "127.0.0.1:443"}, assert: ["cert.expires_in > 14d"]}
 alerting:
-  notifiers: [{id: pd, type: pagerduty, routing_key: R0UTINGKEYR0UTINGKEYR0UTINGKEY01}]
+  notifiers: [{id: pd, pagerduty: {routing_key: R0UTINGKEYR0UTINGKEYR0UTINGKEY01}}]
   policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
   rules: [{id: down, kind: check_down, policy: page}]
 `), 0o644)

@@ -275,7 +275,7 @@ slos:
   - {id: segments, checks: [segments-api], target: 99.9, window: 1h}
 alerting:
   notifiers:
-    - {id: pd, type: pagerduty, routing_key: E2EROUTINGKEYE2EROUTINGKEYE2E001, events_url: %[4]q}
+    - {id: pd, pagerduty: {routing_key: E2EROUTINGKEYE2EROUTINGKEYE2E001, events_url: %[4]q}}
   policies:
     - {id: page, levels: [{targets: [pd]}]}
   rules:

@@ -22,8 +22,8 @@ import (
 const haConfig = configHead + `        assert: ["status == 200"]
 alerting:
   notifiers:
-    - {id: primary, type: pagerduty, routing_key: HAPRIMARYHAPRIMARYHAPRIMARY00001, events_url: %[4]q}
-    - {id: secondary, type: pagerduty, routing_key: HASECONDARYHASECONDARYHASECOND02, events_url: %[4]q}
+    - {id: primary, pagerduty: {routing_key: HAPRIMARYHAPRIMARYHAPRIMARY00001, events_url: %[4]q}}
+    - {id: secondary, pagerduty: {routing_key: HASECONDARYHASECONDARYHASECOND02, events_url: %[4]q}}
   policies:
     - {id: page, levels: [{targets: [primary]}, {delay: 8s, targets: [secondary]}]}
   rules:

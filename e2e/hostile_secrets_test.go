@@ -99,10 +99,10 @@ alerting:
   api_tokens: [%s]
   pagerduty_webhook_secret: %s
   notifiers:
-    - {id: pd, type: pagerduty, routing_key: %s, events_url: %q}
-    - {id: slack, type: slack, url: %q}
-    - {id: hook, type: webhook, url: %q, secret: %s}
-    - {id: mail, type: email, smtp: "127.0.0.1:9", from: nines@example.com, to: [sre@example.com], username: nines, password: %s}
+    - {id: pd, pagerduty: {routing_key: %s, events_url: %q}}
+    - {id: slack, slack: {url: %q}}
+    - {id: hook, webhook: {url: %q, secret: %s}}
+    - {id: mail, email: {smtp: "127.0.0.1:9", from: nines@example.com, to: [sre@example.com], username: nines, password: %s}}
   policies:
     - {id: page, levels: [{targets: [pd, slack, hook, mail]}]}
   rules:
@@ -154,7 +154,7 @@ alerting:
 			t.Fatalf("the broken configuration was not reported: %s", statusBody)
 		}
 	}
-	if !strings.Contains(statusBody, "alerting.notifiers[1].url") || !strings.Contains(statusBody, "components[0].checks[1].http.url") {
+	if !strings.Contains(statusBody, "alerting.notifiers[1].slack.url") || !strings.Contains(statusBody, "components[0].checks[1].http.url") {
 		t.Errorf("the reload error does not name the fields: %s", statusBody)
 	}
 

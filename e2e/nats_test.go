@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
-	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/internal/natstest"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/transport"

@@ -14,8 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
-	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/probe"
 )
 

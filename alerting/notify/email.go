@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/smtp"
 	"net/textproto"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/config"
 )
 
 // Email sends over SMTP (STARTTLS when the server offers it; PLAIN auth
@@ -25,6 +27,12 @@ type Email struct {
 }
 
 var _ alerting.Notifier = (*Email)(nil)
+
+func init() {
+	register("email", func(s *config.EmailNotifier, _ *http.Client) alerting.Notifier {
+		return &Email{Addr: s.SMTP, From: s.From, To: s.To, Username: s.Username, Password: s.Password}
+	})
+}
 
 // Notify mails m. A 5xx answer from the server is final; anything else is
 // worth a retry.

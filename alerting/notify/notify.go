@@ -14,29 +14,31 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
 
 // Build makes a notifier for every configured one, by id.
-func Build(cfg *config.Config, client *http.Client) map[string]alerting.Notifier {
+func Build(notifiers []config.Notifier, client *http.Client) map[string]alerting.Notifier {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
-	out := map[string]alerting.Notifier{}
-	for _, n := range cfg.Alerting.Notifiers {
-		switch n.Type {
-		case "pagerduty":
-			out[n.ID] = NewPagerDuty(n.RoutingKey, n.EventsURL, client)
-		case "webhook":
-			out[n.ID] = &Webhook{URL: n.URL, Secret: []byte(n.Secret), Client: client}
-		case "slack":
-			out[n.ID] = &Slack{URL: n.URL, Client: client}
-		case "email":
-			out[n.ID] = &Email{Addr: n.SMTP, From: n.From, To: n.To, Username: n.Username, Password: n.Password}
+	out := make(map[string]alerting.Notifier, len(notifiers))
+	for i := range notifiers {
+		n := &notifiers[i]
+		if build, ok := builders[n.Kind()]; ok {
+			out[n.ID] = build(n.Spec(), client)
 		}
 	}
 	return out
+}
+
+// builders makes each kind's notifier from its configuration block; the
+// file of each kind adds its own with register.
+var builders = map[string]func(config.NotifierSpec, *http.Client) alerting.Notifier{}
+
+func register[S config.NotifierSpec](kind string, build func(S, *http.Client) alerting.Notifier) {
+	builders[kind] = func(spec config.NotifierSpec, client *http.Client) alerting.Notifier { return build(spec.(S), client) }
 }
 
 // retryAfter reads a Retry-After header given in seconds or as a date.

@@ -12,6 +12,7 @@ import (
 	"github.com/PagerDuty/go-pagerduty"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/config"
 )
 
 // PagerDuty sends Events API v2 events through go-pagerduty. The dedup key
@@ -23,6 +24,12 @@ type PagerDuty struct {
 }
 
 var _ alerting.Notifier = (*PagerDuty)(nil)
+
+func init() {
+	register("pagerduty", func(s *config.PagerDutyNotifier, c *http.Client) alerting.Notifier {
+		return NewPagerDuty(s.RoutingKey, s.EventsURL, c)
+	})
+}
 
 // NewPagerDuty posts to eventsURL + /v2/enqueue (EU accounts use
 // https://events.eu.pagerduty.com).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/config"
 )
 
 // Slack posts to an incoming webhook.
@@ -16,6 +17,10 @@ type Slack struct {
 }
 
 var _ alerting.Notifier = (*Slack)(nil)
+
+func init() {
+	register("slack", func(s *config.SlackNotifier, c *http.Client) alerting.Notifier { return &Slack{URL: s.URL, Client: c} })
+}
 
 // Text renders a message as one line for chat and mail subjects.
 func Text(m alerting.Message) string {

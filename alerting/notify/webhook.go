@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/config"
 )
 
 // Webhook posts the message as JSON; with a secret, the body is signed in
@@ -20,6 +21,12 @@ type Webhook struct {
 }
 
 var _ alerting.Notifier = (*Webhook)(nil)
+
+func init() {
+	register("webhook", func(s *config.WebhookNotifier, c *http.Client) alerting.Notifier {
+		return &Webhook{URL: s.URL, Secret: []byte(s.Secret), Client: c}
+	})
+}
 
 // Sign returns the X-Nines-Signature value of body.
 func Sign(secret, body []byte) string {

@@ -28,8 +28,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/nines-sre/nines/bench/internal/loadgen"
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
-	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/internal/proc"
 )
 

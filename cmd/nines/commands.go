@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/contentsvc"
 	"github.com/nines-sre/nines/controller"
-	"github.com/nines-sre/nines/controller/config"
 	"github.com/nines-sre/nines/demo"
 	"github.com/nines-sre/nines/internal/cli"
 )

@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
-	"github.com/nines-sre/nines/controller/config"
 )
 
 func slaCmd() *cobra.Command {

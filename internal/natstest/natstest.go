@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/nines-sre/nines/controller/config"
+	"github.com/nines-sre/nines/config"
 )
 
 // Start runs a server on addr (host:port; empty: a free port of

@@ -218,6 +218,10 @@ func (c *Config) RegionIndex(id string) int {
 	return -1
 }
 
+// RegionIDs returns the ids of the regions in configuration order; callers
+// must not modify it.
+func (c *Config) RegionIDs() []string { return c.regionIDs }
+
 // CheckRegions returns the regions that run ch; callers must not modify it.
 func (c *Config) CheckRegions(ch *Check) []string {
 	if len(ch.Regions) > 0 {

@@ -56,14 +56,14 @@ func TestShippedConfigsAreValid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	example, err := os.ReadFile("../../configs/example.yaml")
+	example, err := os.ReadFile("../configs/example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "example.yaml"), example, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"../../configs/demo.yaml", filepath.Join(dir, "example.yaml")} {
+	for _, f := range []string{"../configs/demo.yaml", filepath.Join(dir, "example.yaml")} {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Setenv("NINES_PROBE_TOKEN_EU", "a-token-from-the-environment")
 			cfg, err := Load(f)
@@ -127,7 +127,7 @@ components:
     checks:
       - {id: t, kind: tls, tls: {address: "127.0.0.1:443"}, assert: ["cert.expires_in > 14d"]}
 alerting:
-  notifiers: [{id: pd, type: pagerduty, routing_key: R0UTINGKEYR0UTINGKEYR0UTINGKEY01}]
+  notifiers: [{id: pd, pagerduty: {routing_key: R0UTINGKEYR0UTINGKEYR0UTINGKEY01}}]
   policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
   rules: [{id: down, kind: check_down, policy: page}]
 `, "test.yaml:7: components[0].checks[0].assert[0]: \"cert.expires_in > 14d\" makes an expiring certificate an outage that pages (rule down)", true},
@@ -154,7 +154,7 @@ alerting:
 }
 
 func TestDemoHasSevenRegions(t *testing.T) {
-	cfg, err := Load("../../configs/demo.yaml")
+	cfg, err := Load("../configs/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

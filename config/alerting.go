@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/mail"
 	"net/url"
 	"slices"
 	"time"
@@ -23,24 +22,6 @@ type Alerting struct {
 	// PagerDutyWebhookSecret verifies acknowledgements sent by PagerDuty
 	// (webhooks v3, X-PagerDuty-Signature).
 	PagerDutyWebhookSecret string `yaml:"pagerduty_webhook_secret"`
-}
-
-// Notifier is one destination.
-type Notifier struct {
-	ID   string `yaml:"id"`
-	Type string `yaml:"type"` // pagerduty, webhook, slack, email
-	// pagerduty
-	RoutingKey string `yaml:"routing_key"`
-	EventsURL  string `yaml:"events_url"` // default https://events.pagerduty.com (EU: https://events.eu.pagerduty.com)
-	// webhook and slack
-	URL    string `yaml:"url"`
-	Secret string `yaml:"secret"` // webhook: HMAC-SHA256 key for X-Nines-Signature
-	// email
-	SMTP     string   `yaml:"smtp"` // host:port
-	From     string   `yaml:"from"`
-	To       []string `yaml:"to"`
-	Username string   `yaml:"username"`
-	Password string   `yaml:"password"`
 }
 
 // Policy is an escalation policy: levels tried in order until someone
@@ -146,12 +127,6 @@ func (c *Config) RuleChecks(r *Rule) []*Check {
 }
 
 func (a *Alerting) defaults(c *Config) {
-	for i := range a.Notifiers {
-		n := &a.Notifiers[i]
-		if n.Type == "pagerduty" && n.EventsURL == "" {
-			n.EventsURL = "https://events.pagerduty.com"
-		}
-	}
 	for i := range a.Rules {
 		r := &a.Rules[i]
 		if r.Severity == "" {
@@ -191,37 +166,7 @@ func (v *validator) validateAlerting(c *Config) {
 	}
 	ids := map[string]bool{}
 	for i := range a.Notifiers {
-		n := &a.Notifiers[i]
-		p := fmt.Sprintf("alerting.notifiers[%d]", i)
-		v.id(p+".id", "notifier", n.ID, ids)
-		switch n.Type {
-		case "pagerduty":
-			if len(n.RoutingKey) != 32 {
-				v.add(p+".routing_key", "a PagerDuty routing key is 32 characters, got %d", len(n.RoutingKey))
-			}
-			if u, err := url.Parse(n.EventsURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				v.add(p+".events_url", "%q is not an http(s) base URL", model.RedactURL(n.EventsURL, false))
-			}
-		case "webhook", "slack":
-			if u, err := url.Parse(n.URL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-				v.add(p+".url", "%q is not an http(s) URL", model.RedactURL(n.URL, true))
-			}
-		case "email":
-			validAddress(v, p+".smtp", n.SMTP)
-			if _, err := mail.ParseAddress(n.From); err != nil {
-				v.add(p+".from", "%q is not an email address", n.From)
-			}
-			if len(n.To) == 0 {
-				v.add(p+".to", "at least one recipient is required")
-			}
-			for k, to := range n.To {
-				if _, err := mail.ParseAddress(to); err != nil {
-					v.add(fmt.Sprintf("%s.to[%d]", p, k), "%q is not an email address", to)
-				}
-			}
-		default:
-			v.add(p+".type", "%q is not pagerduty, webhook, slack or email", n.Type)
-		}
+		v.validateNotifier(&a.Notifiers[i], fmt.Sprintf("alerting.notifiers[%d]", i), ids)
 	}
 	policies := map[string]bool{}
 	for i := range a.Policies {
