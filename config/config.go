@@ -171,6 +171,13 @@ func (ch *Check) Period() time.Duration {
 	return cronPeriod(ch.Cron) // a Check not loaded by Parse
 }
 
+// Fresh is how long a result speaks for its region after it was
+// scheduled: two periods (one missed run is not silence), the timeout, and
+// five seconds of shipping. An older newest result says nothing.
+func (ch *Check) Fresh() time.Duration {
+	return 2*ch.Period() + ch.Timeout.D() + 5*time.Second
+}
+
 // cronPeriod is the gap between the first two runs of spec after the Unix
 // epoch; 0 when spec does not parse.
 func cronPeriod(spec string) time.Duration {

@@ -109,7 +109,7 @@ func (c *Controller) Dispatcher() *alerting.Dispatcher { return c.alerts.dispatc
 func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 	cfg := c.Config()
 	now := c.now()
-	healthy, healthyAt := c.probes.healthyRegions(now, cfg.UnhealthyAfter()), c.healthyAt(cfg)
+	healthy, healthyAt := c.probes.HealthyRegions(now, cfg.UnhealthyAfter()), c.healthyAt(cfg)
 	s := alerting.Snapshot{Now: now, Checks: map[string]alerting.CheckState{}, Regions: map[string]alerting.RegionState{}}
 	// Until the probes have had the time to heartbeat after a start, their
 	// silence says nothing.
@@ -198,7 +198,7 @@ func (c *Controller) sloStates(ctx context.Context, cfg *config.Config, now time
 	}
 	out := map[string]alerting.SLOState{}
 	for i := range cfg.SLOs {
-		r, err := c.SLOReport(ctx, &cfg.SLOs[i], now)
+		r, err := c.ledger.SLOReport(ctx, &cfg.SLOs[i], now)
 		if err != nil {
 			c.log.Error("slo burn rates", "slo", cfg.SLOs[i].ID, "err", err)
 			continue

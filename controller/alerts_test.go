@@ -640,7 +640,7 @@ func TestAlertSnapshotJudgesWhatChanged(t *testing.T) {
 	// Time alone: past the results' freshness (the regions still heard
 	// from), a full pass finds no region speaking.
 	ch := h.c.Config().Check("web-home")
-	for left := staleAfter(ch) + time.Second; left > 0; left -= 20 * time.Second {
+	for left := ch.Fresh() + time.Second; left > 0; left -= 20 * time.Second {
 		clk.Add(20 * time.Second)
 		for _, r := range regions {
 			h.heartbeat(r)

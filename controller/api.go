@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
@@ -172,7 +173,7 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 		return fail(ec, http.StatusBadRequest, "probe", probeIDRule)
 	case hb.Region != region:
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
-	case !c.probes.known(hb.Probe, region) && c.probes.count(region) >= cfg.Probes.MaxPerRegion:
+	case !c.probes.Known(hb.Probe, region) && c.probes.Count(region) >= cfg.Probes.MaxPerRegion:
 		c.log.Warn("probe refused: its region has as many probes as it may", "probe", hb.Probe, "region", region, "max", cfg.Probes.MaxPerRegion)
 		return fail(ec, http.StatusForbidden, "probe", fmt.Sprintf("region %s already has %d probes, the most probes.max_per_region allows", region, cfg.Probes.MaxPerRegion))
 	}
@@ -195,7 +196,7 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 		c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
 	}
 	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
-	span, widened := c.probes.heartbeat(p, cfg.UnhealthyAfter())
+	span, widened := c.probes.Heartbeat(p, cfg.UnhealthyAfter())
 	if err := c.store.SaveProbe(ec.Request().Context(), p); err != nil {
 		c.log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
 	}
@@ -206,7 +207,7 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	}
 	return ec.JSON(http.StatusOK, model.HeartbeatAck{
 		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
-		Assignment:        c.assignmentETag(region, hb.Probe),
+		Assignment:        c.probes.AssignmentETag(cfg, region, hb.Probe, c.now()),
 		ServerTime:        now.UTC(),
 	})
 }
@@ -217,12 +218,12 @@ func (c *Controller) handleAssignment(ec echo.Context) error {
 	if probe != "" && !probeID.MatchString(probe) {
 		return fail(ec, http.StatusBadRequest, "probe", probeIDRule)
 	}
-	etag := c.assignmentETag(region, probe)
+	etag := c.probes.AssignmentETag(c.Config(), region, probe, c.now())
 	ec.Response().Header().Set("ETag", etag)
 	if ec.Request().Header.Get("If-None-Match") == etag {
 		return ec.NoContent(http.StatusNotModified)
 	}
-	return ec.JSON(http.StatusOK, c.assignment(region, probe))
+	return ec.JSON(http.StatusOK, c.probes.Assignment(c.Config(), region, probe, c.now()))
 }
 
 // handleDeregister forgets a probe that is shutting down, so its checks
@@ -236,7 +237,7 @@ func (c *Controller) handleDeregister(ec echo.Context) error {
 	if hb.Region != region {
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
 	}
-	c.probes.forget(hb.Probe, region)
+	c.probes.Forget(hb.Probe, region)
 	if err := c.store.ForgetProbe(ec.Request().Context(), hb.Probe, region); err != nil {
 		return fmt.Errorf("deregister %s: %w", hb.Probe, err)
 	}
@@ -334,4 +335,32 @@ func (c *Controller) handleReady(ec echo.Context) error {
 		return ec.String(http.StatusServiceUnavailable, p+"\n")
 	}
 	return ec.String(http.StatusOK, "ready\n")
+}
+
+func (c *Controller) handleSLOs(ec echo.Context) error {
+	cfg := c.Config()
+	now := c.now()
+	out := make([]ledger.SLOReport, 0, len(cfg.SLOs))
+	for i := range cfg.SLOs {
+		r, err := c.ledger.SLOReport(ec.Request().Context(), &cfg.SLOs[i], now)
+		if err != nil {
+			return err
+		}
+		out = append(out, r)
+	}
+	return ec.JSON(http.StatusOK, map[string]any{"slos": out})
+}
+
+var errNoSLO = errors.New("no such SLO")
+
+func (c *Controller) handleSLO(ec echo.Context) error {
+	slo := c.Config().SLO(ec.Param("id"))
+	if slo == nil {
+		return fail(ec, http.StatusNotFound, "id", fmt.Sprintf("%v: %q", errNoSLO, ec.Param("id")))
+	}
+	r, err := c.ledger.SLOReport(ec.Request().Context(), slo, c.now())
+	if err != nil {
+		return err
+	}
+	return ec.JSON(http.StatusOK, r)
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/config"
-	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/fleet"
+	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
 )
@@ -85,7 +86,7 @@ type Controller struct {
 
 	syncMu     sync.Mutex
 	syncCursor int64 // where the last replica sync read up to (store/postgres)
-	probes     *registry
+	probes     *fleet.Registry
 	latest     *latest
 	log        *slog.Logger
 	now        func() time.Time
@@ -99,18 +100,12 @@ type Controller struct {
 	alerts alertState
 	dash   *dashboard.Server
 
-	changes atomic.Uint64 // bumped when what the public documents show changes
-	// unsliced is when the oldest result not yet sliced arrived (Unix
-	// nanoseconds, 0 for none), for nines_slices_lag_seconds.
-	unsliced  atomic.Int64
+	changes   atomic.Uint64 // bumped when what the public documents show changes
+	ledger    *ledger.Ledger
 	published published
 	nats      natsHealth
 
 	decoding decoding // turns for decoding large bodies
-
-	maintMu    sync.Mutex
-	maintDone  map[string]sla.Minute // window/check → last minute sliced
-	backfilled string                // configuration version whose latency history is complete
 }
 
 // New opens the store and builds a controller; it does not serve.
@@ -135,9 +130,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{store: st, elector: el, replica: o.Replica, probes: newRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
-		decoding:  newDecoding(),
-		maintDone: map[string]sla.Minute{}, rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
+	c := &Controller{store: st, elector: el, replica: o.Replica, probes: fleet.NewRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
+		decoding: newDecoding(), rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention
 	}
@@ -154,7 +148,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		st.Close()
 		return nil, err
 	}
-	c.probes.loadHealth(spans)
+	c.probes.LoadHealth(spans)
 	if err := c.syncReplica(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -168,6 +162,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
 		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics = newMetrics(c)
+	c.ledger = ledger.New(ledger.Options{Store: st, Config: c.Config, Now: o.Now, HealthyAt: c.healthyAt, Changed: c.changed,
+		SliceLag: c.metrics.sliceLag})
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
 	if err := o.Registry.Register(c.metrics); err != nil {
@@ -179,6 +175,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 
 // Close releases the store.
 func (c *Controller) Close() error { return c.store.Close() }
+
+// Ledger returns the SLA read model.
+func (c *Controller) Ledger() *ledger.Ledger { return c.ledger }
 
 // Config returns the configuration in force.
 func (c *Controller) Config() *config.Config { return c.cfg.Load() }
@@ -228,7 +227,7 @@ func Run(ctx context.Context, o Options) error {
 	// The leader alone slices, prunes, evaluates rules, dispatches
 	// notifications and exports the status page.
 	lead := func(ctx context.Context, gen *sync.WaitGroup) {
-		gen.Go(func() { c.every(ctx, 2*time.Second, false, "slice evaluation", c.EvaluateSlices) })
+		gen.Go(func() { c.every(ctx, 2*time.Second, false, "slice evaluation", c.ledger.EvaluateSlices) })
 		gen.Go(func() { c.every(ctx, 10*time.Minute, true, "retention", c.Prune) })
 		gen.Go(func() { c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts) })
 		gen.Go(func() { c.alerts.dispatcher.Run(ctx, c.alerts.wake) })

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
@@ -98,7 +99,7 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 		// The component's own minutes: one down minute however many of its
 		// checks were down in it.
 		days := make([]sla.Counts, 90)
-		for _, b := range hist[componentSeries(conf)] {
+		for _, b := range hist[ledger.ComponentSeries(conf)] {
 			if k := int((sla.MinuteOf(b.Start) - from) / sla.SpanDay); k >= 0 && k < 90 {
 				days[k] = b.Counts
 			}
@@ -158,7 +159,7 @@ func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 	now := c.now()
 	p := &dashboard.SREPage{}
 	for i := range cfg.SLOs {
-		r, err := c.SLOReport(ctx, &cfg.SLOs[i], now)
+		r, err := c.ledger.SLOReport(ctx, &cfg.SLOs[i], now)
 		if err != nil {
 			return nil, err
 		}

@@ -237,10 +237,10 @@ func TestHostileProbeIdentitiesAreBounded(t *testing.T) {
 	if err := h.c.ForgetSilentProbes(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.c.probes.count("eu-london"); n != 1 {
+	if n := h.c.probes.Count("eu-london"); n != 1 {
 		t.Fatalf("%d probes in eu-london after forgetting the silent ones", n)
 	}
-	if a := h.c.assignment("eu-london", "real-london-1"); len(a.Checks) != 2 {
+	if a := h.c.probes.Assignment(h.c.Config(), "eu-london", "real-london-1", h.c.now()); len(a.Checks) != 2 {
 		t.Fatalf("the real probe runs %d of 2 checks", len(a.Checks))
 	}
 	if seriesOf("made-up-0") || !seriesOf("real-london-1") {

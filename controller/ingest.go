@@ -143,7 +143,7 @@ func (c *Controller) ingest(ctx context.Context, region string, batch *model.Res
 		return model.IngestAck{}, 0, &ingestError{http.StatusInternalServerError, "", "results could not be stored; retry"}
 	}
 	if len(valid) > 0 {
-		c.unsliced.CompareAndSwap(0, time.Now().UnixNano())
+		c.ledger.Arrived(time.Now())
 	}
 	for i, ok := range stored {
 		if ok {

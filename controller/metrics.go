@@ -127,16 +127,16 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	c := m.c
 	cfg := c.Config()
 	now := c.now()
-	healthy := c.probes.healthyRegions(now, cfg.UnhealthyAfter())
+	healthy := c.probes.HealthyRegions(now, cfg.UnhealthyAfter())
 	ch <- prometheus.MustNewConstMetric(m.configInfo, prometheus.GaugeValue, 1, cfg.Version)
 	for _, r := range cfg.Regions {
 		ch <- prometheus.MustNewConstMetric(m.regionHealth, prometheus.GaugeValue, b2f(healthy[r.ID]), r.ID)
 	}
-	for _, p := range c.probes.snapshot() {
+	for _, p := range c.probes.Snapshot() {
 		ch <- prometheus.MustNewConstMetric(m.spoolDepth, prometheus.GaugeValue, float64(p.SpoolDepth), p.Region, p.ID)
 	}
 	for i := range cfg.SLOs {
-		r, err := c.SLOReport(context.Background(), &cfg.SLOs[i], now)
+		r, err := c.ledger.SLOReport(context.Background(), &cfg.SLOs[i], now)
 		if err != nil {
 			c.log.Error("slo metrics", "slo", cfg.SLOs[i].ID, "err", err)
 			continue

@@ -91,7 +91,7 @@ func TestShortGlobalOutagesArePagedAndCharged(t *testing.T) {
 			}
 		}
 		if now.Sub(start)%(2*time.Second) == 0 {
-			if err := h.c.EvaluateSlices(ctx); err != nil {
+			if err := h.c.ledger.EvaluateSlices(ctx); err != nil {
 				t.Fatal(err)
 			}
 			h.tick()

@@ -46,7 +46,7 @@ func TestCutOffRegionsNeverPageNorChargeDowntime(t *testing.T) {
 			}
 			h.ship(region, r)
 		}
-		if err := h.c.EvaluateSlices(ctx); err != nil {
+		if err := h.c.ledger.EvaluateSlices(ctx); err != nil {
 			t.Fatal(err)
 		}
 		h.tick()

@@ -191,7 +191,7 @@ func TestSliceLagIsMeasured(t *testing.T) {
 		return "absent"
 	}
 	for i, want := range []string{"1", "1"} { // the second pass had nothing new
-		if err := h.c.EvaluateSlices(context.Background()); err != nil {
+		if err := h.c.ledger.EvaluateSlices(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if got := count(); got != want {

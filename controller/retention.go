@@ -45,7 +45,7 @@ func (c *Controller) Prune(ctx context.Context) error {
 	if _, err := c.store.PruneHealth(ctx, now.Add(-c.rawRetention)); err != nil {
 		return err
 	}
-	c.probes.pruneHealth(now.Add(-c.rawRetention))
+	c.probes.PruneHealth(now.Add(-c.rawRetention))
 	n, err := c.store.PruneResults(ctx, now.Add(-c.rawRetention))
 	c.metrics.pruned.WithLabelValues("results").Add(float64(n))
 	if err != nil {

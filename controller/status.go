@@ -111,7 +111,7 @@ func (c *Controller) status(q statusQuery) (StatusResponse, *apiError) {
 	}
 	now := c.now()
 	unhealthyAfter := cfg.UnhealthyAfter()
-	healthy, healthyAt := c.probes.healthyRegions(now, unhealthyAfter), c.healthyAt(cfg)
+	healthy, healthyAt := c.probes.HealthyRegions(now, unhealthyAfter), c.healthyAt(cfg)
 	out := StatusResponse{GeneratedAt: now.UTC(), ConfigVersion: cfg.Version, Config: c.reloadStatus(), Components: []ComponentStatus{}, Probes: []ProbeStatus{}}
 	var all []model.Status
 	started := q.cursor == ""
@@ -165,7 +165,7 @@ func (c *Controller) status(q statusQuery) (StatusResponse, *apiError) {
 	}
 	out.Status = worst(all)
 	count := map[string]int{}
-	for _, p := range c.probes.snapshot() {
+	for _, p := range c.probes.Snapshot() {
 		ok := now.Sub(p.LastHeartbeat) <= unhealthyAfter
 		if ok {
 			count[p.Region]++

@@ -26,26 +26,38 @@ func IsPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
-// openStore opens the store that o names: PostgreSQL when Database is a
-// postgres:// URL (shared by replicas, with a leader elector), otherwise
-// SQLite at Database or DataDir/nines.db.
+// openStore opens the store that o names, with a leader elector when it is
+// shared by replicas (PostgreSQL).
 func openStore(ctx context.Context, o Options) (store.Store, elector, error) {
-	if IsPostgres(o.Database) {
-		st, err := postgres.Open(ctx, o.Database)
+	st, err := OpenStore(ctx, o.Database, o.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pg, ok := st.(*postgres.Store); ok {
+		return st, pg.NewElector(o.Replica, o.LeaseTTL, o.Logger), nil
+	}
+	return st, nil, nil
+}
+
+// OpenStore opens the store that database names: PostgreSQL for a
+// postgres:// URL (shared by replicas), otherwise SQLite at database or,
+// when it is empty, dataDir/nines.db.
+func OpenStore(ctx context.Context, database, dataDir string) (store.Store, error) {
+	if IsPostgres(database) {
+		st, err := postgres.Open(ctx, database)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return st, st.NewElector(o.Replica, o.LeaseTTL, o.Logger), nil
+		return st, nil
 	}
-	path := o.Database
+	path := database
 	if path == "" {
-		if err := os.MkdirAll(o.DataDir, 0o750); err != nil {
-			return nil, nil, fmt.Errorf("data directory: %w", err)
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
 		}
-		path = filepath.Join(o.DataDir, "nines.db")
+		path = filepath.Join(dataDir, "nines.db")
 	}
-	st, err := sqlite.Open(ctx, path)
-	return st, nil, err
+	return sqlite.Open(ctx, path)
 }
 
 // Leading reports whether this controller runs the rules, the slicer and
@@ -77,14 +89,14 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 	// Probes silent for long are forgotten here too (the leader removes
 	// them from the store): only those heard from since are taken in.
 	since := now.Add(-cfg.ForgetAfter())
-	c.probes.dropSilent(since)
+	c.probes.DropSilent(since)
 	ps, err := c.store.Probes(ctx, since)
 	if err != nil {
 		return err
 	}
 	gap := cfg.UnhealthyAfter()
 	for _, p := range ps {
-		c.probes.merge(p, gap)
+		c.probes.Merge(p, gap)
 	}
 	var rs []model.Result
 	if c.shared != nil {
@@ -104,18 +116,25 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 // OtherLeaderAlive reports whether a controller replica holds a valid
 // leader lease on the shared database (never with SQLite).
 func (c *Controller) OtherLeaderAlive(ctx context.Context) bool {
-	if c.shared == nil {
+	return LeaderElsewhere(ctx, c.store, c.replica)
+}
+
+// LeaderElsewhere reports whether a controller replica other than self
+// holds a valid leader lease on st (never with SQLite).
+func LeaderElsewhere(ctx context.Context, st store.Store, self string) bool {
+	shared, ok := st.(sharedStore)
+	if !ok {
 		return false
 	}
-	holder, valid, err := c.shared.Leader(ctx)
-	return err == nil && valid && holder != c.replica
+	holder, valid, err := shared.Leader(ctx)
+	return err == nil && valid && holder != self
 }
 
 // ForgetSilentProbes forgets the probes silent for longer than the
 // configuration allows (ForgetAfter), with their metric series and their
 // share of the checks, and removes them from the store.
 func (c *Controller) ForgetSilentProbes(ctx context.Context) error {
-	for _, p := range c.probes.dropSilent(c.now().Add(-c.Config().ForgetAfter())) {
+	for _, p := range c.probes.DropSilent(c.now().Add(-c.Config().ForgetAfter())) {
 		c.log.Info("silent probe forgotten", "probe", p.ID, "region", p.Region, "last_heartbeat", p.LastHeartbeat)
 		if err := c.store.ForgetProbe(ctx, p.ID, p.Region); err != nil {
 			return err

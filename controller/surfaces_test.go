@@ -29,7 +29,7 @@ func (h *harness) round(outcome func(check, region string) model.Outcome) {
 			h.ship(region, r)
 		}
 	}
-	if err := h.c.EvaluateSlices(context.Background()); err != nil {
+	if err := h.c.ledger.EvaluateSlices(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -95,11 +95,6 @@ type Verdict struct {
 	StaleRegions []string
 }
 
-// staleAfter is how old a region's newest result may be and still count.
-func staleAfter(ch *config.Check) time.Duration {
-	return 2*ch.Period() + ch.Timeout.D() + 5*time.Second
-}
-
 // verdict confirms the state of ch at now by the quorum rule (sla.Judge)
 // over each region's newest result: healthy says which regions' probes are
 // heard from now, healthyAt whether a region was healthy when a result was
@@ -109,7 +104,7 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 	regions := cfg.CheckRegions(ch)
 	v := Verdict{Regions: make(map[string]RegionView, len(regions))}
 	var count sla.Counter
-	staleAt := staleAfter(ch)
+	staleAt := ch.Fresh()
 	l.regions(ch.ID, func(results map[string]*model.Result) {
 		for _, region := range regions {
 			rv := RegionView{Status: model.StatusUnknown, Healthy: healthy[region]}
@@ -154,15 +149,12 @@ func verdict(cfg *config.Config, ch *config.Check, l *latest, healthy map[string
 // verdictNow is the verdict of one check at now, with region health as the
 // registry sees it.
 func (c *Controller) verdictNow(cfg *config.Config, ch *config.Check, now time.Time) Verdict {
-	return verdict(cfg, ch, c.latest, c.probes.healthyRegions(now, cfg.UnhealthyAfter()), now, c.healthyAt(cfg))
+	return verdict(cfg, ch, c.latest, c.probes.HealthyRegions(now, cfg.UnhealthyAfter()), now, c.healthyAt(cfg))
 }
 
 // healthyAt tells from the registry's history whether a region's probes
 // were heard from at a time.
-func (c *Controller) healthyAt(cfg *config.Config) sla.HealthyAt {
-	gap := cfg.UnhealthyAfter()
-	return func(region string, t time.Time) bool { return c.probes.healthyAt(region, t, gap) }
-}
+func (c *Controller) healthyAt(cfg *config.Config) sla.HealthyAt { return c.probes.HealthyAtFor(cfg) }
 
 // worst combines statuses for a component: down, then degraded, then up,
 // then maintenance; unknown only when nothing is known.

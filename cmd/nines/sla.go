@@ -2,17 +2,16 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/controller/fleet"
+	"github.com/nines-sre/nines/controller/ledger"
 )
 
 func slaCmd() *cobra.Command {
@@ -44,20 +43,28 @@ self-contained monthly report that prints cleanly to PDF.`,
 					return err
 				}
 			}
-			c, err := controller.New(cmd.Context(), controller.Options{Config: cfg, DataDir: data, Database: database,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+			ctx := cmd.Context()
+			st, err := controller.OpenStore(ctx, database, data)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer st.Close()
+			// Minutes are judged with the regions' health as recorded.
+			probes := fleet.NewRegistry()
+			spans, err := st.Health(ctx, time.Now().Add(-controller.DefaultRawRetention))
+			if err != nil {
+				return err
+			}
+			probes.LoadHealth(spans)
+			l := ledger.New(ledger.Options{Store: st, Config: func() *config.Config { return cfg }, HealthyAt: probes.HealthyAtFor})
 			// While a controller leads on a shared database it keeps the
 			// verdicts current; otherwise the report brings them up to date.
-			if !c.OtherLeaderAlive(cmd.Context()) {
-				if err := c.EvaluateSlices(cmd.Context()); err != nil {
+			if !controller.LeaderElsewhere(ctx, st, "") {
+				if err := l.EvaluateSlices(ctx); err != nil {
 					return err
 				}
 			}
-			r, err := c.Report(cmd.Context(), start, end)
+			r, err := l.Report(ctx, start, end)
 			if err != nil {
 				return err
 			}

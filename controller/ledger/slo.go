@@ -1,13 +1,9 @@
-package controller
+package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
@@ -79,14 +75,14 @@ func sloWindow(slo *config.SLO, now time.Time) (sla.Minute, sla.Minute) {
 }
 
 // SLOReport computes slo over its window at now from the stored history.
-func (c *Controller) SLOReport(ctx context.Context, slo *config.SLO, now time.Time) (SLOReport, error) {
+func (l *Ledger) SLOReport(ctx context.Context, slo *config.SLO, now time.Time) (SLOReport, error) {
 	from, to := sloWindow(slo, now)
-	return c.sloPeriod(ctx, slo, from, to)
+	return l.sloPeriod(ctx, slo, from, to)
 }
 
 // sloPeriod computes slo over the minutes [from, to); burn rates look back
 // from to.
-func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Minute) (SLOReport, error) {
+func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Minute) (SLOReport, error) {
 	target := slo.Ratio()
 	r := SLOReport{ID: slo.ID, Name: slo.Name, Checks: slo.Checks, Target: slo.Target, Window: slo.Window, SLI: slo.SLI,
 		From: from.Time(), To: to.Time(), BurnRates: map[string]float64{}}
@@ -95,7 +91,7 @@ func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sl
 	if slo.SLI == config.SLILatency {
 		th := slo.Threshold.D().Milliseconds()
 		r.ThresholdMS = th
-		e, err := c.store.EventCounts(ctx, slo.Checks, th, from, to)
+		e, err := l.o.Store.EventCounts(ctx, slo.Checks, th, from, to)
 		if err != nil {
 			return r, fmt.Errorf("slo %s: %w", slo.ID, err)
 		}
@@ -107,7 +103,7 @@ func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sl
 		b = sla.BudgetOf(e.Bad(), e.Total, target)
 		r.ErrorBudget = budgetReport("events", b)
 		for _, w := range sla.BurnWindows {
-			we, err := c.store.EventCounts(ctx, slo.Checks, th, to-sla.Minute(w.D/time.Minute), to)
+			we, err := l.o.Store.EventCounts(ctx, slo.Checks, th, to-sla.Minute(w.D/time.Minute), to)
 			if err != nil {
 				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
 			}
@@ -117,7 +113,7 @@ func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sl
 			}
 		}
 	} else {
-		all, err := c.sloCounts(ctx, slo, from, to)
+		all, err := l.sloCounts(ctx, slo, from, to)
 		if err != nil {
 			return r, err
 		}
@@ -132,7 +128,7 @@ func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sl
 		b = sla.BudgetOf(all.Bad, int(to-from), target)
 		r.ErrorBudget = budgetReport("minutes", b)
 		for _, w := range sla.BurnWindows {
-			wc, err := c.sloCounts(ctx, slo, to-sla.Minute(w.D/time.Minute), to)
+			wc, err := l.sloCounts(ctx, slo, to-sla.Minute(w.D/time.Minute), to)
 			if err != nil {
 				return r, err
 			}
@@ -149,45 +145,17 @@ func (c *Controller) sloPeriod(ctx context.Context, slo *config.SLO, from, to sl
 
 // sloCounts tallies the SLO's service minutes in [from, to): from rollups
 // for a single check, minute by minute when several checks must be combined.
-func (c *Controller) sloCounts(ctx context.Context, slo *config.SLO, from, to sla.Minute) (sla.Counts, error) {
+func (l *Ledger) sloCounts(ctx context.Context, slo *config.SLO, from, to sla.Minute) (sla.Counts, error) {
 	var n sla.Counts
 	if len(slo.Checks) == 1 {
-		counts, err := c.store.Counts(ctx, slo.Checks, from, to)
+		counts, err := l.o.Store.Counts(ctx, slo.Checks, from, to)
 		if err != nil {
 			return n, fmt.Errorf("slo %s: %w", slo.ID, err)
 		}
 		n = counts[slo.Checks[0]]
-	} else if err := c.store.ServiceSlices(ctx, slo.Checks, from, to, func(_ sla.Minute, s sla.Slice) { n.Add(s) }); err != nil {
+	} else if err := l.o.Store.ServiceSlices(ctx, slo.Checks, from, to, func(_ sla.Minute, s sla.Slice) { n.Add(s) }); err != nil {
 		return n, fmt.Errorf("slo %s: %w", slo.ID, err)
 	}
 	n.Unknown = int(to-from) - n.Good - n.Bad - n.Maintenance
 	return n, nil
-}
-
-func (c *Controller) handleSLOs(ec echo.Context) error {
-	cfg := c.Config()
-	now := c.now()
-	out := make([]SLOReport, 0, len(cfg.SLOs))
-	for i := range cfg.SLOs {
-		r, err := c.SLOReport(ec.Request().Context(), &cfg.SLOs[i], now)
-		if err != nil {
-			return err
-		}
-		out = append(out, r)
-	}
-	return ec.JSON(http.StatusOK, map[string]any{"slos": out})
-}
-
-var errNoSLO = errors.New("no such SLO")
-
-func (c *Controller) handleSLO(ec echo.Context) error {
-	slo := c.Config().SLO(ec.Param("id"))
-	if slo == nil {
-		return fail(ec, http.StatusNotFound, "id", fmt.Sprintf("%v: %q", errNoSLO, ec.Param("id")))
-	}
-	r, err := c.SLOReport(ec.Request().Context(), slo, c.now())
-	if err != nil {
-		return err
-	}
-	return ec.JSON(http.StatusOK, r)
 }

@@ -1,4 +1,4 @@
-package controller
+package ledger
 
 import (
 	"context"
@@ -61,16 +61,16 @@ type CheckAvailability struct {
 
 // Report computes the SLA report of [from, to), both rounded down to the
 // minute.
-func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport, error) {
-	cfg := c.Config()
+func (l *Ledger) Report(ctx context.Context, from, to time.Time) (SLAReport, error) {
+	cfg := l.o.Config()
 	f, t := sla.MinuteOf(from), sla.MinuteOf(to)
 	if t <= f {
 		return SLAReport{}, fmt.Errorf("report: the period %s to %s is empty", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
-	r := SLAReport{From: f.Time(), To: t.Time(), GeneratedAt: c.now().UTC(), SLOs: []SLOPeriodReport{}, Maintenance: []MaintenanceReport{}, Checks: []CheckAvailability{}}
+	r := SLAReport{From: f.Time(), To: t.Time(), GeneratedAt: l.o.Now().UTC(), SLOs: []SLOPeriodReport{}, Maintenance: []MaintenanceReport{}, Checks: []CheckAvailability{}}
 	for i := range cfg.SLOs {
 		slo := &cfg.SLOs[i]
-		base, err := c.sloPeriod(ctx, slo, f, t)
+		base, err := l.sloPeriod(ctx, slo, f, t)
 		if err != nil {
 			return r, err
 		}
@@ -79,7 +79,7 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 		pr.NoData = base.Value == nil
 		pr.Met = base.Value != nil && *base.Value*100 >= slo.Target
 		if slo.SLI == config.SLIAvailability {
-			if pr.Incidents, err = c.incidents(ctx, slo, f, t, base.ErrorBudget.Total); err != nil {
+			if pr.Incidents, err = l.incidents(ctx, slo, f, t, base.ErrorBudget.Total); err != nil {
 				return r, err
 			}
 		}
@@ -91,7 +91,7 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 			r.Maintenance = append(r.Maintenance, MaintenanceReport{ID: mw.ID, Reason: mw.Reason, Start: occ.Start, End: occ.End, Checks: cfg.MaintenanceChecks(mw)})
 		}
 	}
-	counts, err := c.store.Counts(ctx, nil, f, t)
+	counts, err := l.o.Store.Counts(ctx, nil, f, t)
 	if err != nil {
 		return r, err
 	}
@@ -116,9 +116,9 @@ func (c *Controller) Report(ctx context.Context, from, to time.Time) (SLAReport,
 // incidents finds the runs of bad service minutes of slo in [from, to). A
 // run splits where a confirmed outage of one of its checks opened an
 // incident of its own, so two outages in adjacent minutes stay two.
-func (c *Controller) incidents(ctx context.Context, slo *config.SLO, from, to sla.Minute, budget float64) ([]Incident, error) {
+func (l *Ledger) incidents(ctx context.Context, slo *config.SLO, from, to sla.Minute, budget float64) ([]Incident, error) {
 	opened := map[sla.Minute]bool{}
-	incs, err := c.store.Incidents(ctx, from.Time().Add(-time.Hour))
+	incs, err := l.o.Store.Incidents(ctx, from.Time().Add(-time.Hour))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (c *Controller) incidents(ctx context.Context, slo *config.SLO, from, to sl
 	var out []Incident
 	var cur *Incident
 	var last sla.Minute
-	err = c.store.ServiceSlices(ctx, slo.Checks, from, to, func(m sla.Minute, s sla.Slice) {
+	err = l.o.Store.ServiceSlices(ctx, slo.Checks, from, to, func(m sla.Minute, s sla.Slice) {
 		if s != sla.SliceDown {
 			return
 		}

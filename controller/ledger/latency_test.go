@@ -1,4 +1,4 @@
-package controller
+package ledger
 
 import (
 	"context"
@@ -65,7 +65,7 @@ components:
 		if addedLater {
 			first = base
 		}
-		c := newController(t, first, func() time.Time { return now })
+		c := newLedger(t, first, func() time.Time { return now })
 		healthyThroughout(c, []string{"r1", "r2"}, start.Add(-time.Hour), now)
 		ctx := context.Background()
 		for len(results) > 0 {

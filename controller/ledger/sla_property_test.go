@@ -1,4 +1,4 @@
-package controller
+package ledger
 
 import (
 	"context"
@@ -19,12 +19,12 @@ import (
 
 // healthyThroughout records that every region's probes were heard from
 // during [from, to].
-func healthyThroughout(c *Controller, regions []string, from, to time.Time) {
+func healthyThroughout(c *harness, regions []string, from, to time.Time) {
 	var spans []store.HealthSpan
 	for _, r := range regions {
 		spans = append(spans, store.HealthSpan{Region: r, From: from, To: to})
 	}
-	c.probes.loadHealth(spans)
+	c.probes.LoadHealth(spans)
 }
 
 // TestSLOFiguresMatchBruteForce generates random result histories (gaps,
@@ -93,7 +93,7 @@ func TestSLOFiguresMatchBruteForce(t *testing.T) {
 		if maintCheck != "" {
 			fmt.Fprintf(&cfg, "maintenance:\n  - {id: m, checks: [%s], start: %s, end: %s}\n", maintCheck, maintStart.Format(time.RFC3339), maintEnd.Format(time.RFC3339))
 		}
-		c := newController(t, cfg.String(), func() time.Time { return now })
+		c := newLedger(t, cfg.String(), func() time.Time { return now })
 		healthyThroughout(c, regions, start.Add(-time.Hour), now)
 		ctx := context.Background()
 		// Late results: the history arrives in several batches, with the

@@ -1,4 +1,4 @@
-package controller
+package ledger
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 //
 // A minute's verdict comes from the live verdict replayed over time
 // (sla.Timeline): at every result, each region's newest result that is
-// still fresh counts, so a result speaks for up to staleAfter after it was
+// still fresh counts, so a result speaks for up to Check.Fresh after it was
 // scheduled, until a newer one of its region replaces it; the minute takes
 // the status that held in it (sla.MinuteSlice).
 
@@ -29,29 +29,31 @@ const dirtyBatch = 50_000
 // EvaluateSlices recomputes every dirty minute slice now, and gives every
 // minute of a maintenance window that has begun a maintenance slice, with
 // or without results in it.
-func (c *Controller) EvaluateSlices(ctx context.Context) (err error) {
-	if since := c.unsliced.Swap(0); since != 0 {
+func (l *Ledger) EvaluateSlices(ctx context.Context) (err error) {
+	if since := l.unsliced.Swap(0); since != 0 {
 		defer func() {
 			if err != nil {
-				c.unsliced.CompareAndSwap(0, since)
+				l.unsliced.CompareAndSwap(0, since)
 				return
 			}
-			c.metrics.sliceLag.Observe(time.Since(time.Unix(0, since)).Seconds())
+			if l.o.SliceLag != nil {
+				l.o.SliceLag.Observe(time.Since(time.Unix(0, since)).Seconds())
+			}
 		}()
 	}
-	if err := c.backfillLatency(ctx); err != nil {
+	if err := l.backfillLatency(ctx); err != nil {
 		return err
 	}
-	if err := c.sliceMaintenance(ctx); err != nil {
+	if err := l.sliceMaintenance(ctx); err != nil {
 		return err
 	}
 	for {
-		d, err := c.store.DirtyMinutes(ctx, dirtyBatch)
+		d, err := l.o.Store.DirtyMinutes(ctx, dirtyBatch)
 		if err != nil {
 			return err
 		}
 		n := 0
-		sl := c.newSlicing(c.Config())
+		sl := l.newSlicing(l.o.Config())
 		for check, marked := range d.Checks {
 			n += len(marked)
 			if err := sl.check(ctx, check, marked, d.Seq); err != nil {
@@ -73,14 +75,14 @@ const sliceFlush = 500
 // slicing is one slicing pass: the verdicts judged, stored sliceFlush
 // checks to a transaction, and the components whose checks were judged.
 type slicing struct {
-	c       *Controller
+	l       *Ledger
 	cfg     *config.Config
 	pending []store.Verdicts
 	touched componentMinutes
 }
 
-func (c *Controller) newSlicing(cfg *config.Config) *slicing {
-	return &slicing{c: c, cfg: cfg, touched: componentMinutes{}}
+func (l *Ledger) newSlicing(cfg *config.Config) *slicing {
+	return &slicing{l: l, cfg: cfg, touched: componentMinutes{}}
 }
 
 // put stores v with the next batch.
@@ -98,12 +100,12 @@ func (s *slicing) flush(ctx context.Context) error {
 	if len(s.pending) == 0 {
 		return nil
 	}
-	if err := s.c.store.PutVerdicts(ctx, s.pending); err != nil {
+	if err := s.l.o.Store.PutVerdicts(ctx, s.pending); err != nil {
 		return err
 	}
 	for _, v := range s.pending {
 		if anyBad(v.Slices) {
-			s.c.changed()
+			s.l.o.Changed()
 			break
 		}
 	}
@@ -127,7 +129,7 @@ func (s *slicing) done(ctx context.Context) error {
 	if err := s.flush(ctx); err != nil {
 		return err
 	}
-	if err := s.c.sliceComponents(ctx, s); err != nil {
+	if err := s.l.sliceComponents(ctx, s); err != nil {
 		return err
 	}
 	return s.flush(ctx)
@@ -136,7 +138,7 @@ func (s *slicing) done(ctx context.Context) error {
 // check judges the minutes marked of check and those around them, and
 // adds the minutes judged to its component's in touched.
 func (s *slicing) check(ctx context.Context, check string, marked []sla.Minute, seq int64) error {
-	c, cfg := s.c, s.cfg
+	l, cfg := s.l, s.cfg
 	ch := cfg.Check(check)
 	if ch == nil {
 		// No longer configured: nothing to judge; clear the marks.
@@ -144,7 +146,7 @@ func (s *slicing) check(ctx context.Context, check string, marked []sla.Minute, 
 	}
 	// A result speaks for up to cov after it was scheduled, and a minute's
 	// verdict also depends on how long its neighbours were down.
-	cov := staleAfter(ch)
+	cov := ch.Fresh()
 	span := sla.Minute((cov + time.Minute - 1) / time.Minute)
 	minutes := map[sla.Minute]bool{}
 	for _, m := range marked {
@@ -158,14 +160,14 @@ func (s *slicing) check(ctx context.Context, check string, marked []sla.Minute, 
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i] < ms[j] })
 	from, to := ms[0]-1, ms[len(ms)-1]+2
-	outcomes, err := c.store.Outcomes(ctx, ch.ID, from.Time().Add(-cov), to.Time())
+	outcomes, err := l.o.Store.Outcomes(ctx, ch.ID, from.Time().Add(-cov), to.Time())
 	if err != nil {
 		return err
 	}
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].Scheduled.Before(outcomes[j].Scheduled) })
 	// A result from a region whose probes were not heard from when it was
 	// scheduled is a probe problem, like one the probe marked as cut off.
-	healthyAt := c.healthyAt(cfg)
+	healthyAt := l.o.HealthyAt(cfg)
 	for i := range outcomes {
 		o := &outcomes[i]
 		o.ProbeProblem = o.ProbeProblem || !healthyAt(o.Region, o.Scheduled)
@@ -227,11 +229,11 @@ func (t componentMinutes) add(component string, from, to sla.Minute) {
 // componentPrefix names the series that keeps a component's own minutes.
 const componentPrefix = "component:"
 
-// componentSeries is where a component's minutes are kept: its check's own
+// ComponentSeries is where a component's minutes are kept: its check's own
 // when it has one; otherwise a series of its own, each minute combined from
 // its checks' (sla.Combine), so a minute in which two checks were down is
 // one down minute of the component.
-func componentSeries(comp *config.Component) string {
+func ComponentSeries(comp *config.Component) string {
 	if len(comp.Checks) == 1 {
 		return comp.Checks[0].ID
 	}
@@ -241,7 +243,7 @@ func componentSeries(comp *config.Component) string {
 // sliceComponents recomputes each touched component's own series over its
 // minutes: one down minute however many of its checks were down in it. A
 // component of one check is that check's series.
-func (c *Controller) sliceComponents(ctx context.Context, s *slicing) error {
+func (l *Ledger) sliceComponents(ctx context.Context, s *slicing) error {
 	for id, r := range s.touched {
 		comp := s.cfg.Component(id)
 		if comp == nil || len(comp.Checks) < 2 {
@@ -252,10 +254,10 @@ func (c *Controller) sliceComponents(ctx context.Context, s *slicing) error {
 			ids[k] = comp.Checks[k].ID
 		}
 		combined := map[sla.Minute]sla.Slice{}
-		if err := c.store.ServiceSlices(ctx, ids, r[0], r[1], func(m sla.Minute, s sla.Slice) { combined[m] = s }); err != nil {
+		if err := l.o.Store.ServiceSlices(ctx, ids, r[0], r[1], func(m sla.Minute, s sla.Slice) { combined[m] = s }); err != nil {
 			return fmt.Errorf("component %s: %w", comp.ID, err)
 		}
-		if err := s.put(ctx, store.Verdicts{Check: componentSeries(comp), Slices: combined}); err != nil {
+		if err := s.put(ctx, store.Verdicts{Check: ComponentSeries(comp), Slices: combined}); err != nil {
 			return fmt.Errorf("component %s: %w", comp.ID, err)
 		}
 	}
@@ -264,39 +266,39 @@ func (c *Controller) sliceComponents(ctx context.Context, s *slicing) error {
 
 // backfillLatency recomputes, from the raw results still kept, the history
 // of a latency SLO that is new to the store; it runs once per configuration.
-func (c *Controller) backfillLatency(ctx context.Context) error {
-	cfg := c.Config()
-	c.maintMu.Lock()
-	done := c.backfilled == cfg.Version
-	c.maintMu.Unlock()
+func (l *Ledger) backfillLatency(ctx context.Context) error {
+	cfg := l.o.Config()
+	l.mu.Lock()
+	done := l.backfilled == cfg.Version
+	l.mu.Unlock()
 	if done {
 		return nil
 	}
 	for _, ch := range cfg.AllChecks() {
 		for _, th := range cfg.LatencyThresholds(ch.ID) {
-			has, err := c.store.HasLatencyEvents(ctx, ch.ID, th)
+			has, err := l.o.Store.HasLatencyEvents(ctx, ch.ID, th)
 			if err != nil {
 				return err
 			}
 			if !has {
-				if err := c.store.MarkAllDirty(ctx, ch.ID); err != nil {
+				if err := l.o.Store.MarkAllDirty(ctx, ch.ID); err != nil {
 					return fmt.Errorf("backfill latency of %s: %w", ch.ID, err)
 				}
 				break
 			}
 		}
 	}
-	c.maintMu.Lock()
-	c.backfilled = cfg.Version
-	c.maintMu.Unlock()
+	l.mu.Lock()
+	l.backfilled = cfg.Version
+	l.mu.Unlock()
 	return nil
 }
 
 // sliceMaintenance slices the minutes of maintenance windows up to now,
 // each minute once per run of the controller.
-func (c *Controller) sliceMaintenance(ctx context.Context) error {
-	cfg := c.Config()
-	now := sla.MinuteOf(c.now())
+func (l *Ledger) sliceMaintenance(ctx context.Context) error {
+	cfg := l.o.Config()
+	now := sla.MinuteOf(l.o.Now())
 	oldest := now - 400*sla.SpanDay
 	for i := range cfg.Maintenance {
 		mw := &cfg.Maintenance[i]
@@ -312,9 +314,9 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 			}
 			for _, check := range cfg.MaintenanceChecks(mw) {
 				key := fmt.Sprintf("%s/%d/%d/%s", mw.ID, ms.Unix(), me.Unix(), check)
-				c.maintMu.Lock()
-				done, seen := c.maintDone[key]
-				c.maintMu.Unlock()
+				l.mu.Lock()
+				done, seen := l.maintDone[key]
+				l.mu.Unlock()
 				from := max(first, oldest)
 				if seen {
 					from = max(from, done+1)
@@ -326,16 +328,16 @@ func (c *Controller) sliceMaintenance(ctx context.Context) error {
 				for m := from; m <= last; m++ {
 					marked = append(marked, m)
 				}
-				sl := c.newSlicing(cfg)
+				sl := l.newSlicing(cfg)
 				if err := sl.check(ctx, check, marked, 0); err != nil {
 					return err
 				}
 				if err := sl.done(ctx); err != nil {
 					return err
 				}
-				c.maintMu.Lock()
-				c.maintDone[key] = last
-				c.maintMu.Unlock()
+				l.mu.Lock()
+				l.maintDone[key] = last
+				l.mu.Unlock()
 			}
 		}
 	}

@@ -1,17 +1,19 @@
-package controller
+package ledger
 
 import (
 	"context"
 	"io"
-	"log/slog"
 	"math"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/fleet"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/controller/store/sqlite"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -34,19 +36,32 @@ slos:
   - {id: regional, checks: [regional-outage], target: 99.9}
 `
 
-func newController(t testing.TB, yaml string, now func() time.Time) *Controller {
+// harness is a ledger over a real SQLite store, with the regions' health
+// history kept as the controller keeps it.
+type harness struct {
+	*Ledger
+	store  store.Store
+	cfg    atomic.Pointer[config.Config]
+	probes *fleet.Registry
+}
+
+func (h *harness) Config() *config.Config { return h.cfg.Load() }
+
+func newLedger(t testing.TB, yaml string, now func() time.Time) *harness {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(context.Background(), Options{Config: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(), Now: now, PublishEvery: -1})
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "nines.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	t.Cleanup(func() { st.Close() })
+	h := &harness{store: st, probes: fleet.NewRegistry()}
+	h.cfg.Store(cfg)
+	h.Ledger = New(Options{Store: st, Config: h.Config, Now: now, HealthyAt: h.probes.HealthyAtFor})
+	return h
 }
 
 // The worked example: 99.9 % over 30 days is 43.2 minutes of budget; a
@@ -54,7 +69,7 @@ func newController(t testing.TB, yaml string, now func() time.Time) *Controller 
 // region only (a degraded minute, never confirmed) leaves all 43.2.
 func TestWorkedExampleBudget(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 30, 0, time.UTC)
-	c := newController(t, workedConfig, func() time.Time { return now })
+	c := newLedger(t, workedConfig, func() time.Time { return now })
 	ctx := context.Background()
 	end := now.Truncate(time.Minute)
 	start := end.Add(-30 * 24 * time.Hour)
@@ -143,7 +158,7 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
 	yaml := workedConfig + `maintenance:
   - {id: db-upgrade, reason: "database upgrade", components: [api], start: "2026-11-26T09:00:00Z", end: "2026-11-26T09:30:00Z"}
 `
-	c := newController(t, yaml, func() time.Time { return now })
+	c := newLedger(t, yaml, func() time.Time { return now })
 	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-7*time.Hour), now)
 	ctx := context.Background()
 	globalOutage(t, c, now.Add(-6*time.Hour), now, func(at time.Time) bool {
@@ -199,7 +214,7 @@ func TestReportListsIncidentsAndMaintenance(t *testing.T) {
 // bad minutes spend 2 of 43.2, not more than a budget of valid minutes.
 func TestNewInstallationBudgetIsTheWholeWindow(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 30, 0, time.UTC)
-	c := newController(t, workedConfig, func() time.Time { return now })
+	c := newLedger(t, workedConfig, func() time.Time { return now })
 	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-time.Hour), now)
 	ctx := context.Background()
 	end := now.Truncate(time.Minute)
@@ -219,7 +234,7 @@ func TestNewInstallationBudgetIsTheWholeWindow(t *testing.T) {
 // own, are two incidents in the report.
 func TestReportKeepsAdjacentOutagesApart(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	c := newController(t, workedConfig, func() time.Time { return now })
+	c := newLedger(t, workedConfig, func() time.Time { return now })
 	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, now.Add(-2*time.Hour), now)
 	ctx := context.Background()
 	first := now.Add(-30 * time.Minute)
@@ -243,7 +258,7 @@ func TestReportKeepsAdjacentOutagesApart(t *testing.T) {
 // globalOutage stores a global-outage result from both regions of
 // workedConfig for every minute in [from, to), down where down says, and
 // brings the slices up to date.
-func globalOutage(t *testing.T, c *Controller, from, to time.Time, down func(time.Time) bool) {
+func globalOutage(t *testing.T, c *harness, from, to time.Time, down func(time.Time) bool) {
 	t.Helper()
 	ctx := context.Background()
 	var batch []model.Result

@@ -1,4 +1,4 @@
-package controller
+package ledger
 
 import (
 	_ "embed"

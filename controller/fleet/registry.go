@@ -1,22 +1,25 @@
-package controller
+// Package fleet knows the probe agents: which are alive in each region, the
+// history of each region's health, and which probe runs which check.
+package fleet
 
 import (
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 )
 
-// probeState is what the controller knows of one probe agent: its last
+// ProbeState is what the controller knows of one probe agent: its last
 // heartbeat, and since when it runs as it does now.
-type probeState struct {
+type ProbeState struct {
 	store.Probe
 	RegisteredAt time.Time
 }
 
-// registry tracks probes by their heartbeats. A probe that missed the
+// Registry tracks probes by their heartbeats. A probe that missed the
 // configured number of heartbeats is unhealthy; a region without a healthy
 // probe is unhealthy, and its silence is a probe problem, not downtime.
 //
@@ -24,27 +27,28 @@ type probeState struct {
 // further apart than the unhealthy threshold. A result is judged by the
 // health of its region when it was scheduled, so the failures a cut-off
 // probe spooled and shipped after the heal say nothing of the target.
-type registry struct {
+type Registry struct {
 	mu     sync.RWMutex
-	probes map[string]*probeState
+	probes map[string]*ProbeState
 	spans  map[string][]store.HealthSpan // region → spans, by start
 }
 
-func newRegistry() *registry {
-	return &registry{probes: map[string]*probeState{}, spans: map[string][]store.HealthSpan{}}
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{probes: map[string]*ProbeState{}, spans: map[string][]store.HealthSpan{}}
 }
 
-// heartbeat records a heartbeat this controller received; it returns the
+// Heartbeat records a heartbeat this controller received; it returns the
 // region's health span that the heartbeat widened or opened, to be stored.
-func (g *registry) heartbeat(hb store.Probe, gap time.Duration) (store.HealthSpan, bool) {
+func (g *Registry) Heartbeat(hb store.Probe, gap time.Duration) (store.HealthSpan, bool) {
 	return g.put(hb, false, gap)
 }
 
-// merge takes in a heartbeat that another replica received (or that the
+// Merge takes in a heartbeat that another replica received (or that the
 // store kept), unless this one heard from the probe since.
-func (g *registry) merge(hb store.Probe, gap time.Duration) { g.put(hb, true, gap) }
+func (g *Registry) Merge(hb store.Probe, gap time.Duration) { g.put(hb, true, gap) }
 
-func (g *registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store.HealthSpan, bool) {
+func (g *Registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store.HealthSpan, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p := g.probes[hb.ID]
@@ -53,7 +57,7 @@ func (g *registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store
 	}
 	if p == nil || p.Region != hb.Region || !p.StartedAt.Equal(hb.StartedAt) {
 		// New, or restarted: registered anew.
-		p = &probeState{RegisteredAt: hb.LastHeartbeat}
+		p = &ProbeState{RegisteredAt: hb.LastHeartbeat}
 		g.probes[hb.ID] = p
 	}
 	p.Probe = hb
@@ -65,7 +69,7 @@ func (g *registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store
 // probe's own start when that was less than gap before (with startSlack for
 // its clock), so the results a starting probe runs before its first
 // heartbeat arrives count.
-func (g *registry) widen(hb store.Probe, gap time.Duration) (store.HealthSpan, bool) {
+func (g *Registry) widen(hb store.Probe, gap time.Duration) (store.HealthSpan, bool) {
 	spans := g.spans[hb.Region]
 	at := hb.LastHeartbeat
 	if n := len(spans); n > 0 {
@@ -91,8 +95,8 @@ func (g *registry) widen(hb store.Probe, gap time.Duration) (store.HealthSpan, b
 	return span, true
 }
 
-// loadHealth takes in stored health spans (sorted by region and start).
-func (g *registry) loadHealth(spans []store.HealthSpan) {
+// LoadHealth takes in stored health spans (sorted by region and start).
+func (g *Registry) LoadHealth(spans []store.HealthSpan) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, s := range spans {
@@ -110,9 +114,9 @@ func (g *registry) loadHealth(spans []store.HealthSpan) {
 // region counts as healthy, for the difference between its clock and ours.
 const startSlack = 5 * time.Second
 
-// healthyAt reports whether region's probes were heard from at t: a span
+// HealthyAt reports whether region's probes were heard from at t: a span
 // began at or before t and its last heartbeat was no more than gap before.
-func (g *registry) healthyAt(region string, t time.Time, gap time.Duration) bool {
+func (g *Registry) HealthyAt(region string, t time.Time, gap time.Duration) bool {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	spans := g.spans[region]
@@ -120,8 +124,14 @@ func (g *registry) healthyAt(region string, t time.Time, gap time.Duration) bool
 	return i >= 0 && !t.After(spans[i].To.Add(gap))
 }
 
-// pruneHealth forgets the spans that ended before before.
-func (g *registry) pruneHealth(before time.Time) {
+// HealthyAtFor is HealthyAt with the unhealthy threshold of cfg.
+func (g *Registry) HealthyAtFor(cfg *config.Config) sla.HealthyAt {
+	gap := cfg.UnhealthyAfter()
+	return func(region string, t time.Time) bool { return g.HealthyAt(region, t, gap) }
+}
+
+// PruneHealth forgets the spans that ended before before.
+func (g *Registry) PruneHealth(before time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for region, spans := range g.spans {
@@ -130,11 +140,11 @@ func (g *registry) pruneHealth(before time.Time) {
 	}
 }
 
-// snapshot returns every probe, sorted by region then id.
-func (g *registry) snapshot() []probeState {
+// Snapshot returns every probe, sorted by region then id.
+func (g *Registry) Snapshot() []ProbeState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]probeState, 0, len(g.probes))
+	out := make([]ProbeState, 0, len(g.probes))
 	for _, p := range g.probes {
 		out = append(out, *p)
 	}
@@ -147,9 +157,9 @@ func (g *registry) snapshot() []probeState {
 	return out
 }
 
-// healthyRegions returns the regions with at least one probe heard from
+// HealthyRegions returns the regions with at least one probe heard from
 // within unhealthyAfter.
-func (g *registry) healthyRegions(now time.Time, unhealthyAfter time.Duration) map[string]bool {
+func (g *Registry) HealthyRegions(now time.Time, unhealthyAfter time.Duration) map[string]bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := map[string]bool{}
@@ -161,8 +171,8 @@ func (g *registry) healthyRegions(now time.Time, unhealthyAfter time.Duration) m
 	return out
 }
 
-// live returns the sorted ids of region's probes heard from within d.
-func (g *registry) live(region string, now time.Time, d time.Duration) []string {
+// Live returns the sorted ids of region's probes heard from within d.
+func (g *Registry) Live(region string, now time.Time, d time.Duration) []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var ids []string
@@ -175,8 +185,8 @@ func (g *registry) live(region string, now time.Time, d time.Duration) []string 
 	return ids
 }
 
-// forget removes a probe of region.
-func (g *registry) forget(id, region string) {
+// Forget removes a probe of region.
+func (g *Registry) Forget(id, region string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if p := g.probes[id]; p != nil && p.Region == region {
@@ -184,16 +194,16 @@ func (g *registry) forget(id, region string) {
 	}
 }
 
-// known reports whether probe id is registered in region.
-func (g *registry) known(id, region string) bool {
+// Known reports whether probe id is registered in region.
+func (g *Registry) Known(id, region string) bool {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	p := g.probes[id]
 	return p != nil && p.Region == region
 }
 
-// count returns how many probes region has.
-func (g *registry) count(region string) int {
+// Count returns how many probes region has.
+func (g *Registry) Count(region string) int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	n := 0
@@ -205,8 +215,8 @@ func (g *registry) count(region string) int {
 	return n
 }
 
-// dropSilent forgets, and returns, the probes not heard from since before.
-func (g *registry) dropSilent(before time.Time) []store.Probe {
+// DropSilent forgets, and returns, the probes not heard from since before.
+func (g *Registry) DropSilent(before time.Time) []store.Probe {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var out []store.Probe
