@@ -5,6 +5,7 @@ package config
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -223,6 +224,21 @@ func (c *Config) RegionIndex(id string) int {
 		}
 	}
 	return -1
+}
+
+// TokenRegion returns the region a probe token belongs to ("" when none)
+// and the token's digest; the comparison takes the same time whatever the
+// token.
+func (c *Config) TokenRegion(tok string) (string, [32]byte) {
+	region := ""
+	sum := sha256.Sum256([]byte(tok))
+	for _, t := range c.Probes.Tokens {
+		want := t.Hash()
+		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+			region = t.Region
+		}
+	}
+	return region, sum
 }
 
 // RegionIDs returns the ids of the regions in configuration order; callers

@@ -21,6 +21,7 @@ import (
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
 )
@@ -297,7 +298,7 @@ func (c *Controller) handleAck(ec echo.Context) error {
 	}
 	// The body is optional: {"by": "who"}.
 	if be := decodeSmall(ec, &body, true); be != nil {
-		return fail(ec, be.code, "", be.msg)
+		return fail(ec, be.Code, "", be.Msg)
 	}
 	if body.By == "" {
 		body.By = "api"
@@ -325,9 +326,9 @@ func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 	// The body is bounded (PagerDuty's own limit) before anything else;
 	// the signature is go-pagerduty's webhookv3 check.
 	r := ec.Request()
-	body, be := readLimited(ec.Response(), r, maxWebhookBytes)
+	body, be := ingest.ReadLimited(ec.Response(), r, ingest.MaxWebhookBytes)
 	if be != nil {
-		return fail(ec, be.code, "", be.msg)
+		return fail(ec, be.Code, "", be.Msg)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	// Signatures listed with spaces after the commas are accepted too.
@@ -346,7 +347,7 @@ func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 			} `json:"data"`
 		} `json:"event"`
 	}
-	if err := jsonUnmarshal(body, &ev); err != nil {
+	if err := ingest.Unmarshal(body, &ev); err != nil {
 		return fail(ec, http.StatusBadRequest, "", err.Error())
 	}
 	if ev.Event.EventType != "incident.acknowledged" || ev.Event.Data.IncidentKey == "" {

@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
@@ -29,8 +28,7 @@ var probeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 const probeIDRule = "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
-// maxSkew is the clock difference beyond which a probe is flagged.
-const maxSkew = 30 * time.Second
+// ingest.MaxSkew is the clock difference beyond which a probe is flagged.
 
 // apiError is the JSON body of every error answer.
 type apiError struct {
@@ -135,7 +133,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || tok == "" {
 			return fail(ec, http.StatusUnauthorized, "Authorization", "a probe token is required (Authorization: Bearer TOKEN)")
 		}
-		region, sum := c.regionOfToken(tok)
+		region, sum := c.Config().TokenRegion(tok)
 		if region == "" {
 			return fail(ec, http.StatusUnauthorized, "Authorization", "unknown probe token")
 		}
@@ -145,26 +143,12 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// regionOfToken returns the region a probe token belongs to ("" when none)
-// and the token's digest.
-func (c *Controller) regionOfToken(tok string) (string, [32]byte) {
-	region := ""
-	sum := sha256.Sum256([]byte(tok))
-	for _, t := range c.Config().Probes.Tokens {
-		want := t.Hash()
-		if subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
-			region = t.Region
-		}
-	}
-	return region, sum
-}
-
 func tokenRegion(ec echo.Context) string { s, _ := ec.Get(regionKey).(string); return s }
 
 func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	var hb model.Heartbeat
 	if be := decodeJSON(ec, &hb); be != nil {
-		return fail(ec, be.code, "", be.msg)
+		return fail(ec, be.Code, "", be.Msg)
 	}
 	region := tokenRegion(ec)
 	cfg := c.Config()
@@ -186,10 +170,10 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	switch {
 	case hb.ClockOffsetMS != nil:
 		skew = time.Duration(*hb.ClockOffsetMS) * time.Millisecond
-		flag = skew > maxSkew || skew < -maxSkew
+		flag = skew > ingest.MaxSkew || skew < -ingest.MaxSkew
 	case !hb.SentAt.IsZero():
 		skew = hb.SentAt.Sub(now)
-		flag = skew > maxSkew
+		flag = skew > ingest.MaxSkew
 	}
 	if flag {
 		c.metrics.skew.WithLabelValues(region).Inc()
@@ -231,7 +215,7 @@ func (c *Controller) handleAssignment(ec echo.Context) error {
 func (c *Controller) handleDeregister(ec echo.Context) error {
 	var hb model.Heartbeat
 	if be := decodeJSON(ec, &hb); be != nil {
-		return fail(ec, be.code, "", be.msg)
+		return fail(ec, be.Code, "", be.Msg)
 	}
 	region := tokenRegion(ec)
 	if hb.Region != region {
@@ -331,7 +315,7 @@ func (c *Controller) handleReady(ec echo.Context) error {
 	}
 	// Results sent through NATS wait in their streams while no consumer
 	// takes them: not ready, and why.
-	if p := c.nats.problem(); p != "" {
+	if p := c.ingest.NATSProblem(); p != "" {
 		return ec.String(http.StatusServiceUnavailable, p+"\n")
 	}
 	return ec.String(http.StatusOK, "ready\n")
@@ -363,4 +347,23 @@ func (c *Controller) handleSLO(ec echo.Context) error {
 		return err
 	}
 	return ec.JSON(http.StatusOK, r)
+}
+
+// handleIngest stores a batch of results. The whole batch is answered at
+// once: every result is stored, counted as a duplicate (same check, region
+// and scheduled time), or rejected for good with its index and reason; the
+// probe may then delete the batch from its spool.
+func (c *Controller) handleIngest(ec echo.Context) error {
+	var batch model.ResultBatch
+	if be := c.ingest.Decoder().Request(ec.Request(), &batch, ingest.MaxBatchBytes); be != nil {
+		c.ingest.Counted(strconv.Itoa(be.Code))
+		return fail(ec, be.Code, "", be.Msg)
+	}
+	ack, _, ierr := c.ingest.Batch(ec.Request().Context(), tokenRegion(ec), &batch, false)
+	if ierr != nil {
+		c.ingest.Counted(strconv.Itoa(ierr.Code))
+		return fail(ec, ierr.Code, ierr.Field, ierr.Msg)
+	}
+	c.ingest.Counted("200")
+	return ec.JSON(http.StatusOK, ack)
 }

@@ -21,9 +21,11 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/fleet"
+	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/model"
 )
 
 // Options configure a controller.
@@ -103,9 +105,7 @@ type Controller struct {
 	changes   atomic.Uint64 // bumped when what the public documents show changes
 	ledger    *ledger.Ledger
 	published published
-	nats      natsHealth
-
-	decoding decoding // turns for decoding large bodies
+	ingest    *ingest.Ingester
 }
 
 // New opens the store and builds a controller; it does not serve.
@@ -131,7 +131,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{store: st, elector: el, replica: o.Replica, probes: fleet.NewRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
-		decoding: newDecoding(), rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
+		rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention
 	}
@@ -164,6 +164,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.metrics = newMetrics(c)
 	c.ledger = ledger.New(ledger.Options{Store: st, Config: c.Config, Now: o.Now, HealthyAt: c.healthyAt, Changed: c.changed,
 		SliceLag: c.metrics.sliceLag})
+	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
+		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
 	if err := o.Registry.Register(c.metrics); err != nil {
@@ -175,6 +177,15 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 
 // Close releases the store.
 func (c *Controller) Close() error { return c.store.Close() }
+
+// stored takes in results newly stored: each may be its region's newest,
+// and each makes a minute to slice.
+func (c *Controller) stored(rs []model.Result) {
+	c.ledger.Arrived(time.Now())
+	for _, r := range rs {
+		c.latest.offer(r)
+	}
+}
 
 // Ledger returns the SLA read model.
 func (c *Controller) Ledger() *ledger.Ledger { return c.ledger }
@@ -267,7 +278,7 @@ func Run(ctx context.Context, o Options) error {
 		})
 	}
 	if o.NATSURL != "" {
-		running.Go(func() { c.natsLoop(loops, o.NATSURL, o.NATSWait) })
+		running.Go(func() { c.ingest.NATS(loops, o.NATSURL, o.NATSWait) })
 	}
 	if o.ConfigFile != "" {
 		every := o.ReloadEvery

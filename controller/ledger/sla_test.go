@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"math"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +12,7 @@ import (
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/store"
-	"github.com/nines-sre/nines/controller/store/sqlite"
+	"github.com/nines-sre/nines/controller/store/sqlite/sqlitetest"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -53,11 +52,7 @@ func newLedger(t testing.TB, yaml string, now func() time.Time) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "nines.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	h := &harness{store: st, probes: fleet.NewRegistry()}
 	h.cfg.Store(cfg)
 	h.Ledger = New(Options{Store: st, Config: h.Config, Now: now, HealthyAt: h.probes.HealthyAtFor})

@@ -1,4 +1,4 @@
-package controller
+package ingest
 
 import (
 	"bytes"
@@ -18,17 +18,17 @@ import (
 	"github.com/nines-sre/nines/transport"
 )
 
-// natsLoop consumes result batches from NATS JetStream, one durable
+// NATS consumes result batches from NATS JetStream, one durable
 // consumer for each of this deployment's scopes (its configured name, or
 // each probe token's own), following the configuration as it is reloaded.
 // A message is acknowledged only once its results are committed. A stream
 // or consumer that cannot be set up is tried again with backoff, and
 // /readyz says so meanwhile.
-func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duration) {
+func (g *Ingester) NATS(ctx context.Context, url string, wait time.Duration) {
 	nc, js, err := transport.Connect(url, "nines-controller")
 	if err != nil {
-		c.nats.set("connection", err)
-		c.log.Error("NATS transport unavailable", "url", url, "err", err)
+		g.nats.set("connection", err)
+		g.o.Log.Error("NATS transport unavailable", "url", url, "err", err)
 		return
 	}
 	defer nc.Close()
@@ -43,13 +43,13 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
-		scopes := c.Config().NATSScopes()
+		scopes := g.o.Config().NATSScopes()
 		for scope, stop := range running {
 			if !slices.Contains(scopes, scope) {
 				stop()
 				delete(running, scope)
-				c.nats.set(scope, nil)
-				c.log.Info("no longer taking results from NATS", "stream", transport.StreamName(scope))
+				g.nats.set(scope, nil)
+				g.o.Log.Info("no longer taking results from NATS", "stream", transport.StreamName(scope))
 			}
 		}
 		for _, scope := range scopes {
@@ -58,9 +58,9 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 			}
 			sctx, stop := context.WithCancel(ctx)
 			running[scope] = stop
-			c.nats.set(scope, errors.New("starting"))
-			c.log.Info("taking results from NATS JetStream", "url", url, "stream", transport.StreamName(scope))
-			consumers.Go(func() { c.consume(sctx, js, scope, wait) })
+			g.nats.set(scope, errors.New("starting"))
+			g.o.Log.Info("taking results from NATS JetStream", "url", url, "stream", transport.StreamName(scope))
+			consumers.Go(func() { g.consume(sctx, js, scope, wait) })
 		}
 		select {
 		case <-ctx.Done():
@@ -72,35 +72,35 @@ func (c *Controller) natsLoop(ctx context.Context, url string, wait time.Duratio
 
 // consume runs scope's consumer until ctx is done, setting it up again
 // with backoff (1 s to 30 s) whenever it stops.
-func (c *Controller) consume(ctx context.Context, js jetstream.JetStream, scope string, wait time.Duration) {
+func (g *Ingester) consume(ctx context.Context, js jetstream.JetStream, scope string, wait time.Duration) {
 	stream := transport.StreamName(scope)
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval, bo.MaxInterval = time.Second, 30*time.Second
 	bo.Reset()
 	o := transport.ConsumeOptions{Wait: wait,
-		OnErr: func(err error) { c.log.Warn("NATS transport", "stream", stream, "err", err) },
+		OnErr: func(err error) { g.o.Log.Warn("NATS transport", "stream", stream, "err", err) },
 		OnFetch: func(err error) {
-			c.nats.set(scope, err)
+			g.nats.set(scope, err)
 			if err == nil {
 				bo.Reset()
 			}
 		}}
 	for ctx.Err() == nil {
 		err := transport.Consume(ctx, js, scope, func(ctx context.Context, token string, gz bool, data []byte) error {
-			return c.handleNATSBatch(ctx, scope, token, gz, data)
+			return g.natsBatch(ctx, scope, token, gz, data)
 		}, o)
 		if err == nil {
 			return
 		}
-		c.nats.set(scope, err)
+		g.nats.set(scope, err)
 		next := bo.NextBackOff()
-		c.log.Error("NATS transport stopped; retrying", "stream", stream, "retry_in", next.Round(time.Millisecond), "err", err)
+		g.o.Log.Error("NATS transport stopped; retrying", "stream", stream, "retry_in", next.Round(time.Millisecond), "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(next):
 		}
 	}
-	c.nats.set(scope, nil)
+	g.nats.set(scope, nil)
 }
 
 // natsHealth is what stands between each NATS stream and its consumer,
@@ -124,6 +124,10 @@ func (h *natsHealth) set(key string, err error) {
 	h.problems[key] = err.Error()
 }
 
+// NATSProblem names the first stream (in name order) not consumed and
+// why; empty when every one is (or NATS is not used).
+func (g *Ingester) NATSProblem() string { return g.nats.problem() }
+
 // problem names the first stream (in name order) not consumed and why;
 // empty when every one is.
 func (h *natsHealth) problem() string {
@@ -140,45 +144,46 @@ func (h *natsHealth) problem() string {
 	return fmt.Sprintf("NATS %s: %s", name, h.problems[keys[0]])
 }
 
-// handleNATSBatch stores the batch of one message of scope's stream. A
+// natsBatch stores the batch of one message of scope's stream. A
 // message is dropped for good only when it can never be stored (broken, or
 // its token belongs to another scope); a batch with a token or checks this
 // controller's configuration does not know is held and offered again, since
 // a newer configuration may know them.
-func (c *Controller) handleNATSBatch(ctx context.Context, scope, token string, gz bool, data []byte) error {
-	region, sum := c.regionOfToken(token)
+func (g *Ingester) natsBatch(ctx context.Context, scope, token string, gz bool, data []byte) error {
+	cfg := g.o.Config()
+	region, sum := cfg.TokenRegion(token)
 	if region == "" {
-		c.metrics.batches.WithLabelValues("held").Inc()
+		g.Counted("held")
 		return fmt.Errorf("%s: a batch with a probe token the configuration does not hold: %w", transport.StreamName(scope), transport.ErrWait)
 	}
-	if scope != c.Config().NATS.Deployment && transport.TokenScope(sum) != scope {
-		c.metrics.batches.WithLabelValues("403").Inc()
+	if scope != cfg.NATS.Deployment && transport.TokenScope(sum) != scope {
+		g.Counted("403")
 		return fmt.Errorf("%s: a batch with a token of another stream: %w", transport.StreamName(scope), transport.ErrRejected)
 	}
 	var batch model.ResultBatch
-	if be := c.decodeStream(ctx, bytes.NewReader(data), gz, gz || len(data) > largeBody, &batch, maxBatchBytes); be != nil {
-		c.metrics.batches.WithLabelValues(fmt.Sprint(be.code)).Inc()
-		if be.code >= http.StatusInternalServerError || ctx.Err() != nil {
+	if be := g.decoder.Stream(ctx, bytes.NewReader(data), gz, gz || len(data) > LargeBody, &batch, MaxBatchBytes); be != nil {
+		g.Counted(fmt.Sprint(be.Code))
+		if be.Code >= http.StatusInternalServerError || ctx.Err() != nil {
 			// Not the batch's fault (a shutdown, no decoder free): it is
 			// offered again, never dropped.
-			return fmt.Errorf("batch from %s: %s", region, be.msg)
+			return fmt.Errorf("batch from %s: %s", region, be.Msg)
 		}
-		return fmt.Errorf("batch from %s: %s: %w", region, be.msg, transport.ErrRejected)
+		return fmt.Errorf("batch from %s: %s: %w", region, be.Msg, transport.ErrRejected)
 	}
-	_, held, ierr := c.ingest(ctx, region, &batch, true)
+	_, held, ierr := g.Batch(ctx, region, &batch, true)
 	if ierr != nil {
-		c.metrics.batches.WithLabelValues(fmt.Sprint(ierr.code)).Inc()
-		if ierr.code == 500 {
-			return fmt.Errorf("batch from %s: %s", region, ierr.msg)
+		g.Counted(fmt.Sprint(ierr.Code))
+		if ierr.Code == http.StatusInternalServerError {
+			return fmt.Errorf("batch from %s: %s", region, ierr.Msg)
 		}
-		return fmt.Errorf("batch from %s: %s: %w", region, ierr.msg, transport.ErrRejected)
+		return fmt.Errorf("batch from %s: %s: %w", region, ierr.Msg, transport.ErrRejected)
 	}
 	if held > 0 {
 		// The rest is stored; when the message comes again it counts as
 		// duplicates.
-		c.metrics.batches.WithLabelValues("held").Inc()
+		g.Counted("held")
 		return fmt.Errorf("batch from %s: %d results of checks the configuration does not hold: %w", region, held, transport.ErrWait)
 	}
-	c.metrics.batches.WithLabelValues("200").Inc()
+	g.Counted("200")
 	return nil
 }
