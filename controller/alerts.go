@@ -22,6 +22,7 @@ import (
 	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/ingest"
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/model"
 )
@@ -110,7 +111,7 @@ func (c *Controller) Dispatcher() *alerting.Dispatcher { return c.alerts.dispatc
 func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 	cfg := c.Config()
 	now := c.now()
-	healthy, healthyAt := c.probes.HealthyRegions(now, cfg.UnhealthyAfter()), c.healthyAt(cfg)
+	healthy, healthyAt := c.probes.HealthyRegions(now, cfg.UnhealthyAfter()), c.probes.HealthyAtFor(cfg)
 	s := alerting.Snapshot{Now: now, Checks: map[string]alerting.CheckState{}, Regions: map[string]alerting.RegionState{}}
 	// Until the probes have had the time to heartbeat after a start, their
 	// silence says nothing.
@@ -121,7 +122,7 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 	a := &c.alerts
 	a.mu.Lock()
 	// A full pass when due; otherwise only the checks with newer results.
-	changed, seq := c.latest.changedSince(a.prevSeq)
+	changed, seq := c.latest.ChangedSince(a.prevSeq)
 	key := healthKey(cfg, healthy, grace)
 	full := a.prev == nil || a.prevCfg != cfg || a.prevKey != key || now.Sub(a.prevFull) >= fullSnapshotEvery || now.Before(a.prevFull)
 	if full {
@@ -139,7 +140,7 @@ func (c *Controller) snapshot(ctx context.Context) alerting.Snapshot {
 			continue
 		}
 		a.judged++
-		v := verdict(cfg, ch, c.latest, healthy, now, healthyAt)
+		v := live.Judge(cfg, ch, c.latest, healthy, now, healthyAt)
 		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
 			Maintenance: cfg.InMaintenance(ch.ID, now)}
 		for region, rv := range v.Regions {

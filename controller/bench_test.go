@@ -125,7 +125,7 @@ func BenchmarkStatusAPI5000Checks(b *testing.B) {
 	now := time.Now()
 	for _, ch := range c.Config().AllChecks() {
 		for _, r := range regions {
-			c.latest.offer(model.Result{Check: ch.ID, Region: r, Scheduled: now, Started: now, DurationUS: 1234, Outcome: model.OutcomeUp})
+			c.latest.Offer(model.Result{Check: ch.ID, Region: r, Scheduled: now, Started: now, DurationUS: 1234, Outcome: model.OutcomeUp})
 		}
 	}
 	for _, r := range regions {

@@ -23,6 +23,7 @@ import (
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/model"
@@ -89,7 +90,8 @@ type Controller struct {
 	syncMu     sync.Mutex
 	syncCursor int64 // where the last replica sync read up to (store/postgres)
 	probes     *fleet.Registry
-	latest     *latest
+	latest     *live.Latest
+	live       live.View // latest and probes
 	log        *slog.Logger
 	now        func() time.Time
 	metrics    *metrics
@@ -130,7 +132,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{store: st, elector: el, replica: o.Replica, probes: fleet.NewRegistry(), latest: newLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
+	c := &Controller{store: st, elector: el, replica: o.Replica, probes: fleet.NewRegistry(), latest: live.NewLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
 		rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention
@@ -138,6 +140,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if c.sliceRetention <= 0 {
 		c.sliceRetention = DefaultSliceRetention
 	}
+	c.live = live.View{Latest: c.latest, Probes: c.probes}
 	c.cfg.Store(o.Config)
 	c.logWarnings(o.Config)
 	c.shared, _ = st.(sharedStore)
@@ -162,7 +165,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
 		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics = newMetrics(c)
-	c.ledger = ledger.New(ledger.Options{Store: st, Config: c.Config, Now: o.Now, HealthyAt: c.healthyAt, Changed: c.changed,
+	c.ledger = ledger.New(ledger.Options{Store: st, Config: c.Config, Now: o.Now, HealthyAt: c.probes.HealthyAtFor, Changed: c.changed,
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
 		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
@@ -183,7 +186,7 @@ func (c *Controller) Close() error { return c.store.Close() }
 func (c *Controller) stored(rs []model.Result) {
 	c.ledger.Arrived(time.Now())
 	for _, r := range rs {
-		c.latest.offer(r)
+		c.latest.Offer(r)
 	}
 }
 

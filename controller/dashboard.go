@@ -12,6 +12,7 @@ import (
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/ledger"
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
@@ -126,7 +127,7 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 			for _, ch := range comp.Checks {
 				regional = append(regional, ch.Regions[r.ID].Status)
 			}
-			cc.Cells = append(cc.Cells, dashboard.Cell{Region: r.ID, Status: string(worst(regional))})
+			cc.Cells = append(cc.Cells, dashboard.Cell{Region: r.ID, Status: string(live.Worst(regional))})
 		}
 		if statusRank[cc.Status] > statusRank[p.Status] {
 			p.Status = cc.Status
@@ -210,7 +211,7 @@ func (d dashSource) CheckPage(ctx context.Context, id string) (*dashboard.CheckP
 		return nil, fmt.Errorf("no check %q", id)
 	}
 	now := c.now()
-	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(c.verdictNow(cfg, ch, now).Status)}
+	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(c.live.Verdict(cfg, ch, now).Status)}
 	rs, err := c.store.Results(ctx, store.Query{Check: id, Since: now.Add(-24 * time.Hour), Limit: 100000})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -273,7 +274,7 @@ func (d dashSource) Badge(ctx context.Context, check string) (*float64, string, 
 		u := float64(n.Good) / float64(n.Valid())
 		up = &u
 	}
-	return up, string(c.verdictNow(cfg, ch, now).Status), true
+	return up, string(c.live.Verdict(cfg, ch, now).Status), true
 }
 
 func (d dashSource) AlertPage(ctx context.Context, key string) (*dashboard.AlertPage, error) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -150,7 +151,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, chk := range cfg.AllChecks() {
-		v := verdict(cfg, chk, c.latest, healthy, now, c.healthyAt(cfg))
+		v := live.Judge(cfg, chk, c.latest, healthy, now, c.probes.HealthyAtFor(cfg))
 		for _, s := range verdictStatuses {
 			ch <- prometheus.MustNewConstMetric(m.checkStatus, prometheus.GaugeValue, b2f(v.Status == s), chk.ID, string(s))
 		}

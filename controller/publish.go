@@ -6,6 +6,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/internal/snapshot"
 )
 
@@ -29,8 +30,8 @@ const (
 
 // published holds the status API's documents.
 type published struct {
-	status  *snapshot.Cache[*StatusResponse]
-	compact *snapshot.Cache[*CompactStatus]
+	status  *snapshot.Cache[*live.StatusResponse]
+	compact *snapshot.Cache[*live.CompactStatus]
 }
 
 // changed says that something the public documents show has changed.
@@ -49,21 +50,21 @@ func (c *Controller) publishOptions(every time.Duration) snapshot.Options {
 	if every == 0 {
 		every = defaultPublishEvery
 	}
-	return snapshot.Options{Version: c.version, Urgent: c.latest.flips.Load, MinInterval: every, MaxAge: publishMaxAge}
+	return snapshot.Options{Version: c.version, Urgent: c.latest.Flips, MinInterval: every, MaxAge: publishMaxAge}
 }
 
 func (c *Controller) initPublished(o snapshot.Options) {
-	c.published.status = snapshot.New("application/json", o, func(context.Context) (*StatusResponse, []byte, error) {
+	c.published.status = snapshot.New("application/json", o, func(context.Context) (*live.StatusResponse, []byte, error) {
 		st := c.Status()
 		b, err := gojson.Marshal(&st)
 		return &st, append(b, '\n'), err
 	})
-	c.published.compact = snapshot.New("application/json", o, func(ctx context.Context) (*CompactStatus, []byte, error) {
+	c.published.compact = snapshot.New("application/json", o, func(ctx context.Context) (*live.CompactStatus, []byte, error) {
 		e, err := c.published.status.Get(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		cs := compactStatus(e.Value)
+		cs := live.Compact(e.Value)
 		b, err := gojson.Marshal(cs)
 		return cs, append(b, '\n'), err
 	})

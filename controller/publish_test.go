@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -107,7 +108,7 @@ func TestPublishedDocumentsFollowChangesNotRequests(t *testing.T) {
 	h.ship("eu-frankfurt", h.result("api-health", "eu-frankfurt", 0, model.OutcomeDown))
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		var st StatusResponse
+		var st live.StatusResponse
 		_, body = h.do("GET", "/api/v1/status", "", nil)
 		_ = json.Unmarshal(body, &st)
 		if st.Status == model.StatusDown {

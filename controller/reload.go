@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/live"
 )
 
 // reloader swaps the configuration when its file changes or on request. A
@@ -21,20 +22,11 @@ type reloader struct {
 	sum     [32]byte
 }
 
-// ReloadStatus is the outcome of the last reload attempt.
-type ReloadStatus struct {
-	Version   string     `json:"version"`
-	File      string     `json:"file,omitempty"`
-	Error     string     `json:"last_reload_error,omitempty"`
-	ReloadAt  *time.Time `json:"last_reload_at,omitempty"`
-	Succeeded bool       `json:"last_reload_successful"`
-}
-
-func (c *Controller) reloadStatus() ReloadStatus {
+func (c *Controller) reloadStatus() live.ReloadStatus {
 	cfg := c.Config()
 	c.reload.mu.Lock()
 	defer c.reload.mu.Unlock()
-	rs := ReloadStatus{Version: cfg.Version, File: cfg.File, Error: c.reload.lastErr, Succeeded: c.reload.lastErr == ""}
+	rs := live.ReloadStatus{Version: cfg.Version, File: cfg.File, Error: c.reload.lastErr, Succeeded: c.reload.lastErr == ""}
 	if !c.reload.lastAt.IsZero() {
 		at := c.reload.lastAt
 		rs.ReloadAt = &at

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/live"
 )
 
 func TestReloadOnChangeKeepsOldConfigWhenBad(t *testing.T) {
@@ -38,17 +39,17 @@ func TestReloadOnChangeKeepsOldConfigWhenBad(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 	base := "http://" + <-ready
-	status := func() StatusResponse {
+	status := func() live.StatusResponse {
 		resp, err := http.Get(base + "/api/v1/status")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var s StatusResponse
+		var s live.StatusResponse
 		json.NewDecoder(resp.Body).Decode(&s)
 		return s
 	}
-	waitUntil := func(what string, cond func(StatusResponse) bool) StatusResponse {
+	waitUntil := func(what string, cond func(live.StatusResponse) bool) live.StatusResponse {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			s := status()
@@ -65,14 +66,14 @@ func TestReloadOnChangeKeepsOldConfigWhenBad(t *testing.T) {
 
 	added := testConfig + "      - {id: api-search, kind: http, http: {url: \"http://127.0.0.1:9/search\"}}\n"
 	os.WriteFile(path, []byte(added), 0o644)
-	s := waitUntil("the new check appears", func(s StatusResponse) bool { return len(s.Components[0].Checks) == 3 })
+	s := waitUntil("the new check appears", func(s live.StatusResponse) bool { return len(s.Components[0].Checks) == 3 })
 	if s.ConfigVersion == v1 || !s.Config.Succeeded {
 		t.Fatalf("after a good reload: %+v", s.Config)
 	}
 	v2 := s.ConfigVersion
 
 	os.WriteFile(path, []byte(strings.Replace(added, "kind: http, http: {url: \"http://127.0.0.1:9/search\"}", "kind: smtp", 1)), 0o644)
-	s = waitUntil("the bad reload is reported", func(s StatusResponse) bool { return s.Config.Error != "" })
+	s = waitUntil("the bad reload is reported", func(s live.StatusResponse) bool { return s.Config.Error != "" })
 	if s.ConfigVersion != v2 || len(s.Components[0].Checks) != 3 || !strings.Contains(s.Config.Error, `"smtp" is not a known check kind`) {
 		t.Fatalf("after a bad reload the old config must stay: version %s, %d checks, %+v", s.ConfigVersion, len(s.Components[0].Checks), s.Config)
 	}

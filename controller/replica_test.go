@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/store/postgres"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
 	"github.com/nines-sre/nines/model"
@@ -94,7 +95,7 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 			ErrorClass: model.ErrStatus}}})
 	}
 	eventually("replica b shows what the probes told a", func() bool {
-		var s StatusResponse
+		var s live.StatusResponse
 		get(b.base, "/api/v1/status", &s)
 		healthy := 0
 		for _, r := range s.Regions {

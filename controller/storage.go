@@ -108,7 +108,7 @@ func (c *Controller) syncReplica(ctx context.Context) error {
 		return err
 	}
 	for _, r := range rs {
-		c.latest.offer(r)
+		c.latest.Offer(r)
 	}
 	return nil
 }
