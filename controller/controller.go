@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/alerts"
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
@@ -101,7 +102,7 @@ type Controller struct {
 	rawRetention, sliceRetention time.Duration
 
 	reload reloader
-	alerts alertState
+	alerts *alerts.Alerts
 	dash   *dashboard.Server
 
 	changes   atomic.Uint64 // bumped when what the public documents show changes
@@ -156,10 +157,6 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		st.Close()
 		return nil, err
 	}
-	c.initAlerting(o.NotifyClient)
-	if el != nil {
-		c.alerts.dispatcher.Fence = el.Leading
-	}
 	publish := c.publishOptions(o.PublishEvery)
 	c.initPublished(publish)
 	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
@@ -169,6 +166,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
 		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
+	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
+		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
+	if el != nil {
+		c.alerts.Dispatcher().Fence = el.Leading
+	}
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
 	if err := o.Registry.Register(c.metrics); err != nil {
@@ -244,7 +246,7 @@ func Run(ctx context.Context, o Options) error {
 		gen.Go(func() { c.every(ctx, 2*time.Second, false, "slice evaluation", c.ledger.EvaluateSlices) })
 		gen.Go(func() { c.every(ctx, 10*time.Minute, true, "retention", c.Prune) })
 		gen.Go(func() { c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts) })
-		gen.Go(func() { c.alerts.dispatcher.Run(ctx, c.alerts.wake) })
+		gen.Go(func() { c.alerts.Dispatch(ctx) })
 		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.ExportStatus) })
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
 	}

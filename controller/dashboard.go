@@ -302,7 +302,7 @@ func dashboardAlert(a *alerting.Alert) dashboard.Alert {
 }
 
 func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {
-	_, err := d.c.alerts.engine.Acknowledge(ctx, &d.c.Config().Alerting, key, by, d.c.now())
+	_, err := d.c.alerts.Engine().Acknowledge(ctx, &d.c.Config().Alerting, key, by, d.c.now())
 	return err
 }
 

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nines-sre/nines/alerting"
-	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -274,11 +272,10 @@ func TestHostileSecretsNeverLeaveTheAPI(t *testing.T) {
   policies: [{id: page, levels: [{delay: 0s, targets: [chat]}]}]
   rules: [{id: down, kind: check_down, policy: page}]
 `, apiToken, closed)
-	h := newHarnessWith(t, yaml)
-	h.c.log = slog.New(slog.NewTextHandler(&logs, nil))
-	h.c.alerts.dispatcher = alerting.NewDispatcher(h.c.store, func() map[string]alerting.Notifier {
-		return notify.Build(h.c.Config().Alerting.Notifiers, &http.Client{Timeout: time.Second})
-	}, h.c.log, h.c.now, nil)
+	h := newHarnessAt(t, yaml, t.TempDir(), &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		o.NotifyClient = &http.Client{Timeout: time.Second}
+	})
 	h.clock.Add(time.Minute)
 	for region := range tokens {
 		h.heartbeat(region)

@@ -1,0 +1,260 @@
+// Package alerts feeds the alerting engine from the controller's live
+// verdicts and SLO burn rates, and delivers what it decides.
+package alerts
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/alerting/notify"
+	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/ledger"
+	"github.com/nines-sre/nines/controller/live"
+	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/model"
+)
+
+// Options configure the alerting of a controller.
+type Options struct {
+	Store  Store
+	Config func() *config.Config
+	// Now is the clock; nil means time.Now.
+	Now  func() time.Time
+	Log  *slog.Logger
+	Live live.View
+	// SLOReport reports an SLO at a time, for its burn rates.
+	SLOReport func(ctx context.Context, slo *config.SLO, now time.Time) (ledger.SLOReport, error)
+	// NotifyClient carries notifications (default: 30 s timeout).
+	NotifyClient *http.Client
+	Registry     prometheus.Registerer
+}
+
+// Store is what alerting keeps: alerts, the notification outbox and its
+// history.
+type Store interface {
+	alerting.Store
+	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
+}
+
+// Alerts is a controller's alerting machinery.
+type Alerts struct {
+	o          Options
+	engine     *alerting.Engine
+	dispatcher *alerting.Dispatcher
+	wake       chan struct{}
+	started    time.Time
+
+	mu        sync.Mutex
+	lastDown  map[string]time.Time // check → the last time its verdict was down
+	slos      map[string]alerting.SLOState
+	slosAt    time.Time
+	notifiers map[string]alerting.Notifier
+	notifVer  string
+
+	// The last snapshot's check states, kept for the next: a check none
+	// of whose regions had a newer result since keeps its state, but at a
+	// full pass (fullSnapshotEvery, or what every verdict depends on
+	// changed: the configuration, the regions heard from).
+	prev     map[string]alerting.CheckState
+	prevSeq  uint64
+	prevCfg  *config.Config
+	prevKey  string
+	prevFull time.Time
+	judged   int // verdicts judged by the last snapshot
+}
+
+// fullSnapshotEvery is how often every check's verdict is judged again
+// for the alert rules even when none of its regions sent a newer result:
+// what changes with time alone (a result growing stale, a maintenance
+// window opening) reaches the rules within it.
+const fullSnapshotEvery = 5 * time.Second
+
+// New returns the alerting of a controller: the rule engine, and the
+// dispatcher of its notifications, whose notifiers follow the
+// configuration.
+func New(o Options) *Alerts {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	a := &Alerts{o: o, wake: make(chan struct{}, 1), started: o.Now(), lastDown: map[string]time.Time{}}
+	a.engine = alerting.NewEngine(o.Store, o.Log, "nines-controller")
+	a.engine.Wake = a.wake
+	a.engine.Delivered = a.levelDelivered
+	a.dispatcher = alerting.NewDispatcher(o.Store, func() map[string]alerting.Notifier {
+		cfg := o.Config()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.notifiers == nil || a.notifVer != cfg.Version {
+			a.notifiers, a.notifVer = notify.Build(cfg.Alerting.Notifiers, o.NotifyClient), cfg.Version
+		}
+		return a.notifiers
+	}, o.Log, o.Now, o.Registry)
+	return a
+}
+
+// Engine is the rule engine (acknowledgements go through it).
+func (a *Alerts) Engine() *alerting.Engine { return a.engine }
+
+// Dispatcher is the outbox dispatcher.
+func (a *Alerts) Dispatcher() *alerting.Dispatcher { return a.dispatcher }
+
+// Dispatch delivers notifications until ctx is done, at once when the
+// engine queues some.
+func (a *Alerts) Dispatch(ctx context.Context) { a.dispatcher.Run(ctx, a.wake) }
+
+// Judged is how many verdicts the last snapshot judged.
+func (a *Alerts) Judged() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.judged
+}
+
+// levelDelivered tells whether the triggers of an alert's incident at a
+// level, queued since since, have all been delivered or have failed for
+// good, and when the last of them was.
+func (a *Alerts) levelDelivered(ctx context.Context, key string, incident int64, level int, since time.Time) (time.Time, bool, error) {
+	hist, err := a.o.Store.AlertNotifications(ctx, key)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	last, queued := since, since.Truncate(time.Millisecond) // stored to the millisecond
+	for _, n := range hist {
+		m := n.Message
+		if m.Action != alerting.ActionTrigger || m.Incident != incident || m.Level != level || n.CreatedAt.Before(queued) {
+			continue
+		}
+		switch {
+		case n.Delivered != nil:
+			last = sla.Latest(last, *n.Delivered)
+		case n.Failed != nil:
+			last = sla.Latest(last, *n.Failed)
+		default:
+			return time.Time{}, false, nil
+		}
+	}
+	return last, true, nil
+}
+
+// Snapshot is what the alert rules see now.
+func (a *Alerts) Snapshot(ctx context.Context) alerting.Snapshot {
+	cfg := a.o.Config()
+	now := a.o.Now()
+	probes := a.o.Live.Probes
+	healthy, healthyAt := probes.HealthyRegions(now, cfg.UnhealthyAfter()), probes.HealthyAtFor(cfg)
+	s := alerting.Snapshot{Now: now, Checks: map[string]alerting.CheckState{}, Regions: map[string]alerting.RegionState{}}
+	// Until the probes have had the time to heartbeat after a start, their
+	// silence says nothing.
+	grace := now.Sub(a.started) < cfg.UnhealthyAfter()+cfg.Probes.HeartbeatInterval.D()
+	for _, r := range cfg.Regions {
+		s.Regions[r.ID] = alerting.RegionState{Healthy: healthy[r.ID] || grace}
+	}
+	a.mu.Lock()
+	// A full pass when due; otherwise only the checks with newer results.
+	changed, seq := a.o.Live.Latest.ChangedSince(a.prevSeq)
+	key := healthKey(cfg, healthy, grace)
+	full := a.prev == nil || a.prevCfg != cfg || a.prevKey != key || now.Sub(a.prevFull) >= fullSnapshotEvery || now.Before(a.prevFull)
+	if full {
+		a.prevFull, a.prevCfg, a.prevKey = now, cfg, key
+	}
+	a.prevSeq = seq
+	a.judged = 0
+	for _, ch := range cfg.AllChecks() {
+		if cs, ok := a.prev[ch.ID]; ok && !full && !changed[ch.ID] {
+			if cs.Status == model.StatusDown {
+				a.lastDown[ch.ID] = now
+				cs.LastDown = now
+			}
+			s.Checks[ch.ID] = cs
+			continue
+		}
+		a.judged++
+		v := live.Judge(cfg, ch, a.o.Live.Latest, healthy, now, healthyAt)
+		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
+			Maintenance: cfg.InMaintenance(ch.ID, now)}
+		for region, rv := range v.Regions {
+			if rv.Status == model.StatusDown && rv.Result != nil {
+				cs.Failing = append(cs.Failing, region)
+				cs.Classes[region], cs.Messages[region] = rv.Result.ErrorClass, rv.Result.Message
+				cs.LastFailure = sla.Latest(cs.LastFailure, rv.Result.Scheduled)
+			}
+			if rv.Result != nil && rv.Healthy {
+				if d := rv.Result.CertDays(); d != nil && (cs.CertDays == nil || *d < *cs.CertDays) {
+					cs.CertDays = d
+				}
+			}
+		}
+		slices.Sort(cs.Failing)
+		if v.Status == model.StatusDown {
+			a.lastDown[ch.ID] = now
+		}
+		cs.LastDown = a.lastDown[ch.ID]
+		s.Checks[ch.ID] = cs
+	}
+	a.prev = s.Checks
+	a.mu.Unlock()
+	s.SLOs = a.sloStates(ctx, cfg, now)
+	return s
+}
+
+// healthKey names which regions count as heard from.
+func healthKey(cfg *config.Config, healthy map[string]bool, grace bool) string {
+	var b strings.Builder
+	b.WriteString(strconv.FormatBool(grace))
+	for _, r := range cfg.Regions {
+		if healthy[r.ID] {
+			b.WriteString("," + r.ID)
+		}
+	}
+	return b.String()
+}
+
+// sloStates refreshes SLO burn rates at most every 15 s, and only when a
+// slo_burn rule needs them.
+func (a *Alerts) sloStates(ctx context.Context, cfg *config.Config, now time.Time) map[string]alerting.SLOState {
+	need := false
+	for _, r := range cfg.Alerting.Rules {
+		need = need || r.Kind == config.RuleSLOBurn
+	}
+	if !need {
+		return nil
+	}
+	a.mu.Lock()
+	fresh := a.slos != nil && now.Sub(a.slosAt) < 15*time.Second
+	cached := a.slos
+	a.mu.Unlock()
+	if fresh {
+		return cached
+	}
+	out := map[string]alerting.SLOState{}
+	for i := range cfg.SLOs {
+		r, err := a.o.SLOReport(ctx, &cfg.SLOs[i], now)
+		if err != nil {
+			a.o.Log.Error("slo burn rates", "slo", cfg.SLOs[i].ID, "err", err)
+			continue
+		}
+		out[r.ID] = alerting.SLOState{Burn: r.BurnRates}
+	}
+	a.mu.Lock()
+	a.slos, a.slosAt = out, now
+	a.mu.Unlock()
+	return out
+}
+
+// Evaluate runs the alert rules once.
+func (a *Alerts) Evaluate(ctx context.Context) error {
+	cfg := a.o.Config()
+	return a.engine.Tick(ctx, alerting.Setup{Alerting: &cfg.Alerting, Topology: cfg}, a.Snapshot(ctx))
+}
