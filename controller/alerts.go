@@ -25,7 +25,13 @@ func (c *Controller) EvaluateAlerts(ctx context.Context) error {
 	if err := c.alerts.Evaluate(ctx); err != nil {
 		return err
 	}
-	return c.syncIncidents(ctx)
+	return c.pages.SyncIncidents(ctx)
+}
+
+// acknowledge acknowledges the alert key for by.
+func (c *Controller) acknowledge(ctx context.Context, key, by string) error {
+	_, err := c.alerts.Engine().Acknowledge(ctx, &c.Config().Alerting, key, by, c.now())
+	return err
 }
 
 // Dispatcher exposes the outbox dispatcher (tests tune its backoff).

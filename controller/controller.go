@@ -25,6 +25,7 @@ import (
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/live"
+	"github.com/nines-sre/nines/controller/pages"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/model"
@@ -104,6 +105,7 @@ type Controller struct {
 	reload reloader
 	alerts *alerts.Alerts
 	dash   *dashboard.Server
+	pages  *pages.Source
 
 	changes   atomic.Uint64 // bumped when what the public documents show changes
 	ledger    *ledger.Ledger
@@ -157,10 +159,6 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		st.Close()
 		return nil, err
 	}
-	publish := c.publishOptions(o.PublishEvery)
-	c.initPublished(publish)
-	c.dash = dashboard.New(dashboard.Options{Source: dashSource{c}, Sessions: dashSessions{st}, Users: func() []dashboard.User { return dashboardUsers(c.Config()) },
-		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics = newMetrics(c)
 	c.ledger = ledger.New(ledger.Options{Store: st, Config: c.Config, Now: o.Now, HealthyAt: c.probes.HealthyAtFor, Changed: c.changed,
 		SliceLag: c.metrics.sliceLag})
@@ -171,6 +169,19 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if el != nil {
 		c.alerts.Dispatcher().Fence = el.Leading
 	}
+	publish := c.publishOptions(o.PublishEvery)
+	c.initPublished(publish)
+	c.pages = pages.New(pages.Options{Store: st, Config: c.Config, Now: o.Now, Live: c.live, Ledger: c.ledger,
+		Published: func(ctx context.Context) (*live.StatusResponse, error) {
+			e, err := c.published.status.Get(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return e.Value, nil
+		},
+		Status: c.Status, Acknowledge: c.acknowledge, Changed: c.changed})
+	c.dash = dashboard.New(dashboard.Options{Source: c.pages, Sessions: pages.Sessions{Store: st}, Users: func() []dashboard.User { return pages.Users(c.Config()) },
+		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
 	if err := o.Registry.Register(c.metrics); err != nil {
@@ -247,7 +258,7 @@ func Run(ctx context.Context, o Options) error {
 		gen.Go(func() { c.every(ctx, 10*time.Minute, true, "retention", c.Prune) })
 		gen.Go(func() { c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts) })
 		gen.Go(func() { c.alerts.Dispatch(ctx) })
-		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.ExportStatus) })
+		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.pages.Export) })
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
 	}
 	if c.elector == nil {

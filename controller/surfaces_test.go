@@ -36,7 +36,7 @@ func (h *harness) round(outcome func(check, region string) model.Outcome) {
 
 func (h *harness) page() *dashboard.StatusPage {
 	h.t.Helper()
-	p, err := dashSource{h.c}.StatusPage(context.Background())
+	p, err := h.c.pages.StatusPage(context.Background())
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestMaintenanceIsMaintenanceEverywhere(t *testing.T) {
 	if got := h.page().Components[0].Status; got != dashboard.UnderMaintenance {
 		t.Fatalf("status page: %s", got)
 	}
-	if _, status, _ := (dashSource{h.c}).Badge(context.Background(), "api-health"); status != "maintenance" {
+	if _, status, _ := h.c.pages.Badge(context.Background(), "api-health"); status != "maintenance" {
 		t.Fatalf("badge status %q", status)
 	}
 	body := gather(t, h, `nines_check_status{check="api-health",status="maintenance"}`)

@@ -1,4 +1,8 @@
-package controller
+// Package pages gives the dashboard its pages (the public status page, the
+// SRE view, check and alert pages, badges) from the live verdicts, the
+// ledger and the store; it keeps the status page's incidents in step with
+// the alerts and exports the static page.
+package pages
 
 import (
 	"context"
@@ -19,10 +23,44 @@ import (
 	"github.com/nines-sre/nines/model"
 )
 
-// dashSource gives the dashboard its pages.
-type dashSource struct{ c *Controller }
+// Store is what the pages read, and where incidents are kept.
+type Store interface {
+	History(ctx context.Context, checks []string, span int, from, to sla.Minute) (map[string][]store.Bucket, error)
+	Counts(ctx context.Context, checks []string, from, to sla.Minute) (map[string]sla.Counts, error)
+	Results(ctx context.Context, q store.Query) ([]model.Result, error)
+	Alert(ctx context.Context, key string) (*alerting.Alert, error)
+	RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error)
+	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
+	Incidents(ctx context.Context, since time.Time) ([]store.Incident, error)
+	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
+	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
+	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
+}
 
-var _ dashboard.Source = dashSource{}
+// Options configure the pages.
+type Options struct {
+	Store  Store
+	Config func() *config.Config
+	Now    func() time.Time
+	Live   live.View
+	Ledger *ledger.Ledger
+	// Published is the status document as published: the status page shows
+	// the verdicts the API serves. Status is the document computed now.
+	Published func(ctx context.Context) (*live.StatusResponse, error)
+	Status    func() live.StatusResponse
+	// Acknowledge acknowledges an alert; Changed says that what the public
+	// documents show changed (an incident opened, updated or closed).
+	Acknowledge func(ctx context.Context, key, by string) error
+	Changed     func()
+}
+
+// Source gives the dashboard its pages.
+type Source struct{ o Options }
+
+var _ dashboard.Source = (*Source)(nil)
+
+// New returns the pages.
+func New(o Options) *Source { return &Source{o: o} }
 
 // componentStatus maps check verdicts to Statuspage's vocabulary: an
 // outage when checks not in maintenance are down (major when all of them
@@ -62,18 +100,17 @@ func componentStatus(statuses []model.Status) string {
 var statusRank = map[string]int{dashboard.Operational: 0, dashboard.NoData: 1, dashboard.UnderMaintenance: 2,
 	dashboard.DegradedPerformance: 3, dashboard.PartialOutage: 4, dashboard.MajorOutage: 5}
 
-func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) {
-	c := d.c
-	cfg := c.Config()
-	now := c.now()
+func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) {
+	o := s.o
+	cfg := o.Config()
+	now := o.Now()
 	// The page shows the published status document's verdicts (as
 	// published, at most one build behind the API's): the page and the
 	// API say the same.
-	published, err := c.published.status.Get(ctx)
+	st, err := o.Published(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st := published.Value
 	p := &dashboard.StatusPage{Title: cfg.Dashboard.Title, GeneratedAt: now.UTC(), Status: dashboard.Operational,
 		Components: []dashboard.Component{}, Incidents: []dashboard.Incident{}}
 	for _, r := range st.Regions {
@@ -81,7 +118,7 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 	}
 	today := sla.MinuteOf(now) / sla.SpanDay * sla.SpanDay
 	from := today - 89*sla.SpanDay
-	hist, err := c.store.History(ctx, nil, sla.SpanDay, from, today+sla.SpanDay)
+	hist, err := o.Store.History(ctx, nil, sla.SpanDay, from, today+sla.SpanDay)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +171,7 @@ func (d dashSource) StatusPage(ctx context.Context) (*dashboard.StatusPage, erro
 		}
 		p.Components = append(p.Components, cc)
 	}
-	incs, err := c.store.Incidents(ctx, now.Add(-14*24*time.Hour))
+	incs, err := o.Store.Incidents(ctx, now.Add(-14*24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
@@ -154,13 +191,13 @@ func convertIncidents(in []store.Incident) []dashboard.Incident {
 	return out
 }
 
-func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
-	c := d.c
-	cfg := c.Config()
-	now := c.now()
+func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
+	o := s.o
+	cfg := o.Config()
+	now := o.Now()
 	p := &dashboard.SREPage{}
 	for i := range cfg.SLOs {
-		r, err := c.ledger.SLOReport(ctx, &cfg.SLOs[i], now)
+		r, err := o.Ledger.SLOReport(ctx, &cfg.SLOs[i], now)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +208,7 @@ func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 		}
 		p.SLOs = append(p.SLOs, s)
 	}
-	alerts, err := c.store.RecentAlerts(ctx, now.Add(-24*time.Hour))
+	alerts, err := o.Store.RecentAlerts(ctx, now.Add(-24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +217,7 @@ func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 	for i := range alerts {
 		p.Alerts = append(p.Alerts, dashboardAlert(&alerts[i]))
 	}
-	st := c.Status()
+	st := o.Status()
 	for _, pr := range st.Probes {
 		p.Probes = append(p.Probes, dashboard.Probe{Region: pr.Region, ID: pr.ProbeID, Healthy: pr.Healthy, LastHeartbeat: pr.LastHeartbeatAt, SpoolDepth: pr.SpoolDepth})
 	}
@@ -195,7 +232,7 @@ func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 			p.Checks = append(p.Checks, dashboard.CheckRow{ID: ch.ID, Component: comp.ID, Status: string(ch.Status)})
 		}
 	}
-	incs, err := c.store.Incidents(ctx, now.Add(-7*24*time.Hour))
+	incs, err := o.Store.Incidents(ctx, now.Add(-7*24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
@@ -203,16 +240,16 @@ func (d dashSource) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 	return p, nil
 }
 
-func (d dashSource) CheckPage(ctx context.Context, id string) (*dashboard.CheckPage, error) {
-	c := d.c
-	cfg := c.Config()
+func (s *Source) CheckPage(ctx context.Context, id string) (*dashboard.CheckPage, error) {
+	o := s.o
+	cfg := o.Config()
 	ch := cfg.Check(id)
 	if ch == nil {
 		return nil, fmt.Errorf("no check %q", id)
 	}
-	now := c.now()
-	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(c.live.Verdict(cfg, ch, now).Status)}
-	rs, err := c.store.Results(ctx, store.Query{Check: id, Since: now.Add(-24 * time.Hour), Limit: 100000})
+	now := o.Now()
+	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(o.Live.Verdict(cfg, ch, now).Status)}
+	rs, err := o.Store.Results(ctx, store.Query{Check: id, Since: now.Add(-24 * time.Hour), Limit: 100000})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -259,30 +296,30 @@ func quantile(sorted []float64, q float64) float64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-func (d dashSource) Badge(ctx context.Context, check string) (*float64, string, bool) {
-	c := d.c
-	cfg := c.Config()
+func (s *Source) Badge(ctx context.Context, check string) (*float64, string, bool) {
+	o := s.o
+	cfg := o.Config()
 	ch := cfg.Check(check)
 	if ch == nil {
 		return nil, "", false
 	}
-	now := c.now()
+	now := o.Now()
 	to := sla.MinuteOf(now)
-	counts, err := c.store.Counts(ctx, []string{check}, to-30*sla.SpanDay, to)
+	counts, err := o.Store.Counts(ctx, []string{check}, to-30*sla.SpanDay, to)
 	var up *float64
 	if n := counts[check]; err == nil && n.Valid() > 0 {
 		u := float64(n.Good) / float64(n.Valid())
 		up = &u
 	}
-	return up, string(c.live.Verdict(cfg, ch, now).Status), true
+	return up, string(o.Live.Verdict(cfg, ch, now).Status), true
 }
 
-func (d dashSource) AlertPage(ctx context.Context, key string) (*dashboard.AlertPage, error) {
-	a, err := d.c.store.Alert(ctx, key)
+func (s *Source) AlertPage(ctx context.Context, key string) (*dashboard.AlertPage, error) {
+	a, err := s.o.Store.Alert(ctx, key)
 	if err != nil || a == nil {
 		return nil, err
 	}
-	hist, err := d.c.store.AlertNotifications(ctx, key)
+	hist, err := s.o.Store.AlertNotifications(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -301,21 +338,21 @@ func dashboardAlert(a *alerting.Alert) dashboard.Alert {
 		Summary: a.Summary, Level: a.Level, FiredAt: a.FiredAt, AckedBy: a.AckedBy}
 }
 
-func (d dashSource) Acknowledge(ctx context.Context, key, by string) error {
-	_, err := d.c.alerts.Engine().Acknowledge(ctx, &d.c.Config().Alerting, key, by, d.c.now())
-	return err
+func (s *Source) Acknowledge(ctx context.Context, key, by string) error {
+	return s.o.Acknowledge(ctx, key, by)
 }
 
-func (d dashSource) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
-	defer d.c.changed()
-	return d.c.store.AddIncidentUpdate(ctx, id, status, body, by, d.c.now())
+func (s *Source) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
+	defer s.o.Changed()
+	return s.o.Store.AddIncidentUpdate(ctx, id, status, body, by, s.o.Now())
 }
 
-// syncIncidents opens a status page incident for every check_down alert
+// SyncIncidents opens a status page incident for every check_down alert
 // that fires and closes it when the alert resolves.
-func (c *Controller) syncIncidents(ctx context.Context) error {
-	now := c.now()
-	alerts, err := c.store.RecentAlerts(ctx, now.Add(-time.Hour))
+func (s *Source) SyncIncidents(ctx context.Context) error {
+	o := s.o
+	now := o.Now()
+	alerts, err := o.Store.RecentAlerts(ctx, now.Add(-time.Hour))
 	if err != nil {
 		return err
 	}
@@ -333,30 +370,30 @@ func (c *Controller) syncIncidents(ctx context.Context) error {
 			if a.FiredAt != nil {
 				started = *a.FiredAt
 			}
-			if _, err := c.store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started); err != nil {
+			if _, err := o.Store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started); err != nil {
 				return err
 			}
-			c.changed() // an open incident: shown until it resolves
+			o.Changed() // an open incident: shown until it resolves
 		case alerting.StateResolved:
-			id, open, err := c.store.IncidentForAlert(ctx, a.Key, a.Incident)
+			id, open, err := o.Store.IncidentForAlert(ctx, a.Key, a.Incident)
 			if err != nil {
 				return err
 			}
 			if open {
-				if err := c.store.AddIncidentUpdate(ctx, id, "resolved", "Recovered: the regions see it up again.", "nines", now); err != nil {
+				if err := o.Store.AddIncidentUpdate(ctx, id, "resolved", "Recovered: the regions see it up again.", "nines", now); err != nil {
 					return err
 				}
-				c.changed()
+				o.Changed()
 			}
 		}
 	}
 	return nil
 }
 
-// ExportStatus writes the static status page to the configured directory
+// Export writes the static status page to the configured directory
 // and bucket.
-func (c *Controller) ExportStatus(ctx context.Context) error {
-	d := c.Config().Dashboard
+func (s *Source) Export(ctx context.Context) error {
+	d := s.o.Config().Dashboard
 	var sinks []dashboard.Sink
 	if d.ExportDir != "" {
 		sinks = append(sinks, dashboard.Dir(d.ExportDir))
@@ -372,10 +409,11 @@ func (c *Controller) ExportStatus(ctx context.Context) error {
 	if len(sinks) == 0 {
 		return nil
 	}
-	return dashboard.Export(ctx, dashSource{c}, sinks...)
+	return dashboard.Export(ctx, s, sinks...)
 }
 
-func dashboardUsers(cfg *config.Config) []dashboard.User {
+// Users are the SRE view's users of cfg.
+func Users(cfg *config.Config) []dashboard.User {
 	out := make([]dashboard.User, len(cfg.Dashboard.Users))
 	for i, u := range cfg.Dashboard.Users {
 		out[i] = dashboard.User{Name: u.Name, PasswordHash: u.PasswordHash}
@@ -383,16 +421,23 @@ func dashboardUsers(cfg *config.Config) []dashboard.User {
 	return out
 }
 
-// dashSessions keeps the SRE view's sign-ins in the store, where every
-// replica finds them.
-type dashSessions struct{ st store.Store }
-
-func (d dashSessions) PutSession(ctx context.Context, key string, s dashboard.Session) error {
-	return d.st.PutSession(ctx, key, store.Session(s))
+// SessionStore keeps sign-ins.
+type SessionStore interface {
+	PutSession(ctx context.Context, key string, s store.Session) error
+	Session(ctx context.Context, key string, now time.Time) (*store.Session, error)
+	DeleteSession(ctx context.Context, key string) error
 }
 
-func (d dashSessions) Session(ctx context.Context, key string, now time.Time) (*dashboard.Session, error) {
-	s, err := d.st.Session(ctx, key, now)
+// Sessions keeps the SRE view's sign-ins in the store, where every replica
+// finds them.
+type Sessions struct{ Store SessionStore }
+
+func (d Sessions) PutSession(ctx context.Context, key string, s dashboard.Session) error {
+	return d.Store.PutSession(ctx, key, store.Session(s))
+}
+
+func (d Sessions) Session(ctx context.Context, key string, now time.Time) (*dashboard.Session, error) {
+	s, err := d.Store.Session(ctx, key, now)
 	if s == nil || err != nil {
 		return nil, err
 	}
@@ -400,6 +445,6 @@ func (d dashSessions) Session(ctx context.Context, key string, now time.Time) (*
 	return &ds, nil
 }
 
-func (d dashSessions) DeleteSession(ctx context.Context, key string) error {
-	return d.st.DeleteSession(ctx, key)
+func (d Sessions) DeleteSession(ctx context.Context, key string) error {
+	return d.Store.DeleteSession(ctx, key)
 }
