@@ -1,21 +1,19 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/PagerDuty/go-pagerduty/webhookv3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/controller/alerts"
 	"github.com/nines-sre/nines/controller/ingest"
 )
 
@@ -26,12 +24,6 @@ func (c *Controller) EvaluateAlerts(ctx context.Context) error {
 		return err
 	}
 	return c.pages.SyncIncidents(ctx)
-}
-
-// acknowledge acknowledges the alert key for by.
-func (c *Controller) acknowledge(ctx context.Context, key, by string) error {
-	_, err := c.alerts.Engine().Acknowledge(ctx, &c.Config().Alerting, key, by, c.now())
-	return err
 }
 
 // Dispatcher exposes the outbox dispatcher (tests tune its backoff).
@@ -118,7 +110,7 @@ func (c *Controller) handleAck(ec echo.Context) error {
 	if body.By == "" {
 		body.By = "api"
 	}
-	a, err := c.alerts.Engine().Acknowledge(ec.Request().Context(), &c.Config().Alerting, key, body.By, c.now())
+	a, err := c.alerts.Acknowledge(ec.Request().Context(), key, body.By)
 	switch {
 	case errors.Is(err, alerting.ErrNotFound):
 		return fail(ec, http.StatusNotFound, "key", err.Error())
@@ -131,8 +123,7 @@ func (c *Controller) handleAck(ec echo.Context) error {
 }
 
 // handlePagerDutyWebhook takes acknowledgements from PagerDuty (webhooks
-// v3). Every v1= signature in X-PagerDuty-Signature is an HMAC-SHA256 of the
-// body; one must match the configured secret.
+// v3, alerts.PagerDutyAck).
 func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 	secret := c.Config().Alerting.PagerDutyWebhookSecret
 	if secret == "" {
@@ -140,39 +131,20 @@ func (c *Controller) handlePagerDutyWebhook(ec echo.Context) error {
 	}
 	// The body is bounded (PagerDuty's own limit) before anything else;
 	// the signature is go-pagerduty's webhookv3 check.
-	r := ec.Request()
-	body, be := ingest.ReadLimited(ec.Response(), r, ingest.MaxWebhookBytes)
+	body, be := ingest.ReadLimited(ec.Response(), ec.Request(), ingest.MaxWebhookBytes)
 	if be != nil {
 		return fail(ec, be.Code, "", be.Msg)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	// Signatures listed with spaces after the commas are accepted too.
-	r.Header.Set("X-PagerDuty-Signature", strings.ReplaceAll(r.Header.Get("X-PagerDuty-Signature"), " ", ""))
-	if err := webhookv3.VerifySignature(r, secret); err != nil {
-		return fail(ec, http.StatusUnauthorized, "X-PagerDuty-Signature", "signature does not match the configured secret: "+err.Error())
-	}
-	var ev struct {
-		Event struct {
-			EventType string `json:"event_type"`
-			Agent     struct {
-				Summary string `json:"summary"`
-			} `json:"agent"`
-			Data struct {
-				IncidentKey string `json:"incident_key"`
-			} `json:"data"`
-		} `json:"event"`
-	}
-	if err := ingest.Unmarshal(body, &ev); err != nil {
+	key, by, ok, err := alerts.PagerDutyAck(ec.Request(), body, secret)
+	switch {
+	case errors.Is(err, alerts.ErrSignature):
+		return fail(ec, http.StatusUnauthorized, "X-PagerDuty-Signature", err.Error())
+	case err != nil:
 		return fail(ec, http.StatusBadRequest, "", err.Error())
-	}
-	if ev.Event.EventType != "incident.acknowledged" || ev.Event.Data.IncidentKey == "" {
+	case !ok:
 		return ec.NoContent(http.StatusNoContent) // other events are of no concern
 	}
-	by := "pagerduty"
-	if ev.Event.Agent.Summary != "" {
-		by = "pagerduty: " + ev.Event.Agent.Summary
-	}
-	if _, err := c.alerts.Engine().Acknowledge(ec.Request().Context(), &c.Config().Alerting, ev.Event.Data.IncidentKey, by, c.now()); err != nil &&
+	if _, err := c.alerts.Acknowledge(ec.Request().Context(), key, by); err != nil &&
 		!errors.Is(err, alerting.ErrNotFound) && !errors.Is(err, alerting.ErrNotOpen) {
 		return fmt.Errorf("acknowledge from PagerDuty: %w", err)
 	}

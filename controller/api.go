@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,18 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
-
-// probeID is what a probe id may be, as probeIDRule says.
-var probeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-const probeIDRule = "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-
-// ingest.MaxSkew is the clock difference beyond which a probe is flagged.
 
 // apiError is the JSON body of every error answer.
 type apiError struct {
@@ -150,57 +143,18 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	if be := decodeJSON(ec, &hb); be != nil {
 		return fail(ec, be.Code, "", be.Msg)
 	}
-	region := tokenRegion(ec)
-	cfg := c.Config()
-	switch {
-	case !probeID.MatchString(hb.Probe):
-		return fail(ec, http.StatusBadRequest, "probe", probeIDRule)
-	case hb.Region != region:
-		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
-	case !c.probes.Known(hb.Probe, region) && c.probes.Count(region) >= cfg.Probes.MaxPerRegion:
-		c.log.Warn("probe refused: its region has as many probes as it may", "probe", hb.Probe, "region", region, "max", cfg.Probes.MaxPerRegion)
-		return fail(ec, http.StatusForbidden, "probe", fmt.Sprintf("region %s already has %d probes, the most probes.max_per_region allows", region, cfg.Probes.MaxPerRegion))
+	ack, refused := c.probes.Heartbeat(ec.Request().Context(), c.Config(), tokenRegion(ec), hb, c.now())
+	if refused != nil {
+		return fail(ec, refused.Code, refused.Field, refused.Msg)
 	}
-	now := c.now()
-	// The probe's own round-trip measurement when it sends one; otherwise
-	// its send time, which a request held up in transit makes look late,
-	// so only a clock ahead of ours is flagged from it.
-	var skew time.Duration
-	flag := false
-	switch {
-	case hb.ClockOffsetMS != nil:
-		skew = time.Duration(*hb.ClockOffsetMS) * time.Millisecond
-		flag = skew > ingest.MaxSkew || skew < -ingest.MaxSkew
-	case !hb.SentAt.IsZero():
-		skew = hb.SentAt.Sub(now)
-		flag = skew > ingest.MaxSkew
-	}
-	if flag {
-		c.metrics.skew.WithLabelValues(region).Inc()
-		c.log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
-	}
-	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
-	span, widened := c.probes.Heartbeat(p, cfg.UnhealthyAfter())
-	if err := c.store.SaveProbe(ec.Request().Context(), p); err != nil {
-		c.log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
-	}
-	if widened {
-		if err := c.store.PutHealth(ec.Request().Context(), span); err != nil {
-			c.log.Warn("region health not stored", "region", region, "err", err)
-		}
-	}
-	return ec.JSON(http.StatusOK, model.HeartbeatAck{
-		HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(),
-		Assignment:        c.probes.AssignmentETag(cfg, region, hb.Probe, c.now()),
-		ServerTime:        now.UTC(),
-	})
+	return ec.JSON(http.StatusOK, ack)
 }
 
 func (c *Controller) handleAssignment(ec echo.Context) error {
 	region := tokenRegion(ec)
 	probe := ec.QueryParam("probe")
-	if probe != "" && !probeID.MatchString(probe) {
-		return fail(ec, http.StatusBadRequest, "probe", probeIDRule)
+	if probe != "" && !fleet.ValidProbeID(probe) {
+		return fail(ec, http.StatusBadRequest, "probe", fleet.ProbeIDRule)
 	}
 	etag := c.probes.AssignmentETag(c.Config(), region, probe, c.now())
 	ec.Response().Header().Set("ETag", etag)
@@ -221,11 +175,9 @@ func (c *Controller) handleDeregister(ec echo.Context) error {
 	if hb.Region != region {
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
 	}
-	c.probes.Forget(hb.Probe, region)
-	if err := c.store.ForgetProbe(ec.Request().Context(), hb.Probe, region); err != nil {
-		return fmt.Errorf("deregister %s: %w", hb.Probe, err)
+	if err := c.probes.Deregister(ec.Request().Context(), region, hb.Probe); err != nil {
+		return err
 	}
-	c.log.Info("probe deregistered", "probe", hb.Probe, "region", region)
 	return ec.NoContent(http.StatusNoContent)
 }
 
@@ -261,7 +213,7 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 		return fail(ec, http.StatusBadRequest, "order", "must be newest or oldest")
 	}
 	if s := ec.QueryParam("cursor"); s != "" {
-		if q.After, err = parseCursor(s); err != nil {
+		if q.After, err = store.ParseCursor(s); err != nil {
 			return fail(ec, http.StatusBadRequest, "cursor", err.Error())
 		}
 	}
@@ -278,24 +230,9 @@ func (c *Controller) handleResultsQuery(ec echo.Context) error {
 	out := map[string]any{"check": q.Check, "results": rs}
 	if len(rs) == q.Limit {
 		last := rs[len(rs)-1]
-		out["next_cursor"] = formatCursor(store.Cursor{Scheduled: last.Scheduled, Region: last.Region})
+		out["next_cursor"] = store.Cursor{Scheduled: last.Scheduled, Region: last.Region}.String()
 	}
 	return ec.JSON(http.StatusOK, out)
-}
-
-// A cursor is the last result's scheduled time (Unix milliseconds) and
-// region.
-func formatCursor(c store.Cursor) string {
-	return strconv.FormatInt(c.Scheduled.UnixMilli(), 10) + "." + c.Region
-}
-
-func parseCursor(s string) (*store.Cursor, error) {
-	ms, region, ok := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil || region == "" {
-		return nil, fmt.Errorf("%q is not a cursor from next_cursor", s)
-	}
-	return &store.Cursor{Scheduled: time.UnixMilli(n).UTC(), Region: region}, nil
 }
 
 // handleLeader tells which replica this is and whether it leads.

@@ -129,7 +129,7 @@ func BenchmarkStatusAPI5000Checks(b *testing.B) {
 		}
 	}
 	for _, r := range regions {
-		c.probes.Heartbeat(store.Probe{ID: "p-" + r, Region: r, LastHeartbeat: now}, time.Minute)
+		c.probes.Registry.Heartbeat(store.Probe{ID: "p-" + r, Region: r, LastHeartbeat: now}, time.Minute)
 	}
 	srv := httptest.NewServer(c.Handler())
 	defer srv.Close()

@@ -26,6 +26,7 @@ import (
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/pages"
+	"github.com/nines-sre/nines/controller/replica"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/model"
@@ -85,20 +86,19 @@ type Options struct {
 type Controller struct {
 	cfg     atomic.Pointer[config.Config]
 	store   store.Store
-	elector elector     // nil: this controller always leads
-	shared  sharedStore // nil: the store is this controller's alone
+	elector elector        // nil: this controller always leads
+	shared  replica.Shared // nil: the store is this controller's alone
 	replica string
 
-	syncMu     sync.Mutex
-	syncCursor int64 // where the last replica sync read up to (store/postgres)
-	probes     *fleet.Registry
-	latest     *live.Latest
-	live       live.View // latest and probes
-	log        *slog.Logger
-	now        func() time.Time
-	metrics    *metrics
-	reg        *prometheus.Registry
-	mtls       bool
+	sync    *replica.Sync
+	probes  *fleet.Fleet
+	latest  *live.Latest
+	live    live.View // latest and probes
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	reg     *prometheus.Registry
+	mtls    bool
 
 	rawRetention, sliceRetention time.Duration
 
@@ -135,7 +135,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{store: st, elector: el, replica: o.Replica, probes: fleet.NewRegistry(), latest: live.NewLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
+	c := &Controller{store: st, elector: el, replica: o.Replica, latest: live.NewLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
 		rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention
@@ -143,10 +143,13 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if c.sliceRetention <= 0 {
 		c.sliceRetention = DefaultSliceRetention
 	}
-	c.live = live.View{Latest: c.latest, Probes: c.probes}
+	c.probes = &fleet.Fleet{Registry: fleet.NewRegistry(), Store: st, Log: o.Logger,
+		Skewed: func(region string) { c.metrics.skew.WithLabelValues(region).Inc() }}
+	c.live = live.View{Latest: c.latest, Probes: c.probes.Registry}
 	c.cfg.Store(o.Config)
 	c.logWarnings(o.Config)
-	c.shared, _ = st.(sharedStore)
+	c.shared, _ = st.(replica.Shared)
+	c.sync = &replica.Sync{Store: st, Probes: c.probes.Registry, Latest: c.latest, Config: c.Config, Now: o.Now}
 	// What the store knows: when each region was healthy, the newest
 	// results and the probes heard from.
 	spans, err := st.Health(ctx, o.Now().Add(-c.rawRetention))
@@ -155,11 +158,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, err
 	}
 	c.probes.LoadHealth(spans)
-	if err := c.syncReplica(ctx); err != nil {
+	if err := c.sync.Run(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
-	c.metrics = newMetrics(c)
+	c.metrics = newMetrics()
 	c.ledger = ledger.New(ledger.Options{Store: st, Config: c.Config, Now: o.Now, HealthyAt: c.probes.HealthyAtFor, Changed: c.changed,
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
@@ -179,14 +182,19 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 			}
 			return e.Value, nil
 		},
-		Status: c.Status, Acknowledge: c.acknowledge, Changed: c.changed})
+		Status: c.Status, Acknowledge: func(ctx context.Context, key, by string) error {
+			_, err := c.alerts.Acknowledge(ctx, key, by)
+			return err
+		}, Changed: c.changed})
 	c.dash = dashboard.New(dashboard.Options{Source: c.pages, Sessions: pages.Sessions{Store: st}, Users: func() []dashboard.User { return pages.Users(c.Config()) },
 		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
-	if err := o.Registry.Register(c.metrics); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("register metrics: %w", err)
+	for _, m := range []prometheus.Collector{c.metrics, live.Collector{View: c.live, Config: c.Config, Now: o.Now}, c.ledger.Collector(o.Logger)} {
+		if err := o.Registry.Register(m); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -269,7 +277,7 @@ func Run(ctx context.Context, o Options) error {
 		if syncEvery <= 0 {
 			syncEvery = 2 * time.Second
 		}
-		running.Go(func() { c.every(loops, syncEvery, false, "replica sync", c.syncReplica) })
+		running.Go(func() { c.every(loops, syncEvery, false, "replica sync", c.sync.Run) })
 		running.Go(func() {
 			var gen sync.WaitGroup
 			var stop context.CancelFunc = func() {}
@@ -279,7 +287,7 @@ func Run(ctx context.Context, o Options) error {
 				if leading {
 					c.metrics.leader.Set(1)
 					// A new leader starts from what every replica knows.
-					if err := c.syncReplica(loops); err != nil {
+					if err := c.sync.Run(loops); err != nil {
 						c.log.Warn("replica sync", "err", err)
 					}
 					var ctx context.Context

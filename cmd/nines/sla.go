@@ -12,6 +12,7 @@ import (
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ledger"
+	"github.com/nines-sre/nines/controller/replica"
 )
 
 func slaCmd() *cobra.Command {
@@ -44,7 +45,7 @@ self-contained monthly report that prints cleanly to PDF.`,
 				}
 			}
 			ctx := cmd.Context()
-			st, err := controller.OpenStore(ctx, database, data)
+			st, err := replica.Open(ctx, database, data)
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ self-contained monthly report that prints cleanly to PDF.`,
 			l := ledger.New(ledger.Options{Store: st, Config: func() *config.Config { return cfg }, HealthyAt: probes.HealthyAtFor})
 			// While a controller leads on a shared database it keeps the
 			// verdicts current; otherwise the report brings them up to date.
-			if !controller.LeaderElsewhere(ctx, st, "") {
+			if !replica.LeaderElsewhere(ctx, st, "") {
 				if err := l.EvaluateSlices(ctx); err != nil {
 					return err
 				}

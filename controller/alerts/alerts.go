@@ -258,3 +258,8 @@ func (a *Alerts) Evaluate(ctx context.Context) error {
 	cfg := a.o.Config()
 	return a.engine.Tick(ctx, alerting.Setup{Alerting: &cfg.Alerting, Topology: cfg}, a.Snapshot(ctx))
 }
+
+// Acknowledge stops the escalation of the open alert key, for by.
+func (a *Alerts) Acknowledge(ctx context.Context, key, by string) (*alerting.Alert, error) {
+	return a.engine.Acknowledge(ctx, &a.o.Config().Alerting, key, by, a.o.Now())
+}

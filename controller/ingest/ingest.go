@@ -14,17 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/model"
 )
-
-// MaxSkew is how far ahead of the controller's clock a probe's clock may
-// run before it is counted (and its heartbeats flagged).
-const MaxSkew = 30 * time.Second
 
 // maxFuture is how far ahead of the controller's clock a scheduled time may
 // be before the result is refused as nonsense: twice the skew that is
 // flagged.
-const maxFuture = 2 * MaxSkew
+const maxFuture = 2 * fleet.MaxSkew
 
 // Store is where results go.
 type Store interface {
@@ -125,7 +122,7 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 			ack.Rejected = append(ack.Rejected, model.Rejection{Index: i, Key: r.Key(), Error: "results[" + strconv.Itoa(i) + "]." + err.Error()})
 			continue
 		}
-		if r.Started.Sub(now) > MaxSkew {
+		if r.Started.Sub(now) > fleet.MaxSkew {
 			g.o.Metrics.Skew.WithLabelValues(region).Inc()
 		}
 		if r.Probe == "" {

@@ -145,6 +145,22 @@ type Cursor struct {
 	Region    string
 }
 
+// String is the cursor as the API hands it out: the scheduled time in
+// Unix milliseconds, a dot, the region.
+func (c Cursor) String() string {
+	return strconv.FormatInt(c.Scheduled.UnixMilli(), 10) + "." + c.Region
+}
+
+// ParseCursor reads a cursor that String wrote.
+func ParseCursor(s string) (*Cursor, error) {
+	ms, region, ok := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || region == "" {
+		return nil, fmt.Errorf("%q is not a cursor from next_cursor", s)
+	}
+	return &Cursor{Scheduled: time.UnixMilli(n).UTC(), Region: region}, nil
+}
+
 // Order returns the SQL ordering and the comparison that continues past a
 // cursor for q.
 func (q Query) Order() (order, past string) {

@@ -1,0 +1,122 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/model"
+)
+
+// probeID is what a probe id may be, as ProbeIDRule says.
+var probeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ProbeIDRule says what a probe id may be.
+const ProbeIDRule = "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// ValidProbeID reports whether id is a valid probe id.
+func ValidProbeID(id string) bool { return probeID.MatchString(id) }
+
+// MaxSkew is how far a probe's clock may be from the controller's before
+// it is flagged.
+const MaxSkew = 30 * time.Second
+
+// Store is where the fleet shares probes and region health with other
+// replicas.
+type Store interface {
+	SaveProbe(ctx context.Context, p store.Probe) error
+	PutHealth(ctx context.Context, span store.HealthSpan) error
+	ForgetProbe(ctx context.Context, id, region string) error
+}
+
+// Fleet is the probe registry over a store.
+type Fleet struct {
+	*Registry
+	Store Store
+	Log   *slog.Logger
+	// Skewed is told of a probe of region whose clock is off by more
+	// than MaxSkew.
+	Skewed func(region string)
+}
+
+// Refusal is a heartbeat refused, with the HTTP status and the field that
+// say why.
+type Refusal struct {
+	Code       int
+	Field, Msg string
+}
+
+func (r *Refusal) Error() string { return r.Field + ": " + r.Msg }
+
+// Heartbeat admits hb from a probe of region at now: a valid id, its
+// token's region, and room in the region (probes.max_per_region) for a
+// probe not known yet. It records the probe and the region's health, here
+// and in the store, and flags a skewed clock.
+func (f *Fleet) Heartbeat(ctx context.Context, cfg *config.Config, region string, hb model.Heartbeat, now time.Time) (model.HeartbeatAck, *Refusal) {
+	switch {
+	case !ValidProbeID(hb.Probe):
+		return model.HeartbeatAck{}, &Refusal{http.StatusBadRequest, "probe", ProbeIDRule}
+	case hb.Region != region:
+		return model.HeartbeatAck{}, &Refusal{http.StatusForbidden, "region", "this token belongs to region " + region + ", not " + hb.Region}
+	case !f.Known(hb.Probe, region) && f.Count(region) >= cfg.Probes.MaxPerRegion:
+		f.Log.Warn("probe refused: its region has as many probes as it may", "probe", hb.Probe, "region", region, "max", cfg.Probes.MaxPerRegion)
+		return model.HeartbeatAck{}, &Refusal{http.StatusForbidden, "probe",
+			fmt.Sprintf("region %s already has %d probes, the most probes.max_per_region allows", region, cfg.Probes.MaxPerRegion)}
+	}
+	// The probe's own round-trip measurement when it sends one; otherwise
+	// its send time, which a request held up in transit makes look late,
+	// so only a clock ahead of ours is flagged from it.
+	var skew time.Duration
+	flag := false
+	switch {
+	case hb.ClockOffsetMS != nil:
+		skew = time.Duration(*hb.ClockOffsetMS) * time.Millisecond
+		flag = skew > MaxSkew || skew < -MaxSkew
+	case !hb.SentAt.IsZero():
+		skew = hb.SentAt.Sub(now)
+		flag = skew > MaxSkew
+	}
+	if flag {
+		f.Skewed(region)
+		f.Log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
+	}
+	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
+	span, widened := f.Registry.Heartbeat(p, cfg.UnhealthyAfter())
+	if err := f.Store.SaveProbe(ctx, p); err != nil {
+		f.Log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
+	}
+	if widened {
+		if err := f.Store.PutHealth(ctx, span); err != nil {
+			f.Log.Warn("region health not stored", "region", region, "err", err)
+		}
+	}
+	return model.HeartbeatAck{HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(), Assignment: f.AssignmentETag(cfg, region, hb.Probe, now),
+		ServerTime: now.UTC()}, nil
+}
+
+// Deregister forgets a probe of region that is shutting down.
+func (f *Fleet) Deregister(ctx context.Context, region, probe string) error {
+	f.Forget(probe, region)
+	if err := f.Store.ForgetProbe(ctx, probe, region); err != nil {
+		return fmt.Errorf("deregister %s: %w", probe, err)
+	}
+	f.Log.Info("probe deregistered", "probe", probe, "region", region)
+	return nil
+}
+
+// ForgetSilent forgets the probes not heard from since before, with their
+// share of the checks, and removes them from the store.
+func (f *Fleet) ForgetSilent(ctx context.Context, before time.Time) error {
+	for _, p := range f.DropSilent(before) {
+		f.Log.Info("silent probe forgotten", "probe", p.ID, "region", p.Region, "last_heartbeat", p.LastHeartbeat)
+		if err := f.Store.ForgetProbe(ctx, p.ID, p.Region); err != nil {
+			return err
+		}
+	}
+	return nil
+}
