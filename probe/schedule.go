@@ -109,17 +109,20 @@ func (h *jobHeap) Pop() any {
 
 // scheduler owns time: one timer for all checks, a heap ordered by next
 // start, each due slot handed to its job in a goroutine. The schedules
-// themselves are robfig/cron Schedules (a cron spec, or a phase).
+// themselves are robfig/cron Schedules (a cron spec, or a phase). Its
+// runner compiles the checks and holds what their runs share, pruned to
+// each assignment.
 type scheduler struct {
-	p    *Probe
-	mu   sync.Mutex
-	heap jobHeap
-	jobs map[string]*job
-	wake chan struct{}
+	p      *Probe
+	runner *check.Runner
+	mu     sync.Mutex
+	heap   jobHeap
+	jobs   map[string]*job
+	wake   chan struct{}
 }
 
 func newScheduler(p *Probe) *scheduler {
-	return &scheduler{p: p, jobs: map[string]*job{}, wake: make(chan struct{}, 1)}
+	return &scheduler{p: p, runner: check.NewRunner(), jobs: map[string]*job{}, wake: make(chan struct{}, 1)}
 }
 
 func checkHash(c *model.Check) string {
@@ -143,7 +146,7 @@ func (s *scheduler) apply(a *model.Assignment) {
 			}
 			s.remove(cur)
 		}
-		cc, err := check.Compile(c)
+		cc, err := s.runner.Compile(c)
 		if err == nil {
 			var sched cron.Schedule
 			if sched, err = scheduleOf(&c); err == nil {
@@ -163,6 +166,7 @@ func (s *scheduler) apply(a *model.Assignment) {
 	}
 	n := len(s.jobs)
 	s.mu.Unlock()
+	s.runner.Retain(a.Checks)
 	s.p.m.assignments.Set(float64(n))
 	select {
 	case s.wake <- struct{}{}:

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/nines-sre/nines/contentsvc/sdk"
 	"github.com/nines-sre/nines/model"
@@ -17,15 +16,6 @@ import (
 )
 
 func init() { check.Register(model.KindFlow, Run) }
-
-// flowTransport opens a fresh connection for every request, as the probe's
-// other kinds do, so that each run meets the service as a new visit would.
-var flowTransport = &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}
-
-// flowClients keeps one SDK client per check, so that its caches carry
-// from run to run like a returning user's app: when the service fails, the
-// check sees what that user sees (cached, default or nothing).
-var flowClients sync.Map // check id + region → *sdk.Client
 
 // Run runs contentsvc's SDK path as a user would. Fresh is up; cached
 // (possibly stale) and default (segments unknown) are degraded; empty is
@@ -36,9 +26,13 @@ func Run(ctx context.Context, c *model.Check, env check.Env) check.Observation {
 	if spec == nil {
 		return check.Observation{Class: model.ErrInternal, Err: errors.New("flow check without a flow block")}
 	}
-	key := c.ID + "\x00" + env.Region + "\x00" + spec.URL + "\x00" + spec.UserID
-	cl, ok := flowClients.Load(key)
-	if !ok {
+	// One SDK client per check, kept by the probe's runner, so that its
+	// caches carry from run to run like a returning user's app: when the
+	// service fails, the check sees what that user sees (cached, default
+	// or nothing). A fresh connection for every request, as the probe's
+	// other kinds do, so that each run meets the service as a new visit.
+	key := env.Region + "\x00" + spec.URL + "\x00" + spec.CDNURL + "\x00" + spec.UserID
+	cl := env.Keep(c.ID, key, func() any {
 		h := http.Header{}
 		if env.Region != "" {
 			h.Set(model.RegionHeader, env.Region)
@@ -46,10 +40,11 @@ func Run(ctx context.Context, c *model.Check, env check.Env) check.Observation {
 		if env.UserAgent != "" {
 			h.Set("User-Agent", env.UserAgent)
 		}
-		cl, _ = flowClients.LoadOrStore(key, sdk.New(sdk.Options{BaseURL: spec.URL, CDNURL: spec.CDNURL, SegmentTimeout: spec.SegmentTimeout,
-			HTTP: &http.Client{Transport: flowTransport}, Header: h}))
-	}
-	r := cl.(*sdk.Client).Render(ctx, spec.UserID, spec.Attributes)
+		tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}
+		return sdk.New(sdk.Options{BaseURL: spec.URL, CDNURL: spec.CDNURL, SegmentTimeout: spec.SegmentTimeout,
+			HTTP: &http.Client{Transport: tr}, Header: h})
+	}).(*sdk.Client)
+	r := cl.Render(ctx, spec.UserID, spec.Attributes)
 	obs.Subject.FlowLevel = string(r.Level)
 	obs.Subject.Steps = r.Steps
 	obs.Subject.Size = int64(len(r.Items))

@@ -15,11 +15,12 @@ import (
 	"github.com/nines-sre/nines/probe/check"
 )
 
-// run compiles and runs c once, from eu-frankfurt, as the probe does.
-func run(t *testing.T, c model.Check) model.Result {
+// run compiles and runs c once by runner, from eu-frankfurt, as the probe
+// does.
+func run(t *testing.T, runner *check.Runner, c model.Check) model.Result {
 	t.Helper()
 	c.Timeout = 2 * time.Second
-	cc, err := check.Compile(c)
+	cc, err := runner.Compile(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func run(t *testing.T, c model.Check) model.Result {
 
 // Importing the package makes the kind runnable.
 func TestRegistered(t *testing.T) {
-	if _, err := check.Compile(model.Check{ID: "f", Kind: model.KindFlow, Asserts: []string{`flow.level == "fresh"`}}); err != nil {
+	if _, err := check.NewRunner().Compile(model.Check{ID: "f", Kind: model.KindFlow, Asserts: []string{`flow.level == "fresh"`}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -52,25 +53,35 @@ func TestFlowLevels(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	runner := check.NewRunner()
 	flow := model.Check{ID: "flow-" + t.Name(), Kind: model.KindFlow, Flow: &model.FlowSpec{URL: srv.URL, UserID: "ann"},
 		Asserts: []string{`flow.segments < 1s`}}
-	if r := run(t, flow); r.Outcome != model.OutcomeUp || r.Bytes != 1 || r.Flow == nil || r.Flow.Level != "fresh" || r.Flow.StepsMS["segments"] <= 0 {
+	if r := run(t, runner, flow); r.Outcome != model.OutcomeUp || r.Bytes != 1 || r.Flow == nil || r.Flow.Level != "fresh" || r.Flow.StepsMS["segments"] <= 0 {
 		t.Fatalf("fresh: %+v (flow %+v)", r, r.Flow)
 	}
 	faultOn(`{"target":"segments","error_status":503,"region":"eu-frankfurt"}`)
-	if r := run(t, flow); r.Outcome != model.OutcomeDegraded || r.ErrorClass != model.ErrStatus || !strings.Contains(r.Message, "cached") || r.Flow.Level != "cached" {
+	if r := run(t, runner, flow); r.Outcome != model.OutcomeDegraded || r.ErrorClass != model.ErrStatus || !strings.Contains(r.Message, "cached") || r.Flow.Level != "cached" {
 		t.Fatalf("segments failing for a returning user: %+v", r)
 	}
 	faultOn("")
 	faultOn(`{"target":"cdn","outage":true}`)
 	cold := flow
 	cold.ID = "cold-" + t.Name()
-	if r := run(t, cold); r.Outcome != model.OutcomeDown || !strings.HasPrefix(r.Message, "empty") {
+	if r := run(t, runner, cold); r.Outcome != model.OutcomeDown || !strings.HasPrefix(r.Message, "empty") {
 		t.Fatalf("CDN down for a new user: %+v", r)
 	}
 	fresh := flow
 	fresh.Asserts = []string{`flow.level == "fresh"`}
-	if r := run(t, fresh); r.Outcome != model.OutcomeDown || r.ErrorClass != model.ErrAssertion {
+	if r := run(t, runner, fresh); r.Outcome != model.OutcomeDown || r.ErrorClass != model.ErrAssertion {
 		t.Fatalf("asserting fresh while the CDN is down: %+v", r)
+	}
+	// A check no longer assigned loses its client: assigned again, it is
+	// a new user, who gets nothing while the CDN is down.
+	runner.Retain([]model.Check{cold})
+	if _, _, kept := runner.Sizes(); kept != 1 {
+		t.Fatalf("%d checks with kept state after retaining one", kept)
+	}
+	if r := run(t, runner, flow); r.Outcome != model.OutcomeDown || !strings.HasPrefix(r.Message, "empty") {
+		t.Fatalf("a check assigned anew with the CDN down: %+v", r)
 	}
 }

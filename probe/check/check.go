@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"net/http"
 	"time"
 
 	"github.com/nines-sre/nines/assertion"
@@ -33,6 +33,26 @@ type Observation struct {
 type Env struct {
 	Region    string
 	UserAgent string
+	runner    *Runner // set by Compiled.Run
+}
+
+// Keep returns the state a kind keeps for check under key from run to
+// run, made by mk on first use; it lasts while the check stays assigned.
+// Outside a runner, mk's state lasts one run.
+func (e Env) Keep(check, key string, mk func() any) any {
+	if e.runner == nil {
+		return mk()
+	}
+	return e.runner.keep(check, key, mk)
+}
+
+// transport returns the transport of k: the runner's shared one, or a new
+// one outside a runner.
+func (e Env) transport(k transportKey) (*http.Transport, error) {
+	if e.runner == nil {
+		return newTransport(k)
+	}
+	return e.runner.transport(k)
 }
 
 // Kind runs one check once. It returns when ctx is done at the latest.
@@ -55,50 +75,19 @@ func init() {
 	Register(model.KindTLS, TLS)
 }
 
-// parsed shares one parsed Assertion among every check that uses the same
-// text: assertions are immutable once parsed, and large fleets repeat them.
-var parsed sync.Map // string → *assertion.Assertion
-
-func parseShared(src string) (*assertion.Assertion, error) {
-	if a, ok := parsed.Load(src); ok {
-		return a.(*assertion.Assertion), nil
-	}
-	a, err := assertion.Parse(src)
-	if err != nil {
-		return nil, err
-	}
-	actual, _ := parsed.LoadOrStore(src, a)
-	return actual.(*assertion.Assertion), nil
-}
-
 // Compiled is a check ready to run: its assertions parsed once.
 type Compiled struct {
 	Check   model.Check
 	Asserts []*assertion.Assertion
 	run     Kind
-}
-
-// Compile prepares c for running.
-func Compile(c model.Check) (*Compiled, error) {
-	run, ok := kinds[c.Kind]
-	if !ok {
-		return nil, fmt.Errorf("check %s: unknown kind %q", c.ID, c.Kind)
-	}
-	cc := &Compiled{Check: c, run: run}
-	for i, src := range c.Asserts {
-		a, err := parseShared(src)
-		if err != nil {
-			return nil, fmt.Errorf("check %s: assert[%d]: %w", c.ID, i, err)
-		}
-		cc.Asserts = append(cc.Asserts, a)
-	}
-	return cc, nil
+	runner  *Runner
 }
 
 // Run executes the check once and fills the outcome, timings and error of r.
 func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	ctx, cancel := context.WithTimeout(ctx, cc.Check.Timeout)
 	defer cancel()
+	env.runner = cc.runner
 	start := time.Now()
 	r.Started = start
 	obs := cc.run(ctx, &cc.Check, env)

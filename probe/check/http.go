@@ -21,19 +21,19 @@ import (
 // maxBody is how much of a response body assertions may look at.
 const maxBody = 1 << 20
 
-// transports: a fresh connection each run unless a check asks for keep-alive,
-// so DNS, connect and TLS are measured the way a first-time user meets them.
-var transports sync.Map // transportKey → *http.Transport
-
+// transportKey names a transport: a fresh connection each run unless a
+// check asks for keep-alive, so DNS, connect and TLS are measured the way
+// a first-time user meets them.
 type transportKey struct {
 	keepAlive, insecure bool
 	proxy               string
 }
 
-func transport(k transportKey) (*http.Transport, error) {
-	if t, ok := transports.Load(k); ok {
-		return t.(*http.Transport), nil
-	}
+func keyOf(spec *model.HTTPSpec) transportKey {
+	return transportKey{spec.KeepAlive, spec.InsecureTLS, spec.Proxy}
+}
+
+func newTransport(k transportKey) (*http.Transport, error) {
 	proxy := http.ProxyFromEnvironment
 	if k.proxy != "" {
 		u, err := url.Parse(k.proxy)
@@ -51,8 +51,7 @@ func transport(k transportKey) (*http.Transport, error) {
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: k.insecure}, //nolint:gosec // opt-in per check
 		ForceAttemptHTTP2:   true,
 	}
-	actual, _ := transports.LoadOrStore(k, t)
-	return actual.(*http.Transport), nil
+	return t, nil
 }
 
 // HTTP runs an http check: one request, phase timings, status, headers and
@@ -172,7 +171,7 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 	if env.UserAgent != "" && req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", env.UserAgent)
 	}
-	tr, err := transport(transportKey{spec.KeepAlive, spec.InsecureTLS, spec.Proxy})
+	tr, err := env.transport(keyOf(spec))
 	if err != nil {
 		obs.Class, obs.Err = model.ErrInternal, err
 		return obs, info

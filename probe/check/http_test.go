@@ -21,7 +21,7 @@ func run(t *testing.T, c model.Check) model.Result {
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Second
 	}
-	cc, err := Compile(c)
+	cc, err := NewRunner().Compile(c)
 	if err != nil {
 		t.Fatal(err)
 	}
