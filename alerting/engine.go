@@ -21,7 +21,7 @@ import (
 type Store interface {
 	OpenAlerts(ctx context.Context) ([]Alert, error)
 	Alert(ctx context.Context, key string) (*Alert, error)
-	SaveAlert(ctx context.Context, a *Alert, notes []Notification) error
+	SaveAlert(ctx context.Context, a *Alert, notes []Notification, at time.Time) error
 	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	RecordAttempt(ctx context.Context, n *Notification, a Attempt) error
 }
@@ -101,7 +101,7 @@ func (e *Engine) hold(ctx context.Context, al *config.Alerting, a *Alert, c Cond
 	case StatePending:
 		if now.Sub(a.PendingSince) < c.Rule.For.D() {
 			// Stored once, so that `for` counts from first sight across restarts.
-			return e.saveIfNew(ctx, a)
+			return e.saveIfNew(ctx, a, now)
 		}
 		a.State = StateFiring
 		a.Incident++
@@ -125,12 +125,12 @@ func (e *Engine) hold(ctx context.Context, al *config.Alerting, a *Alert, c Cond
 			return nil
 		}
 	}
-	return e.save(ctx, a, notes)
+	return e.save(ctx, a, notes, now)
 }
 
 // save commits the alert with its notifications and wakes the dispatcher.
-func (e *Engine) save(ctx context.Context, a *Alert, notes []Notification) error {
-	if err := e.store.SaveAlert(ctx, a, notes); err != nil {
+func (e *Engine) save(ctx context.Context, a *Alert, notes []Notification, now time.Time) error {
+	if err := e.store.SaveAlert(ctx, a, notes, now); err != nil {
 		return fmt.Errorf("save alert %s: %w", a.Key, err)
 	}
 	if len(notes) > 0 && e.Wake != nil {
@@ -143,7 +143,7 @@ func (e *Engine) save(ctx context.Context, a *Alert, notes []Notification) error
 }
 
 // saveIfNew stores a new pending alert once.
-func (e *Engine) saveIfNew(ctx context.Context, a *Alert) error {
+func (e *Engine) saveIfNew(ctx context.Context, a *Alert, now time.Time) error {
 	cur, err := e.store.Alert(ctx, a.Key)
 	if err != nil {
 		return err
@@ -151,7 +151,7 @@ func (e *Engine) saveIfNew(ctx context.Context, a *Alert) error {
 	if cur != nil && cur.State == StatePending {
 		return nil
 	}
-	return e.store.SaveAlert(ctx, a, nil)
+	return e.store.SaveAlert(ctx, a, nil, now)
 }
 
 // escalationDue reports whether an unacknowledged alert climbs now: its
@@ -248,7 +248,7 @@ func (e *Engine) gone(ctx context.Context, al *config.Alerting, a *Alert, now ti
 		a.State = StateResolved
 		resolved := now
 		a.ResolvedAt = &resolved
-		return e.store.SaveAlert(ctx, a, nil)
+		return e.store.SaveAlert(ctx, a, nil, now)
 	}
 	if a.GoodSince == nil {
 		good := now
@@ -261,7 +261,7 @@ func (e *Engine) gone(ctx context.Context, al *config.Alerting, a *Alert, now ti
 		}
 	}
 	if now.Sub(*a.GoodSince) < after {
-		return e.store.SaveAlert(ctx, a, nil)
+		return e.store.SaveAlert(ctx, a, nil, now)
 	}
 	return e.resolve(ctx, al, a, now)
 }
@@ -275,7 +275,7 @@ func (e *Engine) resolve(ctx context.Context, al *config.Alerting, a *Alert, now
 		notes = append(notes, e.note(al, a, t, ActionResolve, now))
 	}
 	e.log.Info("alert resolved", "key", a.Key, "incident", a.Incident)
-	return e.save(ctx, a, notes)
+	return e.save(ctx, a, notes, now)
 }
 
 // Acknowledge stops the escalation of an open alert and tells every
@@ -314,7 +314,7 @@ func (e *Engine) acknowledge(ctx context.Context, al *config.Alerting, key, by s
 		notes = append(notes, e.note(al, a, t, ActionAcknowledge, now))
 	}
 	e.log.Info("alert acknowledged", "key", key, "by", by)
-	return a, e.save(ctx, a, notes)
+	return a, e.save(ctx, a, notes, now)
 }
 
 // Sentinel errors for callers of Acknowledge.

@@ -321,7 +321,7 @@ func TestBurnAlertCanBeAcknowledgedAndItsLinkOpens(t *testing.T) {
 	now := h.clock.Now()
 	a := &alerting.Alert{Key: "burn:avail/page", Rule: "burn", Subject: "avail/page", State: alerting.StateFiring, Incident: 1,
 		Severity: "critical", Urgency: "high", Summary: "avail burns", FiredAt: &now, PendingSince: now}
-	if err := h.c.store.SaveAlert(ctx, a, nil); err != nil {
+	if err := h.c.store.SaveAlert(ctx, a, nil, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/v1/alerts/burn:avail/page", "/api/v1/alerts/burn:avail%2Fpage"} {

@@ -72,7 +72,7 @@ func (s *Store) Alert(ctx context.Context, key string) (*alerting.Alert, error) 
 }
 
 // SaveAlert writes the alert and queues its notifications atomically.
-func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerting.Notification) error {
+func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerting.Notification, at time.Time) error {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func (s *Store) SaveAlert(ctx context.Context, a *alerting.Alert, notes []alerti
 		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (key, state, body, updated_at, rev) VALUES (?1, ?2, ?3, ?4, ?5 + 1)
 			ON CONFLICT (key) DO UPDATE SET state = excluded.state, body = excluded.body, updated_at = excluded.updated_at, rev = excluded.rev
 			WHERE alerts.rev = ?5`,
-			a.Key, string(a.State), body, time.Now().UnixMilli(), a.Revision)
+			a.Key, string(a.State), body, at.UnixMilli(), a.Revision)
 		if err != nil {
 			return err
 		}

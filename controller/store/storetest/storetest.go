@@ -415,24 +415,24 @@ func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
 		{Notifier: "pd", Message: msg(alerting.ActionTrigger), CreatedAt: t0, NextAt: t0},
 		{Notifier: "slack", Message: msg(alerting.ActionTrigger), CreatedAt: t0, NextAt: t0.Add(time.Minute)},
 	}
-	if err := s.SaveAlert(ctx, a, trigger); err != nil {
+	if err := s.SaveAlert(ctx, a, trigger, t0); err != nil {
 		t.Fatal(err)
 	}
 	a.State = alerting.StateResolved
 	resolved := t0.Add(5 * time.Minute)
 	a.ResolvedAt = &resolved
-	if err := s.SaveAlert(ctx, a, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionResolve), CreatedAt: resolved, NextAt: resolved}}); err != nil {
+	if err := s.SaveAlert(ctx, a, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionResolve), CreatedAt: resolved, NextAt: resolved}}, resolved); err != nil {
 		t.Fatal(err)
 	}
 	// A writer that read the alert before the resolve cannot overwrite it.
 	stale := *a
 	stale.Revision--
 	stale.State = alerting.StateAcknowledged
-	if err := s.SaveAlert(ctx, &stale, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionAcknowledge), CreatedAt: t0, NextAt: t0}}); !errors.Is(err, alerting.ErrConflict) {
+	if err := s.SaveAlert(ctx, &stale, []alerting.Notification{{Notifier: "pd", Message: msg(alerting.ActionAcknowledge), CreatedAt: t0, NextAt: t0}}, t0); !errors.Is(err, alerting.ErrConflict) {
 		t.Fatalf("save at a stale revision: %v, want a conflict", err)
 	}
 	fresh := &alerting.Alert{Key: a.Key, State: alerting.StatePending}
-	if err := s.SaveAlert(ctx, fresh, nil); !errors.Is(err, alerting.ErrConflict) {
+	if err := s.SaveAlert(ctx, fresh, nil, t0); !errors.Is(err, alerting.ErrConflict) {
 		t.Fatalf("a new alert object over a stored key: %v, want a conflict", err)
 	}
 	if open, err := s.OpenAlerts(ctx); err != nil || len(open) != 0 {
@@ -445,8 +445,13 @@ func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
 	if none, err := s.Alert(ctx, "nope"); none != nil || err != nil {
 		t.Fatalf("unknown alert: %v %v", none, err)
 	}
-	if recent, _ := s.RecentAlerts(ctx, time.Now().Add(-time.Hour)); len(recent) != 1 {
+	// A resolved alert is recent while it was saved, on the caller's
+	// clock, since the time asked.
+	if recent, _ := s.RecentAlerts(ctx, resolved.Add(-time.Hour)); len(recent) != 1 {
 		t.Fatalf("recent alerts: %d", len(recent))
+	}
+	if recent, _ := s.RecentAlerts(ctx, resolved.Add(time.Second)); len(recent) != 0 {
+		t.Fatalf("alerts resolved before the time asked: %d", len(recent))
 	}
 	// At t0+10m every notification is due, but the resolve waits behind
 	// its undelivered trigger.
