@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/live"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 func TestReloadOnChangeKeepsOldConfigWhenBad(t *testing.T) {
@@ -50,17 +52,14 @@ func TestReloadOnChangeKeepsOldConfigWhenBad(t *testing.T) {
 		return s
 	}
 	waitUntil := func(what string, cond func(live.StatusResponse) bool) live.StatusResponse {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			s := status()
-			if cond(s) {
-				return s
+		var s live.StatusResponse
+		testwait.Eventually(t, 5*time.Second, what, func() error {
+			if s = status(); !cond(s) {
+				return fmt.Errorf("last status %+v", s.Config)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: last status %+v", what, s.Config)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
+		return s
 	}
 	v1 := status().ConfigVersion
 

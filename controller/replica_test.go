@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/store/postgres"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -80,11 +82,12 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 5s", what)
+		testwait.Eventually(t, 5*time.Second, what, func() error {
+			if !cond() {
+				return errors.New("not yet")
 			}
-		}
+			return nil
+		})
 	}
 	// Every region's probe talks to replica a only.
 	now := time.Now()

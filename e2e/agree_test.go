@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // The surfaces of one verdict: the status API, the status page (component
@@ -183,19 +186,16 @@ func disagreements(ctl string, parents map[string]string) ([]string, error) {
 // surfacesAgree waits until every surface says what the status API says.
 func surfacesAgree(t *testing.T, ctl, scenario string, parents map[string]string) {
 	t.Helper()
-	var last []string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	testwait.Eventually(t, 20*time.Second, scenario+": every surface agreeing", func() error {
 		d, err := disagreements(ctl, parents)
-		if err == nil && len(d) == 0 {
-			return
-		}
 		if err != nil {
-			last = []string{err.Error()}
-		} else {
-			last = d
+			return err
 		}
-	}
-	t.Fatalf("%s: the surfaces disagree:\n%s", scenario, strings.Join(last, "\n"))
+		if len(d) > 0 {
+			return errors.New(strings.Join(d, "\n"))
+		}
+		return nil
+	})
 }
 
 // pagesSince counts the page-urgency triggers delivered since since.

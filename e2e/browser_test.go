@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // chromium finds Debian's Chromium, or says why the browser tests cannot run.
@@ -100,24 +102,16 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	screenshot(t, ctx, "status-page.png")
 
 	post(t, "http://"+cs+"/admin/faults", `{"target":"segments","outage":true}`)
-	deadline := time.Now().Add(2 * time.Minute)
-	status := ""
-	for time.Now().Before(deadline) {
+	testwait.Eventually(t, 2*time.Minute, "the segments component in a major outage", func() error {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#component-segments")); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		attr, err := chromedp.Run(ctx, chromedp.AttributeValue("#component-segments .badge", "data-status"))
-		if err == nil && attr.Exists {
-			status = attr.Value
+		if err != nil || attr.Value != "major_outage" {
+			return fmt.Errorf("the page shows %q (%v)", attr.Value, err)
 		}
-		if status == "major_outage" {
-			break
-		}
-		time.Sleep(2 * time.Second)
-	}
-	if status != "major_outage" {
-		t.Fatalf("the segments component shows %q two minutes into a global fault", status)
-	}
+		return nil
+	})
 	if txt, _ := chromedp.Run(ctx, chromedp.Text("#component-segments")); !strings.Contains(txt, "Major outage") {
 		t.Errorf("the outage is not said in words: %q", txt)
 	}
@@ -129,31 +123,25 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := `#alerts tr[data-key="down:segments-api"]`
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	testwait.Eventually(t, 30*time.Second, "a firing alert on the SRE view", func() error {
 		txt, err := chromedp.Run(ctx, chromedp.Text("#alerts"))
 		if err == nil && strings.Contains(txt, "down:segments-api") && strings.Contains(txt, "firing") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no firing alert on the SRE view: %q %v", txt, err)
-		}
-		time.Sleep(time.Second)
 		chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#alerts"))
-	}
+		return fmt.Errorf("the alerts say %q (%v)", txt, err)
+	})
 	screenshot(t, ctx, "sre-view.png")
 	if err := chromedp.Do(ctx, chromedp.Click(row+" button.ack")); err != nil {
 		t.Fatal(err)
 	}
-	var state chromedp.AttributeResult
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if state, err = chromedp.Run(ctx, chromedp.AttributeValue(row+" .badge", "data-state")); err == nil && state.Value == "acknowledged" {
-			break
+	testwait.Eventually(t, 10*time.Second, "the alert acknowledged after the click", func() error {
+		state, err := chromedp.Run(ctx, chromedp.AttributeValue(row+" .badge", "data-state"))
+		if err != nil || state.Value != "acknowledged" {
+			return fmt.Errorf("the alert is %q (%v)", state.Value, err)
 		}
-	}
-	if state.Value != "acknowledged" {
-		t.Fatalf("after the click the alert is %q (%v)", state.Value, err)
-	}
+		return nil
+	})
 	var alert struct {
 		Alert struct {
 			State          string     `json:"state"`

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 func TestValidateReportsEveryErrorAndExitsNonZero(t *testing.T) {
@@ -169,19 +172,20 @@ func TestSIGHUPReloadsTheConfiguration(t *testing.T) {
 	waitFor(t, ctl, "check b after SIGHUP", 10*time.Second, func(s *status) bool { return len(s.Components[0].Checks) == 2 })
 	os.WriteFile(path, []byte("regions: [\n"), 0o644)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	var body struct {
-		Config struct {
-			Error string `json:"last_reload_error"`
-		} `json:"config"`
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for body.Config.Error == "" && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		getJSON("http://"+ctl+"/api/v1/status", &body)
-	}
-	if !strings.Contains(body.Config.Error, path) {
-		t.Fatalf("broken file: reload error %q", body.Config.Error)
-	}
+	testwait.Eventually(t, 10*time.Second, "the broken file's reload error naming the file", func() error {
+		var body struct {
+			Config struct {
+				Error string `json:"last_reload_error"`
+			} `json:"config"`
+		}
+		if err := getJSON("http://"+ctl+"/api/v1/status", &body); err != nil {
+			return err
+		}
+		if !strings.Contains(body.Config.Error, path) {
+			return fmt.Errorf("reload error %q", body.Config.Error)
+		}
+		return nil
+	})
 	waitFor(t, ctl, "still serving both checks", 5*time.Second, func(s *status) bool { return len(s.Components[0].Checks) == 2 })
 }
 
@@ -191,19 +195,9 @@ func TestContentsvcFaultCLI(t *testing.T) {
 	}
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	start(t, dir, "contentsvc", "contentsvc", "--listen", addr, "--data", filepath.Join(dir, "cs"))
+	cs := start(t, dir, "contentsvc", "contentsvc", "--listen", addr, "--data", filepath.Join(dir, "cs"))
 	url := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("contentsvc did not start")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	answering(t, url+"/healthz", cs)
 	out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--target", "segments", "--status", "503", "--for", "1m").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"error_status":503`) || !strings.Contains(string(out), `"until"`) {
 		t.Fatalf("fault: %v %s", err, out)

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,12 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 var binary string
@@ -183,6 +186,49 @@ func getJSONWith(client *http.Client, url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
+// answering waits until url answers; when it never does, the end of p's
+// log says why.
+func answering(t *testing.T, url string, p *proc) {
+	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.tail(t)
+		}
+	})
+	testwait.Eventually(t, 20*time.Second, url+" answering", func() error {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+}
+
+// metric reads the value of one series (name and labels as exposed) from
+// the /metrics at url; 0 when it is absent.
+func metric(t *testing.T, client *http.Client, url, series string) float64 {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", series, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
 // waitFor polls the status API until cond holds.
 func waitFor(t *testing.T, ctl, what string, limit time.Duration, cond func(*status) bool) *status {
 	t.Helper()
@@ -193,21 +239,20 @@ func waitFor(t *testing.T, ctl, what string, limit time.Duration, cond func(*sta
 // network namespace, say).
 func waitWith(t *testing.T, get func(v any) error, what string, limit time.Duration, cond func(*status) bool) *status {
 	t.Helper()
-	deadline := time.Now().Add(limit)
 	var last status
-	for time.Now().Before(deadline) {
+	testwait.Eventually(t, limit, what, func() error {
 		var s status
-		if err := get(&s); err == nil {
-			last = s
-			if cond(&s) {
-				return &s
-			}
+		if err := get(&s); err != nil {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b, _ := json.MarshalIndent(last, "", " ")
-	t.Fatalf("after %s: %s never happened; last status:\n%s", limit, what, b)
-	return nil
+		last = s
+		if cond(&s) {
+			return nil
+		}
+		b, _ := json.MarshalIndent(last, "", " ")
+		return fmt.Errorf("last status:\n%s", b)
+	})
+	return &last
 }
 
 func allUp(s *status, checks []string, want []string) bool {
@@ -357,18 +402,19 @@ func TestMultiRegionIncidents(t *testing.T) {
 			c := s.check("segments-api")
 			return c.Status == "degraded" && c.Regions["eu-frankfurt"].Status == "down"
 		})
-		for end := time.Now().Add(3 * interval); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		testwait.Throughout(t, 3*interval, "a fault in eu-frankfurt alone touching nothing else", func() error {
 			var s status
 			if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			if c := s.check("segments-api"); c.Status == "down" {
-				t.Fatalf("a fault in eu-frankfurt alone made segments-api down: %+v", c)
+				return fmt.Errorf("segments-api down: %+v", c)
 			}
 			if c := s.check("cdn-manifest"); c.Status != "up" {
-				t.Fatalf("a segments fault touched cdn-manifest: %+v", c)
+				return fmt.Errorf("a segments fault touched cdn-manifest: %+v", c)
 			}
-		}
+			return nil
+		})
 		post(t, "http://"+csAddr+"/admin/faults", "")
 		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
 		if ev := pd.Events(); len(ev) != 0 {
@@ -389,22 +435,21 @@ func TestMultiRegionIncidents(t *testing.T) {
 			t.Fatalf("down with %d failing regions, quorum is 2", failing)
 		}
 		confirmed := time.Now()
-		for len(pd.Incidents()) == 0 && time.Since(confirmed) < 10*time.Second {
-			time.Sleep(50 * time.Millisecond)
-		}
+		testwait.Eventually(t, 10*time.Second, "a PagerDuty incident", func() error {
+			if len(pd.Incidents()) == 0 {
+				return errors.New("none yet")
+			}
+			return nil
+		})
 		t.Logf("paged %s after the status API showed down", time.Since(confirmed).Round(time.Millisecond))
 		post(t, "http://"+csAddr+"/admin/faults", "")
 		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
-			if inc := pd.Incidents(); len(inc) == 1 && inc[0].Status == "resolved" {
-				break
+		testwait.Eventually(t, 15*time.Second, "the PagerDuty incident resolved", func() error {
+			if inc := pd.Incidents(); len(inc) != 1 || inc[0].Status != "resolved" || inc[0].DedupKey != "down:segments-api" {
+				return fmt.Errorf("incidents %+v", inc)
 			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if inc := pd.Incidents(); len(inc) != 1 || inc[0].Status != "resolved" || inc[0].DedupKey != "down:segments-api" {
-			t.Fatalf("PagerDuty incidents after the global outage: %+v", inc)
-		}
+			return nil
+		})
 		if v := pd.Violations(); len(v) > 0 {
 			t.Fatal(v)
 		}
@@ -420,21 +465,22 @@ func TestMultiRegionIncidents(t *testing.T) {
 			}
 			return false
 		})
-		for end := time.Now().Add(3 * interval); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		testwait.Throughout(t, 3*interval, "a stopped probe changing no verdict", func() error {
 			var s status
 			if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			for _, id := range checks {
 				c := s.check(id)
 				if c.Status != "up" {
-					t.Fatalf("a stopped probe changed %s to %s", id, c.Status)
+					return fmt.Errorf("%s is %s", id, c.Status)
 				}
 				if r := c.Regions["us-ohio"]; r.Status != "unknown" || r.Healthy {
-					t.Fatalf("us-ohio view of %s = %+v, want unknown and unhealthy", id, r)
+					return fmt.Errorf("us-ohio view of %s = %+v, want unknown and unhealthy", id, r)
 				}
 			}
-		}
+			return nil
+		})
 	})
 
 	t.Run("ControllerOutageLosesNoResult", func(t *testing.T) {
@@ -480,15 +526,12 @@ func TestMultiRegionIncidents(t *testing.T) {
 			}
 			return out
 		}
-		var left []string
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-			if left = problems(); len(left) == 0 {
-				break
+		testwait.Eventually(t, 60*time.Second, "every result of the outage backfilled", func() error {
+			if left := problems(); len(left) > 0 {
+				return errors.New(strings.Join(left, "\n"))
 			}
-		}
-		for _, p := range left {
-			t.Error(p)
-		}
+			return nil
+		})
 		waitFor(t, ctl, "every check up again in the live regions", 30*time.Second, func(s *status) bool { return allUp(s, checks, live) })
 	})
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 const haConfig = configHead + `        assert: ["status == 200"]
@@ -130,17 +132,18 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 		return out
 	}
 	var leader string
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if l := leaders(); len(l) == 1 {
+	testwait.Eventually(t, 15*time.Second, "one leader among the replicas", func() error {
+		switch l := leaders(); len(l) {
+		case 0:
+			return errors.New("no leader")
+		case 1:
 			leader = l[0]
-			break
-		} else if len(l) > 1 {
+			return nil
+		default:
 			t.Fatalf("two leaders: %v", l)
+			return nil
 		}
-	}
-	if leader == "" {
-		t.Fatal("no leader among the replicas")
-	}
+	})
 	follower := map[string]string{"a": "b", "b": "a"}[leader]
 	t.Logf("replica %s leads", leader)
 
@@ -148,28 +151,28 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	const primary, secondary = "HAPRIMARYHAPRIMARYHAPRIMARY00001", "HASECONDARYHASECONDARYHASECOND02"
 	waitPD := func(what string, limit time.Duration, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		testwait.Eventually(t, limit, what, func() error {
 			if cond() {
-				return
+				return nil
 			}
-		}
-		t.Fatalf("%s: not within %s; incidents %+v", what, limit, pd.Incidents())
+			return fmt.Errorf("incidents %+v", pd.Incidents())
+		})
 	}
 	waitPD("the first page", 30*time.Second, func() bool { return len(pd.IncidentsFor(primary)) == 1 })
 
 	// The leader dies with the outage going on and the escalation pending.
 	ctls[leader].stop(syscall.SIGKILL)
 	killed := time.Now()
-	for {
+	testwait.Eventually(t, 15*time.Second, "replica "+follower+" taking over", func() error {
 		var v leaderView
-		if err := getJSON("http://"+addrs[follower]+"/api/v1/leader", &v); err == nil && v.Leading {
-			break
+		if err := getJSON("http://"+addrs[follower]+"/api/v1/leader", &v); err != nil {
+			return err
 		}
-		if time.Since(killed) > 15*time.Second {
-			t.Fatalf("replica %s did not take over within 15s of the leader's death", follower)
+		if !v.Leading {
+			return errors.New("not leading")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("replica %s took over %s after the leader was killed", follower, time.Since(killed).Round(time.Millisecond))
 
 	waitPD("the escalation to the second level", 30*time.Second, func() bool { return len(pd.IncidentsFor(secondary)) == 1 })

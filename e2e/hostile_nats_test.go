@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/transport"
@@ -123,9 +126,8 @@ func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 		return seen, nil
 	}
 	want := []struct{ ctl, check, probe string }{{ctlA, "shared", "probe-a"}, {ctlA, "a1", "probe-a"}, {ctlB, "shared", "probe-b"}, {ctlB, "b1", "probe-b"}}
-	var problems []string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		problems = nil
+	testwait.Eventually(t, 30*time.Second, "each deployment storing its own probe's results only", func() error {
+		var problems []string
 		for _, w := range want {
 			seen, err := probesOf(w.ctl, w.check)
 			if err != nil {
@@ -139,13 +141,11 @@ func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 				problems = append(problems, fmt.Sprintf("%s: results of %s from %v, want only %s", w.ctl, w.check, seen, w.probe))
 			}
 		}
-		if len(problems) == 0 {
-			break
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "\n"))
 		}
-	}
-	for _, p := range problems {
-		t.Error(p)
-	}
+		return nil
+	})
 
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -171,10 +171,17 @@ func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 	m.Header.Set(transport.TokenHeader, tokA)
 	m.Header.Set("Content-Encoding", "gzip")
 	m.Data = gz.Bytes()
+	held := heldBatches(t, ctlA)
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // offered at least twice
+	// Offered at least twice: held each time, and left in the stream.
+	testwait.Eventually(t, 15*time.Second, "the batch of an unknown check held twice", func() error {
+		if n := heldBatches(t, ctlA); n < held+2 {
+			return fmt.Errorf("held %v times before, %v now", held, n)
+		}
+		return nil
+	})
 	stream, err := js.Stream(ctx, transport.StreamName(scopeA))
 	if err != nil {
 		t.Fatal(err)
@@ -189,13 +196,20 @@ func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 	if err := os.WriteFile(fileA, []byte(configText(tokA, "", "shared", "a1", "later")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var seen map[string]int
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		if seen, err = probesOf(ctlA, "later"); err == nil && seen["by-hand"] == 1 {
-			break
+	testwait.Eventually(t, 20*time.Second, "the held result stored once after the reload added its check", func() error {
+		seen, err := probesOf(ctlA, "later")
+		if err != nil {
+			return err
 		}
-	}
-	if seen["by-hand"] != 1 {
-		t.Errorf("after the reload added the check, the held result: %v (err %v), want stored once", seen, err)
-	}
+		if seen["by-hand"] != 1 {
+			return fmt.Errorf("results of later by probe: %v", seen)
+		}
+		return nil
+	})
+}
+
+// heldBatches is how many batches the controller at ctl held to offer
+// again.
+func heldBatches(t *testing.T, ctl string) float64 {
+	return metric(t, http.DefaultClient, "http://"+ctl+"/metrics", `nines_ingest_batches_total{code="held"}`)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -128,16 +129,13 @@ alerting:
 		return s.check("secret-down").Status == "down" && s.check("secret-up").Status == "up"
 	})
 	// Every notifier failed at least once (PagerDuty's answered).
-	var alertBody string
-	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		alertBody, _ = getText(base + "/api/v1/alerts/down:secret-down")
-		if strings.Count(alertBody, `"last_error":`) >= 3 && len(pd.Events()) > 0 {
-			break
+	testwait.Eventually(t, 40*time.Second, "every notifier failing and PagerDuty paged", func() error {
+		alertBody, err := getText(base + "/api/v1/alerts/down:secret-down")
+		if err != nil || strings.Count(alertBody, `"last_error":`) < 3 || len(pd.Events()) == 0 {
+			return fmt.Errorf("the alert: %s (%v)", alertBody, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the notifiers did not all fail and PagerDuty was not paged: %s", alertBody)
-		}
-	}
+		return nil
+	})
 	// A reload that fails on a notifier URL and a check URL.
 	broken := strings.Replace(cfg, slackURL, "htp://x:"+secret["check URL password"]+"@"+strings.TrimPrefix(slackURL, "http://"), 1)
 	broken = strings.Replace(broken, checkURL(host, "/up"), "ftp"+strings.TrimPrefix(checkURL(host, "/up"), "http"), 1)
@@ -145,15 +143,13 @@ alerting:
 		t.Fatal(err)
 	}
 	var statusBody string
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		statusBody, _ = getText(base + "/api/v1/status")
-		if strings.Contains(statusBody, `"last_reload_error"`) {
-			break
+	testwait.Eventually(t, 30*time.Second, "the broken configuration reported", func() error {
+		var err error
+		if statusBody, err = getText(base + "/api/v1/status"); err != nil || !strings.Contains(statusBody, `"last_reload_error"`) {
+			return fmt.Errorf("the status: %s (%v)", statusBody, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the broken configuration was not reported: %s", statusBody)
-		}
-	}
+		return nil
+	})
 	if !strings.Contains(statusBody, "alerting.notifiers[1].slack.url") || !strings.Contains(statusBody, "components[0].checks[1].http.url") {
 		t.Errorf("the reload error does not name the fields: %s", statusBody)
 	}

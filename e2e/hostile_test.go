@@ -19,6 +19,7 @@ import (
 	"time"
 
 	procfs "github.com/nines-sre/nines/internal/proc"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // peakRSS reads a process's peak resident set (VmHWM), in bytes.
@@ -50,16 +51,7 @@ func TestHostileBodiesKeepTheControllerSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	controller := start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + ctl + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			controller.tail(t)
-			t.Fatal("the controller did not start")
-		}
-	}
+	answering(t, "http://"+ctl+"/healthz", controller)
 	before := peakRSS(t, controller.cmd.Process.Pid)
 	var bomb bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
@@ -132,16 +124,8 @@ func TestHostileSlowClientsAreCutOff(t *testing.T) {
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configHead, rs, toks, "127.0.0.1:9"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get("http://" + ctl + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the controller did not start")
-		}
-	}
+	controller := start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
+	answering(t, "http://"+ctl+"/healthz", controller)
 	const slow = 50
 	began := time.Now()
 	closed := make(chan time.Duration, slow)
@@ -171,13 +155,10 @@ func TestHostileSlowClientsAreCutOff(t *testing.T) {
 		}()
 	}
 	// Everyone else is served meanwhile.
-	for range 3 {
-		time.Sleep(5 * time.Second)
+	testwait.Throughout(t, 15*time.Second, fmt.Sprintf("the status API served with %d slow clients", slow), func() error {
 		var s status
-		if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
-			t.Fatalf("with %d slow clients: %v", slow, err)
-		}
-	}
+		return getJSON("http://"+ctl+"/api/v1/status", &s)
+	})
 	var longest time.Duration
 	for range slow {
 		d := <-closed

@@ -47,7 +47,9 @@ func TestMaintenanceWindowOnEverySurface(t *testing.T) {
 	checks := []string{"segments-api", "cdn-manifest"}
 	waitFor(t, ctl, "every check up", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
 	surfacesAgree(t, ctl, "steady", nil)
-	time.Sleep(time.Until(from.Add(time.Second)))
+	waitFor(t, ctl, "the maintenance window open", time.Until(from)+15*time.Second, func(s *status) bool {
+		return s.check("cdn-manifest").Status == "maintenance"
+	})
 	post(t, "http://"+csAddr+"/admin/faults", `{"target":"cdn","outage":true}`)
 	waitFor(t, ctl, "cdn-manifest in maintenance, its results failing", 15*time.Second, func(s *status) bool {
 		c := s.check("cdn-manifest")
@@ -57,8 +59,7 @@ func TestMaintenanceWindowOnEverySurface(t *testing.T) {
 	if n := len(pd.Events()); n != 0 {
 		t.Fatalf("%d pages during the maintenance window", n)
 	}
-	time.Sleep(time.Until(to))
-	waitFor(t, ctl, "cdn-manifest down after the window", 15*time.Second, func(s *status) bool { return s.check("cdn-manifest").Status == "down" })
+	waitFor(t, ctl, "cdn-manifest down after the window", time.Until(to)+15*time.Second, func(s *status) bool { return s.check("cdn-manifest").Status == "down" })
 	surfacesAgree(t, ctl, "after the window", nil)
 	if inc := pd.Incidents(); len(inc) != 1 || inc[0].DedupKey != "down:cdn-manifest" {
 		t.Fatalf("after the window: %+v", inc)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/internal/natstest"
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/transport"
 )
@@ -98,7 +100,7 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 	}()
 	defer func() { stopProbe(); <-probeDone }()
 	from := time.Now().Add(2 * time.Second)
-	time.Sleep(4 * time.Second)
+	time.Sleep(4 * time.Second) // the first controller's share of the scenario
 	stop1()
 	if err := <-done1; err != nil {
 		t.Fatal(err)
@@ -108,9 +110,8 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 	defer func() { stop2() }()
 	runController(ctx2)
 	to := time.Now().Add(-time.Second)
-	var problems []string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		problems = nil
+	testwait.Eventually(t, 20*time.Second, "every result across the controller's absence stored", func() error {
+		var problems []string
 		for i := range 3 {
 			var res struct {
 				Results []struct {
@@ -131,13 +132,11 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 				}
 			}
 		}
-		if len(problems) == 0 {
-			break
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "\n"))
 		}
-	}
-	for _, p := range problems {
-		t.Error(p)
-	}
+		return nil
+	})
 }
 
 // TestNATSUnreachableAtStartIsRetriedAndReported: a controller started
@@ -168,18 +167,18 @@ func TestNATSUnreachableAtStartIsRetriedAndReported(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	time.Sleep(3 * time.Second)
-	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "NATS") {
-		t.Fatalf("/readyz with NATS away: %d %q", code, body)
-	}
+	testwait.Eventually(t, 10*time.Second, "/readyz saying NATS is away", func() error {
+		if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "NATS") {
+			return fmt.Errorf("%d %q", code, body)
+		}
+		return nil
+	})
 
 	natstest.Start(t, natsAddr)
-	var code int
-	var body string
-	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if code, body = readyz(); code == http.StatusOK {
-			return
+	testwait.Eventually(t, 45*time.Second, "/readyz ready once NATS is up", func() error {
+		if code, body := readyz(); code != http.StatusOK {
+			return fmt.Errorf("%d %q", code, body)
 		}
-	}
-	t.Fatalf("/readyz once NATS is up: %d %q", code, body)
+		return nil
+	})
 }

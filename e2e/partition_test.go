@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // TestCutOffProbesArePageless runs the real binaries in network namespaces
@@ -89,41 +90,38 @@ func TestCutOffProbesArePageless(t *testing.T) {
 		for _, r := range stage.cut {
 			lab.setLink(r, false)
 		}
-		for end := time.Now().Add(cut); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		neverDown := func() error {
 			var s status
 			if get("/api/v1/status", &s) != nil {
-				continue
+				return nil // the status is read again at the next poll
 			}
 			for _, id := range checks {
 				if st := s.check(id).Status; st == "down" {
-					t.Fatalf("%s: %s is down while only probes are cut off", stage.name, id)
+					return fmt.Errorf("%s is down", id)
 				}
 			}
+			return nil
 		}
+		testwait.Throughout(t, cut, stage.name+": no check down while only probes are cut off", neverDown)
 		for _, r := range stage.cut {
 			lab.setLink(r, true)
 		}
-		// The spools backfill: the check stays up, and every probe drains.
-		healed := time.Now()
-		for time.Since(healed) < 20*time.Second {
-			var s status
-			if get("/api/v1/status", &s) == nil {
-				for _, id := range checks {
-					if st := s.check(id).Status; st == "down" {
-						t.Fatalf("%s, after the heal: %s is down on the backfilled failures", stage.name, id)
-					}
-				}
-				if drained(&s) && time.Since(healed) > 5*time.Second {
-					break
-				}
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
+		// The spools backfill: no check goes down on the backfilled
+		// failures, and every probe drains.
+		testwait.Throughout(t, 5*time.Second, stage.name+", after the heal: no check down", neverDown)
 		wait(stage.name+": spools drained, every check up", 60*time.Second, func(s *status) bool {
 			return drained(s) && allUp(s, checks, regions)
 		})
 	}
-	time.Sleep(3 * time.Second) // the last minutes sliced
+	// The last minutes sliced: two slicing passes after everything drained.
+	passes := func() float64 { return metric(t, client, "http://"+ctl+"/metrics", "nines_slices_lag_seconds_count") }
+	sliced := passes()
+	testwait.Eventually(t, 20*time.Second, "two more slicing passes", func() error {
+		if n := passes(); n < sliced+2 {
+			return fmt.Errorf("%v passes, %v before", n, sliced)
+		}
+		return nil
+	})
 
 	// The failures the cut-off probes spooled are stored, marked as theirs.
 	var res struct {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 type key struct {
@@ -79,12 +81,16 @@ func TestKilledProbeLosesNothingSpooled(t *testing.T) {
 	probe := start(t, dir, "probe", probeArgs...)
 	waitFor(t, ctl, "k0 reported", 20*time.Second, func(s *status) bool { return s.check("k0").Regions["eu-london"].Status == "up" })
 	controller.stop(syscall.SIGKILL)
-	time.Sleep(3500 * time.Millisecond)
+	// The controller away, the probe spools; it is killed once it holds
+	// ten results, with runs in flight.
+	testwait.Eventually(t, 10*time.Second, "ten results spooled while the controller is away", func() error {
+		if n := len(spooledKeys(t, spool)); n < 10 {
+			return fmt.Errorf("%d spooled", n)
+		}
+		return nil
+	})
 	probe.stop(syscall.SIGKILL)
 	spooled := spooledKeys(t, spool)
-	if len(spooled) < 10 {
-		t.Fatalf("only %d results spooled in 3.5s of 5 checks a second", len(spooled))
-	}
 
 	controller = start(t, dir, "controller", ctlArgs...)
 	probe = start(t, dir, "probe", probeArgs...)
@@ -114,9 +120,12 @@ func TestKilledProbeLosesNothingSpooled(t *testing.T) {
 		}
 		return n
 	}
-	for deadline := time.Now().Add(20 * time.Second); missing() > 0 && time.Now().Before(deadline); {
-		time.Sleep(250 * time.Millisecond)
-	}
+	testwait.Eventually(t, 20*time.Second, "every spooled result stored", func() error {
+		if n := missing(); n > 0 {
+			return fmt.Errorf("%d not stored yet", n)
+		}
+		return nil
+	})
 	lost := 0
 	for k := range spooled {
 		if !stored[k] {

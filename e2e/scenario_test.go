@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // fastDemo is configs/demo.yaml with short intervals, so that scenarios
@@ -32,6 +34,17 @@ type alertsDoc struct {
 		Key   string `json:"key"`
 		State string `json:"state"`
 	} `json:"alerts"`
+}
+
+// alertBecomes waits until the alert key is in state.
+func alertBecomes(t *testing.T, ctl, key, state string, limit time.Duration) {
+	t.Helper()
+	testwait.Eventually(t, limit, key+" "+state, func() error {
+		if st := alertState(t, ctl, key); st != state {
+			return fmt.Errorf("%s is %q", key, st)
+		}
+		return nil
+	})
 }
 
 func alertState(t *testing.T, ctl, key string) string {
@@ -107,19 +120,19 @@ func TestDemoScenarios(t *testing.T) {
 			c := s.check("segments-api")
 			return c.Status == "degraded" && c.Regions["eu-frankfurt"].Status == "down"
 		})
-		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		testwait.Throughout(t, 10*time.Second, "one region cut off making no check down", func() error {
 			var s status
-			getJSON("http://"+ctl+"/api/v1/status", &s)
+			if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
+				return nil // read again at the next poll
+			}
 			for _, id := range checks {
 				if s.check(id).Status == "down" {
-					t.Fatalf("one region cut off made %s down", id)
+					return fmt.Errorf("%s is down", id)
 				}
 			}
-		}
-		deadline := time.Now().Add(20 * time.Second)
-		for alertState(t, ctl, "regional:eu-frankfurt") != "firing" && time.Now().Before(deadline) {
-			time.Sleep(300 * time.Millisecond)
-		}
+			return nil
+		})
+		alertBecomes(t, ctl, "regional:eu-frankfurt", "firing", 20*time.Second)
 		var a alertsDoc
 		getJSON("http://"+ctl+"/api/v1/alerts", &a)
 		tickets := 0
@@ -147,13 +160,7 @@ func TestDemoScenarios(t *testing.T) {
 		waitFor(t, ctl, "CDN checks down, the flow served from the SDK's cache", 30*time.Second, func(s *status) bool {
 			return s.check("cdn-manifest").Status == "down" && s.check("cdn-welcome-v1").Status == "down" && s.check("content-flow").Status == "degraded"
 		})
-		deadline := time.Now().Add(10 * time.Second)
-		for alertState(t, ctl, "down:cdn-manifest") != "firing" && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
-		if st := alertState(t, ctl, "down:cdn-manifest"); st != "firing" {
-			t.Fatalf("down:cdn-manifest is %q", st)
-		}
+		alertBecomes(t, ctl, "down:cdn-manifest", "firing", 10*time.Second)
 		record("cdn-outage", began)
 		recover()
 		record("cdn recovered", began)
@@ -179,7 +186,8 @@ func TestDemoScenarios(t *testing.T) {
 		var slo struct {
 			Minutes struct{ Bad int } `json:"minutes"`
 		}
-		// Settle the minutes of the earlier scenarios first.
+		// Settle the minutes of the earlier scenarios first: minutes are
+		// the wall clock's, so this waits for the next one to begin.
 		time.Sleep(time.Until(began.Truncate(time.Minute).Add(time.Minute + 3*time.Second)))
 		if err := getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
 			t.Fatal(err)
@@ -190,19 +198,17 @@ func TestDemoScenarios(t *testing.T) {
 		waitFor(t, ctl, "every contentsvc check down", 30*time.Second, func(s *status) bool {
 			return s.check("segments-api").Status == "down" && s.check("cdn-manifest").Status == "down"
 		})
-		deadline := time.Now().Add(10 * time.Second)
-		for alertState(t, ctl, "down:segments-api") != "firing" && time.Now().Before(deadline) {
-			time.Sleep(200 * time.Millisecond)
-		}
+		alertBecomes(t, ctl, "down:segments-api", "firing", 10*time.Second)
 		// The SLO sees the bad minute once it has closed.
-		for end := began.Add(2 * time.Minute); time.Now().Before(end); time.Sleep(2 * time.Second) {
-			if getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo) == nil && slo.Minutes.Bad > before {
-				break
+		testwait.Eventually(t, time.Until(began.Add(2*time.Minute)), "the global outage spending error budget", func() error {
+			if err := getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
+				return err
 			}
-		}
-		if slo.Minutes.Bad <= before {
-			t.Fatalf("the global outage spent no error budget (%d bad minutes before, %d after)", before, slo.Minutes.Bad)
-		}
+			if slo.Minutes.Bad <= before {
+				return fmt.Errorf("%d bad minutes before, %d now", before, slo.Minutes.Bad)
+			}
+			return nil
+		})
 		record("global-outage", began)
 		recover()
 		// The child recovers with its parent: no incident of its own.
@@ -210,9 +216,7 @@ func TestDemoScenarios(t *testing.T) {
 		if st := alertState(t, ctl, "down:content-flow"); st == "firing" || st == "acknowledged" {
 			t.Fatalf("content-flow opened its own incident as its parent recovered (%s)", st)
 		}
-		for end := time.Now().Add(20 * time.Second); alertState(t, ctl, "down:segments-api") != "resolved" && time.Now().Before(end); {
-			time.Sleep(300 * time.Millisecond)
-		}
+		alertBecomes(t, ctl, "down:segments-api", "resolved", 20*time.Second)
 		var hist struct {
 			Notifications []struct {
 				Message   struct{ Action string } `json:"message"`

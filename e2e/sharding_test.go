@@ -16,6 +16,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller"
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/probe"
 )
 
@@ -73,22 +74,28 @@ func TestTwoProbesShareARegion(t *testing.T) {
 	defer stopB()
 	doneA, doneB := run(ctxA, "probe-a"), run(ctxB, "probe-b")
 
-	time.Sleep(3 * time.Second) // both registered; assignments settled
+	// Settled: over the last three seconds, every check ran twice or more
+	// and on one probe only.
+	var owners map[string]int
+	testwait.Eventually(t, 20*time.Second, "each check running on one probe", func() error {
+		owners = map[string]int{}
+		from := time.Now().Add(-3 * time.Second)
+		for i := range n {
+			byProbe, runs := map[string]int{}, 0
+			for _, r := range results(t, srv.URL, fmt.Sprintf("check-%02d", i), from) {
+				byProbe[r.Probe]++
+				runs++
+			}
+			if len(byProbe) != 1 || runs < 2 {
+				return fmt.Errorf("check-%02d ran on %v", i, byProbe)
+			}
+			for p := range byProbe {
+				owners[p]++
+			}
+		}
+		return nil
+	})
 	from := time.Now()
-	time.Sleep(3 * time.Second)
-	owners := map[string]int{}
-	for i := range n {
-		byProbe := map[string]int{}
-		for _, r := range results(t, srv.URL, fmt.Sprintf("check-%02d", i), from) {
-			byProbe[r.Probe]++
-		}
-		if len(byProbe) != 1 {
-			t.Fatalf("check-%02d ran on %v: each check belongs to one probe", i, byProbe)
-		}
-		for p := range byProbe {
-			owners[p]++
-		}
-	}
 	t.Logf("split of %d checks: %v", n, owners)
 	if owners["probe-a"] < n/4 || owners["probe-b"] < n/4 {
 		t.Fatalf("uneven split %v", owners)
@@ -99,14 +106,18 @@ func TestTwoProbesShareARegion(t *testing.T) {
 	if err := <-doneA; err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second)
+	testwait.Eventually(t, 20*time.Second, "probe-b running every check", func() error {
+		for i := range n {
+			id := fmt.Sprintf("check-%02d", i)
+			if rs := results(t, srv.URL, id, stopped); len(rs) == 0 || rs[len(rs)-1].Probe != "probe-b" {
+				return fmt.Errorf("%s: no newer result from probe-b", id)
+			}
+		}
+		return nil
+	})
 	for i := range n {
 		id := fmt.Sprintf("check-%02d", i)
 		rs := results(t, srv.URL, id, from)
-		last := rs[len(rs)-1]
-		if last.Probe != "probe-b" {
-			t.Errorf("%s: newest result from %s, want probe-b to have taken it over", id, last.Probe)
-		}
 		for k := 1; k < len(rs); k++ {
 			if gap := rs[k].Scheduled.Sub(rs[k-1].Scheduled); gap > 2*time.Second {
 				t.Errorf("%s: gap of %s at %s (probe-a stopped at %s)", id, gap, rs[k-1].Scheduled.Format("15:04:05.000"), stopped.Format("15:04:05.000"))

@@ -54,6 +54,9 @@ type Options struct {
 	// NATSURL, when set, ships results through NATS JetStream instead of
 	// POSTing them to the controller (heartbeats and assignments stay HTTP).
 	NATSURL string
+	// Now is the probe's clock: the scheduled times of its results, its
+	// heartbeats and its spool's ages; nil means time.Now.
+	Now func() time.Time
 }
 
 // Probe is a running agent.
@@ -118,11 +121,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.ProbeID == "" {
 		o.ProbeID = o.Region + "-1"
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	spool, err := OpenSpool(ctx, o.SpoolPath, o.SpoolMaxBytes, o.SpoolMaxAge)
 	if err != nil {
 		return err
 	}
 	defer spool.Close()
+	spool.now = o.Now
 	agent := "nines-probe/" + o.Version
 	api, err := newClient(o.Controller, o.Token, agent, o.CAFile, o.CertFile, o.KeyFile)
 	if err != nil {
@@ -134,10 +141,10 @@ func Run(ctx context.Context, o Options) error {
 		api:      api,
 		spool:    spool,
 		env:      check.Env{Region: o.Region, UserAgent: agent},
-		now:      time.Now,
+		now:      o.Now,
 		wake:     make(chan struct{}, 1),
 		queue:    make(chan *model.Result, 4096),
-		started:  time.Now().UTC(),
+		started:  o.Now().UTC(),
 		interval: 10 * time.Second,
 	}
 	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) })

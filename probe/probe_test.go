@@ -3,6 +3,8 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -102,6 +105,7 @@ type fakeController struct {
 	batches  atomic.Int64
 	interval time.Duration
 	checks   []model.Check
+	beats    []model.Heartbeat
 }
 
 func (f *fakeController) handler() http.Handler {
@@ -119,7 +123,14 @@ func (f *fakeController) handler() http.Handler {
 		}
 	})
 	beat := func(c echo.Context) error {
-		return c.JSON(200, model.HeartbeatAck{HeartbeatInterval: f.interval, Assignment: `"a1"`})
+		var hb model.Heartbeat
+		if err := c.Bind(&hb); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.beats = append(f.beats, hb)
+		f.mu.Unlock()
+		return c.JSON(200, model.HeartbeatAck{HeartbeatInterval: f.interval, Assignment: `"a1"`, ServerTime: time.Now().UTC()})
 	}
 	e.POST("/api/v1/probes/register", beat)
 	e.POST("/api/v1/probes/heartbeat", beat)
@@ -148,6 +159,19 @@ func (f *fakeController) handler() http.Handler {
 	return e
 }
 
+// fastCheck serves a fake controller whose one check, fast, runs every
+// second against a target that is up; probes heartbeat every interval.
+func fastCheck(t *testing.T, interval time.Duration) (*fakeController, *httptest.Server) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	t.Cleanup(target.Close)
+	fc := &fakeController{results: map[string]model.Result{}, interval: interval,
+		checks: []model.Check{{ID: "fast", Kind: model.KindHTTP, Interval: time.Second, Timeout: 500 * time.Millisecond,
+			HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
+	ctl := httptest.NewServer(fc.handler())
+	t.Cleanup(ctl.Close)
+	return fc, ctl
+}
+
 func (f *fakeController) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -156,25 +180,58 @@ func (f *fakeController) count() int {
 
 func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", limit, what)
+	testwait.Eventually(t, limit, what, func() error {
+		if !cond() {
+			return errors.New("not yet")
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+}
+
+// The probe runs on the clock it is given: its results are scheduled, and
+// it says it started, by that clock, and it measures that clock's offset
+// to the controller's.
+func TestProbeClockIsInjected(t *testing.T) {
+	fc, ctl := fastCheck(t, 100*time.Millisecond)
+	const ahead = 45 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Region: "eu-london", ProbeID: "t1", Controller: ctl.URL, Token: "tok", SpoolPath: filepath.Join(t.TempDir(), "spool.db"),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return time.Now().Add(ahead) }})
+	}()
+	var offset time.Duration
+	testwait.Eventually(t, 5*time.Second, "a result shipped and the clock offset measured", func() error {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		if n := len(fc.beats); n == 0 || fc.beats[n-1].ClockOffsetMS == nil || len(fc.results) == 0 {
+			return fmt.Errorf("%d heartbeats, %d results", n, len(fc.results))
+		}
+		hb := fc.beats[len(fc.beats)-1]
+		offset = time.Duration(*hb.ClockOffsetMS) * time.Millisecond
+		if d := time.Until(hb.StartedAt); d < ahead-5*time.Second || d > ahead {
+			return fmt.Errorf("started %s from now", d)
+		}
+		for _, r := range fc.results {
+			if d := time.Until(r.Scheduled); d < ahead-5*time.Second || d > ahead+time.Second {
+				return fmt.Errorf("a result scheduled %s from now", d)
+			}
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if offset < ahead-time.Second || offset > ahead+time.Second {
+		t.Fatalf("clock offset %s, want about %s", offset, ahead)
 	}
 }
 
 // The probe keeps checking while the controller is away, spools, then
 // backfills everything, oldest first, and the spool ends empty.
 func TestProbeSpoolsThroughControllerOutage(t *testing.T) {
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	defer target.Close()
-	fc := &fakeController{results: map[string]model.Result{}, interval: 200 * time.Millisecond,
-		checks: []model.Check{{ID: "fast", Kind: model.KindHTTP, Interval: time.Second, Timeout: 500 * time.Millisecond,
-			HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
-	ctl := httptest.NewServer(fc.handler())
-	defer ctl.Close()
+	fc, ctl := fastCheck(t, 200*time.Millisecond)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	spool := filepath.Join(t.TempDir(), "spool.db")
@@ -186,10 +243,12 @@ func TestProbeSpoolsThroughControllerOutage(t *testing.T) {
 	waitUntil(t, 5*time.Second, "first result shipped", func() bool { return fc.count() >= 1 })
 	fc.failing.Store(true)
 	before := fc.count()
-	time.Sleep(3500 * time.Millisecond)
-	if fc.count() != before {
-		t.Fatal("results arrived while the controller was failing")
-	}
+	testwait.Throughout(t, 3500*time.Millisecond, "no result arriving while the controller fails", func() error {
+		if n := fc.count(); n != before {
+			return fmt.Errorf("%d results arrived", n-before)
+		}
+		return nil
+	})
 	fc.failing.Store(false)
 	waitUntil(t, 5*time.Second, "backfill", func() bool { return fc.count() >= before+3 })
 	cancel()
