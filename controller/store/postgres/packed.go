@@ -32,6 +32,25 @@ type rawResult struct {
 	facts                        []byte
 }
 
+// addPacked adds to raw the packed rows that raw lacks (a result stored
+// again in a day already packed is in both) and that keep accepts (nil:
+// all).
+func addPacked(raw, packed []rawResult, keep func(*rawResult) bool) []rawResult {
+	if len(packed) == 0 {
+		return raw
+	}
+	seen := make(map[[2]int64]bool, len(raw))
+	for _, r := range raw {
+		seen[[2]int64{r.region, r.sched}] = true
+	}
+	for i := range packed {
+		if r := &packed[i]; !seen[[2]int64{r.region, r.sched}] && (keep == nil || keep(r)) {
+			raw = append(raw, *r)
+		}
+	}
+	return raw
+}
+
 // scanRaw reads a row of resultColumns.
 func scanRaw(rows pgx.Row) (rawResult, error) {
 	var w rawResult

@@ -458,15 +458,7 @@ func (s *Store) Results(ctx context.Context, q store.Query) ([]model.Result, err
 			}
 			return (a.region < b.region) != q.Newest
 		}
-		seen := make(map[[2]int64]bool, len(raw))
-		for _, r := range raw {
-			seen[[2]int64{r.region, r.sched}] = true
-		}
-		for _, r := range packed {
-			if !seen[[2]int64{r.region, r.sched}] && (after == nil || before(after, &r)) {
-				raw = append(raw, r)
-			}
-		}
+		raw = addPacked(raw, packed, func(r *rawResult) bool { return after == nil || before(after, r) })
 		slices.SortFunc(raw, func(a, b rawResult) int {
 			if before(&a, &b) {
 				return -1
@@ -513,15 +505,10 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
 	}
-	type row struct {
-		rid, sched, us int64
-		code           int16
-		facts          []byte
-	}
-	var raw []row
+	var raw []rawResult
 	for rows.Next() {
-		var w row
-		if err := rows.Scan(&w.rid, &w.sched, &w.code, &w.us, &w.facts); err != nil {
+		var w rawResult
+		if err := rows.Scan(&w.region, &w.sched, &w.outcome, &w.dur, &w.facts); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -535,24 +522,14 @@ func (s *Store) Outcomes(ctx context.Context, check string, from, to time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	if len(packed) > 0 {
-		seen := make(map[[2]int64]bool, len(raw))
-		for _, w := range raw {
-			seen[[2]int64{w.rid, w.sched}] = true
-		}
-		for _, p := range packed {
-			if !seen[[2]int64{p.region, p.sched}] {
-				raw = append(raw, row{rid: p.region, sched: p.sched, us: p.dur, code: p.outcome, facts: p.facts})
-			}
-		}
-	}
+	raw = addPacked(raw, packed, nil)
 	out := make([]store.Outcome, len(raw))
 	for i, w := range raw {
-		region, err := s.nameOf(ctx, "regions", w.rid)
+		region, err := s.nameOf(ctx, "regions", w.region)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = store.NewOutcome(region, w.sched, int(w.code), w.us, w.facts)
+		out[i] = store.NewOutcome(region, w.sched, int(w.outcome), w.dur, w.facts)
 	}
 	return out, nil
 }
