@@ -22,6 +22,16 @@ type Alerting struct {
 	// PagerDutyWebhookSecret verifies acknowledgements sent by PagerDuty
 	// (webhooks v3, X-PagerDuty-Signature).
 	PagerDutyWebhookSecret string `yaml:"pagerduty_webhook_secret"`
+	// Deadman, when set, is a dead man's switch: the controller (the
+	// leader) calls its URL every interval, and a service such as
+	// Healthchecks pages when the calls stop.
+	Deadman *Deadman `yaml:"deadman"`
+}
+
+// Deadman is a URL the controller calls while it is alive.
+type Deadman struct {
+	URL   string   `yaml:"url"`
+	Every Duration `yaml:"every"` // default 1m, 10s at least
 }
 
 // Policy is an escalation policy: levels tried in order until someone
@@ -157,6 +167,17 @@ func (v *validator) validateAlerting(c *Config) {
 	if a.DashboardURL != "" {
 		if u, err := url.Parse(a.DashboardURL); err != nil || u.Host == "" {
 			v.add("alerting.dashboard_url", "%q is not an absolute URL", model.RedactURL(a.DashboardURL, false))
+		}
+	}
+	if d := a.Deadman; d != nil {
+		if d.Every == 0 {
+			d.Every = Duration(time.Minute)
+		}
+		if !httpURL(d.URL) {
+			v.add("alerting.deadman.url", "%q is not an http(s) URL", model.RedactURL(d.URL, true))
+		}
+		if d.Every.D() < 10*time.Second {
+			v.add("alerting.deadman.every", "%s is too often: 10s at least", d.Every.D())
 		}
 	}
 	for i, t := range a.APITokens {

@@ -255,6 +255,10 @@ func Run(ctx context.Context, o Options) error {
 	loops, stopLoops := context.WithCancel(ctx)
 	var running sync.WaitGroup
 	defer func() { stopLoops(); running.Wait() }()
+	deadmanClient := o.NotifyClient
+	if deadmanClient == nil {
+		deadmanClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	alertEvery := o.AlertEvery
 	if alertEvery <= 0 {
 		alertEvery = time.Second
@@ -268,6 +272,7 @@ func Run(ctx context.Context, o Options) error {
 		gen.Go(func() { c.alerts.Dispatch(ctx) })
 		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.pages.Export) })
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
+		gen.Go(func() { c.alerts.Deadman(ctx, deadmanClient, c.metrics.deadman) })
 	}
 	if c.elector == nil {
 		c.metrics.leader.Set(1)

@@ -15,6 +15,7 @@ type metrics struct {
 	reloadTime prometheus.Gauge
 	leader     prometheus.Gauge
 
+	deadman  *prometheus.CounterVec
 	loops    *prometheus.HistogramVec
 	sliceLag prometheus.Histogram
 }
@@ -31,6 +32,10 @@ func newMetrics() *metrics {
 			Help:    "Time from the arrival of the oldest result a slice evaluation handled to the end of that evaluation.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
+		deadman: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "deadman", Name: "calls_total",
+			Help: "Calls of the dead man's switch (alerting.deadman), by outcome: ok or error.",
+		}, []string{"outcome"}),
 		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nines", Subsystem: "ingest", Name: "results_total",
 			Help: "Results received from probes, by outcome: stored, duplicate or rejected.",
@@ -69,6 +74,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.reloadOK.Describe(ch)
 	m.reloadTime.Describe(ch)
 	m.leader.Describe(ch)
+	m.deadman.Describe(ch)
 	m.loops.Describe(ch)
 	m.sliceLag.Describe(ch)
 }
@@ -82,6 +88,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.reloadOK.Collect(ch)
 	m.reloadTime.Collect(ch)
 	m.leader.Collect(ch)
+	m.deadman.Collect(ch)
 	m.loops.Collect(ch)
 	m.sliceLag.Collect(ch)
 }

@@ -18,8 +18,8 @@ type Sink interface {
 	Put(ctx context.Context, name, contentType string, body []byte) error
 }
 
-// Export renders the status page as static files, index.html, status.json
-// and the stylesheet, and hands each to every sink, so that a web server,
+// Export renders the status page as static files, index.html, status.json,
+// the stylesheet and the script that says how old a copy is, and hands each to every sink, so that a web server,
 // bucket or CDN keeps serving a whole page while the controller is down.
 func Export(ctx context.Context, src Source, sinks ...Sink) error {
 	p, err := src.StatusPage(ctx)
@@ -38,10 +38,15 @@ func Export(ctx context.Context, src Source, sinks ...Sink) error {
 	if err != nil {
 		return err
 	}
+	script, err := fs.ReadFile(assetFS, "assets/status.js")
+	if err != nil {
+		return err
+	}
 	files := []struct {
 		name, ctype string
 		body        []byte
-	}{{"assets/style.css", "text/css; charset=utf-8", css}, {"status.json", "application/json", js}, {"index.html", "text/html; charset=utf-8", page}}
+	}{{"assets/style.css", "text/css; charset=utf-8", css}, {"assets/status.js", "text/javascript; charset=utf-8", script},
+		{"status.json", "application/json", js}, {"index.html", "text/html; charset=utf-8", page}}
 	for _, s := range sinks {
 		for _, f := range files {
 			if err := s.Put(ctx, f.name, f.ctype, f.body); err != nil {

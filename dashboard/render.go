@@ -34,6 +34,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	},
 	"overall": func(s string) string { return overallText[s] },
 	"ftime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"uptime": func(v *float64) string {
 		if v == nil {
 			return "no data"

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -173,4 +176,60 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	screenshot(t, ctx, "sre-view-acknowledged.png")
 	post(t, "http://"+cs+"/admin/faults", "")
 
+}
+
+// staleSource gives an exported page of a fixed status document.
+type staleSource struct {
+	dashboard.Source
+	page *dashboard.StatusPage
+}
+
+func (s staleSource) StatusPage(context.Context) (*dashboard.StatusPage, error) { return s.page, nil }
+
+// TestStaleStatusCopySaysAsOf exports the status page as the controller
+// does and opens the copy in Chromium: made ten minutes ago, it says "as
+// of" its time in its banner; made just now, it does not.
+func TestStaleStatusCopySaysAsOf(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	exe := chromium(t)
+	ctx, cancel := browser(t, exe)
+	defer cancel()
+	for _, age := range []time.Duration{10 * time.Minute, 0} {
+		made := time.Now().Add(-age).UTC()
+		dir := t.TempDir()
+		page := &dashboard.StatusPage{Title: "Example", GeneratedAt: made, Status: dashboard.Operational,
+			Components: []dashboard.Component{}, Incidents: []dashboard.Incident{}}
+		if err := dashboard.Export(context.Background(), staleSource{page: page}, dashboard.Dir(dir)); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible("#overall")); err != nil {
+			t.Fatal(err)
+		}
+		want := "As of " + made.Format("15:04") + " UTC: "
+		var overall string
+		testwait.Eventually(t, 5*time.Second, "the banner after the page's script ran", func() error {
+			var err error
+			if overall, err = chromedp.Run(ctx, chromedp.Text("#overall")); err != nil {
+				return err
+			}
+			if age > 0 && !strings.HasPrefix(overall, want) {
+				return fmt.Errorf("banner %q, want it to start %q", overall, want)
+			}
+			return nil
+		})
+		stale, _ := chromedp.Run(ctx, chromedp.TextContent("#stale"))
+		switch {
+		case age > 0 && !strings.Contains(stale, "has not been updated for 10 minutes"):
+			t.Errorf("a copy ten minutes old: note %q", stale)
+		case age == 0 && (strings.Contains(overall, "As of") || stale != ""):
+			t.Errorf("a fresh copy says %q / %q", overall, stale)
+		}
+		if age > 0 {
+			screenshot(t, ctx, "status-page-stale.png")
+		}
+		srv.Close()
+	}
 }

@@ -153,13 +153,17 @@ func TestDeploymentFiles(t *testing.T) {
 			case "Deployment":
 				checkDeployment(t, f, d, help, images)
 			case "Secret":
-				tokens = dig(d, "stringData").(map[string]any)
+				if name == "nines-probe-tokens" {
+					tokens = dig(d, "stringData").(map[string]any)
+				} else if k, _ := dig(d, "stringData", "pagerduty-routing-key").(string); name != "nines-watchdog" || len(k) != 32 {
+					t.Errorf("%s: Secret %s: want the probe tokens, or the watchdog's 32-character routing key", f, name)
+				}
 			case "ConfigMap":
 				nines = dig(d, "data", "nines.yaml").(string)
 			}
 		}
 	}
-	if kinds["Deployment"] != 8 || kinds["PodDisruptionBudget"] != 8 || kinds["Service"] != 1 || kinds["ConfigMap"] != 1 || kinds["Secret"] != 1 {
+	if kinds["Deployment"] != 8 || kinds["PodDisruptionBudget"] != 8 || kinds["Service"] != 1 || kinds["ConfigMap"] != 1 || kinds["Secret"] != 2 {
 		t.Errorf("kinds %v: want a controller and seven probe Deployments, each with a PodDisruptionBudget", kinds)
 	}
 	// The HA controller: several replicas on PostgreSQL, the database URL

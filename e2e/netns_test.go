@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
 )
 
 // netLab is a set of network namespaces made by a test: a hub, where the
@@ -168,4 +170,25 @@ func clientIn(ns string) *http.Client {
 		return c, err
 	}
 	return &http.Client{Transport: tr}
+}
+
+// installation lays out in dir the regions' tokens and a configuration
+// (configTmpl) that pages a PagerDuty stand-in, and starts in the hub
+// contentsvc on port and the stand-in on port+1. The stand-in closes when
+// the test ends.
+func (l *netLab) installation(dir string, port int) (cfgPath string, pd *pagerdutytest.Server) {
+	l.t.Helper()
+	rs, toks := layOutRegions(l.t, dir)
+	cs := fmt.Sprintf("%s:%d", hubAddr, port)
+	pd = pagerdutytest.NewOn(listenIn(l.t, l.hub, fmt.Sprintf("%s:%d", hubAddr, port+1)))
+	l.t.Cleanup(pd.Close)
+	cfgPath = filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, cs, pd.URL), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	if out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput(); err != nil {
+		l.t.Fatalf("validate: %v\n%s", err, out)
+	}
+	l.start(dir, l.hub, "contentsvc", "contentsvc", "--listen", cs, "--data", filepath.Join(dir, "cs"))
+	return cfgPath, pd
 }

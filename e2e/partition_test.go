@@ -5,13 +5,11 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nines-sre/nines/alerting/pagerdutytest"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -36,18 +34,8 @@ func TestCutOffProbesArePageless(t *testing.T) {
 	}
 	lab := newNetLab(t, "eu-frankfurt", "eu-london")
 	dir := t.TempDir()
-	rs, toks := layOutRegions(t, dir)
-	ctl, cs := hubAddr+":18080", hubAddr+":18081"
-	pd := pagerdutytest.NewOn(listenIn(t, lab.hub, hubAddr+":18082"))
-	defer pd.Close()
-	cfgPath := filepath.Join(dir, "nines.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, cs, pd.URL), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput(); err != nil {
-		t.Fatalf("validate: %v\n%s", err, out)
-	}
-	lab.start(dir, lab.hub, "contentsvc", "contentsvc", "--listen", cs, "--data", filepath.Join(dir, "cs"))
+	ctl := hubAddr + ":18080"
+	cfgPath, pd := lab.installation(dir, 18081)
 	controller := lab.start(dir, lab.hub, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
 	probes := map[string]*proc{}
 	for _, r := range regions {

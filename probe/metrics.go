@@ -15,9 +15,11 @@ type metrics struct {
 	controller  prometheus.Gauge
 	assignments prometheus.Gauge
 	isolated    prometheus.Counter
+	// watchdogPaging is 1 while this probe's watchdog page is open.
+	watchdogPaging prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, depth, silent func() float64) *metrics {
 	const ns, sub = "nines", "probe"
 	m := &metrics{
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "results_total",
@@ -40,9 +42,14 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 			Help: "Checks in the current assignment."}),
 		isolated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "isolated_failures_total",
 			Help: "Failures seen while this probe reached no controller and no other target, marked as its own network's (probe_isolated)."}),
+		watchdogPaging: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "watchdog_paging",
+			Help: "1 while this probe's watchdog has paged that no controller is reached, until it resolves."}),
 	}
 	reg.MustRegister(m.results, m.duration, m.lateness, m.skipped, m.shipped, m.batches, m.dropped, m.controller, m.assignments, m.isolated,
+		m.watchdogPaging,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "spool_depth",
-			Help: "Results waiting in the spool."}, depth))
+			Help: "Results waiting in the spool."}, depth),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "controller_silent_seconds",
+			Help: "Seconds since a controller last answered a heartbeat (or since the probe started, when none has)."}, silent))
 	return m
 }

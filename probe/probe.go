@@ -57,6 +57,9 @@ type Options struct {
 	// Now is the probe's clock: the scheduled times of its results, its
 	// heartbeats and its spool's ages; nil means time.Now.
 	Now func() time.Time
+	// Watchdog pages through PagerDuty when no controller is reached for
+	// a while (watchdog.go); without a routing key there is none.
+	Watchdog WatchdogOptions
 }
 
 // Probe is a running agent.
@@ -77,7 +80,8 @@ type Probe struct {
 	mu         sync.Mutex
 	assignment string
 	lastOK     time.Time
-	offset     *int64 // clock offset to the controller, ms; nil until measured
+	lostAt     time.Time // the first failed call to the controller since lastOK
+	offset     *int64    // clock offset to the controller, ms; nil until measured
 	started    time.Time
 	interval   time.Duration
 }
@@ -147,7 +151,7 @@ func Run(ctx context.Context, o Options) error {
 		started:  o.Now().UTC(),
 		interval: 10 * time.Second,
 	}
-	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) })
+	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) }, func() float64 { return p.now().Sub(p.lastReached()).Seconds() })
 	p.reach = newReach(p.now, func(ctx context.Context) error {
 		// Any answer, even an error status, shows the network reaches a
 		// controller.
@@ -182,9 +186,13 @@ func Run(ctx context.Context, o Options) error {
 	// Shutdown order: the scheduler waits for running checks, the spool
 	// writer then stores what they produced, and a last shipment goes out.
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); p.heartbeatLoop(ctx) }()
-	go func() { defer wg.Done(); p.shipLoop(ctx) }()
+	wg.Go(func() { p.heartbeatLoop(ctx) })
+	wg.Go(func() { p.shipLoop(ctx) })
+	if o.Watchdog.RoutingKey != "" {
+		wd := newWatchdog(p, o.Watchdog)
+		wg.Go(func() { wd.run(ctx) })
+		p.log.Info("watchdog armed", "after", wd.o.After, "dedup_key", wd.o.DedupKey)
+	}
 	written := make(chan struct{})
 	go func() { defer close(written); p.writeLoop() }()
 	p.log.Info("probe started", "controller", o.Controller, "spool", o.SpoolPath, "spooled", spool.Depth())
@@ -363,6 +371,11 @@ func (p *Probe) setReachable(ok bool) {
 		p.mu.Unlock()
 	} else {
 		p.m.controller.Set(0)
+		p.mu.Lock()
+		if !p.lostAt.After(p.lastOK) {
+			p.lostAt = p.now()
+		}
+		p.mu.Unlock()
 	}
 }
 

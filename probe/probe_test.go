@@ -395,7 +395,7 @@ func TestFailureSkipsTheWriteLinger(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	p := &Probe{opts: Options{BatchSize: 1000}, spool: s, m: newMetrics(prometheus.NewRegistry(), func() float64 { return 0 }),
+	p := &Probe{opts: Options{BatchSize: 1000}, spool: s, m: newMetrics(prometheus.NewRegistry(), func() float64 { return 0 }, func() float64 { return 0 }),
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), wake: make(chan struct{}, 1), queue: make(chan *model.Result, 8)}
 	done := make(chan struct{})
 	go func() { defer close(done); p.writeLoop() }()

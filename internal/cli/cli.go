@@ -86,7 +86,7 @@ func Version() string {
 // and the root of `nines-probe`, the probe alone in a smaller binary.
 func ProbeCommand(use string, g *Globals) *cobra.Command {
 	var o probe.Options
-	var tokenFile, debugAddr string
+	var tokenFile, debugAddr, pdKeyFile string
 	var maxProcs, gcPercent int
 	cmd := &cobra.Command{
 		Use:   use,
@@ -105,6 +105,18 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 				return fmt.Errorf("--token-file: %w", err)
 			}
 			o.Token = strings.TrimSpace(string(b))
+			if pdKeyFile != "" {
+				k, err := os.ReadFile(pdKeyFile)
+				if err != nil {
+					return fmt.Errorf("--watchdog-pagerduty-key-file: %w", err)
+				}
+				if o.Watchdog.RoutingKey = strings.TrimSpace(string(k)); len(o.Watchdog.RoutingKey) != 32 {
+					return fmt.Errorf("--watchdog-pagerduty-key-file: a PagerDuty routing key is 32 characters, got %d", len(o.Watchdog.RoutingKey))
+				}
+			}
+			if o.Watchdog.After <= 0 {
+				return fmt.Errorf("--watchdog-after: %s is not a positive duration", o.Watchdog.After)
+			}
 			if o.ProbeID == "" {
 				host, _ := os.Hostname()
 				o.ProbeID = host + "-" + o.Region
@@ -142,6 +154,10 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 	f.IntVar(&gcPercent, "gc-percent", 50, "heap growth that triggers garbage collection (GOGC wins when set); the probe's heap is mostly its schedule, and 50 keeps its footprint small at little CPU cost")
 	f.IntVar(&maxProcs, "max-procs", 1, "CPU cores the probe's Go runtime uses (GOMAXPROCS wins when set); a probe mostly waits on the network, and one core spares it the cost of waking threads across cores")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest wait between retries while the controller is away (default 15s)")
+	f.DurationVar(&o.Watchdog.After, "watchdog-after", 5*time.Minute, "page through PagerDuty after this long without reaching a controller (with --watchdog-pagerduty-key-file)")
+	f.StringVar(&pdKeyFile, "watchdog-pagerduty-key-file", "", "file holding the PagerDuty Events API v2 routing key the watchdog pages with; none: no watchdog")
+	f.StringVar(&o.Watchdog.EventsURL, "watchdog-pagerduty-url", "https://events.pagerduty.com", "PagerDuty Events API base URL (EU accounts: https://events.eu.pagerduty.com)")
+	f.StringVar(&o.Watchdog.DedupKey, "watchdog-dedup-key", "", "the installation's incident key, the same on every probe (default from the controller URL)")
 	DebugFlag(cmd, &debugAddr)
 	return cmd
 }
