@@ -135,10 +135,13 @@ func checkDown(topo Topology, r *config.Rule, s Snapshot, out map[string]Conditi
 		}
 		d := regionDetails(cs)
 		d["check"] = ch.ID
+		summary := fmt.Sprintf("%s is down: failing in %d of %d regions (%s)", ch.Name, len(cs.Failing), len(topo.CheckRegions(ch)),
+			strings.Join(cs.Failing, ", "))
+		if ch.Heartbeat != nil {
+			summary = fmt.Sprintf("%s is down: %s", ch.Name, cs.Messages[model.PushRegion])
+		}
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
-			Summary: fmt.Sprintf("%s is down: failing in %d of %d regions (%s)", ch.Name, len(cs.Failing), len(topo.CheckRegions(ch)),
-				strings.Join(cs.Failing, ", ")),
-			Component: topo.ComponentOf(ch.ID), Class: "check_down", Details: d}
+			Summary: summary, Component: topo.ComponentOf(ch.ID), Class: "check_down", Details: d}
 	}
 	for parent, children := range folded {
 		k := key(r.ID, parent)

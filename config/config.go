@@ -154,6 +154,8 @@ type Check struct {
 	TLS  *TLS  `yaml:"tls"`
 	CDN  *CDN  `yaml:"cdn"`
 	Flow *Flow `yaml:"flow"`
+	// Heartbeat is a push check's: the job reports in (heartbeat.go).
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
 
 	// cronPeriod is the time between two runs of a cron check, from its
 	// spec as parsed once at load.
@@ -163,11 +165,17 @@ type Check struct {
 // Period is the time between two runs of the check: its interval, or for
 // a cron check the gap between the spec's first two runs.
 func (ch *Check) Period() time.Duration {
-	if ch.Cron == "" {
+	if h := ch.Heartbeat; h != nil && h.Cron == "" {
+		return h.Period.D()
+	}
+	if ch.Cron == "" && ch.Heartbeat == nil {
 		return ch.Interval.D()
 	}
 	if ch.cronPeriod > 0 {
 		return ch.cronPeriod
+	}
+	if ch.Heartbeat != nil {
+		return cronPeriod(ch.Heartbeat.Cron)
 	}
 	return cronPeriod(ch.Cron) // a Check not loaded by Parse
 }
@@ -176,6 +184,12 @@ func (ch *Check) Period() time.Duration {
 // scheduled: two periods (one missed run is not silence), the timeout, and
 // five seconds of shipping. An older newest result says nothing.
 func (ch *Check) Fresh() time.Duration {
+	if h := ch.Heartbeat; h != nil {
+		// A ping speaks until the next is due; then the controller
+		// records the miss, backdated to the deadline (heartbeatSlack
+		// covers the time it takes to notice).
+		return ch.Period() + h.Grace.D() + heartbeatSlack
+	}
 	return 2*ch.Period() + ch.Timeout.D() + 5*time.Second
 }
 
@@ -247,6 +261,9 @@ func (c *Config) RegionIDs() []string { return c.regionIDs }
 
 // CheckRegions returns the regions that run ch; callers must not modify it.
 func (c *Config) CheckRegions(ch *Check) []string {
+	if ch.Heartbeat != nil {
+		return pushRegions
+	}
 	if len(ch.Regions) > 0 {
 		return ch.Regions
 	}
@@ -255,6 +272,9 @@ func (c *Config) CheckRegions(ch *Check) []string {
 
 // CheckQuorum returns the number of failing regions that confirm ch down.
 func (c *Config) CheckQuorum(ch *Check) int {
+	if ch.Heartbeat != nil {
+		return 1
+	}
 	if ch.Quorum > 0 {
 		return ch.Quorum
 	}

@@ -1,12 +1,16 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nines-sre/nines/configs"
+	"github.com/nines-sre/nines/model"
 )
 
 const minimal = `regions:
@@ -491,5 +495,25 @@ func TestCronPeriodParsedAtLoad(t *testing.T) {
 	}
 	if p := (&Check{Cron: "*/5 * * * *"}).Period(); p != 5*time.Minute {
 		t.Fatalf("a check not loaded by Parse: %s", p)
+	}
+}
+
+// nines demo --jobs puts the publish pipeline in the demo: a heartbeat
+// check, valid, with no warning.
+func TestDemoWithJobs(t *testing.T) {
+	raw := bytes.Replace(configs.Demo, configs.DemoJobsMarker, configs.DemoJobs, 1)
+	if bytes.Equal(raw, configs.Demo) {
+		t.Fatal("the marker is not in demo.yaml")
+	}
+	cfg, err := Parse(configs.DemoName, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Check("publish-pipeline")
+	if ch == nil || ch.Heartbeat == nil || len(cfg.Warnings) > 0 {
+		t.Fatalf("publish-pipeline %+v, warnings %v", ch, cfg.Warnings)
+	}
+	if regions := cfg.CheckRegions(ch); len(regions) != 1 || regions[0] != model.PushRegion || cfg.CheckQuorum(ch) != 1 {
+		t.Fatalf("regions %v quorum %d", regions, cfg.CheckQuorum(ch))
 	}
 }

@@ -24,16 +24,17 @@ type kindSpec interface {
 
 // kinds names every kind and finds its block in a check.
 var kinds = map[string]func(*Check) kindSpec{
-	"http": func(c *Check) kindSpec { return nilOr(c.HTTP) },
-	"tcp":  func(c *Check) kindSpec { return nilOr(c.TCP) },
-	"dns":  func(c *Check) kindSpec { return nilOr(c.DNS) },
-	"tls":  func(c *Check) kindSpec { return nilOr(c.TLS) },
-	"cdn":  func(c *Check) kindSpec { return nilOr(c.CDN) },
-	"flow": func(c *Check) kindSpec { return nilOr(c.Flow) },
+	"http":      func(c *Check) kindSpec { return nilOr(c.HTTP) },
+	"tcp":       func(c *Check) kindSpec { return nilOr(c.TCP) },
+	"dns":       func(c *Check) kindSpec { return nilOr(c.DNS) },
+	"tls":       func(c *Check) kindSpec { return nilOr(c.TLS) },
+	"cdn":       func(c *Check) kindSpec { return nilOr(c.CDN) },
+	"flow":      func(c *Check) kindSpec { return nilOr(c.Flow) },
+	"heartbeat": func(c *Check) kindSpec { return nilOr(c.Heartbeat) },
 }
 
 // kindNames lists the kinds for error messages.
-const kindNames = "http, tcp, dns, tls, cdn, flow"
+const kindNames = "http, tcp, dns, tls, cdn, flow, heartbeat"
 
 func nilOr[T any, P interface {
 	*T

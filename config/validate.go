@@ -168,16 +168,12 @@ func (v *validator) validate(c *Config, dir string) {
 			continue
 		}
 		if t.TokenFile != "" {
-			f := t.TokenFile
-			if !filepath.IsAbs(f) {
-				f = filepath.Join(dir, f)
-			}
-			b, err := os.ReadFile(f)
+			tok, err := readSecret(dir, t.TokenFile)
 			if err != nil {
 				v.add(p+".token_file", "cannot read: %v", err)
 				continue
 			}
-			t.Token = strings.TrimSpace(string(b))
+			t.Token = tok
 		}
 		if t.TokenSHA256 != "" {
 			h, err := hex.DecodeString(t.TokenSHA256)
@@ -250,6 +246,9 @@ func (v *validator) warnExpiryPages(c *Config) {
 }
 
 func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[string]bool, dir string) {
+	if ch.Kind == string(model.KindHeartbeat) {
+		v.validateHeartbeat(ch, p)
+	}
 	if ch.Interval.D() < 0 {
 		v.add(p+".interval", "must be positive")
 	} else if ch.Interval.D() > 0 && ch.Interval.D() < 1e9 {
@@ -295,4 +294,14 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 		}
 	}
 	v.validateKind(ch, p, dir)
+}
+
+// readSecret reads a secret from file f, relative to the configuration's
+// directory, without the white space around it.
+func readSecret(dir, f string) (string, error) {
+	if !filepath.IsAbs(f) {
+		f = filepath.Join(dir, f)
+	}
+	b, err := os.ReadFile(f)
+	return strings.TrimSpace(string(b)), err
 }

@@ -11,3 +11,12 @@ var Demo []byte
 
 // DemoName is the name errors give the embedded demo configuration.
 const DemoName = "configs/demo.yaml"
+
+// DemoJobs is configs/demo-jobs.yaml, the component `nines demo --jobs`
+// puts in place of DemoJobsMarker: the publish pipeline, a heartbeat check.
+//
+//go:embed demo-jobs.yaml
+var DemoJobs []byte
+
+// DemoJobsMarker is the line of demo.yaml that DemoJobs replaces.
+var DemoJobsMarker = []byte("  # nines demo --jobs adds configs/demo-jobs.yaml here: the publish pipeline, a heartbeat check.\n")

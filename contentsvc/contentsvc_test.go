@@ -128,7 +128,7 @@ func TestFaultsScopedToOneRegion(t *testing.T) {
 func TestBadFaultsNameTheField(t *testing.T) {
 	srv := newService(t)
 	for body, want := range map[string]string{
-		`{"target":"dns"}`:                              `target: "dns" is not segments, cdn or all`,
+		`{"target":"dns"}`:                              `target: "dns" is not segments, cdn, all or pipeline`,
 		`{"target":"cdn"}`:                              "set latency_ms, error_status or outage",
 		`{"target":"cdn","error_status":200}`:           "error_status: 200 is not a 4xx or 5xx status",
 		`{"target":"cdn","latency_ms":-1}`:              "latency_ms: -1 is outside",

@@ -34,16 +34,19 @@ const (
 	TargetSegments = "segments"
 	TargetCDN      = "cdn"
 	TargetAll      = "all"
+	// TargetPipeline is the publish pipeline (pipeline.go); "all" does
+	// not touch it.
+	TargetPipeline = "pipeline"
 )
 
 // validate names the first bad field.
 func (f *Fault) validate() error {
 	switch f.Target {
-	case TargetSegments, TargetCDN, TargetAll:
+	case TargetSegments, TargetCDN, TargetAll, TargetPipeline:
 	case "":
-		return fmt.Errorf("target: required (segments, cdn or all)")
+		return fmt.Errorf("target: required (segments, cdn, all or pipeline)")
 	default:
-		return fmt.Errorf("target: %q is not segments, cdn or all", f.Target)
+		return fmt.Errorf("target: %q is not segments, cdn, all or pipeline", f.Target)
 	}
 	switch {
 	case f.LatencyMS < 0 || f.LatencyMS > 120000:
@@ -137,7 +140,7 @@ func (fs *faults) match(target, region string) effect {
 	fs.expire()
 	var e effect
 	for _, f := range fs.m {
-		if f.Target != TargetAll && f.Target != target {
+		if f.Target != target && (f.Target != TargetAll || target == TargetPipeline) {
 			continue
 		}
 		if f.Region != "" && f.Region != region {

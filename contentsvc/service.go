@@ -38,6 +38,10 @@ type Options struct {
 	Segments []SegmentRule
 	Logger   *slog.Logger
 	Ready    chan<- string
+	// Heartbeat, when set, gives the URL of the heartbeat check the publish
+	// pipeline pings every PipelineEvery (default 1m); "" while unknown.
+	Heartbeat     func() string
+	PipelineEvery time.Duration
 }
 
 // Service is the running content service.
@@ -101,6 +105,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if o.Heartbeat != nil {
+		every := o.PipelineEvery
+		if every <= 0 {
+			every = time.Minute
+		}
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); s.runPipeline(pctx, every, o.Heartbeat) }()
+		defer func() { stop(); <-done }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

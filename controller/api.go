@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
+	"github.com/nines-sre/nines/controller/push"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
@@ -50,6 +52,9 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/api/v1/alerts/*", c.handleAlert, read)
 	e.POST("/api/v1/alerts/*", c.handleAck, c.authAPI)
 	e.POST("/api/v1/webhooks/pagerduty", c.handlePagerDutyWebhook)
+	// Heartbeat checks' pings: the key in the path is the credential.
+	e.Match([]string{http.MethodGet, http.MethodPost}, "/ping/:check/:key", c.handlePing)
+	e.Match([]string{http.MethodGet, http.MethodPost}, "/ping/:check/:key/:action", c.handlePing)
 
 	dash := echo.WrapHandler(c.dash)
 	e.GET("/", dash)
@@ -303,4 +308,26 @@ func (c *Controller) handleIngest(ec echo.Context) error {
 	}
 	c.ingest.Counted("200")
 	return ec.JSON(http.StatusOK, ack)
+}
+
+// handlePing takes a heartbeat check's ping (push.Ping): 200 "OK"; 404
+// alike for an unknown check, another kind and a wrong key; 429 past the
+// check's rate.
+func (c *Controller) handlePing(ec echo.Context) error {
+	r := ec.Request()
+	body, err := io.ReadAll(io.LimitReader(r.Body, push.MaxBody))
+	if err != nil {
+		return fail(ec, http.StatusBadRequest, "", "read body: "+err.Error())
+	}
+	err = c.push.Ping(r.Context(), ec.Param("check"), ec.Param("key"), ec.Param("action"), body)
+	switch {
+	case errors.Is(err, push.ErrNotFound):
+		return fail(ec, http.StatusNotFound, "", "not found")
+	case errors.Is(err, push.ErrTooMany):
+		ec.Response().Header().Set("Retry-After", "1")
+		return fail(ec, http.StatusTooManyRequests, "", "too many pings for this check")
+	case err != nil:
+		return err
+	}
+	return ec.String(http.StatusOK, "OK\n")
 }

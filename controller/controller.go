@@ -26,6 +26,7 @@ import (
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/pages"
+	"github.com/nines-sre/nines/controller/push"
 	"github.com/nines-sre/nines/controller/replica"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
@@ -111,6 +112,7 @@ type Controller struct {
 	ledger    *ledger.Ledger
 	published published
 	ingest    *ingest.Ingester
+	push      *push.Push
 }
 
 // New opens the store and builds a controller; it does not serve.
@@ -167,6 +169,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
 		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
+	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: c.newestPush, Stored: c.stored})
 	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
 		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
 	if el != nil {
@@ -209,6 +212,17 @@ func (c *Controller) stored(rs []model.Result) {
 	for _, r := range rs {
 		c.latest.Offer(r)
 	}
+}
+
+// newestPush is when the newest result of a heartbeat check was
+// scheduled.
+func (c *Controller) newestPush(check string) (at time.Time) {
+	c.latest.Regions(check, func(m map[string]*model.Result) {
+		if r := m[model.PushRegion]; r != nil {
+			at = r.Scheduled
+		}
+	})
+	return at
 }
 
 // Ledger returns the SLA read model.
@@ -273,6 +287,7 @@ func Run(ctx context.Context, o Options) error {
 		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.pages.Export) })
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
 		gen.Go(func() { c.alerts.Deadman(ctx, deadmanClient, c.metrics.deadman) })
+		gen.Go(func() { c.every(ctx, time.Second, false, "heartbeat misses", c.push.Misses) })
 	}
 	if c.elector == nil {
 		c.metrics.leader.Set(1)

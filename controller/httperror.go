@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,6 +59,10 @@ func (c *Controller) logFailures(next echo.HandlerFunc) echo.HandlerFunc {
 
 // logFailure logs an answer of status to ec's request, with attrs.
 func (c *Controller) logFailure(ec echo.Context, status int, attrs ...any) {
+	path := ec.Request().URL.Path
+	if strings.HasPrefix(ec.Path(), "/ping/") {
+		path = "/ping/" + ec.Param("check") + "/REDACTED" // the key is a credential
+	}
 	c.log.Error("request failed", append([]any{"method", ec.Request().Method, "route", ec.Path(),
-		"path", ec.Request().URL.Path, "status", status}, attrs...)...)
+		"path", path, "status", status}, attrs...)...)
 }

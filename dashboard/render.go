@@ -187,6 +187,10 @@ func appendMatrix(m []byte, p *StatusPage) []byte {
 		m = append(m, html.EscapeString(c.Name)...)
 		m = append(m, `</th>`...)
 		for _, cell := range c.Cells {
+			if cell.Status == "" { // no check of the component runs there
+				m = append(m, `<td class="muted" data-region="`+html.EscapeString(cell.Region)+`" title="not checked from this region">—</td>`...)
+				continue
+			}
 			m = append(m, `<td>`...)
 			m = appendBadge(m, cell.Status, `data-region="`+html.EscapeString(cell.Region)+`"`)
 			m = append(m, `</td>`...)

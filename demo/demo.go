@@ -3,6 +3,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,11 +32,23 @@ type Options struct {
 	DataDir          string
 	// ConfigFile replaces the embedded configs/demo.yaml when set.
 	ConfigFile string
-	Version    string
-	Logger     *slog.Logger
+	// Jobs adds the publish pipeline (configs/demo-jobs.yaml) to the
+	// embedded configuration: a heartbeat check that contentsvc's publish
+	// job reports in to. With ConfigFile, the job reports to the check
+	// publish-pipeline when that configuration has it.
+	Jobs    bool
+	Version string
+	Logger  *slog.Logger
 	// Out receives the URLs once everything listens.
 	Out io.Writer
 }
+
+// pipelineCheck is the heartbeat check contentsvc's publish pipeline
+// reports to, every pipelineEvery.
+const (
+	pipelineCheck = "publish-pipeline"
+	pipelineEvery = 20 * time.Second
+)
 
 // Run starts everything and stops it all when ctx is done.
 func Run(ctx context.Context, o Options) error {
@@ -62,10 +76,14 @@ func Run(ctx context.Context, o Options) error {
 		}()
 	}
 
+	// The publish pipeline's ping URL, once the controller listens.
+	var pipelineURL atomic.Value
+	pipelineURL.Store("")
 	csReady := make(chan string, 1)
 	start("contentsvc", func() error {
 		return contentsvc.Run(ctx, contentsvc.Options{Listen: o.ContentsvcListen, DataDir: filepath.Join(o.DataDir, "contentsvc"),
-			Logger: o.Logger.With("service", "contentsvc"), Ready: csReady})
+			Logger: o.Logger.With("service", "contentsvc"), Ready: csReady,
+			Heartbeat: func() string { return pipelineURL.Load().(string) }, PipelineEvery: pipelineEvery})
 	})
 	var csAddr string
 	select {
@@ -82,6 +100,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	raw, name := configs.Demo, configs.DemoName
+	if o.Jobs {
+		raw = bytes.Replace(raw, configs.DemoJobsMarker, configs.DemoJobs, 1)
+	}
 	if o.ConfigFile != "" {
 		b, err := os.ReadFile(o.ConfigFile)
 		if err != nil {
@@ -116,6 +137,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ctlURL := "http://" + ctlAddr
+	if ch := cfg.Check(pipelineCheck); ch != nil && ch.Heartbeat != nil {
+		pipelineURL.Store(ctlURL + "/ping/" + pipelineCheck + "/" + ch.Heartbeat.Key)
+	}
 	if err := os.WriteFile(filepath.Join(o.DataDir, "controller.url"), []byte(ctlURL+"\n"), 0o644); err != nil {
 		cancel()
 		wg.Wait()

@@ -206,7 +206,7 @@ func TestContentsvcFaultCLI(t *testing.T) {
 		t.Fatalf("with the fault: %d", resp.StatusCode)
 	}
 	if out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--target", "dns").CombinedOutput(); err == nil ||
-		!strings.Contains(string(out), `target: \"dns\" is not segments, cdn or all`) {
+		!strings.Contains(string(out), `target: \"dns\" is not segments, cdn, all or pipeline`) {
 		t.Fatalf("bad fault: %v %s", err, out)
 	}
 	if out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--clear").CombinedOutput(); err != nil {

@@ -24,12 +24,14 @@ const watchdogKey = "E2EWATCHDOGE2EWATCHDOGE2EWATCH01"
 // incident, every region's trigger folded into it), no sooner than the
 // watchdog delay, and the incident resolves once the controller is back.
 // NINES_E2E_WATCHDOG_AFTER and NINES_E2E_WATCHDOG_OUTAGE (default 5s and
-// 20s) lengthen it to the real thing.
+// 20s) lengthen it to the real thing; NINES_E2E_WATCHDOG_CUT (default
+// three delays) is how long the one probe is cut off.
 func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
 	after, outage := envDuration(t, "NINES_E2E_WATCHDOG_AFTER", 5*time.Second), envDuration(t, "NINES_E2E_WATCHDOG_OUTAGE", 20*time.Second)
+	cut := envDuration(t, "NINES_E2E_WATCHDOG_CUT", 3*after)
 	lab := newNetLab(t, "eu-london")
 	dir := t.TempDir()
 	ctl := hubAddr + ":18180"
@@ -76,9 +78,9 @@ func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 
 	// A probe cut off from everything pages nothing, then or after.
 	lab.setLink("eu-london", false)
-	testwait.Throughout(t, 3*after, "no watchdog page while eu-london's probe is cut off", noPage)
+	testwait.Throughout(t, cut, "no watchdog page while eu-london's probe is cut off", noPage)
 	lab.setLink("eu-london", true)
-	testwait.Throughout(t, 2*after, "no watchdog page after eu-london's heal", noPage)
+	testwait.Throughout(t, min(2*after, cut), "no watchdog page after eu-london's heal", noPage)
 
 	// The controller dies: one incident, no sooner than the delay.
 	killed := time.Now()

@@ -84,7 +84,14 @@ const (
 	KindTLS  Kind = "tls"
 	KindCDN  Kind = "cdn"
 	KindFlow Kind = "flow"
+	// KindHeartbeat is a push check: the job calls the controller, no
+	// probe runs it.
+	KindHeartbeat Kind = "heartbeat"
 )
+
+// PushRegion is where the results of heartbeat checks come from: the
+// controller receives the pings itself, so it is always heard from.
+const PushRegion = "push"
 
 // Check is one monitored target as a probe receives it in its assignment.
 type Check struct {

@@ -59,7 +59,7 @@ func controllerCmd(g *cli.Globals) *cobra.Command {
 
 func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	var o contentsvc.Options
-	var tokenFile, segmentsFile string
+	var tokenFile, segmentsFile, heartbeat string
 	cmd := &cobra.Command{
 		Use:   "contentsvc",
 		Short: "Run the content and segment service (the reference system under test)",
@@ -82,6 +82,9 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 				}
 			}
 			o.Logger = log
+			if heartbeat != "" {
+				o.Heartbeat = func() string { return heartbeat }
+			}
 			return contentsvc.Run(cmd.Context(), o)
 		},
 	}
@@ -89,6 +92,8 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.DataDir, "data", "contentsvc-data", "directory for published content")
 	cmd.Flags().StringVar(&tokenFile, "admin-token-file", "", "file holding the bearer token required on /admin and content changes (default: no token)")
 	cmd.Flags().StringVar(&segmentsFile, "segments", "", "YAML file of segment rules (default: beta, germany and canary)")
+	cmd.Flags().StringVar(&heartbeat, "pipeline-heartbeat", "", "a nines heartbeat check's ping URL (…/ping/CHECK/KEY) for the publish pipeline to report to")
+	cmd.Flags().DurationVar(&o.PipelineEvery, "pipeline-every", time.Minute, "how often the publish pipeline runs")
 	cmd.AddCommand(faultCmd())
 	return cmd
 }
@@ -117,6 +122,7 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.ContentsvcListen, "contentsvc-listen", "127.0.0.1:0", "contentsvc address (port 0 picks a free one)")
 	cmd.Flags().StringVar(&o.DataDir, "data", "nines-demo-data", "directory for the database, spools and content")
 	cmd.Flags().StringVar(&o.ConfigFile, "config", "", "configuration to run instead of the embedded configs/demo.yaml")
+	cmd.Flags().BoolVar(&o.Jobs, "jobs", false, "add the publish pipeline: a heartbeat check that contentsvc's publish job reports in to (scenario job-stalled)")
 	cmd.Flags().StringVar(&scenario, "scenario", "", "stage an incident on the demo running with the same --data: "+strings.Join(demo.ScenarioNames(), ", ")+", or clear")
 	cmd.Flags().DurationVar(&scenarioFor, "for", 10*time.Minute, "how long a staged scenario lasts before it clears itself (0: until cleared)")
 	return cmd

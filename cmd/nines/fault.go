@@ -57,7 +57,7 @@ func faultCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&url, "url", "http://127.0.0.1:8081", "contentsvc base URL")
 	f.StringVar(&token, "token", "", "admin bearer token, when contentsvc requires one")
-	f.StringVar(&target, "target", "all", "segments, cdn or all")
+	f.StringVar(&target, "target", "all", "segments, cdn, all (not the pipeline) or pipeline (the publish job)")
 	f.StringVar(&region, "region", "", "only requests from this probe region (X-Nines-Region); empty: every region")
 	f.DurationVar(&latency, "latency", 0, "added latency")
 	f.IntVar(&status, "status", 0, "answer with this 4xx or 5xx status")

@@ -10,6 +10,7 @@ import (
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/model"
 )
 
 // ProbeState is what the controller knows of one probe agent: its last
@@ -127,7 +128,9 @@ func (g *Registry) HealthyAt(region string, t time.Time, gap time.Duration) bool
 // HealthyAtFor is HealthyAt with the unhealthy threshold of cfg.
 func (g *Registry) HealthyAtFor(cfg *config.Config) sla.HealthyAt {
 	gap := cfg.UnhealthyAfter()
-	return func(region string, t time.Time) bool { return g.HealthyAt(region, t, gap) }
+	return func(region string, t time.Time) bool {
+		return region == model.PushRegion || g.HealthyAt(region, t, gap)
+	}
 }
 
 // PruneHealth forgets the spans that ended before before.
@@ -158,11 +161,12 @@ func (g *Registry) Snapshot() []ProbeState {
 }
 
 // HealthyRegions returns the regions with at least one probe heard from
-// within unhealthyAfter.
+// within unhealthyAfter, and the push region (heartbeat checks), which the
+// controller hears itself.
 func (g *Registry) HealthyRegions(now time.Time, unhealthyAfter time.Duration) map[string]bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := map[string]bool{}
+	out := map[string]bool{model.PushRegion: true}
 	for _, p := range g.probes {
 		if now.Sub(p.LastHeartbeat) <= unhealthyAfter {
 			out[p.Region] = true

@@ -112,6 +112,9 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 			}
 			err = fmt.Errorf("check: %q is not in the configuration", r.Check)
 		}
+		if ch := cfg.Check(r.Check); err == nil && ch != nil && ch.Heartbeat != nil {
+			err = fmt.Errorf("check: %q is a heartbeat check: its results are its pings", r.Check)
+		}
 		if err == nil && r.Scheduled.Sub(now) > maxFuture {
 			err = fmt.Errorf("scheduled: %s is more than %s ahead of the controller's clock", r.Scheduled.Format(time.RFC3339), maxFuture)
 		}

@@ -83,6 +83,9 @@ func Judge(cfg *config.Config, ch *config.Check, l *Latest, healthy map[string]b
 	if v.Reason == sla.ReasonStale {
 		v.Reason = "stale edge: " + strings.Join(stale, ", ") + " served other content than most regions"
 	}
+	if rv := v.Regions[model.PushRegion]; ch.Heartbeat != nil && v.Status == model.StatusDown && rv.Result != nil {
+		v.Reason = rv.Result.Message // late, or the job's own words on /fail
+	}
 	if cfg.InMaintenance(ch.ID, now) {
 		v.Status, v.Reason = model.StatusMaintenance, "in a maintenance window"
 	}

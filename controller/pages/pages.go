@@ -159,12 +159,20 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 		}
 		// The region matrix: the worst of what each region says of the
 		// component's checks, as the status API says it.
+		// A region none of them runs in (heartbeat checks report in to
+		// the controller) has no say.
 		for _, r := range st.Regions {
 			regional := make([]model.Status, 0, len(comp.Checks))
 			for _, ch := range comp.Checks {
-				regional = append(regional, ch.Regions[r.ID].Status)
+				if rv, ok := ch.Regions[r.ID]; ok {
+					regional = append(regional, rv.Status)
+				}
 			}
-			cc.Cells = append(cc.Cells, dashboard.Cell{Region: r.ID, Status: string(live.Worst(regional))})
+			cell := dashboard.Cell{Region: r.ID}
+			if len(regional) > 0 {
+				cell.Status = string(live.Worst(regional))
+			}
+			cc.Cells = append(cc.Cells, cell)
 		}
 		if statusRank[cc.Status] > statusRank[p.Status] {
 			p.Status = cc.Status
