@@ -169,7 +169,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
 		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
-	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: c.newestPush, Stored: c.stored})
+	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored})
 	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
 		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
 	if el != nil {
@@ -212,17 +212,6 @@ func (c *Controller) stored(rs []model.Result) {
 	for _, r := range rs {
 		c.latest.Offer(r)
 	}
-}
-
-// newestPush is when the newest result of a heartbeat check was
-// scheduled.
-func (c *Controller) newestPush(check string) (at time.Time) {
-	c.latest.Regions(check, func(m map[string]*model.Result) {
-		if r := m[model.PushRegion]; r != nil {
-			at = r.Scheduled
-		}
-	})
-	return at
 }
 
 // Ledger returns the SLA read model.

@@ -3,6 +3,7 @@ package live
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nines-sre/nines/model"
 )
@@ -70,3 +71,14 @@ func (l *Latest) Regions(check string, fn func(map[string]*model.Result)) {
 // Flips counts the results that became their region's newest saying
 // something else than the one they replaced.
 func (l *Latest) Flips() uint64 { return l.flips.Load() }
+
+// Newest is when the newest result of check in region was scheduled (zero
+// when there is none).
+func (l *Latest) Newest(check, region string) time.Time {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if r := l.m[check][region]; r != nil {
+		return r.Scheduled
+	}
+	return time.Time{}
+}

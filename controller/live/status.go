@@ -2,7 +2,10 @@ package live
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/config"
@@ -88,6 +91,51 @@ type Query struct {
 	Components, Checks map[string]bool
 	Limit              int
 	Cursor             string
+}
+
+// maxLimit bounds a page of components.
+const maxLimit = 1000
+
+// ParseQuery reads a status query from URL parameters: component= and
+// check= (repeated or comma-separated) keep those, limit= and cursor= page
+// the components, view=compact asks for the verdicts alone.
+func ParseQuery(params url.Values) (q Query, compact bool, _ *QueryError) {
+	list := func(name string) map[string]bool {
+		var m map[string]bool
+		for _, v := range params[name] {
+			for _, id := range strings.Split(v, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					if m == nil {
+						m = map[string]bool{}
+					}
+					m[id] = true
+				}
+			}
+		}
+		return m
+	}
+	q.Components, q.Checks = list("component"), list("check")
+	switch v := params.Get("view"); v {
+	case "", "full":
+	case "compact":
+		compact = true
+	default:
+		return q, false, &QueryError{Field: "view", Msg: fmt.Sprintf("%q is not a view: full or compact", v)}
+	}
+	if v := params.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return q, false, &QueryError{Field: "limit", Msg: fmt.Sprintf("%q is not a number of components from 1 to %d", v, maxLimit)}
+		}
+		q.Limit = n
+	}
+	q.Cursor = params.Get("cursor")
+	return q, compact, nil
+}
+
+// Whole says the query asks for the whole document.
+func (q Query) Whole() bool {
+	return q.Components == nil && q.Checks == nil && q.Limit == 0 && q.Cursor == ""
 }
 
 // QueryError names what in a query cannot be answered.
