@@ -53,8 +53,8 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.POST("/api/v1/alerts/*", c.handleAck, c.authAPI)
 	e.POST("/api/v1/webhooks/pagerduty", c.handlePagerDutyWebhook)
 	// Heartbeat checks' pings: the key in the path is the credential.
-	e.Match([]string{http.MethodGet, http.MethodPost}, "/ping/:check/:key", c.handlePing)
-	e.Match([]string{http.MethodGet, http.MethodPost}, "/ping/:check/:key/:action", c.handlePing)
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/ping/:check/:key", c.handlePing)
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/ping/:check/:key/:action", c.handlePing)
 
 	dash := echo.WrapHandler(c.dash)
 	e.GET("/", dash)

@@ -52,6 +52,9 @@ func TestHeartbeatCheckLife(t *testing.T) {
 	if st, _ := status(); st != model.StatusUp {
 		t.Fatalf("after a ping: %s", st)
 	}
+	if resp, _ := h.do("HEAD", "/ping/nightly/"+pushKey, "", nil); resp.StatusCode != 200 {
+		t.Fatalf("a HEAD ping: %d", resp.StatusCode)
+	}
 	_, notFound := ping("/ping/nightly/wrong-key-0123456789", "")
 	for _, path := range []string{"/ping/nightly/wrong-key-0123456789", "/ping/nope/" + pushKey, "/ping/api-health/" + pushKey,
 		"/ping/nightly/" + pushKey + "/restart"} {
