@@ -46,6 +46,9 @@ type Maintenance struct {
 	// recurrence.
 	Every    string   `yaml:"every"`
 	Duration Duration `yaml:"duration"`
+	// Announce shows the window on the status page, in its feeds and to
+	// its subscribers ahead of time, as scheduled maintenance.
+	Announce bool `yaml:"announce"`
 
 	start, end time.Time
 	sched      cron.Schedule

@@ -54,6 +54,40 @@ func (f *fakeSource) Acknowledge(_ context.Context, key, by string) error {
 	f.acked = append(f.acked, key+" by "+by)
 	return nil
 }
+
+// sampleIncident is incident 7 of sampleHistory: opened, updated,
+// resolved after 42 minutes.
+func sampleIncident() Incident {
+	t0 := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	done := t0.Add(42 * time.Minute)
+	return Incident{ID: 7, Component: "api", Title: "API errors", Status: "resolved", Impact: "major", StartedAt: t0, ResolvedAt: &done,
+		Updates: []IncidentUpdate{{At: done, Status: "resolved", Body: "Recovered & <fixed>"}, {At: t0.Add(10 * time.Minute), Status: "identified", Body: "A bad deploy"},
+			{At: t0, Status: "investigating", Body: "Errors in 3 of 3 regions"}}}
+}
+
+func sampleHistory() *HistoryPage {
+	u := 0.9991
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 12, 10, 2, 0, 0, 0, time.UTC)
+	return &HistoryPage{Title: "Example", GeneratedAt: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC),
+		Months: []HistoryMonth{
+			{Month: nov.AddDate(0, 1, 0), Incidents: []Incident{}, Uptime: []MonthUptime{{Component: "api", Name: "API"}}},
+			{Month: nov, Incidents: []Incident{sampleIncident()}, Uptime: []MonthUptime{{Component: "api", Name: "API", Uptime: &u}},
+				Maintenance: []Announced{{ID: "db-1762000000", Name: "Database upgrade", Status: "completed", Start: nov.AddDate(0, 0, 5), End: nov.AddDate(0, 0, 5).Add(time.Hour), Components: []string{"API"}}}},
+		},
+		Ahead: []Announced{{ID: "db-1765332000", Name: "Database upgrade", Status: "scheduled", Start: start, End: start.Add(time.Hour), Components: []string{"API"}}}}
+}
+
+func (f *fakeSource) History(context.Context) (*HistoryPage, error) { return sampleHistory(), nil }
+
+func (f *fakeSource) Incident(_ context.Context, id int64) (*Incident, error) {
+	if id != 7 {
+		return nil, nil
+	}
+	in := sampleIncident()
+	return &in, nil
+}
+
 func (f *fakeSource) UpdateIncident(_ context.Context, id int64, status, body, by string) error {
 	f.updates = append(f.updates, fmt.Sprintf("%d %s %s %s", id, status, body, by))
 	return nil

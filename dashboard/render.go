@@ -32,9 +32,12 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"overall": func(s string) string { return overallText[s] },
-	"ftime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"overall":   func(s string) string { return overallText[s] },
+	"ftime":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"rfc3339":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"month":     func(t time.Time) string { return t.UTC().Format("2006-01") },
+	"monthname": func(t time.Time) string { return t.UTC().Format("January 2006") },
+	"lasted":    lasted,
 	"uptime": func(v *float64) string {
 		if v == nil {
 			return "no data"
@@ -276,4 +279,16 @@ func badgeSVG(label, value, color string) []byte {
 		`<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11"><text x="5" y="14">%s</text><text x="%d" y="14">%s</text></g></svg>`,
 		lw+vw, template.HTMLEscapeString(label), value, template.HTMLEscapeString(label), value, lw, lw, vw, color,
 		template.HTMLEscapeString(label), lw+5, value))
+}
+
+// lasted says how long a resolved incident lasted ("" while it is open).
+func lasted(in Incident) string {
+	if in.ResolvedAt == nil {
+		return ""
+	}
+	d := in.ResolvedAt.Sub(in.StartedAt).Round(time.Minute)
+	if d < time.Minute {
+		return "under a minute"
+	}
+	return strings.TrimSuffix(d.String(), "0s")
 }

@@ -35,6 +35,43 @@ type StatusPage struct {
 	Regions     []Region    `json:"regions"`
 	Components  []Component `json:"components"`
 	Incidents   []Incident  `json:"incidents"`
+	// Announced is the announced maintenance ahead and in progress.
+	Announced []Announced `json:"scheduled_maintenance"`
+}
+
+// Announced is an announced maintenance window's occurrence.
+type Announced struct {
+	ID         string    `json:"id"` // the window's id and start, unique
+	Name       string    `json:"name"`
+	Status     string    `json:"status"` // scheduled, in_progress, completed
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Components []string  `json:"components"` // names
+}
+
+// HistoryPage is /history: the past by month, newest first.
+type HistoryPage struct {
+	Title       string         `json:"title"`
+	GeneratedAt time.Time      `json:"generated_at"`
+	Months      []HistoryMonth `json:"months"`
+	// Ahead is the announced maintenance ahead and in progress.
+	Ahead []Announced `json:"scheduled_maintenance"`
+}
+
+// HistoryMonth is one calendar month (UTC) of the history.
+type HistoryMonth struct {
+	Month       time.Time     `json:"month"`
+	Incidents   []Incident    `json:"incidents"`
+	Maintenance []Announced   `json:"maintenance"`
+	Uptime      []MonthUptime `json:"uptime"`
+}
+
+// MonthUptime is one component's availability over a month: good over
+// valid minutes, nil without any.
+type MonthUptime struct {
+	Component string   `json:"component"`
+	Name      string   `json:"name"`
+	Uptime    *float64 `json:"uptime"`
 }
 
 // Region is a probe region and whether its probes are heard from.
@@ -229,4 +266,8 @@ type Source interface {
 	AlertPage(ctx context.Context, key string) (*AlertPage, error)
 	Acknowledge(ctx context.Context, key, by string) error
 	UpdateIncident(ctx context.Context, id int64, status, body, by string) error
+	// History returns the past months; Incident one incident, nil when
+	// there is no such incident.
+	History(ctx context.Context) (*HistoryPage, error)
+	Incident(ctx context.Context, id int64) (*Incident, error)
 }

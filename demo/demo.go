@@ -112,9 +112,16 @@ func Run(ctx context.Context, o Options) error {
 		}
 		raw, name = b, o.ConfigFile
 	}
+	// The announced maintenance: tomorrow, 02:00-03:00 UTC.
+	tomorrow := time.Now().UTC().Truncate(24 * time.Hour).Add(24*time.Hour + 2*time.Hour)
 	cfg, err := config.ParseWith(name, raw, func(k string) (string, bool) {
-		if k == "NINES_CONTENTSVC_URL" {
+		switch k {
+		case "NINES_CONTENTSVC_URL":
 			return csURL, true
+		case "NINES_DEMO_MAINTENANCE_START":
+			return tomorrow.Format(time.RFC3339), true
+		case "NINES_DEMO_MAINTENANCE_END":
+			return tomorrow.Add(time.Hour).Format(time.RFC3339), true
 		}
 		return os.LookupEnv(k)
 	})

@@ -87,7 +87,7 @@ func pageWord(statuses []string) string {
 var statusRank = map[string]int{"unknown": 0, "maintenance": 1, "up": 2, "degraded": 3, "down": 4}
 
 // openIncident finds the open incidents of the status page.
-var openIncident = regexp.MustCompile(`<article class="incident" id="incident-\d+">\n<strong>[^<]*</strong> <span class="badge s-down">`)
+var openIncident = regexp.MustCompile(`<article class="incident" id="incident-\d+">\n<strong><a href="/incidents/\d+">[^<]*</a></strong> <span class="badge s-down">`)
 
 // disagreements compares every surface with the status API at one moment;
 // parents maps a check to the check it depends on (its incident folds into

@@ -176,6 +176,29 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	screenshot(t, ctx, "sre-view-acknowledged.png")
 	post(t, "http://"+cs+"/admin/faults", "")
 
+	// The announced maintenance (the demo's, tomorrow) on the status page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(".maintenance")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(".maintenance")); !strings.Contains(txt, "CDN cache upgrade") || !strings.Contains(txt, "Scheduled") {
+		t.Errorf("the announced maintenance says %q", txt)
+	}
+	screenshot(t, ctx, "status-page-maintenance.png")
+	// The history lists the outage's incident; its link opens its timeline.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/history"), chromedp.WaitVisible(".month .incident a")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(".month")); !strings.Contains(txt, "Segments API is down") {
+		t.Errorf("this month's history says %q", txt)
+	}
+	screenshot(t, ctx, "history.png")
+	if err := chromedp.Do(ctx, chromedp.Click(".month .incident a"), chromedp.WaitVisible("#incident-status")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(".timeline")); !strings.Contains(txt, "investigating") {
+		t.Errorf("the incident's timeline says %q", txt)
+	}
+	screenshot(t, ctx, "incident.png")
 }
 
 // staleSource gives an exported page of a fixed status document.

@@ -32,6 +32,7 @@ type Store interface {
 	RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error)
 	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
 	Incidents(ctx context.Context, since time.Time) ([]store.Incident, error)
+	IncidentByID(ctx context.Context, id int64) (*store.Incident, error)
 	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
@@ -178,6 +179,9 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 			p.Status = cc.Status
 		}
 		p.Components = append(p.Components, cc)
+	}
+	for _, w := range announced(cfg, now, now.Add(30*24*time.Hour), now) {
+		p.Announced = append(p.Announced, w.Announced)
 	}
 	incs, err := o.Store.Incidents(ctx, now.Add(-14*24*time.Hour))
 	if err != nil {

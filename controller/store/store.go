@@ -88,6 +88,9 @@ type Store interface {
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	Incidents(ctx context.Context, since time.Time) ([]Incident, error)
+	// IncidentByID returns one incident with its updates, newest first;
+	// nil when there is none.
+	IncidentByID(ctx context.Context, id int64) (*Incident, error)
 
 	// SaveProbe records a probe's latest heartbeat; Probes returns those
 	// heard from since since, so that every controller replica knows every

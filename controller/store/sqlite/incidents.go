@@ -72,8 +72,22 @@ func (s *Store) IncidentForAlert(ctx context.Context, alertKey string, alertSeq 
 // Incidents returns the incidents open now or started since since, newest
 // first, with their updates, in two queries.
 func (s *Store) Incidents(ctx context.Context, since time.Time) ([]store.Incident, error) {
+	return s.incidents(ctx, `resolved_at IS NULL OR started_at >= ? ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
+}
+
+// IncidentByID returns one incident with its updates; nil when there is
+// none.
+func (s *Store) IncidentByID(ctx context.Context, id int64) (*store.Incident, error) {
+	out, err := s.incidents(ctx, `id = ?`, id)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]store.Incident, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
-		WHERE resolved_at IS NULL OR started_at >= ? ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
+		WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}

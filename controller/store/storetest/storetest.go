@@ -526,6 +526,13 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	if later, _ := s.Incidents(ctx, t0.Add(time.Hour)); len(later) != 0 {
 		t.Fatalf("resolved incidents started before since: %+v", later)
 	}
+	// One incident by its id, however old: the page feeds link to.
+	if one, err := s.IncidentByID(ctx, id); err != nil || one == nil || one.Title != "api down" || len(one.Updates) != 3 || one.Updates[0].Status != "resolved" {
+		t.Fatalf("incident %d: %+v %v", id, one, err)
+	}
+	if none, err := s.IncidentByID(ctx, id+1000); none != nil || err != nil {
+		t.Fatalf("no such incident: %+v %v", none, err)
+	}
 }
 
 func heartbeats(t *testing.T, open func() (store.Store, error)) {

@@ -1,0 +1,322 @@
+package pages
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/model"
+)
+
+// Statuspage's public read API (v2): the same page, components, incidents
+// and maintenance as the status page, in Statuspage's field names and
+// values, so that existing widgets and clients read nines. Where nines
+// knows more than the vocabulary says (no data yet), a field of its own
+// says it beside the Statuspage one.
+
+// V2Page is the page object every v2 document carries.
+type V2Page struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	URL       string    `json:"url"`
+	TimeZone  string    `json:"time_zone"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// V2Status is the page's rollup.
+type V2Status struct {
+	Indicator   string `json:"indicator"` // none, minor, major, critical, maintenance
+	Description string `json:"description"`
+}
+
+// V2Component is a component in Statuspage's shape.
+type V2Component struct {
+	ID                 string    `json:"id"`
+	Name               string    `json:"name"`
+	Status             string    `json:"status"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+	Position           int       `json:"position"`
+	Description        *string   `json:"description"`
+	Showcase           bool      `json:"showcase"`
+	StartDate          *string   `json:"start_date"`
+	GroupID            *string   `json:"group_id"`
+	PageID             string    `json:"page_id"`
+	Group              bool      `json:"group"`
+	OnlyShowIfDegraded bool      `json:"only_show_if_degraded"`
+	// NinesStatus is nines' own word when Status cannot say it: no_data
+	// (nothing known yet) shows as operational in Status.
+	NinesStatus string `json:"nines_status,omitempty"`
+}
+
+// V2Affected is a component an incident update touched.
+type V2Affected struct {
+	Code      string `json:"code"`
+	Name      string `json:"name"`
+	OldStatus string `json:"old_status"`
+	NewStatus string `json:"new_status"`
+}
+
+// V2Update is one entry of an incident's timeline.
+type V2Update struct {
+	ID                 string       `json:"id"`
+	Status             string       `json:"status"`
+	Body               string       `json:"body"`
+	IncidentID         string       `json:"incident_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	DisplayAt          time.Time    `json:"display_at"`
+	AffectedComponents []V2Affected `json:"affected_components"`
+}
+
+// V2Incident is an incident, or (with ScheduledFor) a scheduled
+// maintenance, in Statuspage's shape.
+type V2Incident struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	Impact          string        `json:"impact"`
+	Shortlink       string        `json:"shortlink"`
+	CreatedAt       time.Time     `json:"created_at"`
+	UpdatedAt       time.Time     `json:"updated_at"`
+	MonitoringAt    *time.Time    `json:"monitoring_at"`
+	ResolvedAt      *time.Time    `json:"resolved_at"`
+	StartedAt       time.Time     `json:"started_at"`
+	PageID          string        `json:"page_id"`
+	IncidentUpdates []V2Update    `json:"incident_updates"`
+	Components      []V2Component `json:"components"`
+	ScheduledFor    *time.Time    `json:"scheduled_for,omitempty"`
+	ScheduledUntil  *time.Time    `json:"scheduled_until,omitempty"`
+}
+
+// V2Summary is /api/v2/summary.json.
+type V2Summary struct {
+	Page                  V2Page        `json:"page"`
+	Status                V2Status      `json:"status"`
+	Components            []V2Component `json:"components"`
+	Incidents             []V2Incident  `json:"incidents"`
+	ScheduledMaintenances []V2Incident  `json:"scheduled_maintenances"`
+}
+
+// v2Indicators maps the page's status to Statuspage's indicator and its
+// description.
+var v2Indicators = map[string]V2Status{
+	dashboard.Operational:         {"none", "All Systems Operational"},
+	dashboard.NoData:              {"none", "No Data Yet"},
+	dashboard.DegradedPerformance: {"minor", "Minor Service Outage"},
+	dashboard.PartialOutage:       {"major", "Partial System Outage"},
+	dashboard.MajorOutage:         {"critical", "Major Service Outage"},
+	dashboard.UnderMaintenance:    {"maintenance", "Service Under Maintenance"},
+}
+
+// v2 gathers what every v2 document is made of.
+type v2 struct {
+	page       V2Page
+	status     V2Status
+	components []V2Component
+	byID       map[string]V2Component
+	cfg        *config.Config
+	now        time.Time
+}
+
+func (s *Source) v2(ctx context.Context) (*v2, error) {
+	o := s.o
+	cfg := o.Config()
+	st, err := o.Published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d := &v2{cfg: cfg, now: o.Now().UTC(), byID: map[string]V2Component{}}
+	d.page = V2Page{ID: pageID(cfg), Name: pageName(cfg), URL: strings.TrimRight(cfg.Alerting.DashboardURL, "/"), TimeZone: "Etc/UTC",
+		UpdatedAt: st.GeneratedAt.UTC()}
+	worst := dashboard.Operational
+	for i, comp := range st.Components {
+		conf := cfg.Component(comp.ID)
+		if conf == nil {
+			continue
+		}
+		statuses := make([]model.Status, 0, len(comp.Checks))
+		for _, ch := range comp.Checks {
+			statuses = append(statuses, ch.Status)
+		}
+		status := componentStatus(statuses)
+		if statusRank[status] > statusRank[worst] {
+			worst = status
+		}
+		c := V2Component{ID: comp.ID, Name: comp.Name, Status: status, CreatedAt: st.GeneratedAt.UTC(), UpdatedAt: st.GeneratedAt.UTC(),
+			Position: i + 1, PageID: d.page.ID}
+		if conf.Description != "" {
+			desc := conf.Description
+			c.Description = &desc
+		}
+		if status == dashboard.NoData {
+			c.Status, c.NinesStatus = dashboard.Operational, dashboard.NoData
+		}
+		d.components = append(d.components, c)
+		d.byID[c.ID] = c
+	}
+	if d.components == nil {
+		d.components = []V2Component{}
+	}
+	d.status = v2Indicators[worst]
+	return d, nil
+}
+
+// pageID names the page: its dashboard URL's host, or nines.
+func pageID(cfg *config.Config) string {
+	if h := strings.TrimPrefix(strings.TrimPrefix(cfg.Alerting.DashboardURL, "https://"), "http://"); h != "" {
+		return strings.TrimRight(h, "/")
+	}
+	return "nines"
+}
+
+func pageName(cfg *config.Config) string {
+	if cfg.Dashboard.Title != "" {
+		return cfg.Dashboard.Title
+	}
+	return "nines"
+}
+
+// incident converts a status page incident.
+func (d *v2) incident(in store.Incident) V2Incident {
+	id := strconv.FormatInt(in.ID, 10)
+	v := V2Incident{ID: id, Name: in.Title, Status: in.Status, Impact: in.Impact, Shortlink: d.page.URL + IncidentPath(in.ID),
+		CreatedAt: in.StartedAt.UTC(), UpdatedAt: in.StartedAt.UTC(), StartedAt: in.StartedAt.UTC(), ResolvedAt: in.ResolvedAt,
+		PageID: d.page.ID, IncidentUpdates: []V2Update{}, Components: []V2Component{}}
+	comp, known := d.byID[in.Component]
+	if known {
+		v.Components = append(v.Components, comp)
+	}
+	// Newest first, as the store keeps them and Statuspage lists them.
+	for k, u := range in.Updates {
+		at := u.At.UTC()
+		upd := V2Update{ID: id + "-" + strconv.Itoa(len(in.Updates)-k), Status: u.Status, Body: u.Body, IncidentID: id, CreatedAt: at, UpdatedAt: at,
+			DisplayAt: at, AffectedComponents: []V2Affected{}}
+		if known {
+			newStatus := dashboard.MajorOutage
+			if in.Impact == "major" {
+				newStatus = dashboard.PartialOutage
+			}
+			if u.Status == "resolved" {
+				newStatus = dashboard.Operational
+			}
+			upd.AffectedComponents = append(upd.AffectedComponents, V2Affected{Code: comp.ID, Name: comp.Name, OldStatus: comp.Status, NewStatus: newStatus})
+		}
+		v.IncidentUpdates = append(v.IncidentUpdates, upd)
+		if at.After(v.UpdatedAt) {
+			v.UpdatedAt = at
+		}
+		if u.Status == "monitoring" {
+			v.MonitoringAt = &at // the earliest, as the loop goes back in time
+		}
+	}
+	return v
+}
+
+// IncidentPath is where an incident's own page is.
+func IncidentPath(id int64) string { return "/incidents/" + strconv.FormatInt(id, 10) }
+
+// maintenances are the announced maintenance windows' occurrences in
+// progress or ahead (within 30 days), soonest first.
+func (d *v2) maintenances(upcoming, active bool) []V2Incident {
+	out := []V2Incident{}
+	for _, w := range announced(d.cfg, d.now, d.now.Add(30*24*time.Hour), d.now) {
+		if (w.Status == "scheduled" && !upcoming) || (w.Status == "in_progress" && !active) || w.Status == "completed" {
+			continue
+		}
+		start, end := w.Start, w.End
+		v := V2Incident{ID: w.ID, Name: w.Name, Status: w.Status, Impact: "maintenance", Shortlink: d.page.URL + "/",
+			CreatedAt: start, UpdatedAt: start, StartedAt: start, PageID: d.page.ID, ScheduledFor: &start, ScheduledUntil: &end,
+			IncidentUpdates: []V2Update{{ID: w.ID + "-1", Status: "scheduled", Body: w.Name, IncidentID: w.ID, CreatedAt: start,
+				UpdatedAt: start, DisplayAt: start, AffectedComponents: []V2Affected{}}}, Components: []V2Component{}}
+		for _, id := range w.componentIDs {
+			if c, ok := d.byID[id]; ok {
+				v.Components = append(v.Components, c)
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// V2Status is /api/v2/status.json.
+func (s *Source) V2Status(ctx context.Context) (any, error) {
+	d, err := s.v2(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"page": d.page, "status": d.status}, nil
+}
+
+// V2Components is /api/v2/components.json.
+func (s *Source) V2Components(ctx context.Context) (any, error) {
+	d, err := s.v2(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"page": d.page, "components": d.components}, nil
+}
+
+// V2Incidents is /api/v2/incidents.json (the last 50, newest first), or
+// with unresolved /api/v2/incidents/unresolved.json.
+func (s *Source) V2Incidents(ctx context.Context, unresolved bool) (any, error) {
+	d, err := s.v2(ctx)
+	if err != nil {
+		return nil, err
+	}
+	incs, err := s.v2Incidents(ctx, d, unresolved)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"page": d.page, "incidents": incs}, nil
+}
+
+func (s *Source) v2Incidents(ctx context.Context, d *v2, unresolved bool) ([]V2Incident, error) {
+	incs, err := s.o.Store.Incidents(ctx, d.now.Add(-90*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(incs, func(a, b store.Incident) int { return b.StartedAt.Compare(a.StartedAt) })
+	out := []V2Incident{}
+	for _, in := range incs {
+		if unresolved && in.ResolvedAt != nil {
+			continue
+		}
+		if len(out) == 50 {
+			break
+		}
+		out = append(out, d.incident(in))
+	}
+	return out, nil
+}
+
+// V2Maintenances is /api/v2/scheduled-maintenances.json, or only the
+// upcoming or the active ones.
+func (s *Source) V2Maintenances(ctx context.Context, upcoming, active bool) (any, error) {
+	d, err := s.v2(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"page": d.page, "scheduled_maintenances": d.maintenances(upcoming, active)}, nil
+}
+
+// V2Summary is /api/v2/summary.json: the page, its status, every
+// component, the unresolved incidents, and the maintenance ahead and in
+// progress.
+func (s *Source) V2Summary(ctx context.Context) (*V2Summary, error) {
+	d, err := s.v2(ctx)
+	if err != nil {
+		return nil, err
+	}
+	incs, err := s.v2Incidents(ctx, d, true)
+	if err != nil {
+		return nil, err
+	}
+	return &V2Summary{Page: d.page, Status: d.status, Components: d.components, Incidents: incs,
+		ScheduledMaintenances: d.maintenances(true, true)}, nil
+}

@@ -1,0 +1,90 @@
+package dashboard
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mmcdole/gofeed"
+)
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// /history shows each month with its uptime, incidents (durations, linked
+// to their pages) and maintenance; /incidents/{id} one timeline.
+func TestHistoryAndIncidentPages(t *testing.T) {
+	srv, _ := newTestServer(t)
+	resp, page := get(t, srv.URL+"/history")
+	if resp.StatusCode != 200 {
+		t.Fatalf("history: %d", resp.StatusCode)
+	}
+	for _, want := range []string{"December 2026", "November 2026", `<a href="/incidents/7">API errors</a>`, "lasted 42m", "99.91%",
+		"Database upgrade", "No incidents.", "Recovered &amp; &lt;fixed&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("history lacks %q", want)
+		}
+	}
+	resp, page = get(t, srv.URL+"/incidents/7")
+	if resp.StatusCode != 200 || !strings.Contains(page, "<h1>API errors</h1>") || strings.Index(page, "Recovered") > strings.Index(page, "Errors in 3") {
+		t.Fatalf("incident page: %d\n%s", resp.StatusCode, page)
+	}
+	for _, path := range []string{"/incidents/8", "/incidents/x"} {
+		if resp, _ := get(t, srv.URL+path); resp.StatusCode != 404 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// The feeds parse as what they say they are, one entry per incident, per
+// later update and per announced maintenance, newest first, each with a
+// stable id and a link to its page.
+func TestHistoryFeeds(t *testing.T) {
+	srv, _ := newTestServer(t)
+	for _, kind := range []string{"atom", "rss"} {
+		resp, body := get(t, srv.URL+"/history."+kind)
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/"+kind+"+xml") {
+			t.Fatalf("%s: Content-Type %q", kind, ct)
+		}
+		f, err := gofeed.NewParser().ParseString(body)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", kind, err, body)
+		}
+		if f.FeedType != kind {
+			t.Fatalf("parsed as %s, want %s", f.FeedType, kind)
+		}
+		var ids, titles []string
+		for _, it := range f.Items {
+			ids = append(ids, it.GUID)
+			titles = append(titles, it.Title)
+			if it.Link == "" || it.UpdatedParsed == nil && it.PublishedParsed == nil {
+				t.Errorf("%s: entry %q lacks a link or a date", kind, it.Title)
+			}
+		}
+		want := []string{
+			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:maintenance-db-1765332000",
+			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:incident-7-update-3",
+			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:incident-7-update-2",
+			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:incident-7",
+			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:maintenance-db-1762000000",
+		}
+		if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: ids, newest first:\n%s\nwant\n%s\n(titles %v)", kind, strings.Join(ids, "\n"), strings.Join(want, "\n"), titles)
+		}
+		if f.Items[3].Link != srv.URL+"/incidents/7" || f.Items[1].Title != "API errors: resolved" {
+			t.Errorf("%s: the incident's entries: %+v", kind, f.Items[1])
+		}
+		if kind == "atom" && (len(f.Links) == 0 || f.Links[0] != srv.URL+"/history.atom") {
+			t.Errorf("atom: links %v, want rel=self first", f.Links)
+		}
+	}
+}
