@@ -48,30 +48,7 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/api/v1/slo/:id", c.handleSLO, read)
 	e.GET("/api/v1/alerts", c.handleAlerts, read)
 	// Statuspage's public read API (v2), for widgets and clients that speak it.
-	for path, doc := range map[string]func(context.Context) (any, error){
-		"/api/v2/summary.json":                         func(ctx context.Context) (any, error) { return c.pages.V2Summary(ctx) },
-		"/api/v2/status.json":                          c.pages.V2Status,
-		"/api/v2/components.json":                      c.pages.V2Components,
-		"/api/v2/incidents.json":                       func(ctx context.Context) (any, error) { return c.pages.V2Incidents(ctx, false) },
-		"/api/v2/incidents/unresolved.json":            func(ctx context.Context) (any, error) { return c.pages.V2Incidents(ctx, true) },
-		"/api/v2/scheduled-maintenances.json":          func(ctx context.Context) (any, error) { return c.pages.V2Maintenances(ctx, true, true) },
-		"/api/v2/scheduled-maintenances/upcoming.json": func(ctx context.Context) (any, error) { return c.pages.V2Maintenances(ctx, true, false) },
-		"/api/v2/scheduled-maintenances/active.json":   func(ctx context.Context) (any, error) { return c.pages.V2Maintenances(ctx, false, true) },
-	} {
-		e.GET(path, func(ec echo.Context) error {
-			v, err := doc(ec.Request().Context())
-			if err != nil {
-				return err
-			}
-			if c.Config().API.Private {
-				ec.Response().Header().Set("Cache-Control", "private, no-cache")
-			} else {
-				ec.Response().Header().Set("Cache-Control", "public, max-age=10")
-				ec.Response().Header().Set("Access-Control-Allow-Origin", "*") // widgets on other sites read it
-			}
-			return ec.JSON(http.StatusOK, v)
-		}, read)
-	}
+	e.GET("/api/v2/*", echo.WrapHandler(http.HandlerFunc(c.pages.V2)), read)
 	// Alert keys may hold a slash (burn:slo/page): the key is the rest of
 	// the path, plain or percent-encoded.
 	e.GET("/api/v1/alerts/*", c.handleAlert, read)

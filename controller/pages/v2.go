@@ -2,6 +2,8 @@ package pages
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,7 +126,7 @@ type v2 struct {
 	now        time.Time
 }
 
-func (s *Source) v2(ctx context.Context) (*v2, error) {
+func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 	o := s.o
 	cfg := o.Config()
 	st, err := o.Published(ctx)
@@ -132,7 +134,11 @@ func (s *Source) v2(ctx context.Context) (*v2, error) {
 		return nil, err
 	}
 	d := &v2{cfg: cfg, now: o.Now().UTC(), byID: map[string]V2Component{}}
-	d.page = V2Page{ID: pageID(cfg), Name: pageName(cfg), URL: strings.TrimRight(cfg.Alerting.DashboardURL, "/"), TimeZone: "Etc/UTC",
+	url := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
+	if url == "" {
+		url = base
+	}
+	d.page = V2Page{ID: pageID(cfg), Name: pageName(cfg), URL: url, TimeZone: "Etc/UTC",
 		UpdatedAt: st.GeneratedAt.UTC()}
 	worst := dashboard.Operational
 	for i, comp := range st.Components {
@@ -244,9 +250,12 @@ func (d *v2) maintenances(upcoming, active bool) []V2Incident {
 	return out
 }
 
+// The V2 documents take base, the page's address as the request reached
+// it, for when the configuration does not say it (alerting.dashboard_url).
+
 // V2Status is /api/v2/status.json.
-func (s *Source) V2Status(ctx context.Context) (any, error) {
-	d, err := s.v2(ctx)
+func (s *Source) V2Status(ctx context.Context, base string) (any, error) {
+	d, err := s.v2(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -254,8 +263,8 @@ func (s *Source) V2Status(ctx context.Context) (any, error) {
 }
 
 // V2Components is /api/v2/components.json.
-func (s *Source) V2Components(ctx context.Context) (any, error) {
-	d, err := s.v2(ctx)
+func (s *Source) V2Components(ctx context.Context, base string) (any, error) {
+	d, err := s.v2(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -264,8 +273,8 @@ func (s *Source) V2Components(ctx context.Context) (any, error) {
 
 // V2Incidents is /api/v2/incidents.json (the last 50, newest first), or
 // with unresolved /api/v2/incidents/unresolved.json.
-func (s *Source) V2Incidents(ctx context.Context, unresolved bool) (any, error) {
-	d, err := s.v2(ctx)
+func (s *Source) V2Incidents(ctx context.Context, base string, unresolved bool) (any, error) {
+	d, err := s.v2(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -297,8 +306,8 @@ func (s *Source) v2Incidents(ctx context.Context, d *v2, unresolved bool) ([]V2I
 
 // V2Maintenances is /api/v2/scheduled-maintenances.json, or only the
 // upcoming or the active ones.
-func (s *Source) V2Maintenances(ctx context.Context, upcoming, active bool) (any, error) {
-	d, err := s.v2(ctx)
+func (s *Source) V2Maintenances(ctx context.Context, base string, upcoming, active bool) (any, error) {
+	d, err := s.v2(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -308,8 +317,8 @@ func (s *Source) V2Maintenances(ctx context.Context, upcoming, active bool) (any
 // V2Summary is /api/v2/summary.json: the page, its status, every
 // component, the unresolved incidents, and the maintenance ahead and in
 // progress.
-func (s *Source) V2Summary(ctx context.Context) (*V2Summary, error) {
-	d, err := s.v2(ctx)
+func (s *Source) V2Summary(ctx context.Context, base string) (*V2Summary, error) {
+	d, err := s.v2(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -319,4 +328,50 @@ func (s *Source) V2Summary(ctx context.Context) (*V2Summary, error) {
 	}
 	return &V2Summary{Page: d.page, Status: d.status, Components: d.components, Incidents: incs,
 		ScheduledMaintenances: d.maintenances(true, true)}, nil
+}
+
+// V2 serves the v2 documents under /api/v2/; the page's address, when the
+// configuration does not give it, is the one the request reached.
+func (s *Source) V2(w http.ResponseWriter, r *http.Request) {
+	scheme := "http"
+	cfg := s.o.Config()
+	if r.TLS != nil || cfg.Dashboard.BehindTLS {
+		scheme = "https"
+	}
+	ctx, base := r.Context(), scheme+"://"+r.Host
+	var v any
+	var err error
+	switch strings.TrimPrefix(r.URL.Path, "/api/v2/") {
+	case "summary.json":
+		v, err = s.V2Summary(ctx, base)
+	case "status.json":
+		v, err = s.V2Status(ctx, base)
+	case "components.json":
+		v, err = s.V2Components(ctx, base)
+	case "incidents.json":
+		v, err = s.V2Incidents(ctx, base, false)
+	case "incidents/unresolved.json":
+		v, err = s.V2Incidents(ctx, base, true)
+	case "scheduled-maintenances.json":
+		v, err = s.V2Maintenances(ctx, base, true, true)
+	case "scheduled-maintenances/upcoming.json":
+		v, err = s.V2Maintenances(ctx, base, true, false)
+	case "scheduled-maintenances/active.json":
+		v, err = s.V2Maintenances(ctx, base, false, true)
+	default:
+		http.Error(w, `{"error":"no such document"}`, http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, `{"error":"unavailable; retry"}`, http.StatusInternalServerError)
+		return
+	}
+	if cfg.API.Private {
+		w.Header().Set("Cache-Control", "private, no-cache")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=10")
+		w.Header().Set("Access-Control-Allow-Origin", "*") // widgets on other sites read it
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
