@@ -185,7 +185,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 			}
 			return e.Value, nil
 		},
-		Status: c.Status, Acknowledge: func(ctx context.Context, key, by string) error {
+		Status: c.Status, Kept: c.rawRetention, Acknowledge: func(ctx context.Context, key, by string) error {
 			_, err := c.alerts.Acknowledge(ctx, key, by)
 			return err
 		}, Changed: c.changed})

@@ -31,7 +31,7 @@ func (f *fakeSource) SREPage(context.Context) (*SREPage, error) {
 	return &SREPage{Alerts: []Alert{{Key: "down:api", State: "firing", Severity: "critical", Urgency: "high", Summary: "api is down"}},
 		Incidents: []Incident{{ID: 7, Title: "api is down", Status: "investigating"}}}, nil
 }
-func (f *fakeSource) CheckPage(_ context.Context, id string) (*CheckPage, error) {
+func (f *fakeSource) CheckPage(_ context.Context, id string, _ CheckQuery) (*CheckPage, error) {
 	if id != "api" {
 		return nil, errors.New("no check " + id)
 	}
@@ -302,6 +302,17 @@ func TestSignInReturnsToTheAskedPage(t *testing.T) {
 		resp, _ = c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {"correct horse"}, "next": {next}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 			t.Fatalf("sign-in with next=%s: %d %s, want %s", next, resp.StatusCode, resp.Header.Get("Location"), want)
+		}
+	}
+}
+
+// A chart of one point (a check's first minutes) draws its dots; failed
+// runs are marked.
+func TestLatencyChartFromOnePoint(t *testing.T) {
+	chart := string(latencyChart([]Percentile{{At: time.Unix(0, 0), P50: 10, P95: 12, P99: 15, Up: 3, Failed: 2, FailedMS: 900}}))
+	for _, want := range []string{"<circle", "p50 10.0 ms", `class="failed"`, "2 failed at"} {
+		if !strings.Contains(chart, want) {
+			t.Errorf("chart lacks %q:\n%s", want, chart)
 		}
 	}
 }

@@ -242,11 +242,11 @@ func latencyChart(points []Percentile) template.HTML {
 	}
 	top := 1.0
 	for _, p := range points {
-		top = math.Max(top, p.P99)
+		top = math.Max(top, math.Max(p.P99, p.FailedMS))
 	}
 	x := func(i int) float64 {
 		if len(points) == 1 {
-			return pad
+			return float64(w) / 2
 		}
 		return pad + float64(i)*float64(w-pad-4)/float64(len(points)-1)
 	}
@@ -260,14 +260,32 @@ func latencyChart(points []Percentile) template.HTML {
 		{"p99", "#cf222e", func(p Percentile) float64 { return p.P99 }}} {
 		b.WriteString(`<polyline fill="none" stroke-width="1.5" stroke="` + line.color + `" points="`)
 		for i, p := range points {
-			fmt.Fprintf(&b, "%.1f,%.1f ", x(i), y(line.get(p)))
+			if p.Up > 0 {
+				fmt.Fprintf(&b, "%.1f,%.1f ", x(i), y(line.get(p)))
+			}
 		}
 		fmt.Fprintf(&b, `"><title>%s</title></polyline>`, line.name)
+		// A dot per point, so that one point (the first minutes) shows.
+		for i, p := range points {
+			if p.Up > 0 {
+				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s %.1f ms</title></circle>`, x(i), y(line.get(p)), line.color, line.name, line.get(p))
+			}
+		}
+	}
+	for i, p := range points {
+		if p.Failed > 0 {
+			fmt.Fprintf(&b, `<g class="failed"><title>%d failed at %s, the longest %.0f ms</title><path d="M%.1f %.1f l6 6 m0 -6 l-6 6" stroke="#cf222e" stroke-width="2"/></g>`,
+				p.Failed, p.At.UTC().Format("2006-01-02 15:04"), p.FailedMS, x(i)-3, y(p.FailedMS)-3)
+		}
+	}
+	layout := "15:04"
+	if points[len(points)-1].At.Sub(points[0].At) > 24*time.Hour {
+		layout = "Jan 2"
 	}
 	fmt.Fprintf(&b, `<text x="0" y="%d">%.0f ms</text><text x="0" y="%d">0</text>`, pad, top, h-pad)
-	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text><text x="%d" y="%d">%s</text>`, pad, h-8, points[0].At.Format("15:04"), w-60, h-8,
-		points[len(points)-1].At.Format("15:04"))
-	b.WriteString(`<text x="300" y="12">p50 green · p95 amber · p99 red</text></svg>`)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text><text x="%d" y="%d">%s</text>`, pad, h-8, points[0].At.UTC().Format(layout), w-60, h-8,
+		points[len(points)-1].At.UTC().Format(layout))
+	b.WriteString(`<text x="230" y="12">p50 green · p95 amber · p99 red · × failed</text></svg>`)
 	return template.HTML(b.String()) //nolint:gosec // numbers and times only
 }
 

@@ -414,13 +414,14 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) check(w http.ResponseWriter, r *http.Request) {
-	p, err := s.o.Source.CheckPage(r.Context(), r.PathValue("id"))
+	q := CheckQuery{Range: r.URL.Query().Get("range"), Before: r.URL.Query().Get("before")}
+	p, err := s.o.Source.CheckPage(r.Context(), r.PathValue("id"), q)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
 	sess := current(r)
-	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF})
+	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF, "Ranges": CheckRanges})
 }
 
 // ack acknowledges the alert named by the form's key (keys may hold a

@@ -227,8 +227,36 @@ type CheckPage struct {
 	ID      string          `json:"id"`
 	Name    string          `json:"name"`
 	Status  string          `json:"status"`
+	Range   string          `json:"range"` // one of CheckRanges
 	Results []Result        `json:"results"`
 	Latency []RegionLatency `json:"latency"`
+	Uptime  []RegionUptime  `json:"uptime"`
+	// Older, when set, is the cursor of the next (older) page of results.
+	Older string `json:"older,omitempty"`
+	// Kept is how far back raw results go when the range reaches past it.
+	Kept string `json:"kept,omitempty"`
+}
+
+// CheckRanges are the ranges a check page shows, and the width of one
+// point of its charts.
+var CheckRanges = []struct {
+	Name   string
+	Span   time.Duration
+	Bucket time.Duration
+}{{"1h", time.Hour, time.Minute}, {"24h", 24 * time.Hour, 15 * time.Minute}, {"7d", 7 * 24 * time.Hour, 2 * time.Hour},
+	{"30d", 30 * 24 * time.Hour, 6 * time.Hour}, {"90d", 90 * 24 * time.Hour, 24 * time.Hour}}
+
+// CheckQuery is what a check page is asked for: a range (CheckRanges) and
+// a page of raw results older than a cursor ("": the newest).
+type CheckQuery struct {
+	Range, Before string
+}
+
+// RegionUptime is one region's share of up results over the range.
+type RegionUptime struct {
+	Region  string   `json:"region"`
+	Uptime  *float64 `json:"uptime"`
+	Results int      `json:"results"`
 }
 
 // Result is one recent result.
@@ -247,17 +275,21 @@ type RegionLatency struct {
 	Points []Percentile `json:"points"`
 }
 
-// Percentile is p50/p95/p99 of one period, in milliseconds.
+// Percentile is p50/p95/p99 of one period's up results, in milliseconds,
+// and the failed runs of the period with the longest of them.
 type Percentile struct {
 	At            time.Time `json:"at"`
 	P50, P95, P99 float64
+	Up            int     `json:"up"`
+	Failed        int     `json:"failed"`
+	FailedMS      float64 `json:"failed_ms"`
 }
 
 // Source is what the dashboard shows and changes.
 type Source interface {
 	StatusPage(ctx context.Context) (*StatusPage, error)
 	SREPage(ctx context.Context) (*SREPage, error)
-	CheckPage(ctx context.Context, id string) (*CheckPage, error)
+	CheckPage(ctx context.Context, id string, q CheckQuery) (*CheckPage, error)
 	// Badge returns a check's 30-day availability (nil without data) and
 	// its status; ok is false for an unknown check.
 	Badge(ctx context.Context, check string) (uptime *float64, status string, ok bool)

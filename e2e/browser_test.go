@@ -176,6 +176,19 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	screenshot(t, ctx, "sre-view-acknowledged.png")
 	post(t, "http://"+cs+"/admin/faults", "")
 
+	// The check page over seven days: uptime per region, the outage's
+	// failed runs marked in the latency charts.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/sre/checks/segments-api?range=7d"), chromedp.WaitVisible("#uptime")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text("#ranges")); !strings.Contains(txt, "7d") {
+		t.Errorf("the ranges say %q", txt)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg.chart .failed").length`)); err != nil || n == 0 {
+		t.Errorf("no failed run marked in the charts: %d %v", n, err)
+	}
+	screenshot(t, ctx, "sre-check-7d.png")
+
 	// The announced maintenance (the demo's, tomorrow) on the status page.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(".maintenance")); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -53,6 +54,9 @@ type Options struct {
 	// documents show changed (an incident opened, updated or closed).
 	Acknowledge func(ctx context.Context, key, by string) error
 	Changed     func()
+	// Kept is how long raw results are kept, for check pages whose range
+	// reaches past it.
+	Kept time.Duration
 }
 
 // Source gives the dashboard its pages.
@@ -252,50 +256,107 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 	return p, nil
 }
 
-func (s *Source) CheckPage(ctx context.Context, id string) (*dashboard.CheckPage, error) {
+// maxCheckResults bounds the raw results one check page reads.
+const maxCheckResults = 200_000
+
+// CheckPage is a check over a range (1h by default … 90d): uptime per
+// region, latency percentiles of up runs with the failed runs marked, and
+// the raw results a page at a time, newest first.
+func (s *Source) CheckPage(ctx context.Context, id string, q dashboard.CheckQuery) (*dashboard.CheckPage, error) {
 	o := s.o
 	cfg := o.Config()
 	ch := cfg.Check(id)
 	if ch == nil {
 		return nil, fmt.Errorf("no check %q", id)
 	}
+	rng := dashboard.CheckRanges[1] // 24h
+	for _, r := range dashboard.CheckRanges {
+		if r.Name == q.Range {
+			rng = r
+		}
+	}
 	now := o.Now()
-	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(o.Live.Verdict(cfg, ch, now).Status)}
-	rs, err := o.Store.Results(ctx, store.Query{Check: id, Since: now.Add(-24 * time.Hour), Limit: 100000})
+	p := &dashboard.CheckPage{ID: ch.ID, Name: ch.Name, Status: string(o.Live.Verdict(cfg, ch, now).Status), Range: rng.Name,
+		Results: []dashboard.Result{}, Latency: []dashboard.RegionLatency{}, Uptime: []dashboard.RegionUptime{}}
+	if o.Kept > 0 && rng.Span > o.Kept {
+		p.Kept = o.Kept.Round(time.Hour).String()
+		if o.Kept%(24*time.Hour) == 0 {
+			p.Kept = fmt.Sprintf("%d days", o.Kept/(24*time.Hour))
+		}
+	}
+	// A page of raw results, newest first, older than the cursor.
+	page := store.Query{Check: id, Limit: 100, Newest: true}
+	if q.Before != "" {
+		c, err := store.ParseCursor(q.Before)
+		if err != nil {
+			return nil, err
+		}
+		page.After = c
+	}
+	rs, err := o.Store.Results(ctx, page)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	for i := len(rs) - 1; i >= 0 && len(p.Results) < 100; i-- {
-		r := rs[i]
+	for _, r := range rs {
 		p.Results = append(p.Results, dashboard.Result{At: r.Scheduled, Region: r.Region, Outcome: string(r.Outcome), Class: string(r.ErrorClass),
 			LatencyMS: float64(r.DurationUS) / 1000, Message: r.Message})
 	}
-	byRegion := map[string]map[time.Time][]float64{}
+	if len(rs) == page.Limit {
+		last := rs[len(rs)-1]
+		p.Older = store.Cursor{Scheduled: last.Scheduled, Region: last.Region}.String()
+	}
+	// The range, by region and bucket.
+	rs, err = o.Store.Results(ctx, store.Query{Check: id, Since: now.Add(-rng.Span), Limit: maxCheckResults})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	type bucket struct {
+		up       []float64
+		failed   int
+		failedMS float64
+	}
+	byRegion := map[string]map[time.Time]*bucket{}
+	total, up := map[string]int{}, map[string]int{}
 	for _, r := range rs {
-		if r.Outcome != model.OutcomeUp {
+		if byRegion[r.Region] == nil {
+			byRegion[r.Region] = map[time.Time]*bucket{}
+		}
+		at := r.Scheduled.Truncate(rng.Bucket)
+		b := byRegion[r.Region][at]
+		if b == nil {
+			b = &bucket{}
+			byRegion[r.Region][at] = b
+		}
+		ms := float64(r.DurationUS) / 1000
+		total[r.Region]++
+		if r.Outcome == model.OutcomeDown {
+			b.failed++
+			b.failedMS = max(b.failedMS, ms)
 			continue
 		}
-		h := r.Scheduled.Truncate(time.Hour)
-		if byRegion[r.Region] == nil {
-			byRegion[r.Region] = map[time.Time][]float64{}
-		}
-		byRegion[r.Region][h] = append(byRegion[r.Region][h], float64(r.DurationUS)/1000)
+		up[r.Region]++
+		b.up = append(b.up, ms)
 	}
 	for _, region := range cfg.CheckRegions(ch) {
-		hours := byRegion[region]
-		if len(hours) == 0 {
+		u := dashboard.RegionUptime{Region: region, Results: total[region]}
+		if total[region] > 0 {
+			v := float64(up[region]) / float64(total[region])
+			u.Uptime = &v
+		}
+		p.Uptime = append(p.Uptime, u)
+		buckets := byRegion[region]
+		if len(buckets) == 0 {
 			continue
 		}
 		rl := dashboard.RegionLatency{Region: region}
-		keys := make([]time.Time, 0, len(hours))
-		for h := range hours {
-			keys = append(keys, h)
-		}
-		slices.SortFunc(keys, func(a, b time.Time) int { return a.Compare(b) })
-		for _, h := range keys {
-			v := hours[h]
-			slices.Sort(v)
-			rl.Points = append(rl.Points, dashboard.Percentile{At: h, P50: quantile(v, 0.5), P95: quantile(v, 0.95), P99: quantile(v, 0.99)})
+		for _, at := range slices.SortedFunc(maps.Keys(buckets), time.Time.Compare) {
+			b := buckets[at]
+			pt := dashboard.Percentile{At: at, Up: len(b.up), Failed: b.failed, FailedMS: b.failedMS}
+			if len(b.up) > 0 {
+				slices.Sort(b.up)
+				pt.P50, pt.P95, pt.P99 = quantile(b.up, 0.5), quantile(b.up, 0.95), quantile(b.up, 0.99)
+			}
+			rl.Points = append(rl.Points, pt)
 		}
 		p.Latency = append(p.Latency, rl)
 	}
