@@ -92,6 +92,21 @@ type Store interface {
 	// nil when there is none.
 	IncidentByID(ctx context.Context, id int64) (*Incident, error)
 
+	// Subscribe adds a subscriber, unconfirmed. An address already there
+	// unconfirmed takes the new components and token; a confirmed one is
+	// left as it is, so that nobody changes another's subscription (the
+	// caller sees the stored token differ). It returns the subscriber as
+	// stored.
+	Subscribe(ctx context.Context, sub Subscriber) (Subscriber, error)
+	// ConfirmSubscriber confirms the subscriber of token at at; nil when
+	// no subscriber has that token.
+	ConfirmSubscriber(ctx context.Context, token string, at time.Time) (*Subscriber, error)
+	// Unsubscribe removes the subscriber of token (or, with token empty,
+	// of id), reporting whether there was one.
+	Unsubscribe(ctx context.Context, token string, id int64) (bool, error)
+	// Subscribers lists the subscribers, oldest first.
+	Subscribers(ctx context.Context) ([]Subscriber, error)
+
 	// SaveProbe records a probe's latest heartbeat; Probes returns those
 	// heard from since since, so that every controller replica knows every
 	// probe whichever replica it talks to.
@@ -220,6 +235,29 @@ type IncidentUpdate struct {
 	Status string    `json:"status"`
 	Body   string    `json:"body"`
 	Author string    `json:"author"`
+}
+
+// Subscriber is who the status page tells of incidents and maintenance:
+// an email address or a webhook URL, for every component (Components
+// empty) or some. Token is the secret of its confirmation and unsubscribe
+// links; ConfirmedAt is nil until it confirmed.
+type Subscriber struct {
+	ID          int64      `json:"id"`
+	Kind        string     `json:"kind"` // email or webhook
+	Address     string     `json:"address"`
+	Components  []string   `json:"components"`
+	Token       string     `json:"-"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ConfirmedAt *time.Time `json:"confirmed_at,omitempty"`
+}
+
+// SubscriberComponents is the stored form of a subscriber's components:
+// never null, so that "every component" is an empty list.
+func SubscriberComponents(c []string) []string {
+	if c == nil {
+		return []string{}
+	}
+	return c
 }
 
 // Probe is the last heartbeat of one probe agent.

@@ -37,6 +37,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"ProbeHeartbeats", heartbeats},
 		{"RegionHealthAndIsolatedResults", regionHealth},
 		{"Sessions", sessions},
+		{"Subscribers", subscribers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, fresh(t))
@@ -722,4 +723,56 @@ func Day(checks int, day time.Time, put func([]model.Result) error) error {
 		return put(batch)
 	}
 	return nil
+}
+
+// subscribers: double opt-in. A new address is unconfirmed; subscribing
+// it again before it confirms renews its token and components; once
+// confirmed, a subscription by someone else changes nothing; the token
+// confirms and unsubscribes, and the SRE removes by id.
+func subscribers(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	sub, err := s.Subscribe(ctx, store.Subscriber{Kind: "email", Address: "ann@example.com", Token: "token-1", CreatedAt: t0})
+	if err != nil || sub.ID == 0 || sub.ConfirmedAt != nil || len(sub.Components) != 0 || sub.Components == nil {
+		t.Fatalf("subscribe: %+v %v", sub, err)
+	}
+	again, err := s.Subscribe(ctx, store.Subscriber{Kind: "email", Address: "ann@example.com", Components: []string{"api"}, Token: "token-2", CreatedAt: t0})
+	if err != nil || again.ID != sub.ID || again.Token != "token-2" || len(again.Components) != 1 {
+		t.Fatalf("subscribe again unconfirmed: %+v %v", again, err)
+	}
+	if none, err := s.ConfirmSubscriber(ctx, "token-1", t0); none != nil || err != nil {
+		t.Fatalf("the first link after a renewal: %+v %v", none, err)
+	}
+	got, err := s.ConfirmSubscriber(ctx, "token-2", t0.Add(time.Minute))
+	if err != nil || got == nil || got.ConfirmedAt == nil || !got.ConfirmedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("confirm: %+v %v", got, err)
+	}
+	if got, _ := s.ConfirmSubscriber(ctx, "token-2", t0.Add(time.Hour)); got == nil || !got.ConfirmedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("confirming twice moves the time: %+v", got)
+	}
+	// Someone subscribes a confirmed address: nothing changes.
+	if other, err := s.Subscribe(ctx, store.Subscriber{Kind: "email", Address: "ann@example.com", Components: []string{"cdn"}, Token: "token-3", CreatedAt: t0}); err != nil ||
+		other.Token != "token-2" || other.Components[0] != "api" || other.ConfirmedAt == nil {
+		t.Fatalf("subscribing a confirmed address: %+v %v", other, err)
+	}
+	hook, err := s.Subscribe(ctx, store.Subscriber{Kind: "webhook", Address: "https://ops.example.com/status", Token: "token-h", CreatedAt: t0})
+	if err != nil || hook.ID == sub.ID {
+		t.Fatalf("webhook: %+v %v", hook, err)
+	}
+	list, err := s.Subscribers(ctx)
+	if err != nil || len(list) != 2 || list[0].Address != "ann@example.com" || list[1].Kind != "webhook" {
+		t.Fatalf("subscribers: %+v %v", list, err)
+	}
+	if ok, err := s.Unsubscribe(ctx, "token-2", 0); !ok || err != nil {
+		t.Fatalf("unsubscribe by token: %v %v", ok, err)
+	}
+	if ok, _ := s.Unsubscribe(ctx, "token-2", 0); ok {
+		t.Fatal("unsubscribed twice")
+	}
+	if ok, err := s.Unsubscribe(ctx, "", hook.ID); !ok || err != nil {
+		t.Fatalf("remove by id: %v %v", ok, err)
+	}
+	if list, _ := s.Subscribers(ctx); len(list) != 0 {
+		t.Fatalf("left: %+v", list)
+	}
 }
