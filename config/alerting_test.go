@@ -24,3 +24,17 @@ func TestDeadman(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscriptionsNeedWhereLinksPoint(t *testing.T) {
+	base := notifierHead + "    - {id: n, slack: {url: \"https://hooks.slack.com/x\"}}\n"
+	for yaml, want := range map[string]string{
+		"dashboard: {subscriptions: {webhooks: true}}\n":                                                                      "dashboard.subscriptions: needs alerting.dashboard_url",
+		"  dashboard_url: https://status.example.com\ndashboard: {subscriptions: {}}\n":                                       "set smtp (email subscriptions), webhooks: true, or both",
+		"  dashboard_url: https://status.example.com\ndashboard: {subscriptions: {smtp: \"mail.example.com:25\", from: x}}\n": "dashboard.subscriptions.from: \"x\" is not an email address",
+	} {
+		_, err := Parse("test.yaml", []byte(base+yaml))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", yaml, err, want)
+		}
+	}
+}

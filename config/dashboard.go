@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/mail"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -22,6 +23,23 @@ type Dashboard struct {
 	// that its cookies are Secure (they are whenever the controller serves
 	// TLS itself).
 	BehindTLS bool `yaml:"behind_tls"`
+	// Subscriptions, when set, let visitors subscribe from the status
+	// page: by email (double opt-in) when SMTP is set, by webhook (verified
+	// by a signed test call) when Webhooks is.
+	Subscriptions *Subscriptions `yaml:"subscriptions"`
+}
+
+// Subscriptions configures the status page's subscribers.
+type Subscriptions struct {
+	SMTP     string `yaml:"smtp"` // host:port; empty: no email subscriptions
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Webhooks bool   `yaml:"webhooks"`
+	// PrivateWebhooks allows webhook addresses on loopback and private
+	// networks; by default they are refused, so that the public form
+	// cannot make the controller call inside its own network.
+	PrivateWebhooks bool `yaml:"private_webhooks"`
 }
 
 // ExportBucket is an S3-compatible bucket for the static status page.
@@ -56,6 +74,21 @@ func (v *validator) validateDashboard(c *Config) {
 	}
 	if c.Dashboard.Title == "" {
 		c.Dashboard.Title = "Service"
+	}
+	if sub := c.Dashboard.Subscriptions; sub != nil {
+		p := "dashboard.subscriptions"
+		if c.Alerting.DashboardURL == "" {
+			v.add(p, "needs alerting.dashboard_url: the links subscribers get point there")
+		}
+		if sub.SMTP == "" && !sub.Webhooks {
+			v.add(p, "set smtp (email subscriptions), webhooks: true, or both")
+		}
+		if sub.SMTP != "" {
+			validAddress(v, p+".smtp", sub.SMTP)
+			if _, err := mail.ParseAddress(sub.From); err != nil {
+				v.add(p+".from", "%q is not an email address", sub.From)
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for i, u := range c.Dashboard.Users {

@@ -69,6 +69,9 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/history.atom", dash)
 	e.GET("/history.rss", dash)
 	e.GET("/incidents/:id", dash)
+	e.POST("/subscribe", dash)
+	e.Any("/subscribe/confirm", dash)
+	e.Any("/unsubscribe", dash)
 
 	probe := e.Group("/api/v1", c.authProbe, c.limitProbe(), middleware.BodyLimit("16M"))
 	// probe's POST /results reads its body itself: it may be gzip.

@@ -189,7 +189,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 			_, err := c.alerts.Acknowledge(ctx, key, by)
 			return err
 		}, Changed: c.changed})
-	c.dash = dashboard.New(dashboard.Options{Source: c.pages, Sessions: pages.Sessions{Store: st}, Users: func() []dashboard.User { return pages.Users(c.Config()) },
+	c.dash = dashboard.New(dashboard.Options{Source: c.pages, Sessions: pages.Sessions{Store: st},
+		Subscriptions: &pages.Subscriptions{Store: st, Config: c.Config, Now: o.Now}, Users: func() []dashboard.User { return pages.Users(c.Config()) },
 		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))

@@ -46,6 +46,8 @@ type Options struct {
 	// (on a change of Publish.Version, at most once per MinInterval); the
 	// zero value renders them for every request.
 	Publish snapshot.Options
+	// Subscriptions, when set, takes the status page's subscribers.
+	Subscriptions Subscriptions
 }
 
 // Sessions keeps signed-in sessions by key, a digest of the session id;
@@ -112,6 +114,8 @@ type Server struct {
 	page     *snapshot.Cache[struct{}]
 	badgesMu sync.Mutex
 	badges   map[string]*snapshot.Cache[bool] // by check; value: the check exists
+
+	subscribeLimits clientLimits
 }
 
 const (
@@ -150,6 +154,13 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("GET /history.atom", s.feed)
 	s.mux.HandleFunc("GET /history.rss", s.feed)
 	s.mux.HandleFunc("GET /incidents/{id}", s.incident)
+	s.mux.HandleFunc("POST /subscribe", s.subscribe)
+	s.mux.HandleFunc("GET /subscribe/confirm", s.confirmPage)
+	s.mux.HandleFunc("POST /subscribe/confirm", s.confirm)
+	s.mux.HandleFunc("GET /unsubscribe", s.unsubscribePage)
+	s.mux.HandleFunc("POST /unsubscribe", s.unsubscribe)
+	s.mux.HandleFunc("GET /sre/subscribers", s.auth(s.subscribers))
+	s.mux.HandleFunc("POST /sre/subscribers/remove", s.auth(s.removeSubscriber))
 	s.mux.HandleFunc("GET /sre/login", s.loginPage)
 	s.mux.HandleFunc("POST /sre/login", s.login)
 	s.mux.HandleFunc("POST /sre/logout", s.auth(s.logout))

@@ -37,6 +37,56 @@ type StatusPage struct {
 	Incidents   []Incident  `json:"incidents"`
 	// Announced is the announced maintenance ahead and in progress.
 	Announced []Announced `json:"scheduled_maintenance"`
+	// Subscribe is the subscription form; nil when subscriptions are off.
+	Subscribe *SubscribeForm `json:"-"`
+}
+
+// SubscribeForm says what a visitor may subscribe with and to.
+type SubscribeForm struct {
+	Email, Webhook bool
+	Components     []Choice
+}
+
+// Choice is a component a subscriber may choose.
+type Choice struct{ ID, Name string }
+
+// SubscribeResult is what a visitor is told after subscribing or
+// confirming.
+type SubscribeResult struct {
+	Kind string
+	// Masked is the address as shown back (an email's user part cut).
+	Masked string
+	// Secret, for a webhook verified at once, signs every call to it
+	// (X-Nines-Signature); it is shown once.
+	Secret string
+	// Confirmed says the subscription is in force.
+	Confirmed bool
+}
+
+// FormError is a form refused, with the field at fault.
+type FormError struct{ Field, Msg string }
+
+func (e *FormError) Error() string { return e.Field + ": " + e.Msg }
+
+// SubscriberRow is a subscriber as the SRE view lists it.
+type SubscriberRow struct {
+	ID         int64
+	Kind       string
+	Address    string
+	Components []string
+	CreatedAt  time.Time
+	Confirmed  bool
+}
+
+// Subscriptions are the status page's subscribers.
+type Subscriptions interface {
+	Subscribe(ctx context.Context, kind, address string, components []string) (*SubscribeResult, error)
+	// Confirm confirms the subscription of token; nil for a link that is
+	// not (or no longer) valid.
+	Confirm(ctx context.Context, token string) (*SubscribeResult, error)
+	Unsubscribe(ctx context.Context, token string) (bool, error)
+	Subscribers(ctx context.Context) ([]SubscriberRow, error)
+	RemoveSubscriber(ctx context.Context, id int64) error
 }
 
 // Announced is an announced maintenance window's occurrence.

@@ -55,13 +55,26 @@ func (e *Email) Notify(ctx context.Context, m alerting.Message) error {
 	if m.Link != "" {
 		fmt.Fprintf(&b, "\r\n%s\r\n", m.Link)
 	}
+	return Mail(ctx, Relay{Addr: e.Addr, Username: e.Username, Password: e.Password}, e.From, e.To, []byte(b.String()))
+}
+
+// Relay is an SMTP server to send through (STARTTLS when it offers it;
+// PLAIN auth when Username is set).
+type Relay struct {
+	Addr, Username, Password string
+}
+
+// Mail sends msg, a whole message with its headers, from from to to. A
+// 5xx answer from the server is final; anything else is worth a retry
+// (alerting.RetryError).
+func Mail(ctx context.Context, r Relay, from string, to []string, msg []byte) error {
 	var auth smtp.Auth
-	if e.Username != "" {
-		host, _, _ := net.SplitHostPort(e.Addr)
-		auth = smtp.PlainAuth("", e.Username, e.Password, host)
+	if r.Username != "" {
+		host, _, _ := net.SplitHostPort(r.Addr)
+		auth = smtp.PlainAuth("", r.Username, r.Password, host)
 	}
 	done := make(chan error, 1)
-	go func() { done <- smtp.SendMail(e.Addr, auth, e.From, e.To, []byte(b.String())) }()
+	go func() { done <- smtp.SendMail(r.Addr, auth, from, to, msg) }()
 	var err error
 	select {
 	case err = <-done:

@@ -184,6 +184,7 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 		}
 		p.Components = append(p.Components, cc)
 	}
+	p.Subscribe = Form(cfg)
 	for _, w := range announced(cfg, now, now.Add(30*24*time.Hour), now) {
 		p.Announced = append(p.Announced, w.Announced)
 	}

@@ -1,0 +1,160 @@
+package controller
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nines-sre/nines/alerting/notify"
+	"github.com/nines-sre/nines/internal/smtptest"
+)
+
+var confirmLink = regexp.MustCompile(`http://127\.0\.0\.1:8080/subscribe/confirm\?token=([0-9a-f]+)`)
+
+func subscriptionConfig(smtp string) string {
+	return testConfig + fmt.Sprintf(`alerting:
+  dashboard_url: http://127.0.0.1:8080
+dashboard:
+  subscriptions: {smtp: %q, from: status@example.com, webhooks: true, private_webhooks: true}
+`, smtp)
+}
+
+// Subscribing by email is double opt-in: a mail with a confirmation link
+// (and a one-click unsubscribe header), nothing in force until the link's
+// button is pressed; a confirmed subscription cannot be changed by
+// someone else; one POST to the unsubscribe link ends it.
+func TestEmailSubscription(t *testing.T) {
+	mails := smtptest.Start(t)
+	h := newHarnessWith(t, subscriptionConfig(mails.Addr))
+	form := func(path string, v url.Values) (int, string) {
+		t.Helper()
+		resp, err := http.PostForm(h.srv.URL+path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, page := h.do("GET", "/", "", nil)
+	if !strings.Contains(string(page), `<form method="post" action="/subscribe" id="subscribe">`) || !strings.Contains(string(page), `value="api"`) {
+		t.Fatal("the status page has no subscription form")
+	}
+	for v, want := range map[string]string{
+		"kind=email&address=not-an-address":               "not an email address",
+		"kind=email&address=a@example.com&component=nope": "no component",
+		"kind=fax&address=a@example.com":                  "email or webhook",
+	} {
+		q, _ := url.ParseQuery(v)
+		if code, body := form("/subscribe", q); code != 400 || !strings.Contains(body, want) {
+			t.Errorf("%s: %d, want 400 saying %q", v, code, want)
+		}
+	}
+	code, body := form("/subscribe", url.Values{"kind": {"email"}, "address": {"ann@example.com"}, "component": {"api"}})
+	if code != 200 || !strings.Contains(body, "a…@example.com") || strings.Contains(body, "ann@example.com") {
+		t.Fatalf("subscribe: %d\n%s", code, body)
+	}
+	msgs := mails.Messages()
+	if len(msgs) != 1 || msgs[0].To[0] != "ann@example.com" || !strings.Contains(msgs[0].Data, "List-Unsubscribe: <http://127.0.0.1:8080/unsubscribe?token=") ||
+		!strings.Contains(msgs[0].Data, "List-Unsubscribe-Post: List-Unsubscribe=One-Click") {
+		t.Fatalf("confirmation mail: %+v", msgs)
+	}
+	m := confirmLink.FindStringSubmatch(msgs[0].Data)
+	if m == nil {
+		t.Fatalf("no confirmation link in:\n%s", msgs[0].Data)
+	}
+	token := m[1]
+	subs, _ := h.c.store.Subscribers(t.Context())
+	if len(subs) != 1 || subs[0].ConfirmedAt != nil {
+		t.Fatalf("before the confirmation: %+v", subs)
+	}
+	// Opening the link (a mail scanner does) shows a button; it confirms
+	// nothing.
+	if _, page := h.do("GET", "/subscribe/confirm?token="+token, "", nil); !strings.Contains(string(page), `id="confirm"`) {
+		t.Fatalf("confirmation page:\n%s", page)
+	}
+	if subs, _ := h.c.store.Subscribers(t.Context()); subs[0].ConfirmedAt != nil {
+		t.Fatal("opening the link confirmed")
+	}
+	if code, body := form("/subscribe/confirm", url.Values{"token": {token}}); code != 200 || !strings.Contains(body, "Subscribed") {
+		t.Fatalf("confirm: %d\n%s", code, body)
+	}
+	if code, _ := form("/subscribe/confirm", url.Values{"token": {"0000"}}); code != 404 {
+		t.Fatalf("a wrong token: %d", code)
+	}
+	// Someone else subscribes the confirmed address to something else:
+	// nothing changes, nothing is sent, and the answer is the same.
+	code, _ = form("/subscribe", url.Values{"kind": {"email"}, "address": {"ann@example.com"}})
+	if subs, _ := h.c.store.Subscribers(t.Context()); code != 200 || len(mails.Messages()) != 1 || subs[0].Components[0] != "api" {
+		t.Fatalf("a second subscription of a confirmed address: %d, %d mails, %+v", code, len(mails.Messages()), subs)
+	}
+	// One click from the mail client ends it.
+	resp, err := http.Post(h.srv.URL+"/unsubscribe?token="+token, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("one-click unsubscribe: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if subs, _ := h.c.store.Subscribers(t.Context()); len(subs) != 0 {
+		t.Fatalf("after unsubscribing: %+v", subs)
+	}
+}
+
+// A webhook is subscribed when it answers a test call signed with its
+// secret, which the page shows once; one that fails is not kept. Past a
+// few subscriptions a client is asked to wait.
+func TestWebhookSubscription(t *testing.T) {
+	var lastBody, lastSig atomic.Value
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		lastBody.Store(body)
+		lastSig.Store(r.Header.Get("X-Nines-Signature"))
+		if r.URL.Path != "/ok" {
+			http.Error(w, "no", http.StatusNotFound)
+		}
+	}))
+	defer hook.Close()
+	h := newHarnessWith(t, subscriptionConfig("127.0.0.1:9"))
+	post := func(v url.Values) (int, string) {
+		resp, err := http.PostForm(h.srv.URL+"/subscribe", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// A webhook that does not answer 2xx is refused, and not kept.
+	code, body := post(url.Values{"kind": {"webhook"}, "address": {hook.URL + "/status"}})
+	if code != 400 || !strings.Contains(body, "the signed test call failed: answered 404") {
+		t.Fatalf("a failing webhook: %d\n%s", code, body)
+	}
+	if subs, _ := h.c.store.Subscribers(t.Context()); len(subs) != 0 {
+		t.Fatalf("kept: %+v", subs)
+	}
+	code, body = post(url.Values{"kind": {"webhook"}, "address": {hook.URL + "/ok"}})
+	secret := regexp.MustCompile(`<code id="secret">([0-9a-f]+)</code>`).FindStringSubmatch(body)
+	if code != 200 || secret == nil {
+		t.Fatalf("a working webhook: %d\n%s", code, body)
+	}
+	if sig := lastSig.Load().(string); sig != notify.Sign([]byte(secret[1]), lastBody.Load().([]byte)) {
+		t.Fatalf("the test call's signature %q is not the body's with the secret shown", sig)
+	}
+	if subs, _ := h.c.store.Subscribers(t.Context()); len(subs) != 1 || subs[0].ConfirmedAt == nil || subs[0].Token != secret[1] {
+		t.Fatalf("subscribers: %+v", subs)
+	}
+	// The client has used its burst: the next is refused for a minute.
+	codes := map[int]int{}
+	for range 5 {
+		code, _ := post(url.Values{"kind": {"email"}, "address": {"x"}})
+		codes[code]++
+	}
+	if codes[429] == 0 {
+		t.Fatalf("a burst of subscriptions: %v", codes)
+	}
+}
