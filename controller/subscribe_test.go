@@ -10,9 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nines-sre/nines/alerting/notify"
+	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/internal/smtptest"
+	"github.com/nines-sre/nines/model"
 )
 
 var confirmLink = regexp.MustCompile(`http://127\.0\.0\.1:8080/subscribe/confirm\?token=([0-9a-f]+)`)
@@ -156,5 +159,67 @@ func TestWebhookSubscription(t *testing.T) {
 	}
 	if codes[429] == 0 {
 		t.Fatalf("a burst of subscriptions: %v", codes)
+	}
+}
+
+// Confirmed subscribers hear of an incident when it opens and when it
+// resolves, through the outbox, each event once; a subscriber of another
+// component hears nothing, and an unconfirmed one nothing at all.
+func TestSubscribersHearOfIncidents(t *testing.T) {
+	mails := smtptest.Start(t)
+	h := newAlertHarnessOf(t, func(pd, hook string) string {
+		return alertingConfig(pd, hook) + fmt.Sprintf("dashboard:\n  subscriptions: {smtp: %q, from: status@example.com}\n", mails.Addr)
+	})
+	ctx := t.Context()
+	for i, s := range []store.Subscriber{
+		{Kind: "email", Address: "all@example.com", Token: "token-all"},
+		{Kind: "email", Address: "api@example.com", Components: []string{"api"}, Token: "token-api"},
+		{Kind: "email", Address: "other@example.com", Components: []string{"nothing-here"}, Token: "token-other"},
+		{Kind: "email", Address: "unconfirmed@example.com", Token: "token-unconfirmed"},
+	} {
+		s.CreatedAt = h.clock.Now()
+		if _, err := h.c.store.Subscribe(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 {
+			h.c.store.ConfirmSubscriber(ctx, s.Token, h.clock.Now())
+		}
+	}
+	to := func() map[string][]string {
+		out := map[string][]string{}
+		for _, m := range mails.Messages() {
+			subject := ""
+			for _, line := range strings.Split(m.Data, "\r\n") {
+				if s, ok := strings.CutPrefix(line, "Subject: "); ok {
+					subject = s
+				}
+			}
+			out[m.To[0]] = append(out[m.To[0]], subject)
+		}
+		return out
+	}
+	h.minute(all(model.OutcomeUp))
+	h.minute(all(model.OutcomeDown))
+	h.minute(all(model.OutcomeDown))
+	h.tick() // the incident's notifications were queued by the last tick's sync
+	got := to()
+	if len(got["all@example.com"]) != 1 || len(got["api@example.com"]) != 1 || !strings.HasPrefix(got["all@example.com"][0], "[Service status] Investigating: ") {
+		t.Fatalf("mails when the incident opened: %v", got)
+	}
+	if len(got["other@example.com"])+len(got["unconfirmed@example.com"]) != 0 {
+		t.Fatalf("mails to the wrong subscribers: %v", got)
+	}
+	msg := mails.Messages()[0].Data
+	if !strings.Contains(msg, "List-Unsubscribe: <http://127.0.0.1:8080/unsubscribe?token=token-") || !strings.Contains(msg, "http://127.0.0.1:8080/incidents/") {
+		t.Fatalf("the mail:\n%s", msg)
+	}
+	// Recovery: one more mail each, saying it resolved.
+	h.minute(all(model.OutcomeUp))
+	h.clock.Add(3 * time.Minute)
+	h.minute(all(model.OutcomeUp))
+	h.tick()
+	got = to()
+	if len(got["all@example.com"]) != 2 || !strings.Contains(got["all@example.com"][1], "Resolved: ") {
+		t.Fatalf("mails after recovery: %v", got)
 	}
 }

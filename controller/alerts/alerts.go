@@ -5,6 +5,7 @@ package alerts
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -44,6 +45,7 @@ type Options struct {
 type Store interface {
 	alerting.Store
 	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
+	Subscribers(ctx context.Context) ([]store.Subscriber, error)
 }
 
 // Alerts is a controller's alerting machinery.
@@ -60,6 +62,8 @@ type Alerts struct {
 	slosAt    time.Time
 	notifiers map[string]alerting.Notifier
 	notifVer  string
+	withSubs  map[string]alerting.Notifier // notifiers and the subscribers'
+	subsAt    time.Time
 
 	// The last snapshot's check states, kept for the next: a check none
 	// of whose regions had a newer result since keeps its state, but at a
@@ -93,16 +97,56 @@ func New(o Options) *Alerts {
 	a.engine = alerting.NewEngine(o.Store, o.Log, "nines-controller")
 	a.engine.Wake = a.wake
 	a.engine.Delivered = a.levelDelivered
-	a.dispatcher = alerting.NewDispatcher(o.Store, func() map[string]alerting.Notifier {
-		cfg := o.Config()
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.notifiers == nil || a.notifVer != cfg.Version {
-			a.notifiers, a.notifVer = notify.Build(cfg.Alerting.Notifiers, o.NotifyClient), cfg.Version
-		}
-		return a.notifiers
-	}, o.Log, o.Now, o.Registry)
+	a.dispatcher = alerting.NewDispatcher(o.Store, a.allNotifiers, o.Log, o.Now, o.Registry)
 	return a
+}
+
+// subscribersEvery is how often the subscribers' notifiers are read
+// again.
+const subscribersEvery = 5 * time.Second
+
+// allNotifiers are the configured notifiers, and a notifier per status
+// page subscriber (subscriber:{id}), read again every few seconds.
+func (a *Alerts) allNotifiers() map[string]alerting.Notifier {
+	cfg := a.o.Config()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.notifiers == nil || a.notifVer != cfg.Version {
+		a.notifiers, a.notifVer = notify.Build(cfg.Alerting.Notifiers, a.o.NotifyClient), cfg.Version
+		a.withSubs, a.subsAt = nil, time.Time{}
+	}
+	sub := cfg.Dashboard.Subscriptions
+	if sub == nil {
+		return a.notifiers
+	}
+	if a.withSubs != nil && time.Since(a.subsAt) < subscribersEvery {
+		return a.withSubs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	subs, err := a.o.Store.Subscribers(ctx)
+	if err != nil {
+		a.o.Log.Warn("subscribers not read; their notifications wait", "err", err)
+		return a.notifiers
+	}
+	out := maps.Clone(a.notifiers)
+	base := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
+	client := a.o.NotifyClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	for _, s := range subs {
+		name := "subscriber:" + strconv.FormatInt(s.ID, 10)
+		switch s.Kind {
+		case "email":
+			out[name] = &notify.StatusMail{Relay: notify.Relay{Addr: sub.SMTP, Username: sub.Username, Password: sub.Password}, From: sub.From,
+				To: s.Address, Page: cfg.Dashboard.Title, Unsubscribe: base + "/unsubscribe?token=" + s.Token}
+		case "webhook":
+			out[name] = &notify.Webhook{URL: s.Address, Secret: []byte(s.Token), Client: client}
+		}
+	}
+	a.withSubs, a.subsAt = out, time.Now()
+	return out
 }
 
 // Engine is the rule engine (acknowledgements go through it).

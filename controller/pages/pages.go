@@ -34,6 +34,8 @@ type Store interface {
 	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
 	Incidents(ctx context.Context, since time.Time) ([]store.Incident, error)
 	IncidentByID(ctx context.Context, id int64) (*store.Incident, error)
+	Subscribers(ctx context.Context) ([]store.Subscriber, error)
+	EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error)
 	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
@@ -60,7 +62,10 @@ type Options struct {
 }
 
 // Source gives the dashboard its pages.
-type Source struct{ o Options }
+type Source struct {
+	o    Options
+	told told // the status page events queued for subscribers
+}
 
 var _ dashboard.Source = (*Source)(nil)
 
@@ -418,7 +423,15 @@ func (s *Source) Acknowledge(ctx context.Context, key, by string) error {
 
 func (s *Source) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
 	defer s.o.Changed()
-	return s.o.Store.AddIncidentUpdate(ctx, id, status, body, by, s.o.Now())
+	now := s.o.Now()
+	if err := s.o.Store.AddIncidentUpdate(ctx, id, status, body, by, now); err != nil {
+		return err
+	}
+	in, err := s.o.Store.IncidentByID(ctx, id)
+	if err != nil || in == nil {
+		return err
+	}
+	return s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-update-%d", id, now.UnixMilli()), in, status, body)
 }
 
 // SyncIncidents opens a status page incident for every check_down alert
@@ -444,24 +457,34 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 			if a.FiredAt != nil {
 				started = *a.FiredAt
 			}
-			if _, err := o.Store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started); err != nil {
+			id, err := o.Store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started)
+			if err != nil {
 				return err
 			}
 			o.Changed() // an open incident: shown until it resolves
+			in := store.Incident{ID: id, Component: a.Component, Title: a.Summary}
+			if err := s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-opened", id), &in, "investigating", a.Summary); err != nil {
+				return err
+			}
 		case alerting.StateResolved:
 			id, open, err := o.Store.IncidentForAlert(ctx, a.Key, a.Incident)
 			if err != nil {
 				return err
 			}
 			if open {
-				if err := o.Store.AddIncidentUpdate(ctx, id, "resolved", "Recovered: the regions see it up again.", "nines", now); err != nil {
+				const body = "Recovered: the regions see it up again."
+				if err := o.Store.AddIncidentUpdate(ctx, id, "resolved", body, "nines", now); err != nil {
 					return err
 				}
 				o.Changed()
+				in := store.Incident{ID: id, Component: a.Component, Title: a.Summary}
+				if err := s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-resolved", id), &in, "resolved", body); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	return nil
+	return s.tellMaintenance(ctx)
 }
 
 // Export writes the static status page to the configured directory

@@ -106,6 +106,10 @@ type Store interface {
 	Unsubscribe(ctx context.Context, token string, id int64) (bool, error)
 	// Subscribers lists the subscribers, oldest first.
 	Subscribers(ctx context.Context) ([]Subscriber, error)
+	// EnqueueNotifications queues status page notifications (alert keys
+	// status:…), each at most once per key and notifier, and reports how
+	// many were new.
+	EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error)
 
 	// SaveProbe records a probe's latest heartbeat; Probes returns those
 	// heard from since since, so that every controller replica knows every

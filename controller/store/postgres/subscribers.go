@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/controller/store"
 )
 
@@ -87,4 +88,30 @@ func (s *Store) Subscribers(ctx context.Context) ([]store.Subscriber, error) {
 		out = []store.Subscriber{}
 	}
 	return out, nil
+}
+
+// EnqueueNotifications queues status page notifications under key, each
+// once per notifier.
+func (s *Store) EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, note := range notes {
+			msg, err := json.Marshal(note.Message)
+			if err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO outbox (alert_key, notifier, message, created_at, next_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (alert_key, notifier) WHERE alert_key LIKE 'status:%' DO NOTHING`,
+				key, note.Notifier, string(msg), note.CreatedAt.UnixMilli(), note.NextAt.UnixMilli())
+			if err != nil {
+				return err
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue notifications of %s: %w", key, err)
+	}
+	return n, nil
 }

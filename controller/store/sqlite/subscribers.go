@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/controller/store"
 )
 
@@ -98,4 +99,31 @@ func (s *Store) Subscribers(ctx context.Context) ([]store.Subscriber, error) {
 		out = append(out, sub)
 	}
 	return out, rows.Err()
+}
+
+// EnqueueNotifications queues status page notifications under key, each
+// once per notifier.
+func (s *Store) EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, note := range notes {
+			msg, err := json.Marshal(note.Message)
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO outbox (alert_key, notifier, message, created_at, next_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (alert_key, notifier) WHERE alert_key LIKE 'status:%' DO NOTHING`,
+				key, note.Notifier, msg, note.CreatedAt.UnixMilli(), note.NextAt.UnixMilli())
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue notifications of %s: %w", key, err)
+	}
+	return n, nil
 }

@@ -775,4 +775,19 @@ func subscribers(t *testing.T, open func() (store.Store, error)) {
 	if list, _ := s.Subscribers(ctx); len(list) != 0 {
 		t.Fatalf("left: %+v", list)
 	}
+	// Status page notifications are queued once per event and subscriber.
+	notes := []alerting.Notification{
+		{Notifier: "subscriber:1", Message: alerting.Message{AlertKey: "status:incident-1", Summary: "API errors", At: t0}, CreatedAt: t0, NextAt: t0},
+		{Notifier: "subscriber:2", Message: alerting.Message{AlertKey: "status:incident-1", Summary: "API errors", At: t0}, CreatedAt: t0, NextAt: t0},
+	}
+	if n, err := s.EnqueueNotifications(ctx, "status:incident-1", notes); n != 2 || err != nil {
+		t.Fatalf("enqueue: %d %v", n, err)
+	}
+	if n, err := s.EnqueueNotifications(ctx, "status:incident-1", notes); n != 0 || err != nil {
+		t.Fatalf("enqueue again: %d %v", n, err)
+	}
+	due, err := s.DueNotifications(ctx, t0.Add(time.Minute), 10)
+	if err != nil || len(due) != 2 || due[0].Message.Summary != "API errors" {
+		t.Fatalf("due: %+v %v", due, err)
+	}
 }

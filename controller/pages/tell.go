@@ -1,0 +1,121 @@
+package pages
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/controller/store"
+)
+
+// Subscribers hear through the alert outbox (retries, history): every
+// status page event is queued once per confirmed subscriber of its
+// components, under a key of its own (status:…), which the store keeps
+// unique, so an event offered again (each evaluation, a crash, another
+// replica) is queued once. The notifier of a subscriber is
+// subscriber:{id} (controller/alerts builds it).
+
+// told remembers the events already queued by this controller, so that an
+// event offered at every evaluation costs the store nothing after the
+// first.
+type told struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (t *told) has(key string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[key]
+}
+
+func (t *told) add(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil || len(t.m) > 100_000 {
+		t.m = map[string]bool{}
+	}
+	t.m[key] = true
+}
+
+// SubscriberNotifier names the notifier of a subscriber in the outbox.
+func SubscriberNotifier(id int64) string { return "subscriber:" + strconv.FormatInt(id, 10) }
+
+// tell queues m under key for every confirmed subscriber of one of
+// components (a subscriber of no component in particular hears of all).
+func (s *Source) tell(ctx context.Context, key string, components []string, m alerting.Message) error {
+	cfg := s.o.Config()
+	if cfg.Dashboard.Subscriptions == nil || s.told.has(key) {
+		return nil
+	}
+	subs, err := s.o.Store.Subscribers(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.o.Now()
+	m.AlertKey, m.Action, m.At, m.Source = key, alerting.ActionTrigger, now.UTC(), "nines-status"
+	var notes []alerting.Notification
+	for _, sub := range subs {
+		if sub.ConfirmedAt == nil {
+			continue
+		}
+		if len(sub.Components) > 0 && !slices.ContainsFunc(components, func(c string) bool { return slices.Contains(sub.Components, c) }) {
+			continue
+		}
+		notes = append(notes, alerting.Notification{Notifier: SubscriberNotifier(sub.ID), Message: m, CreatedAt: now, NextAt: now})
+	}
+	if len(notes) > 0 {
+		if _, err := s.o.Store.EnqueueNotifications(ctx, key, notes); err != nil {
+			return err
+		}
+	}
+	s.told.add(key)
+	return nil
+}
+
+// tellIncident tells subscribers of an incident's news.
+func (s *Source) tellIncident(ctx context.Context, key string, in *store.Incident, status, body string) error {
+	cfg := s.o.Config()
+	link := strings.TrimRight(cfg.Alerting.DashboardURL, "/") + IncidentPath(in.ID)
+	return s.tell(ctx, key, []string{in.Component}, alerting.Message{Summary: fmt.Sprintf("%s: %s", title(status), in.Title),
+		Link: link, Component: in.Component, Class: "incident", Details: map[string]any{"incident": in.ID, "status": status, "body": body}})
+}
+
+// tellMaintenance tells subscribers of announced maintenance: when it is
+// announced (within 30 days ahead) and when it starts.
+func (s *Source) tellMaintenance(ctx context.Context) error {
+	cfg := s.o.Config()
+	if cfg.Dashboard.Subscriptions == nil {
+		return nil
+	}
+	now := s.o.Now()
+	base := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
+	for _, w := range announced(cfg, now, now.Add(30*24*time.Hour), now) {
+		when := fmt.Sprintf("%s to %s", w.Start.Format("2006-01-02 15:04 UTC"), w.End.Format("2006-01-02 15:04 UTC"))
+		m := alerting.Message{Link: base + "/#maintenance-" + w.ID, Class: "maintenance",
+			Details: map[string]any{"maintenance": w.ID, "start": w.Start, "end": w.End, "components": w.Components}}
+		m.Summary = "Scheduled maintenance: " + w.Name + ", " + when
+		if err := s.tell(ctx, "status:maintenance-"+w.ID+"-announced", w.componentIDs, m); err != nil {
+			return err
+		}
+		if w.Status == "in_progress" {
+			m.Summary = "Maintenance in progress: " + w.Name + ", " + when
+			if err := s.tell(ctx, "status:maintenance-"+w.ID+"-started", w.componentIDs, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func title(status string) string {
+	if status == "" {
+		return ""
+	}
+	return strings.ToUpper(status[:1]) + status[1:]
+}
