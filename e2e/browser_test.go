@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/internal/smtptest"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -267,5 +270,79 @@ func TestStaleStatusCopySaysAsOf(t *testing.T) {
 			screenshot(t, ctx, "status-page-stale.png")
 		}
 		srv.Close()
+	}
+}
+
+// TestSubscribeByEmailInABrowser subscribes from the status page of the
+// controller binary, with an SMTP stand-in: the form, the confirmation
+// mail's link and its button, then the unsubscribe link and its button.
+func TestSubscribeByEmailInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	exe := chromium(t)
+	t.Parallel()
+	mails := smtptest.Start(t)
+	dir := t.TempDir()
+	rs, toks := layOutRegions(t, dir)
+	ctl := freeAddr(t)
+	base := "http://" + ctl
+	cfg := fmt.Sprintf(configHead+`alerting:
+  dashboard_url: %s
+dashboard:
+  title: Example
+  subscriptions: {smtp: %q, from: status@example.com}
+`, rs, toks, "127.0.0.1:9", base, mails.Addr)
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	controller := start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
+	answering(t, base+"/healthz", controller)
+	ctx, cancel := browser(t, exe)
+	defer cancel()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#subscribe"),
+		chromedp.SendKeys("#address", "ann@example.com"), chromedp.Click("#subscribe-button"), chromedp.WaitVisible("#result")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text("#result")); !strings.Contains(txt, "a…@example.com") {
+		t.Fatalf("after subscribing: %q", txt)
+	}
+	screenshot(t, ctx, "subscribe-sent.png")
+	var mail string
+	testwait.Eventually(t, 10*time.Second, "the confirmation mail", func() error {
+		if m := mails.Messages(); len(m) == 1 {
+			mail = m[0].Data
+			return nil
+		}
+		return errors.New("no mail yet")
+	})
+	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/subscribe/confirm\?token=[0-9a-f]+`).FindString(mail)
+	unsubscribe := regexp.MustCompile(`List-Unsubscribe: <([^>]+)>`).FindStringSubmatch(mail)
+	if link == "" || unsubscribe == nil {
+		t.Fatalf("the confirmation mail:\n%s", mail)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible("#confirm"), chromedp.Click("#confirm"), chromedp.WaitVisible("#result")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text("#result")); !strings.Contains(txt, "Subscribed") {
+		t.Fatalf("after confirming: %q", txt)
+	}
+	screenshot(t, ctx, "subscribe-confirmed.png")
+	if err := chromedp.Do(ctx, chromedp.Navigate(unsubscribe[1]), chromedp.WaitVisible("#unsubscribe"), chromedp.Click("#unsubscribe"),
+		chromedp.WaitVisible("#result")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text("#result")); !strings.Contains(txt, "Unsubscribed") {
+		t.Fatalf("after unsubscribing: %q", txt)
+	}
+	// The link is spent.
+	if err := chromedp.Do(ctx, chromedp.Navigate(unsubscribe[1]), chromedp.WaitVisible("#unsubscribe"), chromedp.Click("#unsubscribe"),
+		chromedp.WaitVisible("#result")); err != nil {
+		t.Fatal(err)
+	}
+	if txt, _ := chromedp.Run(ctx, chromedp.Text("#result")); !strings.Contains(txt, "not valid") {
+		t.Fatalf("unsubscribing twice: %q", txt)
 	}
 }
