@@ -1,12 +1,19 @@
 package dashboard
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mmcdole/gofeed"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func get(t *testing.T, url string) (*http.Response, string) {
@@ -86,5 +93,53 @@ func TestHistoryFeeds(t *testing.T) {
 		if kind == "atom" && (len(f.Links) == 0 || f.Links[0] != srv.URL+"/history.atom") {
 			t.Errorf("atom: links %v, want rel=self first", f.Links)
 		}
+	}
+}
+
+// fakeSubscriptions keeps subscribers in memory.
+type fakeSubscriptions struct {
+	Subscriptions
+	rows []SubscriberRow
+}
+
+func (f *fakeSubscriptions) Subscribers(context.Context) ([]SubscriberRow, error) { return f.rows, nil }
+
+func (f *fakeSubscriptions) RemoveSubscriber(_ context.Context, id int64) error {
+	f.rows = slices.DeleteFunc(f.rows, func(r SubscriberRow) bool { return r.ID == id })
+	return nil
+}
+
+// The SRE view lists the subscribers with their addresses (never shown
+// on public pages) and removes one with the session's CSRF token.
+func TestSREManagesSubscribers(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	subs := &fakeSubscriptions{rows: []SubscriberRow{{ID: 1, Kind: "email", Address: "ann@example.com", Confirmed: true},
+		{ID: 2, Kind: "webhook", Address: "https://ops.example.com/status", Components: []string{"api"}}}}
+	s := New(Options{Source: &fakeSource{page: samplePage(3, 90)}, Subscriptions: subs,
+		Users: func() []User { return []User{{Name: "alice", PasswordHash: string(hash)}} }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	if resp, _ := noRedirect(nil).Get(srv.URL + "/sre/subscribers"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("anonymous: %d", resp.StatusCode)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := noRedirect(jar)
+	tok := csrfOf(t, c, srv.URL+"/sre/login")
+	c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {"correct horse"}})
+	tok = csrfOf(t, c, srv.URL+"/sre/subscribers")
+	resp, _ := c.Get(srv.URL + "/sre/subscribers")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "ann@example.com") || !strings.Contains(string(b), "not yet") {
+		t.Fatalf("the list:\n%s", b)
+	}
+	if resp, _ := c.PostForm(srv.URL+"/sre/subscribers/remove", url.Values{"id": {"1"}}); resp.StatusCode != http.StatusForbidden || len(subs.rows) != 2 {
+		t.Fatalf("remove without CSRF: %d", resp.StatusCode)
+	}
+	if resp, _ := c.PostForm(srv.URL+"/sre/subscribers/remove", url.Values{"id": {"1"}, "csrf": {tok}}); resp.StatusCode != http.StatusSeeOther || len(subs.rows) != 1 {
+		t.Fatalf("remove: %d, %d left", resp.StatusCode, len(subs.rows))
+	}
+	if _, page := get(t, srv.URL+"/"); strings.Contains(page, "ops.example.com") {
+		t.Fatal("an address on the public page")
 	}
 }
