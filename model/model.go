@@ -235,6 +235,9 @@ type Result struct {
 	// down. Such a result is kept and shown as a probe problem; it never
 	// counts against the target.
 	ProbeIsolated bool `json:"probe_isolated,omitempty"`
+	// OnDemand marks a run a confirmation round asked for, outside the
+	// check's schedule; it counts like any other result.
+	OnDemand bool `json:"on_demand,omitempty"`
 }
 
 // Edge describes the CDN edge that answered a region.

@@ -363,16 +363,17 @@ func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, fa
 // (one JSON column): a CDN edge's fields, or a dns or flow block.
 type facts struct {
 	*model.Edge
-	DNS  *model.DNSFacts  `json:"dns,omitempty"`
-	Flow *model.FlowFacts `json:"flow,omitempty"`
+	DNS      *model.DNSFacts  `json:"dns,omitempty"`
+	Flow     *model.FlowFacts `json:"flow,omitempty"`
+	OnDemand bool             `json:"on_demand,omitempty"`
 }
 
 // EncodeFacts is the stored facts of r; nil when it has none.
 func EncodeFacts(r *model.Result) (*string, error) {
-	if r.Edge == nil && r.DNS == nil && r.Flow == nil {
+	if r.Edge == nil && r.DNS == nil && r.Flow == nil && !r.OnDemand {
 		return nil, nil
 	}
-	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow})
+	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow, OnDemand: r.OnDemand})
 	if err != nil {
 		return nil, fmt.Errorf("encode facts of %s: %w", r.Key(), err)
 	}
@@ -391,7 +392,7 @@ func DecodeFacts(b []byte, r *model.Result) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("decode facts: %w", err)
 	}
-	r.Edge, r.DNS, r.Flow = f.Edge, f.DNS, f.Flow
+	r.Edge, r.DNS, r.Flow, r.OnDemand = f.Edge, f.DNS, f.Flow, f.OnDemand
 	return nil
 }
 

@@ -637,8 +637,16 @@ func regionHealth(t *testing.T, open func() (store.Store, error)) {
 	tlsResult := Result("tls", "eu-london", t0, model.OutcomeUp)
 	expiry := t0.Add(4*24*time.Hour + time.Hour)
 	tlsResult.CertExpiry = &expiry
-	if _, err := s.InsertResults(ctx, []model.Result{dnsResult, flowResult, tlsResult}); err != nil {
+	asked := Result("asked", "eu-london", t0, model.OutcomeDown)
+	asked.OnDemand = true
+	if _, err := s.InsertResults(ctx, []model.Result{dnsResult, flowResult, tlsResult, asked}); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := s.Results(ctx, store.Query{Check: "asked", Since: t0}); len(got) != 1 || !got[0].OnDemand {
+		t.Fatalf("an on-demand run comes back as one: %+v", got)
+	}
+	if got, _ := s.Results(ctx, store.Query{Check: "dns", Since: t0}); len(got) != 1 || got[0].OnDemand {
+		t.Fatalf("a scheduled run comes back on demand: %+v", got)
 	}
 	for _, want := range []model.Result{dnsResult, flowResult, tlsResult} {
 		got, err := s.Results(ctx, store.Query{Check: want.Check, Since: t0})
