@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"github.com/nines-sre/nines/controller/confirm"
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
@@ -79,6 +80,7 @@ func (c *Controller) routes(e *echo.Echo) {
 	probe.POST("/probes/heartbeat", c.handleHeartbeat)
 	probe.POST("/probes/deregister", c.handleDeregister)
 	probe.GET("/assignment", c.handleAssignment)
+	probe.GET("/probes/confirm", c.handleConfirm)
 	probe.POST("/results", c.handleIngest) // decoded as a bounded stream (body.go)
 }
 
@@ -339,4 +341,16 @@ func (c *Controller) handlePing(ec echo.Context) error {
 		return err
 	}
 	return ec.String(http.StatusOK, "OK\n")
+}
+
+// handleConfirm answers a probe's long-poll with the on-demand runs asked
+// of it (controller/confirm) as soon as there are some, or empty after
+// confirm.Wait.
+func (c *Controller) handleConfirm(ec echo.Context) error {
+	probe := ec.QueryParam("probe")
+	if !fleet.ValidProbeID(probe) {
+		return fail(ec, http.StatusBadRequest, "probe", fleet.ProbeIDRule)
+	}
+	reqs := c.confirm.Take(ec.Request().Context(), tokenRegion(ec), probe, 20, confirm.Wait)
+	return ec.JSON(http.StatusOK, model.ConfirmRequests{Requests: append([]model.ConfirmRequest{}, reqs...)})
 }

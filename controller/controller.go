@@ -21,6 +21,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/alerts"
+	"github.com/nines-sre/nines/controller/confirm"
 	"github.com/nines-sre/nines/controller/fleet"
 	"github.com/nines-sre/nines/controller/ingest"
 	"github.com/nines-sre/nines/controller/ledger"
@@ -30,6 +31,7 @@ import (
 	"github.com/nines-sre/nines/controller/replica"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/internal/loop"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -113,6 +115,7 @@ type Controller struct {
 	published published
 	ingest    *ingest.Ingester
 	push      *push.Push
+	confirm   *confirm.Rounds
 }
 
 // New opens the store and builds a controller; it does not serve.
@@ -169,6 +172,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
 		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
+	c.confirm = confirm.New(func(cfg *config.Config, check, region string) string {
+		return c.probes.OwnerOf(cfg, check, region, c.now())
+	}, o.Registry)
 	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored})
 	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
 		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
@@ -210,6 +216,9 @@ func (c *Controller) Close() error { return c.store.Close() }
 // and each makes a minute to slice.
 func (c *Controller) stored(rs []model.Result) {
 	c.ledger.Arrived(time.Now())
+	cfg, now := c.Config(), c.now()
+	c.confirm.Stored(cfg, rs, func(ch *config.Check) bool { return c.live.Verdict(cfg, ch, now).Status == model.StatusUp },
+		func() map[string]bool { return c.probes.HealthyRegions(now, cfg.UnhealthyAfter()) }, now)
 	for _, r := range rs {
 		c.latest.Offer(r)
 	}
@@ -246,6 +255,7 @@ func Run(ctx context.Context, o Options) error {
 	// lasts two.
 	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(c.confirm.Close) // long-polls end at once
 	c.log.Info("controller listening", "addr", ln.Addr().String(), "config", o.Config.File, "config_version", o.Config.Version,
 		"checks", len(o.Config.AllChecks()), "regions", len(o.Config.Regions))
 	if o.Ready != nil {
@@ -345,24 +355,9 @@ func (c *Controller) Handler() http.Handler {
 	return e
 }
 
-// every runs fn every interval (first at once when now is set) until ctx
-// is done; a failure is logged and tried again at the next tick.
+// every runs fn every interval (loop.Every), logging its failures and
+// timing its runs.
 func (c *Controller) every(ctx context.Context, interval time.Duration, now bool, what string, fn func(context.Context) error) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if now {
-			began := time.Now()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				c.log.Error(what+" failed; trying again", "err", err)
-			}
-			c.metrics.loops.WithLabelValues(what).Observe(time.Since(began).Seconds())
-		}
-		now = true
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	loop.Every(ctx, interval, now, fn, func(err error) { c.log.Error(what+" failed; trying again", "err", err) },
+		func(d time.Duration) { c.metrics.loops.WithLabelValues(what).Observe(d.Seconds()) })
 }

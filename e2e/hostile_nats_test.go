@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,7 +62,6 @@ func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 	if err := os.WriteFile(fileA, []byte(configText(tokA, "", "shared", "a1")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	var done []chan error
 	defer func() {

@@ -73,7 +73,6 @@ func TestNATSTransportLosesNothingWhileTheControllerIsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	runController := func(ctx context.Context) chan error {

@@ -5,19 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/nines-sre/nines/config"
-	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/internal/testwait"
-	"github.com/nines-sre/nines/probe"
 )
 
 type result struct {
@@ -47,27 +40,10 @@ func TestTwoProbesShareARegion(t *testing.T) {
 	for i := range n {
 		fmt.Fprintf(&cfg, "      - {id: check-%02d, kind: http, interval: 1s, timeout: 500ms, http: {url: %q}}\n", i, target.URL)
 	}
-	c, err := config.Parse("shard.yaml", cfg.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctl, err := controller.New(context.Background(), controller.Options{Config: c, DataDir: t.TempDir(), Logger: quiet, Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	srv := httptest.NewServer(ctl.Handler())
-	defer srv.Close()
-
+	srv := inProcess(t, cfg.String())
 	dir := t.TempDir()
 	run := func(ctx context.Context, id string) chan error {
-		done := make(chan error, 1)
-		go func() {
-			done <- probe.Run(ctx, probe.Options{Region: "eu-london", ProbeID: id, Controller: srv.URL, Token: "shard-test-token-0001",
-				SpoolPath: filepath.Join(dir, id+".db"), MaxBackoff: 300 * time.Millisecond, Logger: quiet, Registry: prometheus.NewRegistry()})
-		}()
-		return done
+		return runProbe(ctx, srv.URL, "eu-london", id, "shard-test-token-0001", dir)
 	}
 	ctxA, stopA := context.WithCancel(context.Background())
 	ctxB, stopB := context.WithCancel(context.Background())

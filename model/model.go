@@ -240,6 +240,20 @@ type Result struct {
 	OnDemand bool `json:"on_demand,omitempty"`
 }
 
+// ConfirmRequest asks a probe to run a check at once, outside its
+// schedule, to confirm or clear another region's failure.
+type ConfirmRequest struct {
+	Round int64     `json:"round"`
+	Check string    `json:"check"`
+	Asked time.Time `json:"asked"`
+}
+
+// ConfirmRequests is the answer to a probe's long-poll for confirmation
+// requests (GET /api/v1/probes/confirm); empty when none came in time.
+type ConfirmRequests struct {
+	Requests []ConfirmRequest `json:"requests"`
+}
+
 // Edge describes the CDN edge that answered a region.
 type Edge struct {
 	IP          string            `json:"ip,omitempty"`

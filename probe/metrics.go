@@ -15,6 +15,7 @@ type metrics struct {
 	controller  prometheus.Gauge
 	assignments prometheus.Gauge
 	isolated    prometheus.Counter
+	onDemand    prometheus.Counter
 	// watchdogPaging is 1 while this probe's watchdog page is open.
 	watchdogPaging prometheus.Gauge
 }
@@ -42,11 +43,13 @@ func newMetrics(reg prometheus.Registerer, depth, silent func() float64) *metric
 			Help: "Checks in the current assignment."}),
 		isolated: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "isolated_failures_total",
 			Help: "Failures seen while this probe reached no controller and no other target, marked as its own network's (probe_isolated)."}),
+		onDemand: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "on_demand_runs_total",
+			Help: "Runs a confirmation round asked for, outside the schedule."}),
 		watchdogPaging: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "watchdog_paging",
 			Help: "1 while this probe's watchdog has paged that no controller is reached, until it resolves."}),
 	}
 	reg.MustRegister(m.results, m.duration, m.lateness, m.skipped, m.shipped, m.batches, m.dropped, m.controller, m.assignments, m.isolated,
-		m.watchdogPaging,
+		m.watchdogPaging, m.onDemand,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "spool_depth",
 			Help: "Results waiting in the spool."}, depth),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "controller_silent_seconds",

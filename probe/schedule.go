@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -62,17 +64,21 @@ type job struct {
 	running sync.Mutex
 }
 
-// run executes one slot of the check; a slot whose previous run is still
+// run executes one slot of the check, or with onDemand a run a
+// confirmation round asked for; a run while the previous one is still
 // going is skipped and counted, so a check never overlaps itself.
-func (j *job) run(ctx context.Context, slot time.Time) {
+func (j *job) run(ctx context.Context, slot time.Time, onDemand bool) {
 	id := j.cc.Check.ID
 	if !j.running.TryLock() {
 		j.p.m.skipped.WithLabelValues(id).Inc()
 		return
 	}
 	defer j.running.Unlock()
-	j.p.m.lateness.Observe(j.p.now().Sub(slot).Seconds())
-	r := model.Result{Check: id, Region: j.p.opts.Region, Scheduled: slot.UTC(), Probe: j.p.opts.ProbeID, ConfigVersion: j.version}
+	if !onDemand {
+		j.p.m.lateness.Observe(j.p.now().Sub(slot).Seconds())
+	}
+	r := model.Result{Check: id, Region: j.p.opts.Region, Scheduled: slot.UTC(), Probe: j.p.opts.ProbeID, ConfigVersion: j.version,
+		OnDemand: onDemand}
 	j.cc.Run(ctx, j.p.env, &r)
 	if ctx.Err() != nil {
 		return // cut short by shutdown: not a verdict on the target
@@ -181,10 +187,12 @@ func (s *scheduler) remove(j *job) {
 	delete(s.jobs, j.cc.Check.ID)
 }
 
-// run fires due slots until ctx is done, then waits for running checks.
+// run fires due slots, and the runs confirmation rounds ask for, until
+// ctx is done, then waits for running checks.
 func (s *scheduler) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { s.confirmLoop(ctx, &wg) })
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -206,7 +214,7 @@ func (s *scheduler) run(ctx context.Context) {
 			j.next = j.sched.Next(slot)
 			heap.Fix(&s.heap, 0)
 			wg.Add(1)
-			go func() { defer wg.Done(); j.run(ctx, slot) }()
+			go func() { defer wg.Done(); j.run(ctx, slot, false) }()
 		}
 		s.mu.Unlock()
 		timer.Reset(wait)
@@ -215,6 +223,42 @@ func (s *scheduler) run(ctx context.Context) {
 			return
 		case <-s.wake:
 		case <-timer.C:
+		}
+	}
+}
+
+// confirmLoop long-polls the controller for on-demand runs
+// (GET /api/v1/probes/confirm) and starts each at once, outside the
+// schedule, which it never shifts. A check this probe does not run now,
+// or that is running, is passed over.
+func (s *scheduler) confirmLoop(ctx context.Context, wg *sync.WaitGroup) {
+	p := s.p
+	bo := p.newBackoff()
+	for ctx.Err() == nil {
+		var got model.ConfirmRequests
+		_, err := p.api.do(ctx, http.MethodGet, "/api/v1/probes/confirm?probe="+url.QueryEscape(p.opts.ProbeID), nil, nil, &got)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(bo.NextBackOff()):
+			}
+			continue
+		}
+		bo.Reset()
+		now := p.now()
+		for _, req := range got.Requests {
+			s.mu.Lock()
+			j := s.jobs[req.Check]
+			s.mu.Unlock()
+			if j == nil {
+				continue
+			}
+			p.m.onDemand.Inc()
+			wg.Go(func() { j.run(ctx, now, true) })
 		}
 	}
 }

@@ -61,6 +61,12 @@ func mix(x uint64) uint64 {
 	return x
 }
 
+// OwnerOf is the probe of region that runs check at now ("" when none is
+// live).
+func (g *Registry) OwnerOf(cfg *config.Config, check, region string, now time.Time) string {
+	return Owner(check, g.liveProbes(cfg, region, "", now))
+}
+
 // AssignmentETag versions a probe's assignment at now: the configuration,
 // the region, and the set of live probes it is shared with.
 func (g *Registry) AssignmentETag(cfg *config.Config, region, probe string, now time.Time) string {

@@ -1,0 +1,221 @@
+// Package confirm asks for confirmation on demand: when a healthy region
+// reports a check down while the check is up, the controller asks the
+// failing region and enough other healthy regions (the quorum, regions on
+// other continents first) to run it at once, outside their schedule. The
+// probe that owns the check in each region learns of it through a
+// long-poll (GET /api/v1/probes/confirm), which answers as soon as a
+// request for it is queued: within a network round trip, over the same
+// authenticated probe API whether results then go by HTTP or NATS.
+package confirm
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/model"
+)
+
+// Wait is how long a probe's long-poll is held before it is answered
+// empty: under the probe's 30 s request timeout.
+const Wait = 20 * time.Second
+
+// maxQueued bounds the requests waiting for one probe: past it the least
+// important are dropped (a global outage of many checks asks for no more
+// than a probe can run in a few seconds).
+const maxQueued = 50
+
+// Rounds keeps the rounds asked and the requests waiting for each probe.
+type Rounds struct {
+	// Owner returns the probe of region that runs check now ("" when
+	// none is live).
+	Owner func(cfg *config.Config, check, region string) string
+
+	mu      sync.Mutex
+	next    int64
+	last    map[string]time.Time // check → when its last round was asked
+	queue   map[string][]queued  // region/probe → requests, most important first
+	waiting map[string]chan struct{}
+	closed  bool
+
+	asked, answered prometheus.Counter
+}
+
+type queued struct {
+	model.ConfirmRequest
+	weight int
+}
+
+// New returns the rounds of a controller, counting into reg.
+func New(owner func(cfg *config.Config, check, region string) string, reg prometheus.Registerer) *Rounds {
+	r := &Rounds{Owner: owner, last: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
+		asked: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: "rounds_total",
+			Help: "Confirmation rounds asked: a healthy region reported a check down while it was up."}),
+		answered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: "runs_handed_total",
+			Help: "On-demand runs handed to probes."})}
+	if reg != nil {
+		reg.MustRegister(r.asked, r.answered)
+	}
+	return r
+}
+
+// Stored considers results about to become their regions' newest: each
+// healthy region's failure of a check that is up (as up says, before
+// them) asks a round. healthy is asked once, when needed.
+func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, up func(*config.Check) bool, healthy func() map[string]bool, now time.Time) {
+	var h map[string]bool
+	for i := range rs {
+		res := &rs[i]
+		if res.Outcome != model.OutcomeDown || res.OnDemand {
+			continue
+		}
+		if ch := cfg.Check(res.Check); ch != nil {
+			if h == nil {
+				h = healthy()
+			}
+			r.Consider(cfg, res, up(ch), h, now)
+		}
+	}
+}
+
+// continent is a region's first word: ca, us, eu, ap.
+func continent(region string) string {
+	c, _, _ := strings.Cut(region, "-")
+	return c
+}
+
+// Consider asks a round for a down result of a healthy region when the
+// check is up, at most one per check per interval. healthy says which
+// regions are heard from now. It returns the regions asked.
+func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, healthy map[string]bool, now time.Time) []string {
+	ch := cfg.Check(res.Check)
+	if ch == nil || ch.Heartbeat != nil || res.Outcome != model.OutcomeDown || res.ProbeIsolated || res.OnDemand || !up || !healthy[res.Region] {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last, ok := r.last[ch.ID]; ok && now.Sub(last) < ch.Period() {
+		return nil
+	}
+	// The failing region again, then the quorum of the others: other
+	// continents first, in configuration order.
+	var others []string
+	for _, region := range cfg.CheckRegions(ch) {
+		if region != res.Region && healthy[region] {
+			others = append(others, region)
+		}
+	}
+	slices.SortStableFunc(others, func(a, b string) int {
+		fa, fb := continent(a) == continent(res.Region), continent(b) == continent(res.Region)
+		switch {
+		case fa == fb:
+			return 0
+		case fb:
+			return -1
+		}
+		return 1
+	})
+	asked := append([]string{res.Region}, others[:min(len(others), cfg.CheckQuorum(ch))]...)
+	r.next++
+	r.last[ch.ID] = now
+	r.asked.Inc()
+	req := model.ConfirmRequest{Round: r.next, Check: ch.ID, Asked: now.UTC()}
+	weight := importance(cfg, ch.ID)
+	var handed []string
+	for _, region := range asked {
+		owner := r.Owner(cfg, ch.ID, region)
+		if owner == "" {
+			continue
+		}
+		probe := region + "/" + owner
+		q := append(r.queue[probe], queued{req, weight})
+		slices.SortStableFunc(q, func(a, b queued) int { return b.weight - a.weight })
+		r.queue[probe] = q[:min(len(q), maxQueued)]
+		if w := r.waiting[probe]; w != nil {
+			close(w)
+			delete(r.waiting, probe)
+		}
+		handed = append(handed, region)
+	}
+	return handed
+}
+
+// importance ranks checks for a probe with more to run than it can: those
+// an SLO counts first, then those a paging rule covers.
+func importance(cfg *config.Config, check string) int {
+	w := 0
+	for i := range cfg.SLOs {
+		if slices.Contains(cfg.SLOs[i].Checks, check) {
+			w += 2
+			break
+		}
+	}
+	for i := range cfg.Alerting.Rules {
+		rule := &cfg.Alerting.Rules[i]
+		if rule.Kind != config.RuleCheckDown {
+			continue
+		}
+		for _, c := range cfg.RuleChecks(rule) {
+			if c.ID == check {
+				return w + 1
+			}
+		}
+	}
+	return w
+}
+
+// Take waits up to wait (or until ctx is done) for requests for probe of
+// region and returns at most max of them, most important first.
+func (r *Rounds) Take(ctx context.Context, region, probe string, max int, wait time.Duration) []model.ConfirmRequest {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	probe = region + "/" + probe
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil
+		}
+		if q := r.queue[probe]; len(q) > 0 {
+			n := min(len(q), max)
+			out := make([]model.ConfirmRequest, n)
+			for i := range n {
+				out[i] = q[i].ConfirmRequest
+			}
+			r.queue[probe] = q[n:]
+			r.mu.Unlock()
+			r.answered.Add(float64(n))
+			return out
+		}
+		w := r.waiting[probe]
+		if w == nil {
+			w = make(chan struct{})
+			r.waiting[probe] = w
+		}
+		r.mu.Unlock()
+		select {
+		case <-w:
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Close answers every waiting probe empty, and those that ask later at
+// once: the controller is shutting down and its server waits for them.
+func (r *Rounds) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for probe, w := range r.waiting {
+		close(w)
+		delete(r.waiting, probe)
+	}
+}

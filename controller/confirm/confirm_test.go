@@ -1,0 +1,111 @@
+package confirm
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/internal/testwait"
+	"github.com/nines-sre/nines/model"
+)
+
+const testConfig = `regions: [{id: eu-london}, {id: eu-frankfurt}, {id: us-ohio}, {id: ap-tokyo}]
+quorum: 2
+probes:
+  tokens: [{region: eu-london, token: a-long-enough-token-1}]
+components:
+  - id: api
+    checks:
+      - {id: minor, kind: http, http: {url: "http://127.0.0.1:9/a"}}
+      - {id: major, kind: http, http: {url: "http://127.0.0.1:9/b"}}
+slos:
+  - {id: s, checks: [major], target: 99.9}
+`
+
+func TestRounds(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(func(_ *config.Config, _, region string) string { return "p1" }, nil)
+	all := map[string]bool{"eu-london": true, "eu-frankfurt": true, "us-ohio": true, "ap-tokyo": true}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	down := &model.Result{Check: "minor", Region: "eu-london", Outcome: model.OutcomeDown}
+
+	// A waiting probe is answered as soon as its request is queued.
+	got := make(chan []model.ConfirmRequest, 1)
+	go func() { got <- r.Take(context.Background(), "us-ohio", "p1", 10, 5*time.Second) }()
+	waitingProbe(t, r, "us-ohio/p1")
+	asked := r.Consider(cfg, down, true, all, now)
+	// The failing region, then two of the others: other continents first.
+	if len(asked) != 3 || asked[0] != "eu-london" || asked[1] != "us-ohio" || asked[2] != "ap-tokyo" {
+		t.Fatalf("asked %v", asked)
+	}
+	select {
+	case reqs := <-got:
+		if len(reqs) != 1 || reqs[0].Check != "minor" || reqs[0].Round != 1 {
+			t.Fatalf("us-ohio got %+v", reqs)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the waiting probe was not woken")
+	}
+	// One round per check per interval; none for what is not news.
+	if again := r.Consider(cfg, down, true, all, now.Add(30*time.Second)); again != nil {
+		t.Fatalf("a second round within the interval: %v", again)
+	}
+	for name, res := range map[string]*model.Result{
+		"isolated":  {Check: "major", Region: "eu-london", Outcome: model.OutcomeDown, ProbeIsolated: true},
+		"on demand": {Check: "major", Region: "eu-london", Outcome: model.OutcomeDown, OnDemand: true},
+		"degraded":  {Check: "major", Region: "eu-london", Outcome: model.OutcomeDegraded},
+	} {
+		if a := r.Consider(cfg, res, true, all, now); a != nil {
+			t.Errorf("%s: asked %v", name, a)
+		}
+	}
+	if a := r.Consider(cfg, &model.Result{Check: "major", Region: "eu-london", Outcome: model.OutcomeDown}, false, all, now); a != nil {
+		t.Errorf("a check already not up: asked %v", a)
+	}
+	// Past the interval, another; the SLO's check comes first for a probe.
+	r.Consider(cfg, &model.Result{Check: "major", Region: "eu-london", Outcome: model.OutcomeDown}, true, all, now.Add(time.Second))
+	reqs := r.Take(context.Background(), "eu-london", "p1", 10, 0)
+	if len(reqs) != 2 || reqs[0].Check != "major" || reqs[1].Check != "minor" {
+		t.Fatalf("eu-london's queue: %+v", reqs)
+	}
+	if reqs := r.Take(context.Background(), "eu-london", "p1", 10, 10*time.Millisecond); reqs != nil {
+		t.Fatalf("an empty queue: %+v", reqs)
+	}
+}
+
+func TestCloseAnswersWaitingProbes(t *testing.T) {
+	r := New(func(*config.Config, string, string) string { return "p1" }, nil)
+	done := make(chan []model.ConfirmRequest, 1)
+	go func() { done <- r.Take(context.Background(), "eu-london", "p1", 10, time.Minute) }()
+	waitingProbe(t, r, "eu-london/p1")
+	r.Close()
+	select {
+	case got := <-done:
+		if len(got) != 0 {
+			t.Fatalf("closed rounds handed %v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting probe was not answered when the rounds closed")
+	}
+	if got := r.Take(context.Background(), "eu-london", "p1", 10, time.Minute); got != nil {
+		t.Fatalf("after Close, Take = %v, want nil at once", got)
+	}
+}
+
+// waitingProbe waits until a probe's long-poll is held.
+func waitingProbe(t *testing.T, r *Rounds, probe string) {
+	t.Helper()
+	testwait.Eventually(t, time.Second, "probe "+probe+" waiting", func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.waiting[probe] == nil {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+}
