@@ -19,6 +19,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
+	"golang.org/x/time/rate"
 )
 
 // Wait is how long a probe's long-poll is held before it is answered
@@ -29,6 +30,14 @@ const Wait = 20 * time.Second
 // important are dropped (a global outage of many checks asks for no more
 // than a probe can run in a few seconds).
 const maxQueued = 50
+
+// A probe is handed at most runRate on-demand runs a second after a first
+// runBurst: with maxQueued, a global outage asks a probe for no more than
+// it runs in a few seconds beside its schedule.
+const (
+	runRate  = 10
+	runBurst = 20
+)
 
 // Rounds keeps the rounds asked and the requests waiting for each probe.
 type Rounds struct {
@@ -41,9 +50,18 @@ type Rounds struct {
 	last    map[string]time.Time // check → when its last round was asked
 	queue   map[string][]queued  // region/probe → requests, most important first
 	waiting map[string]chan struct{}
+	limits  map[string]*rate.Limiter // region/probe → runs handed
+	open    map[string]*round        // check → its round still waited for
 	closed  bool
 
-	asked, answered prometheus.Counter
+	asked, handed, dropped, complete, incomplete prometheus.Counter
+	took                                         prometheus.Histogram
+}
+
+// round is a confirmation round waiting for its on-demand results.
+type round struct {
+	asked   time.Time
+	waiting map[string]bool // regions not yet answered
 }
 
 type queued struct {
@@ -53,13 +71,21 @@ type queued struct {
 
 // New returns the rounds of a controller, counting into reg.
 func New(owner func(cfg *config.Config, check, region string) string, reg prometheus.Registerer) *Rounds {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: name, Help: help})
+	}
 	r := &Rounds{Owner: owner, last: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
-		asked: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: "rounds_total",
-			Help: "Confirmation rounds asked: a healthy region reported a check down while it was up."}),
-		answered: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: "runs_handed_total",
-			Help: "On-demand runs handed to probes."})}
+		limits: map[string]*rate.Limiter{}, open: map[string]*round{},
+		asked:      counter("rounds_total", "Confirmation rounds asked: a healthy region reported a check down while it was up."),
+		complete:   counter("rounds_answered_total", "Confirmation rounds whose every asked region sent its on-demand result."),
+		incomplete: counter("rounds_unanswered_total", "Confirmation rounds some asked region never answered before the check's next round."),
+		handed:     counter("runs_handed_total", "On-demand runs handed to probes."),
+		dropped:    counter("runs_dropped_total", "On-demand runs dropped, less important than a full queue for their probe."),
+		took: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "nines", Subsystem: "confirm", Name: "round_seconds",
+			Help:    "From a round asked to the last of its on-demand results stored.",
+			Buckets: []float64{.25, .5, 1, 2, 3, 5, 10, 20, 30, 60}})}
 	if reg != nil {
-		reg.MustRegister(r.asked, r.answered)
+		reg.MustRegister(r.asked, r.complete, r.incomplete, r.handed, r.dropped, r.took)
 	}
 	return r
 }
@@ -71,7 +97,11 @@ func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, up func(*config.C
 	var h map[string]bool
 	for i := range rs {
 		res := &rs[i]
-		if res.Outcome != model.OutcomeDown || res.OnDemand {
+		if res.OnDemand {
+			r.answered(res.Check, res.Region, now)
+			continue
+		}
+		if res.Outcome != model.OutcomeDown {
 			continue
 		}
 		if ch := cfg.Check(res.Check); ch != nil {
@@ -124,6 +154,11 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 	r.next++
 	r.last[ch.ID] = now
 	r.asked.Inc()
+	if r.open[ch.ID] != nil {
+		r.incomplete.Inc()
+	}
+	rd := &round{asked: now, waiting: map[string]bool{}}
+	r.open[ch.ID] = rd
 	req := model.ConfirmRequest{Round: r.next, Check: ch.ID, Asked: now.UTC()}
 	weight := importance(cfg, ch.ID)
 	var handed []string
@@ -135,14 +170,39 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 		probe := region + "/" + owner
 		q := append(r.queue[probe], queued{req, weight})
 		slices.SortStableFunc(q, func(a, b queued) int { return b.weight - a.weight })
-		r.queue[probe] = q[:min(len(q), maxQueued)]
+		if len(q) > maxQueued {
+			r.dropped.Add(float64(len(q) - maxQueued))
+			q = q[:maxQueued]
+		}
+		r.queue[probe] = q
+		rd.waiting[region] = true
 		if w := r.waiting[probe]; w != nil {
 			close(w)
 			delete(r.waiting, probe)
 		}
 		handed = append(handed, region)
 	}
+	if len(handed) == 0 {
+		delete(r.open, ch.ID)
+	}
 	return handed
+}
+
+// answered notes an on-demand result of check from region: the round is
+// complete when every region asked has answered.
+func (r *Rounds) answered(check, region string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rd := r.open[check]
+	if rd == nil || !rd.waiting[region] {
+		return
+	}
+	delete(rd.waiting, region)
+	if len(rd.waiting) == 0 {
+		delete(r.open, check)
+		r.complete.Inc()
+		r.took.Observe(now.Sub(rd.asked).Seconds())
+	}
 }
 
 // importance ranks checks for a probe with more to run than it can: those
@@ -181,16 +241,28 @@ func (r *Rounds) Take(ctx context.Context, region, probe string, max int, wait t
 			r.mu.Unlock()
 			return nil
 		}
+		var limited <-chan time.Time
 		if q := r.queue[probe]; len(q) > 0 {
-			n := min(len(q), max)
-			out := make([]model.ConfirmRequest, n)
-			for i := range n {
-				out[i] = q[i].ConfirmRequest
+			lim := r.limits[probe]
+			if lim == nil {
+				lim = rate.NewLimiter(runRate, runBurst)
+				r.limits[probe] = lim
 			}
-			r.queue[probe] = q[n:]
-			r.mu.Unlock()
-			r.answered.Add(float64(n))
-			return out
+			n := 0
+			for n < min(len(q), max) && lim.Allow() {
+				n++
+			}
+			if n > 0 {
+				out := make([]model.ConfirmRequest, n)
+				for i := range n {
+					out[i] = q[i].ConfirmRequest
+				}
+				r.queue[probe] = q[n:]
+				r.mu.Unlock()
+				r.handed.Add(float64(n))
+				return out
+			}
+			limited = time.After(time.Second / runRate)
 		}
 		w := r.waiting[probe]
 		if w == nil {
@@ -199,6 +271,7 @@ func (r *Rounds) Take(ctx context.Context, region, probe string, max int, wait t
 		}
 		r.mu.Unlock()
 		select {
+		case <-limited:
 		case <-w:
 		case <-t.C:
 			return nil

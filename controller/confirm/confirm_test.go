@@ -3,12 +3,16 @@ package confirm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const testConfig = `regions: [{id: eu-london}, {id: eu-frankfurt}, {id: us-ohio}, {id: ap-tokyo}]
@@ -108,4 +112,72 @@ func waitingProbe(t *testing.T, r *Rounds, probe string) {
 		}
 		return nil
 	})
+}
+
+func TestRoundsAreBoundedAndTimed(t *testing.T) {
+	var checks strings.Builder
+	for i := range 120 {
+		fmt.Fprintf(&checks, "      - {id: c%03d, kind: http, http: {url: \"http://127.0.0.1:9/%d\"}}\n", i, i)
+	}
+	cfg, err := config.Parse("test.yaml", []byte(`regions: [{id: eu-london}, {id: us-ohio}]
+quorum: 1
+probes:
+  tokens: [{region: eu-london, token: a-long-enough-token-1}]
+components:
+  - id: api
+    checks:
+`+checks.String()+`slos:
+  - {id: s, checks: [c119], target: 99.9}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(func(*config.Config, string, string) string { return "p1" }, nil)
+	all := map[string]bool{"eu-london": true, "us-ohio": true}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	// A global outage: every check fails in eu-london at once.
+	for _, ch := range cfg.AllChecks() {
+		r.Consider(cfg, &model.Result{Check: ch.ID, Region: "eu-london", Outcome: model.OutcomeDown}, true, all, now)
+	}
+	if got := testutil.ToFloat64(r.asked); got != 120 {
+		t.Fatalf("rounds asked = %v, want 120", got)
+	}
+	if got := testutil.ToFloat64(r.dropped); got != 2*(120-maxQueued) {
+		t.Fatalf("runs dropped = %v, want %d: each probe keeps %d", got, 2*(120-maxQueued), maxQueued)
+	}
+	// The probe gets its burst at once, the SLO's check first, then no
+	// more than the rate allows.
+	first := r.Take(context.Background(), "eu-london", "p1", 100, 0)
+	if len(first) != runBurst || first[0].Check != "c119" {
+		t.Fatalf("first take: %d runs, first %q; want %d, c119 first", len(first), first[0].Check, runBurst)
+	}
+	began := time.Now()
+	n := 0
+	for time.Since(began) < 500*time.Millisecond {
+		n += len(r.Take(context.Background(), "eu-london", "p1", 100, 100*time.Millisecond))
+	}
+	if max := int(runRate*time.Since(began).Seconds()) + 1; n > max {
+		t.Fatalf("%d runs handed in %v past the burst; the rate allows %d", n, time.Since(began), max)
+	}
+	// A round is timed when its every region has answered.
+	r.Stored(cfg, []model.Result{{Check: "c119", Region: "eu-london", Outcome: model.OutcomeUp, OnDemand: true}}, nil, nil, now.Add(time.Second))
+	if got := testutil.ToFloat64(r.complete); got != 0 {
+		t.Fatalf("rounds answered = %v with us-ohio outstanding", got)
+	}
+	r.Stored(cfg, []model.Result{{Check: "c119", Region: "us-ohio", Outcome: model.OutcomeUp, OnDemand: true}}, nil, nil, now.Add(2*time.Second))
+	if got := testutil.ToFloat64(r.complete); got != 1 {
+		t.Fatalf("rounds answered = %v, want 1", got)
+	}
+	var m dto.Metric
+	if err := r.took.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if h := m.GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != 2 {
+		t.Fatalf("round durations: %d observed, sum %vs; want one of 2s", h.GetSampleCount(), h.GetSampleSum())
+	}
+	// A round never answered is counted when the check's next one is asked.
+	r.Consider(cfg, &model.Result{Check: "c000", Region: "eu-london", Outcome: model.OutcomeDown}, true, all, now.Add(2*time.Minute))
+	if got := testutil.ToFloat64(r.incomplete); got != 1 {
+		t.Fatalf("rounds unanswered = %v, want 1", got)
+	}
 }
