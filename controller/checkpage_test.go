@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +69,38 @@ func TestCheckPageRanges(t *testing.T) {
 	// 90 days reach past the two weeks raw results are kept.
 	if p90, _ := h.c.pages.CheckPage(ctx, "api-health", dashboard.CheckQuery{Range: "90d"}); p90.Kept != "14 days" || len(p90.Latency) != 3 {
 		t.Fatalf("90d: kept %q, %d regions", p90.Kept, len(p90.Latency))
+	}
+}
+
+// A failure whose confirmation round passed is shown, marked as not
+// confirmed, beside the on-demand runs that cleared it.
+func TestCheckPageMarksBlips(t *testing.T) {
+	h := newHarness(t)
+	for r := range tokens {
+		h.heartbeat(r)
+	}
+	ask := func(r model.Result) model.Result { r.OnDemand = true; return r }
+	h.ship("eu-london", h.result("api-health", "eu-london", 3*time.Minute, model.OutcomeUp), h.result("api-health", "eu-london", 2*time.Minute, model.OutcomeDown),
+		ask(h.result("api-health", "eu-london", 2*time.Minute-time.Second, model.OutcomeUp)),
+		h.result("api-health", "eu-london", time.Minute, model.OutcomeDown), h.result("api-health", "eu-london", 59*time.Second, model.OutcomeDown))
+	h.ship("ap-tokyo", ask(h.result("api-health", "ap-tokyo", 2*time.Minute-time.Second, model.OutcomeUp)))
+	p, err := h.c.pages.CheckPage(context.Background(), "api-health", dashboard.CheckQuery{Range: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marks []string
+	for _, r := range p.Results {
+		marks = append(marks, fmt.Sprintf("%s %s on_demand=%v not_confirmed=%v", r.Region, r.Outcome, r.OnDemand, r.NotConfirmed))
+	}
+	want := []string{
+		"eu-london down on_demand=false not_confirmed=false", // no round re-ran these: they count
+		"eu-london down on_demand=false not_confirmed=false",
+		"ap-tokyo up on_demand=true not_confirmed=false",
+		"eu-london up on_demand=true not_confirmed=false",
+		"eu-london down on_demand=false not_confirmed=true",
+		"eu-london up on_demand=false not_confirmed=false",
+	}
+	if strings.Join(marks, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("results:\n%s\nwant:\n%s", strings.Join(marks, "\n"), strings.Join(want, "\n"))
 	}
 }

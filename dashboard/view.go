@@ -317,6 +317,10 @@ type Result struct {
 	Class     string    `json:"error_class,omitempty"`
 	LatencyMS float64   `json:"latency_ms"`
 	Message   string    `json:"message,omitempty"`
+	// OnDemand marks a run a confirmation round asked for; NotConfirmed a
+	// failure its round did not confirm, which counts in no verdict.
+	OnDemand     bool `json:"on_demand,omitempty"`
+	NotConfirmed bool `json:"not_confirmed,omitempty"`
 }
 
 // RegionLatency is a region's latency percentiles per period.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/fleet"
+	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/controller/store/sqlite/sqlitetest"
 	"github.com/nines-sre/nines/model"
@@ -271,5 +272,58 @@ func globalOutage(t *testing.T, c *harness, from, to time.Time, down func(time.T
 	}
 	if err := c.EvaluateSlices(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A failure whose confirmation round passed stays in the region's
+// history and makes no minute degraded; one the round confirmed does.
+func TestBlipMakesNoMinuteDegraded(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	c := newLedger(t, workedConfig, func() time.Time { return t0.Add(10 * time.Minute) })
+	healthyThroughout(c, []string{"eu-london", "eu-frankfurt"}, t0.Add(-time.Hour), t0.Add(10*time.Minute))
+	result := func(check, region string, sec int, o model.Outcome, onDemand bool) model.Result {
+		at := t0.Add(time.Duration(sec) * time.Second)
+		return model.Result{Check: check, Region: region, Scheduled: at, Started: at, Probe: "p", Outcome: o, OnDemand: onDemand}
+	}
+	var batch []model.Result
+	for _, check := range []string{"calm", "regional-outage"} {
+		for _, region := range []string{"eu-london", "eu-frankfurt"} {
+			for sec := 0; sec < 300; sec += 60 {
+				o := model.OutcomeUp
+				if region == "eu-london" && sec == 120 {
+					o = model.OutcomeDown
+				}
+				batch = append(batch, result(check, region, sec, o, false))
+			}
+		}
+	}
+	// calm's failure is re-run in both regions and passes; regional-outage's
+	// re-run in london fails again.
+	batch = append(batch, result("calm", "eu-london", 121, model.OutcomeUp, true), result("calm", "eu-frankfurt", 121, model.OutcomeUp, true),
+		result("regional-outage", "eu-london", 121, model.OutcomeDown, true), result("regional-outage", "eu-frankfurt", 121, model.OutcomeUp, true))
+	if _, err := c.store.InsertResults(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := sla.MinuteOf(t0.Add(2 * time.Minute))
+	for check, want := range map[string]sla.Slice{"calm": sla.SliceUp, "regional-outage": sla.SliceDegraded} {
+		got := sla.SliceUnknown
+		if err := c.store.ServiceSlices(ctx, []string{check}, m, m+1, func(_ sla.Minute, s sla.Slice) { got = s }); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s at 10:02: %v, want %v", check, got, want)
+		}
+	}
+	// The blip is still in london's history.
+	rs, err := c.store.Results(ctx, store.Query{Check: "calm", Region: "eu-london", Since: t0.Add(2 * time.Minute), Until: t0.Add(2*time.Minute + time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Outcome != model.OutcomeDown {
+		t.Fatalf("london's 10:02 results: %+v, want the failure", rs)
 	}
 }

@@ -21,7 +21,8 @@ import (
 // (sla.Timeline): at every result, each region's newest result that is
 // still fresh counts, so a result speaks for up to Check.Fresh after it was
 // scheduled, until a newer one of its region replaces it; the minute takes
-// the status that held in it (sla.MinuteSlice).
+// the status that held in it (sla.MinuteSlice). A failure a confirmation
+// round did not confirm (sla.Blip) is left out.
 
 // dirtyBatch is how many marks one slicing pass takes at most.
 const dirtyBatch = 50_000
@@ -172,6 +173,9 @@ func (s *slicing) check(ctx context.Context, check string, marked []sla.Minute, 
 		o := &outcomes[i]
 		o.ProbeProblem = o.ProbeProblem || !healthyAt(o.Region, o.Scheduled)
 	}
+	// A failure its confirmation round did not confirm counts in no
+	// minute and no latency event.
+	outcomes = sla.DropBlips(outcomes)
 	quorum := cfg.CheckQuorum(ch)
 	pieces := sla.Timeline(outcomes, from.Time(), to.Time(), quorum, cov, healthyAt)
 	held, charged := sla.HeldByMinute(pieces, from, to), sla.Charged(pieces)

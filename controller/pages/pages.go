@@ -29,6 +29,7 @@ type Store interface {
 	History(ctx context.Context, checks []string, span int, from, to sla.Minute) (map[string][]store.Bucket, error)
 	Counts(ctx context.Context, checks []string, from, to sla.Minute) (map[string]sla.Counts, error)
 	Results(ctx context.Context, q store.Query) ([]model.Result, error)
+	Outcomes(ctx context.Context, check string, from, to time.Time) ([]store.Outcome, error)
 	Alert(ctx context.Context, key string) (*alerting.Alert, error)
 	RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error)
 	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
@@ -303,9 +304,16 @@ func (s *Source) CheckPage(ctx context.Context, id string, q dashboard.CheckQuer
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	var blips map[store.Cursor]bool
+	if len(rs) > 0 {
+		if blips, err = s.blips(ctx, id, rs[len(rs)-1].Scheduled, rs[0].Scheduled); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range rs {
 		p.Results = append(p.Results, dashboard.Result{At: r.Scheduled, Region: r.Region, Outcome: string(r.Outcome), Class: string(r.ErrorClass),
-			LatencyMS: float64(r.DurationUS) / 1000, Message: r.Message})
+			LatencyMS: float64(r.DurationUS) / 1000, Message: r.Message, OnDemand: r.OnDemand,
+			NotConfirmed: blips[store.Cursor{Scheduled: r.Scheduled, Region: r.Region}]})
 	}
 	if len(rs) == page.Limit {
 		last := rs[len(rs)-1]
@@ -544,4 +552,21 @@ func (d Sessions) Session(ctx context.Context, key string, now time.Time) (*dash
 
 func (d Sessions) DeleteSession(ctx context.Context, key string) error {
 	return d.Store.DeleteSession(ctx, key)
+}
+
+// blips returns the failures of check scheduled in [from, to] that their
+// confirmation round did not confirm (sla.Blip), by time and region.
+func (s *Source) blips(ctx context.Context, check string, from, to time.Time) (map[store.Cursor]bool, error) {
+	samples, err := s.o.Store.Outcomes(ctx, check, from, to.Add(sla.BlipWindow))
+	if err != nil {
+		return nil, fmt.Errorf("outcomes of %s: %w", check, err)
+	}
+	sort.SliceStable(samples, func(i, j int) bool { return samples[i].Scheduled.Before(samples[j].Scheduled) })
+	out := map[store.Cursor]bool{}
+	for i := range samples {
+		if sla.Blip(samples, i) {
+			out[store.Cursor{Scheduled: samples[i].Scheduled, Region: samples[i].Region}] = true
+		}
+	}
+	return out, nil
 }

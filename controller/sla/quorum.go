@@ -28,6 +28,56 @@ type Sample struct {
 	// ContentHash and Version are what a CDN edge served, when known.
 	ContentHash, Version string
 	Duration             time.Duration
+	// OnDemand marks a run a confirmation round asked for.
+	OnDemand bool
+}
+
+// BlipWindow is how long after a failure a confirmation round's runs are
+// looked for: they are asked as the failure arrives and run at once.
+const BlipWindow = time.Minute
+
+// Blip reports whether samples[i] (samples sorted by scheduled time) is a
+// failure a confirmation round did not confirm: a down result of a
+// scheduled run, followed within BlipWindow, before its region's next
+// scheduled run, by that region's own on-demand run that was not down,
+// with no on-demand run of any region in that time down. A blip shows in
+// its region's history and counts in no verdict.
+func Blip(samples []Sample, i int) bool {
+	s := &samples[i]
+	if s.Outcome != model.OutcomeDown || s.OnDemand || s.ProbeProblem {
+		return false
+	}
+	end := s.Scheduled.Add(BlipWindow)
+	rerun := false
+	for _, o := range samples[i+1:] {
+		if !o.Scheduled.Before(end) {
+			break
+		}
+		switch {
+		case o.ProbeProblem:
+		case !o.OnDemand:
+			if o.Region == s.Region {
+				end = o.Scheduled // the region's schedule ran before its re-run
+			}
+		case o.Outcome == model.OutcomeDown:
+			return false
+		case o.Region == s.Region:
+			rerun = true
+		}
+	}
+	return rerun
+}
+
+// DropBlips returns samples (sorted by scheduled time) without their
+// blips, reusing its array.
+func DropBlips(samples []Sample) []Sample {
+	out := samples[:0]
+	for i := range samples {
+		if !Blip(samples, i) {
+			out = append(out, samples[i])
+		}
+	}
+	return out
 }
 
 // Tally counts what the regions of a check say at one instant.

@@ -193,3 +193,50 @@ func sortSamples(xs []Sample) {
 		}
 	}
 }
+
+func TestBlipIsAFailureItsRoundDidNotConfirm(t *testing.T) {
+	down, up := model.OutcomeDown, model.OutcomeUp
+	ask := func(region string, sec int, o model.Outcome) Sample {
+		x := s(region, sec, o)
+		x.OnDemand = true
+		return x
+	}
+	// Both regions ran at :00 (up); london fails its :30 run.
+	base := []Sample{s("eu-london", 0, up), s("us-ohio", 0, up), s("eu-london", 30, down)}
+	for _, tc := range []struct {
+		name  string
+		after []Sample
+		blip  bool
+	}{
+		{"the region's re-run and the others pass", []Sample{ask("eu-london", 31, up), ask("us-ohio", 31, up)}, true},
+		{"no round answered", nil, false},
+		{"the region's re-run fails", []Sample{ask("eu-london", 31, down), ask("us-ohio", 31, up)}, false},
+		{"another region's run fails", []Sample{ask("eu-london", 31, up), ask("us-ohio", 32, down)}, false},
+		{"only others answered", []Sample{ask("us-ohio", 31, up)}, false},
+		{"the re-run came after the region's next scheduled run", []Sample{s("eu-london", 60, up), ask("eu-london", 61, up)}, false},
+		{"the re-run came too late", []Sample{ask("eu-london", 30+int(BlipWindow/time.Second), up)}, false},
+	} {
+		samples := append(append([]Sample{}, base...), tc.after...)
+		if got := Blip(samples, 2); got != tc.blip {
+			t.Errorf("%s: Blip = %v, want %v", tc.name, got, tc.blip)
+		}
+		for i := range samples {
+			if i != 2 && Blip(samples, i) {
+				t.Errorf("%s: sample %d (%+v) taken for a blip", tc.name, i, samples[i])
+			}
+		}
+	}
+	// With quorum 1 a lone failure makes its minute down; a blip, nothing.
+	confirmed := []Sample{s("eu-london", 0, up), s("us-ohio", 0, up), s("eu-london", 30, down), s("eu-london", 35, up)}
+	if got := minutes(t, confirmed, 1, always, 1)[0]; got != SliceDown {
+		t.Fatalf("a failure not re-run: minute %v, want down", got)
+	}
+	blip := []Sample{s("eu-london", 0, up), s("us-ohio", 0, up), s("eu-london", 30, down), ask("eu-london", 31, up), ask("us-ohio", 31, up)}
+	kept := DropBlips(blip)
+	if len(kept) != 4 || kept[2].Outcome != up {
+		t.Fatalf("DropBlips kept %+v, want all but the failure", kept)
+	}
+	if got := minutes(t, kept, 1, always, 1)[0]; got != SliceUp {
+		t.Fatalf("a blip: minute %v, want up", got)
+	}
+}

@@ -353,8 +353,11 @@ func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, fa
 	o := Outcome{Region: region, Scheduled: time.UnixMilli(scheduledMS).UTC(), Duration: time.Duration(durationUS) * time.Microsecond}
 	o.Outcome, o.ProbeProblem = DecodeOutcome(code)
 	var r model.Result
-	if DecodeFacts(facts, &r) == nil && r.Edge != nil {
-		o.ContentHash, o.Version = r.Edge.ContentHash, r.Edge.Version
+	if DecodeFacts(facts, &r) == nil {
+		o.OnDemand = r.OnDemand
+		if r.Edge != nil {
+			o.ContentHash, o.Version = r.Edge.ContentHash, r.Edge.Version
+		}
 	}
 	return o
 }
