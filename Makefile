@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage
+.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd
 
 # The version the binaries report (`nines --version`): the nearest tag and
 # the commits since, or the commit when there is no tag.
@@ -83,6 +83,13 @@ bench-scale:
 # PostgreSQL rows and packed days.
 bench-storage:
 	$(GO) run ./bench/storage -checks 100 $(if $(DATABASE),-database $(DATABASE))
+
+# Time to detect with the real binaries: seven probes check a target every
+# minute; it is stopped at a random offset within the minute, TRIALS times
+# with confirmation on demand and as many without (about 40 minutes).
+TRIALS ?= 10
+bench-ttd:
+	$(GO) run ./bench/ttd -trials $(TRIALS)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

@@ -27,12 +27,15 @@ const (
 
 // Config is the whole controller configuration.
 type Config struct {
-	Regions    []Region    `yaml:"regions"`
-	Probes     Probes      `yaml:"probes"`
-	Defaults   Defaults    `yaml:"defaults"`
-	Quorum     int         `yaml:"quorum"`
-	Components []Component `yaml:"components"`
-	SLOs       []SLO       `yaml:"slos"`
+	Regions  []Region `yaml:"regions"`
+	Probes   Probes   `yaml:"probes"`
+	Defaults Defaults `yaml:"defaults"`
+	Quorum   int      `yaml:"quorum"`
+	// ConfirmOnDemand (on unless false) asks the regions to run a check at
+	// once when a healthy region reports it down while it is up.
+	ConfirmOnDemand *bool       `yaml:"confirm_on_demand"`
+	Components      []Component `yaml:"components"`
+	SLOs            []SLO       `yaml:"slos"`
 	// Maintenance windows exclude minutes from SLOs and silence alerts.
 	Maintenance []Maintenance `yaml:"maintenance"`
 	Alerting    Alerting      `yaml:"alerting"`
@@ -269,6 +272,10 @@ func (c *Config) CheckRegions(ch *Check) []string {
 	}
 	return c.regionIDs
 }
+
+// ConfirmsOnDemand reports whether a failure asks for a confirmation
+// round (ConfirmOnDemand, on by default).
+func (c *Config) ConfirmsOnDemand() bool { return c.ConfirmOnDemand == nil || *c.ConfirmOnDemand }
 
 // CheckQuorum returns the number of failing regions that confirm ch down.
 func (c *Config) CheckQuorum(ch *Check) int {

@@ -47,6 +47,16 @@ func TestDefaultsApplied(t *testing.T) {
 	if cfg.Version == "" {
 		t.Fatal("no version")
 	}
+	if !cfg.ConfirmsOnDemand() {
+		t.Fatal("confirmation on demand is off by default")
+	}
+	off, err := Parse("off.yaml", []byte("confirm_on_demand: false\n"+minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.ConfirmsOnDemand() {
+		t.Fatal("confirm_on_demand: false left it on")
+	}
 }
 
 func TestShippedConfigsAreValid(t *testing.T) {

@@ -216,9 +216,10 @@ func (c *Controller) Close() error { return c.store.Close() }
 // and each makes a minute to slice.
 func (c *Controller) stored(rs []model.Result) {
 	c.ledger.Arrived(time.Now())
-	cfg, now := c.Config(), c.now()
-	c.confirm.Stored(cfg, rs, func(ch *config.Check) bool { return c.live.Verdict(cfg, ch, now).Status == model.StatusUp },
-		func() map[string]bool { return c.probes.HealthyRegions(now, cfg.UnhealthyAfter()) }, now)
+	if cfg, now := c.Config(), c.now(); cfg.ConfirmsOnDemand() {
+		c.confirm.Stored(cfg, rs, func(ch *config.Check) bool { return c.live.Verdict(cfg, ch, now).Status == model.StatusUp },
+			func() map[string]bool { return c.probes.HealthyRegions(now, cfg.UnhealthyAfter()) }, now)
+	}
 	for _, r := range rs {
 		c.latest.Offer(r)
 	}
