@@ -9,8 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/internal/loopback"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -56,23 +55,15 @@ var regions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-to
 
 const interval = 2 * time.Second
 
-// freeAddr is a loopback address for a process to listen on. Its port is
-// below Linux's ephemeral range (32768 and up), so that no outgoing
-// connection takes it between now and the process's start, and picked at
-// random, so that tests running in parallel do not pick the same one.
+// freeAddr is a loopback address for a process to listen on
+// (loopback.FreeAddr).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return addr
+	addr, err := loopback.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
+	return addr
 }
 
 // proc is one running nines process.

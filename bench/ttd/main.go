@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/internal/loopback"
 )
 
 var regions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
@@ -151,7 +152,7 @@ func measure(dir, binary string, confirm bool, trials int, interval time.Duratio
 	defer tg.stop()
 	pd := pagerdutytest.New()
 	defer pd.Close()
-	ctl, err := freeAddr()
+	ctl, err := loopback.FreeAddr()
 	if err != nil {
 		return r, err
 	}
@@ -366,18 +367,4 @@ func until(limit time.Duration, cond func() (bool, error)) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("not within %s", limit)
-}
-
-// freeAddr is a loopback address below the ephemeral port range, free now.
-func freeAddr() (string, error) {
-	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return addr, nil
-	}
-	return "", errors.New("no free port below the ephemeral range")
 }
