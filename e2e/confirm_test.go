@@ -15,8 +15,8 @@ import (
 )
 
 // TestFailureIsConfirmedOnDemand: a check every 30 s, three regions
-// taking turns every 10 s.
-// When the target fails, the first region's scheduled failure asks every
+// taking turns every 10 s, shipping results by HTTP and by NATS (the
+// long-poll is the probe API's either way). When the target fails, the first region's scheduled failure asks every
 // region to run the check at once: the check is down within seconds of
 // that failure, not at the next regions' turns, and the runs asked for are
 // stored as on-demand results.
@@ -25,6 +25,15 @@ func TestFailureIsConfirmedOnDemand(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
+	for _, transport := range []string{"http", "nats"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			confirmedOnDemand(t, transport == "nats")
+		})
+	}
+}
+
+func confirmedOnDemand(t *testing.T, viaNATS bool) {
 	var failing atomic.Bool
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() {
@@ -41,12 +50,22 @@ func TestFailureIsConfirmedOnDemand(t *testing.T) {
 		fmt.Fprintf(&cfg, "    - {region: %s, token: confirm-token-%s}\n", r, r)
 	}
 	fmt.Fprintf(&cfg, "components:\n  - id: c\n    checks:\n      - {id: api, kind: http, interval: 30s, timeout: 2s, http: {url: %q}}\n", target.URL)
-	srv := inProcess(t, cfg.String())
+	var base, natsURL string
+	if viaNATS {
+		var scopes []string
+		for _, r := range regions {
+			scopes = append(scopes, tokenScope("confirm-token-"+r))
+		}
+		natsURL = natsServer(t, scopes...)
+		base = inProcessNATS(t, cfg.String(), natsURL)
+	} else {
+		base = inProcess(t, cfg.String()).URL
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	done := make(chan error, len(regions))
 	for _, r := range regions {
-		go func() { done <- <-runProbe(ctx, srv.URL, r, "p-"+r, "confirm-token-"+r, dir) }()
+		go func() { done <- <-runProbe(ctx, base, natsURL, r, "p-"+r, "confirm-token-"+r, dir) }()
 	}
 	defer func() {
 		stop()
@@ -54,7 +73,7 @@ func TestFailureIsConfirmedOnDemand(t *testing.T) {
 			<-done
 		}
 	}()
-	ctlAddr := strings.TrimPrefix(srv.URL, "http://")
+	ctlAddr := strings.TrimPrefix(base, "http://")
 	waitFor(t, ctlAddr, "api up in three regions", 60*time.Second, func(s *status) bool { return allUp(s, []string{"api"}, regions) })
 
 	failing.Store(true)
@@ -70,7 +89,7 @@ func TestFailureIsConfirmedOnDemand(t *testing.T) {
 				OnDemand  bool      `json:"on_demand"`
 			} `json:"results"`
 		}
-		if err := getJSON(srv.URL+"/api/v1/results?check=api&order=oldest&since="+broke.UTC().Format(time.RFC3339Nano), &res); err != nil {
+		if err := getJSON(base+"/api/v1/results?check=api&order=oldest&since="+broke.UTC().Format(time.RFC3339Nano), &res); err != nil {
 			return err
 		}
 		for _, r := range res.Results {
@@ -93,7 +112,7 @@ func TestFailureIsConfirmedOnDemand(t *testing.T) {
 			OnDemand bool `json:"on_demand"`
 		} `json:"results"`
 	}
-	getJSON(srv.URL+"/api/v1/results?check=api&since="+broke.UTC().Format(time.RFC3339Nano), &res)
+	getJSON(base+"/api/v1/results?check=api&since="+broke.UTC().Format(time.RFC3339Nano), &res)
 	for _, r := range res.Results {
 		if r.OnDemand {
 			onDemand++

@@ -43,7 +43,7 @@ func TestTwoProbesShareARegion(t *testing.T) {
 	srv := inProcess(t, cfg.String())
 	dir := t.TempDir()
 	run := func(ctx context.Context, id string) chan error {
-		return runProbe(ctx, srv.URL, "eu-london", id, "shard-test-token-0001", dir)
+		return runProbe(ctx, srv.URL, "", "eu-london", id, "shard-test-token-0001", dir)
 	}
 	ctxA, stopA := context.WithCancel(context.Background())
 	ctxB, stopB := context.WithCancel(context.Background())
