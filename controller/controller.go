@@ -175,6 +175,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.confirm = confirm.New(func(cfg *config.Config, check, region string) string {
 		return c.probes.OwnerOf(cfg, check, region, c.now())
 	}, o.Registry)
+	if ns, ok := st.(confirm.Notices); ok {
+		c.confirm.Share(ns, o.Logger) // replicas: a round reaches probes polling another
+	}
 	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored})
 	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
 		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
@@ -322,6 +325,7 @@ func Run(ctx context.Context, o Options) error {
 			gen.Wait()
 		})
 	}
+	running.Go(func() { c.confirm.Listen(loops) })
 	if o.NATSURL != "" {
 		running.Go(func() { c.ingest.NATS(loops, o.NATSURL, o.NATSWait) })
 	}

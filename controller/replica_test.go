@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/controller/confirm"
 	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/store/postgres"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
@@ -21,9 +22,13 @@ import (
 	"github.com/nines-sre/nines/model"
 )
 
+// PostgreSQL carries confirmation rounds between replicas.
+var _ confirm.Notices = (*postgres.Store)(nil)
+
 // TestReplicasShareProbesAndResultsAndHandOver runs two controllers in this
 // process over one PostgreSQL schema: what a probe tells one, the other
-// shows; one leads; when it stops, the other takes over.
+// shows, and a confirmation round one asks reaches the probes polling the
+// other; one leads; when it stops, the other takes over.
 func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 	database := pgtest.Schema(t, pgtest.DSN(t))
 	cfg, err := config.Parse("test.yaml", []byte(testConfig))
@@ -89,18 +94,19 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 			return nil
 		})
 	}
-	// Every region's probe talks to replica a only.
+	// Every region's probe talks to replica a only: api-health is up, then
+	// fails. The first failure asks a confirmation round on a, which
+	// reaches a probe that polls b.
 	now := time.Now()
 	for region := range tokens {
 		post(a.base, "/api/v1/probes/heartbeat", region, model.Heartbeat{Probe: "p-" + region, Region: region, StartedAt: now, SentAt: now})
 		post(a.base, "/api/v1/results", region, model.ResultBatch{Probe: "p-" + region, Results: []model.Result{{Check: "api-health", Region: region,
-			Scheduled: now.Truncate(time.Second), Started: now, Probe: "p-" + region, DurationUS: 900, Outcome: model.OutcomeDown, HTTPStatus: 503,
-			ErrorClass: model.ErrStatus}}})
+			Scheduled: now.Truncate(time.Second), Started: now, Probe: "p-" + region, DurationUS: 900, Outcome: model.OutcomeUp,
+			HTTPStatus: 200}}})
 	}
-	eventually("replica b shows what the probes told a", func() bool {
+	checkOn := func(base string) (status model.Status, healthy int) {
 		var s live.StatusResponse
-		get(b.base, "/api/v1/status", &s)
-		healthy := 0
+		get(base, "/api/v1/status", &s)
 		for _, r := range s.Regions {
 			if r.Healthy {
 				healthy++
@@ -109,11 +115,44 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 		for _, c := range s.Components {
 			for _, ch := range c.Checks {
 				if ch.ID == "api-health" {
-					return ch.Status == model.StatusDown && healthy == len(tokens)
+					status = ch.Status
 				}
 			}
 		}
-		return false
+		return status, healthy
+	}
+	eventually("replica b shows api-health up", func() bool {
+		st, healthy := checkOn(b.base)
+		return st == model.StatusUp && healthy == len(tokens)
+	})
+	polled := make(chan model.ConfirmRequests, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", b.base+"/api/v1/probes/confirm?probe=p-ap-tokyo", nil)
+		req.Header.Set("Authorization", "Bearer "+tokens["ap-tokyo"])
+		var got model.ConfirmRequests
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+		}
+		polled <- got
+	}()
+	time.Sleep(200 * time.Millisecond) // the long-poll held on b
+	for region := range tokens {
+		post(a.base, "/api/v1/results", region, model.ResultBatch{Probe: "p-" + region, Results: []model.Result{{Check: "api-health", Region: region,
+			Scheduled: now.Truncate(time.Second).Add(time.Second), Started: now, Probe: "p-" + region, DurationUS: 900, Outcome: model.OutcomeDown, HTTPStatus: 503,
+			ErrorClass: model.ErrStatus}}})
+	}
+	select {
+	case got := <-polled:
+		if len(got.Requests) != 1 || got.Requests[0].Check != "api-health" {
+			t.Fatalf("ap-tokyo's long-poll on replica b: %+v, want the round asked on a", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the round asked on replica a did not reach the probe polling b")
+	}
+	eventually("replica b shows what the probes told a", func() bool {
+		st, healthy := checkOn(b.base)
+		return st == model.StatusDown && healthy == len(tokens)
 	})
 	leading := func(base string) bool {
 		var v struct{ Leading bool }

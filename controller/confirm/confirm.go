@@ -10,7 +10,11 @@ package confirm
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/internal/loop"
 	"github.com/nines-sre/nines/model"
 	"golang.org/x/time/rate"
 )
@@ -45,8 +50,15 @@ type Rounds struct {
 	// none is live).
 	Owner func(cfg *config.Config, check, region string) string
 
+	// announce, when set (Share), tells the other controller replicas of
+	// a round (a probe asked may poll one of them): they take it in with
+	// Receive.
+	announce func(payload []byte)
+	notices  Notices
+	log      *slog.Logger
+
+	origin  string // this replica, in its announcements
 	mu      sync.Mutex
-	next    int64
 	last    map[string]time.Time // check → when its last round was asked
 	queue   map[string][]queued  // region/probe → requests, most important first
 	waiting map[string]chan struct{}
@@ -67,6 +79,19 @@ type round struct {
 type queued struct {
 	model.ConfirmRequest
 	weight int
+	at     time.Time // when queued (this process's clock)
+}
+
+// maxAge is how long an on-demand run waits for its probe: one not
+// fetched by then (its probe polled another replica, or none) is stale.
+const maxAge = 15 * time.Second
+
+// announcement is a round as replicas tell each other of it.
+type announcement struct {
+	Origin  string               `json:"origin"`
+	Request model.ConfirmRequest `json:"request"`
+	Weight  int                  `json:"weight"`
+	Probes  []string             `json:"probes"` // region/probe
 }
 
 // New returns the rounds of a controller, counting into reg.
@@ -74,7 +99,7 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: name, Help: help})
 	}
-	r := &Rounds{Owner: owner, last: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
+	r := &Rounds{Owner: owner, origin: strconv.FormatInt(rand.Int64(), 36), last: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
 		limits: map[string]*rate.Limiter{}, open: map[string]*round{},
 		asked:      counter("rounds_total", "Confirmation rounds asked: a healthy region reported a check down while it was up."),
 		complete:   counter("rounds_answered_total", "Confirmation rounds whose every asked region sent its on-demand result."),
@@ -151,7 +176,6 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 		return 1
 	})
 	asked := append([]string{res.Region}, others[:min(len(others), cfg.CheckQuorum(ch))]...)
-	r.next++
 	r.last[ch.ID] = now
 	r.asked.Inc()
 	if r.open[ch.ID] != nil {
@@ -159,8 +183,10 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 	}
 	rd := &round{asked: now, waiting: map[string]bool{}}
 	r.open[ch.ID] = rd
-	req := model.ConfirmRequest{Round: r.next, Check: ch.ID, Asked: now.UTC()}
-	weight := importance(cfg, ch.ID)
+	// Round ids are random (below 2^53, exact in JSON numbers) so that
+	// replicas' rounds never share one.
+	ann := announcement{Origin: r.origin, Request: model.ConfirmRequest{Round: rand.Int64N(1 << 53), Check: ch.ID, Asked: now.UTC()},
+		Weight: importance(cfg, ch.ID)}
 	var handed []string
 	for _, region := range asked {
 		owner := r.Owner(cfg, ch.ID, region)
@@ -168,24 +194,57 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 			continue
 		}
 		probe := region + "/" + owner
-		q := append(r.queue[probe], queued{req, weight})
-		slices.SortStableFunc(q, func(a, b queued) int { return b.weight - a.weight })
-		if len(q) > maxQueued {
-			r.dropped.Add(float64(len(q) - maxQueued))
-			q = q[:maxQueued]
-		}
-		r.queue[probe] = q
+		r.enqueue(probe, ann.Request, ann.Weight)
 		rd.waiting[region] = true
-		if w := r.waiting[probe]; w != nil {
-			close(w)
-			delete(r.waiting, probe)
-		}
+		ann.Probes = append(ann.Probes, probe)
 		handed = append(handed, region)
 	}
 	if len(handed) == 0 {
 		delete(r.open, ch.ID)
+	} else if r.announce != nil {
+		if b, err := json.Marshal(ann); err == nil {
+			go r.announce(b) // not under the lock, nor on ingest's path
+		}
 	}
 	return handed
+}
+
+// enqueue queues req for probe (region/probe), most important first, and
+// wakes the probe's long-poll. r.mu is held.
+func (r *Rounds) enqueue(probe string, req model.ConfirmRequest, weight int) {
+	q := append(r.queue[probe], queued{req, weight, time.Now()})
+	slices.SortStableFunc(q, func(a, b queued) int { return b.weight - a.weight })
+	if len(q) > maxQueued {
+		r.dropped.Add(float64(len(q) - maxQueued))
+		q = q[:maxQueued]
+	}
+	r.queue[probe] = q
+	if w := r.waiting[probe]; w != nil {
+		close(w)
+		delete(r.waiting, probe)
+	}
+}
+
+// Receive takes in another replica's round (its Announce payload): its
+// probes may poll this replica, and it counts as the check's round for
+// the interval here too. Its own rounds and what does not decode are
+// passed over.
+func (r *Rounds) Receive(payload []byte) {
+	var ann announcement
+	if err := json.Unmarshal(payload, &ann); err != nil || ann.Origin == r.origin || ann.Request.Check == "" || len(ann.Probes) > 64 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if ann.Request.Asked.After(r.last[ann.Request.Check]) {
+		r.last[ann.Request.Check] = ann.Request.Asked
+	}
+	for _, probe := range ann.Probes {
+		r.enqueue(probe, ann.Request, ann.Weight)
+	}
 }
 
 // answered notes an on-demand result of check from region: the round is
@@ -242,7 +301,9 @@ func (r *Rounds) Take(ctx context.Context, region, probe string, max int, wait t
 			return nil
 		}
 		var limited <-chan time.Time
-		if q := r.queue[probe]; len(q) > 0 {
+		q := slices.DeleteFunc(r.queue[probe], func(x queued) bool { return time.Since(x.at) > maxAge })
+		r.queue[probe] = q
+		if len(q) > 0 {
 			lim := r.limits[probe]
 			if lim == nil {
 				lim = rate.NewLimiter(runRate, runBurst)
@@ -291,4 +352,37 @@ func (r *Rounds) Close() {
 		close(w)
 		delete(r.waiting, probe)
 	}
+}
+
+// Notices carry messages between the controller replicas that share a
+// store (store/postgres: NOTIFY and LISTEN).
+type Notices interface {
+	Notify(ctx context.Context, topic string, payload []byte) error
+	Listen(ctx context.Context, topic string, ready func(), fn func(payload []byte)) error
+}
+
+// topic is the notices' topic for confirmation rounds.
+const topic = "confirm"
+
+// Share tells the other replicas over n of every round asked here; Listen
+// takes theirs in.
+func (r *Rounds) Share(n Notices, log *slog.Logger) {
+	r.notices, r.log = n, log
+	r.announce = func(payload []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := n.Notify(ctx, topic, payload); err != nil {
+			log.Warn("telling the other replicas of a confirmation round", "err", err)
+		}
+	}
+}
+
+// Listen takes in the other replicas' rounds until ctx is done, listening
+// again a second after a failure; without Share, it returns at once.
+func (r *Rounds) Listen(ctx context.Context) {
+	if r.notices == nil {
+		return
+	}
+	loop.Every(ctx, time.Second, true, func(ctx context.Context) error { return r.notices.Listen(ctx, topic, nil, r.Receive) },
+		func(err error) { r.log.Warn("confirmation rounds of other replicas; listening again", "err", err) }, nil)
 }

@@ -49,7 +49,7 @@ func TestRounds(t *testing.T) {
 	}
 	select {
 	case reqs := <-got:
-		if len(reqs) != 1 || reqs[0].Check != "minor" || reqs[0].Round != 1 {
+		if len(reqs) != 1 || reqs[0].Check != "minor" || reqs[0].Round <= 0 {
 			t.Fatalf("us-ohio got %+v", reqs)
 		}
 	case <-time.After(time.Second):
@@ -179,5 +179,59 @@ components:
 	r.Consider(cfg, &model.Result{Check: "c000", Region: "eu-london", Outcome: model.OutcomeDown}, true, all, now.Add(2*time.Minute))
 	if got := testutil.ToFloat64(r.incomplete); got != 1 {
 		t.Fatalf("rounds unanswered = %v, want 1", got)
+	}
+}
+
+// A round asked on one replica reaches the probes that poll another, and
+// counts there as the check's round for the interval; a run left waiting
+// past maxAge is not handed.
+func TestRoundsReachOtherReplicas(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := func(*config.Config, string, string) string { return "p1" }
+	a, b := New(owner, nil), New(owner, nil)
+	sent := make(chan []byte, 1)
+	a.announce = func(p []byte) { sent <- p }
+	all := map[string]bool{"eu-london": true, "eu-frankfurt": true, "us-ohio": true, "ap-tokyo": true}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	down := &model.Result{Check: "major", Region: "eu-london", Outcome: model.OutcomeDown}
+	if asked := a.Consider(cfg, down, true, all, now); len(asked) != 3 {
+		t.Fatalf("asked %v", asked)
+	}
+	var payload []byte
+	select {
+	case payload = <-sent:
+	case <-time.After(time.Second):
+		t.Fatal("the round was not announced")
+	}
+	a.Receive(payload) // its own: passed over
+	b.Receive([]byte("not json"))
+	b.Receive(payload)
+	for _, region := range []string{"eu-london", "us-ohio", "ap-tokyo"} {
+		got := b.Take(context.Background(), region, "p1", 10, 0)
+		if len(got) != 1 || got[0].Check != "major" {
+			t.Fatalf("%s on replica b: %+v", region, got)
+		}
+	}
+	if got := a.Take(context.Background(), "eu-london", "p1", 10, 0); len(got) != 1 {
+		t.Fatalf("replica a's own queue: %+v (its announcement taken in twice?)", got)
+	}
+	if again := b.Consider(cfg, &model.Result{Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown}, true, all, now.Add(10*time.Second)); again != nil {
+		t.Fatalf("replica b asked a second round within the interval: %v", again)
+	}
+	// A run nobody fetched in time is stale.
+	b.Receive(payload)
+	b.mu.Lock()
+	for probe, q := range b.queue {
+		for i := range q {
+			q[i].at = time.Now().Add(-maxAge - time.Second)
+		}
+		b.queue[probe] = q
+	}
+	b.mu.Unlock()
+	if got := b.Take(context.Background(), "eu-london", "p1", 10, 10*time.Millisecond); got != nil {
+		t.Fatalf("a stale run was handed: %+v", got)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 // Every runs fn every interval (first at once when now is set) until ctx
 // is done. A failure goes to failed and is tried again at the next tick;
-// took receives how long each run took.
+// took, when set, receives how long each run took.
 func Every(ctx context.Context, interval time.Duration, now bool, fn func(context.Context) error, failed func(error), took func(time.Duration)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -18,7 +18,9 @@ func Every(ctx context.Context, interval time.Duration, now bool, fn func(contex
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
 				failed(err)
 			}
-			took(time.Since(began))
+			if took != nil {
+				took(time.Since(began))
+			}
 		}
 		now = true
 		select {

@@ -155,3 +155,58 @@ func TestDayPartitions(t *testing.T) {
 		t.Fatalf("%d results left, want day 3's", c)
 	}
 }
+
+// Notices reach every replica listening on the schema's channel, and no
+// other schema's.
+func TestNoticesReachTheReplicasOfTheSchema(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := Open(ctx, pgtest.Schema(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, pgtest.Schema(t, dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := make(chan string, 10)
+	listening := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Listen(ctx, "confirm", func() { close(listening) }, func(p []byte) { got <- string(p) })
+	}()
+	select {
+	case <-listening:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if err := b.Notify(ctx, "confirm", []byte("another schema's")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Notify(ctx, "confirm", []byte(`{"round": 1}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if p != `{"round": 1}` {
+			t.Fatalf("got %q", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notice within 5 s")
+	}
+	if err := a.Notify(ctx, "confirm", make([]byte, 8000)); err == nil {
+		t.Fatal("an 8000-byte payload was sent")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Listen after its context ended: %v", err)
+	}
+	select {
+	case p := <-got:
+		t.Fatalf("an unexpected notice %q", p)
+	default:
+	}
+}
