@@ -268,7 +268,7 @@ func TestIncidentTitleFollowsTheOutage(t *testing.T) {
 	h.clock.Add(time.Minute)
 	h.minute(map[string]model.Outcome{"eu-london": model.OutcomeDown, "eu-frankfurt": model.OutcomeDown, "ap-tokyo": model.OutcomeUp})
 	h.minute(all(model.OutcomeDown))
-	incs, err := h.c.store.Incidents(context.Background(), time.Time{})
+	incs, err := h.c.store.Incidents(context.Background(), time.Time{}, 100)
 	if err != nil || len(incs) != 1 {
 		t.Fatalf("incidents: %v %+v", err, incs)
 	}

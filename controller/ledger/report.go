@@ -9,6 +9,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
+	"github.com/nines-sre/nines/controller/store"
 )
 
 // SLAReport covers one period: every SLO with the incidents that spent its
@@ -118,7 +119,7 @@ func (l *Ledger) Report(ctx context.Context, from, to time.Time) (SLAReport, err
 // incident of its own, so two outages in adjacent minutes stay two.
 func (l *Ledger) incidents(ctx context.Context, slo *config.SLO, from, to sla.Minute, budget float64) ([]Incident, error) {
 	opened := map[sla.Minute]bool{}
-	incs, err := l.o.Store.Incidents(ctx, from.Time().Add(-time.Hour))
+	incs, err := l.o.Store.Incidents(ctx, from.Time().Add(-time.Hour), store.MaxIncidents)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func (s *Source) History(ctx context.Context) (*dashboard.HistoryPage, error) {
 	this := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	first := this.AddDate(0, -(historyMonths - 1), 0)
 	p := &dashboard.HistoryPage{Title: cfg.Dashboard.Title, GeneratedAt: now}
-	incs, err := o.Store.Incidents(ctx, first)
+	incs, err := o.Store.Incidents(ctx, first, store.MaxIncidents)
 	if err != nil {
 		return nil, err
 	}

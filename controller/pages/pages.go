@@ -33,7 +33,7 @@ type Store interface {
 	Alert(ctx context.Context, key string) (*alerting.Alert, error)
 	RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error)
 	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
-	Incidents(ctx context.Context, since time.Time) ([]store.Incident, error)
+	Incidents(ctx context.Context, since time.Time, limit int) ([]store.Incident, error)
 	IncidentByID(ctx context.Context, id int64) (*store.Incident, error)
 	Subscribers(ctx context.Context) ([]store.Subscriber, error)
 	EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error)
@@ -194,7 +194,7 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 	for _, w := range announced(cfg, now, now.Add(30*24*time.Hour), now) {
 		p.Announced = append(p.Announced, w.Announced)
 	}
-	incs, err := o.Store.Incidents(ctx, now.Add(-14*24*time.Hour))
+	incs, err := o.Store.Incidents(ctx, now.Add(-14*24*time.Hour), 100)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 			p.Checks = append(p.Checks, dashboard.CheckRow{ID: ch.ID, Component: comp.ID, Status: string(ch.Status)})
 		}
 	}
-	incs, err := o.Store.Incidents(ctx, now.Add(-7*24*time.Hour))
+	incs, err := o.Store.Incidents(ctx, now.Add(-7*24*time.Hour), 100)
 	if err != nil {
 		return nil, err
 	}

@@ -286,7 +286,7 @@ func (s *Source) V2Incidents(ctx context.Context, base string, unresolved bool) 
 }
 
 func (s *Source) v2Incidents(ctx context.Context, d *v2, unresolved bool) ([]V2Incident, error) {
-	incs, err := s.o.Store.Incidents(ctx, d.now.Add(-90*24*time.Hour))
+	incs, err := s.o.Store.Incidents(ctx, d.now.Add(-90*24*time.Hour), 100)
 	if err != nil {
 		return nil, err
 	}

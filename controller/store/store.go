@@ -87,7 +87,10 @@ type Store interface {
 	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
-	Incidents(ctx context.Context, since time.Time) ([]Incident, error)
+	// Incidents returns at most limit (1 to MaxIncidents) incidents,
+	// newest first, with their updates: those open now, whenever they
+	// started and before any other, then those started since since.
+	Incidents(ctx context.Context, since time.Time, limit int) ([]Incident, error)
 	// IncidentByID returns one incident with its updates, newest first;
 	// nil when there is none.
 	IncidentByID(ctx context.Context, id int64) (*Incident, error)
@@ -398,6 +401,13 @@ func DecodeFacts(b []byte, r *model.Result) error {
 	r.Edge, r.DNS, r.Flow, r.OnDemand = f.Edge, f.DNS, f.Flow, f.OnDemand
 	return nil
 }
+
+// MaxIncidents bounds one read of incidents: a report's period or the
+// whole history.
+const MaxIncidents = 5000
+
+// IncidentLimit is limit within 1 and MaxIncidents.
+func IncidentLimit(limit int) int { return min(max(limit, 1), MaxIncidents) }
 
 // FloorDiv divides rounding toward negative infinity.
 func FloorDiv(a, b int64) int64 {

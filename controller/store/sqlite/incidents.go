@@ -69,10 +69,11 @@ func (s *Store) IncidentForAlert(ctx context.Context, alertKey string, alertSeq 
 	return id, err == nil && !resolved.Valid, err
 }
 
-// Incidents returns the incidents open now or started since since, newest
-// first, with their updates, in two queries.
-func (s *Store) Incidents(ctx context.Context, since time.Time) ([]store.Incident, error) {
-	return s.incidents(ctx, `resolved_at IS NULL OR started_at >= ? ORDER BY started_at DESC LIMIT 100`, since.UnixMilli())
+// Incidents returns the incidents open now, then those started since
+// since, at most limit, newest first, with their updates, in two queries.
+func (s *Store) Incidents(ctx context.Context, since time.Time, limit int) ([]store.Incident, error) {
+	return s.incidents(ctx, `id IN (SELECT id FROM incidents WHERE resolved_at IS NULL OR started_at >= ?
+		ORDER BY resolved_at IS NULL DESC, started_at DESC LIMIT ?) ORDER BY started_at DESC`, since.UnixMilli(), store.IncidentLimit(limit))
 }
 
 // IncidentByID returns one incident with its updates; nil when there is

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -512,7 +513,7 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	if err := s.AddIncidentUpdate(ctx, id+1000, "resolved", "x", "bob", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of an unknown incident: %v", err)
 	}
-	list, err := s.Incidents(ctx, t0.Add(-time.Hour))
+	list, err := s.Incidents(ctx, t0.Add(-time.Hour), 100)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("incidents: %v %+v", err, list)
 	}
@@ -524,7 +525,7 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	if _, open, _ := s.IncidentForAlert(ctx, "down/api", 1); open {
 		t.Fatal("a resolved incident is still open")
 	}
-	if later, _ := s.Incidents(ctx, t0.Add(time.Hour)); len(later) != 0 {
+	if later, _ := s.Incidents(ctx, t0.Add(time.Hour), 100); len(later) != 0 {
 		t.Fatalf("resolved incidents started before since: %+v", later)
 	}
 	// One incident by its id, however old: the page feeds link to.
@@ -533,6 +534,35 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	}
 	if none, err := s.IncidentByID(ctx, id+1000); none != nil || err != nil {
 		t.Fatalf("no such incident: %+v %v", none, err)
+	}
+	// Within a limit, an incident open now comes first however long ago
+	// it started; the rest are the newest; all come newest first.
+	if _, err := s.OpenIncident(ctx, "down/old", 1, "API", "old and open", "minor", t0.Add(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		at := t0.Add(time.Duration(10+i) * time.Minute)
+		nid, err := s.OpenIncident(ctx, fmt.Sprintf("down/n%d", i), 1, "API", fmt.Sprintf("n%d", i), "minor", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddIncidentUpdate(ctx, nid, "resolved", "ok", "nines", at.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var titles []string
+	got, err := s.Incidents(ctx, t0.Add(-time.Hour), 2)
+	for _, in := range got {
+		titles = append(titles, in.Title)
+	}
+	if err != nil || strings.Join(titles, ",") != "n2,old and open" {
+		t.Fatalf("two incidents: %v %v, want n2 and the open one", titles, err)
+	}
+	if all, _ := s.Incidents(ctx, t0.Add(-time.Hour), 0); len(all) != 1 {
+		t.Fatalf("a limit of 0 read %d incidents, want 1", len(all))
+	}
+	if all, _ := s.Incidents(ctx, t0.Add(-time.Hour), store.MaxIncidents+1); len(all) != 5 {
+		t.Fatalf("read %d incidents, want all 5", len(all))
 	}
 }
 
