@@ -106,6 +106,8 @@ type fakeController struct {
 	interval time.Duration
 	checks   []model.Check
 	beats    []model.Heartbeat
+	// confirm hands on-demand runs to the probe's long-poll.
+	confirm chan model.ConfirmRequests
 }
 
 func (f *fakeController) handler() http.Handler {
@@ -137,6 +139,16 @@ func (f *fakeController) handler() http.Handler {
 	e.GET("/api/v1/assignment", func(c echo.Context) error {
 		return c.JSON(200, model.Assignment{Version: `"a1"`, Region: "eu-london", Checks: f.checks})
 	})
+	e.GET("/api/v1/probes/confirm", func(c echo.Context) error {
+		select {
+		case reqs := <-f.confirm:
+			return c.JSON(200, reqs)
+		case <-time.After(time.Second):
+			return c.JSON(200, model.ConfirmRequests{})
+		case <-c.Request().Context().Done():
+			return nil
+		}
+	})
 	e.POST("/api/v1/results", func(c echo.Context) error {
 		var b model.ResultBatch
 		if err := json.NewDecoder(c.Request().Body).Decode(&b); err != nil {
@@ -164,7 +176,7 @@ func (f *fakeController) handler() http.Handler {
 func fastCheck(t *testing.T, interval time.Duration) (*fakeController, *httptest.Server) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(target.Close)
-	fc := &fakeController{results: map[string]model.Result{}, interval: interval,
+	fc := &fakeController{results: map[string]model.Result{}, interval: interval, confirm: make(chan model.ConfirmRequests),
 		checks: []model.Check{{ID: "fast", Kind: model.KindHTTP, Interval: time.Second, Timeout: 500 * time.Millisecond,
 			HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
 	ctl := httptest.NewServer(fc.handler())
@@ -426,5 +438,63 @@ func TestFailureSkipsTheWriteLinger(t *testing.T) {
 	}
 	if waited := time.Since(began); waited >= writeLinger {
 		t.Errorf("the failure waited %s for the spool, want less than the linger %s", waited, writeLinger)
+	}
+}
+
+// A run asked on demand starts at once, is shipped marked as such, and
+// leaves the schedule where it was: every scheduled run stays on its grid.
+func TestOnDemandRunsKeepTheSchedule(t *testing.T) {
+	fc, ctl := fastCheck(t, time.Second)
+	fc.checks[0].Interval = 3 * time.Second
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Region: "eu-london", ProbeID: "t1", Controller: ctl.URL, Token: "tok", SpoolPath: filepath.Join(t.TempDir(), "spool.db"),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitUntil(t, 10*time.Second, "a scheduled result", func() bool { return fc.count() >= 1 })
+	// Ask off the grid: 1.5 s after a slot.
+	for time.Now().UnixMilli()%3000 < 1500 || time.Now().UnixMilli()%3000 > 1700 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	asked := time.Now()
+	select {
+	case fc.confirm <- model.ConfirmRequests{Requests: []model.ConfirmRequest{{Round: 7, Check: "fast", Asked: asked}, {Round: 7, Check: "unknown", Asked: asked}}}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the probe does not poll for on-demand runs")
+	}
+	var onDemand model.Result
+	waitUntil(t, 5*time.Second, "the on-demand result", func() bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		for _, r := range fc.results {
+			if r.OnDemand {
+				onDemand = r
+				return true
+			}
+		}
+		return false
+	})
+	if d := onDemand.Scheduled.Sub(asked); d < -50*time.Millisecond || d > time.Second {
+		t.Fatalf("the on-demand run started %s after it was asked", d)
+	}
+	since := fc.count()
+	waitUntil(t, 10*time.Second, "two more scheduled results", func() bool { return fc.count() >= since+2 })
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for _, r := range fc.results {
+		if !r.OnDemand && r.Scheduled.UnixMilli()%3000 != 0 {
+			t.Errorf("a scheduled run off its grid: %s", r.Scheduled.Format(time.StampMilli))
+		}
+	}
+	if n := counterSum(t, reg, "nines_probe_on_demand_runs_total"); n != 1 {
+		t.Errorf("on-demand runs counted: %v, want 1 (the unknown check is passed over)", n)
 	}
 }
