@@ -154,7 +154,11 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.cfg.Store(o.Config)
 	c.logWarnings(o.Config)
 	c.shared, _ = st.(replica.Shared)
-	c.sync = &replica.Sync{Store: st, Probes: c.probes.Registry, Latest: c.latest, Config: c.Config, Now: o.Now}
+	c.confirm = confirm.New(func(cfg *config.Config, check, region string) string {
+		return c.probes.OwnerOf(cfg, check, region, c.now())
+	}, o.Registry)
+	c.sync = &replica.Sync{Store: st, Probes: c.probes.Registry, Latest: c.latest, Config: c.Config, Now: o.Now,
+		Took: func(rs []model.Result) { c.confirm.Answered(rs, c.now()) }}
 	// What the store knows: when each region was healthy, the newest
 	// results and the probes heard from.
 	spans, err := st.Health(ctx, o.Now().Add(-c.rawRetention))
@@ -172,9 +176,6 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		SliceLag: c.metrics.sliceLag})
 	c.ingest = ingest.New(ingest.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, RawRetention: c.rawRetention, Stored: c.stored,
 		Metrics: ingest.Metrics{Results: c.metrics.ingested, Batches: c.metrics.batches, Skew: c.metrics.skew}})
-	c.confirm = confirm.New(func(cfg *config.Config, check, region string) string {
-		return c.probes.OwnerOf(cfg, check, region, c.now())
-	}, o.Registry)
 	if ns, ok := st.(confirm.Notices); ok {
 		c.confirm.Share(ns, o.Logger) // replicas: a round reaches probes polling another
 	}

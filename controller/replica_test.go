@@ -150,6 +150,22 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the round asked on replica a did not reach the probe polling b")
 	}
+	// The on-demand runs confirm the failure through b; a learns of them
+	// by replica sync, and its round is answered.
+	for region := range tokens {
+		post(b.base, "/api/v1/results", region, model.ResultBatch{Probe: "p-" + region, Results: []model.Result{{Check: "api-health", Region: region,
+			Scheduled: now.Truncate(time.Second).Add(2 * time.Second), Started: now, Probe: "p-" + region, DurationUS: 900, Outcome: model.OutcomeDown,
+			HTTPStatus: 503, ErrorClass: model.ErrStatus, OnDemand: true}}})
+	}
+	eventually("replica a's round answered", func() bool {
+		resp, err := http.Get(a.base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return bytes.Contains(b, []byte("\nnines_confirm_rounds_answered_total 1\n"))
+	})
 	eventually("replica b shows what the probes told a", func() bool {
 		st, healthy := checkOn(b.base)
 		return st == model.StatusDown && healthy == len(tokens)

@@ -247,6 +247,16 @@ func (r *Rounds) Receive(payload []byte) {
 	}
 }
 
+// Answered takes in results another replica ingested (replica sync): the
+// on-demand ones answer this replica's rounds, timed as it learns of them.
+func (r *Rounds) Answered(rs []model.Result, now time.Time) {
+	for i := range rs {
+		if rs[i].OnDemand {
+			r.answered(rs[i].Check, rs[i].Region, now)
+		}
+	}
+}
+
 // answered notes an on-demand result of check from region: the round is
 // complete when every region asked has answered.
 func (r *Rounds) answered(check, region string, now time.Time) {

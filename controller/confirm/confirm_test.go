@@ -221,6 +221,21 @@ func TestRoundsReachOtherReplicas(t *testing.T) {
 	if again := b.Consider(cfg, &model.Result{Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown}, true, all, now.Add(10*time.Second)); again != nil {
 		t.Fatalf("replica b asked a second round within the interval: %v", again)
 	}
+	// The answers reach a by replica sync (ingested by b): the round is
+	// answered on a.
+	var answers []model.Result
+	for _, region := range []string{"eu-london", "us-ohio", "ap-tokyo"} {
+		answers = append(answers, model.Result{Check: "major", Region: region, Outcome: model.OutcomeUp, OnDemand: true},
+			model.Result{Check: "minor", Region: region, Outcome: model.OutcomeUp})
+	}
+	a.Answered(answers[:4], now.Add(time.Second))
+	if got := testutil.ToFloat64(a.complete); got != 0 {
+		t.Fatalf("answered with one region outstanding: %v", got)
+	}
+	a.Answered(answers, now.Add(2*time.Second))
+	if got := testutil.ToFloat64(a.complete); got != 1 {
+		t.Fatalf("rounds answered on a = %v, want 1", got)
+	}
 	// A run nobody fetched in time is stale.
 	b.Receive(payload)
 	b.mu.Lock()

@@ -80,6 +80,8 @@ type Sync struct {
 	Latest *live.Latest
 	Config func() *config.Config
 	Now    func() time.Time
+	// Took, when set, is given the results each sync took in.
+	Took func([]model.Result)
 
 	mu     sync.Mutex
 	cursor int64 // where the last sync read up to (store/postgres)
@@ -114,6 +116,9 @@ func (s *Sync) Run(ctx context.Context) error {
 	}
 	for _, r := range rs {
 		s.Latest.Offer(r)
+	}
+	if s.Took != nil {
+		s.Took(rs)
 	}
 	return nil
 }
