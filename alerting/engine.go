@@ -22,7 +22,7 @@ type Store interface {
 	OpenAlerts(ctx context.Context) ([]Alert, error)
 	Alert(ctx context.Context, key string) (*Alert, error)
 	SaveAlert(ctx context.Context, a *Alert, notes []Notification, at time.Time) error
-	DueNotifications(ctx context.Context, now time.Time, limit int) ([]Notification, error)
+	DueNotifications(ctx context.Context, now time.Time, perLane, limit int) ([]Notification, error)
 	RecordAttempt(ctx context.Context, n *Notification, a Attempt) error
 }
 

@@ -431,7 +431,7 @@ func TestCrashBeforeOrAfterDeliveryMakesOneIncident(t *testing.T) {
 	if err := h.c.EvaluateAlerts(context.Background()); err != nil { // committed, not delivered
 		t.Fatal(err)
 	}
-	due, _ := h.c.store.DueNotifications(context.Background(), clk.Now(), 10)
+	due, _ := h.c.store.DueNotifications(context.Background(), clk.Now(), 10, 10)
 	if len(due) != 1 {
 		t.Fatalf("%d notifications queued", len(due))
 	}

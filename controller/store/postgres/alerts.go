@@ -142,14 +142,17 @@ func scanNotifications(rows pgx.Rows) ([]alerting.Notification, error) {
 }
 
 // DueNotifications returns undelivered notifications whose time has come,
-// oldest first, holding back any that has an older undelivered one for the
-// same alert and notifier.
-func (s *Store) DueNotifications(ctx context.Context, now time.Time, limit int) ([]alerting.Notification, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM outbox o
+// oldest first, at most perLane of each delivery lane (alerting.LaneOf)
+// and limit in all, holding back any that has an older undelivered one
+// for the same alert and notifier.
+func (s *Store) DueNotifications(ctx context.Context, now time.Time, perLane, limit int) ([]alerting.Notification, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+outboxColumns+` FROM (
+		SELECT o.*, ROW_NUMBER() OVER (PARTITION BY split_part(notifier, ':', 1) ORDER BY id) AS lane_rank
+		FROM outbox o
 		WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= $1
 		AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_key = o.alert_key AND p.notifier = o.notifier AND p.id < o.id
-			AND p.delivered_at IS NULL AND p.failed_at IS NULL)
-		ORDER BY id LIMIT $2`, now.UnixMilli(), limit)
+			AND p.delivered_at IS NULL AND p.failed_at IS NULL)) due
+		WHERE lane_rank <= $2 ORDER BY id LIMIT $3`, now.UnixMilli(), perLane, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}

@@ -138,14 +138,18 @@ func scanNotifications(rows *sql.Rows) ([]alerting.Notification, error) {
 }
 
 // DueNotifications returns undelivered notifications whose time has come,
-// oldest first, holding back any that has an older undelivered one for the
-// same alert and notifier (a resolve never overtakes its trigger).
-func (s *Store) DueNotifications(ctx context.Context, now time.Time, limit int) ([]alerting.Notification, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox o
+// oldest first, at most perLane of each delivery lane (alerting.LaneOf)
+// and limit in all, holding back any that has an older undelivered one
+// for the same alert and notifier (a resolve never overtakes its trigger).
+func (s *Store) DueNotifications(ctx context.Context, now time.Time, perLane, limit int) ([]alerting.Notification, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+outboxColumns+` FROM (
+		SELECT o.*, ROW_NUMBER() OVER (PARTITION BY CASE WHEN instr(notifier, ':') > 0 THEN substr(notifier, 1, instr(notifier, ':') - 1) ELSE notifier END
+			ORDER BY id) AS lane_rank
+		FROM outbox o
 		WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_key = o.alert_key AND p.notifier = o.notifier AND p.id < o.id
-			AND p.delivered_at IS NULL AND p.failed_at IS NULL)
-		ORDER BY id LIMIT ?`, now.UnixMilli(), limit)
+			AND p.delivered_at IS NULL AND p.failed_at IS NULL))
+		WHERE lane_rank <= ? ORDER BY id LIMIT ?`, now.UnixMilli(), perLane, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}

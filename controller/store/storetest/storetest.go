@@ -457,11 +457,11 @@ func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
 	}
 	// At t0+10m every notification is due, but the resolve waits behind
 	// its undelivered trigger.
-	due, err := s.DueNotifications(ctx, t0.Add(10*time.Minute), 10)
+	due, err := s.DueNotifications(ctx, t0.Add(10*time.Minute), 10, 10)
 	if err != nil || len(due) != 2 || due[0].Notifier != "pd" || due[0].Message.Action != alerting.ActionTrigger || due[1].Notifier != "slack" {
 		t.Fatalf("due: %v %+v", err, due)
 	}
-	if early, _ := s.DueNotifications(ctx, t0, 10); len(early) != 1 {
+	if early, _ := s.DueNotifications(ctx, t0, 10, 10); len(early) != 1 {
 		t.Fatalf("due at t0: %+v", early)
 	}
 	n := due[0]
@@ -476,7 +476,7 @@ func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
 	if err := s.RecordAttempt(ctx, &n, alerting.Attempt{At: delivered, Outcome: "delivered"}); err != nil {
 		t.Fatal(err)
 	}
-	due, _ = s.DueNotifications(ctx, t0.Add(10*time.Minute), 10)
+	due, _ = s.DueNotifications(ctx, t0.Add(10*time.Minute), 10, 10)
 	if len(due) != 2 || due[1].Message.Action != alerting.ActionResolve {
 		t.Fatalf("after the trigger is delivered the resolve is due: %+v", due)
 	}
@@ -824,8 +824,19 @@ func subscribers(t *testing.T, open func() (store.Store, error)) {
 	if n, err := s.EnqueueNotifications(ctx, "status:incident-1", notes); n != 0 || err != nil {
 		t.Fatalf("enqueue again: %d %v", n, err)
 	}
-	due, err := s.DueNotifications(ctx, t0.Add(time.Minute), 10)
+	due, err := s.DueNotifications(ctx, t0.Add(time.Minute), 10, 10)
 	if err != nil || len(due) != 2 || due[0].Message.Summary != "API errors" {
 		t.Fatalf("due: %+v %v", due, err)
+	}
+	// Every subscriber is on one delivery lane: at most perLane of them
+	// are due at once, and another lane's notification is due beside them.
+	page := &alerting.Alert{Key: "group:page", State: alerting.StateFiring, PendingSince: t0}
+	pageNote := alerting.Notification{Notifier: "pd", CreatedAt: t0, NextAt: t0, Message: alerting.Message{AlertKey: page.Key, Action: alerting.ActionTrigger}}
+	if err := s.SaveAlert(ctx, page, []alerting.Notification{pageNote}, t0); err != nil {
+		t.Fatal(err)
+	}
+	due, err = s.DueNotifications(ctx, t0.Add(time.Minute), 1, 10)
+	if err != nil || len(due) != 2 || due[0].Notifier != "subscriber:1" || due[1].Notifier != "pd" {
+		t.Fatalf("due, one per lane: %+v %v", due, err)
 	}
 }
