@@ -6,6 +6,8 @@ package alerting
 
 import (
 	"time"
+
+	"github.com/nines-sre/nines/config"
 )
 
 // State is where an alert is in its lifecycle.
@@ -56,11 +58,65 @@ type Alert struct {
 	// Notified lists every notifier that received a trigger, so each one
 	// receives the acknowledge and the resolve.
 	Notified []string `json:"notified,omitempty"`
+	// Group is, for an alert a rule raised, the key of the group it
+	// notifies through while it fires (see Group). An alert of a rule
+	// never notifies on its own; its group does.
+	Group string `json:"group,omitempty"`
+	// Failing and Regions are, for a check's alert, the regions failing
+	// now of those it runs in; Heartbeat marks a push check's; Region is
+	// the region a regional or silence alert is about; Cause, the alert
+	// whose group a burn joined because its checks page.
+	Failing   []string `json:"failing_regions,omitempty"`
+	Regions   int      `json:"regions,omitempty"`
+	Heartbeat bool     `json:"heartbeat,omitempty"`
+	Region    string   `json:"region,omitempty"`
+	Cause     string   `json:"cause,omitempty"`
+	// Members are, for a group, the alerts of its current incident:
+	// those failing now and those that recovered while it stayed open.
+	Members []Member `json:"members,omitempty"`
+	// Updated is, for a group, when its notifiers were last told; Stale
+	// is set when its members changed since, and an update is owed once
+	// the group interval has passed.
+	Updated *time.Time `json:"updated_at,omitempty"`
+	Stale   bool       `json:"stale,omitempty"`
 	// Revision counts the saves of this key; a save based on an older
 	// revision than the stored one fails with ErrConflict, so that an
 	// acknowledgement and a rule evaluation (on this controller or another
 	// replica) never overwrite each other.
 	Revision int64 `json:"-"`
+}
+
+// IsGroup reports whether a is a group (a notification stream) rather
+// than the alert of a rule.
+func (a *Alert) IsGroup() bool { return a.Rule == config.GroupRule }
+
+// Member is one alert of a group's incident, as the group tells of it.
+type Member struct {
+	Key       string `json:"key"`
+	Rule      string `json:"rule"`
+	Class     string `json:"class"`
+	Subject   string `json:"subject"`
+	Summary   string `json:"summary"`
+	Component string `json:"component,omitempty"`
+	Severity  string `json:"severity"`
+	Urgency   string `json:"urgency"`
+	// Failing are the regions failing now, of Regions; Peak is the most
+	// that failed at once while it was a member.
+	Failing []string `json:"failing_regions,omitempty"`
+	Regions int      `json:"regions,omitempty"`
+	Peak    int      `json:"peak_regions,omitempty"`
+	// Since is when it fired; Recovered when its alert resolved (nil
+	// while it is open); Holding whether its condition holds now (an
+	// open alert whose condition is gone is waiting out resolve_after).
+	Since     time.Time  `json:"since"`
+	Recovered *time.Time `json:"recovered_at,omitempty"`
+	Holding   bool       `json:"holding"`
+	// Cause is the alert that this one joined the group for: a burn
+	// whose budget the paging checks spend.
+	Cause string `json:"cause,omitempty"`
+	// Heartbeat is set for a push check: its summary tells what its job
+	// did, not what regions saw.
+	Heartbeat bool `json:"heartbeat,omitempty"`
 }
 
 // Action is what a notification does to the incident at the notifier.
@@ -89,6 +145,9 @@ type Message struct {
 	Link      string         `json:"link,omitempty"`
 	Level     int            `json:"level"`
 	At        time.Time      `json:"at"`
+	// Update is set on a trigger that tells an open incident of checks
+	// that joined or recovered: the notifier's incident is the same.
+	Update bool `json:"update,omitempty"`
 }
 
 // Notification is one message to one notifier in the outbox.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/config"
@@ -20,13 +22,27 @@ import (
 // new one.
 type Store interface {
 	OpenAlerts(ctx context.Context) ([]Alert, error)
+	RecentAlerts(ctx context.Context, since time.Time) ([]Alert, error)
 	Alert(ctx context.Context, key string) (*Alert, error)
 	SaveAlert(ctx context.Context, a *Alert, notes []Notification, at time.Time) error
 	DueNotifications(ctx context.Context, now time.Time, perLane, limit int) ([]Notification, error)
 	RecordAttempt(ctx context.Context, n *Notification, a Attempt) error
 }
 
-// Engine runs the lifecycle of every alert.
+// Engine runs the lifecycle of every alert and of the groups they notify
+// through.
+//
+// A rule's alert (down:api, burn:avail/page, regional:eu-london) goes
+// pending, firing and resolved as its condition holds, with the rule's
+// `for` and `resolve_after`; it never notifies on its own. When it fires
+// it joins a group (GroupKey: its policy and the alerting.group_by
+// labels, or the group of the paging alert that explains a burn), and the
+// group is what people hear of: one PagerDuty incident, one Slack series,
+// one public incident. A group waits group_wait for more alerts, then
+// notifies its policy's first level; it climbs the policy while
+// unacknowledged and while one of its alerts still fails; it tells of
+// alerts that join or recover at most every group_interval; it resolves
+// when the last of them resolves.
 type Engine struct {
 	store  Store
 	log    *slog.Logger
@@ -39,6 +55,21 @@ type Engine struct {
 	// and its delay counts from then: level 2 is never paged before level
 	// 1 was reached.
 	Delivered func(ctx context.Context, key string, incident int64, level int, since time.Time) (at time.Time, done bool, err error)
+
+	// pagedUntil is when each check's last check_down alert stopped
+	// holding, read from the store at the first tick.
+	pagedUntil map[string]time.Time
+
+	mu      sync.Mutex
+	nextDue time.Time // when the first group waiting out group_wait is due
+}
+
+// NextDue is when a group waiting out its group_wait is due to notify, as
+// of the last tick (zero when none waits): a tick then pages on time.
+func (e *Engine) NextDue() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.nextDue
 }
 
 // NewEngine returns an engine over store; source names this controller in
@@ -47,28 +78,42 @@ func NewEngine(store Store, log *slog.Logger, source string) *Engine {
 	return &Engine{store: store, log: log, source: source}
 }
 
+// pagedMemory is how far back the first tick reads when checks last
+// paged: longer than the short window of any burn tier.
+const pagedMemory = 24 * time.Hour
+
 // Tick evaluates the rules against a snapshot and moves every alert along
 // its lifecycle: conditions that hold start or keep alerts, `for` turns
-// pending into firing, unacknowledged alerts climb their policy, and
-// alerts whose condition stayed gone for resolve_after resolve.
+// pending into firing, alerts whose condition stayed gone for
+// resolve_after resolve; then every group follows its alerts.
 func (e *Engine) Tick(ctx context.Context, set Setup, s Snapshot) error {
 	al := set.Alerting
 	open, err := e.store.OpenAlerts(ctx)
 	if err != nil {
 		return err
 	}
-	byKey := map[string]*Alert{}
-	s.Open = make(map[string]bool, len(open))
+	members, groups := map[string]*Alert{}, map[string]*Alert{}
 	for i := range open {
-		byKey[open[i].Key] = &open[i]
-		s.Open[open[i].Key] = true
+		if open[i].IsGroup() {
+			groups[open[i].Key] = &open[i]
+		} else {
+			members[open[i].Key] = &open[i]
+		}
 	}
+	if err := e.remember(ctx, s.Now); err != nil {
+		return err
+	}
+	s.Open = make(map[string]bool, len(members))
+	for k := range members {
+		s.Open[k] = true
+	}
+	s.Paging, s.PagedUntil = e.paging(members, s.Now)
 	conds := Evaluate(set, s)
 	now := s.Now
 	// An alert changed meanwhile (ErrConflict: acknowledged through the API,
 	// say) is left for the next tick, which reads it afresh.
 	for k, c := range conds {
-		a := byKey[k]
+		a := members[k]
 		if a == nil {
 			a = &Alert{Key: k, Rule: c.Rule.ID, Subject: c.Subject, State: StatePending, PendingSince: now}
 			if prev, err := e.store.Alert(ctx, k); err != nil {
@@ -76,12 +121,13 @@ func (e *Engine) Tick(ctx context.Context, set Setup, s Snapshot) error {
 			} else if prev != nil {
 				a.Incident, a.Revision = prev.Incident, prev.Revision
 			}
+			members[k] = a
 		}
-		if err := e.hold(ctx, al, a, c, now); err != nil && !errors.Is(err, ErrConflict) {
+		if err := e.hold(ctx, al, a, c, members, now); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
-	for k, a := range byKey {
+	for k, a := range members {
 		if _, holds := conds[k]; holds {
 			continue
 		}
@@ -89,14 +135,92 @@ func (e *Engine) Tick(ctx context.Context, set Setup, s Snapshot) error {
 			return err
 		}
 	}
+	return e.syncGroups(ctx, al, members, groups, now)
+}
+
+// remember reads, once, when each check last paged.
+func (e *Engine) remember(ctx context.Context, now time.Time) error {
+	if e.pagedUntil != nil {
+		return nil
+	}
+	recent, err := e.store.RecentAlerts(ctx, now.Add(-pagedMemory))
+	if err != nil {
+		return fmt.Errorf("read recent alerts: %w", err)
+	}
+	e.pagedUntil = map[string]time.Time{}
+	for i := range recent {
+		a := &recent[i]
+		if a.Class != "check_down" || a.FiredAt == nil {
+			continue
+		}
+		until := now
+		switch {
+		case a.GoodSince != nil:
+			until = *a.GoodSince
+		case a.ResolvedAt != nil:
+			until = *a.ResolvedAt
+		}
+		for _, ch := range downChecks(a) {
+			if until.After(e.pagedUntil[ch]) {
+				e.pagedUntil[ch] = until
+			}
+		}
+	}
 	return nil
 }
 
-func (e *Engine) hold(ctx context.Context, al *config.Alerting, a *Alert, c Condition, now time.Time) error {
-	changed := a.GoodSince != nil || a.Summary != c.Summary || a.Severity != c.Severity
+// paging names the check_down alert that holds for each check (one
+// waiting out its resolve_after no longer explains a burn), and when each
+// check last paged (now, while its alert holds).
+func (e *Engine) paging(members map[string]*Alert, now time.Time) (map[string]string, map[string]time.Time) {
+	paging := map[string]string{}
+	for _, a := range members {
+		if a.Class != "check_down" || (a.State != StateFiring && a.State != StateAcknowledged) {
+			continue
+		}
+		until := now
+		if a.GoodSince != nil {
+			until = *a.GoodSince
+		}
+		for _, ch := range downChecks(a) {
+			if k, ok := paging[ch]; a.GoodSince == nil && (!ok || a.Key < k) {
+				paging[ch] = a.Key
+			}
+			if until.After(e.pagedUntil[ch]) {
+				e.pagedUntil[ch] = until
+			}
+		}
+	}
+	for ch, t := range e.pagedUntil {
+		if now.Sub(t) > pagedMemory {
+			delete(e.pagedUntil, ch)
+		}
+	}
+	return paging, maps.Clone(e.pagedUntil)
+}
+
+// downChecks are the checks a check_down alert is about: its own, and
+// the dependents folded into it.
+func downChecks(a *Alert) []string {
+	out := []string{a.Subject}
+	switch also := a.Details["also_down"].(type) {
+	case []string:
+		out = append(out, also...)
+	case []any:
+		for _, v := range also {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) hold(ctx context.Context, al *config.Alerting, a *Alert, c Condition, members map[string]*Alert, now time.Time) error {
+	changed := a.GoodSince != nil || a.Summary != c.Summary || a.Severity != c.Severity || !slices.Equal(a.Failing, c.Failing)
 	a.GoodSince = nil
 	a.Severity, a.Urgency, a.Policy, a.Summary, a.Component, a.Class, a.Details = c.Severity, c.Urgency, c.Policy, c.Summary, c.Component, c.Class, c.Details
-	var notes []Notification
+	a.Failing, a.Regions, a.Heartbeat, a.Region = c.Failing, c.Regions, c.Heartbeat, c.Region
 	switch a.State {
 	case StatePending:
 		if now.Sub(a.PendingSince) < c.Rule.For.D() {
@@ -107,25 +231,20 @@ func (e *Engine) hold(ctx context.Context, al *config.Alerting, a *Alert, c Cond
 		a.Incident++
 		fired := now
 		a.FiredAt, a.AckedAt, a.ResolvedAt, a.AckedBy = &fired, nil, nil, ""
-		a.Level, a.Round, a.Notified = 0, 0, nil
-		notes = e.escalateTo(al, a, 0, now)
-		e.log.Warn("alert firing", "key", a.Key, "incident", a.Incident, "severity", a.Severity, "summary", a.Summary)
-	case StateFiring:
-		due, err := e.escalationDue(ctx, a, now)
-		if err != nil {
-			return err
+		a.Level, a.Round, a.Notified, a.NextEscalation, a.LevelAt = 0, 0, nil, nil, nil
+		a.Group, a.Cause = groupOf(al, c, members)
+		e.log.Warn("alert firing", "key", a.Key, "incident", a.Incident, "group", a.Group, "severity", a.Severity, "summary", a.Summary)
+	case StateFiring, StateAcknowledged:
+		if a.Group == "" && len(a.Notified) == 0 {
+			// Fired before alerts were grouped, and never notified.
+			a.Group, a.Cause = groupOf(al, c, members)
+			changed = true
 		}
-		if due {
-			notes = e.climb(al, a, now)
-		} else if !changed {
-			return nil
-		}
-	case StateAcknowledged:
 		if !changed {
 			return nil
 		}
 	}
-	return e.save(ctx, a, notes, now)
+	return e.save(ctx, a, nil, now)
 }
 
 // save commits the alert with its notifications and wakes the dispatcher.
@@ -235,9 +354,13 @@ func (e *Engine) note(al *config.Alerting, a *Alert, notifier string, action Act
 	if al.DashboardURL != "" {
 		link = strings.TrimRight(al.DashboardURL, "/") + model.AlertPath(a.Key)
 	}
+	group := a.Rule
+	if a.IsGroup() {
+		group = a.Subject
+	}
 	return Notification{Notifier: notifier, CreatedAt: now, NextAt: now, Message: Message{
 		AlertKey: a.Key, Incident: a.Incident, Action: action, Severity: a.Severity, Urgency: a.Urgency, Summary: a.Summary,
-		Source: e.source, Component: a.Component, Group: a.Rule, Class: a.Class, Details: a.Details, Link: link, Level: a.Level, At: now,
+		Source: e.source, Component: a.Component, Group: group, Class: a.Class, Details: a.Details, Link: link, Level: a.Level, At: now,
 	}}
 }
 
@@ -250,7 +373,8 @@ func (e *Engine) gone(ctx context.Context, al *config.Alerting, a *Alert, now ti
 		a.ResolvedAt = &resolved
 		return e.store.SaveAlert(ctx, a, nil, now)
 	}
-	if a.GoodSince == nil {
+	newly := a.GoodSince == nil
+	if newly {
 		good := now
 		a.GoodSince = &good
 	}
@@ -261,6 +385,9 @@ func (e *Engine) gone(ctx context.Context, al *config.Alerting, a *Alert, now ti
 		}
 	}
 	if now.Sub(*a.GoodSince) < after {
+		if !newly {
+			return nil
+		}
 		return e.store.SaveAlert(ctx, a, nil, now)
 	}
 	return e.resolve(ctx, al, a, now)
@@ -298,6 +425,10 @@ func (e *Engine) acknowledge(ctx context.Context, al *config.Alerting, key, by s
 	}
 	if a == nil {
 		return nil, fmt.Errorf("alert %q: %w", key, ErrNotFound)
+	}
+	if !a.IsGroup() && a.Group != "" && (a.State == StateFiring || a.State == StateAcknowledged) {
+		// An alert is acknowledged through the group that notified of it.
+		return e.acknowledge(ctx, al, a.Group, by, now)
 	}
 	switch a.State {
 	case StateAcknowledged:

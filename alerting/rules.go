@@ -20,6 +20,12 @@ type Snapshot struct {
 	// Open holds the keys of the alerts open now (pending, firing or
 	// acknowledged), so a rule can keep what it raised.
 	Open map[string]bool
+	// Paging names, for each check with a check_down alert firing now
+	// whose condition holds, that alert's key; PagedUntil is
+	// when each check's last such alert stopped holding (now while it
+	// holds). A burn of an SLO whose checks page is explained by them.
+	Paging     map[string]string
+	PagedUntil map[string]time.Time
 }
 
 // CheckState is one check's live verdict.
@@ -33,6 +39,12 @@ type CheckState struct {
 	// LastFailure is when the newest of the failing regions' results was
 	// scheduled; LastDown the last time the check's verdict was down.
 	LastFailure, LastDown time.Time
+	// FailedAt is when each failing region's result was scheduled;
+	// Passing counts the healthy regions whose fresh result is up, and
+	// Quorum is how many failing regions confirm the check down.
+	FailedAt map[string]time.Time
+	Passing  int
+	Quorum   int
 }
 
 // RegionState is one region's probe health.
@@ -58,6 +70,16 @@ type Condition struct {
 	Component string
 	Class     string
 	Details   map[string]any
+	// Region is the region a regional or silence alert is about.
+	Region string
+	// Failing are the regions failing now, of Regions (a check's alert).
+	Failing []string
+	Regions int
+	// Heartbeat marks the alert of a push check.
+	Heartbeat bool
+	// Cause is the open alert this one is explained by: a burn of an SLO
+	// whose checks page joins that alert's group rather than paging anew.
+	Cause string
 }
 
 // Topology is what the rules know of the monitored system: which checks a
@@ -141,7 +163,8 @@ func checkDown(topo Topology, r *config.Rule, s Snapshot, out map[string]Conditi
 			summary = fmt.Sprintf("%s is down: %s", ch.Name, cs.Messages[model.PushRegion])
 		}
 		out[key(r.ID, ch.ID)] = Condition{Key: key(r.ID, ch.ID), Rule: r, Policy: r.Policy, Subject: ch.ID, Severity: r.Severity, Urgency: r.Urgency,
-			Summary: summary, Component: topo.ComponentOf(ch.ID), Class: "check_down", Details: d}
+			Summary: summary, Component: topo.ComponentOf(ch.ID), Class: "check_down", Details: d,
+			Failing: cs.Failing, Regions: len(topo.CheckRegions(ch)), Heartbeat: ch.Heartbeat != nil}
 	}
 	for parent, children := range folded {
 		k := key(r.ID, parent)
@@ -182,21 +205,24 @@ func firstDown(deps []string, s Snapshot) string {
 }
 
 // regionalDegraded raises one ticket per region for the checks that fail
-// there while fewer than quorum regions fail: a regional fault (the
-// region's network, its CDN edge) is one problem, however many checks it
-// touches. When such a check then goes down, an open ticket lasts through
-// the escalation to a page instead of resolving; a region newly failing in
-// a confirmed outage raises none.
+// there alone: a regional fault (the region's network, its CDN edge) is
+// one problem, however many checks it touches. A ticket says "fails from
+// this region only", so it counts a check only while that is true: the
+// check is degraded, not down (a check that goes down by quorum leaves
+// the ticket); at least a quorum of other regions pass it now (not while
+// their views are unknown, after a restart say); and the region's failure
+// was seen after the check was last down (a region that recovers last
+// from an outage is not a regional fault).
 func regionalDegraded(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
 	byRegion := map[string][]string{}
 	classes := map[string]map[string]string{}
 	for _, ch := range topo.RuleChecks(r) {
 		cs := s.Checks[ch.ID]
-		if cs.Maintenance || (cs.Status != model.StatusDegraded && cs.Status != model.StatusDown) {
+		if cs.Maintenance || cs.Status != model.StatusDegraded || cs.Passing < max(cs.Quorum, 1) {
 			continue
 		}
 		for _, region := range cs.Failing {
-			if cs.Status == model.StatusDown && !s.Open[key(r.ID, region)] {
+			if !cs.LastDown.IsZero() && !cs.FailedAt[region].After(cs.LastDown) {
 				continue
 			}
 			byRegion[region] = append(byRegion[region], ch.ID)
@@ -210,7 +236,7 @@ func regionalDegraded(topo Topology, r *config.Rule, s Snapshot, out map[string]
 		sort.Strings(checks)
 		c := Condition{Key: key(r.ID, region), Rule: r, Policy: r.Policy, Subject: region, Severity: r.Severity, Urgency: r.Urgency,
 			Summary: fmt.Sprintf("%s: %d check(s) fail from this region only: %s", region, len(checks), strings.Join(checks, ", ")),
-			Class:   "regional_degraded", Details: map[string]any{"region": region, "checks": checks, "error_classes": classes[region]}}
+			Class:   "regional_degraded", Region: region, Details: map[string]any{"region": region, "checks": checks, "error_classes": classes[region]}}
 		if len(checks) == 1 {
 			c.Component = topo.ComponentOf(checks[0])
 		}
@@ -230,9 +256,13 @@ func certExpiry(topo Topology, r *config.Rule, s Snapshot, out map[string]Condit
 	}
 }
 
+// BlindSubject is the subject of the alert raised when most regions are
+// silent at once.
+const BlindSubject = "most-regions"
+
 // probeSilent raises a notice per silent region, at the rule's (low)
 // urgency; when most regions are silent at once the monitoring itself is
-// blind, and the notice becomes critical and urgent.
+// blind, which is an alert of its own, critical and urgent.
 func probeSilent(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
 	var silent []string
 	regions := topo.RegionIDs()
@@ -241,31 +271,62 @@ func probeSilent(topo Topology, r *config.Rule, s Snapshot, out map[string]Condi
 			silent = append(silent, reg)
 		}
 	}
-	most := len(silent)*2 > len(regions)
 	for _, region := range silent {
 		c := Condition{Key: key(r.ID, region), Rule: r, Policy: r.Policy, Subject: region, Severity: r.Severity, Urgency: r.Urgency,
 			Summary: fmt.Sprintf("probes of %s are silent: its checks are not seen from there", region),
-			Class:   "probe_silent", Details: map[string]any{"region": region, "silent_regions": silent}}
-		if most {
-			c.Severity, c.Urgency = "critical", "high"
-			c.Summary = fmt.Sprintf("%d of %d regions are silent: monitoring is blind", len(silent), len(regions))
-		}
+			Class:   "probe_silent", Region: region, Details: map[string]any{"region": region, "silent_regions": silent}}
+		out[c.Key] = c
+	}
+	if len(silent)*2 > len(regions) {
+		c := Condition{Key: key(r.ID, BlindSubject), Rule: r, Policy: r.Policy, Subject: BlindSubject, Severity: "critical", Urgency: "high",
+			Summary: fmt.Sprintf("%d of %d regions are silent: monitoring is blind", len(silent), len(regions)),
+			Class:   "monitoring_blind", Details: map[string]any{"silent_regions": silent}}
 		out[c.Key] = c
 	}
 }
 
 // sloBurn fires per SLO and tier severity when both windows of any tier
 // burn faster than its factor; a firing page mutes the ticket.
+//
+// A burn adds information only when nothing already says it. While a
+// check the SLO counts pages (Snapshot.Paging), the burn is that
+// outage's: it names the alert as its Cause and joins its group. After
+// the checks recover, a tier holds only once its short window no longer
+// reaches back into the outage, or when the fastest window, clear of it,
+// burns faster than the tier's factor: an outage spends the budget once,
+// and its aftermath in the longer windows pages no one.
 func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
+	fastest := ""
+	for _, w := range r.Windows {
+		if fastest == "" || config.BurnWindowLength(w.Short) < config.BurnWindowLength(fastest) {
+			fastest = w.Short
+		}
+	}
 	for id, st := range s.SLOs {
 		slo := topo.SLO(id)
 		if slo == nil || len(r.SLOs) > 0 && !slices.Contains(r.SLOs, slo.ID) {
 			continue
 		}
+		cause, ended := "", time.Time{}
+		components := map[string]bool{}
+		for _, ch := range slo.Checks {
+			if k := s.Paging[ch]; k != "" && (cause == "" || k < cause) {
+				cause = k
+			}
+			if t := s.PagedUntil[ch]; t.After(ended) {
+				ended = t
+			}
+			components[topo.ComponentOf(ch)] = true
+		}
+		since := s.Now.Sub(ended)
+		outside := func(w *config.BurnWindow) bool {
+			return cause != "" || ended.IsZero() || since >= config.BurnWindowLength(w.Short) ||
+				since >= config.BurnWindowLength(fastest) && st.Burn[fastest] > w.Factor
+		}
 		var page, ticket *config.BurnWindow
 		for i := range r.Windows {
 			w := &r.Windows[i]
-			if st.Burn[w.Long] > w.Factor && st.Burn[w.Short] > w.Factor {
+			if st.Burn[w.Long] > w.Factor && st.Burn[w.Short] > w.Factor && outside(w) {
 				if w.Severity == "page" && page == nil {
 					page = w
 				} else if w.Severity == "ticket" && ticket == nil {
@@ -284,9 +345,18 @@ func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition
 			}
 		}
 		subject := slo.ID + "/" + tier.Severity
-		out[key(r.ID, subject)] = Condition{Key: key(r.ID, subject), Rule: r, Policy: policy, Subject: subject, Severity: severity, Urgency: urgency,
+		c := Condition{Key: key(r.ID, subject), Rule: r, Policy: policy, Subject: subject, Severity: severity, Urgency: urgency,
 			Summary: fmt.Sprintf("%s burns its error budget at %.1f× over %s and %.1f× over %s", slo.Name, st.Burn[tier.Long], tier.Long,
 				st.Burn[tier.Short], tier.Short),
-			Class: "slo_burn", Details: map[string]any{"slo": slo.ID, "burn_rates": st.Burn, "tier": tier}}
+			Class: "slo_burn", Cause: cause, Details: map[string]any{"slo": slo.ID, "burn_rates": st.Burn, "tier": tier}}
+		if len(components) == 1 {
+			for comp := range components {
+				c.Component = comp
+			}
+		}
+		if cause != "" {
+			c.Details["explained_by"] = cause
+		}
+		out[c.Key] = c
 	}
 }

@@ -120,9 +120,56 @@ func TestCertExpiryAndSilence(t *testing.T) {
 	if s := c["silent:r3"]; s.Urgency != "low" || s.Severity != "warning" {
 		t.Fatalf("one silent region: %+v", s)
 	}
+	if _, blind := c["silent:"+BlindSubject]; blind {
+		t.Fatal("one silent region of three is called blind")
+	}
+	// Most regions silent: the monitoring is blind, an urgent alert of its
+	// own; each region's notice stays what it is.
 	regions["r2"] = RegionState{}
 	c = Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: regions})
-	if s := c["silent:r2"]; s.Urgency != "high" || s.Severity != "critical" {
+	if s := c["silent:"+BlindSubject]; s.Urgency != "high" || s.Severity != "critical" || s.Summary != "2 of 3 regions are silent: monitoring is blind" {
 		t.Fatalf("most regions silent: %+v", s)
+	}
+	for _, r := range []string{"r2", "r3"} {
+		if s := c["silent:"+r]; s.Urgency != "low" || s.Severity != "warning" || s.Class != "probe_silent" {
+			t.Fatalf("%s's notice while most regions are silent: %+v", r, s)
+		}
+	}
+}
+
+// A regional ticket says a check fails from one region only: it holds
+// only while that is what the others see.
+func TestRegionalTicketIsTrueWhenItFires(t *testing.T) {
+	cfg, err := config.Parse("rules.yaml", []byte(rulesConfig+"    - {id: regional, kind: regional_degraded, policy: tickets}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	eval := func(cs CheckState) map[string]Condition {
+		return Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Now: t0, Regions: healthy(), Checks: map[string]CheckState{"cdn-edge": cs}})
+	}
+	lone := CheckState{Status: model.StatusDegraded, Failing: []string{"r1"}, FailedAt: map[string]time.Time{"r1": t0.Add(-time.Second)}, Passing: 2, Quorum: 2}
+	if c := eval(lone); c["regional:r1"].Summary != "r1: 1 check(s) fail from this region only: cdn-edge" || c["regional:r1"].Region != "r1" {
+		t.Fatalf("one region failing while two pass: %+v", c)
+	}
+	down := lone
+	down.Status, down.Failing, down.Passing = model.StatusDown, []string{"r1", "r2"}, 1
+	if c := eval(down); len(c) != 1 || c["down:cdn-edge"].Summary == "" {
+		t.Fatalf("a check down by quorum raised %v, want its page alone", c)
+	}
+	unknown := lone
+	unknown.Passing = 1 // r3 not heard from since a restart, say
+	if c := eval(unknown); len(c) != 0 {
+		t.Fatalf("one region failing while the others' views are unknown raised %v", c)
+	}
+	recovering := lone
+	recovering.LastDown = t0.Add(-10 * time.Second) // r1's failure is from the outage
+	recovering.FailedAt = map[string]time.Time{"r1": t0.Add(-20 * time.Second)}
+	if c := eval(recovering); len(c) != 0 {
+		t.Fatalf("the last region to recover from an outage raised %v", c)
+	}
+	recovering.FailedAt = map[string]time.Time{"r1": t0.Add(-5 * time.Second)} // failed again after it
+	if c := eval(recovering); len(c) != 1 {
+		t.Fatalf("a region failing after the outage ended raised %v", c)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/model"
@@ -26,6 +27,43 @@ type Alerting struct {
 	// leader) calls its URL every interval, and a service such as
 	// Healthchecks pages when the calls stop.
 	Deadman *Deadman `yaml:"deadman"`
+	// GroupBy names what the alerts of one notification stream (one
+	// PagerDuty incident, one Slack series, one public incident) share
+	// besides their policy: nothing more (the default, [policy]: every
+	// alert of a policy joins the group open for it), or component, check,
+	// rule or region. [check] gives every check and SLO its own stream.
+	GroupBy []string `yaml:"group_by"`
+	// GroupWait is how long a new group waits for more alerts before its
+	// first notification (default 1s); GroupInterval, how long an open
+	// group waits after a notification before it tells of checks that
+	// joined or recovered (default 30s).
+	GroupWait     *Duration `yaml:"group_wait"`
+	GroupInterval *Duration `yaml:"group_interval"`
+}
+
+// Grouping defaults.
+const (
+	DefaultGroupWait     = time.Second
+	DefaultGroupInterval = 30 * time.Second
+)
+
+// GroupLabels are what group_by may name.
+var GroupLabels = []string{"policy", "component", "check", "rule", "region"}
+
+// Wait is the group wait in force.
+func (a *Alerting) Wait() time.Duration {
+	if a.GroupWait == nil {
+		return DefaultGroupWait
+	}
+	return a.GroupWait.D()
+}
+
+// Interval is the group interval in force.
+func (a *Alerting) Interval() time.Duration {
+	if a.GroupInterval == nil {
+		return DefaultGroupInterval
+	}
+	return a.GroupInterval.D()
 }
 
 // Deadman is a URL the controller calls while it is alive.
@@ -50,6 +88,10 @@ type Level struct {
 	Delay   Duration `yaml:"delay"`
 	Targets []string `yaml:"targets"`
 }
+
+// GroupRule is the rule name of alert groups: a group's key is
+// group:POLICY[/VALUE...], so no rule may take it.
+const GroupRule = "group"
 
 // Rule kinds.
 const (
@@ -100,7 +142,34 @@ var DefaultBurnWindows = []BurnWindow{
 	{Severity: "ticket", Long: "3d", Short: "6h", Factor: 1},
 }
 
-var burnWindowNames = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
+// BurnWindows are the windows burn rates are computed over, shortest
+// first.
+var BurnWindows = []struct {
+	Name string
+	D    time.Duration
+}{
+	{"5m", 5 * time.Minute}, {"30m", 30 * time.Minute}, {"1h", time.Hour}, {"2h", 2 * time.Hour},
+	{"6h", 6 * time.Hour}, {"1d", 24 * time.Hour}, {"3d", 72 * time.Hour},
+}
+
+// BurnWindowLength returns the length of the burn window name (zero if there
+// is none).
+func BurnWindowLength(name string) time.Duration {
+	for _, w := range BurnWindows {
+		if w.Name == name {
+			return w.D
+		}
+	}
+	return 0
+}
+
+var burnWindowNames = func() []string {
+	var out []string
+	for _, w := range BurnWindows {
+		out = append(out, w.Name)
+	}
+	return out
+}()
 
 // Notifier returns the notifier with id, or nil.
 func (a *Alerting) Notifier(id string) *Notifier {
@@ -180,6 +249,17 @@ func (v *validator) validateAlerting(c *Config) {
 			v.add("alerting.deadman.every", "%s is too often: 10s at least", d.Every.D())
 		}
 	}
+	for i, l := range a.GroupBy {
+		if !slices.Contains(GroupLabels, l) {
+			v.add(fmt.Sprintf("alerting.group_by[%d]", i), "%q is not one of %s", l, strings.Join(GroupLabels, ", "))
+		}
+	}
+	if w := a.GroupWait; w != nil && (w.D() < 0 || w.D() > 5*time.Minute) {
+		v.add("alerting.group_wait", "%s is not between 0s and 5m: a page would wait that long", w.D())
+	}
+	if w := a.GroupInterval; w != nil && (w.D() < 0 || w.D() > time.Hour) {
+		v.add("alerting.group_interval", "%s is not between 0s and 1h", w.D())
+	}
 	for i, t := range a.APITokens {
 		if len(t) < 16 {
 			v.add(fmt.Sprintf("alerting.api_tokens[%d]", i), "must be at least 16 characters")
@@ -220,6 +300,9 @@ func (v *validator) validateAlerting(c *Config) {
 		r := &a.Rules[i]
 		p := fmt.Sprintf("alerting.rules[%d]", i)
 		v.id(p+".id", "rule", r.ID, rules)
+		if r.ID == GroupRule {
+			v.add(p+".id", "%q is reserved: the keys of alert groups begin with it", r.ID)
+		}
 		switch r.Kind {
 		case RuleCheckDown, RuleCertExpiry, RuleRegionalDegraded, RuleProbeSilent, RuleSLOBurn:
 		default:

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -83,6 +84,30 @@ func (c *Config) index() {
 type Region struct {
 	ID   string `yaml:"id"`
 	Name string `yaml:"name"`
+	// Continent groups regions that share a fate (a continent's network):
+	// a confirmation asks other continents first. By default it follows
+	// the id's first word: ca-, us-, sa- and mx- are the Americas; eu-
+	// and uk- Europe; ap-, au-, jp- and in- Asia-Pacific; me- and af-
+	// theirs; any other first word is a continent of its own.
+	Continent string `yaml:"continent"`
+}
+
+// continents maps the first word of a region id to its continent.
+var continents = map[string]string{"ca": "americas", "us": "americas", "sa": "americas", "mx": "americas", "eu": "europe", "uk": "europe",
+	"ap": "asia-pacific", "au": "asia-pacific", "jp": "asia-pacific", "in": "asia-pacific", "me": "middle-east", "af": "africa"}
+
+// ContinentOf is the continent of region.
+func (c *Config) ContinentOf(region string) string {
+	for i := range c.Regions {
+		if c.Regions[i].ID == region && c.Regions[i].Continent != "" {
+			return c.Regions[i].Continent
+		}
+	}
+	first, _, _ := strings.Cut(region, "-")
+	if k, ok := continents[first]; ok {
+		return k
+	}
+	return first
 }
 
 // Probes configures how probes authenticate and how their health is judged.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +62,7 @@ func (h *hook) messages() []alerting.Message {
 
 func alertingConfig(pd, hookURL string) string {
 	return testConfig + fmt.Sprintf(`alerting:
+  group_wait: 0s
   dashboard_url: http://127.0.0.1:8080
   api_tokens: [%s]
   pagerduty_webhook_secret: pd-webhook-secret
@@ -143,6 +145,19 @@ func (h *alertHarness) tick() {
 	}
 }
 
+// memberKeys are the alerts a group's notification tells of as failing.
+func memberKeys(m alerting.Message) []string {
+	var out []string
+	failing, _ := m.Details["failing"].([]any)
+	for _, f := range failing {
+		if d, ok := f.(map[string]any); ok {
+			k, _ := d["alert"].(string)
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func all(o model.Outcome) map[string]model.Outcome {
 	return map[string]model.Outcome{"eu-london": o, "eu-frankfurt": o, "ap-tokyo": o}
 }
@@ -164,7 +179,7 @@ func TestGlobalOutagePagesOnceEscalatesAndResolves(t *testing.T) {
 	h.minute(all(model.OutcomeUp))
 	h.minute(all(model.OutcomeDown))
 	inc := h.pd.IncidentsFor(primaryKey)
-	if len(inc) != 1 || inc[0].Status != "triggered" || inc[0].DedupKey != "down:api-health" || inc[0].Severity != "critical" {
+	if len(inc) != 1 || inc[0].Status != "triggered" || inc[0].DedupKey != "group:page" || inc[0].Severity != "critical" {
 		t.Fatalf("primary incidents after the outage began: %+v", inc)
 	}
 	for range 4 {
@@ -201,8 +216,8 @@ func TestGlobalOutagePagesOnceEscalatesAndResolves(t *testing.T) {
 			t.Fatalf("after recovery, %s: %+v", rk, inc)
 		}
 	}
-	// The alert's notification history is in the API.
-	resp, body := h.do("GET", "/api/v1/alerts/down:api-health", "", nil)
+	// The group's notification history is in the API.
+	resp, body := h.do("GET", "/api/v1/alerts/group:page", "", nil)
 	if resp.StatusCode != 200 || strings.Count(string(body), `"outcome":"delivered"`) != 6 {
 		t.Fatalf("history: %d %s", resp.StatusCode, body)
 	}
@@ -223,41 +238,54 @@ func TestSingleRegionFaultNeverPages(t *testing.T) {
 		t.Fatalf("a fault in one region paged: %+v", ev)
 	}
 	msgs := h.hook.messages()
-	if len(msgs) != 1 || msgs[0].AlertKey != "regional:eu-frankfurt" || msgs[0].Urgency != "low" {
+	if len(msgs) != 1 || msgs[0].AlertKey != "group:notices" || fmt.Sprint(memberKeys(msgs[0])) != "[regional:eu-frankfurt]" || msgs[0].Urgency != "low" {
 		t.Fatalf("regional notice after 15 minutes: %+v", msgs)
 	}
 }
 
-// A regional ticket lasts while its check goes on to a confirmed outage
-// and back: one ticket, triggered once, resolved once when every region is
-// well again.
-func TestRegionalTicketLastsThroughAPage(t *testing.T) {
+// A regional ticket says "fails from this region only": when its check
+// goes down by quorum the ticket leaves (the page says it all), and the
+// region that recovers last from that outage raises none.
+func TestRegionalTicketLeavesWhenItsCheckGoesDown(t *testing.T) {
 	h := newAlertHarness(t)
 	h.clock.Add(time.Minute)
 	onlyFrankfurt := map[string]model.Outcome{"eu-london": model.OutcomeUp, "eu-frankfurt": model.OutcomeDown, "ap-tokyo": model.OutcomeUp}
 	for range 11 { // past the rule's default `for` of 10 minutes
 		h.minute(onlyFrankfurt)
 	}
+	if st := h.alertState("regional:eu-frankfurt"); st != "firing" {
+		t.Fatalf("the regional ticket is %q after 11 minutes", st)
+	}
 	for range 3 {
 		h.minute(all(model.OutcomeDown))
 	}
-	if st := h.alertState("regional:eu-frankfurt"); st != "firing" {
-		t.Fatalf("the regional ticket is %q during the page", st)
+	if st := h.alertState("regional:eu-frankfurt"); st != "resolved" {
+		t.Fatalf("the regional ticket is %q while its check is down everywhere", st)
 	}
-	for range 3 {
-		h.minute(onlyFrankfurt)
+	// Recovery: eu-frankfurt's newest result is still the outage's failure.
+	h.clock.Add(time.Minute)
+	for region := range tokens {
+		h.heartbeat(region)
+		if region != "eu-frankfurt" {
+			h.ship(region, h.result("api-health", region, 0, model.OutcomeUp))
+		}
 	}
-	for range 4 {
-		h.minute(all(model.OutcomeUp))
+	for range 12 {
+		h.clock.Add(time.Minute)
+		for region := range tokens {
+			h.heartbeat(region)
+		}
+		h.tick()
+		if st := h.alertState("regional:eu-frankfurt"); st == "pending" || st == "firing" {
+			t.Fatalf("the last region to recover is ticketed (%s)", st)
+		}
 	}
 	var actions []string
 	for _, m := range h.hook.messages() {
-		if m.AlertKey == "regional:eu-frankfurt" {
-			actions = append(actions, string(m.Action))
-		}
+		actions = append(actions, string(m.Action))
 	}
 	if strings.Join(actions, ",") != "trigger,resolve" {
-		t.Fatalf("regional ticket notifications: %v", actions)
+		t.Fatalf("ticket notifications: %v", actions)
 	}
 }
 
@@ -342,11 +370,11 @@ func TestBurnAlertCanBeAcknowledgedAndItsLinkOpens(t *testing.T) {
 	if len(msgs) == 0 {
 		t.Fatal("no page for the outage")
 	}
-	if ev := msgs[0]; len(ev.Links) != 1 || ev.Links[0].Href != "http://127.0.0.1:8080/sre/alerts/down:api-health" || ev.ClientURL != ev.Links[0].Href {
+	if ev := msgs[0]; len(ev.Links) != 1 || ev.Links[0].Href != "http://127.0.0.1:8080/sre/alerts/group:page" || ev.ClientURL != ev.Links[0].Href {
 		t.Fatalf("links %+v, client_url %q", ev.Links, ev.ClientURL)
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	r, err := client.Get(h.srv.URL + "/sre/alerts/down:api-health")
+	r, err := client.Get(h.srv.URL + "/sre/alerts/group:page")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +398,7 @@ func TestSilentRegionIsALowUrgencyNotice(t *testing.T) {
 		t.Fatalf("a silent region paged: %+v", ev)
 	}
 	msgs := h.hook.messages()
-	if len(msgs) != 1 || msgs[0].AlertKey != "silent:ap-tokyo" || msgs[0].Urgency != "low" || msgs[0].Severity != "warning" {
+	if len(msgs) != 1 || fmt.Sprint(memberKeys(msgs[0])) != "[silent:ap-tokyo]" || msgs[0].Urgency != "low" || msgs[0].Severity != "warning" {
 		t.Fatalf("silence notices: %+v", msgs)
 	}
 }
@@ -401,7 +429,7 @@ func TestPagerDutyOutageDelaysAndLosesNothing(t *testing.T) {
 	if inc := h.pd.Incidents(); len(inc) != 1 || inc[0].Events != 1 {
 		t.Fatalf("after the outage: %+v", inc)
 	}
-	_, body := h.do("GET", "/api/v1/alerts/down:api-health", "", nil)
+	_, body := h.do("GET", "/api/v1/alerts/group:page", "", nil)
 	for _, want := range []string{`"outcome":"retry","error":"PagerDuty answered HTTP 500: HTTP response failed with status code 500`, `status code 429`, `"outcome":"delivered"`, `"attempts":4`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("history lacks %s:\n%s", want, body)
@@ -477,7 +505,7 @@ func TestPagerDutyWebhookAcknowledges(t *testing.T) {
 	h := newAlertHarness(t)
 	h.clock.Add(time.Minute)
 	h.minute(all(model.OutcomeDown))
-	body := []byte(`{"event":{"event_type":"incident.acknowledged","agent":{"summary":"Alice"},"data":{"incident_key":"down:api-health","status":"acknowledged"}}}`)
+	body := []byte(`{"event":{"event_type":"incident.acknowledged","agent":{"summary":"Alice"},"data":{"incident_key":"group:page","status":"acknowledged"}}}`)
 	sign := func(secret string) string {
 		mac := hmac.New(sha256.New, []byte(secret))
 		mac.Write(body)
@@ -491,7 +519,7 @@ func TestPagerDutyWebhookAcknowledges(t *testing.T) {
 	if resp.StatusCode != 204 {
 		t.Fatalf("good signature: %d", resp.StatusCode)
 	}
-	a, _ := h.c.store.Alert(context.Background(), "down:api-health")
+	a, _ := h.c.store.Alert(context.Background(), "group:page")
 	if a.State != alerting.StateAcknowledged || a.AckedBy != "pagerduty: Alice" {
 		t.Fatalf("alert %+v", a)
 	}
@@ -598,5 +626,65 @@ func TestFencedDispatcherSendsNothing(t *testing.T) {
 	}
 	if inc := h.pd.IncidentsFor(primaryKey); len(inc) != 1 {
 		t.Fatalf("after the fence lifts: %+v", inc)
+	}
+}
+
+// One outage of two components is one public incident that names both,
+// titled by the most regions that failed at once: the title never shrinks
+// as the regions recover one by one, and a component that joins is an
+// update of its own. An SRE's wording is kept.
+func TestOneOutageIsOnePublicIncident(t *testing.T) {
+	h := newAlertHarnessOf(t, func(pd, hk string) string {
+		return strings.Replace(alertingConfig(pd, hk), "defaults: {interval: 1m, timeout: 5s}\ncomponents:\n",
+			"defaults: {interval: 1m, timeout: 5s}\ncomponents:\n  - id: cdn\n    name: Content CDN\n    checks:\n      - {id: cdn-edge, kind: http, http: {url: \"http://127.0.0.1:9/edge\"}}\n", 1)
+	})
+	ctx := context.Background()
+	h.clock.Add(time.Minute)
+	step := func(failing map[string][]string) {
+		h.clock.Add(20 * time.Second)
+		for region := range tokens {
+			h.heartbeat(region)
+			for _, check := range []string{"api-health", "cdn-edge"} {
+				o := model.OutcomeUp
+				if slices.Contains(failing[check], region) {
+					o = model.OutcomeDown
+				}
+				h.ship(region, h.result(check, region, 0, o))
+			}
+		}
+		h.tick()
+	}
+	all3 := []string{"eu-london", "eu-frankfurt", "ap-tokyo"}
+	step(map[string][]string{"api-health": {"eu-london", "eu-frankfurt"}})
+	step(map[string][]string{"api-health": all3})
+	step(map[string][]string{"api-health": all3, "cdn-edge": all3})
+	incs, _ := h.c.store.Incidents(ctx, time.Time{}, 10)
+	if len(incs) != 1 || incs[0].Title != "api and Content CDN down in 3 of 3 regions" || fmt.Sprint(incs[0].Components) != "[api cdn]" ||
+		incs[0].Updates[0].Body != "Content CDN is affected too." {
+		t.Fatalf("one outage of two components: %+v", incs)
+	}
+	// Regions recover one by one: the title stays.
+	step(map[string][]string{"api-health": {"eu-london", "eu-frankfurt"}, "cdn-edge": {"eu-london", "eu-frankfurt"}})
+	step(map[string][]string{"api-health": {"eu-london"}})
+	if incs, _ := h.c.store.Incidents(ctx, time.Time{}, 10); incs[0].Title != "api and Content CDN down in 3 of 3 regions" {
+		t.Fatalf("the title while recovering: %q", incs[0].Title)
+	}
+	if len(h.pd.Incidents()) != 1 {
+		t.Fatalf("PagerDuty incidents: %+v", h.pd.Incidents())
+	}
+	// An SRE words it; nines keeps the wording.
+	if err := h.c.pages.EditIncident(ctx, incs[0].ID, "Content delivery disrupted", "major", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	step(map[string][]string{"api-health": all3, "cdn-edge": all3})
+	if incs, _ := h.c.store.Incidents(ctx, time.Time{}, 10); incs[0].Title != "Content delivery disrupted" || incs[0].Impact != "major" {
+		t.Fatalf("nines rewrote the SRE's wording: %+v", incs[0])
+	}
+	for range 12 {
+		step(nil)
+	}
+	incs, _ = h.c.store.Incidents(ctx, time.Time{}, 10)
+	if len(incs) != 1 || incs[0].Status != "resolved" {
+		t.Fatalf("after the recovery: %+v", incs)
 	}
 }

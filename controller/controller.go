@@ -221,11 +221,15 @@ func (c *Controller) Close() error { return c.store.Close() }
 func (c *Controller) stored(rs []model.Result) {
 	c.ledger.Arrived(time.Now())
 	if cfg, now := c.Config(), c.now(); cfg.ConfirmsOnDemand() {
-		c.confirm.Stored(cfg, rs, func(ch *config.Check) bool { return c.live.Verdict(cfg, ch, now).Status == model.StatusUp },
+		c.confirm.Stored(cfg, rs, func(ch *config.Check) model.Status { return c.live.Verdict(cfg, ch, now).Status },
 			func() map[string]bool { return c.probes.HealthyRegions(now, cfg.UnhealthyAfter()) }, now)
 	}
+	flips := c.latest.Flips()
 	for _, r := range rs {
 		c.latest.Offer(r)
+	}
+	if c.latest.Flips() != flips {
+		c.alerts.Poke() // a region's view changed: the verdict may have
 	}
 }
 
@@ -287,7 +291,10 @@ func Run(ctx context.Context, o Options) error {
 	lead := func(ctx context.Context, gen *sync.WaitGroup) {
 		gen.Go(func() { c.every(ctx, 2*time.Second, false, "slice evaluation", c.ledger.EvaluateSlices) })
 		gen.Go(func() { c.every(ctx, 10*time.Minute, true, "retention", c.Prune) })
-		gen.Go(func() { c.every(ctx, alertEvery, false, "alert evaluation", c.EvaluateAlerts) })
+		gen.Go(func() {
+			c.alerts.Loop(ctx, alertEvery, c.EvaluateAlerts, func(err error) { c.log.Error("alert evaluation failed; trying again", "err", err) },
+				func(d time.Duration) { c.metrics.loops.WithLabelValues("alert evaluation").Observe(d.Seconds()) })
+		})
 		gen.Go(func() { c.alerts.Dispatch(ctx) })
 		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.pages.Export) })
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })

@@ -266,6 +266,7 @@ func TestHostileSecretsNeverLeaveTheAPI(t *testing.T) {
 	closed := "127.0.0.1:9" // discard port: nothing listens there
 	var logs bytes.Buffer
 	yaml := testConfig + fmt.Sprintf(`alerting:
+  group_wait: 0s
   api_tokens: [%s]
   notifiers:
     - {id: chat, slack: {url: "http://%s/services/T0000/B0000/SLACKSECRETPART"}}
@@ -291,7 +292,7 @@ func TestHostileSecretsNeverLeaveTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen strings.Builder
-	for _, path := range []string{"/api/v1/status", "/api/v1/results?check=api-health", "/api/v1/alerts", "/api/v1/alerts/down:api-health"} {
+	for _, path := range []string{"/api/v1/status", "/api/v1/results?check=api-health", "/api/v1/alerts", "/api/v1/alerts/down:api-health", "/api/v1/alerts/group:page"} {
 		_, body := h.do("GET", path, "", nil, "Authorization", "Bearer "+apiToken)
 		seen.Write(body)
 	}

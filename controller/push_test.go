@@ -20,6 +20,7 @@ func heartbeatConfig(pd, _ string) string {
 slos:
   - {id: nightly-slo, checks: [nightly], target: 99, window: 1h}
 alerting:
+  group_wait: 0s
   notifiers: [{id: pd, pagerduty: {routing_key: PUSHPUSHPUSHPUSHPUSHPUSHPUSHPU01, events_url: %q}}]
   policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
   rules: [{id: down, kind: check_down, policy: page, resolve_after: 0s}]
@@ -79,6 +80,13 @@ func TestHeartbeatCheckLife(t *testing.T) {
 	if inc := h.pd.Incidents(); len(inc) != 1 || !strings.Contains(inc[0].Summary, "Nightly rebuild is down: no ping came by") {
 		t.Fatalf("incidents %+v", inc)
 	}
+	// The public incident says what the schedule expected.
+	deadline := h.clock.Now().Add(-time.Second).UTC()
+	public, _ := h.c.store.Incidents(ctx, time.Time{}, 10)
+	if len(public) != 1 || public[0].Title != fmt.Sprintf("Nightly rebuild: no ping by %s (due %s)", deadline.Format("15:04 UTC"),
+		deadline.Add(-30*time.Second).Format("15:04")) || public[0].Updates[0].Body != public[0].Title {
+		t.Fatalf("the public incident of a missed ping: %+v", public)
+	}
 
 	// The job runs again: /start, ten seconds, a ping. Up, and resolved.
 	ping("/ping/nightly/"+pushKey+"/start", "")
@@ -107,6 +115,11 @@ func TestHeartbeatCheckLife(t *testing.T) {
 	h.tick()
 	if a, _ := h.c.store.Alert(ctx, "down:nightly"); a == nil || !strings.Contains(a.Summary, "exit status 3: disk full") {
 		t.Fatalf("the alert after /fail: %+v", a)
+	}
+	// The public record never carries the job's own words.
+	public, _ = h.c.store.Incidents(ctx, time.Time{}, 10)
+	if len(public) != 2 || !strings.HasPrefix(public[0].Title, "Nightly rebuild: its run failed at ") || strings.Contains(fmt.Sprint(public), "disk full") {
+		t.Fatalf("the public incident of a failed run: %+v", public)
 	}
 
 	// Its minutes count like any check's: the missed period and the

@@ -22,6 +22,7 @@ var confirmLink = regexp.MustCompile(`http://127\.0\.0\.1:8080/subscribe/confirm
 
 func subscriptionConfig(smtp string) string {
 	return testConfig + fmt.Sprintf(`alerting:
+  group_wait: 0s
   dashboard_url: http://127.0.0.1:8080
 dashboard:
   subscriptions: {smtp: %q, from: status@example.com, webhooks: true, private_webhooks: true}

@@ -93,6 +93,11 @@ func (f *fakeSource) UpdateIncident(_ context.Context, id int64, status, body, b
 	return nil
 }
 
+func (f *fakeSource) EditIncident(_ context.Context, id int64, title, impact, by string) error {
+	f.updates = append(f.updates, fmt.Sprintf("%d edit %s %s %s", id, title, impact, by))
+	return nil
+}
+
 func newTestServer(t *testing.T) (*httptest.Server, *fakeSource) {
 	t.Helper()
 	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
@@ -190,6 +195,16 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 	resp, _ = c.PostForm(srv.URL+"/sre/incidents/7/updates", url.Values{"csrf": {sessionCSRF}, "status": {"identified"}, "body": {"a bad deploy"}})
 	if resp.StatusCode != http.StatusSeeOther || len(src.updates) != 1 || src.updates[0] != "7 identified a bad deploy alice" {
 		t.Fatalf("incident update: %d %v", resp.StatusCode, src.updates)
+	}
+	for _, bad := range []url.Values{{"title": {""}, "impact": {"major"}}, {"title": {"x"}, "impact": {"dire"}}, {"title": {strings.Repeat("x", 201)}, "impact": {"minor"}}} {
+		bad.Set("csrf", sessionCSRF)
+		if resp, _ = c.PostForm(srv.URL+"/sre/incidents/7/edit", bad); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("bad incident edit %v: %d", bad, resp.StatusCode)
+		}
+	}
+	resp, _ = c.PostForm(srv.URL+"/sre/incidents/7/edit", url.Values{"csrf": {sessionCSRF}, "title": {"Content delivery slow in Europe"}, "impact": {"minor"}})
+	if resp.StatusCode != http.StatusSeeOther || len(src.updates) != 2 || src.updates[1] != "7 edit Content delivery slow in Europe minor alice" {
+		t.Fatalf("incident edit: %d %v", resp.StatusCode, src.updates)
 	}
 	resp, _ = c.Get(srv.URL + "/sre/checks/api")
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "<polyline") {

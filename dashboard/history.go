@@ -116,7 +116,11 @@ func historyFeed(p *HistoryPage, base, host string, atom bool) *feeds.Feed {
 					Id: tag(fmt.Sprintf("incident-%d-update-%d", in.ID, n)), Created: u.At, Updated: u.At,
 					Description: u.Body, Content: "<p>" + html.EscapeString(u.Body) + "</p>"})
 			}
-			body := fmt.Sprintf("%s: %s (impact %s)", in.Component, in.Title, in.Impact)
+			affected := in.Component
+			if len(in.Components) > 0 {
+				affected = strings.Join(in.Components, ", ")
+			}
+			body := fmt.Sprintf("%s: %s (impact %s)", affected, in.Title, in.Impact)
 			if k := len(in.Updates); k > 0 {
 				body = in.Updates[k-1].Body
 			}

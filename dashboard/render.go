@@ -48,6 +48,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"f1":        func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"inc":       func(i int) int { return i + 1 },
 	"join":      func(s []string) string { return strings.Join(s, ", ") },
+	"impacts":   func() []string { return []string{"none", "minor", "major", "critical"} },
 	"burnchart": burnChart,
 	"latchart":  latencyChart,
 }).ParseFS(templateFS, "templates/*.html"))

@@ -173,6 +173,7 @@ func New(o Options) *Server {
 		http.Redirect(w, r, "/sre"+r.URL.EscapedPath(), http.StatusMovedPermanently)
 	})
 	s.mux.HandleFunc("POST /sre/incidents/{id}/updates", s.auth(s.incidentUpdate))
+	s.mux.HandleFunc("POST /sre/incidents/{id}/edit", s.auth(s.incidentEdit))
 	return s
 }
 
@@ -492,6 +493,30 @@ func (s *Server) incidentUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/sre", http.StatusSeeOther)
+}
+
+var incidentImpacts = map[string]bool{"none": true, "minor": true, "major": true, "critical": true}
+
+// incidentEdit sets an incident's title and impact.
+func (s *Server) incidentEdit(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	title, impact := strings.TrimSpace(r.FormValue("title")), r.FormValue("impact")
+	switch {
+	case err != nil:
+		http.Error(w, "incident id: not a number", http.StatusBadRequest)
+		return
+	case title == "" || len(title) > 200:
+		http.Error(w, "title: 1 to 200 characters", http.StatusBadRequest)
+		return
+	case !incidentImpacts[impact]:
+		http.Error(w, "impact: must be none, minor, major or critical", http.StatusBadRequest)
+		return
+	}
+	if err := s.o.Source.EditIncident(r.Context(), id, title, impact, current(r).User); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	http.Redirect(w, r, "/sre#incident-"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 }
 
 // StatusJSON is the status page's JSON, as the export writes it.

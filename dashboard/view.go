@@ -163,6 +163,8 @@ type Cell struct {
 type Incident struct {
 	ID         int64            `json:"id"`
 	Component  string           `json:"component"`
+	Components []string         `json:"components,omitempty"`
+	EditedBy   string           `json:"edited_by,omitempty"`
 	Title      string           `json:"title"`
 	Status     string           `json:"status"`
 	Impact     string           `json:"impact"`
@@ -201,6 +203,7 @@ type SLO struct {
 	RemainingRatio float64    `json:"remaining_ratio"`
 	Burn           []Burn     `json:"burn"`
 	ExhaustedAt    *time.Time `json:"exhausted_at,omitempty"`
+	ExhaustedSince *time.Time `json:"exhausted_since,omitempty"`
 }
 
 // Burn is one window's burn rate.
@@ -219,20 +222,36 @@ type Alert struct {
 	Level    int        `json:"level"`
 	FiredAt  *time.Time `json:"fired_at,omitempty"`
 	AckedBy  string     `json:"acked_by,omitempty"`
+	// Group is the group a rule's alert notifies through; Members counts
+	// a group's alerts.
+	Group   string `json:"group,omitempty"`
+	Members int    `json:"members,omitempty"`
 }
 
 // AlertPage is one alert with its notifications, the page every
 // notification links to.
 type AlertPage struct {
 	Alert
-	Rule          string             `json:"rule"`
-	Subject       string             `json:"subject"`
-	Incident      int64              `json:"incident"`
-	Component     string             `json:"component,omitempty"`
-	AckedAt       *time.Time         `json:"acknowledged_at,omitempty"`
-	ResolvedAt    *time.Time         `json:"resolved_at,omitempty"`
-	Details       map[string]any     `json:"details,omitempty"`
+	Rule       string         `json:"rule"`
+	Subject    string         `json:"subject"`
+	Incident   int64          `json:"incident"`
+	Component  string         `json:"component,omitempty"`
+	AckedAt    *time.Time     `json:"acknowledged_at,omitempty"`
+	ResolvedAt *time.Time     `json:"resolved_at,omitempty"`
+	Details    map[string]any `json:"details,omitempty"`
+	// Members are a group's alerts: what its notifications told of.
+	Members       []AlertMember      `json:"members,omitempty"`
 	Notifications []NotificationLine `json:"notifications"`
+}
+
+// AlertMember is one alert of a group.
+type AlertMember struct {
+	Key       string     `json:"key"`
+	Summary   string     `json:"summary"`
+	Since     time.Time  `json:"since"`
+	Recovered *time.Time `json:"recovered_at,omitempty"`
+	Holding   bool       `json:"holding"`
+	Cause     string     `json:"cause,omitempty"`
 }
 
 // NotificationLine is one notification of an alert and how it went.
@@ -352,6 +371,9 @@ type Source interface {
 	AlertPage(ctx context.Context, key string) (*AlertPage, error)
 	Acknowledge(ctx context.Context, key, by string) error
 	UpdateIncident(ctx context.Context, id int64, status, body, by string) error
+	// EditIncident sets an incident's title and impact, as an SRE words
+	// them; nines keeps them from then on.
+	EditIncident(ctx context.Context, id int64, title, impact, by string) error
 	// History returns the past months; Incident one incident, nil when
 	// there is no such incident.
 	History(ctx context.Context) (*HistoryPage, error)

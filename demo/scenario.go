@@ -26,19 +26,19 @@ type Scenario struct {
 var Scenarios = map[string]Scenario{
 	"frankfurt-outage": {Name: "frankfurt-outage", About: "eu-frankfurt is cut off from contentsvc (every request from there fails)",
 		Faults: []map[string]any{{"target": "all", "region": "eu-frankfurt", "outage": true}},
-		Watch:  "every check turns degraded, never down: one region failing is below the quorum; no page; one regional_degraded ticket (regional:eu-frankfurt) after 5 minutes"},
+		Watch:  "every check turns degraded, never down: one region failing is below the quorum; no page; one ticket (regional:eu-frankfurt, through group:tickets) after 5 minutes"},
 	"cdn-outage": {Name: "cdn-outage", About: "the CDN stops answering everywhere",
 		Faults: []map[string]any{{"target": "cdn", "outage": true}},
-		Watch:  "cdn-manifest and cdn-welcome-v1 go down and page (down:cdn-…); content-flow turns degraded: the SDK serves the last content it saw"},
+		Watch:  "cdn-manifest and cdn-welcome-v1 go down: one page (group:page) and one public incident for both; content-flow turns degraded: the SDK serves the last content it saw"},
 	"segments-slow": {Name: "segments-slow", About: "the segments API answers in 2.5 s everywhere",
 		Faults: []map[string]any{{"target": "segments", "latency_ms": 2500}},
-		Watch:  "segments-api fails its `latency < 2s` assertion and pages; content-flow is degraded (the SDK gives up after 300 ms and uses cached segments)"},
+		Watch:  "segments-api fails its `latency < 2s` assertion: one page (group:page), the latency SLO's burn joins it; content-flow is degraded (the SDK gives up after 300 ms and uses cached segments)"},
 	"job-stalled": {Name: "job-stalled", About: "contentsvc's publish pipeline stalls: it stops running and reporting in (needs nines demo --jobs)",
 		Faults: []map[string]any{{"target": "pipeline", "outage": true}},
 		Watch:  "publish-pipeline goes down 30 s after its last ping (period 20 s + grace 10 s) and pages (down:publish-pipeline); no probe sees it; it is up again at the next ping after the clear"},
 	"global-outage": {Name: "global-outage", About: "contentsvc is down for everyone",
 		Faults: []map[string]any{{"target": "all", "outage": true}},
-		Watch:  "every check goes down, the segments-api page fires once and escalates after 2 minutes unless acknowledged in /sre; the SLO budgets burn"},
+		Watch:  "segments-api and the CDN checks go down (content-flow folds into segments-api): one page (group:page) and one public incident for all of it, level 2 after 2 minutes unless acknowledged in /sre; the SLO burns join the page; all resolve within seconds of the clear"},
 }
 
 // ScenarioNames lists the scenarios.

@@ -35,6 +35,11 @@ type alertList struct {
 		Key     string `json:"key"`
 		State   string `json:"state"`
 		Urgency string `json:"urgency"`
+		Group   string `json:"group"`
+		Members []struct {
+			Key   string `json:"key"`
+			Class string `json:"class"`
+		} `json:"members"`
 	} `json:"alerts"`
 }
 
@@ -111,22 +116,23 @@ func disagreements(ctl string, parents map[string]string) ([]string, error) {
 		return nil, err
 	}
 	open := map[string]bool{}
+	outages := 0 // open groups that hold a check's outage
 	for _, a := range al.Alerts {
 		if a.State == "firing" || a.State == "acknowledged" {
 			open[a.Key] = true
+			for _, m := range a.Members {
+				if m.Class == "check_down" {
+					outages++
+					break
+				}
+			}
 		}
 	}
 	var out []string
-	// Every open check_down alert has an open incident on the page, and
-	// no other incident is open.
-	openDown := 0
-	for k := range open {
-		if strings.HasPrefix(k, "down:") {
-			openDown++
-		}
-	}
-	if n := len(openIncident.FindAllString(page, -1)); n != openDown {
-		out = append(out, fmt.Sprintf("%d open down alerts, %d open incidents on the page", openDown, n))
+	// Every open group that holds a check's outage has one open incident
+	// on the page, and no other incident is open.
+	if n := len(openIncident.FindAllString(page, -1)); n != outages {
+		out = append(out, fmt.Sprintf("%d open groups of outages, %d open incidents on the page", outages, n))
 	}
 	checkStatus := map[string]string{}
 	for _, c := range st.Components {
@@ -215,6 +221,7 @@ func pagesSince(t *testing.T, ctl string, since time.Time) int {
 				Message struct {
 					Action string    `json:"action"`
 					At     time.Time `json:"at"`
+					Update bool      `json:"update"`
 				} `json:"message"`
 				Delivered *time.Time `json:"delivered_at"`
 			} `json:"notifications"`
@@ -223,7 +230,7 @@ func pagesSince(t *testing.T, ctl string, since time.Time) int {
 			t.Fatal(err)
 		}
 		for _, nt := range hist.Notifications {
-			if nt.Message.Action == "trigger" && nt.Delivered != nil && !nt.Message.At.Before(since) {
+			if nt.Message.Action == "trigger" && !nt.Message.Update && nt.Delivered != nil && !nt.Message.At.Before(since) {
 				n++
 			}
 		}

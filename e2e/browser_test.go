@@ -128,10 +128,11 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 		chromedp.WaitVisible("#alerts")); err != nil {
 		t.Fatal(err)
 	}
-	row := `#alerts tr[data-key="down:segments-api"]`
+	// The outage's group is what pages and what is acknowledged.
+	row := `#alerts tr[data-key="group:page"]`
 	testwait.Eventually(t, 30*time.Second, "a firing alert on the SRE view", func() error {
 		txt, err := chromedp.Run(ctx, chromedp.Text("#alerts"))
-		if err == nil && strings.Contains(txt, "down:segments-api") && strings.Contains(txt, "firing") {
+		if err == nil && strings.Contains(txt, "down:segments-api") && strings.Contains(txt, "group:page") && strings.Contains(txt, "firing") {
 			return nil
 		}
 		chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible("#alerts"))
@@ -155,7 +156,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 			AckedBy        string     `json:"acknowledged_by"`
 		} `json:"alert"`
 	}
-	if err := getJSON(base+"/api/v1/alerts/down:segments-api", &alert); err != nil {
+	if err := getJSON(base+"/api/v1/alerts/group:page", &alert); err != nil {
 		t.Fatal(err)
 	}
 	if alert.Alert.State != "acknowledged" || alert.Alert.NextEscalation != nil || alert.Alert.AckedBy != "sre" {
@@ -169,7 +170,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	}
 	var actions []string
 	for _, n := range sink.Notifications {
-		if n["alert_key"] == "down:segments-api" {
+		if n["alert_key"] == "group:page" {
 			actions = append(actions, fmt.Sprint(n["action"]))
 		}
 	}

@@ -436,7 +436,7 @@ func TestMultiRegionIncidents(t *testing.T) {
 		post(t, "http://"+csAddr+"/admin/faults", "")
 		waitFor(t, ctl, "segments-api up again", 15*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
 		testwait.Eventually(t, 15*time.Second, "the PagerDuty incident resolved", func() error {
-			if inc := pd.Incidents(); len(inc) != 1 || inc[0].Status != "resolved" || inc[0].DedupKey != "down:segments-api" {
+			if inc := pd.Incidents(); len(inc) != 1 || inc[0].Status != "resolved" || inc[0].DedupKey != "group:page" {
 				return fmt.Errorf("incidents %+v", inc)
 			}
 			return nil

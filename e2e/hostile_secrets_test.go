@@ -130,7 +130,7 @@ alerting:
 	})
 	// Every notifier failed at least once (PagerDuty's answered).
 	testwait.Eventually(t, 40*time.Second, "every notifier failing and PagerDuty paged", func() error {
-		alertBody, err := getText(base + "/api/v1/alerts/down:secret-down")
+		alertBody, err := getText(base + "/api/v1/alerts/group:page")
 		if err != nil || strings.Count(alertBody, `"last_error":`) < 3 || len(pd.Events()) == 0 {
 			return fmt.Errorf("the alert: %s (%v)", alertBody, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // TestMaintenanceWindowOnEverySurface: the CDN fails during a maintenance
@@ -61,7 +62,10 @@ func TestMaintenanceWindowOnEverySurface(t *testing.T) {
 	}
 	waitFor(t, ctl, "cdn-manifest down after the window", time.Until(to)+15*time.Second, func(s *status) bool { return s.check("cdn-manifest").Status == "down" })
 	surfacesAgree(t, ctl, "after the window", nil)
-	if inc := pd.Incidents(); len(inc) != 1 || inc[0].DedupKey != "down:cdn-manifest" {
-		t.Fatalf("after the window: %+v", inc)
-	}
+	testwait.Eventually(t, 10*time.Second, "one page after the window", func() error {
+		if inc := pd.Incidents(); len(inc) != 1 || inc[0].DedupKey != "group:page" {
+			return fmt.Errorf("PagerDuty incidents %+v", inc)
+		}
+		return nil
+	})
 }

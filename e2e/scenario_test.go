@@ -9,25 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
 	"github.com/nines-sre/nines/internal/testwait"
 )
-
-// fastDemo is configs/demo.yaml with short intervals, so that scenarios
-// play out in seconds.
-func fastDemo(t *testing.T, dir string) string {
-	t.Helper()
-	b, err := os.ReadFile("../configs/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.NewReplacer("interval: 30s", "interval: 3s", "timeout: 5s", "timeout: 2s", "heartbeat_interval: 10s", "heartbeat_interval: 1s",
-		"{delay: 2m, targets: [demo-hook]}", "{delay: 20s, targets: [demo-hook]}", "resolve_after: 1m", "resolve_after: 3s", "for: 5m}", "for: 5s}").Replace(string(b))
-	path := filepath.Join(dir, "fast-demo.yaml")
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 type alertsDoc struct {
 	Alerts []struct {
@@ -61,21 +45,52 @@ func alertState(t *testing.T, ctl, key string) string {
 	return ""
 }
 
+// demoTiming is how long TestDemoScenarios holds each scenario and
+// watches what follows.
+type demoTiming struct {
+	fast      bool
+	outage    time.Duration // a paging scenario lasts at least this long
+	frankfurt time.Duration // the one-region fault lasts this long
+	escalate  time.Duration // level 2 of the page policy
+	settle    time.Duration // after the clear, every alert must resolve within this
+	quiet     time.Duration // and nothing may fire again for this long
+}
+
+// timing is the demo's own (NINES_E2E_REAL_DEMO=1: 30 s checks, level 2
+// after 2 minutes, 3-minute outages, 10 minutes of one region's fault, 5
+// minutes watched after each recovery), or fastDemo's.
+func timing() demoTiming {
+	if os.Getenv("NINES_E2E_REAL_DEMO") != "" {
+		return demoTiming{outage: 3 * time.Minute, frankfurt: 10 * time.Minute, escalate: 2 * time.Minute, settle: 3 * time.Minute, quiet: 5 * time.Minute}
+	}
+	return demoTiming{fast: true, escalate: 20 * time.Second, settle: time.Minute, quiet: 10 * time.Second}
+}
+
 // TestDemoScenarios stages each scenario of `nines demo --scenario` on a
 // running demo and checks the verdicts, the alerts and the SLA figures that
-// follow.
+// follow, and what reached people: one page per outage on the strict
+// PagerDuty stand-in, level 2 only while it went on unacknowledged, one
+// public incident, the one ticket of a one-region fault, and nothing still
+// open or firing again after the recovery. The table it logs is the
+// closing figure of the on-call issue with NINES_E2E_REAL_DEMO=1.
 func TestDemoScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
+	tm := timing()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	ctl := freeAddr(t)
-	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", fastDemo(t, dir))
+	pd := pagerdutytest.New()
+	t.Cleanup(pd.Close)
+	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", payingDemo(t, dir, pd.URL, tm.fast, tm.escalate))
 	defer func() {
 		if t.Failed() {
 			demo.tail(t)
+		}
+		if v := pd.Violations(); len(v) > 0 {
+			t.Errorf("PagerDuty contract violations: %v", v)
 		}
 	}()
 	checks := []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}
@@ -112,6 +127,41 @@ func TestDemoScenarios(t *testing.T) {
 		stage("clear")
 		waitFor(t, ctl, "every check up again", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
 	}
+	var heardTable []string
+	defer func() {
+		t.Logf("what reached people:\n| scenario | PagerDuty incidents | triggers | level-2 incidents | public incidents | tickets | open %s after the recovery |\n|---|---:|---:|---:|---:|---:|---|\n%s",
+			tm.quiet, strings.Join(heardTable, "\n"))
+	}()
+	// account holds a scenario for at least hold, clears it, and checks
+	// what reached people: everything resolves, nothing fires again.
+	account := func(t *testing.T, name string, began time.Time, hold time.Duration, paging bool) {
+		t.Helper()
+		if rest := hold - time.Since(began); rest > 0 {
+			time.Sleep(rest) // the scenario's length
+		}
+		cleared := time.Now()
+		recover()
+		testwait.Eventually(t, tm.settle, name+": every alert and page resolved", func() error {
+			if open := stillOpen(t, pd, ctl); len(open) > 0 {
+				return fmt.Errorf("open: %v", open)
+			}
+			return nil
+		})
+		testwait.Throughout(t, tm.quiet, name+": nothing firing after the recovery", func() error {
+			if open := stillOpen(t, pd, ctl); len(open) > 0 {
+				return fmt.Errorf("open: %v", open)
+			}
+			return nil
+		})
+		h := heardSince(t, pd, ctl, began, cleared)
+		heardTable = append(heardTable, fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %d |", name, h.pages, h.triggers, h.level2, h.public, h.tickets, len(stillOpen(t, pd, ctl))))
+		switch {
+		case paging && (h.pages != 1 || h.public != 1 || h.level2 > 1 || !h.level2While || h.tickets != 0):
+			t.Fatalf("%s reached people as %+v: want one page, one public incident, no ticket, level 2 at most once and only while failing", name, h)
+		case !paging && (h.pages != 0 || h.level2 != 0 || h.public != 0 || h.tickets != 1):
+			t.Fatalf("%s reached people as %+v: want no page, no public incident and one ticket", name, h)
+		}
+	}
 
 	t.Run("frankfurt-outage", func(t *testing.T) {
 		began := time.Now()
@@ -132,7 +182,7 @@ func TestDemoScenarios(t *testing.T) {
 			}
 			return nil
 		})
-		alertBecomes(t, ctl, "regional:eu-frankfurt", "firing", 20*time.Second)
+		alertBecomes(t, ctl, "regional:eu-frankfurt", "firing", map[bool]time.Duration{true: 20 * time.Second, false: 6 * time.Minute}[tm.fast])
 		var a alertsDoc
 		getJSON("http://"+ctl+"/api/v1/alerts", &a)
 		tickets := 0
@@ -151,7 +201,7 @@ func TestDemoScenarios(t *testing.T) {
 		if n := pagesSince(t, ctl, began); n != 0 {
 			t.Fatalf("one region's fault sent %d pages", n)
 		}
-		recover()
+		account(t, "frankfurt-outage", began, tm.frankfurt, false)
 	})
 
 	t.Run("cdn-outage", func(t *testing.T) {
@@ -161,8 +211,9 @@ func TestDemoScenarios(t *testing.T) {
 			return s.check("cdn-manifest").Status == "down" && s.check("cdn-welcome-v1").Status == "down" && s.check("content-flow").Status == "degraded"
 		})
 		alertBecomes(t, ctl, "down:cdn-manifest", "firing", 10*time.Second)
+		alertBecomes(t, ctl, "down:cdn-welcome-v1", "firing", 10*time.Second)
 		record("cdn-outage", began)
-		recover()
+		account(t, "cdn-outage", began, tm.outage, true)
 		record("cdn recovered", began)
 	})
 
@@ -178,7 +229,7 @@ func TestDemoScenarios(t *testing.T) {
 			t.Fatalf("segments-api %+v", cls)
 		}
 		record("segments-slow", began)
-		recover()
+		account(t, "segments-slow", began, tm.outage, true)
 	})
 
 	t.Run("global-outage", func(t *testing.T) {
@@ -210,7 +261,7 @@ func TestDemoScenarios(t *testing.T) {
 			return nil
 		})
 		record("global-outage", began)
-		recover()
+		account(t, "global-outage", began, tm.outage, true)
 		// The child recovers with its parent: no incident of its own.
 		record("global recovered", began)
 		if st := alertState(t, ctl, "down:content-flow"); st == "firing" || st == "acknowledged" {
@@ -223,7 +274,7 @@ func TestDemoScenarios(t *testing.T) {
 				Delivered *time.Time              `json:"delivered_at"`
 			} `json:"notifications"`
 		}
-		if err := getJSON("http://"+ctl+"/api/v1/alerts/down:segments-api", &hist); err != nil {
+		if err := getJSON("http://"+ctl+"/api/v1/alerts/group:page", &hist); err != nil {
 			t.Fatal(err)
 		}
 		var actions []string
@@ -233,7 +284,7 @@ func TestDemoScenarios(t *testing.T) {
 			}
 		}
 		if len(actions) < 2 || actions[0] != "trigger" || actions[len(actions)-1] != "resolve" {
-			t.Fatalf("alert history of down:segments-api: %v", actions)
+			t.Fatalf("notifications of the outage's group: %v", actions)
 		}
 	})
 }

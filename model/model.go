@@ -238,6 +238,9 @@ type Result struct {
 	// OnDemand marks a run a confirmation round asked for, outside the
 	// check's schedule; it counts like any other result.
 	OnDemand bool `json:"on_demand,omitempty"`
+	// Recovery marks an on-demand run a recovery round asked for: a
+	// region saw a down check pass, and the others check it again.
+	Recovery bool `json:"recovery,omitempty"`
 }
 
 // ConfirmRequest asks a probe to run a check at once, outside its
@@ -246,6 +249,8 @@ type ConfirmRequest struct {
 	Round int64     `json:"round"`
 	Check string    `json:"check"`
 	Asked time.Time `json:"asked"`
+	// Recovery asks to confirm that a down check is back.
+	Recovery bool `json:"recovery,omitempty"`
 }
 
 // ConfirmRequests is the answer to a probe's long-poll for confirmation

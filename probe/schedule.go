@@ -64,10 +64,11 @@ type job struct {
 	running sync.Mutex
 }
 
-// run executes one slot of the check, or with onDemand a run a
-// confirmation round asked for; a run while the previous one is still
+// run executes one slot of the check, or a run a confirmation or
+// recovery round asked for (asked); a run while the previous one is still
 // going is skipped and counted, so a check never overlaps itself.
-func (j *job) run(ctx context.Context, slot time.Time, onDemand bool) {
+func (j *job) run(ctx context.Context, slot time.Time, asked *model.ConfirmRequest) {
+	onDemand := asked != nil
 	id := j.cc.Check.ID
 	if !j.running.TryLock() {
 		j.p.m.skipped.WithLabelValues(id).Inc()
@@ -78,7 +79,7 @@ func (j *job) run(ctx context.Context, slot time.Time, onDemand bool) {
 		j.p.m.lateness.Observe(j.p.now().Sub(slot).Seconds())
 	}
 	r := model.Result{Check: id, Region: j.p.opts.Region, Scheduled: slot.UTC(), Probe: j.p.opts.ProbeID, ConfigVersion: j.version,
-		OnDemand: onDemand}
+		OnDemand: onDemand, Recovery: onDemand && asked.Recovery}
 	j.cc.Run(ctx, j.p.env, &r)
 	if ctx.Err() != nil {
 		return // cut short by shutdown: not a verdict on the target
@@ -214,7 +215,7 @@ func (s *scheduler) run(ctx context.Context) {
 			j.next = j.sched.Next(slot)
 			heap.Fix(&s.heap, 0)
 			wg.Add(1)
-			go func() { defer wg.Done(); j.run(ctx, slot, false) }()
+			go func() { defer wg.Done(); j.run(ctx, slot, nil) }()
 		}
 		s.mu.Unlock()
 		timer.Reset(wait)
@@ -258,7 +259,7 @@ func (s *scheduler) confirmLoop(ctx context.Context, wg *sync.WaitGroup) {
 				continue
 			}
 			p.m.onDemand.Inc()
-			wg.Go(func() { j.run(ctx, now, true) })
+			wg.Go(func() { j.run(ctx, now, &req) })
 		}
 	}
 }

@@ -1,11 +1,21 @@
-// Command ttd measures time to detect with the real binaries: a controller
-// and seven regional probes (`nines controller`, `nines probe`) on
-// loopback check one HTTP target every minute; the target is stopped at a
-// random offset within the minute, and ttd reports how long until the
-// status API says `down` and until the first PagerDuty trigger reaches a
-// fake Events API, with confirmation on demand and without.
+// Command ttd measures time to detect and to recover with the real
+// binaries: a controller and seven regional probes (`nines controller`,
+// `nines probe`) on loopback check one HTTP target every minute; the
+// target is stopped at a random offset within the minute, and ttd reports
+// how long until the status API says `down` and until the first
+// PagerDuty trigger reaches a fake Events API (from the stop, and from
+// the first failing result), then starts it again and reports how long
+// until `up` and until the resolve, with confirmation on demand and
+// without.
+//
+// With -hang N the page's policy also notifies a Slack webhook and an SMTP
+// server that accept connections and never answer, and N status page
+// webhook subscribers that never answer are told of every incident: the
+// page must not wait for them. ttd then reports the controller's peak
+// memory and open files.
 //
 //	go run ./bench/ttd -trials 10
+//	go run ./bench/ttd -trials 5 -modes on -hang 1000
 package main
 
 import (
@@ -24,11 +34,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/controller/store/sqlite"
 	"github.com/nines-sre/nines/internal/loopback"
+	"github.com/nines-sre/nines/internal/proc"
 )
 
 var regions = []string{"ca-central", "us-ohio", "us-oregon", "ap-sydney", "ap-tokyo", "eu-frankfurt", "eu-london"}
@@ -38,19 +52,34 @@ func main() {
 	interval := flag.Duration("interval", time.Minute, "check interval")
 	modes := flag.String("modes", "on,off", "confirmation modes to measure, in order: on, off")
 	binary := flag.String("binary", "", "a nines binary (default: build ./cmd/nines)")
+	hang := flag.Int("hang", 0, "status page webhook subscribers that never answer (with a Slack webhook and an SMTP server that never answer)")
+	resolveAfter := flag.Duration("resolve-after", 0, "the check_down rule's resolve_after")
 	flag.Parse()
-	if err := run(*trials, *interval, strings.Split(*modes, ","), *binary); err != nil {
+	o := options{trials: *trials, interval: *interval, hang: *hang, resolveAfter: *resolveAfter}
+	if err := run(o, strings.Split(*modes, ","), *binary); err != nil {
 		fmt.Fprintln(os.Stderr, "ttd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(trials int, interval time.Duration, modes []string, binary string) error {
+// options are what every mode is measured with.
+type options struct {
+	trials       int
+	interval     time.Duration
+	hang         int
+	resolveAfter time.Duration
+}
+
+func run(o options, modes []string, binary string) error {
+	trials, interval := o.trials, o.interval
 	if trials < 1 || trials > 100 {
 		return fmt.Errorf("-trials %d: want 1 to 100", trials)
 	}
 	if interval < 5*time.Second || interval > 5*time.Minute {
 		return fmt.Errorf("-interval %s: want 5s to 5m", interval)
+	}
+	if o.hang < 0 || o.hang > 10000 {
+		return fmt.Errorf("-hang %d: want 0 to 10000", o.hang)
 	}
 	dir, err := os.MkdirTemp("", "nines-ttd")
 	if err != nil {
@@ -70,29 +99,43 @@ func run(trials int, interval time.Duration, modes []string, binary string) erro
 		if mode != "on" && mode != "off" {
 			return fmt.Errorf("-modes: %q is neither on nor off", mode)
 		}
-		r, err := measure(filepath.Join(dir, mode), binary, mode == "on", trials, interval)
+		r, err := measure(filepath.Join(dir, mode), binary, mode == "on", o)
 		if err != nil {
 			return fmt.Errorf("confirmation %s: %w", mode, err)
 		}
 		rows = append(rows, r)
 	}
-	fmt.Printf("\nchecks every %s, 7 probes, quorum 2, %d outages per mode (target stopped at a random offset within the interval)\n\n", interval, trials)
-	fmt.Println("| confirmation | to `down` p50 | p90 | max | to PagerDuty trigger p50 | p90 | max | rounds | on-demand runs | scheduled runs | on-demand / scheduled |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("\nchecks every %s, 7 probes, quorum 2, group_wait 1s, resolve_after %s, %d outages per mode (target stopped, then started, at a random offset within the interval)",
+		interval, o.resolveAfter, trials)
+	if o.hang > 0 {
+		fmt.Printf("; the page also goes to a Slack webhook and an SMTP server that never answer, and %d status page webhook subscribers that never answer hear of each incident", o.hang)
+	}
+	fmt.Print("\n\n| confirmation | stop → `down` p50 / p90 / max | stop → trigger p50 / p90 / max | first failure → trigger p50 / p90 / max | start → `up` p50 / p90 / max | start → resolve p50 / p90 / max | rounds | recovery rounds | on-demand / scheduled runs |\n")
+	fmt.Println("|---|---|---|---|---|---|---:|---:|---:|")
+	trio := func(ds []time.Duration) string {
+		return fmt.Sprintf("%s / %s / %s", sec(pct(ds, 50)), sec(pct(ds, 90)), sec(pct(ds, 100)))
+	}
 	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %.2f %% |\n", r.mode,
-			sec(pct(r.down, 50)), sec(pct(r.down, 90)), sec(pct(r.down, 100)),
-			sec(pct(r.page, 50)), sec(pct(r.page, 90)), sec(pct(r.page, 100)),
-			r.rounds, r.onDemand, r.scheduled, 100*float64(r.onDemand)/float64(max(r.scheduled, 1)))
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %d | %d | %d / %d (%.2f %%) |\n", r.mode, trio(r.down), trio(r.page), trio(r.firstToPage), trio(r.up), trio(r.resolved),
+			r.rounds, r.recoveries, r.onDemand, r.scheduled, 100*float64(r.onDemand)/float64(max(r.scheduled, 1)))
+	}
+	for _, r := range rows {
+		if r.peakRSS > 0 {
+			fmt.Printf("\ncontroller (%s): peak RSS %.1f MiB, at most %d open files; %d subscriber delivery attempts\n", r.mode,
+				float64(r.peakRSS)/(1<<20), r.peakFDs, r.subscriberTries)
+		}
 	}
 	return nil
 }
 
 // row is one mode's figures.
 type row struct {
-	mode                        string
-	down, page                  []time.Duration
-	rounds, onDemand, scheduled int
+	mode                                    string
+	down, page, firstToPage, up, resolved   []time.Duration
+	rounds, recoveries, onDemand, scheduled int
+	peakRSS                                 int64
+	peakFDs                                 int
+	subscriberTries                         int
 }
 
 func sec(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
@@ -136,8 +179,99 @@ func (t *target) start() error {
 
 func (t *target) stop() { _ = t.srv.Close() }
 
-// measure runs the controller and probes in dir and stages trials outages.
-func measure(dir, binary string, confirm bool, trials int, interval time.Duration) (row, error) {
+// hanging accepts connections and never answers on them: an HTTP
+// receiver or an SMTP server that hangs.
+type hanging struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newHanging() (*hanging, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h := &hanging{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			h.conns = append(h.conns, c)
+			h.mu.Unlock()
+		}
+	}()
+	return h, nil
+}
+
+func (h *hanging) addr() string { return h.ln.Addr().String() }
+
+func (h *hanging) close() {
+	h.ln.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		c.Close()
+	}
+}
+
+// subscribe stores n confirmed webhook subscribers at url in the store
+// the controller will open.
+func subscribe(path, url string, n int) error {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	for i := range n {
+		tok := fmt.Sprintf("ttd-subscriber-%06d-%x", i, rand.Uint64())
+		if _, err := st.Subscribe(ctx, store.Subscriber{Kind: "webhook", Address: fmt.Sprintf("%s/hook/%d", url, i), Token: tok, CreatedAt: now}); err != nil {
+			return err
+		}
+		if _, err := st.ConfirmSubscriber(ctx, tok, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hangingReceivers starts what -hang adds: a web receiver and an SMTP
+// server that never answer, n subscribers stored in the controller's
+// store in dir, and returns the configuration that points at them.
+func hangingReceivers(dir string, n int) (notifiers, dashboard string, stop func(), err error) {
+	web, err := newHanging()
+	if err != nil {
+		return "", "", nil, err
+	}
+	smtp, err := newHanging()
+	if err != nil {
+		web.close()
+		return "", "", nil, err
+	}
+	stop = func() { web.close(); smtp.close() }
+	if err := os.MkdirAll(filepath.Join(dir, "ctl"), 0o700); err != nil {
+		stop()
+		return "", "", nil, err
+	}
+	if err := subscribe(filepath.Join(dir, "ctl", "nines.db"), "http://"+web.addr(), n); err != nil {
+		stop()
+		return "", "", nil, fmt.Errorf("subscribers: %w", err)
+	}
+	notifiers = fmt.Sprintf("    - {id: slack, slack: {url: \"http://%s/services/T0/B0/hang\"}}\n    - {id: mail, email: {smtp: %q, from: nines@example.com, to: [oncall@example.com]}}\n",
+		web.addr(), smtp.addr())
+	dashboard = fmt.Sprintf("dashboard:\n  subscriptions: {webhooks: true, private_webhooks: true, smtp: %q, from: status@example.com}\n", smtp.addr())
+	return notifiers, dashboard, stop, nil
+}
+
+// measure runs the controller and probes in dir and stages o.trials
+// outages, each followed by the target's return.
+func measure(dir, binary string, confirm bool, o options) (row, error) {
+	interval := o.interval
 	r := row{mode: "off"}
 	if confirm {
 		r.mode = "on"
@@ -164,6 +298,15 @@ func measure(dir, binary string, confirm bool, trials int, interval time.Duratio
 			return r, err
 		}
 	}
+	targets, notifiers, dashboard := "[pd]", "", ""
+	if o.hang > 0 {
+		var stop func()
+		if notifiers, dashboard, stop, err = hangingReceivers(dir, o.hang); err != nil {
+			return r, err
+		}
+		defer stop()
+		targets = "[pd, slack, mail]"
+	}
 	cfg := fmt.Sprintf(`regions:
 %sprobes:
   tokens:
@@ -175,13 +318,14 @@ components:
     checks:
       - {id: target, kind: http, http: {url: "http://%s/healthz"}}
 alerting:
+  dashboard_url: http://%s
   notifiers:
     - {id: pd, pagerduty: {routing_key: TTDROUTINGKEYTTDROUTINGKEYTTD001, events_url: %q}}
-  policies:
-    - {id: page, levels: [{targets: [pd]}]}
+%s  policies:
+    - {id: page, levels: [{targets: %s}]}
   rules:
-    - {id: down, kind: check_down, policy: page, resolve_after: 5s}
-`, rs.String(), toks.String(), interval, confirm, tg.addr, pd.URL)
+    - {id: down, kind: check_down, policy: page, resolve_after: %s}
+%s`, rs.String(), toks.String(), interval, confirm, tg.addr, ctl, pd.URL, notifiers, targets, o.resolveAfter, dashboard)
 	cfgPath := filepath.Join(dir, "nines.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return r, err
@@ -212,6 +356,7 @@ alerting:
 	if err := startProc("controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl); err != nil {
 		return r, err
 	}
+	peaks := watchProcess(ctx, procs[0].Process.Pid)
 	for _, region := range regions {
 		if err := startProc("probe-"+region, "probe", "--region", region, "--controller", "http://"+ctl,
 			"--token-file", filepath.Join(dir, "tokens", region), "--probe-id", "ttd-"+region,
@@ -220,7 +365,13 @@ alerting:
 		}
 	}
 	base := "http://" + ctl
-	for i := range trials {
+	verdict := func(want string) func() (bool, error) {
+		return func() (bool, error) {
+			st, err := status(base)
+			return err == nil && st.Status == want, nil
+		}
+	}
+	for i := range o.trials {
 		// Up in every region, and the last page resolved.
 		if err := until(interval*3+30*time.Second, func() (bool, error) {
 			st, err := status(base)
@@ -239,42 +390,127 @@ alerting:
 		time.Sleep(time.Duration(rand.Int64N(int64(interval))))
 		stopped := time.Now()
 		tg.stop()
-		var down time.Duration
-		if err := until(interval*3, func() (bool, error) {
-			st, err := status(base)
-			if err == nil && st.Status == "down" {
-				down = time.Since(stopped)
-				return true, nil
-			}
-			return false, nil
-		}); err != nil {
+		if err := until(interval*3, verdict("down")); err != nil {
 			return r, fmt.Errorf("trial %d: waiting for down: %w", i+1, err)
 		}
-		var page time.Duration
-		if err := until(time.Minute, func() (bool, error) {
-			for _, ev := range pd.Events() {
-				if ev.Action == "trigger" && ev.At.After(stopped) {
-					page = ev.At.Sub(stopped)
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
+		down := time.Since(stopped)
+		paged, err := event(pd, "trigger", stopped, time.Minute)
+		if err != nil {
 			return r, fmt.Errorf("trial %d: waiting for the page: %w", i+1, err)
 		}
-		r.down, r.page = append(r.down, down), append(r.page, page)
-		fmt.Fprintf(os.Stderr, "confirmation %s, trial %d/%d: down after %s, paged after %s\n", r.mode, i+1, trials, sec(down), sec(page))
+		first, err := firstFailure(base, stopped)
+		if err != nil {
+			return r, fmt.Errorf("trial %d: %w", i+1, err)
+		}
+		// The target comes back at a random offset within the interval.
+		time.Sleep(time.Duration(rand.Int64N(int64(interval))))
 		if err := tg.start(); err != nil {
 			return r, err
 		}
+		started := time.Now()
+		if err := until(interval*3, verdict("up")); err != nil {
+			return r, fmt.Errorf("trial %d: waiting for up: %w", i+1, err)
+		}
+		up := time.Since(started)
+		resolved, err := event(pd, "resolve", started, interval*3)
+		if err != nil {
+			return r, fmt.Errorf("trial %d: waiting for the resolve: %w", i+1, err)
+		}
+		r.down, r.page, r.firstToPage = append(r.down, down), append(r.page, paged.Sub(stopped)), append(r.firstToPage, paged.Sub(first))
+		r.up, r.resolved = append(r.up, up), append(r.resolved, resolved.Sub(started))
+		fmt.Fprintf(os.Stderr, "confirmation %s, trial %d/%d: down after %s, paged after %s (%s after the first failure); up %s and resolved %s after the target came back\n",
+			r.mode, i+1, o.trials, sec(down), sec(paged.Sub(stopped)), sec(paged.Sub(first)), sec(up), sec(resolved.Sub(started)))
 	}
 	m, err := metrics(base)
 	if err != nil {
 		return r, err
 	}
-	r.rounds, r.onDemand = int(m["nines_confirm_rounds_total"]), int(m["nines_confirm_runs_handed_total"])
+	r.rounds, r.recoveries, r.onDemand = int(m["nines_confirm_rounds_total"]), int(m["nines_confirm_recovery_rounds_total"]), int(m["nines_confirm_runs_handed_total"])
 	r.scheduled = int(m[`nines_ingest_results_total{outcome="stored"}`]) - r.onDemand
+	if o.hang > 0 {
+		for k, v := range m {
+			if strings.HasPrefix(k, `nines_notifications_total{notifier="subscriber"`) {
+				r.subscriberTries += int(v)
+			}
+		}
+		r.peakRSS, r.peakFDs = peaks()
+	}
 	return r, nil
+}
+
+// event waits up to limit for the first PagerDuty event of action after
+// since, and returns when it arrived.
+func event(pd *pagerdutytest.Server, action string, since time.Time, limit time.Duration) (time.Time, error) {
+	var at time.Time
+	err := until(limit, func() (bool, error) {
+		for _, ev := range pd.Events() {
+			if ev.Action == action && ev.At.After(since) {
+				at = ev.At
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return at, err
+}
+
+// firstFailure is when the first failing result of the target after
+// since was seen (its start plus its duration).
+func firstFailure(base string, since time.Time) (time.Time, error) {
+	resp, err := client.Get(base + "/api/v1/results?check=target&order=oldest&limit=50&since=" + since.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Results []struct {
+			Started    time.Time `json:"started"`
+			DurationUS int64     `json:"duration_us"`
+			Outcome    string    `json:"outcome"`
+		} `json:"results"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return time.Time{}, fmt.Errorf("results: %w", err)
+	}
+	first := time.Time{}
+	for _, x := range doc.Results {
+		if seen := x.Started.Add(time.Duration(x.DurationUS) * time.Microsecond); x.Outcome == "down" && (first.IsZero() || seen.Before(first)) {
+			first = seen
+		}
+	}
+	if first.IsZero() {
+		return first, errors.New("no failing result after the stop")
+	}
+	return first, nil
+}
+
+// watchProcess samples pid's resident memory peak and open files every
+// 100 ms until ctx ends; the returned function reads the peaks so far.
+func watchProcess(ctx context.Context, pid int) func() (int64, int) {
+	var mu sync.Mutex
+	var rss int64
+	var fds int
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			hwm, _ := proc.PeakRSS(pid)
+			ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			mu.Lock()
+			rss, fds = max(rss, hwm), max(fds, len(ents))
+			mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (int64, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return rss, fds
+	}
 }
 
 // open counts the PagerDuty incidents triggered and not resolved.

@@ -54,6 +54,7 @@ type Alerts struct {
 	engine     *alerting.Engine
 	dispatcher *alerting.Dispatcher
 	wake       chan struct{}
+	poke       chan struct{} // a verdict may have changed: evaluate now
 	started    time.Time
 
 	mu        sync.Mutex
@@ -93,7 +94,7 @@ func New(o Options) *Alerts {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &Alerts{o: o, wake: make(chan struct{}, 1), started: o.Now(), lastDown: map[string]time.Time{}}
+	a := &Alerts{o: o, wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), started: o.Now(), lastDown: map[string]time.Time{}}
 	a.engine = alerting.NewEngine(o.Store, o.Log, "nines-controller")
 	a.engine.Wake = a.wake
 	a.engine.Delivered = a.levelDelivered
@@ -147,6 +148,58 @@ func (a *Alerts) allNotifiers() map[string]alerting.Notifier {
 	}
 	a.withSubs, a.subsAt = out, time.Now()
 	return out
+}
+
+// Poke says a verdict may have changed: the evaluation loop runs at once
+// rather than at its next tick.
+func (a *Alerts) Poke() {
+	select {
+	case a.poke <- struct{}{}:
+	default:
+	}
+}
+
+// pokeGap is the least time between two evaluations a poke asks for.
+const pokeGap = 100 * time.Millisecond
+
+// Loop runs evaluate every interval, when poked (at most every pokeGap),
+// and when a group's group_wait ends, until ctx is done: a page goes out
+// as soon as its outage is confirmed and its group has waited, not at the
+// next tick. Failures go to failed; took gets each run's duration.
+func (a *Alerts) Loop(ctx context.Context, interval time.Duration, evaluate func(context.Context) error, failed func(error), took func(time.Duration)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	due := time.NewTimer(time.Hour)
+	defer due.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-due.C:
+		case <-a.poke:
+			if wait := pokeGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+		}
+		last = time.Now()
+		if err := evaluate(ctx); err != nil && ctx.Err() == nil {
+			failed(err)
+		}
+		if took != nil {
+			took(time.Since(last))
+		}
+		next := time.Hour
+		if at := a.engine.NextDue(); !at.IsZero() {
+			next = max(at.Sub(a.o.Now()), time.Millisecond)
+		}
+		due.Reset(next)
+	}
 }
 
 // Engine is the rule engine (acknowledgements go through it).
@@ -227,12 +280,16 @@ func (a *Alerts) Snapshot(ctx context.Context) alerting.Snapshot {
 		a.judged++
 		v := live.Judge(cfg, ch, a.o.Live.Latest, healthy, now, healthyAt)
 		cs := alerting.CheckState{Status: v.Status, Classes: map[string]model.ErrorClass{}, Messages: map[string]string{},
-			Maintenance: cfg.InMaintenance(ch.ID, now)}
+			FailedAt: map[string]time.Time{}, Quorum: cfg.CheckQuorum(ch), Maintenance: cfg.InMaintenance(ch.ID, now)}
 		for region, rv := range v.Regions {
 			if rv.Status == model.StatusDown && rv.Result != nil {
 				cs.Failing = append(cs.Failing, region)
 				cs.Classes[region], cs.Messages[region] = rv.Result.ErrorClass, rv.Result.Message
+				cs.FailedAt[region] = rv.Result.Scheduled
 				cs.LastFailure = sla.Latest(cs.LastFailure, rv.Result.Scheduled)
+			}
+			if rv.Status == model.StatusUp && rv.Healthy {
+				cs.Passing++
 			}
 			if rv.Result != nil && rv.Healthy {
 				if d := rv.Result.CertDays(); d != nil && (cs.CertDays == nil || *d < *cs.CertDays) {

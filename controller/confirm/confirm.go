@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,14 +59,15 @@ type Rounds struct {
 	origin  string // this replica, in its announcements
 	mu      sync.Mutex
 	last    map[string]time.Time // check → when its last round was asked
+	lastUp  map[string]time.Time // check → when its last recovery round was asked
 	queue   map[string][]queued  // region/probe → requests, most important first
 	waiting map[string]chan struct{}
 	limits  map[string]*rate.Limiter // region/probe → runs handed
 	open    map[string]*round        // check → its round still waited for
 	closed  bool
 
-	asked, handed, dropped, complete, incomplete prometheus.Counter
-	took                                         prometheus.Histogram
+	asked, recoveries, handed, dropped, complete, incomplete prometheus.Counter
+	took                                                     prometheus.Histogram
 }
 
 // round is a confirmation round waiting for its on-demand results.
@@ -99,9 +99,10 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: name, Help: help})
 	}
-	r := &Rounds{Owner: owner, origin: strconv.FormatInt(rand.Int64(), 36), last: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
+	r := &Rounds{Owner: owner, origin: strconv.FormatInt(rand.Int64(), 36), last: map[string]time.Time{}, lastUp: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
 		limits: map[string]*rate.Limiter{}, open: map[string]*round{},
 		asked:      counter("rounds_total", "Confirmation rounds asked: a healthy region reported a check down while it was up."),
+		recoveries: counter("recovery_rounds_total", "Recovery rounds asked: a healthy region reported a check up while it was down."),
 		complete:   counter("rounds_answered_total", "Confirmation rounds whose every asked region sent its on-demand result."),
 		incomplete: counter("rounds_unanswered_total", "Confirmation rounds some asked region never answered before the check's next round."),
 		handed:     counter("runs_handed_total", "On-demand runs handed to probes."),
@@ -110,15 +111,16 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 			Help:    "From a round asked to the last of its on-demand results stored.",
 			Buckets: []float64{.25, .5, 1, 2, 3, 5, 10, 20, 30, 60}})}
 	if reg != nil {
-		reg.MustRegister(r.asked, r.complete, r.incomplete, r.handed, r.dropped, r.took)
+		reg.MustRegister(r.asked, r.recoveries, r.complete, r.incomplete, r.handed, r.dropped, r.took)
 	}
 	return r
 }
 
-// Stored considers results about to become their regions' newest: each
-// healthy region's failure of a check that is up (as up says, before
-// them) asks a round. healthy is asked once, when needed.
-func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, up func(*config.Check) bool, healthy func() map[string]bool, now time.Time) {
+// Stored considers results about to become their regions' newest (status
+// is each check's verdict before them): a healthy region's failure of a
+// check that is up asks a confirmation round, and its pass of a check
+// that is down a recovery round. healthy is asked once, when needed.
+func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*config.Check) model.Status, healthy func() map[string]bool, now time.Time) {
 	var h map[string]bool
 	for i := range rs {
 		res := &rs[i]
@@ -126,22 +128,23 @@ func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, up func(*config.C
 			r.answered(res.Check, res.Region, now)
 			continue
 		}
-		if res.Outcome != model.OutcomeDown {
+		if res.Outcome != model.OutcomeDown && res.Outcome != model.OutcomeUp {
 			continue
 		}
-		if ch := cfg.Check(res.Check); ch != nil {
-			if h == nil {
-				h = healthy()
-			}
-			r.Consider(cfg, res, up(ch), h, now)
+		ch := cfg.Check(res.Check)
+		if ch == nil {
+			continue
+		}
+		if h == nil {
+			h = healthy()
+		}
+		st := status(ch)
+		if res.Outcome == model.OutcomeDown {
+			r.Consider(cfg, res, st == model.StatusUp, h, now)
+		} else {
+			r.Recovered(cfg, res, st == model.StatusDown, h, now)
 		}
 	}
-}
-
-// continent is a region's first word: ca, us, eu, ap.
-func continent(region string) string {
-	c, _, _ := strings.Cut(region, "-")
-	return c
 }
 
 // Consider asks a round for a down result of a healthy region when the
@@ -159,14 +162,10 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 	}
 	// The failing region again, then the quorum of the others: other
 	// continents first, in configuration order.
-	var others []string
-	for _, region := range cfg.CheckRegions(ch) {
-		if region != res.Region && healthy[region] {
-			others = append(others, region)
-		}
-	}
+	others := othersHealthy(cfg, ch, res.Region, healthy)
+	home := cfg.ContinentOf(res.Region)
 	slices.SortStableFunc(others, func(a, b string) int {
-		fa, fb := continent(a) == continent(res.Region), continent(b) == continent(res.Region)
+		fa, fb := cfg.ContinentOf(a) == home, cfg.ContinentOf(b) == home
 		switch {
 		case fa == fb:
 			return 0
@@ -178,6 +177,45 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 	asked := append([]string{res.Region}, others[:min(len(others), cfg.CheckQuorum(ch))]...)
 	r.last[ch.ID] = now
 	r.asked.Inc()
+	return r.ask(cfg, ch, asked, false, now)
+}
+
+// Recovered asks a recovery round for a healthy region's pass of a check
+// that is down: every other healthy region runs it at once, so that the
+// check is up (and its page resolves, its escalation stops) seconds after
+// the target is back rather than an interval later. At most one per check
+// per interval; it returns the regions asked.
+func (r *Rounds) Recovered(cfg *config.Config, res *model.Result, down bool, healthy map[string]bool, now time.Time) []string {
+	ch := cfg.Check(res.Check)
+	if ch == nil || ch.Heartbeat != nil || res.Outcome != model.OutcomeUp || res.OnDemand || !down || !healthy[res.Region] {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last, ok := r.lastUp[ch.ID]; ok && now.Sub(last) < ch.Period() {
+		return nil
+	}
+	r.lastUp[ch.ID] = now
+	r.recoveries.Inc()
+	return r.ask(cfg, ch, othersHealthy(cfg, ch, res.Region, healthy), true, now)
+}
+
+// othersHealthy are the regions of ch other than region that are heard
+// from, in configuration order.
+func othersHealthy(cfg *config.Config, ch *config.Check, region string, healthy map[string]bool) []string {
+	var out []string
+	for _, r := range cfg.CheckRegions(ch) {
+		if r != region && healthy[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ask queues a round's runs of ch for the probes of regions, and tells
+// the other replicas. r.mu is held.
+func (r *Rounds) ask(cfg *config.Config, ch *config.Check, regions []string, recovery bool, now time.Time) []string {
+	asked := regions
 	if r.open[ch.ID] != nil {
 		r.incomplete.Inc()
 	}
@@ -185,7 +223,7 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 	r.open[ch.ID] = rd
 	// Round ids are random (below 2^53, exact in JSON numbers) so that
 	// replicas' rounds never share one.
-	ann := announcement{Origin: r.origin, Request: model.ConfirmRequest{Round: rand.Int64N(1 << 53), Check: ch.ID, Asked: now.UTC()},
+	ann := announcement{Origin: r.origin, Request: model.ConfirmRequest{Round: rand.Int64N(1 << 53), Check: ch.ID, Asked: now.UTC(), Recovery: recovery},
 		Weight: importance(cfg, ch.ID)}
 	var handed []string
 	for _, region := range asked {
@@ -239,8 +277,12 @@ func (r *Rounds) Receive(payload []byte) {
 	if r.closed {
 		return
 	}
-	if ann.Request.Asked.After(r.last[ann.Request.Check]) {
-		r.last[ann.Request.Check] = ann.Request.Asked
+	last := r.last
+	if ann.Request.Recovery {
+		last = r.lastUp
+	}
+	if ann.Request.Asked.After(last[ann.Request.Check]) {
+		last[ann.Request.Check] = ann.Request.Asked
 	}
 	for _, probe := range ann.Probes {
 		r.enqueue(probe, ann.Request, ann.Weight)

@@ -250,3 +250,60 @@ func TestRoundsReachOtherReplicas(t *testing.T) {
 		t.Fatalf("a stale run was handed: %+v", got)
 	}
 }
+
+// A region that sees a down check pass asks every other healthy region
+// to run it now (once per interval), marked as a recovery.
+func TestRecoveryRounds(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(func(_ *config.Config, _, region string) string { return "p1" }, nil)
+	all := map[string]bool{"eu-london": true, "eu-frankfurt": true, "us-ohio": true, "ap-tokyo": false}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	up := &model.Result{Check: "major", Region: "us-ohio", Outcome: model.OutcomeUp}
+	if a := r.Recovered(cfg, up, false, all, now); a != nil {
+		t.Fatalf("a pass of a check that is not down asked %v", a)
+	}
+	asked := r.Recovered(cfg, up, true, all, now)
+	if fmt.Sprint(asked) != "[eu-london eu-frankfurt]" {
+		t.Fatalf("a recovery asked %v, want every other healthy region", asked)
+	}
+	if a := r.Recovered(cfg, up, true, all, now.Add(10*time.Second)); a != nil {
+		t.Fatalf("a second recovery round within the interval: %v", a)
+	}
+	reqs := r.Take(context.Background(), "eu-london", "p1", 10, 0)
+	if len(reqs) != 1 || !reqs[0].Recovery || reqs[0].Check != "major" {
+		t.Fatalf("eu-london was handed %+v", reqs)
+	}
+	// A failure round in the same interval is not held back by it.
+	if a := r.Consider(cfg, &model.Result{Check: "major", Region: "eu-london", Outcome: model.OutcomeDown}, true, all, now.Add(time.Second)); len(a) != 3 {
+		t.Fatalf("a failure after a recovery asked %v", a)
+	}
+}
+
+// Other continents come first by the region's continent: ca-central and
+// us-ohio are both the Americas, and a region's continent can be set.
+func TestConfirmationPrefersOtherContinents(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(`regions: [{id: us-ohio}, {id: ca-central}, {id: us-oregon}, {id: eu-london}, {id: lab-1, continent: americas}, {id: ap-tokyo}]
+quorum: 2
+probes:
+  tokens: [{region: us-ohio, token: a-long-enough-token-1}]
+components:
+  - id: api
+    checks:
+      - {id: api, kind: http, http: {url: "http://127.0.0.1:9/a"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(func(_ *config.Config, _, region string) string { return "p1" }, nil)
+	all := map[string]bool{"us-ohio": true, "ca-central": true, "us-oregon": true, "eu-london": true, "lab-1": true, "ap-tokyo": true}
+	asked := r.Consider(cfg, &model.Result{Check: "api", Region: "us-ohio", Outcome: model.OutcomeDown}, true, all, time.Now())
+	if fmt.Sprint(asked) != "[us-ohio eu-london ap-tokyo]" {
+		t.Fatalf("asked %v, want the failing region then Europe and Asia-Pacific", asked)
+	}
+	if cfg.ContinentOf("lab-1") != "americas" || cfg.ContinentOf("ca-central") != "americas" || cfg.ContinentOf("xx-1") != "xx" {
+		t.Fatal(cfg.ContinentOf("lab-1"), cfg.ContinentOf("ca-central"), cfg.ContinentOf("xx-1"))
+	}
+}

@@ -121,16 +121,16 @@ components:
 		if got.Events == nil || got.Events.Good != good || got.Events.Total != total {
 			rt.Fatalf("events %+v, brute force good %d of %d", got.Events, good, total)
 		}
+		// Budgets and burn rates count against the results expected: two
+		// checks in two regions every 30 s, 8 a minute.
+		expected := func(d time.Duration) int { return max(int(8*d.Minutes()), 0) }
 		ratio := target / 100
-		if want := (1 - ratio) * float64(total); math.Abs(got.ErrorBudget.Total-want) > 1e-9*math.Max(1, want) || got.ErrorBudget.Unit != "events" {
+		if want := (1 - ratio) * float64(max(total, expected(w))); math.Abs(got.ErrorBudget.Total-want) > 1e-9*math.Max(1, want) || got.ErrorBudget.Unit != "events" {
 			rt.Fatalf("budget %+v, want %v events", got.ErrorBudget, want)
 		}
 		for name, d := range map[string]time.Duration{"5m": 5 * time.Minute, "30m": 30 * time.Minute, "1h": time.Hour, "6h": 6 * time.Hour} {
 			g, n := count(to.Add(-d))
-			want := 0.0
-			if n > 0 {
-				want = float64(n-g) / float64(n) / (1 - ratio)
-			}
+			want := float64(n-g) / float64(max(n, expected(d))) / (1 - ratio)
 			if math.Abs(got.BurnRates[name]-want) > 1e-9*math.Max(1, want) {
 				rt.Fatalf("burn %s = %v, brute force %v", name, got.BurnRates[name], want)
 			}
@@ -140,4 +140,79 @@ components:
 
 func storeQuery(check string, since time.Time) store.Query {
 	return store.Query{Check: check, Since: since, Limit: 100000}
+}
+
+// A new installation's latency SLO has the budget of its whole window:
+// the events its checks are expected to make (checks × regions × window ÷
+// interval), not the few seen so far; a slow result in its first minutes
+// burns nothing a ticket would notice. A spent budget says since when,
+// never a time to come.
+func TestLatencyBudgetIsTheWholeWindows(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 30, 0, time.UTC)
+	const head = `regions: [{id: r1}, {id: r2}, {id: r3}]
+probes:
+  tokens: [{region: r1, token: latency-test-token-01}]
+components:
+  - id: svc
+    checks:
+      - {id: x, kind: http, interval: 30s, timeout: 5s, http: {url: "http://127.0.0.1:9/x"}}
+slos:
+`
+	c := newLedger(t, head+"  - {id: fast, checks: [x], sli: latency, threshold: 250ms, target: 99, window: 7d}\n", func() time.Time { return now })
+	start := now.Add(-10 * time.Minute).Truncate(time.Minute)
+	healthyThroughout(c, []string{"r1", "r2", "r3"}, start.Add(-time.Minute), now)
+	ctx := context.Background()
+	var results []model.Result
+	for at := start; at.Before(now.Truncate(time.Minute)); at = at.Add(30 * time.Second) {
+		for _, region := range []string{"r1", "r2", "r3"} {
+			d := 80 * time.Millisecond
+			if at.Equal(start.Add(2*time.Minute)) && region != "r3" {
+				d = 1250 * time.Millisecond // one slow moment, seen by two regions
+			}
+			results = append(results, model.Result{Check: "x", Region: region, Scheduled: at, Started: at, Probe: "p", DurationUS: d.Microseconds(), Outcome: model.OutcomeUp})
+		}
+	}
+	if _, err := c.store.InsertResults(ctx, results); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.SLOReport(ctx, c.Config().SLO("fast"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 regions × 2 a minute × 7 days = 60,480 results expected; 1 % of them.
+	if math.Abs(r.ErrorBudget.Total-604.8) > 1e-6 || r.Events.Bad != 2 {
+		t.Fatalf("budget %+v of events %+v, want 604.8", r.ErrorBudget, r.Events)
+	}
+	for _, w := range []string{"6h", "1d", "3d"} {
+		if r.BurnRates[w] >= 1 {
+			t.Fatalf("burn over %s = %v after one slow moment: %v", w, r.BurnRates[w], r.BurnRates)
+		}
+	}
+	if r.ExhaustedSince != nil {
+		t.Fatalf("exhausted since %v", r.ExhaustedSince)
+	}
+
+	// A budget overspent: since when.
+	c = newLedger(t, head+"  - {id: avail, checks: [x], target: 99.9, window: 1h}\n", func() time.Time { return now })
+	healthyThroughout(c, []string{"r1", "r2", "r3"}, start.Add(-time.Minute), now)
+	for i := range results {
+		results[i].Outcome, results[i].ErrorClass = model.OutcomeDown, model.ErrTimeout
+	}
+	if _, err := c.store.InsertResults(ctx, results); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EvaluateSlices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err = c.SLOReport(ctx, c.Config().SLO("avail"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.06 minutes of budget: spent by the end of the first bad minute.
+	if r.ExhaustedAt != nil || r.ExhaustedInSeconds != nil || r.ExhaustedSince == nil || !r.ExhaustedSince.Equal(start.Add(time.Minute)) {
+		t.Fatalf("a spent budget: at %v in %v since %v, want since %s", r.ExhaustedAt, r.ExhaustedInSeconds, r.ExhaustedSince, start.Add(time.Minute))
+	}
 }

@@ -3,8 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/config"
@@ -124,10 +124,8 @@ func (l *Ledger) incidents(ctx context.Context, slo *config.SLO, from, to sla.Mi
 		return nil, err
 	}
 	for _, in := range incs {
-		for _, check := range slo.Checks {
-			if strings.HasSuffix(in.AlertKey, ":"+check) {
-				opened[sla.MinuteOf(in.StartedAt)] = true
-			}
+		if slices.ContainsFunc(slo.Checks, func(c string) bool { return slices.Contains(in.Checks, c) }) {
+			opened[sla.MinuteOf(in.StartedAt)] = true
 		}
 	}
 	var out []Incident

@@ -236,7 +236,8 @@ func TestReportKeepsAdjacentOutagesApart(t *testing.T) {
 	first := now.Add(-30 * time.Minute)
 	globalOutage(t, c, now.Add(-time.Hour), now, func(at time.Time) bool { return at.Equal(first) || at.Equal(first.Add(time.Minute)) })
 	for seq, at := range []time.Time{first, first.Add(time.Minute)} {
-		if _, err := c.store.OpenIncident(ctx, "down:global-outage", int64(seq+1), "api", "global-outage is down", "critical", at); err != nil {
+		if _, _, err := c.store.OpenIncident(ctx, store.IncidentOpening{AlertKey: "group:page", AlertSeq: int64(seq + 1), Components: []string{"api"},
+			Checks: []string{"global-outage"}, Title: "API down in 3 of 3 regions", Impact: "critical", At: at}); err != nil {
 			t.Fatal(err)
 		}
 	}

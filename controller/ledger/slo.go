@@ -30,9 +30,11 @@ type SLOReport struct {
 	ErrorBudget BudgetReport       `json:"error_budget"`
 	BurnRates   map[string]float64 `json:"burn_rates"`
 	// ExhaustedIn is how long the budget lasts at the 1h burn rate; nil
-	// when it does not run out at that rate.
+	// when it does not run out at that rate, or has run out already:
+	// ExhaustedSince is then when the window's errors first overspent it.
 	ExhaustedInSeconds *float64   `json:"exhausted_in_seconds"`
 	ExhaustedAt        *time.Time `json:"exhausted_at"`
+	ExhaustedSince     *time.Time `json:"exhausted_since,omitempty"`
 }
 
 // MinuteCounts tallies the minutes of a window.
@@ -88,6 +90,8 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 		From: from.Time(), To: to.Time(), BurnRates: map[string]float64{}}
 	var b sla.Budget
 	perMinute := 1.0
+	// bad counts what spent budget in [from, m).
+	var bad func(m sla.Minute) (int, error)
 	if slo.SLI == config.SLILatency {
 		th := slo.Threshold.D().Milliseconds()
 		r.ThresholdMS = th
@@ -100,17 +104,26 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 			v := float64(e.Good) / float64(e.Total)
 			r.Value = &v
 		}
-		b = sla.BudgetOf(e.Bad(), e.Total, target)
+		// Events are counted against those the checks are expected to
+		// make over the whole window (the target applied to the window,
+		// as for minutes): a new installation has the budget of a whole
+		// window, and one slow result in its first hour is no burn.
+		expected := l.expectedEvents(slo)
+		b = sla.BudgetOf(e.Bad(), max(e.Total, int(expected*float64(to-from))), target)
 		r.ErrorBudget = budgetReport("events", b)
 		for _, w := range sla.BurnWindows {
 			we, err := l.o.Store.EventCounts(ctx, slo.Checks, th, to-sla.Minute(w.D/time.Minute), to)
 			if err != nil {
 				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
 			}
-			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total, target)
+			r.BurnRates[w.Name] = sla.Burn(we.Bad(), max(we.Total, int(expected*w.D.Minutes())), target)
 			if w.Name == "1h" {
-				perMinute = float64(we.Total) / 60
+				perMinute = max(float64(we.Total)/60, expected)
 			}
+		}
+		bad = func(m sla.Minute) (int, error) {
+			e, err := l.o.Store.EventCounts(ctx, slo.Checks, th, from, m)
+			return e.Bad(), err
 		}
 	} else {
 		all, err := l.sloCounts(ctx, slo, from, to)
@@ -134,6 +147,20 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 			}
 			r.BurnRates[w.Name] = sla.BurnRate(wc, target)
 		}
+		bad = func(m sla.Minute) (int, error) {
+			c, err := l.sloCounts(ctx, slo, from, m)
+			return c.Bad, err
+		}
+	}
+	if b.Remaining <= 0 && b.Consumed > 0 {
+		// Spent: when, not a time to come.
+		since, err := exhaustedSince(from, to, b.Total, bad)
+		if err != nil {
+			return r, fmt.Errorf("slo %s: %w", slo.ID, err)
+		}
+		at := since.Time()
+		r.ExhaustedSince = &at
+		return r, nil
 	}
 	if d := sla.ExhaustedInUnits(b, r.BurnRates["1h"], target, perMinute); d != nil {
 		secs := d.Seconds()
@@ -141,6 +168,44 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 		r.ExhaustedInSeconds, r.ExhaustedAt = &secs, &at
 	}
 	return r, nil
+}
+
+// exhaustedSince is the end of the first minute of [from, to) by which
+// the errors since from had spent more than total.
+func exhaustedSince(from, to sla.Minute, total float64, bad func(sla.Minute) (int, error)) (sla.Minute, error) {
+	lo, hi := from+1, to // bad(hi) > total; find the least such minute
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		n, err := bad(mid)
+		if err != nil {
+			return 0, err
+		}
+		if float64(n) >= total && n > 0 {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi, nil
+}
+
+// expectedEvents is how many results the SLO's checks are expected to
+// make a minute: each check in each of its regions, once a period.
+func (l *Ledger) expectedEvents(slo *config.SLO) float64 {
+	if l.o.Config == nil {
+		return 0
+	}
+	cfg := l.o.Config()
+	n := 0.0
+	for _, id := range slo.Checks {
+		ch := cfg.Check(id)
+		if ch == nil || ch.Period() <= 0 {
+			continue
+		}
+		regions := max(len(cfg.CheckRegions(ch)), 1)
+		n += float64(regions) * float64(time.Minute) / float64(ch.Period())
+	}
+	return n
 }
 
 // sloCounts tallies the SLO's service minutes in [from, to): from rollups

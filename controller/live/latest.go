@@ -82,3 +82,14 @@ func (l *Latest) Newest(check, region string) time.Time {
 	}
 	return time.Time{}
 }
+
+// Result is the newest result of check in region, or nil; a copy.
+func (l *Latest) Result(check, region string) *model.Result {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if r := l.m[check][region]; r != nil {
+		c := *r
+		return &c
+	}
+	return nil
+}

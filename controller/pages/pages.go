@@ -37,7 +37,8 @@ type Store interface {
 	IncidentByID(ctx context.Context, id int64) (*store.Incident, error)
 	Subscribers(ctx context.Context) ([]store.Subscriber, error)
 	EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error)
-	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
+	OpenIncident(ctx context.Context, o store.IncidentOpening) (int64, bool, error)
+	ReviseIncident(ctx context.Context, id int64, r store.IncidentRevision) (bool, error)
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
 }
@@ -205,7 +206,8 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 func convertIncidents(in []store.Incident) []dashboard.Incident {
 	out := []dashboard.Incident{}
 	for _, i := range in {
-		di := dashboard.Incident{ID: i.ID, Component: i.Component, Title: i.Title, Status: i.Status, Impact: i.Impact, StartedAt: i.StartedAt, ResolvedAt: i.ResolvedAt}
+		di := dashboard.Incident{ID: i.ID, Component: i.Component, Components: i.Components, EditedBy: i.EditedBy, Title: i.Title, Status: i.Status,
+			Impact: i.Impact, StartedAt: i.StartedAt, ResolvedAt: i.ResolvedAt}
 		for _, u := range i.Updates {
 			di.Updates = append(di.Updates, dashboard.IncidentUpdate{At: u.At, Status: u.Status, Body: u.Body, Author: u.Author})
 		}
@@ -225,7 +227,8 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 			return nil, err
 		}
 		s := dashboard.SLO{ID: r.ID, Name: r.Name, SLI: r.Value, Target: r.Target, Unit: r.ErrorBudget.Unit, Total: r.ErrorBudget.Total,
-			Remaining: r.ErrorBudget.Remaining, RemainingRatio: r.ErrorBudget.RemainingRatio, ExhaustedAt: r.ExhaustedAt}
+			Remaining: r.ErrorBudget.Remaining, RemainingRatio: r.ErrorBudget.RemainingRatio, ExhaustedAt: r.ExhaustedAt,
+			ExhaustedSince: r.ExhaustedSince}
 		for _, w := range sla.BurnWindows {
 			s.Burn = append(s.Burn, dashboard.Burn{Window: w.Name, Rate: r.BurnRates[w.Name]})
 		}
@@ -412,6 +415,9 @@ func (s *Source) AlertPage(ctx context.Context, key string) (*dashboard.AlertPag
 	}
 	p := &dashboard.AlertPage{Alert: dashboardAlert(a), Rule: a.Rule, Subject: a.Subject, Incident: a.Incident, Component: a.Component,
 		AckedAt: a.AckedAt, ResolvedAt: a.ResolvedAt, Details: a.Details, Notifications: []dashboard.NotificationLine{}}
+	for _, m := range a.Members {
+		p.Members = append(p.Members, dashboard.AlertMember{Key: m.Key, Summary: m.Summary, Since: m.Since, Recovered: m.Recovered, Holding: m.Holding, Cause: m.Cause})
+	}
 	for i := len(hist) - 1; i >= 0; i-- { // newest first
 		n := hist[i]
 		p.Notifications = append(p.Notifications, dashboard.NotificationLine{Notifier: n.Notifier, Action: string(n.Message.Action),
@@ -422,11 +428,18 @@ func (s *Source) AlertPage(ctx context.Context, key string) (*dashboard.AlertPag
 
 func dashboardAlert(a *alerting.Alert) dashboard.Alert {
 	return dashboard.Alert{Key: a.Key, State: string(a.State), Severity: a.Severity, Urgency: a.Urgency,
-		Summary: a.Summary, Level: a.Level, FiredAt: a.FiredAt, AckedBy: a.AckedBy}
+		Summary: a.Summary, Level: a.Level, FiredAt: a.FiredAt, AckedBy: a.AckedBy, Group: a.Group, Members: len(a.Members)}
 }
 
 func (s *Source) Acknowledge(ctx context.Context, key, by string) error {
 	return s.o.Acknowledge(ctx, key, by)
+}
+
+// EditIncident sets an incident's title and impact as an SRE words them.
+func (s *Source) EditIncident(ctx context.Context, id int64, title, impact, by string) error {
+	defer s.o.Changed()
+	_, err := s.o.Store.ReviseIncident(ctx, id, store.IncidentRevision{Title: title, Impact: impact, By: by})
+	return err
 }
 
 func (s *Source) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
@@ -440,59 +453,6 @@ func (s *Source) UpdateIncident(ctx context.Context, id int64, status, body, by 
 		return err
 	}
 	return s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-update-%d", id, now.UnixMilli()), in, status, body)
-}
-
-// SyncIncidents opens a status page incident for every check_down alert
-// that fires and closes it when the alert resolves.
-func (s *Source) SyncIncidents(ctx context.Context) error {
-	o := s.o
-	now := o.Now()
-	alerts, err := o.Store.RecentAlerts(ctx, now.Add(-time.Hour))
-	if err != nil {
-		return err
-	}
-	for _, a := range alerts {
-		if a.Class != "check_down" || a.Incident == 0 {
-			continue
-		}
-		switch a.State {
-		case alerting.StateFiring, alerting.StateAcknowledged:
-			impact := "major"
-			if a.Severity == "critical" {
-				impact = "critical"
-			}
-			started := now
-			if a.FiredAt != nil {
-				started = *a.FiredAt
-			}
-			id, err := o.Store.OpenIncident(ctx, a.Key, a.Incident, a.Component, a.Summary, impact, started)
-			if err != nil {
-				return err
-			}
-			o.Changed() // an open incident: shown until it resolves
-			in := store.Incident{ID: id, Component: a.Component, Title: a.Summary}
-			if err := s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-opened", id), &in, "investigating", a.Summary); err != nil {
-				return err
-			}
-		case alerting.StateResolved:
-			id, open, err := o.Store.IncidentForAlert(ctx, a.Key, a.Incident)
-			if err != nil {
-				return err
-			}
-			if open {
-				const body = "Recovered: the regions see it up again."
-				if err := o.Store.AddIncidentUpdate(ctx, id, "resolved", body, "nines", now); err != nil {
-					return err
-				}
-				o.Changed()
-				in := store.Incident{ID: id, Component: a.Component, Title: a.Summary}
-				if err := s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-resolved", id), &in, "resolved", body); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return s.tellMaintenance(ctx)
 }
 
 // Export writes the static status page to the configured directory

@@ -82,8 +82,13 @@ func (s *Source) tell(ctx context.Context, key string, components []string, m al
 func (s *Source) tellIncident(ctx context.Context, key string, in *store.Incident, status, body string) error {
 	cfg := s.o.Config()
 	link := strings.TrimRight(cfg.Alerting.DashboardURL, "/") + IncidentPath(in.ID)
-	return s.tell(ctx, key, []string{in.Component}, alerting.Message{Summary: fmt.Sprintf("%s: %s", title(status), in.Title),
-		Link: link, Component: in.Component, Class: "incident", Details: map[string]any{"incident": in.ID, "status": status, "body": body}})
+	components := in.Components
+	if len(components) == 0 {
+		components = []string{in.Component}
+	}
+	return s.tell(ctx, key, components, alerting.Message{Summary: fmt.Sprintf("%s: %s", title(status), in.Title),
+		Link: link, Component: in.Component, Class: "incident",
+		Details: map[string]any{"incident": in.ID, "status": status, "body": body, "components": components}})
 }
 
 // tellMaintenance tells subscribers of announced maintenance: when it is

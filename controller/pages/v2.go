@@ -194,16 +194,19 @@ func (d *v2) incident(in store.Incident) V2Incident {
 	v := V2Incident{ID: id, Name: in.Title, Status: in.Status, Impact: in.Impact, Shortlink: d.page.URL + IncidentPath(in.ID),
 		CreatedAt: in.StartedAt.UTC(), UpdatedAt: in.StartedAt.UTC(), StartedAt: in.StartedAt.UTC(), ResolvedAt: in.ResolvedAt,
 		PageID: d.page.ID, IncidentUpdates: []V2Update{}, Components: []V2Component{}}
-	comp, known := d.byID[in.Component]
-	if known {
-		v.Components = append(v.Components, comp)
+	var comps []V2Component
+	for _, id := range in.Components {
+		if comp, known := d.byID[id]; known {
+			comps = append(comps, comp)
+		}
 	}
+	v.Components = append(v.Components, comps...)
 	// Newest first, as the store keeps them and Statuspage lists them.
 	for k, u := range in.Updates {
 		at := u.At.UTC()
 		upd := V2Update{ID: id + "-" + strconv.Itoa(len(in.Updates)-k), Status: u.Status, Body: u.Body, IncidentID: id, CreatedAt: at, UpdatedAt: at,
 			DisplayAt: at, AffectedComponents: []V2Affected{}}
-		if known {
+		for _, comp := range comps {
 			newStatus := dashboard.MajorOutage
 			if in.Impact == "major" {
 				newStatus = dashboard.PartialOutage

@@ -28,8 +28,9 @@ type Sample struct {
 	// ContentHash and Version are what a CDN edge served, when known.
 	ContentHash, Version string
 	Duration             time.Duration
-	// OnDemand marks a run a confirmation round asked for.
-	OnDemand bool
+	// OnDemand marks a run a confirmation round asked for; Recovery, one
+	// a recovery round asked for.
+	OnDemand, Recovery bool
 }
 
 // BlipWindow is how long after a failure a confirmation round's runs are
@@ -54,7 +55,8 @@ func Blip(samples []Sample, i int) bool {
 			break
 		}
 		switch {
-		case o.ProbeProblem:
+		case o.ProbeProblem, o.Recovery:
+			// A recovery round's run answers the outage, not this failure.
 		case !o.OnDemand:
 			if o.Region == s.Region {
 				end = o.Scheduled // the region's schedule ran before its re-run

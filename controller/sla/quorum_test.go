@@ -201,6 +201,11 @@ func TestBlipIsAFailureItsRoundDidNotConfirm(t *testing.T) {
 		x.OnDemand = true
 		return x
 	}
+	recover := func(region string, sec int, o model.Outcome) Sample {
+		x := ask(region, sec, o)
+		x.Recovery = true
+		return x
+	}
 	// Both regions ran at :00 (up); london fails its :30 run.
 	base := []Sample{s("eu-london", 0, up), s("us-ohio", 0, up), s("eu-london", 30, down)}
 	for _, tc := range []struct {
@@ -215,6 +220,9 @@ func TestBlipIsAFailureItsRoundDidNotConfirm(t *testing.T) {
 		{"only others answered", []Sample{ask("us-ohio", 31, up)}, false},
 		{"the re-run came after the region's next scheduled run", []Sample{s("eu-london", 60, up), ask("eu-london", 61, up)}, false},
 		{"the re-run came too late", []Sample{ask("eu-london", 30+int(BlipWindow/time.Second), up)}, false},
+		// The target came back and a recovery round asked every region:
+		// its pass ends the outage, it does not undo the failure.
+		{"a recovery round's pass", []Sample{recover("eu-london", 40, up), recover("us-ohio", 40, up)}, false},
 	} {
 		samples := append(append([]Sample{}, base...), tc.after...)
 		if got := Blip(samples, 2); got != tc.blip {

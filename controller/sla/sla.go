@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -71,13 +72,7 @@ func Combine(a, b Slice) Slice {
 }
 
 // BurnWindows are the windows burn rates are computed over.
-var BurnWindows = []struct {
-	Name string
-	D    time.Duration
-}{
-	{"5m", 5 * time.Minute}, {"30m", 30 * time.Minute}, {"1h", time.Hour}, {"2h", 2 * time.Hour},
-	{"6h", 6 * time.Hour}, {"1d", 24 * time.Hour}, {"3d", 72 * time.Hour},
-}
+var BurnWindows = config.BurnWindows
 
 // Counts tallies slices.
 type Counts struct {

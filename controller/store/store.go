@@ -81,10 +81,16 @@ type Store interface {
 	RecentAlerts(ctx context.Context, since time.Time) ([]alerting.Alert, error)
 	AlertNotifications(ctx context.Context, key string) ([]NotificationHistory, error)
 
-	// OpenIncident opens the incident of an alert's firing, once per
-	// alert incident number, and returns its id; called again while the
-	// incident is open, it keeps its title current.
-	OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error)
+	// OpenIncident opens the incident of an alert's firing (a group's),
+	// once per alert incident number, with its first update; it returns
+	// its id, and whether this call opened it.
+	OpenIncident(ctx context.Context, o IncidentOpening) (id int64, opened bool, err error)
+	// ReviseIncident changes an incident's title, impact, components and
+	// checks (ErrNotFound when there is none). Revised by nines (By
+	// empty), only an open incident changes, and never the title or
+	// impact an SRE set; revised by an SRE, the title and impact given
+	// are set and kept. It reports whether anything changed.
+	ReviseIncident(ctx context.Context, id int64, r IncidentRevision) (bool, error)
 	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	// Incidents returns at most limit (1 to MaxIncidents) incidents,
@@ -223,11 +229,34 @@ type NotificationHistory struct {
 	AttemptLog []alerting.Attempt `json:"attempts_log"`
 }
 
+// IncidentOpening is what an incident opens with.
+type IncidentOpening struct {
+	AlertKey   string
+	AlertSeq   int64
+	Components []string // those affected, the first foremost
+	Checks     []string // the checks whose outage it is
+	Title      string
+	Impact     string
+	Body       string // the first update's
+	At         time.Time
+}
+
+// IncidentRevision is a change to an incident's description.
+type IncidentRevision struct {
+	Title, Impact      string // empty: unchanged
+	Components, Checks []string
+	// By is the SRE who revised it, or empty for nines itself.
+	By string
+}
+
 // Incident is a status page incident with its updates, newest first.
 type Incident struct {
 	ID         int64            `json:"id"`
 	AlertKey   string           `json:"alert_key"`
 	Component  string           `json:"component"`
+	Components []string         `json:"components"`
+	Checks     []string         `json:"checks"`
+	EditedBy   string           `json:"edited_by,omitempty"`
 	Title      string           `json:"title"`
 	Status     string           `json:"status"` // investigating, identified, monitoring, resolved
 	Impact     string           `json:"impact"` // none, minor, major, critical
@@ -357,7 +386,7 @@ func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, fa
 	o.Outcome, o.ProbeProblem = DecodeOutcome(code)
 	var r model.Result
 	if DecodeFacts(facts, &r) == nil {
-		o.OnDemand = r.OnDemand
+		o.OnDemand, o.Recovery = r.OnDemand, r.Recovery
 		if r.Edge != nil {
 			o.ContentHash, o.Version = r.Edge.ContentHash, r.Edge.Version
 		}
@@ -372,6 +401,7 @@ type facts struct {
 	DNS      *model.DNSFacts  `json:"dns,omitempty"`
 	Flow     *model.FlowFacts `json:"flow,omitempty"`
 	OnDemand bool             `json:"on_demand,omitempty"`
+	Recovery bool             `json:"recovery,omitempty"`
 }
 
 // EncodeFacts is the stored facts of r; nil when it has none.
@@ -379,7 +409,7 @@ func EncodeFacts(r *model.Result) (*string, error) {
 	if r.Edge == nil && r.DNS == nil && r.Flow == nil && !r.OnDemand {
 		return nil, nil
 	}
-	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow, OnDemand: r.OnDemand})
+	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow, OnDemand: r.OnDemand, Recovery: r.Recovery})
 	if err != nil {
 		return nil, fmt.Errorf("encode facts of %s: %w", r.Key(), err)
 	}
@@ -398,7 +428,7 @@ func DecodeFacts(b []byte, r *model.Result) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("decode facts: %w", err)
 	}
-	r.Edge, r.DNS, r.Flow, r.OnDemand = f.Edge, f.DNS, f.Flow, f.OnDemand
+	r.Edge, r.DNS, r.Flow, r.OnDemand, r.Recovery = f.Edge, f.DNS, f.Flow, f.OnDemand, f.Recovery
 	return nil
 }
 
@@ -491,4 +521,74 @@ type Verdicts struct {
 	Events  LatencyEvents
 	Handled []sla.Minute
 	Seq     int64
+}
+
+// JoinIDs and SplitIDs keep a list of ids (which hold no comma) in one
+// column.
+func JoinIDs(ids []string) string { return strings.Join(ids, ",") }
+
+// SplitIDs reads a list JoinIDs wrote; empty is none.
+func SplitIDs(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// LegacyIncident fills what an incident opened before incidents had
+// several components and checks lacks: its one component, and the check
+// its alert key names.
+func LegacyIncident(in *Incident) {
+	if len(in.Components) == 0 && in.Component != "" {
+		in.Components = []string{in.Component}
+	}
+	if len(in.Checks) == 0 {
+		if _, check, ok := strings.Cut(in.AlertKey, ":"); ok && !strings.HasPrefix(in.AlertKey, "group:") {
+			in.Checks = []string{check}
+		}
+	}
+}
+
+// ImpactRank orders incident impacts: a revision by nines never lowers
+// one.
+var ImpactRank = map[string]int{"none": 0, "minor": 1, "major": 2, "critical": 3}
+
+// IncidentText is the part of a stored incident a revision changes, as
+// its columns hold it.
+type IncidentText struct {
+	Title, Impact, Component, Components, Checks, EditedBy string
+}
+
+// Revise applies r to an incident (resolved: closed already), as
+// ReviseIncident does on every backend, and reports whether it changed.
+func (t IncidentText) Revise(r IncidentRevision, resolved bool) (IncidentText, bool) {
+	next := t
+	if r.By == "" {
+		if resolved {
+			return t, false
+		}
+		if t.EditedBy == "" {
+			if r.Title != "" {
+				next.Title = r.Title
+			}
+			if r.Impact != "" && ImpactRank[r.Impact] > ImpactRank[t.Impact] {
+				next.Impact = r.Impact
+			}
+		}
+	} else {
+		if r.Title != "" {
+			next.Title = r.Title
+		}
+		if r.Impact != "" {
+			next.Impact = r.Impact
+		}
+		next.EditedBy = r.By
+	}
+	if len(r.Components) > 0 {
+		next.Components, next.Component = JoinIDs(r.Components), r.Components[0]
+	}
+	if len(r.Checks) > 0 {
+		next.Checks = JoinIDs(r.Checks)
+	}
+	return next, next != t
 }

@@ -12,31 +12,63 @@ import (
 )
 
 // OpenIncident opens the incident of an alert's firing (once per alert
-// incident number) with a first update; it returns the incident id.
-func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error) {
+// incident number) with a first update; it returns the incident id and
+// whether this call opened it.
+func (s *Store) OpenIncident(ctx context.Context, o store.IncidentOpening) (int64, bool, error) {
 	var id int64
+	opened := false
+	first := ""
+	if len(o.Components) > 0 {
+		first = o.Components[0]
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO incidents (alert_key, alert_seq, component, title, status, impact, started_at)
-			VALUES ($1, $2, $3, $4, 'investigating', $5, $6) ON CONFLICT (alert_key, alert_seq) DO NOTHING RETURNING id`,
-			alertKey, alertSeq, component, title, impact, at.UnixMilli()).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO incidents (alert_key, alert_seq, component, components, checks, title, status, impact, started_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'investigating', $7, $8) ON CONFLICT (alert_key, alert_seq) DO NOTHING RETURNING id`,
+			o.AlertKey, o.AlertSeq, first, store.JoinIDs(o.Components), store.JoinIDs(o.Checks), o.Title, o.Impact, o.At.UnixMilli()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			if err := tx.QueryRow(ctx, `SELECT id FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, alertKey, alertSeq).Scan(&id); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `UPDATE incidents SET title = $1 WHERE id = $2 AND resolved_at IS NULL AND title <> $1`, title, id)
-			return err
+			return tx.QueryRow(ctx, `SELECT id FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, o.AlertKey, o.AlertSeq).Scan(&id)
 		}
 		if err != nil {
 			return err
 		}
+		opened = true
 		_, err = tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author) VALUES ($1, $2, 'investigating', $3, 'nines')`,
-			id, at.UnixMilli(), "Confirmed from several regions: "+title)
+			id, o.At.UnixMilli(), o.Body)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("open incident of %s: %w", alertKey, err)
+		return 0, false, fmt.Errorf("open incident of %s: %w", o.AlertKey, err)
 	}
-	return id, nil
+	return id, opened, nil
+}
+
+// ReviseIncident changes an incident's description (store.Store).
+func (s *Store) ReviseIncident(ctx context.Context, id int64, r store.IncidentRevision) (bool, error) {
+	changed := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var cur store.IncidentText
+		var resolved *int64
+		err := tx.QueryRow(ctx, `SELECT title, impact, component, components, checks, edited_by, resolved_at FROM incidents WHERE id = $1 FOR UPDATE`, id).
+			Scan(&cur.Title, &cur.Impact, &cur.Component, &cur.Components, &cur.Checks, &cur.EditedBy, &resolved)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		next, ok := cur.Revise(r, resolved != nil)
+		if !ok {
+			return nil
+		}
+		changed = true
+		_, err = tx.Exec(ctx, `UPDATE incidents SET title = $1, impact = $2, component = $3, components = $4, checks = $5, edited_by = $6 WHERE id = $7`,
+			next.Title, next.Impact, next.Component, next.Components, next.Checks, next.EditedBy, id)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("revise incident %d: %w", id, err)
+	}
+	return changed, nil
 }
 
 // AddIncidentUpdate appends an update and sets the incident's status;
@@ -96,7 +128,7 @@ func (s *Store) IncidentByID(ctx context.Context, id int64) (*store.Incident, er
 }
 
 func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]store.Incident, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
+	rows, err := s.pool.Query(ctx, `SELECT id, alert_key, component, components, checks, edited_by, title, status, impact, started_at, resolved_at FROM incidents
 		WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
@@ -105,8 +137,11 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 		var in store.Incident
 		var started int64
 		var resolved *int64
-		err := r.Scan(&in.ID, &in.AlertKey, &in.Component, &in.Title, &in.Status, &in.Impact, &started, &resolved)
+		var components, checks string
+		err := r.Scan(&in.ID, &in.AlertKey, &in.Component, &components, &checks, &in.EditedBy, &in.Title, &in.Status, &in.Impact, &started, &resolved)
 		in.StartedAt, in.ResolvedAt = time.UnixMilli(started).UTC(), timeOrNil(resolved)
+		in.Components, in.Checks = store.SplitIDs(components), store.SplitIDs(checks)
+		store.LegacyIncident(&in)
 		return in, err
 	})
 	if err != nil || len(out) == 0 {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,31 +12,63 @@ import (
 )
 
 // OpenIncident opens the incident of an alert's firing (once per alert
-// incident number) with a first update; it returns the incident id.
-func (s *Store) OpenIncident(ctx context.Context, alertKey string, alertSeq int64, component, title, impact string, at time.Time) (int64, error) {
+// incident number) with a first update; it returns the incident id and
+// whether this call opened it.
+func (s *Store) OpenIncident(ctx context.Context, o store.IncidentOpening) (int64, bool, error) {
 	var id int64
+	opened := false
+	first := ""
+	if len(o.Components) > 0 {
+		first = o.Components[0]
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, title, status, impact, started_at)
-			VALUES (?, ?, ?, ?, 'investigating', ?, ?)`, alertKey, alertSeq, component, title, impact, at.UnixMilli())
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, components, checks, title, status, impact, started_at)
+			VALUES (?, ?, ?, ?, ?, ?, 'investigating', ?, ?)`, o.AlertKey, o.AlertSeq, first, store.JoinIDs(o.Components), store.JoinIDs(o.Checks),
+			o.Title, o.Impact, o.At.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("open incident: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			if err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, alertKey, alertSeq).Scan(&id); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE incidents SET title = ? WHERE id = ? AND resolved_at IS NULL AND title <> ?`, title, id, title)
-			return err
+			return tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE alert_key = ? AND alert_seq = ?`, o.AlertKey, o.AlertSeq).Scan(&id)
 		}
 		id, _ = res.LastInsertId()
-		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, at.UnixMilli(),
-			"Confirmed from several regions: "+title)
+		opened = true
+		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, o.At.UnixMilli(), o.Body)
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, fmt.Errorf("open incident of %s: %w", o.AlertKey, err)
 	}
-	return id, nil
+	return id, opened, nil
+}
+
+// ReviseIncident changes an incident's description (store.Store).
+func (s *Store) ReviseIncident(ctx context.Context, id int64, r store.IncidentRevision) (bool, error) {
+	changed := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var cur store.IncidentText
+		var resolved sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT title, impact, component, components, checks, edited_by, resolved_at FROM incidents WHERE id = ?`, id).
+			Scan(&cur.Title, &cur.Impact, &cur.Component, &cur.Components, &cur.Checks, &cur.EditedBy, &resolved)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		next, ok := cur.Revise(r, resolved.Valid)
+		if !ok {
+			return nil
+		}
+		changed = true
+		_, err = tx.ExecContext(ctx, `UPDATE incidents SET title = ?, impact = ?, component = ?, components = ?, checks = ?, edited_by = ? WHERE id = ?`,
+			next.Title, next.Impact, next.Component, next.Components, next.Checks, next.EditedBy, id)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("revise incident %d: %w", id, err)
+	}
+	return changed, nil
 }
 
 // AddIncidentUpdate appends an update and sets the incident's status;
@@ -87,7 +120,7 @@ func (s *Store) IncidentByID(ctx context.Context, id int64) (*store.Incident, er
 }
 
 func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]store.Incident, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, title, status, impact, started_at, resolved_at FROM incidents
+	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, components, checks, edited_by, title, status, impact, started_at, resolved_at FROM incidents
 		WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
@@ -97,10 +130,13 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 		var in store.Incident
 		var started int64
 		var resolved sql.NullInt64
-		if err := rows.Scan(&in.ID, &in.AlertKey, &in.Component, &in.Title, &in.Status, &in.Impact, &started, &resolved); err != nil {
+		var components, checks string
+		if err := rows.Scan(&in.ID, &in.AlertKey, &in.Component, &components, &checks, &in.EditedBy, &in.Title, &in.Status, &in.Impact, &started, &resolved); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		in.Components, in.Checks = store.SplitIDs(components), store.SplitIDs(checks)
+		store.LegacyIncident(&in)
 		in.StartedAt = time.UnixMilli(started).UTC()
 		if resolved.Valid {
 			t := time.UnixMilli(resolved.Int64).UTC()

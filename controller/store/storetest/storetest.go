@@ -490,13 +490,45 @@ func alertsAndOutbox(t *testing.T, open func() (store.Store, error)) {
 func incidents(t *testing.T, open func() (store.Store, error)) {
 	ctx := context.Background()
 	s := mustOpen(t, open)
-	id, err := s.OpenIncident(ctx, "down/api", 1, "API", "api down", "major", t0)
-	if err != nil {
+	opening := store.IncidentOpening{AlertKey: "down/api", AlertSeq: 1, Components: []string{"API"}, Checks: []string{"api"}, Title: "api down",
+		Impact: "major", Body: "Confirmed from several regions: api down", At: t0}
+	id, opened, err := s.OpenIncident(ctx, opening)
+	if err != nil || !opened {
+		t.Fatal(opened, err)
+	}
+	again := opening
+	again.At, again.Title = t0.Add(time.Minute), "api down again"
+	if aid, opened, err := s.OpenIncident(ctx, again); err != nil || aid != id || opened {
+		t.Fatalf("opening the same firing twice: %d %v %v, want %d", aid, opened, err, id)
+	}
+	// Revised by nines: components and checks follow, the title too, the
+	// impact only rises; revised by an SRE, the title and impact are
+	// theirs, and nines keeps them.
+	rev := store.IncidentRevision{Title: "api and cdn down", Impact: "minor", Components: []string{"API", "CDN"}, Checks: []string{"api", "cdn"}}
+	if changed, err := s.ReviseIncident(ctx, id, rev); err != nil || !changed {
+		t.Fatalf("revise: %v %v", changed, err)
+	}
+	if changed, err := s.ReviseIncident(ctx, id, rev); err != nil || changed {
+		t.Fatalf("the same revision again: %v %v", changed, err)
+	}
+	if in, _ := s.IncidentByID(ctx, id); in.Title != "api and cdn down" || in.Impact != "major" || fmt.Sprint(in.Components) != "[API CDN]" ||
+		fmt.Sprint(in.Checks) != "[api cdn]" || in.Component != "API" || in.EditedBy != "" {
+		t.Fatalf("after the revision: %+v", in)
+	}
+	if _, err := s.ReviseIncident(ctx, id, store.IncidentRevision{Title: "Content delivery degraded", Impact: "minor", By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.OpenIncident(ctx, "down/api", 1, "API", "api down", "major", t0.Add(time.Minute))
-	if err != nil || again != id {
-		t.Fatalf("opening the same firing twice: %d %v, want %d", again, err, id)
+	if _, err := s.ReviseIncident(ctx, id, store.IncidentRevision{Title: "api down in 7 of 7 regions", Impact: "critical"}); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := s.IncidentByID(ctx, id); in.Title != "Content delivery degraded" || in.Impact != "minor" || in.EditedBy != "alice" {
+		t.Fatalf("nines overwrote an SRE's title: %+v", in)
+	}
+	if _, err := s.ReviseIncident(ctx, id+1000, rev); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revising an unknown incident: %v", err)
+	}
+	if _, err := s.ReviseIncident(ctx, id, store.IncidentRevision{Title: "api down", Impact: "major", By: "alice"}); err != nil {
+		t.Fatal(err)
 	}
 	if got, open, err := s.IncidentForAlert(ctx, "down/api", 1); err != nil || got != id || !open {
 		t.Fatalf("incident for alert: %d %v %v", got, open, err)
@@ -537,12 +569,14 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	}
 	// Within a limit, an incident open now comes first however long ago
 	// it started; the rest are the newest; all come newest first.
-	if _, err := s.OpenIncident(ctx, "down/old", 1, "API", "old and open", "minor", t0.Add(-48*time.Hour)); err != nil {
+	if _, _, err := s.OpenIncident(ctx, store.IncidentOpening{AlertKey: "down/old", AlertSeq: 1, Components: []string{"API"}, Title: "old and open",
+		Impact: "minor", At: t0.Add(-48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
 		at := t0.Add(time.Duration(10+i) * time.Minute)
-		nid, err := s.OpenIncident(ctx, fmt.Sprintf("down/n%d", i), 1, "API", fmt.Sprintf("n%d", i), "minor", at)
+		nid, _, err := s.OpenIncident(ctx, store.IncidentOpening{AlertKey: fmt.Sprintf("down/n%d", i), AlertSeq: 1, Components: []string{"API"},
+			Title: fmt.Sprintf("n%d", i), Impact: "minor", At: at})
 		if err != nil {
 			t.Fatal(err)
 		}
