@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd
+.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall
 
 # The version the binaries report (`nines --version`): the nearest tag and
 # the commits since, or the commit when there is no tag.
@@ -84,12 +84,24 @@ bench-scale:
 bench-storage:
 	$(GO) run ./bench/storage -checks 100 $(if $(DATABASE),-database $(DATABASE))
 
-# Time to detect with the real binaries: seven probes check a target every
-# minute; it is stopped at a random offset within the minute, TRIALS times
-# with confirmation on demand and as many without (about 40 minutes).
+# Time to detect and to recover with the real binaries: seven probes check
+# a target every minute; it is stopped, then started again, at random
+# offsets within the minute, TRIALS times with confirmation on demand and
+# as many without (about an hour). With HANG=1000 (confirmation on only),
+# the page also goes to a Slack webhook and an SMTP server that never
+# answer and 1,000 status page subscribers that never answer hear of each
+# incident.
 TRIALS ?= 10
+HANG ?= 0
 bench-ttd:
-	$(GO) run ./bench/ttd -trials $(TRIALS)
+	$(GO) run ./bench/ttd -trials $(TRIALS) $(if $(filter-out 0,$(HANG)),-hang $(HANG) -modes on)
+
+# What reaches people in the demo's own scenarios at the demo's own timing
+# (3-minute outages, 10 minutes of one region's fault, 5 minutes watched
+# after each recovery): PagerDuty incidents, triggers, level 2, public
+# incidents, tickets (about 50 minutes).
+bench-oncall:
+	NINES_E2E_REAL_DEMO=1 $(GO) test -count=1 -run 'TestDemoScenarios$$' -v -timeout 150m ./e2e
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

@@ -44,6 +44,14 @@ func TestSlackAndStatusClasses(t *testing.T) {
 	if !strings.Contains(body.Text, `[FIRING] down:api (critical, high urgency): api is down`) || !strings.Contains(body.Text, "|open>") {
 		t.Fatalf("slack body %s", got)
 	}
+	update := msg(alerting.ActionTrigger)
+	update.Update = true
+	if err := s.Notify(context.Background(), update); err != nil {
+		t.Fatal(err)
+	}
+	if json.Unmarshal([]byte(got), &body); !strings.HasPrefix(body.Text, "[UPDATE] down:api") {
+		t.Fatalf("an update of an open incident: %s", got)
+	}
 	status, retryAfter = http.StatusTooManyRequests, time.Now().Add(90*time.Second).UTC().Format(http.TimeFormat)
 	var re *alerting.RetryError
 	if err := s.Notify(context.Background(), msg(alerting.ActionResolve)); !errors.As(err, &re) || re.After < 80*time.Second {

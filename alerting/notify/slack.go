@@ -25,6 +25,9 @@ func init() {
 // Text renders a message as one line for chat and mail subjects.
 func Text(m alerting.Message) string {
 	verb := map[alerting.Action]string{alerting.ActionTrigger: "FIRING", alerting.ActionAcknowledge: "ACKNOWLEDGED", alerting.ActionResolve: "RESOLVED"}[m.Action]
+	if m.Update {
+		verb = "UPDATE" // alerts joined or recovered: the same incident
+	}
 	return fmt.Sprintf("[%s] %s (%s, %s urgency): %s", verb, m.AlertKey, m.Severity, m.Urgency, m.Summary)
 }
 

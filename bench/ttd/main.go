@@ -54,8 +54,9 @@ func main() {
 	binary := flag.String("binary", "", "a nines binary (default: build ./cmd/nines)")
 	hang := flag.Int("hang", 0, "status page webhook subscribers that never answer (with a Slack webhook and an SMTP server that never answer)")
 	resolveAfter := flag.Duration("resolve-after", 0, "the check_down rule's resolve_after")
+	keep := flag.Bool("keep", false, "keep the working directory (configuration, logs, databases) and say where")
 	flag.Parse()
-	o := options{trials: *trials, interval: *interval, hang: *hang, resolveAfter: *resolveAfter}
+	o := options{trials: *trials, interval: *interval, hang: *hang, resolveAfter: *resolveAfter, keep: *keep}
 	if err := run(o, strings.Split(*modes, ","), *binary); err != nil {
 		fmt.Fprintln(os.Stderr, "ttd:", err)
 		os.Exit(1)
@@ -68,6 +69,7 @@ type options struct {
 	interval     time.Duration
 	hang         int
 	resolveAfter time.Duration
+	keep         bool
 }
 
 func run(o options, modes []string, binary string) error {
@@ -85,7 +87,11 @@ func run(o options, modes []string, binary string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "ttd: working in", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	if binary == "" {
 		binary = filepath.Join(dir, "nines")
 		cmd := exec.Command("go", "build", "-o", binary, "./cmd/nines")

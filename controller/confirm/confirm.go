@@ -117,10 +117,12 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 }
 
 // Stored considers results about to become their regions' newest (status
-// is each check's verdict before them): a healthy region's failure of a
-// check that is up asks a confirmation round, and its pass of a check
-// that is down a recovery round. healthy is asked once, when needed.
-func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*config.Check) model.Status, healthy func() map[string]bool, now time.Time) {
+// is each check's verdict before them, newest each region's result they
+// replace): a healthy region's failure of a check that is up asks a
+// confirmation round, and its pass of a check that is down, after it had
+// failed it, a recovery round. healthy is asked once, when needed.
+func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*config.Check) model.Status, newest func(check, region string) *model.Result,
+	healthy func() map[string]bool, now time.Time) {
 	var h map[string]bool
 	for i := range rs {
 		res := &rs[i]
@@ -141,7 +143,10 @@ func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*conf
 		st := status(ch)
 		if res.Outcome == model.OutcomeDown {
 			r.Consider(cfg, res, st == model.StatusUp, h, now)
-		} else {
+		} else if prev := newest(res.Check, res.Region); prev != nil && prev.Outcome == model.OutcomeDown && !prev.ProbeIsolated &&
+			prev.Scheduled.Before(res.Scheduled) {
+			// A pass that arrives late, scheduled before its region saw the
+			// outage, says nothing of a recovery.
 			r.Recovered(cfg, res, st == model.StatusDown, h, now)
 		}
 	}
@@ -181,7 +186,8 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 }
 
 // Recovered asks a recovery round for a healthy region's pass of a check
-// that is down: every other healthy region runs it at once, so that the
+// that is down (a region that had failed it): every other healthy region
+// runs it at once, so that the
 // check is up (and its page resolves, its escalation stops) seconds after
 // the target is back rather than an interval later. At most one per check
 // per interval; it returns the regions asked.

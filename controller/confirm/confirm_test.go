@@ -160,11 +160,11 @@ components:
 		t.Fatalf("%d runs handed in %v past the burst; the rate allows %d", n, time.Since(began), max)
 	}
 	// A round is timed when its every region has answered.
-	r.Stored(cfg, []model.Result{{Check: "c119", Region: "eu-london", Outcome: model.OutcomeUp, OnDemand: true}}, nil, nil, now.Add(time.Second))
+	r.Stored(cfg, []model.Result{{Check: "c119", Region: "eu-london", Outcome: model.OutcomeUp, OnDemand: true}}, nil, nil, nil, now.Add(time.Second))
 	if got := testutil.ToFloat64(r.complete); got != 0 {
 		t.Fatalf("rounds answered = %v with us-ohio outstanding", got)
 	}
-	r.Stored(cfg, []model.Result{{Check: "c119", Region: "us-ohio", Outcome: model.OutcomeUp, OnDemand: true}}, nil, nil, now.Add(2*time.Second))
+	r.Stored(cfg, []model.Result{{Check: "c119", Region: "us-ohio", Outcome: model.OutcomeUp, OnDemand: true}}, nil, nil, nil, now.Add(2*time.Second))
 	if got := testutil.ToFloat64(r.complete); got != 1 {
 		t.Fatalf("rounds answered = %v, want 1", got)
 	}
@@ -305,5 +305,34 @@ components:
 	}
 	if cfg.ContinentOf("lab-1") != "americas" || cfg.ContinentOf("ca-central") != "americas" || cfg.ContinentOf("xx-1") != "xx" {
 		t.Fatal(cfg.ContinentOf("lab-1"), cfg.ContinentOf("ca-central"), cfg.ContinentOf("xx-1"))
+	}
+}
+
+// Only a region that had failed a down check and now passes it asks a
+// recovery round: a pass scheduled before its region saw the outage, and
+// arriving late, says nothing of a recovery.
+func TestRecoveryNeedsAFlip(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(func(_ *config.Config, _, region string) string { return "p1" }, nil)
+	all := func() map[string]bool {
+		return map[string]bool{"eu-london": true, "eu-frankfurt": true, "us-ohio": true, "ap-tokyo": true}
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	down := func(*config.Check) model.Status { return model.StatusDown }
+	prev := map[string]*model.Result{
+		"eu-london": {Check: "major", Region: "eu-london", Outcome: model.OutcomeUp, Scheduled: now.Add(-time.Minute)},
+		"us-ohio":   {Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown, Scheduled: now.Add(-time.Minute)},
+	}
+	newest := func(_, region string) *model.Result { return prev[region] }
+	r.Stored(cfg, []model.Result{{Check: "major", Region: "eu-london", Outcome: model.OutcomeUp, Scheduled: now.Add(-time.Second)}}, down, newest, all, now)
+	if got := testutil.ToFloat64(r.recoveries); got != 0 {
+		t.Fatalf("a late pass of a region that never failed asked %v recovery rounds", got)
+	}
+	r.Stored(cfg, []model.Result{{Check: "major", Region: "us-ohio", Outcome: model.OutcomeUp, Scheduled: now}}, down, newest, all, now)
+	if got := testutil.ToFloat64(r.recoveries); got != 1 {
+		t.Fatalf("a region passing what it failed asked %v recovery rounds", got)
 	}
 }

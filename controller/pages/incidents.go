@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
@@ -70,9 +71,31 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 
 func isOutage(m alerting.Member) bool { return m.Class == "check_down" }
 
+// written remembers what was last written of each open incident.
+type written struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (w *written) has(key, v string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur, ok := w.m[key]
+	return ok && cur == v
+}
+
+func (w *written) put(key, v string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil || len(w.m) > 10_000 {
+		w.m = map[string]string{}
+	}
+	w.m[key] = v
+}
+
 // openIncident opens the incident of a firing group, or brings an open
 // one up to date: a component newly touched is an update of its own.
-func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerting.Alert, now time.Time) error {
+func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerting.Alert, now time.Time) (err error) {
 	o := s.o
 	components, checks := outageOf(g)
 	title := incidentTitle(cfg, g, o.Live.Latest.Result)
@@ -86,6 +109,18 @@ func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerti
 	if g.FiredAt != nil {
 		started = *g.FiredAt
 	}
+	// What was written last for this incident is not written again: the
+	// rules run as often as verdicts change.
+	mark := fmt.Sprintf("%s#%d", g.Key, g.Incident)
+	seen := strings.Join([]string{title, impact, strings.Join(components, ","), strings.Join(checks, ",")}, "\x00")
+	if s.synced.has(mark, seen) {
+		return nil
+	}
+	defer func() {
+		if err == nil {
+			s.synced.put(mark, seen)
+		}
+	}()
 	body := "Confirmed from several regions: " + title
 	if onlyHeartbeats(g) {
 		body = title

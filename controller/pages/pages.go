@@ -65,8 +65,9 @@ type Options struct {
 
 // Source gives the dashboard its pages.
 type Source struct {
-	o    Options
-	told told // the status page events queued for subscribers
+	o      Options
+	told   told    // the status page events queued for subscribers
+	synced written // what each open incident was last written with
 }
 
 var _ dashboard.Source = (*Source)(nil)
