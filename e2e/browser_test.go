@@ -205,7 +205,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/history"), chromedp.WaitVisible(".month .incident a")); err != nil {
 		t.Fatal(err)
 	}
-	if txt, _ := chromedp.Run(ctx, chromedp.Text(".month")); !strings.Contains(txt, "Segments API is down") {
+	if txt, _ := chromedp.Run(ctx, chromedp.Text(".month")); !strings.Contains(txt, "Segments API down in") {
 		t.Errorf("this month's history says %q", txt)
 	}
 	screenshot(t, ctx, "history.png")
