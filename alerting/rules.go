@@ -285,6 +285,11 @@ func probeSilent(topo Topology, r *config.Rule, s Snapshot, out map[string]Condi
 	}
 }
 
+// minuteLag is how long after an outage ends a burn window may still hold
+// its last minute: windows count whole minutes, the minute an outage ends
+// in may be charged, and it is judged once it has closed.
+const minuteLag = 2 * time.Minute
+
 // sloBurn fires per SLO and tier severity when both windows of any tier
 // burn faster than its factor; a firing page mutes the ticket.
 //
@@ -292,9 +297,10 @@ func probeSilent(topo Topology, r *config.Rule, s Snapshot, out map[string]Condi
 // check the SLO counts pages (Snapshot.Paging), the burn is that
 // outage's: it names the alert as its Cause and joins its group. After
 // the checks recover, a tier holds only once its short window no longer
-// reaches back into the outage, or when the fastest window, clear of it,
-// burns faster than the tier's factor: an outage spends the budget once,
-// and its aftermath in the longer windows pages no one.
+// reaches back into the outage (minuteLag included), or when the fastest
+// window, clear of it, burns faster than the tier's factor: an outage
+// spends the budget once, and its aftermath in the longer windows pages
+// no one.
 func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition) {
 	fastest := ""
 	for _, w := range r.Windows {
@@ -320,8 +326,8 @@ func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition
 		}
 		since := s.Now.Sub(ended)
 		outside := func(w *config.BurnWindow) bool {
-			return cause != "" || ended.IsZero() || since >= config.BurnWindowLength(w.Short) ||
-				since >= config.BurnWindowLength(fastest) && st.Burn[fastest] > w.Factor
+			return cause != "" || ended.IsZero() || since >= config.BurnWindowLength(w.Short)+minuteLag ||
+				since >= config.BurnWindowLength(fastest)+minuteLag && st.Burn[fastest] > w.Factor
 		}
 		var page, ticket *config.BurnWindow
 		for i := range r.Windows {
