@@ -221,7 +221,7 @@ func (c *Controller) Close() error { return c.store.Close() }
 func (c *Controller) stored(rs []model.Result) {
 	c.ledger.Arrived(time.Now())
 	if cfg, now := c.Config(), c.now(); cfg.ConfirmsOnDemand() {
-		c.confirm.Stored(cfg, rs, func(ch *config.Check) model.Status { return c.live.Verdict(cfg, ch, now).Status }, c.latest.Result,
+		c.confirm.Stored(cfg, rs, func(ch *config.Check) model.Status { return c.live.Verdict(cfg, ch, now).Status }, c.latest.LastFailure,
 			func() map[string]bool { return c.probes.HealthyRegions(now, cfg.UnhealthyAfter()) }, now)
 	}
 	flips := c.latest.Flips()

@@ -58,9 +58,8 @@ type Rounds struct {
 
 	origin  string // this replica, in its announcements
 	mu      sync.Mutex
-	last    map[string]time.Time // check → when its last round was asked
-	lastUp  map[string]time.Time // check → when its last recovery round was asked
-	queue   map[string][]queued  // region/probe → requests, most important first
+	paces   map[string]*rate.Limiter // kind/check → rounds asked
+	queue   map[string][]queued      // region/probe → requests, most important first
 	waiting map[string]chan struct{}
 	limits  map[string]*rate.Limiter // region/probe → runs handed
 	open    map[string]*round        // check → its round still waited for
@@ -91,6 +90,7 @@ type announcement struct {
 	Origin  string               `json:"origin"`
 	Request model.ConfirmRequest `json:"request"`
 	Weight  int                  `json:"weight"`
+	Period  time.Duration        `json:"period"` // the check's interval, for its pace
 	Probes  []string             `json:"probes"` // region/probe
 }
 
@@ -99,7 +99,7 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "nines", Subsystem: "confirm", Name: name, Help: help})
 	}
-	r := &Rounds{Owner: owner, origin: strconv.FormatInt(rand.Int64(), 36), last: map[string]time.Time{}, lastUp: map[string]time.Time{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
+	r := &Rounds{Owner: owner, origin: strconv.FormatInt(rand.Int64(), 36), paces: map[string]*rate.Limiter{}, queue: map[string][]queued{}, waiting: map[string]chan struct{}{},
 		limits: map[string]*rate.Limiter{}, open: map[string]*round{},
 		asked:      counter("rounds_total", "Confirmation rounds asked: a healthy region reported a check down while it was up."),
 		recoveries: counter("recovery_rounds_total", "Recovery rounds asked: a healthy region reported a check up while it was down."),
@@ -117,11 +117,12 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 }
 
 // Stored considers results about to become their regions' newest (status
-// is each check's verdict before them, newest each region's result they
-// replace): a healthy region's failure of a check that is up asks a
-// confirmation round, and its pass of a check that is down, after it had
-// failed it, a recovery round. healthy is asked once, when needed.
-func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*config.Check) model.Status, newest func(check, region string) *model.Result,
+// is each check's verdict before them, lastFailure when the newest of its
+// regions' failing results was scheduled): a healthy region's failure of
+// a check that is up asks a confirmation round, and its pass of a check
+// that is down, scheduled after the failures that made it down, a
+// recovery round. healthy is asked once, when needed.
+func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*config.Check) model.Status, lastFailure func(check string) time.Time,
 	healthy func() map[string]bool, now time.Time) {
 	var h map[string]bool
 	for i := range rs {
@@ -143,11 +144,10 @@ func (r *Rounds) Stored(cfg *config.Config, rs []model.Result, status func(*conf
 		st := status(ch)
 		if res.Outcome == model.OutcomeDown {
 			r.Consider(cfg, res, st == model.StatusUp, h, now)
-		} else if prev := newest(res.Check, res.Region); prev != nil && prev.Outcome == model.OutcomeDown && !prev.ProbeIsolated &&
-			prev.Scheduled.Before(res.Scheduled) {
-			// A pass that arrives late, scheduled before its region saw the
+		} else if st == model.StatusDown && res.Scheduled.After(lastFailure(res.Check)) {
+			// A pass that arrives late, scheduled before the failures of the
 			// outage, says nothing of a recovery.
-			r.Recovered(cfg, res, st == model.StatusDown, h, now)
+			r.Recovered(cfg, res, true, h, now)
 		}
 	}
 }
@@ -162,7 +162,7 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if last, ok := r.last[ch.ID]; ok && now.Sub(last) < ch.Period() {
+	if !r.pace(ch, false, now) {
 		return nil
 	}
 	// The failing region again, then the quorum of the others: other
@@ -180,14 +180,12 @@ func (r *Rounds) Consider(cfg *config.Config, res *model.Result, up bool, health
 		return 1
 	})
 	asked := append([]string{res.Region}, others[:min(len(others), cfg.CheckQuorum(ch))]...)
-	r.last[ch.ID] = now
 	r.asked.Inc()
 	return r.ask(cfg, ch, asked, false, now)
 }
 
 // Recovered asks a recovery round for a healthy region's pass of a check
-// that is down (a region that had failed it): every other healthy region
-// runs it at once, so that the
+// that is down: every other healthy region runs it at once, so that the
 // check is up (and its page resolves, its escalation stops) seconds after
 // the target is back rather than an interval later. At most one per check
 // per interval; it returns the regions asked.
@@ -198,12 +196,37 @@ func (r *Rounds) Recovered(cfg *config.Config, res *model.Result, down bool, hea
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if last, ok := r.lastUp[ch.ID]; ok && now.Sub(last) < ch.Period() {
+	if !r.pace(ch, true, now) {
 		return nil
 	}
-	r.lastUp[ch.ID] = now
 	r.recoveries.Inc()
 	return r.ask(cfg, ch, othersHealthy(cfg, ch, res.Region, healthy), true, now)
+}
+
+// roundBurst is how many rounds of a kind a check may ask in a row; then
+// one an interval. Two outages (or an outage and its recovery) close
+// together are each confirmed at once; a flapping target costs a round of
+// each kind an interval.
+const roundBurst = 2
+
+// pace reports whether ch may ask a round of its kind (recovery or not)
+// at now, and counts it if so. r.mu is held.
+func (r *Rounds) pace(ch *config.Check, recovery bool, now time.Time) bool {
+	return r.limiter(ch.ID, recovery, ch.Period()).AllowN(now, 1)
+}
+
+// limiter is the pace of check's rounds of a kind. r.mu is held.
+func (r *Rounds) limiter(check string, recovery bool, period time.Duration) *rate.Limiter {
+	key := "fail/" + check
+	if recovery {
+		key = "recover/" + check
+	}
+	lim := r.paces[key]
+	if lim == nil {
+		lim = rate.NewLimiter(rate.Every(max(period, time.Second)), roundBurst)
+		r.paces[key] = lim
+	}
+	return lim
 }
 
 // othersHealthy are the regions of ch other than region that are heard
@@ -230,7 +253,7 @@ func (r *Rounds) ask(cfg *config.Config, ch *config.Check, regions []string, rec
 	// Round ids are random (below 2^53, exact in JSON numbers) so that
 	// replicas' rounds never share one.
 	ann := announcement{Origin: r.origin, Request: model.ConfirmRequest{Round: rand.Int64N(1 << 53), Check: ch.ID, Asked: now.UTC(), Recovery: recovery},
-		Weight: importance(cfg, ch.ID)}
+		Weight: importance(cfg, ch.ID), Period: ch.Period()}
 	var handed []string
 	for _, region := range asked {
 		owner := r.Owner(cfg, ch.ID, region)
@@ -283,13 +306,7 @@ func (r *Rounds) Receive(payload []byte) {
 	if r.closed {
 		return
 	}
-	last := r.last
-	if ann.Request.Recovery {
-		last = r.lastUp
-	}
-	if ann.Request.Asked.After(last[ann.Request.Check]) {
-		last[ann.Request.Check] = ann.Request.Asked
-	}
+	r.limiter(ann.Request.Check, ann.Request.Recovery, ann.Period).AllowN(ann.Request.Asked, 1)
 	for _, probe := range ann.Probes {
 		r.enqueue(probe, ann.Request, ann.Weight)
 	}

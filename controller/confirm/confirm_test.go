@@ -55,9 +55,16 @@ func TestRounds(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("the waiting probe was not woken")
 	}
-	// One round per check per interval; none for what is not news.
-	if again := r.Consider(cfg, down, true, all, now.Add(30*time.Second)); again != nil {
+	// Two rounds of a check in a row, then one an interval; none for
+	// what is not news.
+	if again := r.Consider(cfg, down, true, all, now.Add(30*time.Second)); len(again) != 3 {
 		t.Fatalf("a second round within the interval: %v", again)
+	}
+	if again := r.Consider(cfg, down, true, all, now.Add(40*time.Second)); again != nil {
+		t.Fatalf("a third round within the interval: %v", again)
+	}
+	if again := r.Consider(cfg, down, true, all, now.Add(100*time.Second)); len(again) != 3 {
+		t.Fatalf("a round an interval later: %v", again)
 	}
 	for name, res := range map[string]*model.Result{
 		"isolated":  {Check: "major", Region: "eu-london", Outcome: model.OutcomeDown, ProbeIsolated: true},
@@ -74,7 +81,7 @@ func TestRounds(t *testing.T) {
 	// Past the interval, another; the SLO's check comes first for a probe.
 	r.Consider(cfg, &model.Result{Check: "major", Region: "eu-london", Outcome: model.OutcomeDown}, true, all, now.Add(time.Second))
 	reqs := r.Take(context.Background(), "eu-london", "p1", 10, 0)
-	if len(reqs) != 2 || reqs[0].Check != "major" || reqs[1].Check != "minor" {
+	if len(reqs) != 4 || reqs[0].Check != "major" || reqs[1].Check != "minor" {
 		t.Fatalf("eu-london's queue: %+v", reqs)
 	}
 	if reqs := r.Take(context.Background(), "eu-london", "p1", 10, 10*time.Millisecond); reqs != nil {
@@ -218,8 +225,12 @@ func TestRoundsReachOtherReplicas(t *testing.T) {
 	if got := a.Take(context.Background(), "eu-london", "p1", 10, 0); len(got) != 1 {
 		t.Fatalf("replica a's own queue: %+v (its announcement taken in twice?)", got)
 	}
-	if again := b.Consider(cfg, &model.Result{Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown}, true, all, now.Add(10*time.Second)); again != nil {
-		t.Fatalf("replica b asked a second round within the interval: %v", again)
+	// The round counts on b too: one more in a row, then none.
+	if again := b.Consider(cfg, &model.Result{Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown}, true, all, now.Add(10*time.Second)); len(again) != 3 {
+		t.Fatalf("replica b's second round: %v", again)
+	}
+	if again := b.Consider(cfg, &model.Result{Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown}, true, all, now.Add(20*time.Second)); again != nil {
+		t.Fatalf("replica b asked a third round within the interval: %v", again)
 	}
 	// The answers reach a by replica sync (ingested by b): the round is
 	// answered on a.
@@ -269,11 +280,14 @@ func TestRecoveryRounds(t *testing.T) {
 	if fmt.Sprint(asked) != "[eu-london eu-frankfurt]" {
 		t.Fatalf("a recovery asked %v, want every other healthy region", asked)
 	}
-	if a := r.Recovered(cfg, up, true, all, now.Add(10*time.Second)); a != nil {
+	if a := r.Recovered(cfg, up, true, all, now.Add(10*time.Second)); len(a) != 2 {
 		t.Fatalf("a second recovery round within the interval: %v", a)
 	}
+	if a := r.Recovered(cfg, up, true, all, now.Add(20*time.Second)); a != nil {
+		t.Fatalf("a third recovery round within the interval: %v", a)
+	}
 	reqs := r.Take(context.Background(), "eu-london", "p1", 10, 0)
-	if len(reqs) != 1 || !reqs[0].Recovery || reqs[0].Check != "major" {
+	if len(reqs) != 2 || !reqs[0].Recovery || reqs[0].Check != "major" {
 		t.Fatalf("eu-london was handed %+v", reqs)
 	}
 	// A failure round in the same interval is not held back by it.
@@ -308,10 +322,11 @@ components:
 	}
 }
 
-// Only a region that had failed a down check and now passes it asks a
-// recovery round: a pass scheduled before its region saw the outage, and
-// arriving late, says nothing of a recovery.
-func TestRecoveryNeedsAFlip(t *testing.T) {
+// A pass of a down check asks a recovery round when it was scheduled
+// after the failures that made the check down, whichever region it is
+// from: a pass scheduled before the outage and arriving late says nothing
+// of a recovery.
+func TestRecoveryNeedsAPassAfterTheOutage(t *testing.T) {
 	cfg, err := config.Parse("test.yaml", []byte(testConfig))
 	if err != nil {
 		t.Fatal(err)
@@ -322,17 +337,13 @@ func TestRecoveryNeedsAFlip(t *testing.T) {
 	}
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	down := func(*config.Check) model.Status { return model.StatusDown }
-	prev := map[string]*model.Result{
-		"eu-london": {Check: "major", Region: "eu-london", Outcome: model.OutcomeUp, Scheduled: now.Add(-time.Minute)},
-		"us-ohio":   {Check: "major", Region: "us-ohio", Outcome: model.OutcomeDown, Scheduled: now.Add(-time.Minute)},
-	}
-	newest := func(_, region string) *model.Result { return prev[region] }
-	r.Stored(cfg, []model.Result{{Check: "major", Region: "eu-london", Outcome: model.OutcomeUp, Scheduled: now.Add(-time.Second)}}, down, newest, all, now)
+	lastFailure := func(string) time.Time { return now.Add(-30 * time.Second) }
+	r.Stored(cfg, []model.Result{{Check: "major", Region: "eu-london", Outcome: model.OutcomeUp, Scheduled: now.Add(-31 * time.Second)}}, down, lastFailure, all, now)
 	if got := testutil.ToFloat64(r.recoveries); got != 0 {
-		t.Fatalf("a late pass of a region that never failed asked %v recovery rounds", got)
+		t.Fatalf("a pass from before the outage asked %v recovery rounds", got)
 	}
-	r.Stored(cfg, []model.Result{{Check: "major", Region: "us-ohio", Outcome: model.OutcomeUp, Scheduled: now}}, down, newest, all, now)
+	r.Stored(cfg, []model.Result{{Check: "major", Region: "us-ohio", Outcome: model.OutcomeUp, Scheduled: now}}, down, lastFailure, all, now)
 	if got := testutil.ToFloat64(r.recoveries); got != 1 {
-		t.Fatalf("a region passing what it failed asked %v recovery rounds", got)
+		t.Fatalf("a pass after the outage's failures asked %v recovery rounds", got)
 	}
 }

@@ -93,3 +93,17 @@ func (l *Latest) Result(check, region string) *model.Result {
 	}
 	return nil
 }
+
+// LastFailure is when the newest of check's regions' newest results that
+// failed was scheduled (zero when none failed).
+func (l *Latest) LastFailure(check string) time.Time {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var t time.Time
+	for _, r := range l.m[check] {
+		if r.Outcome == model.OutcomeDown && r.Scheduled.After(t) {
+			t = r.Scheduled
+		}
+	}
+	return t
+}
