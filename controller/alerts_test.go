@@ -688,3 +688,38 @@ func TestOneOutageIsOnePublicIncident(t *testing.T) {
 		t.Fatalf("after the recovery: %+v", incs)
 	}
 }
+
+// Updates of an open incident (a check joining) do not hold back its
+// escalation: level 2 is paged five minutes after level 1 was reached.
+func TestUpdatesDoNotHoldBackEscalation(t *testing.T) {
+	h := newAlertHarness(t)
+	h.clock.Add(time.Minute)
+	first := time.Time{}
+	for i := range 7 {
+		h.clock.Add(time.Minute)
+		for region := range tokens {
+			h.heartbeat(region)
+			h.ship(region, h.result("api-health", region, 0, model.OutcomeDown))
+			if i >= 2 && region != "eu-frankfurt" { // api-docs runs in two regions; it joins two minutes in
+				h.ship(region, h.result("api-docs", region, 0, model.OutcomeDown))
+			}
+		}
+		h.tick()
+		if first.IsZero() && len(h.pd.IncidentsFor(primaryKey)) > 0 {
+			first = h.clock.Now()
+		}
+	}
+	var updates int
+	for _, ev := range h.pd.Events() {
+		if ev.RoutingKey == primaryKey && ev.Action == "trigger" {
+			updates++
+		}
+	}
+	if updates < 2 {
+		t.Fatalf("%d triggers on level 1: api-docs joining sent no update", updates)
+	}
+	sec := h.pd.IncidentsFor(secondaryKey)
+	if len(sec) != 1 {
+		t.Fatalf("level 2 after %s unacknowledged with an update on the way: %+v", h.clock.Now().Sub(first), sec)
+	}
+}

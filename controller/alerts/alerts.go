@@ -230,8 +230,8 @@ func (a *Alerts) levelDelivered(ctx context.Context, key string, incident int64,
 	last, queued := since, since.Truncate(time.Millisecond) // stored to the millisecond
 	for _, n := range hist {
 		m := n.Message
-		if m.Action != alerting.ActionTrigger || m.Incident != incident || m.Level != level || n.CreatedAt.Before(queued) {
-			continue
+		if m.Action != alerting.ActionTrigger || m.Update || m.Incident != incident || m.Level != level || n.CreatedAt.Before(queued) {
+			continue // an update tells of the incident; it is not the level's page
 		}
 		switch {
 		case n.Delivered != nil:
