@@ -110,12 +110,16 @@ type Controller struct {
 	dash   *dashboard.Server
 	pages  *pages.Source
 
-	changes   atomic.Uint64 // bumped when what the public documents show changes
-	ledger    *ledger.Ledger
-	published published
-	ingest    *ingest.Ingester
-	push      *push.Push
-	confirm   *confirm.Rounds
+	changes atomic.Uint64 // bumped when what the public documents show changes
+	leading atomic.Bool   // this replica leads (with an elector)
+	// lastExport is what the static export last wrote; only the leader's
+	// export loop touches it.
+	lastExport exported
+	ledger     *ledger.Ledger
+	published  published
+	ingest     *ingest.Ingester
+	push       *push.Push
+	confirm    *confirm.Rounds
 }
 
 // New opens the store and builds a controller; it does not serve.
@@ -187,7 +191,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	publish := c.publishOptions(o.PublishEvery)
 	c.initPublished(publish)
-	c.pages = pages.New(pages.Options{Store: st, Config: c.Config, Now: o.Now, Live: c.live, Ledger: c.ledger,
+	c.pages = pages.New(pages.Options{Store: st, Config: c.Config, Now: o.Now, Live: c.live, Ledger: c.ledger, Publish: publish,
 		Published: func(ctx context.Context) (*live.StatusResponse, error) {
 			e, err := c.published.status.Get(ctx)
 			if err != nil {
@@ -296,7 +300,7 @@ func Run(ctx context.Context, o Options) error {
 				func(d time.Duration) { c.metrics.loops.WithLabelValues("alert evaluation").Observe(d.Seconds()) })
 		})
 		gen.Go(func() { c.alerts.Dispatch(ctx) })
-		gen.Go(func() { c.every(ctx, time.Minute, true, "status page export", c.pages.Export) })
+		gen.Go(func() { c.every(ctx, time.Second, true, "status page export", c.exportChanged) })
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
 		gen.Go(func() { c.alerts.Deadman(ctx, deadmanClient, c.metrics.deadman) })
 		gen.Go(func() { c.every(ctx, time.Second, false, "heartbeat misses", c.push.Misses) })
@@ -309,13 +313,25 @@ func Run(ctx context.Context, o Options) error {
 		if syncEvery <= 0 {
 			syncEvery = 2 * time.Second
 		}
-		running.Go(func() { c.every(loops, syncEvery, false, "replica sync", c.sync.Run) })
+		// A replica that does not lead learns of incidents and maintenance
+		// the leader wrote only from the store: its public documents are
+		// rebuilt after every sync (the leader's, when something changed).
+		running.Go(func() {
+			c.every(loops, syncEvery, false, "replica sync", func(ctx context.Context) error {
+				err := c.sync.Run(ctx)
+				if !c.leading.Load() {
+					c.changed()
+				}
+				return err
+			})
+		})
 		running.Go(func() {
 			var gen sync.WaitGroup
 			var stop context.CancelFunc = func() {}
 			c.elector.Run(loops, func(leading bool) {
 				stop()
 				gen.Wait()
+				c.leading.Store(leading)
 				if leading {
 					c.metrics.leader.Set(1)
 					// A new leader starts from what every replica knows.

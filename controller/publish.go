@@ -38,8 +38,12 @@ type published struct {
 func (c *Controller) changed() { c.changes.Add(1) }
 
 // version changes whenever what the public documents show has changed in
-// a way that cannot wait for publishMaxAge.
-func (c *Controller) version() uint64 { return c.changes.Load() }
+// a way that cannot wait for publishMaxAge: a change said by changed, or
+// a region turning healthy or not (which a replica learns by its sync,
+// and time alone can bring).
+func (c *Controller) version() uint64 {
+	return c.changes.Load()*0x9e3779b97f4a7c15 ^ c.probes.HealthSignature(c.now(), c.Config().UnhealthyAfter())
+}
 
 // publishOptions are the snapshot options of the public documents; every
 // < 0 renders them for every request.
@@ -68,4 +72,29 @@ func (c *Controller) initPublished(o snapshot.Options) {
 		b, err := gojson.Marshal(cs)
 		return cs, append(b, '\n'), err
 	})
+}
+
+// exported is what the static export last wrote.
+type exported struct {
+	version, flips uint64
+	at             time.Time
+}
+
+// exportEvery is how often the static export is written when nothing it
+// shows changed: the copy says how old it is.
+const exportEvery = time.Minute
+
+// exportChanged writes the static export when what it shows changed since
+// the last one (checked every second), and at least every exportEvery.
+func (c *Controller) exportChanged(ctx context.Context) error {
+	v, flips, now := c.version(), c.latest.Flips(), time.Now()
+	last := c.lastExport
+	if v == last.version && flips == last.flips && now.Sub(last.at) < exportEvery {
+		return nil
+	}
+	if err := c.pages.Export(ctx); err != nil {
+		return err
+	}
+	c.lastExport = exported{version: v, flips: flips, at: now}
+	return nil
 }

@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/alerting/pagerdutytest"
 	"github.com/nines-sre/nines/controller/live"
+	"github.com/nines-sre/nines/internal/snapshot"
 	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 )
@@ -195,5 +200,101 @@ func TestSliceLagIsMeasured(t *testing.T) {
 		if got := count(); got != want {
 			t.Fatalf("after pass %d: count %s, want %s", i+1, got, want)
 		}
+	}
+}
+
+// The first reader after an idle period reads the change that happened
+// meanwhile, on every published document: each is read once, a while
+// after the change, with no read between. A copy may be served while it
+// is rebuilt only when it is younger than snapshot.DefaultStaleFor.
+func TestFirstReaderAfterIdleReadsTheOutage(t *testing.T) {
+	pd := pagerdutytest.New()
+	t.Cleanup(pd.Close)
+	hk := newHook(t)
+	h := &alertHarness{harness: newHarnessAt(t, alertingConfig(pd.URL, hk.URL), t.TempDir(), &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)},
+		func(o *Options) { o.PublishEvery = 0 }), pd: pd, hook: hk}
+	docs := map[string][]string{
+		"/api/v1/status":                      {`"status":"down"`},
+		"/api/v1/status?view=compact":         {`"down"`},
+		"/":                                   {`data-status="partial_outage"`, `data-status="major_outage"`},
+		"/badge/api-health.svg":               {"down"},
+		"/api/v2/summary.json":                {`"indicator":"critical"`, `"indicator":"major"`},
+		"/api/v2/status.json":                 {`"indicator":"critical"`, `"indicator":"major"`},
+		"/api/v2/components.json":             {`"status":"major_outage"`, `"status":"partial_outage"`},
+		"/api/v2/incidents/unresolved.json":   {`"status":"investigating"`},
+		"/api/v2/incidents.json":              {`"status":"investigating"`},
+		"/history":                            {`href="/incidents/`},
+		"/history.atom":                       {"<entry>"},
+		"/history.rss":                        {"<item>"},
+		"/api/v2/scheduled-maintenances.json": {`"scheduled_maintenances":[]`},
+	}
+	h.minute(all(model.OutcomeUp))
+	for path, want := range docs {
+		resp, body := h.raw(path)
+		if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" {
+			t.Fatalf("%s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+		for _, w := range want {
+			if strings.Contains(string(body), w) && !strings.HasPrefix(w, `"scheduled`) {
+				t.Fatalf("%s says %s before the outage", path, w)
+			}
+		}
+	}
+	// Nobody reads for longer than a copy may be served stale; meanwhile
+	// the API goes down everywhere, and the outage opens an incident.
+	time.Sleep(snapshot.DefaultStaleFor + 100*time.Millisecond)
+	h.minute(all(model.OutcomeDown))
+	h.minute(all(model.OutcomeDown))
+	time.Sleep(snapshot.DefaultStaleFor + 100*time.Millisecond)
+	for path, want := range docs {
+		_, body := h.raw(path)
+		if !slices.ContainsFunc(want, func(w string) bool { return strings.Contains(string(body), w) }) {
+			t.Errorf("the first read of %s after the outage lacks %s: %.400s", path, want[0], body)
+		}
+	}
+}
+
+// The static export is written again as soon as what it shows changed,
+// not on the next minute: each exportChanged after a change writes it,
+// one without a change does not.
+func TestStaticExportFollowsChanges(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarnessAt(t, strings.Replace(twoComponents, "components:\n", "dashboard: {export_dir: "+dir+"}\ncomponents:\n", 1), t.TempDir(),
+		&clock{t: time.Now().UTC().Truncate(time.Second)}, func(o *Options) { o.PublishEvery = 0 })
+	ctx := context.Background()
+	for _, r := range []string{"eu-london", "eu-frankfurt", "ap-tokyo"} {
+		h.heartbeat(r)
+		h.ship(r, h.result("api-health", r, time.Second, model.OutcomeUp))
+	}
+	read := func() string {
+		t.Helper()
+		if err := h.c.exportChanged(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "index.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if page := read(); strings.Contains(page, `data-status="partial_outage"`) {
+		t.Fatal("the first export shows an outage")
+	}
+	if err := os.Remove(filepath.Join(dir, "index.html")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.exportChanged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.html")); err == nil {
+		t.Fatal("exported again with nothing changed")
+	}
+	time.Sleep(snapshot.DefaultStaleFor + 100*time.Millisecond)
+	h.clock.Add(time.Second)
+	for _, r := range []string{"eu-london", "eu-frankfurt", "ap-tokyo"} {
+		h.ship(r, h.result("api-health", r, 0, model.OutcomeDown))
+	}
+	if page := read(); !strings.Contains(page, `data-status="partial_outage"`) {
+		t.Fatalf("the export after the outage does not show it")
 	}
 }

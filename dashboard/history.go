@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -12,16 +13,15 @@ import (
 	"github.com/gorilla/feeds"
 )
 
-// history serves /history: the past months.
+// history serves /history: the past months, as published.
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	p, err := s.o.Source.History(r.Context())
+	e, err := s.past.Get(r.Context())
 	if err != nil {
 		s.o.Logger.Error("history page", "err", err)
 		http.Error(w, "history unavailable", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Cache-Control", "public, max-age=30")
-	s.render(w, "history", p)
+	e.Serve(w, r, "public, max-age=10")
 }
 
 // incident serves /incidents/{id}: one incident's timeline, the page that
@@ -46,34 +46,38 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "incident", in)
 }
 
-// feed serves /history.atom and /history.rss: one entry per incident, per
-// incident update and per announced maintenance, newest first, each with
-// a stable id.
+// feed serves /history.atom and /history.rss, as published: one entry
+// per incident, per incident update and per announced maintenance, newest
+// first, each with a stable id.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
-	p, err := s.o.Source.History(r.Context())
+	format := "rss"
+	if strings.HasSuffix(r.URL.Path, ".atom") {
+		format = "atom"
+	}
+	e, err := s.feeds[format].Get(r.Context(), s.baseURL(r))
 	if err != nil {
 		s.o.Logger.Error("history feed", "err", err)
 		http.Error(w, "history unavailable", http.StatusInternalServerError)
 		return
 	}
-	base := s.baseURL(r)
-	atom := strings.HasSuffix(r.URL.Path, ".atom")
-	f := historyFeed(p, base, r.Host, atom)
+	e.Serve(w, r, "public, max-age=10")
+}
+
+// buildFeed renders the feed in format for the page at base.
+func (s *Server) buildFeed(ctx context.Context, format, base string) (struct{}, []byte, error) {
+	p, err := s.o.Source.History(ctx)
+	if err != nil {
+		return struct{}{}, nil, err
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	f := historyFeed(p, base, host, format == "atom")
 	var out string
-	if atom {
+	if format == "atom" {
 		out, err = f.ToAtom()
-		w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
 	} else {
 		out, err = f.ToRss()
-		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
 	}
-	if err != nil {
-		s.o.Logger.Error("history feed", "err", err)
-		http.Error(w, "history unavailable", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Cache-Control", "public, max-age=60")
-	_, _ = w.Write([]byte(out))
+	return struct{}{}, []byte(out), err
 }
 
 // baseURL is the page's own address as the request reached it.

@@ -111,9 +111,10 @@ type Server struct {
 	sessions Sessions
 	signins  *signinLimiter
 
-	page     *snapshot.Cache[struct{}]
-	badgesMu sync.Mutex
-	badges   map[string]*snapshot.Cache[bool] // by check; value: the check exists
+	page   *snapshot.Cache[struct{}]
+	badges *snapshot.Set[bool]                // by check; value: the check exists
+	past   *snapshot.Cache[struct{}]          // the history page
+	feeds  map[string]*snapshot.Set[struct{}] // by format, then by the address the page is reached at
 
 	subscribeLimits clientLimits
 }
@@ -134,7 +135,7 @@ func New(o Options) *Server {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter(), badges: map[string]*snapshot.Cache[bool]{}}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter()}
 	s.page = snapshot.New("text/html; charset=utf-8", o.Publish, func(ctx context.Context) (struct{}, []byte, error) {
 		p, err := s.o.Source.StatusPage(ctx)
 		if err != nil {
@@ -143,6 +144,29 @@ func New(o Options) *Server {
 		b, err := RenderStatus(p)
 		return struct{}{}, b, err
 	})
+	s.badges = snapshot.NewSet("image/svg+xml", o.Publish, maxBadges, func(ctx context.Context, check string) (bool, []byte, error) {
+		uptime, status, found := s.o.Source.Badge(ctx, check)
+		if !found {
+			return false, nil, nil
+		}
+		return true, badgeFor(check, uptime, status), nil
+	})
+	s.past = snapshot.New("text/html; charset=utf-8", o.Publish, func(ctx context.Context) (struct{}, []byte, error) {
+		p, err := s.o.Source.History(ctx)
+		if err != nil {
+			return struct{}{}, nil, err
+		}
+		var b bytes.Buffer
+		err = templates.ExecuteTemplate(&b, "history", p)
+		return struct{}{}, b.Bytes(), err
+	})
+	s.feeds = map[string]*snapshot.Set[struct{}]{}
+	for _, format := range []string{"atom", "rss"} {
+		s.feeds[format] = snapshot.NewSet("application/"+format+"+xml; charset=utf-8", o.Publish, maxAddresses,
+			func(ctx context.Context, base string) (struct{}, []byte, error) {
+				return s.buildFeed(ctx, format, base)
+			})
+	}
 	if s.sessions == nil {
 		s.sessions = &memSessions{m: map[string]Session{}}
 	}
@@ -244,8 +268,13 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	e.Serve(w, r, "public, max-age=5")
 }
 
-// maxBadges bounds the badges kept rendered: one per check asked for.
-const maxBadges = 100_000
+// maxBadges bounds the badges kept rendered: one per check asked for;
+// maxAddresses the documents kept per address the page is reached at
+// (feeds): made-up Host headers take no more room than this.
+const (
+	maxBadges    = 100_000
+	maxAddresses = 16
+)
 
 func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 	check, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
@@ -253,28 +282,11 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	s.badgesMu.Lock()
-	c := s.badges[check]
-	if c == nil {
-		c = snapshot.New("image/svg+xml", s.o.Publish, func(ctx context.Context) (bool, []byte, error) {
-			uptime, status, found := s.o.Source.Badge(ctx, check)
-			if !found {
-				return false, nil, nil
-			}
-			return true, badgeFor(check, uptime, status), nil
-		})
-		if len(s.badges) < maxBadges {
-			s.badges[check] = c
-		}
-	}
-	s.badgesMu.Unlock()
-	e, err := c.Get(r.Context())
+	e, err := s.badges.Get(r.Context(), check)
 	if err != nil || !e.Value {
 		// Not a check (or no longer one): forget it, so that made-up
 		// names take no room.
-		s.badgesMu.Lock()
-		delete(s.badges, check)
-		s.badgesMu.Unlock()
+		s.badges.Forget(check)
 		http.Error(w, "no check "+check, http.StatusNotFound)
 		return
 	}

@@ -1,5 +1,6 @@
-// Command crowd measures the status page, the status API and a badge under
-// the crowd an outage brings: it runs the real controller binary with
+// Command crowd measures the status page, the status API, a badge, the
+// history, its Atom feed and the v2 summary under the crowd an outage
+// brings: it runs the real controller binary with
 // -checks checks in -components components, a synthetic probe that
 // heartbeats and posts every check's result once a minute through the
 // probe API, then -clients clients asking for each document in turn as fast
@@ -93,7 +94,8 @@ func run(checks, components, clients int, duration time.Duration, binary string)
 	}
 
 	type target struct{ name, path string }
-	targets := []target{{"status page /", "/"}, {"status API /api/v1/status", "/api/v1/status"}, {"badge /badge/check-1.svg", "/badge/check-1.svg"}}
+	targets := []target{{"status page /", "/"}, {"status API /api/v1/status", "/api/v1/status"}, {"badge /badge/check-1.svg", "/badge/check-1.svg"},
+		{"history /history", "/history"}, {"feed /history.atom", "/history.atom"}, {"v2 /api/v2/summary.json", "/api/v2/summary.json"}}
 	fmt.Printf("\n%-28s %10s %9s %9s %12s %8s\n", "document", "req/s", "p50", "p99", "bytes/answer", "errors")
 	var busy []time.Duration
 	for i, tg := range targets {

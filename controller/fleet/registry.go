@@ -3,6 +3,7 @@
 package fleet
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -173,6 +174,37 @@ func (g *Registry) HealthyRegions(now time.Time, unhealthyAfter time.Duration) m
 		}
 	}
 	return out
+}
+
+// HealthSignature changes whenever the set of healthy regions does (the
+// push region aside); it costs no allocation, for a check on every read
+// of a published document.
+func (g *Registry) HealthSignature(now time.Time, unhealthyAfter time.Duration) uint64 {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	var seen [64]string
+	n, sig := 0, uint64(0)
+	for _, p := range g.probes {
+		if now.Sub(p.LastHeartbeat) > unhealthyAfter || slices.Contains(seen[:n], p.Region) {
+			continue
+		}
+		if n < len(seen) {
+			seen[n] = p.Region
+			n++
+		}
+		sig += fnv64(p.Region)
+	}
+	return sig
+}
+
+// fnv64 is FNV-1a of s.
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // Live returns the sorted ids of region's probes heard from within d.

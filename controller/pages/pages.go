@@ -6,6 +6,7 @@ package pages
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -21,6 +22,7 @@ import (
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/internal/snapshot"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -58,6 +60,8 @@ type Options struct {
 	// documents show changed (an incident opened, updated or closed).
 	Acknowledge func(ctx context.Context, key, by string) error
 	Changed     func()
+	// Publish says when the v2 documents are rendered again.
+	Publish snapshot.Options
 	// Kept is how long raw results are kept, for check pages whose range
 	// reaches past it.
 	Kept time.Duration
@@ -66,14 +70,28 @@ type Options struct {
 // Source gives the dashboard its pages.
 type Source struct {
 	o      Options
-	told   told    // the status page events queued for subscribers
-	synced written // what each open incident was last written with
+	told   told                               // the status page events queued for subscribers
+	synced written                            // what each open incident was last written with
+	v2docs map[string]*snapshot.Set[struct{}] // by path, then by the address the page is reached at
 }
 
 var _ dashboard.Source = (*Source)(nil)
 
 // New returns the pages.
-func New(o Options) *Source { return &Source{o: o} }
+func New(o Options) *Source {
+	s := &Source{o: o, v2docs: map[string]*snapshot.Set[struct{}]{}}
+	for _, path := range v2Paths {
+		s.v2docs[path] = snapshot.NewSet("application/json", o.Publish, maxAddresses, func(ctx context.Context, base string) (struct{}, []byte, error) {
+			v, err := s.v2Document(ctx, path, base)
+			if err != nil {
+				return struct{}{}, nil, err
+			}
+			b, err := json.Marshal(v)
+			return struct{}{}, append(b, '\n'), err
+		})
+	}
+	return s
+}
 
 // componentStatus maps check verdicts to Statuspage's vocabulary: an
 // outage when checks not in maintenance are down (major when all of them

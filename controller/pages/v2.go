@@ -2,7 +2,7 @@ package pages
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -333,48 +333,61 @@ func (s *Source) V2Summary(ctx context.Context, base string) (*V2Summary, error)
 		ScheduledMaintenances: d.maintenances(true, true)}, nil
 }
 
-// V2 serves the v2 documents under /api/v2/; the page's address, when the
-// configuration does not give it, is the one the request reached.
+// v2Paths are the v2 documents, under /api/v2/.
+var v2Paths = []string{"summary.json", "status.json", "components.json", "incidents.json", "incidents/unresolved.json",
+	"scheduled-maintenances.json", "scheduled-maintenances/upcoming.json", "scheduled-maintenances/active.json"}
+
+// maxAddresses bounds the documents kept per address the page is reached
+// at: made-up Host headers take no more room than this.
+const maxAddresses = 16
+
+// v2Document builds the v2 document at path for the page at base.
+func (s *Source) v2Document(ctx context.Context, path, base string) (any, error) {
+	switch path {
+	case "summary.json":
+		return s.V2Summary(ctx, base)
+	case "status.json":
+		return s.V2Status(ctx, base)
+	case "components.json":
+		return s.V2Components(ctx, base)
+	case "incidents.json":
+		return s.V2Incidents(ctx, base, false)
+	case "incidents/unresolved.json":
+		return s.V2Incidents(ctx, base, true)
+	case "scheduled-maintenances.json":
+		return s.V2Maintenances(ctx, base, true, true)
+	case "scheduled-maintenances/upcoming.json":
+		return s.V2Maintenances(ctx, base, true, false)
+	case "scheduled-maintenances/active.json":
+		return s.V2Maintenances(ctx, base, false, true)
+	}
+	return nil, fmt.Errorf("no v2 document %s", path)
+}
+
+// V2 serves the v2 documents under /api/v2/, as published; the page's
+// address, when the configuration does not give it, is the one the
+// request reached.
 func (s *Source) V2(w http.ResponseWriter, r *http.Request) {
 	scheme := "http"
 	cfg := s.o.Config()
 	if r.TLS != nil || cfg.Dashboard.BehindTLS {
 		scheme = "https"
 	}
-	ctx, base := r.Context(), scheme+"://"+r.Host
-	var v any
-	var err error
-	switch strings.TrimPrefix(r.URL.Path, "/api/v2/") {
-	case "summary.json":
-		v, err = s.V2Summary(ctx, base)
-	case "status.json":
-		v, err = s.V2Status(ctx, base)
-	case "components.json":
-		v, err = s.V2Components(ctx, base)
-	case "incidents.json":
-		v, err = s.V2Incidents(ctx, base, false)
-	case "incidents/unresolved.json":
-		v, err = s.V2Incidents(ctx, base, true)
-	case "scheduled-maintenances.json":
-		v, err = s.V2Maintenances(ctx, base, true, true)
-	case "scheduled-maintenances/upcoming.json":
-		v, err = s.V2Maintenances(ctx, base, true, false)
-	case "scheduled-maintenances/active.json":
-		v, err = s.V2Maintenances(ctx, base, false, true)
-	default:
+	docs := s.v2docs[strings.TrimPrefix(r.URL.Path, "/api/v2/")]
+	if docs == nil {
 		http.Error(w, `{"error":"no such document"}`, http.StatusNotFound)
 		return
 	}
+	e, err := docs.Get(r.Context(), scheme+"://"+r.Host)
 	if err != nil {
 		http.Error(w, `{"error":"unavailable; retry"}`, http.StatusInternalServerError)
 		return
 	}
+	cacheControl := "public, max-age=10"
 	if cfg.API.Private {
-		w.Header().Set("Cache-Control", "private, no-cache")
+		cacheControl = "private, no-cache"
 	} else {
-		w.Header().Set("Cache-Control", "public, max-age=10")
 		w.Header().Set("Access-Control-Allow-Origin", "*") // widgets on other sites read it
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	e.Serve(w, r, cacheControl)
 }

@@ -132,7 +132,14 @@ type Options struct {
 	// MaxAge rebuilds a document even when the version did not change, for
 	// what changes with time alone (a result growing stale).
 	MaxAge time.Duration
+	// StaleFor is how old a due document may be and still be served
+	// while a newer one is built (default 1 s): the first reader after an
+	// idle period waits for the build rather than reading old news.
+	StaleFor time.Duration
 }
+
+// DefaultStaleFor is Options.StaleFor's default.
+const DefaultStaleFor = time.Second
 
 // Cache holds one document and rebuilds it when it is asked for and its
 // version changed (at most once per MinInterval) or it is MaxAge old.
@@ -151,26 +158,41 @@ func New[T any](contentType string, o Options, build func(ctx context.Context) (
 	return &Cache[T]{build: build, ctype: contentType, o: o}
 }
 
-// Get returns the current document. When it is due, one caller rebuilds
-// it in the background and everyone meanwhile gets it as it is (a build
-// old at most); only the very first callers wait for a document. Without
-// Options.Version every call waits for a build of its own.
+// Get returns the current document. When it is due and was built within
+// StaleFor, one caller rebuilds it in the background and everyone
+// meanwhile gets it as it is; when it is due and older, callers wait for
+// the build (one build for all of them), so that nobody reads a copy
+// older than StaleFor of a change. The very first callers wait for a
+// document. Without Options.Version every call waits for a build of its
+// own.
 func (c *Cache[T]) Get(ctx context.Context) (*Entry[T], error) {
 	e := c.cur.Load()
 	if e != nil && c.o.Version != nil {
-		if c.due(e) && c.mu.TryLock() {
-			go func() {
-				defer c.mu.Unlock()
-				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
-				defer cancel()
-				_, _ = c.rebuild(ctx)
-			}()
+		if !c.due(e) {
+			return e, nil
 		}
-		return e, nil
+		if time.Since(e.built) <= c.staleFor() {
+			if c.mu.TryLock() {
+				go func() {
+					defer c.mu.Unlock()
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
+					defer cancel()
+					_, _ = c.rebuild(ctx)
+				}()
+			}
+			return e, nil
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.rebuild(ctx)
+}
+
+func (c *Cache[T]) staleFor() time.Duration {
+	if c.o.StaleFor > 0 {
+		return c.o.StaleFor
+	}
+	return DefaultStaleFor
 }
 
 // buildTimeout bounds a background build.

@@ -181,3 +181,27 @@ func TestUrgent(t *testing.T) {
 		t.Fatalf("an urgent change after a tenth of MinInterval: %d builds, want 2", n)
 	}
 }
+
+// The first reader after an idle period never reads old news: a due
+// document older than StaleFor is built before it is served (a younger
+// one is served while it is rebuilt: TestBuiltOncePerChange).
+func TestFirstReaderAfterIdleGetsTheChange(t *testing.T) {
+	var version atomic.Uint64
+	var text atomic.Value
+	text.Store("all systems operational")
+	c := New("text/plain", Options{Version: version.Load, StaleFor: 50 * time.Millisecond, MaxAge: time.Hour},
+		func(context.Context) (string, []byte, error) {
+			s := text.Load().(string)
+			return s, []byte(s), nil
+		})
+	ctx := context.Background()
+	if e, _ := c.Get(ctx); e.Value != "all systems operational" {
+		t.Fatal(e.Value)
+	}
+	time.Sleep(60 * time.Millisecond) // nobody reads: the copy grows older than StaleFor
+	text.Store("major outage")
+	version.Add(1)
+	if e, _ := c.Get(ctx); e.Value != "major outage" {
+		t.Fatalf("the first read after an idle period got %q", e.Value)
+	}
+}
