@@ -70,6 +70,7 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.GET("/history.atom", dash)
 	e.GET("/history.rss", dash)
 	e.GET("/incidents/:id", dash)
+	e.GET("/maintenance/:id", dash)
 	e.POST("/subscribe", dash)
 	e.Any("/subscribe/confirm", dash)
 	e.Any("/unsubscribe", dash)

@@ -67,7 +67,7 @@ func TestStatuspageV2API(t *testing.T) {
 		t.Fatalf("announced maintenance ahead: %v", mw)
 	}
 	m := mw[0].(map[string]any)
-	if m["name"] != "Database upgrade" || m["status"] != "scheduled" || m["impact"] != "maintenance" || m["scheduled_for"] != soon.Format(time.RFC3339) ||
+	if m["name"] != "Database upgrade" || m["status"] != "scheduled" || m["impact"] != "maintenance" || m["scheduled_for"] != soon.Format("2006-01-02T15:04:05.000Z") ||
 		len(m["components"].([]any)) != 1 {
 		t.Fatalf("the maintenance: %v", m)
 	}

@@ -60,7 +60,7 @@ func (f *fakeSource) Acknowledge(_ context.Context, key, by string) error {
 func sampleIncident() Incident {
 	t0 := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
 	done := t0.Add(42 * time.Minute)
-	return Incident{ID: 7, Component: "api", Title: "API errors", Status: "resolved", Impact: "major", StartedAt: t0, ResolvedAt: &done,
+	return Incident{ID: 7, Component: "api", Title: "API errors", Status: "resolved", Impact: "major", StartedAt: t0, UpdatedAt: done, ResolvedAt: &done,
 		Updates: []IncidentUpdate{{At: done, Status: "resolved", Body: "Recovered & <fixed>"}, {At: t0.Add(10 * time.Minute), Status: "identified", Body: "A bad deploy"},
 			{At: t0, Status: "investigating", Body: "Errors in 3 of 3 regions"}}}
 }
@@ -75,7 +75,8 @@ func sampleHistory() *HistoryPage {
 			{Month: nov, Incidents: []Incident{sampleIncident()}, Uptime: []MonthUptime{{Component: "api", Name: "API", Uptime: &u}},
 				Maintenance: []Announced{{ID: "db-1762000000", Name: "Database upgrade", Status: "completed", Start: nov.AddDate(0, 0, 5), End: nov.AddDate(0, 0, 5).Add(time.Hour), Components: []string{"API"}}}},
 		},
-		Ahead: []Announced{{ID: "db-1765332000", Name: "Database upgrade", Status: "scheduled", Start: start, End: start.Add(time.Hour), Components: []string{"API"}}}}
+		Ahead: []Announced{{ID: "db-1765332000", Name: "Database upgrade", Status: "scheduled", Start: start, End: start.Add(time.Hour), Components: []string{"API"},
+			AnnouncedAt: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}}}
 }
 
 func (f *fakeSource) History(context.Context) (*HistoryPage, error) { return sampleHistory(), nil }
@@ -86,6 +87,15 @@ func (f *fakeSource) Incident(_ context.Context, id int64) (*Incident, error) {
 	}
 	in := sampleIncident()
 	return &in, nil
+}
+
+func (f *fakeSource) Maintenance(_ context.Context, id string) (*Incident, error) {
+	if id != "db-1" {
+		return nil, nil
+	}
+	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
+	return &Incident{Title: "Database upgrade", Status: "scheduled", Impact: "maintenance", StartedAt: at, UpdatedAt: at.Add(-72 * time.Hour),
+		Updates: []IncidentUpdate{{At: at.Add(-72 * time.Hour), Status: "scheduled", Body: "Database upgrade is scheduled."}}}, nil
 }
 
 func (f *fakeSource) UpdateIncident(_ context.Context, id int64, status, body, by string) error {

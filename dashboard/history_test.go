@@ -53,14 +53,18 @@ func TestHistoryAndIncidentPages(t *testing.T) {
 }
 
 // The feeds parse as what they say they are, one entry per incident, per
-// later update and per announced maintenance, newest first, each with a
-// stable id and a link to its page.
+// later update and per announced maintenance, newest change first, each
+// with a stable id, a link to its page, and the dates a reader needs:
+// maintenance dated when it was announced, an incident updated when it
+// last changed. Atom has an author and text summaries; RSS guids are not
+// links; text an SRE typed is text, never markup.
 func TestHistoryFeeds(t *testing.T) {
 	srv, _ := newTestServer(t)
+	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, kind := range []string{"atom", "rss"} {
 		resp, body := get(t, srv.URL+"/history."+kind)
-		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/"+kind+"+xml") {
-			t.Fatalf("%s: Content-Type %q", kind, ct)
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/"+kind+"+xml") || resp.Header.Get("ETag") == "" {
+			t.Fatalf("%s: Content-Type %q, ETag %q", kind, ct, resp.Header.Get("ETag"))
 		}
 		f, err := gofeed.NewParser().ParseString(body)
 		if err != nil {
@@ -78,21 +82,44 @@ func TestHistoryFeeds(t *testing.T) {
 			}
 		}
 		want := []string{
-			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:maintenance-db-1765332000",
-			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:incident-7-update-3",
-			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:incident-7-update-2",
-			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:incident-7",
-			"tag:" + strings.TrimPrefix(srv.URL, "http://") + ",2026:maintenance-db-1762000000",
+			"tag:" + host + ",2026:maintenance-db-1765332000",
+			"tag:" + host + ",2026:maintenance-db-1762000000",
+			"tag:" + host + ",2026:incident-7-update-3",
+			"tag:" + host + ",2026:incident-7",
+			"tag:" + host + ",2026:incident-7-update-2",
 		}
 		if strings.Join(ids, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s: ids, newest first:\n%s\nwant\n%s\n(titles %v)", kind, strings.Join(ids, "\n"), strings.Join(want, "\n"), titles)
 		}
-		if f.Items[3].Link != srv.URL+"/incidents/7" || f.Items[1].Title != "API errors: resolved" {
-			t.Errorf("%s: the incident's entries: %+v", kind, f.Items[1])
+		if f.Items[3].Link != srv.URL+"/incidents/7" || f.Items[3].Title != "API errors" || f.Items[2].Title != "Resolved: incident #7" ||
+			f.Items[0].Link != srv.URL+"/maintenance/db-1765332000" {
+			t.Errorf("%s: the entries: %v", kind, titles)
 		}
-		if kind == "atom" && (len(f.Links) == 0 || f.Links[0] != srv.URL+"/history.atom") {
-			t.Errorf("atom: links %v, want rel=self first", f.Links)
+		switch kind {
+		case "atom":
+			if len(f.Links) == 0 || f.Links[0] != srv.URL+"/history.atom" || len(f.Authors) == 0 || f.Authors[0].Name != "Example" {
+				t.Errorf("atom: links %v, authors %v: want rel=self first and an author", f.Links, f.Authors)
+			}
+			if f.Items[0].Published != "2026-12-01T09:00:00Z" || f.Items[3].Updated != "2026-11-03T10:42:00Z" {
+				t.Errorf("atom: announced maintenance published %s, incident updated %s", f.Items[0].Published, f.Items[3].Updated)
+			}
+			if n := strings.Count(body, `<summary type="text">`); n != len(f.Items) || !strings.Contains(body, "Recovered &amp; &lt;fixed&gt;") {
+				t.Errorf("atom: %d text summaries of %d, or the update's text is not escaped as text", n, len(f.Items))
+			}
+		case "rss":
+			if n := strings.Count(body, `isPermaLink="false"`); n != len(f.Items) || !strings.Contains(body, `<atom:link href="`+srv.URL+`/history.rss" rel="self"`) {
+				t.Errorf("rss: %d guids say they are not links of %d, or no atom:link to itself", n, len(f.Items))
+			}
+			if !strings.Contains(body, "Recovered &amp;amp; &amp;lt;fixed&amp;gt;") {
+				t.Errorf("rss: the update's text is not escaped into the HTML description")
+			}
 		}
+	}
+	if resp, page := get(t, srv.URL+"/maintenance/db-1"); resp.StatusCode != 200 || !strings.Contains(page, "Database upgrade") {
+		t.Errorf("maintenance page: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, srv.URL+"/maintenance/none"); resp.StatusCode != 404 {
+		t.Errorf("unknown maintenance: %d", resp.StatusCode)
 	}
 }
 

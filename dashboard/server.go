@@ -178,6 +178,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("GET /history.atom", s.feed)
 	s.mux.HandleFunc("GET /history.rss", s.feed)
 	s.mux.HandleFunc("GET /incidents/{id}", s.incident)
+	s.mux.HandleFunc("GET /maintenance/{id}", s.maintenance)
 	s.mux.HandleFunc("POST /subscribe", s.subscribe)
 	s.mux.HandleFunc("GET /subscribe/confirm", s.confirmPage)
 	s.mux.HandleFunc("POST /subscribe/confirm", s.confirm)

@@ -97,6 +97,8 @@ type Announced struct {
 	Start      time.Time `json:"start"`
 	End        time.Time `json:"end"`
 	Components []string  `json:"components"` // names
+	// AnnouncedAt is when it was first shown to the public.
+	AnnouncedAt time.Time `json:"announced_at"`
 }
 
 // HistoryPage is /history: the past by month, newest first.
@@ -169,6 +171,7 @@ type Incident struct {
 	Status     string           `json:"status"`
 	Impact     string           `json:"impact"`
 	StartedAt  time.Time        `json:"started_at"`
+	UpdatedAt  time.Time        `json:"updated_at"` // its last change: an update, a new title
 	ResolvedAt *time.Time       `json:"resolved_at,omitempty"`
 	Updates    []IncidentUpdate `json:"updates"`
 }
@@ -378,4 +381,8 @@ type Source interface {
 	// there is no such incident.
 	History(ctx context.Context) (*HistoryPage, error)
 	Incident(ctx context.Context, id int64) (*Incident, error)
+	// Maintenance is an announced maintenance window's occurrence as an
+	// incident with its lifecycle (scheduled, in progress, completed);
+	// nil when there is none.
+	Maintenance(ctx context.Context, id string) (*Incident, error)
 }

@@ -143,7 +143,8 @@ func (a *Alerts) allNotifiers() map[string]alerting.Notifier {
 			out[name] = &notify.StatusMail{Relay: notify.Relay{Addr: sub.SMTP, Username: sub.Username, Password: sub.Password}, From: sub.From,
 				To: s.Address, Page: cfg.Dashboard.Title, Unsubscribe: base + "/unsubscribe?token=" + s.Token}
 		case "webhook":
-			out[name] = &notify.Webhook{URL: s.Address, Secret: []byte(s.Token), Client: client}
+			out[name] = &notify.StatusHook{URL: s.Address, Secret: []byte(s.Token), Client: client,
+				Unsubscribe: base + "/unsubscribe?token=" + s.Token}
 		}
 	}
 	a.withSubs, a.subsAt = out, time.Now()

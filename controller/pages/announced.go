@@ -1,6 +1,8 @@
 package pages
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -56,4 +58,100 @@ func announced(cfg *config.Config, from, to, now time.Time) []window {
 	}
 	slices.SortFunc(out, func(a, b window) int { return a.Start.Compare(b.Start) })
 	return out
+}
+
+// withAnnouncement sets when each window was first shown to the public.
+// Recording (the leader, as it evaluates) stores that time for the
+// windows in progress or ahead that are new; otherwise a window not yet
+// recorded is shown as announced now, and one that ended before nines
+// kept the time as announced when it started.
+func (s *Source) withAnnouncement(ctx context.Context, ws []window, now time.Time, record bool) error {
+	var ahead, past []string
+	for _, w := range ws {
+		if w.Status == "completed" {
+			past = append(past, w.ID)
+		} else {
+			ahead = append(ahead, w.ID)
+		}
+	}
+	at := time.Time{}
+	if record && slices.ContainsFunc(ahead, func(id string) bool { return !s.told.has("announced:" + id) }) {
+		at = now
+	}
+	known, err := s.o.Store.Announce(ctx, ahead, at)
+	if err != nil {
+		return err
+	}
+	if !at.IsZero() {
+		for _, id := range ahead {
+			s.told.add("announced:" + id) // recorded: not written again
+		}
+	}
+	old, err := s.o.Store.Announce(ctx, past, time.Time{})
+	if err != nil {
+		return err
+	}
+	for i := range ws {
+		w := &ws[i]
+		t, ok := known[w.ID]
+		if !ok {
+			t, ok = old[w.ID]
+		}
+		switch {
+		case !ok && w.Status == "completed":
+			t = w.Start
+		case !ok:
+			t = now
+		}
+		if t.After(w.Start) && w.Status != "scheduled" {
+			t = w.Start // shown first as it began
+		}
+		w.AnnouncedAt = t.UTC()
+	}
+	return nil
+}
+
+// lifecycle is a maintenance window's timeline at now, newest first:
+// scheduled when it was announced, in progress from its start, completed
+// at its end.
+func lifecycle(w dashboard.Announced, now time.Time) []dashboard.IncidentUpdate {
+	when := fmt.Sprintf("%s to %s", w.Start.Format("2006-01-02 15:04 UTC"), w.End.Format("2006-01-02 15:04 UTC"))
+	out := []dashboard.IncidentUpdate{{At: w.AnnouncedAt, Status: "scheduled", Body: w.Name + " is scheduled from " + when + ".", Author: "nines"}}
+	if !now.Before(w.Start) {
+		out = append(out, dashboard.IncidentUpdate{At: w.Start, Status: "in_progress", Body: "Maintenance is in progress.", Author: "nines"})
+	}
+	if !now.Before(w.End) {
+		out = append(out, dashboard.IncidentUpdate{At: w.End, Status: "completed", Body: "Maintenance has completed.", Author: "nines"})
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// MaintenancePath is where an announced maintenance window's own page is.
+func MaintenancePath(id string) string { return "/maintenance/" + id }
+
+// Maintenance is an announced window's occurrence as an incident with
+// its lifecycle (dashboard.Source); nil when there is none within the
+// history's reach.
+func (s *Source) Maintenance(ctx context.Context, id string) (*dashboard.Incident, error) {
+	cfg := s.o.Config()
+	now := s.o.Now().UTC()
+	ws := announced(cfg, now.AddDate(0, -historyMonths, 0), now.Add(30*24*time.Hour), now)
+	k := slices.IndexFunc(ws, func(w window) bool { return w.ID == id })
+	if k < 0 {
+		return nil, nil
+	}
+	ws = ws[k : k+1]
+	if err := s.withAnnouncement(ctx, ws, now, false); err != nil {
+		return nil, err
+	}
+	w := ws[0].Announced
+	in := &dashboard.Incident{Title: w.Name, Status: w.Status, Impact: "maintenance", Components: w.Components, StartedAt: w.Start,
+		Updates: lifecycle(w, now)}
+	in.UpdatedAt = in.Updates[0].At
+	if w.Status == "completed" {
+		end := w.End
+		in.ResolvedAt = &end
+	}
+	return in, nil
 }

@@ -41,6 +41,9 @@ func (s *Source) History(ctx context.Context) (*dashboard.HistoryPage, error) {
 		return nil, err
 	}
 	windows := announced(cfg, first, now.Add(30*24*time.Hour), now)
+	if err := s.withAnnouncement(ctx, windows, now, false); err != nil {
+		return nil, err
+	}
 	for _, w := range windows {
 		if w.Status != "completed" {
 			p.Ahead = append(p.Ahead, w.Announced)

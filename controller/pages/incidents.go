@@ -27,6 +27,15 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Each component's status before an outage is what its incident's
+	// first update says it was.
+	if _, err := s.componentStatuses(ctx); err != nil {
+		return err
+	}
+	// Announced maintenance is dated when it was first shown.
+	if err := s.withAnnouncement(ctx, announced(cfg, now, now.Add(30*24*time.Hour), now), now, true); err != nil {
+		return err
+	}
 	for i := range alerts {
 		a := &alerts[i]
 		if a.Incident == 0 {
@@ -53,12 +62,20 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 				continue
 			}
 			const body = "Recovered: the regions see it up again."
-			if err := o.Store.AddIncidentUpdate(ctx, id, "resolved", body, "nines", now); err != nil {
+			in, err := o.Store.IncidentByID(ctx, id)
+			if err != nil || in == nil {
+				return err
+			}
+			current, err := s.componentStatuses(ctx)
+			if err != nil {
+				return err
+			}
+			if err := o.Store.AddIncidentUpdate(ctx, id, store.IncidentUpdate{Status: "resolved", Body: body, Author: "nines", At: now,
+				Affected: s.affected(in.Components, in, current)}); err != nil {
 				return err
 			}
 			o.Changed()
-			in, err := o.Store.IncidentByID(ctx, id)
-			if err != nil || in == nil {
+			if in, err = o.Store.IncidentByID(ctx, id); err != nil || in == nil {
 				return err
 			}
 			if err := s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-resolved", id), in, "resolved", body); err != nil {
@@ -125,15 +142,22 @@ func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerti
 	if onlyHeartbeats(g) {
 		body = title
 	}
+	current, err := s.componentStatuses(ctx)
+	if err != nil {
+		return err
+	}
 	id, opened, err := o.Store.OpenIncident(ctx, store.IncidentOpening{AlertKey: g.Key, AlertSeq: g.Incident, Components: components,
-		Checks: checks, Title: title, Impact: impact, Body: body, At: started})
+		Checks: checks, Title: title, Impact: impact, Body: body, At: started, Affected: s.affected(components, nil, current)})
 	if err != nil {
 		return err
 	}
 	if opened {
 		o.Changed() // an open incident: shown until it resolves
-		in := store.Incident{ID: id, Component: components[0], Components: components, Title: title}
-		return s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-opened", id), &in, "investigating", body)
+		in, err := o.Store.IncidentByID(ctx, id)
+		if err != nil || in == nil {
+			return err
+		}
+		return s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-opened", id), in, "investigating", body)
 	}
 	in, err := o.Store.IncidentByID(ctx, id)
 	if err != nil || in == nil || in.ResolvedAt != nil {
@@ -145,7 +169,7 @@ func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerti
 			added = append(added, c)
 		}
 	}
-	changed, err := o.Store.ReviseIncident(ctx, id, store.IncidentRevision{Title: title, Impact: impact, Components: components, Checks: checks})
+	changed, err := o.Store.ReviseIncident(ctx, id, store.IncidentRevision{Title: title, Impact: impact, Components: components, Checks: checks, At: now})
 	if err != nil || !changed {
 		return err
 	}
@@ -158,10 +182,13 @@ func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerti
 		names[i] = componentName(cfg, c)
 	}
 	body = fmt.Sprintf("%s %s affected too.", joinAnd(names), map[bool]string{true: "is", false: "are"}[len(names) == 1])
-	if err := o.Store.AddIncidentUpdate(ctx, id, in.Status, body, "nines", now); err != nil {
+	if err := o.Store.AddIncidentUpdate(ctx, id, store.IncidentUpdate{Status: in.Status, Body: body, Author: "nines", At: now,
+		Affected: s.affected(added, in, current)}); err != nil {
 		return err
 	}
-	in.Components = components
+	if in, err = o.Store.IncidentByID(ctx, id); err != nil || in == nil {
+		return err
+	}
 	return s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-components-%d", id, len(components)), in, in.Status, body)
 }
 

@@ -42,7 +42,8 @@ type Store interface {
 	OpenIncident(ctx context.Context, o store.IncidentOpening) (int64, bool, error)
 	ReviseIncident(ctx context.Context, id int64, r store.IncidentRevision) (bool, error)
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
-	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
+	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) error
+	Announce(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error)
 }
 
 // Options configure the pages.
@@ -72,6 +73,7 @@ type Source struct {
 	o      Options
 	told   told                               // the status page events queued for subscribers
 	synced written                            // what each open incident was last written with
+	before before                             // each component's status before its current one
 	v2docs map[string]*snapshot.Set[struct{}] // by path, then by the address the page is reached at
 }
 
@@ -226,7 +228,7 @@ func convertIncidents(in []store.Incident) []dashboard.Incident {
 	out := []dashboard.Incident{}
 	for _, i := range in {
 		di := dashboard.Incident{ID: i.ID, Component: i.Component, Components: i.Components, EditedBy: i.EditedBy, Title: i.Title, Status: i.Status,
-			Impact: i.Impact, StartedAt: i.StartedAt, ResolvedAt: i.ResolvedAt}
+			Impact: i.Impact, StartedAt: i.StartedAt, UpdatedAt: i.UpdatedAt, ResolvedAt: i.ResolvedAt}
 		for _, u := range i.Updates {
 			di.Updates = append(di.Updates, dashboard.IncidentUpdate{At: u.At, Status: u.Status, Body: u.Body, Author: u.Author})
 		}
@@ -457,18 +459,29 @@ func (s *Source) Acknowledge(ctx context.Context, key, by string) error {
 // EditIncident sets an incident's title and impact as an SRE words them.
 func (s *Source) EditIncident(ctx context.Context, id int64, title, impact, by string) error {
 	defer s.o.Changed()
-	_, err := s.o.Store.ReviseIncident(ctx, id, store.IncidentRevision{Title: title, Impact: impact, By: by})
+	_, err := s.o.Store.ReviseIncident(ctx, id, store.IncidentRevision{Title: title, Impact: impact, By: by, At: s.o.Now()})
 	return err
 }
 
 func (s *Source) UpdateIncident(ctx context.Context, id int64, status, body, by string) error {
 	defer s.o.Changed()
 	now := s.o.Now()
-	if err := s.o.Store.AddIncidentUpdate(ctx, id, status, body, by, now); err != nil {
+	in, err := s.o.Store.IncidentByID(ctx, id)
+	if err != nil {
 		return err
 	}
-	in, err := s.o.Store.IncidentByID(ctx, id)
-	if err != nil || in == nil {
+	if in == nil {
+		return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
+	}
+	current, err := s.componentStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.o.Store.AddIncidentUpdate(ctx, id, store.IncidentUpdate{Status: status, Body: body, Author: by, At: now,
+		Affected: s.affected(in.Components, in, current)}); err != nil {
+		return err
+	}
+	if in, err = s.o.Store.IncidentByID(ctx, id); err != nil || in == nil {
 		return err
 	}
 	return s.tellIncident(ctx, fmt.Sprintf("status:incident-%d-update-%d", id, now.UnixMilli()), in, status, body)

@@ -2,6 +2,7 @@ package pages
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
+	"github.com/nines-sre/nines/alerting/notify"
 	"github.com/nines-sre/nines/controller/store"
 )
 
@@ -61,8 +63,8 @@ func (s *Source) tell(ctx context.Context, key string, components []string, m al
 	m.AlertKey, m.Action, m.At, m.Source = key, alerting.ActionTrigger, now.UTC(), "nines-status"
 	var notes []alerting.Notification
 	for _, sub := range subs {
-		if sub.ConfirmedAt == nil {
-			continue
+		if sub.ConfirmedAt == nil || (m.Class == "component" && sub.Kind != "webhook") {
+			continue // a component's change is told to webhooks alone, as Statuspage does
 		}
 		if len(sub.Components) > 0 && !slices.ContainsFunc(components, func(c string) bool { return slices.Contains(sub.Components, c) }) {
 			continue
@@ -78,17 +80,69 @@ func (s *Source) tell(ctx context.Context, key string, components []string, m al
 	return nil
 }
 
-// tellIncident tells subscribers of an incident's news.
+// tellIncident tells subscribers of an incident's news: the incident as
+// Statuspage's webhooks carry it, and, to webhooks, each component whose
+// status the news changed.
 func (s *Source) tellIncident(ctx context.Context, key string, in *store.Incident, status, body string) error {
 	cfg := s.o.Config()
-	link := strings.TrimRight(cfg.Alerting.DashboardURL, "/") + IncidentPath(in.ID)
+	if cfg.Dashboard.Subscriptions == nil || s.told.has(key) {
+		return nil
+	}
+	base := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
+	link := base + IncidentPath(in.ID)
 	components := in.Components
 	if len(components) == 0 {
 		components = []string{in.Component}
 	}
+	d, err := s.v2(ctx, base)
+	if err != nil {
+		return err
+	}
+	page := map[string]any{"id": d.page.ID, "status_indicator": d.status.Indicator, "status_description": d.status.Description}
+	payload, err := generic(map[string]any{"page": page, "incident": d.incident(*in)})
+	if err != nil {
+		return err
+	}
+	if len(in.Updates) > 0 {
+		u, n := in.Updates[0], len(in.Updates)
+		for _, c := range u.Affected {
+			if c.Old == c.New {
+				continue
+			}
+			comp, ok := d.byID[c.Component]
+			if !ok {
+				continue
+			}
+			at := v2t(u.At)
+			change, err := generic(map[string]any{"page": page,
+				"component_update": map[string]any{"id": fmt.Sprintf("%d-%d-%s", in.ID, n, c.Component), "component_id": c.Component, "created_at": at,
+					"old_status": c.Old, "new_status": c.New},
+				"component": map[string]any{"id": c.Component, "name": comp.Name, "status": c.New, "created_at": comp.CreatedAt}})
+			if err != nil {
+				return err
+			}
+			err = s.tell(ctx, fmt.Sprintf("status:incident-%d-update-%d-component-%s", in.ID, n, c.Component), []string{c.Component},
+				alerting.Message{Summary: fmt.Sprintf("%s: %s", comp.Name, strings.ReplaceAll(c.New, "_", " ")), Link: link, Component: c.Component,
+					Class: "component", Details: map[string]any{notify.PayloadKey: change}})
+			if err != nil {
+				return err
+			}
+		}
+	}
 	return s.tell(ctx, key, components, alerting.Message{Summary: fmt.Sprintf("%s: %s", title(status), in.Title),
 		Link: link, Component: in.Component, Class: "incident",
-		Details: map[string]any{"incident": in.ID, "status": status, "body": body, "components": components}})
+		Details: map[string]any{"incident": in.ID, "status": status, "body": body, "components": components, notify.PayloadKey: payload}})
+}
+
+// generic is v as JSON reads it back: what the outbox keeps and the
+// notifier finds.
+func generic(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, json.Unmarshal(b, &out)
 }
 
 // tellMaintenance tells subscribers of announced maintenance: when it is
@@ -100,17 +154,37 @@ func (s *Source) tellMaintenance(ctx context.Context) error {
 	}
 	now := s.o.Now()
 	base := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
-	for _, w := range announced(cfg, now, now.Add(30*24*time.Hour), now) {
+	ws := announced(cfg, now, now.Add(30*24*time.Hour), now)
+	if err := s.withAnnouncement(ctx, ws, now, false); err != nil {
+		return err
+	}
+	var d *v2
+	for _, w := range ws {
+		announcedKey, startedKey := "status:maintenance-"+w.ID+"-announced", "status:maintenance-"+w.ID+"-started"
+		if s.told.has(announcedKey) && (w.Status != "in_progress" || s.told.has(startedKey)) {
+			continue
+		}
+		if d == nil {
+			var err error
+			if d, err = s.v2(ctx, base); err != nil {
+				return err
+			}
+		}
+		page := map[string]any{"id": d.page.ID, "status_indicator": d.status.Indicator, "status_description": d.status.Description}
+		payload, err := generic(map[string]any{"page": page, "incident": d.maintenance(w)})
+		if err != nil {
+			return err
+		}
 		when := fmt.Sprintf("%s to %s", w.Start.Format("2006-01-02 15:04 UTC"), w.End.Format("2006-01-02 15:04 UTC"))
-		m := alerting.Message{Link: base + "/#maintenance-" + w.ID, Class: "maintenance",
-			Details: map[string]any{"maintenance": w.ID, "start": w.Start, "end": w.End, "components": w.Components}}
+		m := alerting.Message{Link: base + MaintenancePath(w.ID), Class: "maintenance",
+			Details: map[string]any{"maintenance": w.ID, "start": w.Start, "end": w.End, "components": w.Components, notify.PayloadKey: payload}}
 		m.Summary = "Scheduled maintenance: " + w.Name + ", " + when
-		if err := s.tell(ctx, "status:maintenance-"+w.ID+"-announced", w.componentIDs, m); err != nil {
+		if err := s.tell(ctx, announcedKey, w.componentIDs, m); err != nil {
 			return err
 		}
 		if w.Status == "in_progress" {
 			m.Summary = "Maintenance in progress: " + w.Name + ", " + when
-			if err := s.tell(ctx, "status:maintenance-"+w.ID+"-started", w.componentIDs, m); err != nil {
+			if err := s.tell(ctx, startedKey, w.componentIDs, m); err != nil {
 				return err
 			}
 		}

@@ -21,13 +21,38 @@ import (
 // knows more than the vocabulary says (no data yet), a field of its own
 // says it beside the Statuspage one.
 
+// V2Time is a time as Statuspage writes it: ISO 8601 in UTC with
+// milliseconds (2026-12-04T18:04:57.008Z).
+type V2Time struct{ time.Time }
+
+// v2Layout is V2Time's form.
+const v2Layout = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON writes t with milliseconds.
+func (t V2Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format(v2Layout) + `"`), nil
+}
+
+// UnmarshalJSON reads any RFC 3339 time.
+func (t *V2Time) UnmarshalJSON(b []byte) error { return t.Time.UnmarshalJSON(b) }
+
+func v2t(t time.Time) V2Time { return V2Time{t.UTC()} }
+
+func v2tp(t *time.Time) *V2Time {
+	if t == nil {
+		return nil
+	}
+	v := v2t(*t)
+	return &v
+}
+
 // V2Page is the page object every v2 document carries.
 type V2Page struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	URL       string    `json:"url"`
-	TimeZone  string    `json:"time_zone"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	TimeZone  string `json:"time_zone"`
+	UpdatedAt V2Time `json:"updated_at"`
 }
 
 // V2Status is the page's rollup.
@@ -38,19 +63,19 @@ type V2Status struct {
 
 // V2Component is a component in Statuspage's shape.
 type V2Component struct {
-	ID                 string    `json:"id"`
-	Name               string    `json:"name"`
-	Status             string    `json:"status"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
-	Position           int       `json:"position"`
-	Description        *string   `json:"description"`
-	Showcase           bool      `json:"showcase"`
-	StartDate          *string   `json:"start_date"`
-	GroupID            *string   `json:"group_id"`
-	PageID             string    `json:"page_id"`
-	Group              bool      `json:"group"`
-	OnlyShowIfDegraded bool      `json:"only_show_if_degraded"`
+	ID                 string  `json:"id"`
+	Name               string  `json:"name"`
+	Status             string  `json:"status"`
+	CreatedAt          V2Time  `json:"created_at"`
+	UpdatedAt          V2Time  `json:"updated_at"`
+	Position           int     `json:"position"`
+	Description        *string `json:"description"`
+	Showcase           bool    `json:"showcase"`
+	StartDate          *string `json:"start_date"`
+	GroupID            *string `json:"group_id"`
+	PageID             string  `json:"page_id"`
+	Group              bool    `json:"group"`
+	OnlyShowIfDegraded bool    `json:"only_show_if_degraded"`
 	// NinesStatus is nines' own word when Status cannot say it: no_data
 	// (nothing known yet) shows as operational in Status.
 	NinesStatus string `json:"nines_status,omitempty"`
@@ -66,14 +91,17 @@ type V2Affected struct {
 
 // V2Update is one entry of an incident's timeline.
 type V2Update struct {
-	ID                 string       `json:"id"`
-	Status             string       `json:"status"`
-	Body               string       `json:"body"`
-	IncidentID         string       `json:"incident_id"`
-	CreatedAt          time.Time    `json:"created_at"`
-	UpdatedAt          time.Time    `json:"updated_at"`
-	DisplayAt          time.Time    `json:"display_at"`
-	AffectedComponents []V2Affected `json:"affected_components"`
+	ID                   string       `json:"id"`
+	Status               string       `json:"status"`
+	Body                 string       `json:"body"`
+	IncidentID           string       `json:"incident_id"`
+	CreatedAt            V2Time       `json:"created_at"`
+	UpdatedAt            V2Time       `json:"updated_at"`
+	DisplayAt            V2Time       `json:"display_at"`
+	AffectedComponents   []V2Affected `json:"affected_components"`
+	DeliverNotifications bool         `json:"deliver_notifications"`
+	CustomTweet          *string      `json:"custom_tweet"`
+	TweetID              *string      `json:"tweet_id"`
 }
 
 // V2Incident is an incident, or (with ScheduledFor) a scheduled
@@ -84,16 +112,16 @@ type V2Incident struct {
 	Status          string        `json:"status"`
 	Impact          string        `json:"impact"`
 	Shortlink       string        `json:"shortlink"`
-	CreatedAt       time.Time     `json:"created_at"`
-	UpdatedAt       time.Time     `json:"updated_at"`
-	MonitoringAt    *time.Time    `json:"monitoring_at"`
-	ResolvedAt      *time.Time    `json:"resolved_at"`
-	StartedAt       time.Time     `json:"started_at"`
+	CreatedAt       V2Time        `json:"created_at"`
+	UpdatedAt       V2Time        `json:"updated_at"`
+	MonitoringAt    *V2Time       `json:"monitoring_at"`
+	ResolvedAt      *V2Time       `json:"resolved_at"`
+	StartedAt       V2Time        `json:"started_at"`
 	PageID          string        `json:"page_id"`
 	IncidentUpdates []V2Update    `json:"incident_updates"`
 	Components      []V2Component `json:"components"`
-	ScheduledFor    *time.Time    `json:"scheduled_for,omitempty"`
-	ScheduledUntil  *time.Time    `json:"scheduled_until,omitempty"`
+	ScheduledFor    *V2Time       `json:"scheduled_for,omitempty"`
+	ScheduledUntil  *V2Time       `json:"scheduled_until,omitempty"`
 }
 
 // V2Summary is /api/v2/summary.json.
@@ -139,7 +167,7 @@ func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 		url = base
 	}
 	d.page = V2Page{ID: pageID(cfg), Name: pageName(cfg), URL: url, TimeZone: "Etc/UTC",
-		UpdatedAt: st.GeneratedAt.UTC()}
+		UpdatedAt: v2t(st.GeneratedAt)}
 	worst := dashboard.Operational
 	for i, comp := range st.Components {
 		conf := cfg.Component(comp.ID)
@@ -154,7 +182,7 @@ func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 		if statusRank[status] > statusRank[worst] {
 			worst = status
 		}
-		c := V2Component{ID: comp.ID, Name: comp.Name, Status: status, CreatedAt: st.GeneratedAt.UTC(), UpdatedAt: st.GeneratedAt.UTC(),
+		c := V2Component{ID: comp.ID, Name: comp.Name, Status: status, CreatedAt: v2t(st.GeneratedAt), UpdatedAt: v2t(st.GeneratedAt),
 			Position: i + 1, PageID: d.page.ID}
 		if conf.Description != "" {
 			desc := conf.Description
@@ -188,69 +216,96 @@ func pageName(cfg *config.Config) string {
 	return "nines"
 }
 
-// incident converts a status page incident.
+// incident converts a status page incident: each update with the
+// components it touched as they were then.
 func (d *v2) incident(in store.Incident) V2Incident {
 	id := strconv.FormatInt(in.ID, 10)
 	v := V2Incident{ID: id, Name: in.Title, Status: in.Status, Impact: in.Impact, Shortlink: d.page.URL + IncidentPath(in.ID),
-		CreatedAt: in.StartedAt.UTC(), UpdatedAt: in.StartedAt.UTC(), StartedAt: in.StartedAt.UTC(), ResolvedAt: in.ResolvedAt,
+		CreatedAt: v2t(in.StartedAt), UpdatedAt: v2t(in.UpdatedAt), StartedAt: v2t(in.StartedAt), ResolvedAt: v2tp(in.ResolvedAt),
 		PageID: d.page.ID, IncidentUpdates: []V2Update{}, Components: []V2Component{}}
-	var comps []V2Component
 	for _, id := range in.Components {
 		if comp, known := d.byID[id]; known {
-			comps = append(comps, comp)
+			v.Components = append(v.Components, comp)
 		}
 	}
-	v.Components = append(v.Components, comps...)
 	// Newest first, as the store keeps them and Statuspage lists them.
 	for k, u := range in.Updates {
-		at := u.At.UTC()
-		upd := V2Update{ID: id + "-" + strconv.Itoa(len(in.Updates)-k), Status: u.Status, Body: u.Body, IncidentID: id, CreatedAt: at, UpdatedAt: at,
-			DisplayAt: at, AffectedComponents: []V2Affected{}}
-		for _, comp := range comps {
-			newStatus := dashboard.MajorOutage
-			if in.Impact == "major" {
-				newStatus = dashboard.PartialOutage
-			}
-			if u.Status == "resolved" {
-				newStatus = dashboard.Operational
-			}
-			upd.AffectedComponents = append(upd.AffectedComponents, V2Affected{Code: comp.ID, Name: comp.Name, OldStatus: comp.Status, NewStatus: newStatus})
+		upd := d.update(id, len(in.Updates)-k, u.Status, u.Body, u.At)
+		for _, c := range u.Affected {
+			upd.AffectedComponents = append(upd.AffectedComponents, V2Affected{Code: c.Component, Name: componentName(d.cfg, c.Component),
+				OldStatus: c.Old, NewStatus: c.New})
 		}
 		v.IncidentUpdates = append(v.IncidentUpdates, upd)
-		if at.After(v.UpdatedAt) {
-			v.UpdatedAt = at
+		if u.At.After(v.UpdatedAt.Time) {
+			v.UpdatedAt = v2t(u.At)
 		}
 		if u.Status == "monitoring" {
+			at := v2t(u.At)
 			v.MonitoringAt = &at // the earliest, as the loop goes back in time
 		}
 	}
 	return v
 }
 
+// update is the n-th (from 1) update of incident id.
+func (d *v2) update(id string, n int, status, body string, at time.Time) V2Update {
+	return V2Update{ID: id + "-" + strconv.Itoa(n), Status: status, Body: body, IncidentID: id, CreatedAt: v2t(at), UpdatedAt: v2t(at),
+		DisplayAt: v2t(at), AffectedComponents: []V2Affected{}, DeliverNotifications: true}
+}
+
 // IncidentPath is where an incident's own page is.
 func IncidentPath(id int64) string { return "/incidents/" + strconv.FormatInt(id, 10) }
 
 // maintenances are the announced maintenance windows' occurrences in
-// progress or ahead (within 30 days), soonest first.
-func (d *v2) maintenances(upcoming, active bool) []V2Incident {
+// progress or ahead (within 30 days), soonest first, each with its
+// lifecycle so far: scheduled when it was announced, in progress from
+// its start.
+func (s *Source) maintenances(ctx context.Context, d *v2, upcoming, active bool) ([]V2Incident, error) {
+	ws := announced(d.cfg, d.now, d.now.Add(30*24*time.Hour), d.now)
+	if err := s.withAnnouncement(ctx, ws, d.now, false); err != nil {
+		return nil, err
+	}
 	out := []V2Incident{}
-	for _, w := range announced(d.cfg, d.now, d.now.Add(30*24*time.Hour), d.now) {
+	for _, w := range ws {
 		if (w.Status == "scheduled" && !upcoming) || (w.Status == "in_progress" && !active) || w.Status == "completed" {
 			continue
 		}
-		start, end := w.Start, w.End
-		v := V2Incident{ID: w.ID, Name: w.Name, Status: w.Status, Impact: "maintenance", Shortlink: d.page.URL + "/",
-			CreatedAt: start, UpdatedAt: start, StartedAt: start, PageID: d.page.ID, ScheduledFor: &start, ScheduledUntil: &end,
-			IncidentUpdates: []V2Update{{ID: w.ID + "-1", Status: "scheduled", Body: w.Name, IncidentID: w.ID, CreatedAt: start,
-				UpdatedAt: start, DisplayAt: start, AffectedComponents: []V2Affected{}}}, Components: []V2Component{}}
-		for _, id := range w.componentIDs {
-			if c, ok := d.byID[id]; ok {
-				v.Components = append(v.Components, c)
-			}
-		}
-		out = append(out, v)
+		out = append(out, d.maintenance(w))
 	}
-	return out
+	return out, nil
+}
+
+// maintenance converts an announced window's occurrence.
+func (d *v2) maintenance(w window) V2Incident {
+	start, end := v2t(w.Start), v2t(w.End)
+	v := V2Incident{ID: w.ID, Name: w.Name, Status: w.Status, Impact: "maintenance", Shortlink: d.page.URL + MaintenancePath(w.ID),
+		CreatedAt: v2t(w.AnnouncedAt), StartedAt: start, PageID: d.page.ID, ScheduledFor: &start, ScheduledUntil: &end,
+		IncidentUpdates: []V2Update{}, Components: []V2Component{}}
+	for _, id := range w.componentIDs {
+		if c, ok := d.byID[id]; ok {
+			v.Components = append(v.Components, c)
+		}
+	}
+	ups := lifecycle(w.Announced, d.now)
+	for k, u := range ups {
+		upd := d.update(w.ID, len(ups)-k, u.Status, u.Body, u.At)
+		for _, c := range v.Components {
+			if u.Status == "scheduled" {
+				break // announced: no component changed
+			}
+			old, now := dashboard.Operational, dashboard.UnderMaintenance
+			if u.Status == "completed" {
+				old, now = dashboard.UnderMaintenance, dashboard.Operational
+			}
+			upd.AffectedComponents = append(upd.AffectedComponents, V2Affected{Code: c.ID, Name: c.Name, OldStatus: old, NewStatus: now})
+		}
+		v.IncidentUpdates = append(v.IncidentUpdates, upd)
+	}
+	v.UpdatedAt = v2t(ups[0].At)
+	if w.Status == "completed" {
+		v.ResolvedAt = &end
+	}
+	return v
 }
 
 // The V2 documents take base, the page's address as the request reached
@@ -314,7 +369,11 @@ func (s *Source) V2Maintenances(ctx context.Context, base string, upcoming, acti
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"page": d.page, "scheduled_maintenances": d.maintenances(upcoming, active)}, nil
+	ms, err := s.maintenances(ctx, d, upcoming, active)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"page": d.page, "scheduled_maintenances": ms}, nil
 }
 
 // V2Summary is /api/v2/summary.json: the page, its status, every
@@ -329,8 +388,11 @@ func (s *Source) V2Summary(ctx context.Context, base string) (*V2Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	return &V2Summary{Page: d.page, Status: d.status, Components: d.components, Incidents: incs,
-		ScheduledMaintenances: d.maintenances(true, true)}, nil
+	ms, err := s.maintenances(ctx, d, true, true)
+	if err != nil {
+		return nil, err
+	}
+	return &V2Summary{Page: d.page, Status: d.status, Components: d.components, Incidents: incs, ScheduledMaintenances: ms}, nil
 }
 
 // v2Paths are the v2 documents, under /api/v2/.

@@ -91,7 +91,13 @@ type Store interface {
 	// impact an SRE set; revised by an SRE, the title and impact given
 	// are set and kept. It reports whether anything changed.
 	ReviseIncident(ctx context.Context, id int64, r IncidentRevision) (bool, error)
-	AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error
+	// AddIncidentUpdate appends u to an incident's timeline and sets its
+	// status (and its end, when resolved) and updated_at.
+	AddIncidentUpdate(ctx context.Context, id int64, u IncidentUpdate) error
+	// Announce records when each announced maintenance window of ids was
+	// first shown (at, for those new; a zero at records nothing) and
+	// returns the time of every one recorded.
+	Announce(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error)
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	// Incidents returns at most limit (1 to MaxIncidents) incidents,
 	// newest first, with their updates: those open now, whenever they
@@ -238,7 +244,10 @@ type IncidentOpening struct {
 	Title      string
 	Impact     string
 	Body       string // the first update's
-	At         time.Time
+	// Affected are the components the first update touched, with their
+	// status before and after.
+	Affected []ComponentChange
+	At       time.Time
 }
 
 // IncidentRevision is a change to an incident's description.
@@ -247,6 +256,7 @@ type IncidentRevision struct {
 	Components, Checks []string
 	// By is the SRE who revised it, or empty for nines itself.
 	By string
+	At time.Time // when: the incident's updated_at
 }
 
 // Incident is a status page incident with its updates, newest first.
@@ -261,6 +271,7 @@ type Incident struct {
 	Status     string           `json:"status"` // investigating, identified, monitoring, resolved
 	Impact     string           `json:"impact"` // none, minor, major, critical
 	StartedAt  time.Time        `json:"started_at"`
+	UpdatedAt  time.Time        `json:"updated_at"` // its last change: an update or a revision
 	ResolvedAt *time.Time       `json:"resolved_at,omitempty"`
 	Updates    []IncidentUpdate `json:"updates"`
 }
@@ -271,6 +282,52 @@ type IncidentUpdate struct {
 	Status string    `json:"status"`
 	Body   string    `json:"body"`
 	Author string    `json:"author"`
+	// Affected are the components this update touched, with their status
+	// before and after it (Statuspage's affected_components).
+	Affected []ComponentChange `json:"affected,omitempty"`
+}
+
+// ComponentChange is a component's status before and after an incident
+// update, in Statuspage's words.
+type ComponentChange struct {
+	Component string `json:"component"`
+	Old       string `json:"old"`
+	New       string `json:"new"`
+}
+
+// EncodeAffected is the stored form of an update's affected components.
+func EncodeAffected(a []ComponentChange) string {
+	if len(a) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(a)
+	return string(b)
+}
+
+// DecodeAffected reads what EncodeAffected stored; a value it cannot read
+// is no component.
+func DecodeAffected(s string) []ComponentChange {
+	if s == "" {
+		return nil
+	}
+	var a []ComponentChange
+	if json.Unmarshal([]byte(s), &a) != nil {
+		return nil
+	}
+	return a
+}
+
+// IncidentUpdatedAt is an incident's updated_at as stored (0 before it
+// was kept: its newest update's time, or its start).
+func IncidentUpdatedAt(in *Incident, ms int64) {
+	switch {
+	case ms > 0:
+		in.UpdatedAt = time.UnixMilli(ms).UTC()
+	case len(in.Updates) > 0:
+		in.UpdatedAt = in.Updates[0].At
+	default:
+		in.UpdatedAt = in.StartedAt
+	}
 }
 
 // Subscriber is who the status page tells of incidents and maintenance:

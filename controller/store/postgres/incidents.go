@@ -22,8 +22,8 @@ func (s *Store) OpenIncident(ctx context.Context, o store.IncidentOpening) (int6
 		first = o.Components[0]
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO incidents (alert_key, alert_seq, component, components, checks, title, status, impact, started_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 'investigating', $7, $8) ON CONFLICT (alert_key, alert_seq) DO NOTHING RETURNING id`,
+		err := tx.QueryRow(ctx, `INSERT INTO incidents (alert_key, alert_seq, component, components, checks, title, status, impact, started_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'investigating', $7, $8, $8) ON CONFLICT (alert_key, alert_seq) DO NOTHING RETURNING id`,
 			o.AlertKey, o.AlertSeq, first, store.JoinIDs(o.Components), store.JoinIDs(o.Checks), o.Title, o.Impact, o.At.UnixMilli()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return tx.QueryRow(ctx, `SELECT id FROM incidents WHERE alert_key = $1 AND alert_seq = $2`, o.AlertKey, o.AlertSeq).Scan(&id)
@@ -32,8 +32,8 @@ func (s *Store) OpenIncident(ctx context.Context, o store.IncidentOpening) (int6
 			return err
 		}
 		opened = true
-		_, err = tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author) VALUES ($1, $2, 'investigating', $3, 'nines')`,
-			id, o.At.UnixMilli(), o.Body)
+		_, err = tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author, affected) VALUES ($1, $2, 'investigating', $3, 'nines', $4)`,
+			id, o.At.UnixMilli(), o.Body, store.EncodeAffected(o.Affected))
 		return err
 	})
 	if err != nil {
@@ -61,8 +61,8 @@ func (s *Store) ReviseIncident(ctx context.Context, id int64, r store.IncidentRe
 			return nil
 		}
 		changed = true
-		_, err = tx.Exec(ctx, `UPDATE incidents SET title = $1, impact = $2, component = $3, components = $4, checks = $5, edited_by = $6 WHERE id = $7`,
-			next.Title, next.Impact, next.Component, next.Components, next.Checks, next.EditedBy, id)
+		_, err = tx.Exec(ctx, `UPDATE incidents SET title = $1, impact = $2, component = $3, components = $4, checks = $5, edited_by = $6,
+			updated_at = GREATEST(updated_at, $7) WHERE id = $8`, next.Title, next.Impact, next.Component, next.Components, next.Checks, next.EditedBy, r.At.UnixMilli(), id)
 		return err
 	})
 	if err != nil {
@@ -73,26 +73,56 @@ func (s *Store) ReviseIncident(ctx context.Context, id int64, r store.IncidentRe
 
 // AddIncidentUpdate appends an update and sets the incident's status;
 // "resolved" closes it.
-func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error {
+func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) error {
 	var resolved *int64
-	if status == "resolved" {
-		v := at.UnixMilli()
-		resolved = &v
+	at := u.At.UnixMilli()
+	if u.Status == "resolved" {
+		resolved = &at
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE incidents SET status = $1, resolved_at = COALESCE(resolved_at, $2) WHERE id = $3`, status, resolved, id)
+		tag, err := tx.Exec(ctx, `UPDATE incidents SET status = $1, resolved_at = COALESCE(resolved_at, $2), updated_at = GREATEST(updated_at, $3) WHERE id = $4`,
+			u.Status, resolved, at, id)
 		if err != nil {
 			return fmt.Errorf("update incident %d: %w", id, err)
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author) VALUES ($1, $2, $3, $4, $5)`,
-			id, at.UnixMilli(), status, body, author); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author, affected) VALUES ($1, $2, $3, $4, $5, $6)`,
+			id, at, u.Status, u.Body, u.Author, store.EncodeAffected(u.Affected)); err != nil {
 			return fmt.Errorf("update incident %d: %w", id, err)
 		}
 		return nil
 	})
+}
+
+// Announce records when announced maintenance windows were first shown
+// (store.Store).
+func (s *Store) Announce(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if !at.IsZero() {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO announcements (id, announced_at) SELECT unnest($1::text[]), $2 ON CONFLICT (id) DO NOTHING`,
+			ids, at.UnixMilli()); err != nil {
+			return nil, fmt.Errorf("announce maintenance: %w", err)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, announced_at FROM announcements WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("announce maintenance: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			return nil, fmt.Errorf("announce maintenance: %w", err)
+		}
+		out[id] = time.UnixMilli(ms).UTC()
+	}
+	return out, rows.Err()
 }
 
 // IncidentForAlert returns the incident of an alert's firing, if any, and
@@ -128,17 +158,20 @@ func (s *Store) IncidentByID(ctx context.Context, id int64) (*store.Incident, er
 }
 
 func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]store.Incident, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, alert_key, component, components, checks, edited_by, title, status, impact, started_at, resolved_at FROM incidents
+	rows, err := s.pool.Query(ctx, `SELECT id, alert_key, component, components, checks, edited_by, title, status, impact, started_at, resolved_at, updated_at FROM incidents
 		WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
+	var updated []int64
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Incident, error) {
 		var in store.Incident
 		var started int64
 		var resolved *int64
 		var components, checks string
-		err := r.Scan(&in.ID, &in.AlertKey, &in.Component, &components, &checks, &in.EditedBy, &in.Title, &in.Status, &in.Impact, &started, &resolved)
+		var upd int64
+		err := r.Scan(&in.ID, &in.AlertKey, &in.Component, &components, &checks, &in.EditedBy, &in.Title, &in.Status, &in.Impact, &started, &resolved, &upd)
+		updated = append(updated, upd)
 		in.StartedAt, in.ResolvedAt = time.UnixMilli(started).UTC(), timeOrNil(resolved)
 		in.Components, in.Checks = store.SplitIDs(components), store.SplitIDs(checks)
 		store.LegacyIncident(&in)
@@ -152,7 +185,7 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 	for i, in := range out {
 		ids[i], at[in.ID] = in.ID, i
 	}
-	ur, err := s.pool.Query(ctx, `SELECT incident_id, at, status, body, author FROM incident_updates WHERE incident_id = ANY($1) ORDER BY incident_id, at DESC`, ids)
+	ur, err := s.pool.Query(ctx, `SELECT incident_id, at, status, body, author, affected FROM incident_updates WHERE incident_id = ANY($1) ORDER BY incident_id, at DESC`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read incident updates: %w", err)
 	}
@@ -160,11 +193,18 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 	for ur.Next() {
 		var id, ms int64
 		var u store.IncidentUpdate
-		if err := ur.Scan(&id, &ms, &u.Status, &u.Body, &u.Author); err != nil {
+		var affected string
+		if err := ur.Scan(&id, &ms, &u.Status, &u.Body, &u.Author, &affected); err != nil {
 			return nil, fmt.Errorf("read incident updates: %w", err)
 		}
-		u.At = time.UnixMilli(ms).UTC()
+		u.At, u.Affected = time.UnixMilli(ms).UTC(), store.DecodeAffected(affected)
 		out[at[id]].Updates = append(out[at[id]].Updates, u)
 	}
-	return out, ur.Err()
+	if err := ur.Err(); err != nil {
+		return nil, fmt.Errorf("read incident updates: %w", err)
+	}
+	for i := range out {
+		store.IncidentUpdatedAt(&out[i], updated[i])
+	}
+	return out, nil
 }

@@ -22,9 +22,9 @@ func (s *Store) OpenIncident(ctx context.Context, o store.IncidentOpening) (int6
 		first = o.Components[0]
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, components, checks, title, status, impact, started_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'investigating', ?, ?)`, o.AlertKey, o.AlertSeq, first, store.JoinIDs(o.Components), store.JoinIDs(o.Checks),
-			o.Title, o.Impact, o.At.UnixMilli())
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO incidents (alert_key, alert_seq, component, components, checks, title, status, impact, started_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 'investigating', ?, ?, ?)`, o.AlertKey, o.AlertSeq, first, store.JoinIDs(o.Components), store.JoinIDs(o.Checks),
+			o.Title, o.Impact, o.At.UnixMilli(), o.At.UnixMilli())
 		if err != nil {
 			return fmt.Errorf("open incident: %w", err)
 		}
@@ -33,7 +33,8 @@ func (s *Store) OpenIncident(ctx context.Context, o store.IncidentOpening) (int6
 		}
 		id, _ = res.LastInsertId()
 		opened = true
-		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, 'investigating', ?, 'nines')`, id, o.At.UnixMilli(), o.Body)
+		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author, affected) VALUES (?, ?, 'investigating', ?, 'nines', ?)`,
+			id, o.At.UnixMilli(), o.Body, store.EncodeAffected(o.Affected))
 		return err
 	})
 	if err != nil {
@@ -61,8 +62,8 @@ func (s *Store) ReviseIncident(ctx context.Context, id int64, r store.IncidentRe
 			return nil
 		}
 		changed = true
-		_, err = tx.ExecContext(ctx, `UPDATE incidents SET title = ?, impact = ?, component = ?, components = ?, checks = ?, edited_by = ? WHERE id = ?`,
-			next.Title, next.Impact, next.Component, next.Components, next.Checks, next.EditedBy, id)
+		_, err = tx.ExecContext(ctx, `UPDATE incidents SET title = ?, impact = ?, component = ?, components = ?, checks = ?, edited_by = ?,
+			updated_at = MAX(updated_at, ?) WHERE id = ?`, next.Title, next.Impact, next.Component, next.Components, next.Checks, next.EditedBy, r.At.UnixMilli(), id)
 		return err
 	})
 	if err != nil {
@@ -73,22 +74,63 @@ func (s *Store) ReviseIncident(ctx context.Context, id int64, r store.IncidentRe
 
 // AddIncidentUpdate appends an update and sets the incident's status;
 // "resolved" closes it.
-func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, status, body, author string, at time.Time) error {
+func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) error {
 	var resolved any
-	if status == "resolved" {
-		resolved = at.UnixMilli()
+	if u.Status == "resolved" {
+		resolved = u.At.UnixMilli()
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, resolved_at = COALESCE(resolved_at, ?) WHERE id = ?`, status, resolved, id)
+		res, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, resolved_at = COALESCE(resolved_at, ?), updated_at = MAX(updated_at, ?) WHERE id = ?`,
+			u.Status, resolved, u.At.UnixMilli(), id)
 		if err != nil {
 			return fmt.Errorf("update incident %d: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("incident %d: %w", id, store.ErrNotFound)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates VALUES (?, ?, ?, ?, ?)`, id, at.UnixMilli(), status, body, author)
+		_, err = tx.ExecContext(ctx, `INSERT INTO incident_updates (incident_id, at, status, body, author, affected) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, u.At.UnixMilli(), u.Status, u.Body, u.Author, store.EncodeAffected(u.Affected))
 		return err
 	})
+}
+
+// Announce records when announced maintenance windows were first shown
+// (store.Store).
+func (s *Store) Announce(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+			if at.IsZero() {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO announcements (id, announced_at) VALUES (?, ?)`, id, at.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, announced_at FROM announcements WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var ms int64
+			if err := rows.Scan(&id, &ms); err != nil {
+				return err
+			}
+			out[id] = time.UnixMilli(ms).UTC()
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("announce maintenance: %w", err)
+	}
+	return out, nil
 }
 
 // IncidentForAlert returns the open incident of an alert's firing, if any.
@@ -120,18 +162,20 @@ func (s *Store) IncidentByID(ctx context.Context, id int64) (*store.Incident, er
 }
 
 func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]store.Incident, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, components, checks, edited_by, title, status, impact, started_at, resolved_at FROM incidents
+	rows, err := s.db.QueryContext(ctx, `SELECT id, alert_key, component, components, checks, edited_by, title, status, impact, started_at, resolved_at, updated_at FROM incidents
 		WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read incidents: %w", err)
 	}
 	var out []store.Incident
+	var updated []int64
 	for rows.Next() {
 		var in store.Incident
 		var started int64
 		var resolved sql.NullInt64
 		var components, checks string
-		if err := rows.Scan(&in.ID, &in.AlertKey, &in.Component, &components, &checks, &in.EditedBy, &in.Title, &in.Status, &in.Impact, &started, &resolved); err != nil {
+		var upd int64
+		if err := rows.Scan(&in.ID, &in.AlertKey, &in.Component, &components, &checks, &in.EditedBy, &in.Title, &in.Status, &in.Impact, &started, &resolved, &upd); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -143,6 +187,7 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 			in.ResolvedAt = &t
 		}
 		out = append(out, in)
+		updated = append(updated, upd)
 	}
 	rows.Close()
 	if len(out) == 0 {
@@ -153,7 +198,7 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 	for i, in := range out {
 		ids[i], at[in.ID] = in.ID, i
 	}
-	ur, err := s.db.QueryContext(ctx, `SELECT incident_id, at, status, body, author FROM incident_updates
+	ur, err := s.db.QueryContext(ctx, `SELECT incident_id, at, status, body, author, affected FROM incident_updates
 		WHERE incident_id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY incident_id, at DESC`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("read incident updates: %w", err)
@@ -162,14 +207,18 @@ func (s *Store) incidents(ctx context.Context, where string, args ...any) ([]sto
 	for ur.Next() {
 		var id, ms int64
 		var u store.IncidentUpdate
-		if err := ur.Scan(&id, &ms, &u.Status, &u.Body, &u.Author); err != nil {
+		var affected string
+		if err := ur.Scan(&id, &ms, &u.Status, &u.Body, &u.Author, &affected); err != nil {
 			return nil, fmt.Errorf("read incident updates: %w", err)
 		}
-		u.At = time.UnixMilli(ms).UTC()
+		u.At, u.Affected = time.UnixMilli(ms).UTC(), store.DecodeAffected(affected)
 		out[at[id]].Updates = append(out[at[id]].Updates, u)
 	}
 	if err := ur.Err(); err != nil {
 		return nil, fmt.Errorf("read incident updates: %w", err)
+	}
+	for i := range out {
+		store.IncidentUpdatedAt(&out[i], updated[i])
 	}
 	return out, nil
 }

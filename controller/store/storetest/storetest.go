@@ -35,6 +35,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"RetentionKeepsRollups", retention},
 		{"AlertsAndOutbox", alertsAndOutbox},
 		{"Incidents", incidents},
+		{"Announcements", announcements},
 		{"ProbeHeartbeats", heartbeats},
 		{"RegionHealthAndIsolatedResults", regionHealth},
 		{"Sessions", sessions},
@@ -491,7 +492,8 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	ctx := context.Background()
 	s := mustOpen(t, open)
 	opening := store.IncidentOpening{AlertKey: "down/api", AlertSeq: 1, Components: []string{"API"}, Checks: []string{"api"}, Title: "api down",
-		Impact: "major", Body: "Confirmed from several regions: api down", At: t0}
+		Impact: "major", Body: "Confirmed from several regions: api down", At: t0,
+		Affected: []store.ComponentChange{{Component: "API", Old: "operational", New: "major_outage"}}}
 	id, opened, err := s.OpenIncident(ctx, opening)
 	if err != nil || !opened {
 		t.Fatal(opened, err)
@@ -504,7 +506,8 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	// Revised by nines: components and checks follow, the title too, the
 	// impact only rises; revised by an SRE, the title and impact are
 	// theirs, and nines keeps them.
-	rev := store.IncidentRevision{Title: "api and cdn down", Impact: "minor", Components: []string{"API", "CDN"}, Checks: []string{"api", "cdn"}}
+	rev := store.IncidentRevision{Title: "api and cdn down", Impact: "minor", Components: []string{"API", "CDN"}, Checks: []string{"api", "cdn"},
+		At: t0.Add(90 * time.Second)}
 	if changed, err := s.ReviseIncident(ctx, id, rev); err != nil || !changed {
 		t.Fatalf("revise: %v %v", changed, err)
 	}
@@ -512,7 +515,7 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 		t.Fatalf("the same revision again: %v %v", changed, err)
 	}
 	if in, _ := s.IncidentByID(ctx, id); in.Title != "api and cdn down" || in.Impact != "major" || fmt.Sprint(in.Components) != "[API CDN]" ||
-		fmt.Sprint(in.Checks) != "[api cdn]" || in.Component != "API" || in.EditedBy != "" {
+		fmt.Sprint(in.Checks) != "[api cdn]" || in.Component != "API" || in.EditedBy != "" || !in.UpdatedAt.Equal(t0.Add(90*time.Second)) {
 		t.Fatalf("after the revision: %+v", in)
 	}
 	if _, err := s.ReviseIncident(ctx, id, store.IncidentRevision{Title: "Content delivery degraded", Impact: "minor", By: "alice"}); err != nil {
@@ -536,13 +539,15 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	if _, open, err := s.IncidentForAlert(ctx, "down/api", 2); err != nil || open {
 		t.Fatalf("no incident for the next firing: %v %v", open, err)
 	}
-	if err := s.AddIncidentUpdate(ctx, id, "identified", "bad deploy", "alice", t0.Add(2*time.Minute)); err != nil {
+	if err := s.AddIncidentUpdate(ctx, id, store.IncidentUpdate{Status: "identified", Body: "bad deploy", Author: "alice", At: t0.Add(2 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddIncidentUpdate(ctx, id, "resolved", "rolled back", "alice", t0.Add(3*time.Minute)); err != nil {
+	resolved := store.IncidentUpdate{Status: "resolved", Body: "rolled back", Author: "alice", At: t0.Add(3 * time.Minute),
+		Affected: []store.ComponentChange{{Component: "API", Old: "major_outage", New: "operational"}, {Component: "CDN", Old: "partial_outage", New: "operational"}}}
+	if err := s.AddIncidentUpdate(ctx, id, resolved); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddIncidentUpdate(ctx, id+1000, "resolved", "x", "bob", t0); !errors.Is(err, store.ErrNotFound) {
+	if err := s.AddIncidentUpdate(ctx, id+1000, store.IncidentUpdate{Status: "resolved", Body: "x", Author: "bob", At: t0}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of an unknown incident: %v", err)
 	}
 	list, err := s.Incidents(ctx, t0.Add(-time.Hour), 100)
@@ -551,8 +556,14 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	}
 	in := list[0]
 	if in.Status != "resolved" || in.ResolvedAt == nil || !in.ResolvedAt.Equal(t0.Add(3*time.Minute)) || len(in.Updates) != 3 ||
-		in.Updates[0].Body != "rolled back" || in.Updates[2].Author != "nines" || in.Component != "API" || in.Impact != "major" {
+		in.Updates[0].Body != "rolled back" || in.Updates[2].Author != "nines" || in.Component != "API" || in.Impact != "major" ||
+		!in.UpdatedAt.Equal(t0.Add(3*time.Minute)) {
 		t.Fatalf("incident: %+v", in)
+	}
+	// Each update keeps the components it touched as they were then.
+	if fmt.Sprint(in.Updates[0].Affected) != fmt.Sprint(resolved.Affected) || in.Updates[1].Affected != nil ||
+		fmt.Sprint(in.Updates[2].Affected) != fmt.Sprint(opening.Affected) {
+		t.Fatalf("affected components: %+v", in.Updates)
 	}
 	if _, open, _ := s.IncidentForAlert(ctx, "down/api", 1); open {
 		t.Fatal("a resolved incident is still open")
@@ -580,7 +591,7 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddIncidentUpdate(ctx, nid, "resolved", "ok", "nines", at.Add(time.Minute)); err != nil {
+		if err := s.AddIncidentUpdate(ctx, nid, store.IncidentUpdate{Status: "resolved", Body: "ok", Author: "nines", At: at.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -597,6 +608,32 @@ func incidents(t *testing.T, open func() (store.Store, error)) {
 	}
 	if all, _ := s.Incidents(ctx, t0.Add(-time.Hour), store.MaxIncidents+1); len(all) != 5 {
 		t.Fatalf("read %d incidents, want all 5", len(all))
+	}
+}
+
+// An announced maintenance window keeps the time it was first shown,
+// however often it is announced again, and across a reopen.
+func announcements(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	got, err := s.Announce(ctx, []string{"db-upgrade"}, t0)
+	if err != nil || len(got) != 1 || !got["db-upgrade"].Equal(t0) {
+		t.Fatalf("first announcement: %v %v", got, err)
+	}
+	got, err = s.Announce(ctx, []string{"db-upgrade", "cdn-move"}, t0.Add(time.Hour))
+	if err != nil || !got["db-upgrade"].Equal(t0) || !got["cdn-move"].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("announced again with another: %v %v", got, err)
+	}
+	if read, err := s.Announce(ctx, []string{"cdn-move", "never"}, time.Time{}); err != nil || len(read) != 1 || !read["cdn-move"].Equal(t0.Add(time.Hour)) {
+		t.Fatalf("read only: %v %v", read, err)
+	}
+	if none, err := s.Announce(ctx, nil, t0); err != nil || len(none) != 0 {
+		t.Fatalf("nothing announced: %v %v", none, err)
+	}
+	s.Close()
+	s = mustOpen(t, open)
+	if got, err := s.Announce(ctx, []string{"db-upgrade"}, t0.Add(2*time.Hour)); err != nil || !got["db-upgrade"].Equal(t0) {
+		t.Fatalf("after a reopen: %v %v", got, err)
 	}
 }
 
