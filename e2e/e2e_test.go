@@ -338,6 +338,19 @@ func layOutRegions(t *testing.T, dir string) (regionsYAML, tokensYAML string) {
 	return rs.String(), toks.String()
 }
 
+// standardConfig writes configTmpl for contentsvc at csAddr and PagerDuty
+// at pdURL to dir/nines.yaml, the regions' tokens beside it, and returns
+// its path.
+func standardConfig(t *testing.T, dir, csAddr, pdURL string) string {
+	t.Helper()
+	rs, toks := layOutRegions(t, dir)
+	cfgPath := filepath.Join(dir, "nines.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, csAddr, pdURL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
+
 // TestMultiRegionIncidents runs the whole system and stages, in order: a
 // regional fault, a global fault, a lost probe, and a controller outage.
 func TestMultiRegionIncidents(t *testing.T) {
@@ -356,13 +369,9 @@ func TestMultiRegionIncidents(t *testing.T) {
 	dir := t.TempDir()
 	began := time.Now()
 	csAddr, ctl := freeAddr(t), freeAddr(t)
-	rs, toks := layOutRegions(t, dir)
-	cfgPath := filepath.Join(dir, "nines.yaml")
 	pd := pagerdutytest.New()
 	defer pd.Close()
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, csAddr, pd.URL), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := standardConfig(t, dir, csAddr, pd.URL)
 	out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput()
 	if err != nil {
 		t.Fatalf("validate: %v\n%s", err, out)
@@ -527,27 +536,12 @@ func TestMultiRegionIncidents(t *testing.T) {
 	})
 
 	t.Run("SLAReportCountsTheGlobalOutage", func(t *testing.T) {
-		out, err := exec.Command(binary, "sla", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--format", "json",
-			"--from", began.UTC().Truncate(time.Minute).Format(time.RFC3339), "--to", time.Now().UTC().Add(time.Minute).Format(time.RFC3339)).Output()
+		r, err := slaOf(cfgPath, filepath.Join(dir, "ctl"), began.Truncate(time.Minute), time.Now().Add(time.Minute))
 		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("nines sla: %v\n%s\n%s", err, out, stderr)
-		}
-		var r struct {
-			SLOs []struct {
-				ID        string
-				Minutes   struct{ Good, Bad int }
-				Incidents []struct{ Minutes int }
-			}
-		}
-		if err := json.Unmarshal(out, &r); err != nil {
-			t.Fatalf("report: %v\n%s", err, out)
+			t.Fatal(err)
 		}
 		if len(r.SLOs) != 1 || r.SLOs[0].Minutes.Bad < 1 || len(r.SLOs[0].Incidents) < 1 {
-			t.Fatalf("the global outage is not in the report: %s", out)
+			t.Fatalf("the global outage is not in the report: %+v", r)
 		}
 	})
 }

@@ -235,6 +235,11 @@ type Result struct {
 	// down. Such a result is kept and shown as a probe problem; it never
 	// counts against the target.
 	ProbeIsolated bool `json:"probe_isolated,omitempty"`
+	// HostAnswered marks a failure to which the target's host answered
+	// (refused or reset the connection, sent a TLS alert or a certificate
+	// it would not accept): the probe's network reached it, so the failure
+	// is never the probe's own.
+	HostAnswered bool `json:"host_answered,omitempty"`
 	// OnDemand marks a run a confirmation round asked for, outside the
 	// check's schedule; it counts like any other result.
 	OnDemand bool `json:"on_demand,omitempty"`
@@ -392,7 +397,21 @@ type Heartbeat struct {
 	// SentAt it does not take a request delayed in transit (a heartbeat
 	// sent during a partition) for a slow clock.
 	ClockOffsetMS *int64 `json:"clock_offset_ms,omitempty"`
+	// Attested are the times, while no controller answered this probe,
+	// at which its own network was seen working (a target answered it):
+	// its region's health while the controllers were away, sent once one
+	// answers again, before the results it kept meanwhile.
+	Attested []Span `json:"attested,omitempty"`
 }
+
+// Span is a stretch of time, its ends included.
+type Span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// MaxAttested bounds Heartbeat.Attested.
+const MaxAttested = 1000
 
 // HeartbeatAck tells a probe how often to heartbeat and which assignment is current.
 type HeartbeatAck struct {

@@ -73,9 +73,12 @@ type Probe struct {
 	sched *scheduler
 	pub   *transport.Publisher
 	reach *reach
-	now   func() time.Time
-	wake  chan struct{}
-	queue chan *model.Result // results on their way into the spool
+	// attested are the spans of this probe's network seen working while
+	// no controller answered (attest.go).
+	attested attestations
+	now      func() time.Time
+	wake     chan struct{}
+	queue    chan *model.Result // results on their way into the spool
 
 	mu         sync.Mutex
 	assignment string
@@ -169,6 +172,9 @@ func Run(ctx context.Context, o Options) error {
 	p.sched = newScheduler(p)
 
 	var a model.Assignment
+	if err := p.attested.load(ctx, spool); err != nil {
+		p.log.Warn("spans of this probe's network seen working, kept from before, not read", "err", err)
+	}
 	if err := spool.getMeta(ctx, assignmentKey, &a); err == nil {
 		p.adopt(&a)
 		p.log.Info("running the saved assignment until the controller answers", "checks", len(a.Checks), "version", a.Version)
@@ -295,6 +301,9 @@ func (p *Probe) heartbeatLoop(ctx context.Context) {
 				return
 			}
 			p.setReachable(false)
+			if err := p.attested.note(ctx, p.spool, p.reach.networkSeen()); err != nil {
+				p.log.Warn("this probe's network seen working: not kept", "err", err)
+			}
 			wait = bo.NextBackOff()
 			p.log.Warn("controller unreachable", "err", err, "retry_in", wait.Round(time.Millisecond))
 		} else {
@@ -318,12 +327,15 @@ func (p *Probe) beat(ctx context.Context, path string) error {
 	p.mu.Unlock()
 	sent := p.now()
 	hb := model.Heartbeat{Probe: p.opts.ProbeID, Region: p.opts.Region, Version: p.opts.Version, StartedAt: p.started,
-		SentAt: sent.UTC(), SpoolDepth: p.spool.Depth(), Assignment: current, ClockOffsetMS: offset}
+		SentAt: sent.UTC(), SpoolDepth: p.spool.Depth(), Assignment: current, ClockOffsetMS: offset, Attested: p.attested.pending()}
 	ack, err := p.api.heartbeat(ctx, path, &hb)
 	if err != nil {
 		return err
 	}
 	p.setReachable(true)
+	if err := p.attested.sent(ctx, p.spool, hb.Attested); err != nil {
+		p.log.Warn("spans of this probe's network seen working: sent, but kept", "err", err)
+	}
 	// The clock offset, NTP-style, from a quick round trip only.
 	if got := p.now(); !ack.ServerTime.IsZero() && got.Sub(sent) < maxOffsetRTT {
 		ms := sent.Add(got.Sub(sent) / 2).Sub(ack.ServerTime).Milliseconds()

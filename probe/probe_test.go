@@ -254,6 +254,7 @@ func TestProbeSpoolsThroughControllerOutage(t *testing.T) {
 	}()
 	waitUntil(t, 5*time.Second, "first result shipped", func() bool { return fc.count() >= 1 })
 	fc.failing.Store(true)
+	failedAt := time.Now()
 	before := fc.count()
 	testwait.Throughout(t, 3500*time.Millisecond, "no result arriving while the controller fails", func() error {
 		if n := fc.count(); n != before {
@@ -262,7 +263,31 @@ func TestProbeSpoolsThroughControllerOutage(t *testing.T) {
 		return nil
 	})
 	fc.failing.Store(false)
+	backAt := time.Now()
 	waitUntil(t, 5*time.Second, "backfill", func() bool { return fc.count() >= before+3 })
+	// The first heartbeat back vouched for the probe's network while the
+	// controller failed: its target kept answering. Later ones carry
+	// nothing more.
+	waitUntil(t, 5*time.Second, "a heartbeat after the outage", func() bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		return len(fc.beats) > 0 && fc.beats[len(fc.beats)-1].SentAt.After(backAt)
+	})
+	fc.mu.Lock()
+	var attested []model.Span
+	beatsAfter := 0
+	for _, hb := range fc.beats {
+		if hb.SentAt.After(backAt) {
+			beatsAfter++
+			attested = append(attested, hb.Attested...)
+		}
+	}
+	fc.mu.Unlock()
+	if len(attested) != 1 || attested[0].From.Before(failedAt.Add(-time.Second)) || attested[0].To.Before(failedAt.Add(2*time.Second)) ||
+		attested[0].To.After(backAt) {
+		t.Fatalf("vouched for %+v in %d heartbeats after the outage (%s to %s), want one span across it", attested, beatsAfter,
+			failedAt.Format(time.StampMilli), backAt.Format(time.StampMilli))
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

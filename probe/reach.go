@@ -48,9 +48,9 @@ func (r *reach) controllerOK() {
 }
 
 // networkFailure reports whether a result failed without any answer from
-// its target.
+// its target (a host that refused or reset the connection answered).
 func networkFailure(res *model.Result) bool {
-	if res.Outcome != model.OutcomeDown {
+	if res.Outcome != model.OutcomeDown || res.HostAnswered {
 		return false
 	}
 	switch res.ErrorClass {
@@ -83,6 +83,14 @@ func (r *reach) observe(ctx context.Context, res *model.Result) {
 	if !r.controllerReachable(ctx, time.Unix(0, seen)) {
 		res.ProbeIsolated = true
 	}
+}
+
+// networkSeen is when a target last answered this probe (zero: never).
+func (r *reach) networkSeen() time.Time {
+	if ns := r.target.Load(); ns > 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // controllerReachable reports whether a controller answered since since,

@@ -97,6 +97,16 @@ func TestAFailureIsTheProbesOwnOnlyWhenItReachedNothing(t *testing.T) {
 		t.Fatal("a target that answered 500 was reached")
 	}
 
+	// The target's host refused the connection: its network was reached,
+	// though no controller and no other target answered.
+	r = newReach(clock, httpPing(down, &calls))
+	res = failure(now, model.ErrConnect)
+	res.HostAnswered = true
+	r.observe(ctx, res)
+	if res.ProbeIsolated || r.networkSeen().IsZero() {
+		t.Fatal("a host that refused the connection was not reached")
+	}
+
 	// An answer from the controller after the failure stands: no ping.
 	calls.Store(0)
 	r = newReach(clock, httpPing(down, &calls))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,12 +76,26 @@ func TestWatchdogPagesOnceAndResolves(t *testing.T) {
 	}
 }
 
-// A probe that reaches nothing at all (its targets fail to connect too)
-// is cut off itself, and does not page.
+// A probe that reaches nothing at all (its targets time out too) is cut
+// off itself, and does not page. (A target that refuses the connection
+// answered: the probe's network works, and it would page.)
 func TestWatchdogIsQuietWhenNothingAnswers(t *testing.T) {
 	pd := pagerdutytest.New()
 	defer pd.Close()
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	var hang atomic.Bool
+	release := make(chan struct{})
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang.Load() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer target.Close()
+	defer close(release)
 	fc := &fakeController{results: map[string]model.Result{}, interval: 100 * time.Millisecond,
 		checks: []model.Check{{ID: "fast", Kind: model.KindHTTP, Interval: time.Second, Timeout: 300 * time.Millisecond,
 			HTTP: &model.HTTPSpec{URL: target.URL, Method: "GET"}}}}
@@ -89,7 +104,7 @@ func TestWatchdogIsQuietWhenNothingAnswers(t *testing.T) {
 	runWatched(t, ctl.URL, "eu-london", pd.URL)
 	waitUntil(t, 5*time.Second, "a result shipped", func() bool { return fc.count() >= 1 })
 
-	target.Close() // connections refused from now on
+	hang.Store(true) // no answer from now on: every run times out
 	fc.failing.Store(true)
 	testwait.Throughout(t, 4*time.Second, "no page from a probe that reaches nothing", func() error {
 		if ev := pd.Events(); len(ev) > 0 {

@@ -32,7 +32,12 @@ type Store interface {
 	SaveProbe(ctx context.Context, p store.Probe) error
 	PutHealth(ctx context.Context, span store.HealthSpan) error
 	ForgetProbe(ctx context.Context, id, region string) error
+	MarkRegionDirty(ctx context.Context, region string, from, to time.Time) error
 }
+
+// MaxAttestedAge is how far back a probe may vouch for its region's
+// health: as long as a probe keeps results through an outage.
+const MaxAttestedAge = 7 * 24 * time.Hour
 
 // Fleet is the probe registry over a store.
 type Fleet struct {
@@ -68,6 +73,18 @@ func (f *Fleet) Heartbeat(ctx context.Context, cfg *config.Config, region string
 		return model.HeartbeatAck{}, &Refusal{http.StatusForbidden, "probe",
 			fmt.Sprintf("region %s already has %d probes, the most probes.max_per_region allows", region, cfg.Probes.MaxPerRegion)}
 	}
+	if len(hb.Attested) > model.MaxAttested {
+		return model.HeartbeatAck{}, &Refusal{http.StatusBadRequest, "attested", fmt.Sprintf("%d spans, more than the %d a heartbeat may carry", len(hb.Attested), model.MaxAttested)}
+	}
+	for i, a := range hb.Attested {
+		switch {
+		case a.From.IsZero() || a.To.Before(a.From):
+			return model.HeartbeatAck{}, &Refusal{http.StatusBadRequest, fmt.Sprintf("attested[%d]", i), "a span from a time to a later one"}
+		case a.To.After(now.Add(MaxSkew)) || a.From.Before(now.Add(-MaxAttestedAge)):
+			return model.HeartbeatAck{}, &Refusal{http.StatusBadRequest, fmt.Sprintf("attested[%d]", i),
+				fmt.Sprintf("%s to %s is not within the last %s", a.From.UTC().Format(time.RFC3339), a.To.UTC().Format(time.RFC3339), MaxAttestedAge)}
+		}
+	}
 	// The probe's own round-trip measurement when it sends one; otherwise
 	// its send time, which a request held up in transit makes look late,
 	// so only a clock ahead of ours is flagged from it.
@@ -95,8 +112,35 @@ func (f *Fleet) Heartbeat(ctx context.Context, cfg *config.Config, region string
 			f.Log.Warn("region health not stored", "region", region, "err", err)
 		}
 	}
+	f.attest(ctx, cfg, region, hb, skew)
 	return model.HeartbeatAck{HeartbeatInterval: cfg.Probes.HeartbeatInterval.D(), Assignment: f.AssignmentETag(cfg, region, hb.Probe, now),
 		ServerTime: now.UTC()}, nil
+}
+
+// attest takes in the spans a probe vouches for (model.Heartbeat.Attested),
+// on the controller's clock: the region was healthy then, and the minutes
+// of its results from then are computed again.
+func (f *Fleet) attest(ctx context.Context, cfg *config.Config, region string, hb model.Heartbeat, skew time.Duration) {
+	if len(hb.Attested) == 0 {
+		return
+	}
+	spans := make([]store.HealthSpan, len(hb.Attested))
+	for i, a := range hb.Attested {
+		spans[i] = store.HealthSpan{Region: region, From: a.From.Add(-skew).UTC(), To: a.To.Add(-skew).UTC()}
+	}
+	changed := f.Registry.Attest(region, spans)
+	for _, span := range changed {
+		if err := f.Store.PutHealth(ctx, span); err != nil {
+			f.Log.Warn("region health not stored", "region", region, "err", err)
+		}
+		if err := f.Store.MarkRegionDirty(ctx, region, span.From, span.To.Add(cfg.UnhealthyAfter())); err != nil {
+			f.Log.Warn("minutes of a region's results not marked to compute again", "region", region, "err", err)
+		}
+	}
+	if len(changed) > 0 {
+		f.Log.Info("region health vouched for by its probe while no controller heard it", "region", region, "probe", hb.Probe,
+			"from", spans[0].From.Format(time.RFC3339), "to", spans[len(spans)-1].To.Format(time.RFC3339))
+	}
 }
 
 // Deregister forgets a probe of region that is shutting down.

@@ -97,18 +97,49 @@ func (g *Registry) widen(hb store.Probe, gap time.Duration) (store.HealthSpan, b
 	return span, true
 }
 
-// LoadHealth takes in stored health spans (sorted by region and start).
+// Attest takes in spans of region's health that a probe vouches for: when
+// no controller heard it, its own network was seen working (a target
+// answered it). Each is merged into the region's history; the spans the
+// history gained or grew are returned, to be stored.
+func (g *Registry) Attest(region string, attested []store.HealthSpan) []store.HealthSpan {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var changed []store.HealthSpan
+	for _, a := range attested {
+		a.Region = region
+		if merged, ok := g.merge(a); ok {
+			changed = append(changed, merged)
+		}
+	}
+	return changed
+}
+
+// merge puts span a into its region's history, merged with the spans it
+// overlaps; it returns the span a became part of, and whether the history
+// changed. g.mu is held.
+func (g *Registry) merge(a store.HealthSpan) (store.HealthSpan, bool) {
+	spans := g.spans[a.Region]
+	i := sort.Search(len(spans), func(i int) bool { return !spans[i].To.Before(a.From) })
+	j := i
+	merged := a
+	for j < len(spans) && !spans[j].From.After(a.To) {
+		merged.From, merged.To = sla.Earliest(merged.From, spans[j].From), sla.Latest(merged.To, spans[j].To)
+		j++
+	}
+	if j == i+1 && merged == spans[i] {
+		return merged, false // known already
+	}
+	g.spans[a.Region] = slices.Concat(spans[:i], []store.HealthSpan{merged}, spans[j:])
+	return merged, true
+}
+
+// LoadHealth takes in stored health spans: at start, and from other
+// replicas (overlapping spans merge).
 func (g *Registry) LoadHealth(spans []store.HealthSpan) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, s := range spans {
-		rs := g.spans[s.Region]
-		if n := len(rs); n > 0 && !s.From.After(rs[n-1].To) {
-			// Overlapping spans (several replicas) merge.
-			rs[n-1].To = sla.Latest(rs[n-1].To, s.To)
-			continue
-		}
-		g.spans[s.Region] = append(rs, s)
+		g.merge(s)
 	}
 }
 

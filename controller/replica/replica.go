@@ -87,6 +87,10 @@ type Sync struct {
 	cursor int64 // where the last sync read up to (store/postgres)
 }
 
+// healthReach is how far back a sync takes in region health: as far as a
+// controller outage that probes vouch for afterwards is likely to reach.
+const healthReach = 24 * time.Hour
+
 // Run syncs once: at start everything, then what other replicas received
 // (heartbeats of probes that talk to them, results they ingested).
 func (s *Sync) Run(ctx context.Context) error {
@@ -105,6 +109,13 @@ func (s *Sync) Run(ctx context.Context) error {
 	for _, p := range ps {
 		s.Probes.Merge(p, gap)
 	}
+	// Region health another replica learned, a probe's account of a
+	// controller outage among it.
+	spans, err := s.Store.Health(ctx, s.Now().Add(-healthReach))
+	if err != nil {
+		return err
+	}
+	s.Probes.LoadHealth(spans)
 	var rs []model.Result
 	if shared, ok := s.Store.(Shared); ok {
 		rs, s.cursor, err = shared.LatestSince(ctx, s.cursor)

@@ -51,6 +51,9 @@ type Store interface {
 	DirtyMinutes(ctx context.Context, limit int) (Dirty, error)
 	// MarkAllDirty marks every minute of check that has raw results.
 	MarkAllDirty(ctx context.Context, check string) error
+	// MarkRegionDirty marks the minutes in [from, to] of every check with
+	// raw results from region then: their region's health changed.
+	MarkRegionDirty(ctx context.Context, region string, from, to time.Time) error
 	// PutSlices stores minute verdicts, replacing earlier ones, rolls them
 	// up by hour and day and clears the handled marks made up to seq, in
 	// one transaction; a mark renewed meanwhile by a newer result stays.

@@ -112,6 +112,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 		if errors.Is(obs.Err, context.DeadlineExceeded) || ctx.Err() != nil {
 			r.ErrorClass = model.ErrTimeout
 		}
+		r.HostAnswered = HostAnswered(obs.Err)
 		r.Message = bound(obs.Err.Error())
 		return
 	}

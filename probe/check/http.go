@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nines-sre/nines/model"
@@ -218,6 +219,22 @@ func fetch(ctx context.Context, spec *model.HTTPSpec, env Env, sink io.Writer) (
 		obs.Subject.CertExpiry = resp.TLS.PeerCertificates[0].NotAfter
 	}
 	return obs, info
+}
+
+// HostAnswered reports whether err came from the target's host itself:
+// it refused, reset or closed the connection, or its TLS handshake
+// answered with an alert or a certificate not accepted. Its network was
+// reached.
+func HostAnswered(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var alert tls.AlertError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) ||
+		errors.As(err, &alert)
 }
 
 // Classify maps a transport error to an error class.

@@ -70,6 +70,13 @@ func TestHTTPFailureClasses(t *testing.T) {
 	defer body.Close()
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer tlsSrv.Close()
+	dropped := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // no answer, the connection closed
+		}
+	}))
+	defer dropped.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +84,8 @@ func TestHTTPFailureClasses(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 
+	// answered lists the failures to which the target's host answered.
+	answered := map[string]bool{"connect": true, "dropped": true, "tls untrusted": true}
 	for _, tc := range []struct {
 		name    string
 		c       model.Check
@@ -85,6 +94,7 @@ func TestHTTPFailureClasses(t *testing.T) {
 	}{
 		{"timeout", model.Check{ID: "t", Timeout: 200 * time.Millisecond, HTTP: &model.HTTPSpec{URL: slow.URL, Method: "GET"}}, model.ErrTimeout, "deadline"},
 		{"connect", model.Check{ID: "c", HTTP: &model.HTTPSpec{URL: closed, Method: "GET"}}, model.ErrConnect, "refused"},
+		{"dropped", model.Check{ID: "x", HTTP: &model.HTTPSpec{URL: dropped.URL, Method: "GET"}}, model.ErrConnect, "EOF"},
 		{"dns", model.Check{ID: "d", HTTP: &model.HTTPSpec{URL: "http://no-such-host.invalid/", Method: "GET"}}, model.ErrDNS, "no-such-host.invalid"},
 		{"status default", model.Check{ID: "s", HTTP: &model.HTTPSpec{URL: status.URL, Method: "GET"}}, model.ErrStatus, "status 503 is not 2xx or 3xx"},
 		{"status assertion", model.Check{ID: "s2", HTTP: &model.HTTPSpec{URL: status.URL, Method: "GET"}, Asserts: []string{"status == 200"}}, model.ErrStatus, "status == 200: saw 503"},
@@ -95,6 +105,9 @@ func TestHTTPFailureClasses(t *testing.T) {
 			r := run(t, tc.c)
 			if r.Outcome != model.OutcomeDown || r.ErrorClass != tc.class || !strings.Contains(r.Message, tc.message) {
 				t.Fatalf("got %s/%s %q, want down/%s containing %q", r.Outcome, r.ErrorClass, r.Message, tc.class, tc.message)
+			}
+			if network := r.ErrorClass != model.ErrStatus && r.ErrorClass != model.ErrAssertion; network && r.HostAnswered != answered[tc.name] {
+				t.Fatalf("host answered: %v, want %v", r.HostAnswered, answered[tc.name])
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -40,6 +41,24 @@ func (s *Store) DirtyMinutes(ctx context.Context, limit int) (store.Dirty, error
 }
 
 // MarkAllDirty marks every minute of check that has raw results.
+// MarkRegionDirty marks the minutes of region's results in [from, to]
+// (store.Store); packed days keep no raw rows to tell, and are older than
+// any health that changes.
+func (s *Store) MarkRegionDirty(ctx context.Context, region string, from, to time.Time) error {
+	rid, ok, err := s.lookup(ctx, "regions", region)
+	if err != nil || !ok {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO dirty (check_id, minute, seq)
+		SELECT check_id, minute, nextval('dirty_seq') FROM (SELECT DISTINCT r.check_id, r.scheduled / 60000 AS minute FROM checks c
+			JOIN results r ON r.check_id = c.id AND r.region_id = $1 AND r.scheduled BETWEEN $2 AND $3 ORDER BY 1, 2) m
+		ON CONFLICT (check_id, minute) DO UPDATE SET seq = excluded.seq`, rid, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("mark %s dirty: %w", region, err)
+	}
+	return nil
+}
+
 func (s *Store) MarkAllDirty(ctx context.Context, check string) error {
 	cid, ok, err := s.lookup(ctx, "checks", check)
 	if err != nil || !ok {

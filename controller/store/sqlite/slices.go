@@ -275,6 +275,27 @@ func (s *Store) checkIDs(checks []string) []any {
 	return ids
 }
 
+// MarkRegionDirty marks the minutes of region's results in [from, to]
+// (store.Store), a check at a time through the results' key.
+func (s *Store) MarkRegionDirty(ctx context.Context, region string, from, to time.Time) error {
+	s.mu.Lock()
+	rid, ok := s.names["regions"][region]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	s.wr.Lock()
+	defer s.wr.Unlock()
+	s.seq++
+	_, err := s.db.ExecContext(ctx, `INSERT INTO dirty (check_id, minute, seq)
+		SELECT DISTINCT r.check_id, r.scheduled / 60000, ? FROM checks c JOIN results r ON r.check_id = c.id AND r.region_id = ? AND r.scheduled BETWEEN ? AND ?
+		WHERE true ON CONFLICT (check_id, minute) DO UPDATE SET seq = excluded.seq`, s.seq, rid, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("mark %s dirty: %w", region, err)
+	}
+	return nil
+}
+
 // History returns, per check, its buckets of span (sla.SpanHour or
 // sla.SpanDay) in [from, to), oldest first; buckets with no verdict at all
 // are left out. With no checks named it returns every check.

@@ -264,6 +264,21 @@ func dirtyAndSlices(t *testing.T, open func() (store.Store, error)) {
 	if err := s.MarkAllDirty(ctx, "never-seen"); err != nil {
 		t.Fatalf("MarkAllDirty of an unknown check: %v", err)
 	}
+	// A region's health changed over its second minute: that minute of
+	// each check it has results of there, and nothing else.
+	d4, _ := s.DirtyMinutes(ctx, 100)
+	if err := s.PutSlices(ctx, "api", map[sla.Minute]sla.Slice{m0: sla.SliceUp, m0 + 1: sla.SliceDown}, []sla.Minute{m0, m0 + 1}, d4.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkRegionDirty(ctx, "eu-london", t0.Add(30*time.Second), t0.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if d5, _ := s.DirtyMinutes(ctx, 100); len(d5.Checks) != 1 || fmt.Sprint(d5.Checks["api"]) != fmt.Sprint([]sla.Minute{m0 + 1}) {
+		t.Fatalf("MarkRegionDirty: %+v, want api's second minute", d5)
+	}
+	if err := s.MarkRegionDirty(ctx, "nowhere", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("MarkRegionDirty of an unknown region: %v", err)
+	}
 }
 
 func countsAndHistory(t *testing.T, open func() (store.Store, error)) {
