@@ -159,6 +159,40 @@ type Component struct {
 	Name        string  `yaml:"name"`
 	Description string  `yaml:"description"`
 	Checks      []Check `yaml:"checks"`
+	// Public: false keeps the component off every public surface (the
+	// status page, its history and feeds, badges, the status and v2 APIs,
+	// subscriptions); the SRE view shows it. Its outages page on-call as
+	// any other, and open no public incident.
+	Public *bool `yaml:"public"`
+	// Group names the group the status page shows the component in
+	// (Statuspage's component groups).
+	Group string `yaml:"group"`
+	// Banner says how far the component's outage reaches the page's
+	// banner: full (the default), degraded (degraded performance at
+	// worst: a background job) or none. The component's own status is
+	// shown as it is.
+	Banner string `yaml:"banner"`
+}
+
+// Banner values of a component.
+const (
+	BannerFull     = "full"
+	BannerDegraded = "degraded"
+	BannerNone     = "none"
+)
+
+// IsPublic reports whether the component is shown to the public.
+func (c *Component) IsPublic() bool { return c.Public == nil || *c.Public }
+
+// GroupID is the id of the component's group ("" with none): the group's
+// name in lower case, words joined by '-'.
+func (c *Component) GroupID() string {
+	if c.Group == "" {
+		return ""
+	}
+	return "group-" + strings.Join(strings.FieldsFunc(strings.ToLower(c.Group), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}), "-")
 }
 
 // Check is one monitored target. Exactly one kind block matches Kind.

@@ -136,6 +136,13 @@ components:
     checks:
       - {id: a, kind: http, http: {url: "http://127.0.0.1:9/"}}
 `, "test.yaml:4: expected a whole number, got the text \"two\"\ntest.yaml:6: components[0].id: \"API\" is not a valid id", false},
+		"banner and group of a component": {head + `components:
+  - id: api
+    banner: red
+    group: "-+-"
+    checks:
+      - {id: a, kind: http, http: {url: "http://127.0.0.1:9/"}}
+`, "test.yaml:6: components[0].banner: \"red\" is not full, degraded or none\ntest.yaml:7: components[0].group: \"-+-\" has no letter or digit to name the group by", false},
 		"expiry on a paging check": {head + `components:
   - id: api
     checks:

@@ -204,6 +204,16 @@ func (v *validator) validate(c *Config, dir string) {
 		comp := &c.Components[i]
 		p := fmt.Sprintf("components[%d]", i)
 		v.id(p+".id", "component", comp.ID, comps)
+		switch comp.Banner {
+		case "", BannerFull, BannerDegraded, BannerNone:
+		default:
+			v.add(p+".banner", "%q is not full, degraded or none", comp.Banner)
+		}
+		if len(comp.Group) > 100 {
+			v.add(p+".group", "a group name is at most 100 characters")
+		} else if comp.Group != "" && comp.GroupID() == "group-" {
+			v.add(p+".group", "%q has no letter or digit to name the group by", comp.Group)
+		}
 		if len(comp.Checks) == 0 {
 			v.add(p+".checks", "a component needs at least one check")
 		}

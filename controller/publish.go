@@ -59,7 +59,7 @@ func (c *Controller) publishOptions(every time.Duration) snapshot.Options {
 
 func (c *Controller) initPublished(o snapshot.Options) {
 	c.published.status = snapshot.New("application/json", o, func(context.Context) (*live.StatusResponse, []byte, error) {
-		st := c.Status()
+		st, _ := c.status(live.Query{Public: true}) // what the public may see
 		b, err := gojson.Marshal(&st)
 		return &st, append(b, '\n'), err
 	})

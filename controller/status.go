@@ -33,7 +33,13 @@ func (c *Controller) handleStatus(ec echo.Context) error {
 	if c.Config().API.Private {
 		cacheControl = "private, no-cache"
 	}
-	if q.Whole() {
+	// The components not shown to the public are in the status only for
+	// a caller with an API token, computed for it.
+	q.Public = !c.hasAPIToken(ec.Request())
+	if !q.Public {
+		cacheControl = "private, no-cache"
+	}
+	if q.Whole() && q.Public {
 		var r *snapshot.Rendered
 		if compact {
 			e, err := c.published.compact.Get(ctx)

@@ -153,7 +153,24 @@ func appendBadge(b []byte, status string, attr string) []byte {
 // for every field, which for 500 components is most of the time a page
 // takes.
 func appendComponents(b []byte, p *StatusPage) []byte {
+	group := ""
 	for _, c := range p.Components {
+		if c.GroupID != group {
+			if group != "" {
+				b = append(b, `</div>`...)
+			}
+			if group = c.GroupID; group != "" {
+				// A component group: its name and status (the worst of its
+				// components'), then its components.
+				b = append(b, `<div class="group" id="`...)
+				b = append(b, html.EscapeString(group)...)
+				b = append(b, `"><h3><span>`...)
+				b = append(b, html.EscapeString(c.Group)...)
+				b = append(b, `</span> `...)
+				b = appendBadge(b, c.GroupStatus, `data-status="`+html.EscapeString(c.GroupStatus)+`"`)
+				b = append(b, `</h3>`...)
+			}
+		}
 		id := html.EscapeString(c.ID)
 		b = append(b, `<section class="component" id="component-`...)
 		b = append(b, id...)
@@ -178,6 +195,9 @@ func appendComponents(b []byte, p *StatusPage) []byte {
 			b = append(b, "% uptime"...)
 		}
 		b = append(b, `</span><span>Today</span></div></section>`...)
+	}
+	if group != "" {
+		b = append(b, `</div>`...)
 	}
 	return b
 }

@@ -135,9 +135,14 @@ type Region struct {
 
 // Component is one row of the status page.
 type Component struct {
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Group, GroupID and GroupStatus place it in a component group (the
+	// group's status is the worst of its components').
+	Group       string   `json:"group,omitempty"`
+	GroupID     string   `json:"group_id,omitempty"`
+	GroupStatus string   `json:"group_status,omitempty"`
 	Status      string   `json:"status"`
 	Days        []Day    `json:"days"`
 	Uptime90    *float64 `json:"uptime_90d"`

@@ -91,6 +91,9 @@ type Query struct {
 	Components, Checks map[string]bool
 	Limit              int
 	Cursor             string
+	// Public leaves out the components not shown to the public
+	// (public: false), as if they did not exist.
+	Public bool
 }
 
 // maxLimit bounds a page of components.
@@ -138,6 +141,19 @@ func (q Query) Whole() bool {
 	return q.Components == nil && q.Checks == nil && q.Limit == 0 && q.Cursor == ""
 }
 
+// BannerStatus is what a component's status says of the whole: as it is,
+// or with banner: degraded a down component is degraded at worst, and
+// with banner: none it is up when down or degraded.
+func BannerStatus(comp *config.Component, s model.Status) model.Status {
+	switch {
+	case comp.Banner == config.BannerDegraded && s == model.StatusDown:
+		return model.StatusDegraded
+	case comp.Banner == config.BannerNone && (s == model.StatusDown || s == model.StatusDegraded):
+		return model.StatusUp
+	}
+	return s
+}
+
 // QueryError names what in a query cannot be answered.
 type QueryError struct {
 	Field, Msg string
@@ -155,7 +171,11 @@ func (v View) Status(cfg *config.Config, q Query, now time.Time, reload ReloadSt
 			m = q.Checks
 		}
 		for id := range m {
-			if (kind == "check" && cfg.Check(id) == nil) || (kind == "component" && cfg.Component(id) == nil) {
+			comp := cfg.Component(id)
+			if kind == "check" {
+				comp = cfg.Component(cfg.ComponentOf(id))
+			}
+			if comp == nil || (q.Public && !comp.IsPublic()) {
 				return StatusResponse{}, &QueryError{Field: kind, Msg: fmt.Sprintf("no %s %q", kind, id)}
 			}
 		}
@@ -166,6 +186,9 @@ func (v View) Status(cfg *config.Config, q Query, now time.Time, reload ReloadSt
 	var all []model.Status
 	started := q.Cursor == ""
 	for _, comp := range cfg.Components {
+		if q.Public && !comp.IsPublic() {
+			continue
+		}
 		if !started {
 			started = comp.ID == q.Cursor
 			continue
@@ -207,7 +230,7 @@ func (v View) Status(cfg *config.Config, q Query, now time.Time, reload ReloadSt
 			cs.Checks = append(cs.Checks, chs)
 		}
 		cs.Status = Worst(st)
-		all = append(all, cs.Status)
+		all = append(all, BannerStatus(&comp, cs.Status))
 		out.Components = append(out.Components, cs)
 	}
 	if !started {

@@ -31,7 +31,7 @@ func announced(cfg *config.Config, from, to, now time.Time) []window {
 		var ids, names []string
 		for _, check := range cfg.MaintenanceChecks(mw) {
 			id := cfg.ComponentOf(check)
-			if comp := cfg.Component(id); comp != nil && !slices.Contains(ids, id) {
+			if comp := cfg.Component(id); comp != nil && comp.IsPublic() && !slices.Contains(ids, id) {
 				ids = append(ids, id)
 				name := comp.Name
 				if name == "" {
@@ -39,6 +39,9 @@ func announced(cfg *config.Config, from, to, now time.Time) []window {
 				}
 				names = append(names, name)
 			}
+		}
+		if len(ids) == 0 && len(cfg.MaintenanceChecks(mw)) > 0 {
+			continue // of components the public does not see
 		}
 		for _, occ := range mw.Occurrences(from, to) {
 			status := "completed"

@@ -62,6 +62,9 @@ func (s *Source) History(ctx context.Context) (*dashboard.HistoryPage, error) {
 			}
 		}
 		for _, comp := range cfg.Components {
+			if !comp.IsPublic() {
+				continue
+			}
 			var n sla.Counts
 			for _, b := range hist[ledger.ComponentSeries(&comp)] {
 				if !b.Start.Before(m) && b.Start.Before(next) {

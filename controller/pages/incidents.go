@@ -37,7 +37,7 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 		return err
 	}
 	for i := range alerts {
-		a := &alerts[i]
+		a := publicPart(cfg, &alerts[i])
 		if a.Incident == 0 {
 			continue
 		}
@@ -87,6 +87,22 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 }
 
 func isOutage(m alerting.Member) bool { return m.Class == "check_down" }
+
+// publicPart is a group as the public may see it: without the members
+// of components not shown to the public (public: false). A group of
+// those alone opens no public incident.
+func publicPart(cfg *config.Config, a *alerting.Alert) *alerting.Alert {
+	hidden := func(m alerting.Member) bool {
+		c := cfg.Component(m.Component)
+		return c != nil && !c.IsPublic()
+	}
+	if !slices.ContainsFunc(a.Members, hidden) {
+		return a
+	}
+	pub := *a
+	pub.Members = slices.DeleteFunc(slices.Clone(a.Members), hidden)
+	return &pub
+}
 
 // written remembers what was last written of each open incident.
 type written struct {

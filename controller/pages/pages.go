@@ -161,7 +161,7 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 		if conf == nil {
 			continue
 		}
-		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: conf.Description}
+		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: conf.Description, Group: conf.Group, GroupID: conf.GroupID()}
 		statuses := make([]model.Status, 0, len(comp.Checks))
 		for _, ch := range comp.Checks {
 			statuses = append(statuses, ch.Status)
@@ -207,11 +207,12 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 			}
 			cc.Cells = append(cc.Cells, cell)
 		}
-		if statusRank[cc.Status] > statusRank[p.Status] {
-			p.Status = cc.Status
+		if b := bannerStatus(conf, cc.Status); statusRank[b] > statusRank[p.Status] {
+			p.Status = b
 		}
 		p.Components = append(p.Components, cc)
 	}
+	p.Components = grouped(p.Components)
 	p.Subscribe = Form(cfg)
 	for _, w := range announced(cfg, now, now.Add(30*24*time.Hour), now) {
 		p.Announced = append(p.Announced, w.Announced)
@@ -222,6 +223,53 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 	}
 	p.Incidents = convertIncidents(incs)
 	return p, nil
+}
+
+// bannerStatus is what a component's status says of the whole page
+// (config.Component.Banner), in Statuspage's words.
+func bannerStatus(conf *config.Component, status string) string {
+	switch conf.Banner {
+	case config.BannerDegraded:
+		if statusRank[status] > statusRank[dashboard.DegradedPerformance] && status != dashboard.UnderMaintenance {
+			return dashboard.DegradedPerformance
+		}
+	case config.BannerNone:
+		if status == dashboard.DegradedPerformance || status == dashboard.PartialOutage || status == dashboard.MajorOutage {
+			return dashboard.Operational
+		}
+	}
+	return status
+}
+
+// grouped orders components so that a group's are together, where its
+// first one is, and gives each the status of its group: the worst of
+// its components'.
+func grouped(cs []dashboard.Component) []dashboard.Component {
+	worst := map[string]string{}
+	for _, c := range cs {
+		if c.GroupID != "" && statusRank[c.Status] >= statusRank[worst[c.GroupID]] {
+			worst[c.GroupID] = c.Status
+		}
+	}
+	out := make([]dashboard.Component, 0, len(cs))
+	placed := map[string]bool{}
+	for _, c := range cs {
+		if c.GroupID == "" {
+			out = append(out, c)
+			continue
+		}
+		if placed[c.GroupID] {
+			continue
+		}
+		placed[c.GroupID] = true
+		for _, m := range cs {
+			if m.GroupID == c.GroupID {
+				m.GroupStatus = worst[c.GroupID]
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 func convertIncidents(in []store.Incident) []dashboard.Incident {
@@ -411,7 +459,7 @@ func (s *Source) Badge(ctx context.Context, check string) (*float64, string, boo
 	o := s.o
 	cfg := o.Config()
 	ch := cfg.Check(check)
-	if ch == nil {
+	if ch == nil || !cfg.Component(cfg.ComponentOf(check)).IsPublic() {
 		return nil, "", false
 	}
 	now := o.Now()

@@ -52,6 +52,9 @@ func Form(cfg *config.Config) *dashboard.SubscribeForm {
 	}
 	f := &dashboard.SubscribeForm{Email: sub.SMTP != "", Webhook: sub.Webhooks}
 	for _, c := range cfg.Components {
+		if !c.IsPublic() {
+			continue
+		}
 		name := c.Name
 		if name == "" {
 			name = c.ID
@@ -69,7 +72,7 @@ func (s *Subscriptions) Subscribe(ctx context.Context, kind, address string, com
 		return nil, &dashboard.FormError{Field: "kind", Msg: "this status page takes no subscriptions"}
 	}
 	for _, id := range components {
-		if cfg.Component(id) == nil {
+		if c := cfg.Component(id); c == nil || !c.IsPublic() {
 			return nil, &dashboard.FormError{Field: "component", Msg: fmt.Sprintf("no component %q", id)}
 		}
 	}

@@ -76,6 +76,8 @@ type V2Component struct {
 	PageID             string  `json:"page_id"`
 	Group              bool    `json:"group"`
 	OnlyShowIfDegraded bool    `json:"only_show_if_degraded"`
+	// Components, of a group, are the ids of its components.
+	Components []string `json:"components,omitempty"`
 	// NinesStatus is nines' own word when Status cannot say it: no_data
 	// (nothing known yet) shows as operational in Status.
 	NinesStatus string `json:"nines_status,omitempty"`
@@ -169,6 +171,7 @@ func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 	d.page = V2Page{ID: pageID(cfg), Name: pageName(cfg), URL: url, TimeZone: "Etc/UTC",
 		UpdatedAt: v2t(st.GeneratedAt)}
 	worst := dashboard.Operational
+	groups := map[string]*V2Component{}
 	for i, comp := range st.Components {
 		conf := cfg.Component(comp.ID)
 		if conf == nil {
@@ -179,11 +182,24 @@ func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 			statuses = append(statuses, ch.Status)
 		}
 		status := componentStatus(statuses)
-		if statusRank[status] > statusRank[worst] {
-			worst = status
+		if b := bannerStatus(conf, status); statusRank[b] > statusRank[worst] {
+			worst = b
 		}
 		c := V2Component{ID: comp.ID, Name: comp.Name, Status: status, CreatedAt: v2t(st.GeneratedAt), UpdatedAt: v2t(st.GeneratedAt),
 			Position: i + 1, PageID: d.page.ID}
+		if gid := conf.GroupID(); gid != "" {
+			c.GroupID = &gid
+			g := groups[gid]
+			if g == nil {
+				g = &V2Component{ID: gid, Name: conf.Group, Status: dashboard.Operational, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+					Position: len(st.Components) + len(groups) + 1, PageID: d.page.ID, Group: true, Components: []string{}}
+				groups[gid] = g
+			}
+			g.Components = append(g.Components, comp.ID)
+			if statusRank[status] > statusRank[g.Status] && status != dashboard.NoData {
+				g.Status = status
+			}
+		}
 		if conf.Description != "" {
 			desc := conf.Description
 			c.Description = &desc
@@ -194,6 +210,11 @@ func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 		d.components = append(d.components, c)
 		d.byID[c.ID] = c
 	}
+	for _, g := range groups {
+		d.components = append(d.components, *g)
+		d.byID[g.ID] = *g
+	}
+	slices.SortStableFunc(d.components, func(a, b V2Component) int { return a.Position - b.Position })
 	if d.components == nil {
 		d.components = []V2Component{}
 	}
