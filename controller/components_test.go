@@ -149,7 +149,7 @@ func TestComponentsAsCustomersSeeThem(t *testing.T) {
 	if !strings.Contains(page, `class="banner s-degraded_performance" id="overall"`) || !strings.Contains(page, `data-status="major_outage"`) {
 		t.Errorf("a background job's outage: the banner is not degraded, or the job's own status is not shown")
 	}
-	if _, body := h.do("GET", "/api/v2/incidents/unresolved.json", "", nil); !strings.Contains(string(body), `"name":"Nightly export down in 3 of 3 regions"`) {
+	if _, body := h.do("GET", "/api/v2/incidents/unresolved.json", "", nil); !strings.Contains(string(body), `"name":"Nightly export down in 3 of 3 regions","status":"investigating","impact":"minor"`) {
 		t.Errorf("the public job's outage opened no public incident: %s", body)
 	}
 	if ind := v2()["status"].(map[string]any)["indicator"]; ind != "minor" {

@@ -63,6 +63,23 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// componentShows waits until the status page at base shows component in
+// status.
+func componentShows(t *testing.T, ctx context.Context, base, component, status string) {
+	t.Helper()
+	sel := "#component-" + component
+	testwait.Eventually(t, 2*time.Minute, "the "+component+" component in "+status, func() error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(sel)); err != nil {
+			return err
+		}
+		attr, err := chromedp.Run(ctx, chromedp.AttributeValue(sel+" .badge", "data-status"))
+		if err != nil || attr.Value != status {
+			return fmt.Errorf("the page shows %q (%v)", attr.Value, err)
+		}
+		return nil
+	})
+}
+
 // TestStatusPageAndSREViewInABrowser drives the running demo in headless
 // Chromium: the status page shows the regions and components, a global
 // fault turns a component to an outage, and the SRE signs in, sees the
@@ -108,16 +125,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	screenshot(t, ctx, "status-page.png")
 
 	post(t, "http://"+cs+"/admin/faults", `{"target":"segments","outage":true}`)
-	testwait.Eventually(t, 2*time.Minute, "the segments component in a major outage", func() error {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible("#component-segments")); err != nil {
-			return err
-		}
-		attr, err := chromedp.Run(ctx, chromedp.AttributeValue("#component-segments .badge", "data-status"))
-		if err != nil || attr.Value != "major_outage" {
-			return fmt.Errorf("the page shows %q (%v)", attr.Value, err)
-		}
-		return nil
-	})
+	componentShows(t, ctx, base, "segments", "major_outage")
 	if txt, _ := chromedp.Run(ctx, chromedp.Text("#component-segments")); !strings.Contains(txt, "Major outage") {
 		t.Errorf("the outage is not said in words: %q", txt)
 	}
@@ -346,4 +354,45 @@ dashboard:
 	if txt, _ := chromedp.Run(ctx, chromedp.Text("#result")); !strings.Contains(txt, "not valid") {
 		t.Fatalf("unsubscribing twice: %q", txt)
 	}
+}
+
+// Components as customers see them, in a browser: the demo's internal
+// component is not on the page, its content components are shown in their
+// group, and a stalled job turns its own component red while the banner
+// stays operational.
+func TestComponentsOnThePageInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	exe := chromium(t)
+	t.Parallel()
+	dir := t.TempDir()
+	ctl, cs := freeAddr(t), freeAddr(t)
+	demo := start(t, dir, "demo", "demo", "--jobs", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"))
+	defer func() {
+		if t.Failed() {
+			demo.tail(t)
+		}
+	}()
+	base := "http://" + ctl
+	waitFor(t, ctl, "every demo check up", 90*time.Second, func(s *status) bool {
+		return allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions) && s.check("publish-pipeline").Status == "up"
+	})
+	ctx, cancel := browser(t, exe)
+	defer cancel()
+	post(t, "http://"+cs+"/admin/faults", `{"target":"pipeline","outage":true}`)
+	componentShows(t, ctx, base, "pipeline", "major_outage")
+	banner, err := chromedp.Run(ctx, chromedp.AttributeValue("#overall", "class"))
+	if err != nil || banner.Value != "banner s-operational" {
+		t.Errorf("with the job stalled the banner is %q (%v), want operational", banner.Value, err)
+	}
+	group, err := chromedp.Run(ctx, chromedp.Text("#group-content-platform"))
+	if err != nil || !strings.Contains(group, "Content platform") || !strings.Contains(group, "Segments API") || !strings.Contains(group, "Content CDN") {
+		t.Errorf("the content platform group: %q (%v)", group, err)
+	}
+	page, err := chromedp.Run(ctx, chromedp.OuterHTML("html"))
+	if err != nil || strings.Contains(page, "internals") || strings.Contains(page, "contentsvc process") {
+		t.Errorf("the internal component is on the page (%v)", err)
+	}
+	screenshot(t, ctx, "status-page-components.png")
 }

@@ -88,6 +88,35 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 
 func isOutage(m alerting.Member) bool { return m.Class == "check_down" }
 
+// impacts ranks Statuspage's incident impacts.
+var impacts = []string{"none", "minor", "major", "critical"}
+
+// incidentImpact is the most any outage of the group reaches: critical
+// with a critical alert, else major, as far as its component lets an
+// outage reach the banner (banner: degraded is minor at most, none none).
+func incidentImpact(cfg *config.Config, g *alerting.Alert) string {
+	most := 0
+	for _, m := range g.Members {
+		if !isOutage(m) {
+			continue
+		}
+		k := 2
+		if m.Severity == "critical" {
+			k = 3
+		}
+		if c := cfg.Component(m.Component); c != nil {
+			switch c.Banner {
+			case config.BannerDegraded:
+				k = min(k, 1)
+			case config.BannerNone:
+				k = 0
+			}
+		}
+		most = max(most, k)
+	}
+	return impacts[most]
+}
+
 // publicPart is a group as the public may see it: without the members
 // of components not shown to the public (public: false). A group of
 // those alone opens no public incident.
@@ -132,12 +161,7 @@ func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerti
 	o := s.o
 	components, checks := outageOf(g)
 	title := incidentTitle(cfg, g, o.Live.Latest.Result)
-	impact := "major"
-	for _, m := range g.Members {
-		if isOutage(m) && m.Severity == "critical" {
-			impact = "critical"
-		}
-	}
+	impact := incidentImpact(cfg, g)
 	started := now
 	if g.FiredAt != nil {
 		started = *g.FiredAt
