@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
@@ -51,7 +52,62 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"impacts":   func() []string { return []string{"none", "minor", "major", "critical"} },
 	"burnchart": burnChart,
 	"latchart":  latencyChart,
+	"detail":    detail,
+	// alertclass and alertword say an alert's state: a pending alert is
+	// not yet a verdict, and one that resolved without ever firing was
+	// dropped, not recovered.
+	"alertclass": func(a Alert) string {
+		switch {
+		case a.State == "firing":
+			return "down"
+		case a.State == "acknowledged":
+			return "degraded"
+		case a.State == "pending", a.FiredAt == nil:
+			return "unknown"
+		}
+		return "up"
+	},
+	"alertword": func(a Alert) string {
+		if a.State == "resolved" && a.FiredAt == nil {
+			return "dropped"
+		}
+		return a.State
+	},
 }).ParseFS(templateFS, "templates/*.html"))
+
+// detail writes an alert detail for a person: text and numbers as they
+// are, a list of them joined, anything else as JSON (never Go's syntax).
+func detail(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool, int, int64, float64:
+		return fmt.Sprint(x)
+	case time.Time:
+		return x.UTC().Format("2006-01-02 15:04:05 UTC")
+	case []string:
+		return strings.Join(x, ", ")
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			switch e.(type) {
+			case string, bool, int, int64, float64:
+				parts[i] = fmt.Sprint(e)
+			default:
+				b, _ := json.Marshal(e)
+				parts[i] = string(b)
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
 
 // appendDate writes t as YYYY-MM-DD.
 func appendDate(b []byte, t time.Time) []byte {

@@ -240,13 +240,15 @@ type Alert struct {
 // notification links to.
 type AlertPage struct {
 	Alert
-	Rule       string         `json:"rule"`
-	Subject    string         `json:"subject"`
-	Incident   int64          `json:"incident"`
-	Component  string         `json:"component,omitempty"`
-	AckedAt    *time.Time     `json:"acknowledged_at,omitempty"`
-	ResolvedAt *time.Time     `json:"resolved_at,omitempty"`
-	Details    map[string]any `json:"details,omitempty"`
+	Rule     string `json:"rule"`
+	Subject  string `json:"subject"`
+	Incident int64  `json:"incident"` // the alert's own firing number
+	// PublicIncident is the status page incident of this firing (0: none).
+	PublicIncident int64          `json:"public_incident,omitempty"`
+	Component      string         `json:"component,omitempty"`
+	AckedAt        *time.Time     `json:"acknowledged_at,omitempty"`
+	ResolvedAt     *time.Time     `json:"resolved_at,omitempty"`
+	Details        map[string]any `json:"details,omitempty"`
 	// Members are a group's alerts: what its notifications told of.
 	Members       []AlertMember      `json:"members,omitempty"`
 	Notifications []NotificationLine `json:"notifications"`

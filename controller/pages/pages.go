@@ -401,13 +401,28 @@ func (s *Source) CheckPage(ctx context.Context, id string, q dashboard.CheckQuer
 		failed   int
 		failedMS float64
 	}
+	// Points as wide as the range asks, or narrower when the results
+	// cover less of it (a new install): the chart spans the data.
+	width := rng.Bucket
+	if len(rs) > 0 {
+		first, last := rs[0].Scheduled, rs[0].Scheduled
+		for _, r := range rs {
+			first, last = sla.Earliest(first, r.Scheduled), sla.Latest(last, r.Scheduled)
+		}
+		for _, r := range dashboard.CheckRanges {
+			if last.Sub(first) <= r.Span {
+				width = min(width, r.Bucket)
+				break
+			}
+		}
+	}
 	byRegion := map[string]map[time.Time]*bucket{}
 	total, up := map[string]int{}, map[string]int{}
 	for _, r := range rs {
 		if byRegion[r.Region] == nil {
 			byRegion[r.Region] = map[time.Time]*bucket{}
 		}
-		at := r.Scheduled.Truncate(rng.Bucket)
+		at := r.Scheduled.Truncate(width)
 		b := byRegion[r.Region][at]
 		if b == nil {
 			b = &bucket{}
@@ -484,6 +499,11 @@ func (s *Source) AlertPage(ctx context.Context, key string) (*dashboard.AlertPag
 	}
 	p := &dashboard.AlertPage{Alert: dashboardAlert(a), Rule: a.Rule, Subject: a.Subject, Incident: a.Incident, Component: a.Component,
 		AckedAt: a.AckedAt, ResolvedAt: a.ResolvedAt, Details: a.Details, Notifications: []dashboard.NotificationLine{}}
+	if a.Incident > 0 {
+		if id, _, err := s.o.Store.IncidentForAlert(ctx, a.Key, a.Incident); err == nil {
+			p.PublicIncident = id
+		}
+	}
 	for _, m := range a.Members {
 		p.Members = append(p.Members, dashboard.AlertMember{Key: m.Key, Summary: m.Summary, Since: m.Since, Recovered: m.Recovered, Holding: m.Holding, Cause: m.Cause})
 	}
