@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall
+.PHONY: build test race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall bench-firstread
 
 # The version the binaries report (`nines --version`): the nearest tag and
 # the commits since, or the commit when there is no tag.
@@ -102,6 +102,13 @@ bench-ttd:
 # incidents, tickets (about 50 minutes).
 bench-oncall:
 	NINES_E2E_REAL_DEMO=1 $(GO) test -count=1 -run 'TestDemoScenarios$$' -v -timeout 150m ./e2e
+
+# What the first reader of each public document gets after a quiet
+# minute: one read each 5 s, 40 s and 75 s into a staged outage (about
+# three minutes); with DATABASE=postgres://... read from the replica the
+# probes do not talk to.
+bench-firstread:
+	$(GO) run ./bench/firstread $(if $(DATABASE),-database $(DATABASE))
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

@@ -81,7 +81,8 @@ type Options struct {
 	Replica  string
 	LeaseTTL time.Duration
 	// SyncEvery is how often a replica takes in the heartbeats and results
-	// that other replicas received (default 2s; PostgreSQL only).
+	// that other replicas received (default 1s, so that its public
+	// documents are about a second behind at most; PostgreSQL only).
 	SyncEvery time.Duration
 }
 
@@ -311,7 +312,7 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		syncEvery := o.SyncEvery
 		if syncEvery <= 0 {
-			syncEvery = 2 * time.Second
+			syncEvery = time.Second
 		}
 		// A replica that does not lead learns of incidents and maintenance
 		// the leader wrote only from the store: its public documents are
