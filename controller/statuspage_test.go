@@ -183,7 +183,7 @@ func TestStatuspageContract(t *testing.T) {
 	h := newAlertHarnessOf(t, func(pd, hook string) string {
 		return alertingConfig(pd, hook) + fmt.Sprintf("maintenance:\n  - {id: db, reason: Database upgrade, checks: [api-health], start: %s, end: %s, announce: true}\n",
 			soon.Format(time.RFC3339), soon.Add(time.Hour).Format(time.RFC3339)) +
-			"dashboard:\n  subscriptions: {smtp: 127.0.0.1:9, from: status@example.com, webhooks: true}\n"
+			"dashboard:\n  subscriptions: {smtp: 127.0.0.1:9, from: status@example.com, webhooks: true, private_webhooks: true}\n"
 	})
 	ctx := t.Context()
 	if _, err := h.c.store.Subscribe(ctx, store.Subscriber{Kind: "webhook", Address: hookSrv.URL + "/statuspage", Token: "hook-token", CreatedAt: h.clock.Now()}); err != nil {

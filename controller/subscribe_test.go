@@ -135,7 +135,7 @@ func TestWebhookSubscription(t *testing.T) {
 	}
 	// A webhook that does not answer 2xx is refused, and not kept.
 	code, body := post(url.Values{"kind": {"webhook"}, "address": {hook.URL + "/status"}})
-	if code != 400 || !strings.Contains(body, "the signed test call failed: answered 404") {
+	if code != 400 || !strings.Contains(body, "the signed test call failed: it must answer 2xx") || strings.Contains(body, "404") {
 		t.Fatalf("a failing webhook: %d\n%s", code, body)
 	}
 	if subs, _ := h.c.store.Subscribers(t.Context()); len(subs) != 0 {
@@ -222,5 +222,35 @@ func TestSubscribersHearOfIncidents(t *testing.T) {
 	got = to()
 	if len(got["all@example.com"]) != 2 || !strings.Contains(got["all@example.com"][1], "Resolved: ") {
 		t.Fatalf("mails after recovery: %v", got)
+	}
+}
+
+// A subscriber's webhook reaches nothing inside, whatever its address
+// became since it subscribed (a name rebound to loopback): at delivery
+// every connection is checked, and the notification fails without a
+// byte reaching the listener.
+func TestHostileSubscriberWebhookRebound(t *testing.T) {
+	var hits atomic.Int32
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer inside.Close()
+	h := newAlertHarnessOf(t, func(pd, hook string) string {
+		return alertingConfig(pd, hook) + "dashboard:\n  subscriptions: {smtp: 127.0.0.1:9, from: status@example.com, webhooks: true}\n"
+	})
+	ctx := t.Context()
+	if _, err := h.c.store.Subscribe(ctx, store.Subscriber{Kind: "webhook", Address: inside.URL + "/hook", Token: "rebound", CreatedAt: h.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.c.store.ConfirmSubscriber(ctx, "rebound", h.clock.Now())
+	h.minute(all(model.OutcomeUp))
+	h.minute(all(model.OutcomeDown))
+	h.minute(all(model.OutcomeDown))
+	h.tick()
+	h.tick()
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("%d requests reached the listener inside", n)
+	}
+	notes, err := h.c.store.AlertNotifications(ctx, "status:incident-1-opened")
+	if err != nil || len(notes) == 0 || notes[0].LastError == "" || notes[0].Delivered != nil {
+		t.Fatalf("the subscriber's notification: %+v %v", notes, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/internal/egress"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -132,10 +133,10 @@ func (a *Alerts) allNotifiers() map[string]alerting.Notifier {
 	}
 	out := maps.Clone(a.notifiers)
 	base := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
-	client := a.o.NotifyClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
+	// A subscriber's webhook is a stranger's URL: public addresses only
+	// (unless private_webhooks), checked on every connection, no
+	// redirects.
+	client := egress.Client(egress.Options{Timeout: 30 * time.Second, Private: sub.PrivateWebhooks})
 	for _, s := range subs {
 		name := "subscriber:" + strconv.FormatInt(s.ID, 10)
 		switch s.Kind {

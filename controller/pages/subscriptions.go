@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/internal/egress"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -36,10 +38,11 @@ type Subscriptions struct {
 	Store  SubscriptionStore
 	Config func() *config.Config
 	Now    func() time.Time
-	// Client makes webhooks' test calls (default: 5 s, no redirects).
+	// Client makes webhooks' test calls (default: egress.Client, 5 s:
+	// public addresses only unless private_webhooks, no redirects).
 	Client *http.Client
 	// Resolve finds a webhook host's addresses (default: the system's).
-	Resolve func(ctx context.Context, host string) ([]net.IPAddr, error)
+	Resolve egress.Resolver
 }
 
 var _ dashboard.Subscriptions = (*Subscriptions)(nil)
@@ -119,7 +122,9 @@ func (s *Subscriptions) Subscribe(ctx context.Context, kind, address string, com
 		}
 		if err := s.testCall(ctx, cfg, stored); err != nil {
 			_, _ = s.Store.Unsubscribe(ctx, token, 0)
-			return nil, &dashboard.FormError{Field: "address", Msg: "the signed test call failed: " + err.Error()}
+			// What answered, or did not, is not said: the form is public,
+			// and would otherwise tell a stranger what listens where.
+			return nil, &dashboard.FormError{Field: "address", Msg: "the signed test call failed: it must answer 2xx within 5 s, with no redirect"}
 		}
 		if _, err := s.Store.ConfirmSubscriber(ctx, token, s.Now().UTC()); err != nil {
 			return nil, err
@@ -228,15 +233,17 @@ func (s *Subscriptions) webhookAllowed(ctx context.Context, address string, priv
 	}
 	resolve := s.Resolve
 	if resolve == nil {
-		resolve = net.DefaultResolver.LookupIPAddr
+		resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
 	}
 	ips, err := resolve(ctx, u.Hostname())
 	if err != nil || len(ips) == 0 {
 		return &dashboard.FormError{Field: "address", Msg: "its host does not resolve"}
 	}
 	for _, ip := range ips {
-		if ip.IP.IsLoopback() || ip.IP.IsPrivate() || ip.IP.IsLinkLocalUnicast() || ip.IP.IsLinkLocalMulticast() || ip.IP.IsUnspecified() {
-			return &dashboard.FormError{Field: "address", Msg: "an address on a private network is not accepted"}
+		if !egress.Public(ip) {
+			return &dashboard.FormError{Field: "address", Msg: "an address that is not on the public Internet is not accepted"}
 		}
 	}
 	return nil
@@ -252,8 +259,7 @@ func (s *Subscriptions) testCall(ctx context.Context, cfg *config.Config, sub st
 	}
 	client := s.Client
 	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		client = egress.Client(egress.Options{Timeout: 5 * time.Second, Private: cfg.Dashboard.Subscriptions.PrivateWebhooks, Resolve: s.Resolve})
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Address, bytes.NewReader(body))
 	if err != nil {

@@ -3,7 +3,7 @@ package pages
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +13,10 @@ import (
 	"github.com/nines-sre/nines/dashboard"
 )
 
-// The form is public: a webhook on loopback, a private network or
-// link-local addresses is refused before any call, unless the
-// configuration allows it.
+// The form is public: a webhook whose host resolves to an address that is
+// not on the public Internet (loopback, private, link-local, the other
+// special-purpose blocks, and their IPv6 forms) is refused before any
+// call, unless the configuration allows it.
 func TestWebhookOnAPrivateNetworkIsRefused(t *testing.T) {
 	cfg, err := config.Parse("test.yaml", []byte(`regions: [{id: r1}, {id: r2}]
 probes:
@@ -30,21 +31,30 @@ dashboard: {subscriptions: {webhooks: true}}
 		t.Fatal(err)
 	}
 	s := &Subscriptions{Store: sqlitetest.Open(t), Config: func() *config.Config { return cfg }, Now: time.Now,
-		Resolve: func(_ context.Context, host string) ([]net.IPAddr, error) {
-			return map[string][]net.IPAddr{
-				"inside.example.com":  {{IP: net.ParseIP("10.1.2.3")}},
-				"meta.example.com":    {{IP: net.ParseIP("169.254.169.254")}},
-				"mixed.example.com":   {{IP: net.ParseIP("203.0.113.7")}, {IP: net.ParseIP("127.0.0.1")}},
-				"127.0.0.1":           {{IP: net.ParseIP("127.0.0.1")}},
-				"[::1]":               {{IP: net.ParseIP("::1")}},
-				"outside.example.com": {{IP: net.ParseIP("203.0.113.7")}},
-			}[host], nil
+		Resolve: func(_ context.Context, host string) ([]netip.Addr, error) {
+			var out []netip.Addr
+			for _, a := range map[string][]string{
+				"inside.example.com":  {"10.1.2.3"},
+				"meta.example.com":    {"169.254.169.254"},
+				"alibaba.example.com": {"100.100.100.200"},
+				"bench.example.com":   {"198.18.0.1"},
+				"ietf.example.com":    {"192.0.0.8"},
+				"nat64.example.com":   {"64:ff9b::a9fe:a9fe"},
+				"6to4.example.com":    {"2002:7f00:1::1"},
+				"mixed.example.com":   {"93.184.216.34", "127.0.0.1"},
+				"127.0.0.1":           {"127.0.0.1"},
+				"outside.example.com": {"93.184.216.34"},
+			}[host] {
+				out = append(out, netip.MustParseAddr(a))
+			}
+			return out, nil
 		}}
-	for _, u := range []string{"http://inside.example.com/x", "http://meta.example.com/latest", "https://mixed.example.com/", "http://127.0.0.1:8080/"} {
+	for _, u := range []string{"http://inside.example.com/x", "http://meta.example.com/latest", "http://alibaba.example.com/", "http://bench.example.com/",
+		"http://ietf.example.com/", "http://nat64.example.com/", "http://6to4.example.com/", "https://mixed.example.com/", "http://127.0.0.1:8080/"} {
 		_, err := s.Subscribe(context.Background(), "webhook", u, nil)
 		var fe *dashboard.FormError
-		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "private network") {
-			t.Errorf("%s: %v, want it refused as private", u, err)
+		if !errors.As(err, &fe) || !strings.Contains(fe.Msg, "not on the public Internet") {
+			t.Errorf("%s: %v, want it refused", u, err)
 		}
 	}
 	for _, u := range []string{"ftp://outside.example.com/", "https://user:pw@outside.example.com/", "outside.example.com"} {
