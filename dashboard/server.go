@@ -108,8 +108,9 @@ type Server struct {
 	o   Options
 	mux *http.ServeMux
 
-	sessions Sessions
-	signins  *signinLimiter
+	sessions   Sessions
+	signins    *signinLimiter
+	signinLogs logLimiter
 
 	page   *snapshot.Cache[struct{}]
 	badges *snapshot.Set[bool]                // by check; value: the check exists
@@ -348,24 +349,38 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, msg string, c
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10) // the form's fields are bounded
 	c, err := r.Cookie(loginCookie)
 	if err != nil || r.PostFormValue("csrf") == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
 		s.showLogin(w, r, "The sign-in form expired; try again.", http.StatusForbidden)
 		return
 	}
 	name, password := r.PostFormValue("user"), r.PostFormValue("password")
-	keys := signinKeys(r, name)
+	if len(name) > maxUserName || len(password) > maxPassword {
+		s.showLogin(w, r, "Unknown user or wrong password.", http.StatusUnauthorized)
+		return
+	}
+	users := s.o.Users()
+	dkey := deviceKey(users)
+	keys, trusted := signinKeys(r, dkey, name)
 	now := s.o.Now()
+	client := clientKey(r)
 	if wait := s.signins.wait(now, keys...); wait > 0 {
 		secs := int(wait.Round(time.Second) / time.Second)
-		s.o.Logger.Warn("sign-in refused: too many failures", "user", name, "remote", r.RemoteAddr, "retry_in", wait.Round(time.Second))
+		if ok, held := s.signinLogs.allow(now, client); ok {
+			s.o.Logger.Warn("sign-in refused: too many failures", "user", logName(name), "remote", r.RemoteAddr, "trusted_browser", trusted,
+				"retry_in", wait.Round(time.Second), "not_logged_since", held)
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		s.showLogin(w, r, "Too many failed sign-ins; try again later.", http.StatusTooManyRequests)
 		return
 	}
-	if !checkPassword(s.o.Users(), name, password) {
+	if !checkPassword(users, name, password) {
 		s.signins.fail(now, keys...)
-		s.o.Logger.Warn("sign-in refused: unknown user or wrong password", "user", name, "remote", r.RemoteAddr)
+		if ok, held := s.signinLogs.allow(now, client); ok {
+			s.o.Logger.Warn("sign-in refused: unknown user or wrong password", "user", logName(name), "remote", r.RemoteAddr,
+				"trusted_browser", trusted, "not_logged_since", held)
+		}
 		s.showLogin(w, r, "Unknown user or wrong password.", http.StatusUnauthorized)
 		return
 	}
@@ -378,6 +393,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/sre", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: s.o.Secure, MaxAge: int(s.o.SessionTTL.Seconds())})
+	// This browser is the user's own from now on (a new nonce each time).
+	http.SetCookie(w, &http.Cookie{Name: deviceCookie, Value: newDeviceCookie(dkey, name), Path: "/sre/login", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.o.Secure, MaxAge: int(deviceTTL.Seconds())})
 	s.o.Logger.Info("signed in", "user", name)
 	http.Redirect(w, r, nextPage(r), http.StatusSeeOther)
 }

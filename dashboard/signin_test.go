@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +111,137 @@ func TestHostileSREViewIsNotCachedAndTakesCSRFFromTheBody(t *testing.T) {
 	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack?csrf="+url.QueryEscape(sessionCSRF), url.Values{"key": {"down:api"}})
 	if resp.StatusCode != http.StatusForbidden || len(src.acked) != 0 {
 		t.Fatalf("a CSRF token in the URL was taken: %d %v", resp.StatusCode, src.acked)
+	}
+}
+
+// Guessing at a user's password from anywhere does not lock the user out:
+// the browser they signed in with before signs in at once, every time,
+// while an attacker fails every minute for 30 minutes (and an untrusted
+// browser, the attacker's, waits).
+func TestHostileSignInCannotLockTheUserOut(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	s := New(Options{Source: &fakeSource{page: samplePage(1, 1)}, Users: func() []User { return []User{{Name: "alice", PasswordHash: string(hash)}} },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	browser := func() *http.Client { jar, _ := cookiejar.New(nil); return noRedirect(jar) }
+	try := func(c *http.Client, password string) int {
+		t.Helper()
+		tok := csrfOf(t, c, srv.URL+"/sre/login")
+		resp, err := c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {"alice"}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	alice := browser()
+	if code := try(alice, "correct horse"); code != http.StatusSeeOther {
+		t.Fatalf("alice's first sign-in: %d", code)
+	}
+	attacker := browser()
+	signedIn, refused := 0, 0
+	for minute := range 30 {
+		for range 3 {
+			if code := try(attacker, "guess"); code == http.StatusTooManyRequests {
+				refused++
+			}
+		}
+		if code := try(alice, "correct horse"); code == http.StatusSeeOther {
+			signedIn++
+		} else {
+			t.Errorf("minute %d: alice's own browser got %d", minute, code)
+		}
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+	}
+	t.Logf("alice signed in %d times of 30 while an attacker guessed 90 times (%d refused with 429)", signedIn, refused)
+	if refused < 60 {
+		t.Errorf("the attacker was refused %d times of 90: guessing is not slowed", refused)
+	}
+	if code := try(browser(), "correct horse"); code != http.StatusTooManyRequests {
+		t.Errorf("a new, untrusted browser signed in during the attack: %d", code)
+	}
+}
+
+// A huge user name costs a refusal and nothing more: the form is bounded
+// (an 8 MiB name is not even read), the limiter keeps a digest of a long
+// one, and the log says a client's refusals once a minute with the name
+// cut short.
+func TestHostileSignInBoundsNamesAndLogs(t *testing.T) {
+	var logs strings.Builder
+	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	s := New(Options{Source: &fakeSource{page: samplePage(1, 1)}, Users: func() []User { return []User{{Name: "alice", PasswordHash: string(hash)}} },
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, nil))})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := noRedirect(jar)
+	codes := map[int]int{}
+	for i := range 20 {
+		tok := csrfOf(t, c, srv.URL+"/sre/login")
+		name := strings.Repeat("n", 100) + strconv.Itoa(i) // a long name, under the bound
+		if i%2 == 1 {
+			name = strings.Repeat("m", 8<<20) // 8 MiB: over the form's bound
+		}
+		resp, err := c.PostForm(srv.URL+"/sre/login", url.Values{"csrf": {tok}, "user": {name}, "password": {"x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusSeeOther] != 0 {
+		t.Fatalf("answers %v", codes)
+	}
+	for k := range s.signins.keys {
+		if len(k) > 40 {
+			t.Errorf("the limiter keeps a key of %d bytes", len(k))
+		}
+	}
+	if logs.Len() > 1000 || strings.Count(logs.String(), "\n") != 1 || strings.Contains(logs.String(), strings.Repeat("n", 65)) {
+		t.Errorf("20 refusals from one client logged %d bytes in %d lines:\n%s", logs.Len(), strings.Count(logs.String(), "\n"), logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Flooding the limiter with new keys never drops a lockout: past its
+// bound, new keys wait instead.
+func TestHostileSignInLimiterCannotBeFlushed(t *testing.T) {
+	l := newSigninLimiter()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for range freeFailures + 1 {
+		l.fail(now, "user:alice")
+	}
+	for i := range 2 * maxTracked {
+		l.fail(now, "addr:"+strconv.Itoa(i))
+	}
+	if w := l.wait(now, "user:alice"); w <= 0 {
+		t.Fatal("a flood of new keys dropped alice's lockout")
+	}
+	if w := l.wait(now, "addr:new"); w <= 0 {
+		t.Fatal("a new key past the bound does not wait")
+	}
+	if n := len(l.keys); n > maxTracked {
+		t.Fatalf("%d keys kept, more than %d", n, maxTracked)
+	}
+	// Once the flood is quiet, its keys make room again.
+	later := now.Add(2 * time.Minute)
+	if w := l.wait(later, "addr:new"); w > 0 {
+		t.Fatalf("after the flood a new key still waits %s", w)
 	}
 }
