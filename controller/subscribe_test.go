@@ -254,3 +254,43 @@ func TestHostileSubscriberWebhookRebound(t *testing.T) {
 		t.Fatalf("the subscriber's notification: %+v %v", notes, err)
 	}
 }
+
+// A mailbox cannot be bombed through the form, nor a pending subscription
+// taken over: an address holds one confirmation link a day, and further
+// requests for it (from any client) send nothing and change nothing; the
+// owner's link still confirms what the owner asked for.
+func TestHostileSubscriptionMailBombAndHijack(t *testing.T) {
+	mails := smtptest.Start(t)
+	h := newHarnessWith(t, subscriptionConfig(mails.Addr))
+	post := func(v url.Values) int {
+		t.Helper()
+		resp, err := http.PostForm(h.srv.URL+"/subscribe", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(url.Values{"kind": {"email"}, "address": {"ann@example.com"}, "component": {"api"}}); code != 200 {
+		t.Fatalf("subscribe: %d", code)
+	}
+	codes := map[int]int{}
+	for range 4 { // the rest of this client's burst, at the same address with other components
+		codes[post(url.Values{"kind": {"email"}, "address": {"ann@example.com"}})]++
+	}
+	if n := len(mails.Messages()); n != 1 || codes[200] != 4 {
+		t.Fatalf("%d mails to one address after 5 requests (answers %v), want 1", n, codes)
+	}
+	m := confirmLink.FindStringSubmatch(mails.Messages()[0].Data)
+	if m == nil {
+		t.Fatal("no link")
+	}
+	resp, err := http.PostForm(h.srv.URL+"/subscribe/confirm", url.Values{"token": {m[1]}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the owner's link after the other requests: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if subs, _ := h.c.store.Subscribers(t.Context()); len(subs) != 1 || subs[0].ConfirmedAt == nil || fmt.Sprint(subs[0].Components) != "[api]" {
+		t.Fatalf("the subscription: %+v", subs)
+	}
+}

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -29,22 +28,40 @@ const maxLimited = 10_000
 type clientLimits struct {
 	mu sync.Mutex
 	m  map[string]*rate.Limiter
+	// full is when a scan last found no idle limiter to drop: the next
+	// waits a second.
+	full time.Time
 }
 
+// allow takes a token of the client's limiter (its address, or its /64
+// for IPv6). A full table drops only the limiters that are idle (back to
+// a full burst, so nothing is forgiven); when none is, a new client is
+// refused: flooding the table with addresses frees no one.
 func (c *clientLimits) allow(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	key := clientKey(r)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxLimited {
+	if c.m == nil {
 		c.m = map[string]*rate.Limiter{}
 	}
-	l := c.m[host]
+	l := c.m[key]
 	if l == nil {
+		if len(c.m) >= maxLimited {
+			if time.Since(c.full) < time.Second {
+				return false
+			}
+			for k, old := range c.m {
+				if old.Tokens() >= float64(subscribeLimit.burst) {
+					delete(c.m, k)
+				}
+			}
+			if len(c.m) >= maxLimited {
+				c.full = time.Now()
+				return false
+			}
+		}
 		l = rate.NewLimiter(rate.Every(subscribeLimit.every), subscribeLimit.burst)
-		c.m[host] = l
+		c.m[key] = l
 	}
 	return l.Allow()
 }

@@ -111,10 +111,11 @@ type Store interface {
 	IncidentByID(ctx context.Context, id int64) (*Incident, error)
 
 	// Subscribe adds a subscriber, unconfirmed. An address already there
-	// unconfirmed takes the new components and token; a confirmed one is
-	// left as it is, so that nobody changes another's subscription (the
-	// caller sees the stored token differ). It returns the subscriber as
-	// stored.
+	// unconfirmed for longer than PendingFor takes the new components,
+	// token and time; a younger pending one and a confirmed one are left
+	// as they are, so that nobody changes another's subscription or
+	// voids the link its owner was sent (the caller sees the stored token
+	// differ). It returns the subscriber as stored.
 	Subscribe(ctx context.Context, sub Subscriber) (Subscriber, error)
 	// ConfirmSubscriber confirms the subscriber of token at at; nil when
 	// no subscriber has that token.
@@ -332,6 +333,13 @@ func IncidentUpdatedAt(in *Incident, ms int64) {
 		in.UpdatedAt = in.StartedAt
 	}
 }
+
+// PendingFor is how long an unconfirmed subscription holds its address:
+// one confirmation link per address and day.
+const PendingFor = 24 * time.Hour
+
+// PendingForMS is PendingFor in milliseconds, as SQL.
+const PendingForMS = "86400000"
 
 // Subscriber is who the status page tells of incidents and maintenance:
 // an email address or a webhook URL, for every component (Components

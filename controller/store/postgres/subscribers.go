@@ -37,7 +37,8 @@ func (s *Store) Subscribe(ctx context.Context, sub store.Subscriber) (store.Subs
 		return sub, err
 	}
 	out, err := scanSubscriber(s.pool.QueryRow(ctx, `INSERT INTO subscribers (kind, address, components, token, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (kind, address) DO UPDATE SET components = excluded.components, token = excluded.token WHERE subscribers.confirmed_at IS NULL
+		ON CONFLICT (kind, address) DO UPDATE SET components = excluded.components, token = excluded.token, created_at = excluded.created_at
+			WHERE subscribers.confirmed_at IS NULL AND subscribers.created_at <= excluded.created_at - `+store.PendingForMS+`
 		RETURNING `+subscriberColumns, sub.Kind, sub.Address, string(comps), sub.Token, sub.CreatedAt.UnixMilli()))
 	if errors.Is(err, pgx.ErrNoRows) { // confirmed already: left as it is
 		out, err = scanSubscriber(s.pool.QueryRow(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE kind = $1 AND address = $2`, sub.Kind, sub.Address))

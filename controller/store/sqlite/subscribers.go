@@ -42,7 +42,8 @@ func (s *Store) Subscribe(ctx context.Context, sub store.Subscriber) (store.Subs
 	var out store.Subscriber
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (kind, address, components, token, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (kind, address) DO UPDATE SET components = excluded.components, token = excluded.token WHERE subscribers.confirmed_at IS NULL`,
+			ON CONFLICT (kind, address) DO UPDATE SET components = excluded.components, token = excluded.token, created_at = excluded.created_at
+			WHERE subscribers.confirmed_at IS NULL AND subscribers.created_at <= excluded.created_at - `+store.PendingForMS+``,
 			sub.Kind, sub.Address, string(comps), sub.Token, sub.CreatedAt.UnixMilli()); err != nil {
 			return err
 		}

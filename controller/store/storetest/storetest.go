@@ -860,9 +860,17 @@ func subscribers(t *testing.T, open func() (store.Store, error)) {
 	if err != nil || sub.ID == 0 || sub.ConfirmedAt != nil || len(sub.Components) != 0 || sub.Components == nil {
 		t.Fatalf("subscribe: %+v %v", sub, err)
 	}
-	again, err := s.Subscribe(ctx, store.Subscriber{Kind: "email", Address: "ann@example.com", Components: []string{"api"}, Token: "token-2", CreatedAt: t0})
-	if err != nil || again.ID != sub.ID || again.Token != "token-2" || len(again.Components) != 1 {
-		t.Fatalf("subscribe again unconfirmed: %+v %v", again, err)
+	// A pending subscription holds its address for a day: a second
+	// request changes nothing (its owner's link still works)...
+	if held, err := s.Subscribe(ctx, store.Subscriber{Kind: "email", Address: "ann@example.com", Components: []string{"cdn"}, Token: "token-x",
+		CreatedAt: t0.Add(time.Hour)}); err != nil || held.Token != "token-1" || len(held.Components) != 0 {
+		t.Fatalf("a pending address taken over within the day: %+v %v", held, err)
+	}
+	// ...and one never confirmed is renewed after it.
+	later := t0.Add(store.PendingFor)
+	again, err := s.Subscribe(ctx, store.Subscriber{Kind: "email", Address: "ann@example.com", Components: []string{"api"}, Token: "token-2", CreatedAt: later})
+	if err != nil || again.ID != sub.ID || again.Token != "token-2" || len(again.Components) != 1 || !again.CreatedAt.Equal(later) {
+		t.Fatalf("subscribe again unconfirmed after a day: %+v %v", again, err)
 	}
 	if none, err := s.ConfirmSubscriber(ctx, "token-1", t0); none != nil || err != nil {
 		t.Fatalf("the first link after a renewal: %+v %v", none, err)
