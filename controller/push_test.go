@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -144,5 +145,36 @@ func TestHeartbeatCheckLife(t *testing.T) {
 	r := h.result("nightly", "eu-london", 0, model.OutcomeUp)
 	if ack := h.ship("eu-london", r); len(ack.Rejected) != 1 || !strings.Contains(ack.Rejected[0].Error, "heartbeat check") {
 		t.Fatalf("a probe's result for a heartbeat check: %+v", ack)
+	}
+}
+
+// A job's own words (the body of /fail) are for SREs only: the incident
+// its failure opens is worded from the configuration, and no public page,
+// document or feed carries the job's text; the SRE check page does.
+func TestHostileJobTextStaysOffPublicSurfaces(t *testing.T) {
+	h := newAlertHarnessOf(t, heartbeatConfig)
+	ctx := context.Background()
+	const lure = "Your account is locked: sign in at http://evil.example/login <b>now</b>"
+	h.minute(all(model.OutcomeUp))
+	h.clock.Add(time.Second)
+	if resp, _ := h.do("POST", "/ping/nightly/"+pushKey+"/fail", "", []byte(lure)); resp.StatusCode != 200 {
+		t.Fatalf("/fail: %d", resp.StatusCode)
+	}
+	h.tick()
+	if c := findCheck(h.c.Status(), "nightly"); c.Status != model.StatusDown {
+		t.Fatalf("the job is %s after /fail", c.Status)
+	}
+	if _, body := h.do("GET", "/api/v2/incidents/unresolved.json", "", nil); !strings.Contains(string(body), "Nightly rebuild: its run failed at") {
+		t.Fatalf("no public incident worded from the configuration: %s", body)
+	}
+	for _, path := range []string{"/", "/api/v1/status", "/api/v1/status?check=nightly", "/api/v2/summary.json", "/api/v2/incidents.json",
+		"/history", "/history.atom", "/history.rss", "/incidents/1"} {
+		if _, body := h.do("GET", path, "", nil); strings.Contains(string(body), "evil.example") {
+			t.Errorf("%s carries the job's text", path)
+		}
+	}
+	p, err := h.c.pages.CheckPage(ctx, "nightly", dashboard.CheckQuery{Range: "1h"})
+	if err != nil || len(p.Results) == 0 || !strings.Contains(p.Results[0].Message, "evil.example") {
+		t.Fatalf("the SRE check page does not show the job's words: %+v %v", p, err)
 	}
 }

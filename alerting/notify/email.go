@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"net/smtp"
@@ -42,7 +43,7 @@ func (e *Email) Notify(ctx context.Context, m alerting.Message) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
-		e.From, strings.Join(e.To, ", "), strings.ReplaceAll(Text(m), "\n", " "), m.At.UTC().Format(time.RFC1123Z))
+		e.From, strings.Join(e.To, ", "), mime.QEncoding.Encode("utf-8", oneLine(Text(m))), m.At.UTC().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "%s\r\n\r\nAlert: %s (incident %d)\r\nSeverity: %s, urgency %s\r\n", m.Summary, m.AlertKey, m.Incident, m.Severity, m.Urgency)
 	keys := make([]string, 0, len(m.Details))
 	for k := range m.Details {

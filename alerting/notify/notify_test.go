@@ -181,3 +181,36 @@ func TestEmail(t *testing.T) {
 		t.Fatalf("a 550 must be final: %v", err)
 	}
 }
+
+// No text reaches a mail's headers with a line break: a bare CR or LF in
+// what an alert says cannot add a header (Bcc, a second Subject).
+func TestHostileMailHeadersRefuseLineBreaks(t *testing.T) {
+	m := msg(alerting.ActionTrigger)
+	m.Summary = "api down\rBcc: victim@example.com\nX-Evil: 1"
+	m.AlertKey = "down:api\r\nBcc: other@example.com"
+	for name, n := range map[string]alerting.Notifier{
+		"email":      &Email{From: "nines@example.com", To: []string{"oncall@example.com"}},
+		"statusmail": &StatusMail{From: "status@example.com", To: "ann@example.com", Page: "Example\r\nBcc: x@example.com", Unsubscribe: "http://s/u"},
+	} {
+		addr, sent := fakeSMTP(t, false)
+		switch x := n.(type) {
+		case *Email:
+			x.Addr = addr
+		case *StatusMail:
+			x.Relay = Relay{Addr: addr}
+		}
+		if err := n.Notify(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		body := <-sent
+		head, _, _ := strings.Cut(body, "\r\n\r\n")
+		for _, line := range strings.Split(head, "\r\n") {
+			if strings.ContainsAny(line, "\r\n") || strings.HasPrefix(line, "Bcc:") || strings.HasPrefix(line, "X-Evil:") {
+				t.Errorf("%s: a header line %q", name, line)
+			}
+		}
+		if strings.Count(head, "Subject:") != 1 {
+			t.Errorf("%s: headers:\n%s", name, head)
+		}
+	}
+}

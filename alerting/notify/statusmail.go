@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"mime"
 	"time"
 
 	"github.com/nines-sre/nines/alerting"
@@ -24,7 +25,8 @@ var _ alerting.Notifier = (*StatusMail)(nil)
 // Notify mails m.
 func (s *StatusMail) Notify(ctx context.Context, m alerting.Message) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: [%s status] %s\r\nDate: %s\r\n", s.From, s.To, s.Page, oneLine(m.Summary),
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\n", s.From, s.To,
+		mime.QEncoding.Encode("utf-8", oneLine("["+s.Page+" status] "+m.Summary)),
 		m.At.UTC().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "List-Unsubscribe: <%s>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nAuto-Submitted: auto-generated\r\n", s.Unsubscribe)
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")

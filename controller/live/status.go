@@ -212,7 +212,11 @@ func (v View) Status(cfg *config.Config, q Query, now time.Time, reload ReloadSt
 			if q.Checks != nil && !q.Checks[ch.ID] {
 				continue // counted in the component's status, not shown
 			}
-			chs := CheckStatus{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Status: vd.Status, Reason: vd.Reason,
+			reason := vd.Reason
+			if r := vd.Regions[model.PushRegion].Result; q.Public && ch.Heartbeat != nil && r != nil && reason == r.Message && r.ErrorClass != model.ErrTimeout {
+				reason = "the job reported a failed run" // its own words are for SREs only
+			}
+			chs := CheckStatus{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Status: vd.Status, Reason: reason,
 				Failing: vd.Failing, Quorum: cfg.CheckQuorum(ch), Regions: make(map[string]CheckRegionStatus, len(vd.Regions)), StaleRegions: vd.StaleRegions}
 			// One allocation for the latencies of all regions of the check.
 			latency := make([]float64, 0, len(vd.Regions))
@@ -223,6 +227,9 @@ func (v View) Status(cfg *config.Config, q Query, now time.Time, reload ReloadSt
 					latency = append(latency, float64(r.DurationUS)/1000)
 					crs.LastResultAt, crs.LatencyMS = &r.Started, &latency[len(latency)-1]
 					crs.ErrorClass, crs.Message = r.ErrorClass, r.Message
+					if q.Public && region == model.PushRegion {
+						crs.Message = "" // a job's own words are for SREs only
+					}
 					crs.CertDaysLeft, crs.Edge = r.CertDays(), r.Edge
 				}
 				chs.Regions[region] = crs
