@@ -95,7 +95,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"))
 	defer func() {
 		if t.Failed() {
-			demo.tail(t)
+			demo.Tail(t)
 		}
 	}()
 	base := "http://" + ctl
@@ -283,7 +283,7 @@ func TestStaleStatusCopySaysAsOf(t *testing.T) {
 }
 
 // TestSubscribeByEmailInABrowser subscribes from the status page of the
-// controller binary, with an SMTP stand-in: the form, the confirmation
+// controller harness.Binary, with an SMTP stand-in: the form, the confirmation
 // mail's link and its button, then the unsubscribe link and its button.
 func TestSubscribeByEmailInABrowser(t *testing.T) {
 	if testing.Short() {
@@ -371,12 +371,12 @@ func TestComponentsOnThePageInABrowser(t *testing.T) {
 	demo := start(t, dir, "demo", "demo", "--jobs", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"))
 	defer func() {
 		if t.Failed() {
-			demo.tail(t)
+			demo.Tail(t)
 		}
 	}()
 	base := "http://" + ctl
 	waitFor(t, ctl, "every demo check up", 90*time.Second, func(s *status) bool {
-		return allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions) && s.check("publish-pipeline").Status == "up"
+		return allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions) && s.Check("publish-pipeline").Status == "up"
 	})
 	ctx, cancel := browser(t, exe)
 	defer cancel()

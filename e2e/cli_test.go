@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -34,7 +35,7 @@ components:
         http: {url: "not a url"}
         assert: ["status =="]
 `), 0o644)
-	out, err := exec.Command(binary, "validate", bad).CombinedOutput()
+	out, err := exec.Command(harness.Binary, "validate", bad).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v\n%s", err, out)
 	}
@@ -47,7 +48,7 @@ components:
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
 	}
-	out, err = exec.Command(binary, "validate", "../configs/demo.yaml").CombinedOutput()
+	out, err = exec.Command(harness.Binary, "validate", "../configs/demo.yaml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "ok (7 regions") || strings.Contains(string(out), "warning") {
 		t.Fatalf("demo.yaml: %v %s", err, out)
 	}
@@ -66,7 +67,7 @@ alerting:
   policies: [{id: page, levels: [{delay: 0s, targets: [pd]}]}]
   rules: [{id: down, kind: check_down, policy: page}]
 `), 0o644)
-	out, err = exec.Command(binary, "validate", paging).CombinedOutput()
+	out, err = exec.Command(harness.Binary, "validate", paging).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "warning: "+paging+":8: components[0].checks[0].assert[0]") {
 		t.Fatalf("an expiry assertion on a paging check: %v\n%s", err, out)
 	}
@@ -81,7 +82,7 @@ func TestSLAReportNeedsADatabase(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "nothing-here")
-	out, err := exec.Command(binary, "sla", "--config", "../configs/demo.yaml", "--data", data).CombinedOutput()
+	out, err := exec.Command(harness.Binary, "sla", "--config", "../configs/demo.yaml", "--data", data).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "no controller database in "+data) {
 		t.Fatalf("exit %v:\n%s", err, out)
 	}
@@ -95,16 +96,16 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	for _, sub := range []string{"controller", "probe", "contentsvc", "demo", "validate"} {
-		out, err := exec.Command(binary, sub, "--help").CombinedOutput()
+		out, err := exec.Command(harness.Binary, sub, "--help").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Usage:") {
 			t.Errorf("%s --help: %v\n%s", sub, err, out)
 		}
 	}
-	out, err := exec.Command(binary, "--version").CombinedOutput()
+	out, err := exec.Command(harness.Binary, "--version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "nines version ") {
 		t.Errorf("--version: %v %s", err, out)
 	}
-	out, err = exec.Command(binary, "probe", "--region", "eu-london").CombinedOutput()
+	out, err = exec.Command(harness.Binary, "probe", "--region", "eu-london").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--token-file is required") {
 		t.Errorf("probe without a token: %v %s", err, out)
 	}
@@ -122,7 +123,7 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 	p := start(t, dir, "demo", "demo", "--listen", ctl, "--data", filepath.Join(dir, "data"))
 	defer func() {
 		if t.Failed() {
-			p.tail(t)
+			p.Tail(t)
 		}
 	}()
 	s := waitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *status) bool {
@@ -137,11 +138,11 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 	if len(s.Probes) != 7 {
 		t.Fatalf("%d probes, want 7", len(s.Probes))
 	}
-	p.stop(syscall.SIGINT)
-	if p.cmd.ProcessState.ExitCode() != 0 {
-		t.Fatalf("demo exited %d on Ctrl-C", p.cmd.ProcessState.ExitCode())
+	p.Stop(syscall.SIGINT)
+	if p.Cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("demo exited %d on Ctrl-C", p.Cmd.ProcessState.ExitCode())
 	}
-	f, _ := os.Open(p.log)
+	f, _ := os.Open(p.Log)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	seen := false
@@ -168,10 +169,10 @@ func TestSIGHUPReloadsTheConfiguration(t *testing.T) {
 	p := start(t, dir, "controller", "controller", "--config", path, "--data", filepath.Join(dir, "data"), "--listen", ctl, "--config-check-every", "1h")
 	waitFor(t, ctl, "controller up", 10*time.Second, func(s *status) bool { return len(s.Components) == 1 })
 	os.WriteFile(path, []byte(cfg+"      - {id: b, kind: http, http: {url: \"http://127.0.0.1:9/b\"}}\n"), 0o644)
-	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.Cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, ctl, "check b after SIGHUP", 10*time.Second, func(s *status) bool { return len(s.Components[0].Checks) == 2 })
 	os.WriteFile(path, []byte("regions: [\n"), 0o644)
-	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.Cmd.Process.Signal(syscall.SIGHUP)
 	testwait.Eventually(t, 10*time.Second, "the broken file's reload error naming the file", func() error {
 		var body struct {
 			Config struct {
@@ -198,18 +199,18 @@ func TestContentsvcFaultCLI(t *testing.T) {
 	cs := start(t, dir, "contentsvc", "contentsvc", "--listen", addr, "--data", filepath.Join(dir, "cs"))
 	url := "http://" + addr
 	answering(t, url+"/healthz", cs)
-	out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--target", "segments", "--status", "503", "--for", "1m").CombinedOutput()
+	out, err := exec.Command(harness.Binary, "contentsvc", "fault", "--url", url, "--target", "segments", "--status", "503", "--for", "1m").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"error_status":503`) || !strings.Contains(string(out), `"until"`) {
 		t.Fatalf("fault: %v %s", err, out)
 	}
 	if resp, _ := http.Get(url + "/v1/segments?user_id=a"); resp.StatusCode != 503 {
 		t.Fatalf("with the fault: %d", resp.StatusCode)
 	}
-	if out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--target", "dns").CombinedOutput(); err == nil ||
+	if out, err := exec.Command(harness.Binary, "contentsvc", "fault", "--url", url, "--target", "dns").CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), `target: \"dns\" is not segments, cdn, all or pipeline`) {
 		t.Fatalf("bad fault: %v %s", err, out)
 	}
-	if out, err := exec.Command(binary, "contentsvc", "fault", "--url", url, "--clear").CombinedOutput(); err != nil {
+	if out, err := exec.Command(harness.Binary, "contentsvc", "fault", "--url", url, "--clear").CombinedOutput(); err != nil {
 		t.Fatalf("clear: %v %s", err, out)
 	}
 	if resp, _ := http.Get(url + "/v1/segments?user_id=a"); resp.StatusCode != 200 {

@@ -100,7 +100,7 @@ func confirmedOnDemand(t *testing.T, viaNATS bool) {
 		}
 		return fmt.Errorf("%d results since", len(res.Results))
 	})
-	s := waitFor(t, ctlAddr, "api down", 15*time.Second, func(s *status) bool { return s.check("api").Status == "down" })
+	s := waitFor(t, ctlAddr, "api down", 15*time.Second, func(s *status) bool { return s.Check("api").Status == "down" })
 	took := time.Since(first)
 	t.Logf("first scheduled failure %s after the break; down %s after it", first.Sub(broke).Round(time.Millisecond), took.Round(time.Millisecond))
 	if took > 5*time.Second {
@@ -119,6 +119,6 @@ func confirmedOnDemand(t *testing.T, viaNATS bool) {
 		}
 	}
 	if onDemand < 2 {
-		t.Errorf("%d on-demand results, want the quorum's at least; status %+v", onDemand, s.check("api"))
+		t.Errorf("%d on-demand results, want the quorum's at least; status %+v", onDemand, s.Check("api"))
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/nines-sre/nines/e2e/internal/harness"
 )
 
 var flagRE = regexp.MustCompile(`^--[a-z][a-z0-9-]*`)
@@ -26,7 +28,7 @@ func checkArgs(t *testing.T, where string, args []string, help map[string]string
 	}
 	text, ok := help[args[0]]
 	if !ok {
-		out, err := exec.Command(binary, args[0], "--help").CombinedOutput()
+		out, err := exec.Command(harness.Binary, args[0], "--help").CombinedOutput()
 		if err != nil {
 			t.Errorf("%s: nines %s --help: %v", where, args[0], err)
 			return
@@ -198,7 +200,7 @@ func TestDeploymentFiles(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "nines.yaml")
 	os.WriteFile(cfg, []byte(strings.ReplaceAll(nines, "/etc/nines/tokens/", dir+"/")), 0o644)
-	if out, err := exec.Command(binary, "validate", cfg).CombinedOutput(); err != nil {
+	if out, err := exec.Command(harness.Binary, "validate", cfg).CombinedOutput(); err != nil {
 		t.Errorf("the ConfigMap's nines.yaml: %v\n%s", err, out)
 	}
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
 	"github.com/nines-sre/nines/controller/store/postgres/pgtest"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -56,7 +57,7 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	rs, toks := layOutRegions(t, dir)
 	pd := pagerdutytest.New()
 	defer pd.Close()
-	hashCmd := exec.Command(binary, "hash-password")
+	hashCmd := exec.Command(harness.Binary, "hash-password")
 	hashCmd.Stdin = strings.NewReader("correct horse\n")
 	hash, err := hashCmd.Output()
 	if err != nil {
@@ -76,8 +77,8 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			ctls["a"].tail(t)
-			ctls["b"].tail(t)
+			ctls["a"].Tail(t)
+			ctls["b"].Tail(t)
 		}
 	}()
 	for i, r := range regions {
@@ -161,7 +162,7 @@ func TestHAControllersOnPostgreSQL(t *testing.T) {
 	waitPD("the first page", 30*time.Second, func() bool { return len(pd.IncidentsFor(primary)) == 1 })
 
 	// The leader dies with the outage going on and the escalation pending.
-	ctls[leader].stop(syscall.SIGKILL)
+	ctls[leader].Stop(syscall.SIGKILL)
 	killed := time.Now()
 	testwait.Eventually(t, 15*time.Second, "replica "+follower+" taking over", func() error {
 		var v leaderView

@@ -62,7 +62,7 @@ alerting:
 	}
 	statusIs := func(what, want string, limit time.Duration) {
 		t.Helper()
-		waitFor(t, ctl, what, limit, func(s *status) bool { return s.check("rebuild").Status == want })
+		waitFor(t, ctl, what, limit, func(s *status) bool { return s.Check("rebuild").Status == want })
 	}
 	if code := ping("", "rebuilt 42 segments"); code != 200 {
 		t.Fatalf("ping: %d", code)

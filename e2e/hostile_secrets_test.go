@@ -121,12 +121,12 @@ alerting:
 	}
 	defer func() {
 		if t.Failed() {
-			procs[0].tail(t)
+			procs[0].Tail(t)
 		}
 	}()
 	base := "http://" + ctl
 	waitFor(t, ctl, "secret-down down, secret-up up", 60*time.Second, func(s *status) bool {
-		return s.check("secret-down").Status == "down" && s.check("secret-up").Status == "up"
+		return s.Check("secret-down").Status == "down" && s.Check("secret-up").Status == "up"
 	})
 	// Every notifier failed at least once (PagerDuty's answered).
 	testwait.Eventually(t, 40*time.Second, "every notifier failing and PagerDuty paged", func() error {
@@ -210,9 +210,9 @@ alerting:
 		return nil
 	})
 	for _, p := range procs {
-		p.stop(syscall.SIGTERM)
-		b, _ := os.ReadFile(p.log)
-		seen["log of "+p.name] = string(b)
+		p.Stop(syscall.SIGTERM)
+		b, _ := os.ReadFile(p.Log)
+		seen["log of "+p.Name] = string(b)
 	}
 	mu.Lock()
 	for i, s := range sent {

@@ -52,7 +52,7 @@ func TestHostileBodiesKeepTheControllerSmall(t *testing.T) {
 	}
 	controller := start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
 	answering(t, "http://"+ctl+"/healthz", controller)
-	before := peakRSS(t, controller.cmd.Process.Pid)
+	before := peakRSS(t, controller.Cmd.Process.Pid)
 	var bomb bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
 	zw.Write([]byte(`{"probe":"p","results":[],"pad":"`))
@@ -102,7 +102,7 @@ func TestHostileBodiesKeepTheControllerSmall(t *testing.T) {
 			t.Errorf("%s, want 413", c)
 		}
 	}
-	peak := peakRSS(t, controller.cmd.Process.Pid)
+	peak := peakRSS(t, controller.Cmd.Process.Pid)
 	t.Logf("answers %v; controller peak RSS %d MiB before, %d MiB with two 300 MB webhook bodies and six gzip bombs in flight", got, before>>20, peak>>20)
 	if peak > 200<<20 {
 		t.Fatalf("peak RSS %d MiB, more than 200 MiB", peak>>20)

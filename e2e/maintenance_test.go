@@ -42,25 +42,25 @@ func TestMaintenanceWindowOnEverySurface(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			controller.tail(t)
+			controller.Tail(t)
 		}
 	}()
 	checks := []string{"segments-api", "cdn-manifest"}
 	waitFor(t, ctl, "every check up", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
 	surfacesAgree(t, ctl, "steady", nil)
 	waitFor(t, ctl, "the maintenance window open", time.Until(from)+15*time.Second, func(s *status) bool {
-		return s.check("cdn-manifest").Status == "maintenance"
+		return s.Check("cdn-manifest").Status == "maintenance"
 	})
 	post(t, "http://"+csAddr+"/admin/faults", `{"target":"cdn","outage":true}`)
 	waitFor(t, ctl, "cdn-manifest in maintenance, its results failing", 15*time.Second, func(s *status) bool {
-		c := s.check("cdn-manifest")
+		c := s.Check("cdn-manifest")
 		return c.Status == "maintenance" && c.Regions["eu-london"].Status == "down"
 	})
 	surfacesAgree(t, ctl, "maintenance", nil)
 	if n := len(pd.Events()); n != 0 {
 		t.Fatalf("%d pages during the maintenance window", n)
 	}
-	waitFor(t, ctl, "cdn-manifest down after the window", time.Until(to)+15*time.Second, func(s *status) bool { return s.check("cdn-manifest").Status == "down" })
+	waitFor(t, ctl, "cdn-manifest down after the window", time.Until(to)+15*time.Second, func(s *status) bool { return s.Check("cdn-manifest").Status == "down" })
 	surfacesAgree(t, ctl, "after the window", nil)
 	testwait.Eventually(t, 10*time.Second, "one page after the window", func() error {
 		if inc := pd.Incidents(); len(inc) != 1 || inc[0].DedupKey != "group:page" {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 )
 
 // netLab is a set of network namespaces made by a test: a hub, where the
@@ -113,14 +114,14 @@ func (l *netLab) start(dir, ns, name string, args ...string) *proc {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, binary}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, harness.Binary}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		l.t.Fatalf("start %s: %v", name, err)
 	}
 	f.Close()
-	p := &proc{name: name, cmd: cmd, log: logPath}
-	l.t.Cleanup(func() { p.stop(9) })
+	p := &proc{Name: name, Cmd: cmd, Log: logPath}
+	l.t.Cleanup(func() { p.Stop(9) })
 	return p
 }
 
@@ -186,7 +187,7 @@ func (l *netLab) installation(dir string, port int) (cfgPath string, pd *pagerdu
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, cs, pd.URL), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
-	if out, err := exec.Command(binary, "validate", cfgPath).CombinedOutput(); err != nil {
+	if out, err := exec.Command(harness.Binary, "validate", cfgPath).CombinedOutput(); err != nil {
 		l.t.Fatalf("validate: %v\n%s", err, out)
 	}
 	l.start(dir, l.hub, "contentsvc", "contentsvc", "--listen", cs, "--data", filepath.Join(dir, "cs"))

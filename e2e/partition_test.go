@@ -45,8 +45,8 @@ func TestCutOffProbesArePageless(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			controller.tail(t)
-			probes["eu-london"].tail(t)
+			controller.Tail(t)
+			probes["eu-london"].Tail(t)
 		}
 	}()
 	client := clientIn(lab.hub)
@@ -84,7 +84,7 @@ func TestCutOffProbesArePageless(t *testing.T) {
 				return nil // the status is read again at the next poll
 			}
 			for _, id := range checks {
-				if st := s.check(id).Status; st == "down" {
+				if st := s.Check(id).Status; st == "down" {
 					return fmt.Errorf("%s is down", id)
 				}
 			}

@@ -79,8 +79,8 @@ func TestKilledProbeLosesNothingSpooled(t *testing.T) {
 
 	controller := start(t, dir, "controller", ctlArgs...)
 	probe := start(t, dir, "probe", probeArgs...)
-	waitFor(t, ctl, "k0 reported", 20*time.Second, func(s *status) bool { return s.check("k0").Regions["eu-london"].Status == "up" })
-	controller.stop(syscall.SIGKILL)
+	waitFor(t, ctl, "k0 reported", 20*time.Second, func(s *status) bool { return s.Check("k0").Regions["eu-london"].Status == "up" })
+	controller.Stop(syscall.SIGKILL)
 	// The controller away, the probe spools; it is killed once it holds
 	// ten results, with runs in flight.
 	testwait.Eventually(t, 10*time.Second, "ten results spooled while the controller is away", func() error {
@@ -89,15 +89,15 @@ func TestKilledProbeLosesNothingSpooled(t *testing.T) {
 		}
 		return nil
 	})
-	probe.stop(syscall.SIGKILL)
+	probe.Stop(syscall.SIGKILL)
 	spooled := spooledKeys(t, spool)
 
 	controller = start(t, dir, "controller", ctlArgs...)
 	probe = start(t, dir, "probe", probeArgs...)
 	defer func() {
 		if t.Failed() {
-			probe.tail(t)
-			controller.tail(t)
+			probe.Tail(t)
+			controller.Tail(t)
 		}
 	}()
 	stored := map[string]bool{}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
@@ -87,7 +88,7 @@ func TestDemoScenarios(t *testing.T) {
 	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", payingDemo(t, dir, pd.URL, tm.fast, tm.escalate))
 	defer func() {
 		if t.Failed() {
-			demo.tail(t)
+			demo.Tail(t)
 		}
 		if v := pd.Violations(); len(v) > 0 {
 			t.Errorf("PagerDuty contract violations: %v", v)
@@ -107,14 +108,14 @@ func TestDemoScenarios(t *testing.T) {
 		getJSON("http://"+ctl+"/api/v1/status", &s)
 		var states []string
 		for _, id := range checks {
-			states = append(states, id+"="+s.check(id).Status)
+			states = append(states, id+"="+s.Check(id).Status)
 		}
 		matrix = append(matrix, fmt.Sprintf("%-18s %s; surfaces agree; pages %d", name, strings.Join(states, " "), pagesSince(t, ctl, since)))
 	}
 	record("steady", steady)
 	stage := func(name string) {
 		t.Helper()
-		out, err := exec.Command(binary, "demo", "--scenario", name, "--data", data, "--for", "0").CombinedOutput()
+		out, err := exec.Command(harness.Binary, "demo", "--scenario", name, "--data", data, "--for", "0").CombinedOutput()
 		if err != nil {
 			t.Fatalf("--scenario %s: %v\n%s", name, err, out)
 		}
@@ -167,7 +168,7 @@ func TestDemoScenarios(t *testing.T) {
 		began := time.Now()
 		stage("frankfurt-outage")
 		waitFor(t, ctl, "degraded with eu-frankfurt failing", 30*time.Second, func(s *status) bool {
-			c := s.check("segments-api")
+			c := s.Check("segments-api")
 			return c.Status == "degraded" && c.Regions["eu-frankfurt"].Status == "down"
 		})
 		testwait.Throughout(t, 10*time.Second, "one region cut off making no check down", func() error {
@@ -176,7 +177,7 @@ func TestDemoScenarios(t *testing.T) {
 				return nil // read again at the next poll
 			}
 			for _, id := range checks {
-				if s.check(id).Status == "down" {
+				if s.Check(id).Status == "down" {
 					return fmt.Errorf("%s is down", id)
 				}
 			}
@@ -208,7 +209,7 @@ func TestDemoScenarios(t *testing.T) {
 		began := time.Now()
 		stage("cdn-outage")
 		waitFor(t, ctl, "CDN checks down, the flow served from the SDK's cache", 30*time.Second, func(s *status) bool {
-			return s.check("cdn-manifest").Status == "down" && s.check("cdn-welcome-v1").Status == "down" && s.check("content-flow").Status == "degraded"
+			return s.Check("cdn-manifest").Status == "down" && s.Check("cdn-welcome-v1").Status == "down" && s.Check("content-flow").Status == "degraded"
 		})
 		alertBecomes(t, ctl, "down:cdn-manifest", "firing", 10*time.Second)
 		alertBecomes(t, ctl, "down:cdn-welcome-v1", "firing", 10*time.Second)
@@ -221,11 +222,11 @@ func TestDemoScenarios(t *testing.T) {
 		began := time.Now()
 		stage("segments-slow")
 		waitFor(t, ctl, "segments-api down, the flow degraded", 30*time.Second, func(s *status) bool {
-			return s.check("segments-api").Status == "down" && s.check("content-flow").Status == "degraded"
+			return s.Check("segments-api").Status == "down" && s.Check("content-flow").Status == "degraded"
 		})
 		var s status
 		getJSON("http://"+ctl+"/api/v1/status", &s)
-		if cls := s.check("segments-api"); cls.Status != "down" {
+		if cls := s.Check("segments-api"); cls.Status != "down" {
 			t.Fatalf("segments-api %+v", cls)
 		}
 		record("segments-slow", began)
@@ -247,7 +248,7 @@ func TestDemoScenarios(t *testing.T) {
 		began = time.Now()
 		stage("global-outage")
 		waitFor(t, ctl, "every contentsvc check down", 30*time.Second, func(s *status) bool {
-			return s.check("segments-api").Status == "down" && s.check("cdn-manifest").Status == "down"
+			return s.Check("segments-api").Status == "down" && s.Check("cdn-manifest").Status == "down"
 		})
 		alertBecomes(t, ctl, "down:segments-api", "firing", 10*time.Second)
 		// The SLO sees the bad minute once it has closed.

@@ -51,9 +51,9 @@ func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			controller.tail(t)
-			probes["eu-london"].tail(t)
-			probes["ap-tokyo"].tail(t)
+			controller.Tail(t)
+			probes["eu-london"].Tail(t)
+			probes["ap-tokyo"].Tail(t)
 		}
 	}()
 	client := clientIn(lab.hub)
@@ -84,7 +84,7 @@ func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 
 	// The controller dies: one incident, no sooner than the delay.
 	killed := time.Now()
-	controller.stop(syscall.SIGKILL)
+	controller.Stop(syscall.SIGKILL)
 	var opened time.Time
 	testwait.Eventually(t, after+time.Minute, "the watchdog's incident opened", func() error {
 		if inc := pd.IncidentsFor(watchdogKey); len(inc) == 0 {

@@ -1,52 +1,20 @@
-package e2e
+// Package outage runs the real nines binary through a controller outage
+// during a target's outage: apart from the other end-to-end tests, as it
+// takes four minutes.
+package outage
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/testwait"
 )
-
-// slaReport is what the test reads of `nines sla --format json`.
-type slaReport struct {
-	SLOs []struct {
-		ID        string
-		Minutes   struct{ Good, Bad, Unknown int }
-		Incidents []struct {
-			Start, End time.Time
-			Minutes    int
-		}
-	}
-	Checks []struct {
-		ID      string
-		Minutes struct{ Good, Bad, Unknown int }
-	}
-}
-
-func slaOf(cfgPath, data string, from, to time.Time) (*slaReport, error) {
-	out, err := exec.Command(binary, "sla", "--config", cfgPath, "--data", data, "--format", "json",
-		"--from", from.UTC().Format(time.RFC3339), "--to", to.UTC().Format(time.RFC3339)).Output()
-	if err != nil {
-		var stderr []byte
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			stderr = ee.Stderr
-		}
-		return nil, fmt.Errorf("nines sla: %w: %s", err, stderr)
-	}
-	var r slaReport
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("nines sla: %w: %s", err, out)
-	}
-	return &r, nil
-}
 
 // The controller dies 3 s into a global outage and comes back 90 s later,
 // while the outage goes on for three minutes. Its probes keep checking,
@@ -60,39 +28,39 @@ func TestControllerOutageDuringAnOutage(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	csAddr, ctl := freeAddr(t), freeAddr(t)
+	csAddr, ctl := harness.FreeAddr(t), harness.FreeAddr(t)
 	pd := pagerdutytest.New()
 	defer pd.Close()
-	cfgPath := standardConfig(t, dir, csAddr, pd.URL)
-	start(t, dir, "contentsvc", "contentsvc", "--listen", csAddr, "--data", filepath.Join(dir, "cs"))
+	cfgPath := harness.StandardConfig(t, dir, csAddr, pd.URL)
+	harness.Start(t, dir, "contentsvc", "contentsvc", "--listen", csAddr, "--data", filepath.Join(dir, "cs"))
 	data := filepath.Join(dir, "ctl")
 	ctlArgs := []string{"controller", "--config", cfgPath, "--data", data, "--listen", ctl}
-	controller := start(t, dir, "controller", ctlArgs...)
-	for _, r := range regions {
-		start(t, dir, "probe-"+r, "probe", "--region", r, "--controller", "http://"+ctl, "--token-file", filepath.Join(dir, "tokens", r),
+	controller := harness.Start(t, dir, "controller", ctlArgs...)
+	for _, r := range harness.Regions {
+		harness.Start(t, dir, "probe-"+r, "probe", "--region", r, "--controller", "http://"+ctl, "--token-file", filepath.Join(dir, "tokens", r),
 			"--probe-id", "e2e-"+r, "--spool", filepath.Join(dir, r+".db"), "--listen", "", "--max-backoff", "2s")
 	}
 	checks := []string{"segments-api", "cdn-manifest"}
 	defer func() {
 		if t.Failed() {
-			controller.tail(t)
+			controller.Tail(t)
 		}
 	}()
-	waitFor(t, ctl, "every check up in seven regions", 30*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	harness.WaitFor(t, ctl, "every check up in seven regions", 30*time.Second, func(s *harness.Status) bool { return harness.AllUp(s, checks, harness.Regions) })
 
 	// The outage: segments drops every connection, in every region.
-	post(t, "http://"+csAddr+"/admin/faults", `{"target":"segments","outage":true}`)
+	harness.Post(t, "http://"+csAddr+"/admin/faults", `{"target":"segments","outage":true}`)
 	began := time.Now()
 	time.Sleep(3 * time.Second)
-	controller.stop(syscall.SIGKILL)
+	controller.Stop(syscall.SIGKILL)
 	killed := time.Now()
 	time.Sleep(90 * time.Second)
-	controller = start(t, dir, "controller", ctlArgs...)
+	controller = harness.Start(t, dir, "controller", ctlArgs...)
 	back := time.Now()
 	time.Sleep(time.Until(began.Add(3 * time.Minute)))
-	post(t, "http://"+csAddr+"/admin/faults", "")
+	harness.Post(t, "http://"+csAddr+"/admin/faults", "")
 	ended := time.Now()
-	waitFor(t, ctl, "every check up again", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	harness.WaitFor(t, ctl, "every check up again", 60*time.Second, func(s *harness.Status) bool { return harness.AllUp(s, checks, harness.Regions) })
 
 	// Every minute the outage touched is charged once the backfill is
 	// sliced; nothing of the controller's absence is unknown.
@@ -100,13 +68,13 @@ func TestControllerOutageDuringAnOutage(t *testing.T) {
 	// of them is over and sliced.
 	from, to := began.Truncate(time.Minute), ended.Truncate(time.Minute).Add(time.Minute)
 	touched := int(to.Sub(from) / time.Minute)
-	var r *slaReport
+	var r *harness.SLAReport
 	testwait.Eventually(t, 2*time.Minute, "the outage's minutes charged", func() error {
 		if time.Now().Before(to.Add(5 * time.Second)) {
 			return fmt.Errorf("the outage's last minute ends at %s", to.Format(time.TimeOnly))
 		}
 		var err error
-		if r, err = slaOf(cfgPath, data, from, to); err != nil {
+		if r, err = harness.SLAOf(cfgPath, data, from, to); err != nil {
 			return err
 		}
 		if len(r.SLOs) != 1 {
@@ -131,3 +99,5 @@ func TestControllerOutageDuringAnOutage(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
