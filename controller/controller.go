@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,7 +193,13 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	publish := c.publishOptions(o.PublishEvery)
 	c.initPublished(publish)
-	c.pages = pages.New(pages.Options{Store: st, Config: c.Config, Now: o.Now, Live: c.live, Ledger: c.ledger, Publish: publish,
+	publicURL := func() string {
+		if u := strings.TrimRight(c.Config().Alerting.DashboardURL, "/"); u != "" {
+			return u
+		}
+		return ListenURL(o.Listen, o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS)
+	}
+	c.pages = pages.New(pages.Options{Store: st, Config: c.Config, Now: o.Now, Live: c.live, Ledger: c.ledger, Publish: publish, PublicURL: publicURL,
 		Published: func(ctx context.Context) (*live.StatusResponse, error) {
 			e, err := c.published.status.Get(ctx)
 			if err != nil {
@@ -206,7 +213,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		}, Changed: c.changed})
 	c.dash = dashboard.New(dashboard.Options{Source: c.pages, Sessions: pages.Sessions{Store: st},
 		Subscriptions: &pages.Subscriptions{Store: st, Config: c.Config, Now: o.Now}, Users: func() []dashboard.User { return pages.Users(c.Config()) },
-		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish})
+		Logger: o.Logger, Now: o.Now, Secure: o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS, Publish: publish, PublicURL: publicURL})
 	c.metrics.reloadOK.Set(1)
 	c.metrics.reloadTime.Set(float64(o.Now().Unix()))
 	for _, m := range []prometheus.Collector{c.metrics, live.Collector{View: c.live, Config: c.Config, Now: o.Now}, c.ledger.Collector(o.Logger)} {
@@ -216,6 +223,27 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		}
 	}
 	return c, nil
+}
+
+// ListenURL is the address a controller listening on listen serves at,
+// for links when no dashboard_url is configured: a host left out is
+// localhost.
+func ListenURL(listen string, tls bool) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		host, port = listen, ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	if port == "" {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // Close releases the store.

@@ -307,3 +307,25 @@ func TestHostileSecretsNeverLeaveTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// Links come from the configuration, never from a request's Host header
+// (feeds and v2 are published, and cached by others); an error echoes at
+// most a short piece of what was asked.
+func TestHostileHostHeaderAndEchoes(t *testing.T) {
+	h := newAlertHarnessOf(t, alertingConfig)
+	h.minute(all(model.OutcomeDown))
+	h.minute(all(model.OutcomeDown))
+	for _, path := range []string{"/history.atom", "/history.rss", "/api/v2/summary.json", "/api/v2/incidents.json"} {
+		resp, body := h.do("GET", path, "", nil, "Host", "evil.example")
+		if resp.StatusCode != 200 || strings.Contains(string(body), "evil.example") || !strings.Contains(string(body), "127.0.0.1:8080") {
+			t.Errorf("%s with a forged Host: %d, links %v", path, resp.StatusCode, strings.Contains(string(body), "evil.example"))
+		}
+	}
+	long := strings.Repeat("x", 256<<10)
+	for _, path := range []string{"/badge/" + long + ".svg", "/api/v1/status?check=" + long, "/sre/alerts/" + long} {
+		resp, body := h.do("GET", path, "", nil)
+		if len(body) > 1024 {
+			t.Errorf("%.40s…: %d answered %d bytes", path, resp.StatusCode, len(body))
+		}
+	}
+}

@@ -67,7 +67,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	if strings.HasSuffix(r.URL.Path, ".atom") {
 		format = "atom"
 	}
-	e, err := s.feeds[format].Get(r.Context(), s.baseURL(r))
+	e, err := s.feeds[format].Get(r.Context(), s.publicURL(r))
 	if err != nil {
 		s.o.Logger.Error("history feed", "err", err)
 		http.Error(w, "history unavailable", http.StatusInternalServerError)
@@ -92,8 +92,12 @@ func (s *Server) buildFeed(ctx context.Context, format, base string) (struct{}, 
 	return struct{}{}, b, err
 }
 
-// baseURL is the page's own address as the request reached it.
-func (s *Server) baseURL(r *http.Request) string {
+// publicURL is the page's own address: as configured, or (a server built
+// without one, in tests) as the request reached it.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.o.PublicURL != nil {
+		return s.o.PublicURL()
+	}
 	scheme := "http"
 	if r.TLS != nil || s.o.Secure {
 		scheme = "https"

@@ -46,6 +46,10 @@ type Options struct {
 	// (on a change of Publish.Version, at most once per MinInterval); the
 	// zero value renders them for every request.
 	Publish snapshot.Options
+	// PublicURL is the status page's own address (alerting.dashboard_url,
+	// or the controller's): the feeds' links and ids use it, never the
+	// Host header a request came with.
+	PublicURL func() string
 	// Subscriptions, when set, takes the status page's subscribers.
 	Subscriptions Subscriptions
 }
@@ -289,7 +293,7 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request) {
 		// Not a check (or no longer one): forget it, so that made-up
 		// names take no room.
 		s.badges.Forget(check)
-		http.Error(w, "no check "+check, http.StatusNotFound)
+		http.Error(w, "no check "+model.Clip(check, 64), http.StatusNotFound)
 		return
 	}
 	e.Serve(w, r, "public, max-age=60")
@@ -328,11 +332,14 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.showLogin(w, r, "", http.StatusOK)
 }
 
+// maxNext bounds the page a sign-in goes on to (it is echoed in the form).
+const maxNext = 1024
+
 // nextPage is where a sign-in goes on to: a page of the SRE view that the
 // sign-in page was asked for, never another site.
 func nextPage(r *http.Request) string {
 	next := r.FormValue("next")
-	if strings.HasPrefix(next, "/sre") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+	if len(next) <= maxNext && strings.HasPrefix(next, "/sre") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
 		return next
 	}
 	return "/sre"
@@ -416,7 +423,11 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		if sess == nil {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/sre/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				to := "/sre/login"
+				if len(r.URL.RequestURI()) <= maxNext {
+					to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
 			http.Error(w, "sign in first", http.StatusUnauthorized)
@@ -496,7 +507,7 @@ func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the alert could not be read; try again", http.StatusServiceUnavailable)
 		return
 	case p == nil:
-		http.Error(w, "no alert "+key, http.StatusNotFound)
+		http.Error(w, "no alert "+model.Clip(key, 64), http.StatusNotFound)
 		return
 	}
 	sess := current(r)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/nines-sre/nines/model"
 )
 
 // Guessing at sign-in is slowed without letting anyone lock the SRE out,
@@ -255,12 +257,7 @@ func (l *logLimiter) allow(now time.Time, key string) (bool, int) {
 
 // logName is a user name as logged: at most 64 bytes, quoted by the
 // logger.
-func logName(name string) string {
-	if len(name) > 64 {
-		return name[:64] + "…"
-	}
-	return name
-}
+func logName(name string) string { return model.Clip(name, 64) }
 
 // unknownUser is compared with when no user has the name tried, so that
 // an unknown user costs what a wrong password costs and names cannot be

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted is what stands in place of a secret.
@@ -47,4 +48,16 @@ func RedactURLs(s string) string {
 		return s
 	}
 	return urlInText.ReplaceAllStringFunc(s, func(m string) string { return RedactURL(m, false) })
+}
+
+// Clip cuts s to at most n bytes, on a rune boundary, marked with "…"
+// when cut: what a stranger sent, echoed back or logged, stays short.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -176,7 +176,7 @@ func (v View) Status(cfg *config.Config, q Query, now time.Time, reload ReloadSt
 				comp = cfg.Component(cfg.ComponentOf(id))
 			}
 			if comp == nil || (q.Public && !comp.IsPublic()) {
-				return StatusResponse{}, &QueryError{Field: kind, Msg: fmt.Sprintf("no %s %q", kind, id)}
+				return StatusResponse{}, &QueryError{Field: kind, Msg: fmt.Sprintf("no %s %q", kind, model.Clip(id, 64))}
 			}
 		}
 	}

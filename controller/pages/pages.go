@@ -63,6 +63,9 @@ type Options struct {
 	Changed     func()
 	// Publish says when the v2 documents are rendered again.
 	Publish snapshot.Options
+	// PublicURL is the status page's own address, for links (never a
+	// request's Host header).
+	PublicURL func() string
 	// Kept is how long raw results are kept, for check pages whose range
 	// reaches past it.
 	Kept time.Duration

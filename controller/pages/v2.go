@@ -447,21 +447,20 @@ func (s *Source) v2Document(ctx context.Context, path, base string) (any, error)
 	return nil, fmt.Errorf("no v2 document %s", path)
 }
 
-// V2 serves the v2 documents under /api/v2/, as published; the page's
-// address, when the configuration does not give it, is the one the
-// request reached.
+// V2 serves the v2 documents under /api/v2/, as published, with links to
+// the page's own address.
 func (s *Source) V2(w http.ResponseWriter, r *http.Request) {
-	scheme := "http"
 	cfg := s.o.Config()
-	if r.TLS != nil || cfg.Dashboard.BehindTLS {
-		scheme = "https"
+	base := "http://" + r.Host
+	if s.o.PublicURL != nil {
+		base = s.o.PublicURL()
 	}
 	docs := s.v2docs[strings.TrimPrefix(r.URL.Path, "/api/v2/")]
 	if docs == nil {
 		http.Error(w, `{"error":"no such document"}`, http.StatusNotFound)
 		return
 	}
-	e, err := docs.Get(r.Context(), scheme+"://"+r.Host)
+	e, err := docs.Get(r.Context(), base)
 	if err != nil {
 		http.Error(w, `{"error":"unavailable; retry"}`, http.StatusInternalServerError)
 		return

@@ -145,7 +145,7 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 	f.StringVar(&o.SpoolPath, "spool", "", "spool file (default nines-spool-REGION.db)")
 	f.Int64Var(&o.SpoolMaxBytes, "spool-max-bytes", 512<<20, "most bytes of results kept while the controller is away; the oldest are dropped past it (0: no bound)")
 	f.DurationVar(&o.SpoolMaxAge, "spool-max-age", 72*time.Hour, "oldest result kept while the controller is away (0: no bound)")
-	f.StringVar(&o.Listen, "listen", ":9464", "address for /metrics and /healthz (empty disables)")
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:9464", "address for /metrics and /healthz (default loopback only; :9464 for every interface; empty disables)")
 	f.IntVar(&o.BatchSize, "batch-size", 1000, "most results per shipment")
 	f.StringVar(&o.NATSURL, "nats", "", "ship results through NATS JetStream at this URL instead of HTTP")
 	f.StringVar(&o.CAFile, "tls-ca", "", "CA that signed the controller's certificate (default: system roots)")
