@@ -263,6 +263,8 @@ func (v *validator) validateAlerting(c *Config) {
 	for i, t := range a.APITokens {
 		if len(t) < 16 {
 			v.add(fmt.Sprintf("alerting.api_tokens[%d]", i), "must be at least 16 characters")
+		} else if Placeholder(t) {
+			v.add(fmt.Sprintf("alerting.api_tokens[%d]", i), placeholderMsg)
 		}
 	}
 	ids := map[string]bool{}

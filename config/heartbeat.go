@@ -70,6 +70,8 @@ func (h *Heartbeat) validate(v *validator, p, dir string) {
 	}
 	if len(h.Key) < 16 || strings.ContainsAny(h.Key, "/?#% ") {
 		v.add(p+".key", "must be at least 16 characters, none of them / ? # %% or a space (it goes in a URL path)")
+	} else if Placeholder(h.Key) {
+		v.add(p+".key", placeholderMsg)
 	}
 	h.keyHash = sha256.Sum256([]byte(h.Key))
 }

@@ -185,6 +185,8 @@ func (v *validator) validate(c *Config, dir string) {
 		} else {
 			if len(t.Token) < 16 {
 				v.add(p+".token", "must be at least 16 characters")
+			} else if Placeholder(t.Token) {
+				v.add(p+".token", placeholderMsg)
 			}
 			t.hash = sha256.Sum256([]byte(t.Token))
 		}
@@ -314,4 +316,20 @@ func readSecret(dir, f string) (string, error) {
 	}
 	b, err := os.ReadFile(f)
 	return strings.TrimSpace(string(b)), err
+}
+
+// placeholderMsg says why a placeholder secret is refused.
+const placeholderMsg = "is a placeholder (as in configs/example.yaml): make a secret of your own, e.g. `openssl rand -hex 24`"
+
+// Placeholder reports whether a secret is one of the words that stand in
+// for a secret in examples ("change-me…", "replace-me", "placeholder"),
+// or one character repeated: anyone who read the example knows it.
+func Placeholder(secret string) bool {
+	s := strings.ToLower(secret)
+	for _, w := range []string{"change-me", "changeme", "change_me", "replace-me", "replaceme", "placeholder", "your-token", "your-key", "example-token"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return strings.Count(s, s[:1]) == len(s)
 }

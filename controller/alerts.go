@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/nines-sre/nines/internal/clientlimit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,8 +86,15 @@ func (c *Controller) readAPI(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (c *Controller) authAPI(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
+		client := clientlimit.Key(ec.Request())
+		if c.guesses.Spent(client) {
+			return tooManyGuesses(ec)
+		}
 		if c.hasAPIToken(ec.Request()) {
 			return next(ec)
+		}
+		if ec.Request().Header.Get("Authorization") != "" {
+			c.guesses.Allow(client) // a wrong token costs a guess
 		}
 		return fail(ec, http.StatusUnauthorized, "Authorization", "an API token from alerting.api_tokens is required")
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/push"
 	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/internal/clientlimit"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -130,6 +131,24 @@ func rateLimiter(limit float64) echo.MiddlewareFunc {
 	})
 }
 
+// Wrong credentials (probe and API tokens, ping keys) are limited per
+// client (an IPv6 /64 being one): a burst of guessLimit.burst, then one
+// every guessLimit.every; a client past it is answered 429 before its
+// credential is even looked at, so that it learns nothing more.
+var guessLimit = struct {
+	every time.Duration
+	burst int
+}{10 * time.Second, 20}
+
+func newGuessLimits() *clientlimit.Limits {
+	return &clientlimit.Limits{Every: guessLimit.every, Burst: guessLimit.burst, Max: 10_000}
+}
+
+func tooManyGuesses(ec echo.Context) error {
+	ec.Response().Header().Set("Retry-After", strconv.Itoa(int(guessLimit.every/time.Second)))
+	return fail(ec, http.StatusTooManyRequests, "", "too many wrong credentials from this address; wait")
+}
+
 // authProbe accepts a bearer token bound to one region and remembers the region.
 func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
@@ -138,6 +157,10 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 				return fail(ec, http.StatusUnauthorized, "", "a client certificate signed by the controller's client CA is required")
 			}
 		}
+		client := clientlimit.Key(ec.Request())
+		if c.guesses.Spent(client) {
+			return tooManyGuesses(ec)
+		}
 		h := ec.Request().Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || tok == "" {
@@ -145,6 +168,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		region, sum := c.Config().TokenRegion(tok)
 		if region == "" {
+			c.guesses.Allow(client) // a wrong token costs a guess
 			return fail(ec, http.StatusUnauthorized, "Authorization", "unknown probe token")
 		}
 		ec.Set(regionKey, region)
@@ -331,9 +355,14 @@ func (c *Controller) handlePing(ec echo.Context) error {
 	if err != nil {
 		return fail(ec, http.StatusBadRequest, "", "read body: "+err.Error())
 	}
+	client := clientlimit.Key(r)
+	if c.guesses.Spent(client) {
+		return tooManyGuesses(ec)
+	}
 	err = c.push.Ping(r.Context(), ec.Param("check"), ec.Param("key"), ec.Param("action"), body)
 	switch {
 	case errors.Is(err, push.ErrNotFound):
+		c.guesses.Allow(client) // a wrong key costs a guess
 		return fail(ec, http.StatusNotFound, "", "not found")
 	case errors.Is(err, push.ErrTooMany):
 		ec.Response().Header().Set("Retry-After", "1")

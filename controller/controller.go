@@ -32,6 +32,7 @@ import (
 	"github.com/nines-sre/nines/controller/replica"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/internal/clientlimit"
 	"github.com/nines-sre/nines/internal/loop"
 	"github.com/nines-sre/nines/model"
 )
@@ -114,6 +115,8 @@ type Controller struct {
 
 	changes atomic.Uint64 // bumped when what the public documents show changes
 	leading atomic.Bool   // this replica leads (with an elector)
+	// guesses limits wrong credentials per client (api.go).
+	guesses *clientlimit.Limits
 	// lastExport is what the static export last wrote; only the leader's
 	// export loop touches it.
 	lastExport exported
@@ -147,7 +150,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		return nil, err
 	}
 	c := &Controller{store: st, elector: el, replica: o.Replica, latest: live.NewLatest(), log: o.Logger, now: o.Now, reg: o.Registry,
-		rawRetention: o.RawRetention, sliceRetention: o.SliceRetention}
+		rawRetention: o.RawRetention, sliceRetention: o.SliceRetention, guesses: newGuessLimits()}
 	if c.rawRetention <= 0 {
 		c.rawRetention = DefaultRawRetention
 	}

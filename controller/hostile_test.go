@@ -329,3 +329,25 @@ func TestHostileHostHeaderAndEchoes(t *testing.T) {
 		}
 	}
 }
+
+// Guessing is limited: past a burst of wrong ping keys or wrong tokens a
+// client is answered 429 before what it sends is even looked at, so 1,800
+// guesses learn at most a burst's worth.
+func TestHostileGuessingIsLimited(t *testing.T) {
+	h := newAlertHarnessOf(t, heartbeatConfig)
+	answers := map[int]int{}
+	for i := range 900 {
+		resp, _ := h.do("POST", fmt.Sprintf("/ping/nightly/guess-%04d-0123456789", i), "", nil)
+		answers[resp.StatusCode]++
+		req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/probes/heartbeat", strings.NewReader("{}"))
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer guessed-token-%04d", i))
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			answers[resp.StatusCode]++
+			resp.Body.Close()
+		}
+	}
+	t.Logf("1,800 guesses answered %v", answers)
+	if answers[http.StatusNotFound]+answers[http.StatusUnauthorized] > guessLimit.burst+5 || answers[http.StatusTooManyRequests] < 1700 {
+		t.Fatalf("1,800 guesses: %v, want at most a burst (%d) looked at", answers, guessLimit.burst)
+	}
+}

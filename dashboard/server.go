@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/internal/clientlimit"
 	"github.com/nines-sre/nines/internal/snapshot"
 	"github.com/nines-sre/nines/model"
 )
@@ -121,7 +122,7 @@ type Server struct {
 	past   *snapshot.Cache[struct{}]          // the history page
 	feeds  map[string]*snapshot.Set[struct{}] // by format, then by the address the page is reached at
 
-	subscribeLimits clientLimits
+	subscribeLimits *clientlimit.Limits
 }
 
 const (
@@ -140,7 +141,7 @@ func New(o Options) *Server {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter()}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: o.Sessions, signins: newSigninLimiter(), subscribeLimits: newSubscribeLimits()}
 	s.page = snapshot.New("text/html; charset=utf-8", o.Publish, func(ctx context.Context) (struct{}, []byte, error) {
 		p, err := s.o.Source.StatusPage(ctx)
 		if err != nil {

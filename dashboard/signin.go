@@ -6,15 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/nines-sre/nines/internal/clientlimit"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -136,23 +135,8 @@ func (l *signinLimiter) succeed(keys ...string) {
 	}
 }
 
-// clientKey is the limiter's key of a client address: the address, or
-// its /64 for IPv6 (one host commonly holds all of one).
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap()
-		if ip.Is6() {
-			p, _ := ip.Prefix(64)
-			return "addr:" + p.String()
-		}
-		return "addr:" + ip.String()
-	}
-	return "addr:" + host
-}
+// clientKey is the limiter's key of a client (clientlimit.Key).
+func clientKey(r *http.Request) string { return "addr:" + clientlimit.Key(r) }
 
 // userKey is the limiter's key of a user name for untrusted browsers: a
 // digest, so that a long name takes no more room than a short one.

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/nines-sre/nines/internal/clientlimit"
 )
 
 // The subscription pages work without JavaScript: a form on the status
@@ -25,45 +24,9 @@ var subscribeLimit = struct {
 // maxLimited bounds the client addresses whose rate is remembered.
 const maxLimited = 10_000
 
-type clientLimits struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-	// full is when a scan last found no idle limiter to drop: the next
-	// waits a second.
-	full time.Time
-}
-
-// allow takes a token of the client's limiter (its address, or its /64
-// for IPv6). A full table drops only the limiters that are idle (back to
-// a full burst, so nothing is forgiven); when none is, a new client is
-// refused: flooding the table with addresses frees no one.
-func (c *clientLimits) allow(r *http.Request) bool {
-	key := clientKey(r)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*rate.Limiter{}
-	}
-	l := c.m[key]
-	if l == nil {
-		if len(c.m) >= maxLimited {
-			if time.Since(c.full) < time.Second {
-				return false
-			}
-			for k, old := range c.m {
-				if old.Tokens() >= float64(subscribeLimit.burst) {
-					delete(c.m, k)
-				}
-			}
-			if len(c.m) >= maxLimited {
-				c.full = time.Now()
-				return false
-			}
-		}
-		l = rate.NewLimiter(rate.Every(subscribeLimit.every), subscribeLimit.burst)
-		c.m[key] = l
-	}
-	return l.Allow()
+// newSubscribeLimits is the per-client limit of subscriptions.
+func newSubscribeLimits() *clientlimit.Limits {
+	return &clientlimit.Limits{Every: subscribeLimit.every, Burst: subscribeLimit.burst, Max: maxLimited}
 }
 
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +34,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if !s.subscribeLimits.allow(r) {
+	if !s.subscribeLimits.Allow(clientlimit.Key(r)) {
 		w.Header().Set("Retry-After", "60")
 		s.subscribePage(w, http.StatusTooManyRequests, map[string]any{"Error": "Too many subscriptions from here; try again in a minute."})
 		return
