@@ -40,11 +40,8 @@ var (
 )
 
 type (
-	proc       = harness.Proc
-	status     = harness.Status
-	checkView  = harness.CheckView
-	regionView = harness.RegionView
-	slaReport  = harness.SLAReport
+	proc   = harness.Proc
+	status = harness.Status
 )
 
 const (
