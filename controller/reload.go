@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"github.com/nines-sre/nines/model"
 	"os"
 	"sync"
 	"time"
@@ -26,7 +27,9 @@ func (c *Controller) reloadStatus() live.ReloadStatus {
 	cfg := c.Config()
 	c.reload.mu.Lock()
 	defer c.reload.mu.Unlock()
-	rs := live.ReloadStatus{Version: cfg.Version, File: cfg.File, Error: c.reload.lastErr, Succeeded: c.reload.lastErr == ""}
+	// The error is public (the status document): no URL in it, whatever
+	// its scheme, keeps a path, a query or a password.
+	rs := live.ReloadStatus{Version: cfg.Version, File: cfg.File, Error: model.RedactSecretURLs(c.reload.lastErr), Succeeded: c.reload.lastErr == ""}
 	if !c.reload.lastAt.IsZero() {
 		at := c.reload.lastAt
 		rs.ReloadAt = &at

@@ -23,3 +23,32 @@ func TestRedactURLsHidesCredentials(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// Redaction by rule: every query value and key-only parameter; with the
+// path for URLs that are secrets themselves, with or without a scheme,
+// in a URL alone or in a text.
+func TestHostileRedactionRules(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://api.example.com/v1?SECRET":               "https://api.example.com/v1?" + Redacted,
+		"https://api.example.com/v1?a=1&TOKEN&b=":         "https://api.example.com/v1?a=" + Redacted + "&" + Redacted + "&b=" + Redacted,
+		"https://user:pw@api.example.com/v1?key=abc#frag": "https://" + Redacted + "@api.example.com/v1?key=" + Redacted,
+	} {
+		if got := RedactURL(in, false); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"https://hooks.slack.com/services/T000/B000/XXXXSECRET": "https://hooks.slack.com/" + Redacted,
+		"hooks.slack.com/services/T000/B000/XXXXSECRET":         "hooks.slack.com/" + Redacted,
+	} {
+		if got := RedactURL(in, true); got != want {
+			t.Errorf("RedactURL(%q, path) = %q, want %q", in, got, want)
+		}
+	}
+	text := `reload: alerting.notifiers[0].url: "hooks.slack.com/services/T000/B000/XXXXSECRET" is not an http(s) URL; ` +
+		`GET https://hc-ping.example.com/0c3e7f2a-SECRET-UUID?x=1: connection refused`
+	got := RedactSecretURLs(text)
+	if strings.Contains(got, "SECRET") || !strings.Contains(got, "hooks.slack.com/") || !strings.Contains(got, "https://hc-ping.example.com/") {
+		t.Errorf("RedactSecretURLs:\n%s", got)
+	}
+}

@@ -51,7 +51,7 @@ func callDeadman(ctx context.Context, client *http.Client, url string) error {
 	req.Header.Set("User-Agent", "nines-controller")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET: %s", model.RedactURLs(err.Error()))
+		return fmt.Errorf("GET: %s", model.RedactSecretURLs(err.Error()))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
