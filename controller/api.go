@@ -82,8 +82,10 @@ func (c *Controller) routes(e *echo.Echo) {
 	probe.POST("/probes/heartbeat", c.handleHeartbeat)
 	probe.POST("/probes/deregister", c.handleDeregister)
 	probe.GET("/assignment", c.handleAssignment)
-	probe.GET("/probes/confirm", c.handleConfirm)
 	probe.POST("/results", c.handleIngest) // decoded as a bounded stream (body.go)
+	// The long-poll is held open, not repeated: it has its own limit (one
+	// at a time per registered probe), and does not spend the token's.
+	e.GET("/api/v1/probes/confirm", c.handleConfirm, c.authProbe)
 }
 
 const (
@@ -381,6 +383,18 @@ func (c *Controller) handleConfirm(ec echo.Context) error {
 	if !fleet.ValidProbeID(probe) {
 		return fail(ec, http.StatusBadRequest, "probe", fleet.ProbeIDRule)
 	}
-	reqs := c.confirm.Take(ec.Request().Context(), tokenRegion(ec), probe, 20, confirm.Wait)
+	region := tokenRegion(ec)
+	// Only a probe that registered (and heartbeats) waits here: made-up
+	// ids take no room.
+	if !c.probes.Known(probe, region) {
+		return fail(ec, http.StatusConflict, "probe", "register first (POST /api/v1/probes/register)")
+	}
+	key := region + "/" + probe
+	if _, busy := c.polling.LoadOrStore(key, true); busy {
+		ec.Response().Header().Set("Retry-After", "1")
+		return fail(ec, http.StatusTooManyRequests, "probe", "this probe is already waiting for confirmation rounds")
+	}
+	defer c.polling.Delete(key)
+	reqs := c.confirm.Take(ec.Request().Context(), region, probe, 20, confirm.Wait)
 	return ec.JSON(http.StatusOK, model.ConfirmRequests{Requests: append([]model.ConfirmRequest{}, reqs...)})
 }

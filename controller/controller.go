@@ -117,6 +117,9 @@ type Controller struct {
 	leading atomic.Bool   // this replica leads (with an elector)
 	// guesses limits wrong credentials per client (api.go).
 	guesses *clientlimit.Limits
+	// polling holds the probes waiting in the confirmation long-poll
+	// (region/probe), one each.
+	polling sync.Map
 	// lastExport is what the static export last wrote; only the leader's
 	// export loop touches it.
 	lastExport exported

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -349,5 +350,35 @@ func TestHostileGuessingIsLimited(t *testing.T) {
 	t.Logf("1,800 guesses answered %v", answers)
 	if answers[http.StatusNotFound]+answers[http.StatusUnauthorized] > guessLimit.burst+5 || answers[http.StatusTooManyRequests] < 1700 {
 		t.Fatalf("1,800 guesses: %v, want at most a burst (%d) looked at", answers, guessLimit.burst)
+	}
+}
+
+// The confirmation long-poll holds no room for made-up probe ids, and one
+// place for each registered probe.
+func TestHostileLongPollSquatting(t *testing.T) {
+	h := newHarness(t)
+	h.heartbeat("eu-london")
+	for i := range 15 {
+		if resp, _ := h.do("GET", fmt.Sprintf("/api/v1/probes/confirm?probe=made-up-%d", i), "eu-london", nil); resp.StatusCode != http.StatusConflict {
+			t.Fatalf("a made-up probe id waited: %d", resp.StatusCode)
+		}
+	}
+	first := make(chan int, 1)
+	go func() {
+		resp, _ := h.do("GET", "/api/v1/probes/confirm?probe=p-eu-london", "eu-london", nil)
+		first <- resp.StatusCode
+	}()
+	testwait.Eventually(t, 5*time.Second, "the first long-poll waiting", func() error {
+		if _, ok := h.c.polling.Load("eu-london/p-eu-london"); !ok {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if resp, _ := h.do("GET", "/api/v1/probes/confirm?probe=p-eu-london", "eu-london", nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a second long-poll of the same probe: %d", resp.StatusCode)
+	}
+	h.c.confirm.Close()
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("the first long-poll: %d", code)
 	}
 }
