@@ -317,6 +317,19 @@ func (c *Config) TokenRegion(tok string) (string, [32]byte) {
 	return region, sum
 }
 
+// KeyRegion returns the region of the probe token whose signing key
+// (model.NATSKeyID of its SHA-256) is keyID, and that SHA-256; "" when no
+// token has it.
+func (c *Config) KeyRegion(keyID string) (string, [32]byte) {
+	for _, t := range c.Probes.Tokens {
+		h := t.Hash()
+		if subtle.ConstantTimeCompare([]byte(model.NATSKeyID(h)), []byte(keyID)) == 1 {
+			return t.Region, h
+		}
+	}
+	return "", [32]byte{}
+}
+
 // RegionIDs returns the ids of the regions in configuration order; callers
 // must not modify it.
 func (c *Config) RegionIDs() []string { return c.regionIDs }

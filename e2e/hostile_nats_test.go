@@ -32,7 +32,7 @@ import (
 
 // TestHostileNATSDeploymentsKeepToThemselves: two deployments with checks of the
 // same name share one NATS server, one in its token's scope and one in a
-// named deployment's. Each stores its own probe's results and nothing of
+// named deployment's. A listener to every subject overhears no token. Each stores its own probe's results and nothing of
 // the other's; a batch whose check the configuration does not hold yet is
 // kept in the stream and stored once a reload adds the check.
 func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
@@ -151,6 +151,43 @@ func TestHostileNATSDeploymentsKeepToThemselves(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
+
+	// Another tenant of the server listens to every batch: it sees no
+	// token, and what it sees (a key name, a signature) opens no API.
+	seen := make(chan *nats.Msg, 256)
+	sub, err := nc.ChanSubscribe("nines.batches.>", seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testwait.Eventually(t, 15*time.Second, "a few batches overheard", func() error {
+		if len(seen) < 4 {
+			return fmt.Errorf("%d overheard", len(seen))
+		}
+		return nil
+	})
+	_ = sub.Unsubscribe()
+	for n := len(seen); n > 0; n-- {
+		m := <-seen
+		raw := fmt.Sprint(m.Header) + string(m.Data)
+		if strings.Contains(raw, tokA) || strings.Contains(raw, tokB) || m.Header.Get(transport.TokenHeader) != "" {
+			t.Fatalf("a batch on the wire carries a probe token: %v", m.Header)
+		}
+		if m.Header.Get(transport.KeyHeader) == "" || m.Header.Get(transport.SignatureHeader) == "" {
+			t.Fatalf("a batch without its key and signature: %v", m.Header)
+		}
+		for _, overheard := range []string{m.Header.Get(transport.KeyHeader), m.Header.Get(transport.SignatureHeader)} {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+ctlA+"/api/v1/probes/heartbeat", strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+overheard)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("what a listener overheard opened the probe API: %d", resp.StatusCode)
+			}
+		}
+	}
 	for _, scope := range []string{scopeA, depB} {
 		if _, err := js.Stream(ctx, transport.StreamName(scope)); err != nil {
 			t.Errorf("stream %s: %v", transport.StreamName(scope), err)

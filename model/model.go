@@ -3,6 +3,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"time"
@@ -419,4 +421,11 @@ type HeartbeatAck struct {
 	Assignment        string        `json:"assignment"`
 	// ServerTime is the controller's clock when it answered.
 	ServerTime time.Time `json:"server_time"`
+}
+
+// NATSKeyID names the key a probe signs its NATS batches with: the SHA-256
+// of its token, named by a digest of it, so that the name reveals nothing.
+func NATSKeyID(tokenSHA256 [32]byte) string {
+	sum := sha256.Sum256(append([]byte("nines nats key\x00"), tokenSHA256[:]...))
+	return hex.EncodeToString(sum[:12])
 }

@@ -13,6 +13,7 @@ package transport
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -23,10 +24,47 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nines-sre/nines/model"
 )
 
-// TokenHeader carries the probe's token, which binds it to its region.
-const TokenHeader = "Nines-Token"
+// A batch carries no secret: it is signed with the probe token's SHA-256
+// (HMAC-SHA256 over its subject, message id and bytes), and names the key
+// by a digest of that digest. A subscriber to the stream (another tenant
+// of a shared server) learns nothing that works on any API, and cannot
+// forge or alter a batch; the controller knows the key from the token, or
+// from its token_sha256 alone.
+const (
+	// KeyHeader names the signing key (KeyID).
+	KeyHeader = "Nines-Key"
+	// SignatureHeader carries the batch's signature (Sign).
+	SignatureHeader = "Nines-Signature"
+	// TokenHeader carried the token itself, from probes before signed
+	// batches; a controller still takes it from them.
+	TokenHeader = "Nines-Token"
+)
+
+// KeyID names the signing key of a token whose SHA-256 is tokenSHA256
+// (model.NATSKeyID).
+func KeyID(tokenSHA256 [32]byte) string { return model.NATSKeyID(tokenSHA256) }
+
+// Sign is the signature of a batch published to subject with msgID.
+func Sign(tokenSHA256 [32]byte, subject, msgID string, data []byte) string {
+	mac := hmac.New(sha256.New, tokenSHA256[:])
+	mac.Write([]byte(subject + "\x00" + msgID + "\x00"))
+	mac.Write(data)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports whether signature is Sign's for this key and message.
+func Verify(tokenSHA256 [32]byte, subject, msgID string, data []byte, signature string) bool {
+	got, err := hex.DecodeString(signature)
+	if err != nil {
+		return false
+	}
+	want, _ := hex.DecodeString(Sign(tokenSHA256, subject, msgID, data))
+	return hmac.Equal(got, want)
+}
 
 // subjectRoot prefixes every subject: results of region R in scope S are
 // published to nines.batches.S.R.
@@ -99,7 +137,7 @@ type Publisher struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	region string
-	token  string
+	key    [32]byte // the token's SHA-256: the signing key, never sent
 
 	own     string // the token's own scope
 	mu      sync.Mutex
@@ -114,8 +152,9 @@ func NewPublisher(url, region, token, probeID string) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	own := TokenScope(sha256.Sum256([]byte(token)))
-	return &Publisher{nc: nc, js: js, region: region, token: token, own: own, scope: own}, nil
+	key := sha256.Sum256([]byte(token))
+	own := TokenScope(key)
+	return &Publisher{nc: nc, js: js, region: region, key: key, own: own, scope: own}, nil
 }
 
 // SetScope directs later batches to the deployment's scope (as the
@@ -152,7 +191,8 @@ func (p *Publisher) Publish(ctx context.Context, msgID string, gzipped []byte) e
 	}
 	subject := Subject(scope, p.region)
 	m := nats.NewMsg(subject)
-	m.Header.Set(TokenHeader, p.token)
+	m.Header.Set(KeyHeader, KeyID(p.key))
+	m.Header.Set(SignatureHeader, Sign(p.key, subject, msgID, gzipped))
 	m.Header.Set("Content-Encoding", "gzip")
 	m.Data = gzipped
 	if _, err := p.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
@@ -169,7 +209,17 @@ func (p *Publisher) Close() { p.nc.Close() }
 // ErrWait holds it for Options.Wait (it may be stored once this controller
 // knows more, e.g. after a configuration reload); any other error offers it
 // again soon.
-type Handler func(ctx context.Context, token string, gzipped bool, data []byte) error
+type Handler func(ctx context.Context, m Message) error
+
+// Message is a batch as the stream delivers it.
+type Message struct {
+	Subject, MsgID string
+	// Key and Signature sign it (KeyID, Sign); Token is set instead by
+	// probes from before signed batches.
+	Key, Signature, Token string
+	Gzipped               bool
+	Data                  []byte
+}
 
 var (
 	// ErrRejected marks a message that can never be stored.
@@ -223,7 +273,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, scope string, handle H
 			continue
 		}
 		for m := range batch.Messages() {
-			err := handle(ctx, m.Headers().Get(TokenHeader), m.Headers().Get("Content-Encoding") == "gzip", m.Data())
+			h := m.Headers()
+			err := handle(ctx, Message{Subject: m.Subject(), MsgID: h.Get(jetstream.MsgIDHeader), Key: h.Get(KeyHeader), Signature: h.Get(SignatureHeader),
+				Token: h.Get(TokenHeader), Gzipped: h.Get("Content-Encoding") == "gzip", Data: m.Data()})
 			switch {
 			case err == nil:
 				_ = m.Ack()

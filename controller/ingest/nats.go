@@ -86,8 +86,8 @@ func (g *Ingester) consume(ctx context.Context, js jetstream.JetStream, scope st
 			}
 		}}
 	for ctx.Err() == nil {
-		err := transport.Consume(ctx, js, scope, func(ctx context.Context, token string, gz bool, data []byte) error {
-			return g.natsBatch(ctx, scope, token, gz, data)
+		err := transport.Consume(ctx, js, scope, func(ctx context.Context, m transport.Message) error {
+			return g.natsBatch(ctx, scope, m)
 		}, o)
 		if err == nil {
 			return
@@ -149,9 +149,20 @@ func (h *natsHealth) problem() string {
 // its token belongs to another scope); a batch with a token or checks this
 // controller's configuration does not know is held and offered again, since
 // a newer configuration may know them.
-func (g *Ingester) natsBatch(ctx context.Context, scope, token string, gz bool, data []byte) error {
+func (g *Ingester) natsBatch(ctx context.Context, scope string, m transport.Message) error {
 	cfg := g.o.Config()
-	region, sum := cfg.TokenRegion(token)
+	gz, data := m.Gzipped, m.Data
+	var region string
+	var sum [32]byte
+	if m.Token != "" { // a probe from before signed batches
+		region, sum = cfg.TokenRegion(m.Token)
+	} else {
+		region, sum = cfg.KeyRegion(m.Key)
+		if region != "" && !transport.Verify(sum, m.Subject, m.MsgID, data, m.Signature) {
+			g.Counted("403")
+			return fmt.Errorf("%s: a batch whose signature does not hold (forged or altered): %w", transport.StreamName(scope), transport.ErrRejected)
+		}
+	}
 	if region == "" {
 		g.Counted("held")
 		return fmt.Errorf("%s: a batch with a probe token the configuration does not hold: %w", transport.StreamName(scope), transport.ErrWait)

@@ -69,20 +69,40 @@ func TestNATSBatchAtShutdownIsOfferedAgain(t *testing.T) {
 	data := gzipBatch(t, model.ResultBatch{Probe: "p", Results: []model.Result{
 		{Check: "api-health", Region: "eu-london", Scheduled: at, Started: at, Outcome: model.OutcomeUp}}})
 
+	key := sha256.Sum256([]byte(token))
+	subject := transport.Subject(scope, "eu-london")
+	signed := func(data []byte) transport.Message {
+		return transport.Message{Subject: subject, MsgID: "m1", Key: transport.KeyID(key), Signature: transport.Sign(key, subject, "m1", data),
+			Gzipped: true, Data: data}
+	}
 	stopped, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := g.natsBatch(stopped, scope, token, true, data)
+	err := g.natsBatch(stopped, scope, signed(data))
 	if err == nil || errors.Is(err, transport.ErrRejected) {
 		t.Fatalf("a batch handled during shutdown: %v, want an error to retry, not a rejection", err)
 	}
-	if err := g.natsBatch(context.Background(), scope, token, true, data); err != nil {
+	if err := g.natsBatch(context.Background(), scope, signed(data)); err != nil {
 		t.Fatalf("the same batch offered again: %v", err)
 	}
 	if len(*stored) != 1 || (*stored)[0].Probe != "p" {
 		t.Fatalf("stored %+v, want the one result with the batch's probe", *stored)
 	}
-	if err := g.natsBatch(context.Background(), scope, token, true, []byte("not gzip")); !errors.Is(err, transport.ErrRejected) {
+	if err := g.natsBatch(context.Background(), scope, signed([]byte("not gzip"))); !errors.Is(err, transport.ErrRejected) {
 		t.Fatalf("a broken batch: %v, want a rejection", err)
+	}
+	// Altered on the way (or forged by another tenant of the server): the
+	// signature does not hold, and the batch is refused for good.
+	forged := signed(data)
+	forged.Data = gzipBatch(t, model.ResultBatch{Probe: "p", Results: []model.Result{
+		{Check: "api-health", Region: "eu-london", Scheduled: at.Add(time.Second), Started: at, Outcome: model.OutcomeDown}}})
+	if err := g.natsBatch(context.Background(), scope, forged); !errors.Is(err, transport.ErrRejected) || len(*stored) != 1 {
+		t.Fatalf("an altered batch: %v, %d stored", err, len(*stored))
+	}
+	// A probe from before signed batches still sends its token.
+	legacy := transport.Message{Token: token, Gzipped: true, Data: gzipBatch(t, model.ResultBatch{Probe: "p", Results: []model.Result{
+		{Check: "api-health", Region: "eu-london", Scheduled: at.Add(2 * time.Second), Started: at, Outcome: model.OutcomeUp}}})}
+	if err := g.natsBatch(context.Background(), scope, legacy); err != nil || len(*stored) != 2 {
+		t.Fatalf("a batch with a token: %v, %d stored", err, len(*stored))
 	}
 }
 
