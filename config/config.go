@@ -362,6 +362,14 @@ func (c *Config) CheckQuorum(ch *Check) int {
 
 // Model converts ch to the form a probe in region runs: defaults applied,
 // start spread by a hash of the id, and regions staggered by interval/n.
+// Secrets are the parts of ch's URL marked secret ({secret:…}).
+func (ch *Check) Secrets() []string {
+	if ch.HTTP != nil {
+		return ch.HTTP.secrets
+	}
+	return nil
+}
+
 func (c *Config) Model(ch *Check, region string) model.Check {
 	m := model.Check{
 		ID:       ch.ID,

@@ -88,18 +88,36 @@ type HTTP struct {
 	KeepAlive          bool              `yaml:"keep_alive"`
 	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
 	Proxy              string            `yaml:"proxy"`
+
+	// secrets are the parts of URL marked {secret:…}: a credential in a
+	// path (a healthchecks-style ping URL, a token segment) is run as it
+	// is, and redacted wherever a message or URL of the check is shown.
+	secrets []string
 }
+
+// secretMark marks a secret part of a check URL: {secret:VALUE}.
+var secretMark = regexp.MustCompile(`\{secret:([^{}]+)\}`)
 
 func (h *HTTP) defaults() {
 	if h.Method == "" {
 		h.Method = "GET"
 	}
+	h.secrets = nil
+	for _, m := range secretMark.FindAllStringSubmatch(h.URL, -1) {
+		h.secrets = append(h.secrets, m[1])
+	}
+	h.URL = secretMark.ReplaceAllString(h.URL, "$1")
 }
 
 func (h *HTTP) validate(v *validator, p, _ string) {
 	u, err := url.Parse(h.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(p+".url", "%q is not an absolute http or https URL", model.RedactURL(h.URL, false))
+		v.add(p+".url", "%q is not an absolute http or https URL", model.RedactSecrets(model.RedactURL(h.URL, false), h.secrets))
+	}
+	for _, sec := range h.secrets {
+		if len(sec) < 8 {
+			v.add(p+".url", "a {secret:…} part is at least 8 characters (a shorter one would be redacted from every message that happens to hold it)")
+		}
 	}
 	switch h.Method {
 	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
@@ -119,7 +137,7 @@ func (h *HTTP) spec() model.HTTPSpec {
 		InsecureTLS: h.InsecureSkipVerify, Proxy: h.Proxy}
 }
 
-func (h *HTTP) fill(m *model.Check) { s := h.spec(); m.HTTP = &s }
+func (h *HTTP) fill(m *model.Check) { s := h.spec(); m.HTTP = &s; m.Secrets = h.secrets }
 
 // TCP is a tcp check: connect, optionally send and expect.
 type TCP struct {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
 )
@@ -380,5 +381,34 @@ func TestHostileLongPollSquatting(t *testing.T) {
 	h.c.confirm.Close()
 	if code := <-first; code != http.StatusOK {
 		t.Fatalf("the first long-poll: %d", code)
+	}
+}
+
+// A credential in a check URL's path, marked {secret:…}, is run as it is
+// and kept out of every message the check's results carry, on the API,
+// the SRE view and alerts alike.
+func TestHostileSecretInACheckPath(t *testing.T) {
+	const secret = "0c3e7f2a-5b1d-4e8f-a1b2"
+	h := newHarnessWith(t, strings.Replace(testConfig, `http: {url: "http://127.0.0.1:9/healthz"}`,
+		`http: {url: "http://127.0.0.1:9/ping/{secret:`+secret+`}/healthz"}`, 1))
+	ch := h.c.Config().Check("api-health")
+	if ch.HTTP.URL != "http://127.0.0.1:9/ping/"+secret+"/healthz" || len(ch.Secrets()) != 1 {
+		t.Fatalf("the check runs %q with secrets %v", ch.HTTP.URL, ch.Secrets())
+	}
+	if m := h.c.Config().Model(ch, "eu-london"); len(m.Secrets) != 1 {
+		t.Fatalf("the probe is not told what to redact: %+v", m)
+	}
+	h.heartbeat("eu-london")
+	r := h.result("api-health", "eu-london", 0, model.OutcomeDown)
+	r.ErrorClass, r.Message = model.ErrConnect, `Get "http://127.0.0.1:9/ping/`+secret+`/healthz": connection refused`
+	h.ship("eu-london", r)
+	for _, path := range []string{"/api/v1/status", "/api/v1/results?check=api-health"} {
+		if _, body := h.do("GET", path, "", nil); strings.Contains(string(body), secret) {
+			t.Errorf("%s shows the secret", path)
+		}
+	}
+	p, err := h.c.pages.CheckPage(context.Background(), "api-health", dashboard.CheckQuery{Range: "1h"})
+	if err != nil || len(p.Results) == 0 || strings.Contains(p.Results[0].Message, secret) || !strings.Contains(p.Results[0].Message, model.Redacted) {
+		t.Fatalf("the SRE check page: %+v %v", p.Results, err)
 	}
 }

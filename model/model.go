@@ -105,14 +105,17 @@ type Check struct {
 	Timeout time.Duration `json:"timeout"`
 	// Offset is where in each interval this check starts in the probe's
 	// region: a deterministic spread per check plus a per-region stagger.
-	Offset  time.Duration `json:"offset"`
-	HTTP    *HTTPSpec     `json:"http,omitempty"`
-	TCP     *TCPSpec      `json:"tcp,omitempty"`
-	DNS     *DNSSpec      `json:"dns,omitempty"`
-	TLS     *TLSSpec      `json:"tls,omitempty"`
-	CDN     *CDNSpec      `json:"cdn,omitempty"`
-	Flow    *FlowSpec     `json:"flow,omitempty"`
-	Asserts []string      `json:"assert,omitempty"`
+	Offset time.Duration `json:"offset"`
+	HTTP   *HTTPSpec     `json:"http,omitempty"`
+	// Secrets are parts of the check's URL that are credentials: a
+	// message the probe keeps has them redacted.
+	Secrets []string  `json:"secrets,omitempty"`
+	TCP     *TCPSpec  `json:"tcp,omitempty"`
+	DNS     *DNSSpec  `json:"dns,omitempty"`
+	TLS     *TLSSpec  `json:"tls,omitempty"`
+	CDN     *CDNSpec  `json:"cdn,omitempty"`
+	Flow    *FlowSpec `json:"flow,omitempty"`
+	Asserts []string  `json:"assert,omitempty"`
 }
 
 // TCPSpec is a TCP connect, optionally sending a line and expecting a reply.

@@ -87,6 +87,17 @@ func RedactSecretURLs(s string) string {
 	})
 }
 
+// RedactSecrets replaces every secret of a check (a {secret:…} part of its
+// URL) in s.
+func RedactSecrets(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
+}
+
 // Clip cuts s to at most n bytes, on a rune boundary, marked with "…"
 // when cut: what a stranger sent, echoed back or logged, stays short.
 func Clip(s string, n int) string {

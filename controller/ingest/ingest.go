@@ -131,8 +131,12 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 		if r.Probe == "" {
 			r.Probe = batch.Probe
 		}
-		// Probes redact URLs in their messages; an older one may not.
+		// Probes redact URLs and a check's secrets in their messages; an
+		// older one may not.
 		r.Message = model.RedactURLs(r.Message)
+		if ch := cfg.Check(r.Check); ch != nil {
+			r.Message = model.RedactSecrets(r.Message, ch.Secrets())
+		}
 		valid = append(valid, *r)
 	}
 	stored, err := g.o.Store.InsertResults(ctx, valid)

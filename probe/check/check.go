@@ -113,7 +113,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 			r.ErrorClass = model.ErrTimeout
 		}
 		r.HostAnswered = HostAnswered(obs.Err)
-		r.Message = bound(obs.Err.Error())
+		r.Message = bound(model.RedactSecrets(obs.Err.Error(), cc.Check.Secrets))
 		return
 	}
 	obs.Subject.Latency = elapsed

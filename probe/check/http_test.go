@@ -168,3 +168,18 @@ func TestHTTPThroughProxy(t *testing.T) {
 		t.Fatalf("result %+v, proxy saw %q", r, proxied)
 	}
 }
+
+// A {secret:…} part of a check's URL never reaches the result's message.
+func TestHostileCheckSecretsStayOutOfMessages(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	const secret = "0c3e7f2a-5b1d-4e8f-a1b2"
+	r := run(t, model.Check{ID: "s", Secrets: []string{secret}, HTTP: &model.HTTPSpec{URL: "http://" + addr + "/ping/" + secret, Method: "GET"}})
+	if r.Outcome != model.OutcomeDown || strings.Contains(r.Message, secret) || !strings.Contains(r.Message, model.Redacted) {
+		t.Fatalf("message %q", r.Message)
+	}
+}
