@@ -36,6 +36,9 @@ func (s *Service) runPipeline(ctx context.Context, every time.Duration, heartbea
 			continue
 		}
 		url := heartbeat()
+		if url == "" {
+			continue // no heartbeat check to report to (the demo without --jobs)
+		}
 		s.ping(ctx, client, url+"/start", "")
 		began := time.Now()
 		select {
@@ -78,7 +81,7 @@ func (s *Service) checkManifests() (int, error) {
 // heartbeat check then says the job is late, which is the truth as nines
 // sees it).
 func (s *Service) ping(ctx context.Context, client *http.Client, url, body string) {
-	if strings.HasPrefix(url, "/") {
+	if url == "" || strings.HasPrefix(url, "/") {
 		return // no URL yet
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
