@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/alerts"
@@ -142,7 +143,10 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		o.Now = time.Now
 	}
 	if o.Registry == nil {
+		// A process of its own: the Go runtime's and the process's
+		// metrics, as every Prometheus user expects.
 		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if o.Replica == "" {
 		host, _ := os.Hostname()

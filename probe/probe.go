@@ -18,6 +18,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nines-sre/nines/model"
@@ -117,7 +118,10 @@ func Run(ctx context.Context, o Options) error {
 		o.Logger = slog.Default()
 	}
 	if o.Registry == nil {
+		// A process of its own: the Go runtime's and the process's
+		// metrics, as every Prometheus user expects.
 		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
