@@ -24,7 +24,8 @@ import (
 )
 
 // TestHostileSecretsNeverLeave runs the real binary with credentials in check URLs
-// (userinfo, query), in notifier URLs (a Slack URL is itself the secret, a
+// (userinfo, query values, a key-only parameter, a path part marked
+// {secret:…}), in a dead man's switch URL, in notifier URLs (a Slack URL is itself the secret, a
 // webhook's query), in notifier settings (SMTP password, webhook signing
 // key), in tokens and in a configuration reload that fails. The notifiers
 // fail, so their errors are kept. Then every API answer, page, badge,
@@ -48,6 +49,10 @@ func TestHostileSecretsNeverLeave(t *testing.T) {
 		"API token":             "s7-api-token-0123456789",
 		"PagerDuty webhook key": "s8-pd-webhook-secret",
 		"PagerDuty routing key": "S9ROUTINGKEYS9ROUTINGKEYS9ROUTIN",
+		"check URL key-only":    "s10KeyOnlyQuerySecret",
+		"check URL path":        "s11-path-secret-0123",
+		"dead man's switch":     "s12DeadmanPathSecret",
+		"scheme-less Slack URL": "s13SchemelessSlack",
 	}
 	for _, r := range regions {
 		secret["probe token of "+r] = token(r)
@@ -71,8 +76,11 @@ func TestHostileSecretsNeverLeave(t *testing.T) {
 	defer pd.Close()
 	host := strings.TrimPrefix(target.URL, "http://")
 	checkURL := func(host, path string) string {
-		return fmt.Sprintf("http://probe:%s@%s%s?api_key=%s&v=1", secret["check URL password"], host, path, secret["check URL query"])
+		return fmt.Sprintf("http://probe:%s@%s%s?api_key=%s&v=1&%s", secret["check URL password"], host, path, secret["check URL query"],
+			secret["check URL key-only"])
 	}
+	// secret-down's path holds a credential, marked for what it is.
+	downURL := checkURL("127.0.0.1:9", "/ping/{secret:"+secret["check URL path"]+"}/down")
 	slackURL := receiver.URL + "/services/T0/B0/" + secret["Slack URL"]
 	hookURL := receiver.URL + "/hook?token=" + secret["webhook URL query"]
 	exportDir := filepath.Join(dir, "export")
@@ -98,6 +106,7 @@ dashboard:
     - {name: sre, password_hash: "$2a$10$DqXrvdHsSNQ8.noeAACvwezkv7Z.UolXgK6jAr4KTvIbsqgYRNDs2"}
 alerting:
   api_tokens: [%s]
+  deadman: {url: %q, every: 10s}
   pagerduty_webhook_secret: %s
   notifiers:
     - {id: pd, pagerduty: {routing_key: %s, events_url: %q}}
@@ -108,7 +117,7 @@ alerting:
     - {id: page, levels: [{targets: [pd, slack, hook, mail]}]}
   rules:
     - {id: down, kind: check_down, policy: page}
-`, rs, toks, checkURL("127.0.0.1:9", "/down"), checkURL(host, "/up"), exportDir, secret["API token"], secret["PagerDuty webhook key"],
+`, rs, toks, downURL, checkURL(host, "/up"), exportDir, secret["API token"], receiver.URL+"/deadman/"+secret["dead man's switch"], secret["PagerDuty webhook key"],
 		secret["PagerDuty routing key"], pd.URL, slackURL, hookURL, secret["webhook signing key"], secret["SMTP password"])
 	cfgPath := filepath.Join(dir, "nines.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -138,6 +147,7 @@ alerting:
 	})
 	// A reload that fails on a notifier URL and a check URL.
 	broken := strings.Replace(cfg, slackURL, "htp://x:"+secret["check URL password"]+"@"+strings.TrimPrefix(slackURL, "http://"), 1)
+	broken = strings.Replace(broken, hookURL, "hooks.example.com/services/T0/B0/"+secret["scheme-less Slack URL"], 1)
 	broken = strings.Replace(broken, checkURL(host, "/up"), "ftp"+strings.TrimPrefix(checkURL(host, "/up"), "http"), 1)
 	if err := os.WriteFile(cfgPath, []byte(broken), 0o600); err != nil {
 		t.Fatal(err)
