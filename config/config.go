@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,6 +141,10 @@ type Token struct {
 	// TokenSHA256 is the token's SHA-256 in hex, so that the configuration
 	// need not hold the token itself.
 	TokenSHA256 string `yaml:"token_sha256"`
+	// Probes, when set, are the only probe ids that may register with the
+	// token: a holder of the token cannot then make up ids and take
+	// checks from the region's probes.
+	Probes []string `yaml:"probes"`
 
 	hash [32]byte
 }
@@ -315,6 +320,17 @@ func (c *Config) TokenRegion(tok string) (string, [32]byte) {
 		}
 	}
 	return region, sum
+}
+
+// TokenAllows reports whether the probe token whose SHA-256 is sum lets
+// probe register (every id, unless the token names its probes).
+func (c *Config) TokenAllows(sum [32]byte, probe string) bool {
+	for _, t := range c.Probes.Tokens {
+		if t.hash == sum {
+			return len(t.Probes) == 0 || slices.Contains(t.Probes, probe)
+		}
+	}
+	return false
 }
 
 // KeyRegion returns the region of the probe token whose signing key

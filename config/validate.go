@@ -193,6 +193,11 @@ func (v *validator) validate(c *Config, dir string) {
 		if other, dup := tokens[t.hash]; dup {
 			v.add(p+".token", "the same token is already used by %s", other)
 		}
+		for k, id := range t.Probes {
+			if !probeIDPattern.MatchString(id) {
+				v.add(fmt.Sprintf("%s.probes[%d]", p, k), "%q is not a probe id (1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit)", id)
+			}
+		}
 		tokens[t.hash] = p
 	}
 	if c.Defaults.Interval.D() <= 0 {
@@ -317,6 +322,12 @@ func readSecret(dir, f string) (string, error) {
 	b, err := os.ReadFile(f)
 	return strings.TrimSpace(string(b)), err
 }
+
+// probeIDPattern is what a probe id may be.
+var probeIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidProbeID reports whether id may name a probe.
+func ValidProbeID(id string) bool { return probeIDPattern.MatchString(id) }
 
 // placeholderMsg says why a placeholder secret is refused.
 const placeholderMsg = "is a placeholder (as in configs/example.yaml): make a secret of your own, e.g. `openssl rand -hex 24`"

@@ -89,8 +89,9 @@ func (c *Controller) routes(e *echo.Echo) {
 }
 
 const (
-	regionKey = "nines.region"
-	tokenKey  = "nines.token"
+	regionKey   = "nines.region"
+	tokenKey    = "nines.token"
+	tokenSumKey = "nines.token.sha256"
 )
 
 // limitProbe bounds each probe token's request rate; beyond it the probe
@@ -175,6 +176,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ec.Set(regionKey, region)
 		ec.Set(tokenKey, hex.EncodeToString(sum[:8]))
+		ec.Set(tokenSumKey, sum)
 		return next(ec)
 	}
 }
@@ -185,6 +187,9 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	var hb model.Heartbeat
 	if be := decodeJSON(ec, &hb); be != nil {
 		return fail(ec, be.Code, "", be.Msg)
+	}
+	if sum, ok := ec.Get(tokenSumKey).([32]byte); ok && !c.Config().TokenAllows(sum, hb.Probe) {
+		return fail(ec, http.StatusForbidden, "probe", "this token names the probes that may use it, and not "+model.Clip(hb.Probe, 64))
 	}
 	ack, refused := c.probes.Heartbeat(ec.Request().Context(), c.Config(), tokenRegion(ec), hb, c.now())
 	if refused != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/internal/testwait"
 	"github.com/nines-sre/nines/model"
@@ -410,5 +412,28 @@ func TestHostileSecretInACheckPath(t *testing.T) {
 	p, err := h.c.pages.CheckPage(context.Background(), "api-health", dashboard.CheckQuery{Range: "1h"})
 	if err != nil || len(p.Results) == 0 || strings.Contains(p.Results[0].Message, secret) || !strings.Contains(p.Results[0].Message, model.Redacted) {
 		t.Fatalf("the SRE check page: %+v %v", p.Results, err)
+	}
+}
+
+// A token that names its probes lets no other id register: a holder of
+// the token cannot make up probes to take the region's checks.
+func TestHostileProbeIDsBoundToTheirToken(t *testing.T) {
+	h := newHarnessWith(t, strings.Replace(testConfig, "{region: eu-london, token: london-token-0123456789}",
+		"{region: eu-london, token: london-token-0123456789, probes: [p-eu-london]}", 1))
+	h.heartbeat("eu-london") // p-eu-london: named, admitted
+	for i := range 15 {
+		hb := model.Heartbeat{Probe: fmt.Sprintf("made-up-%d", i), Region: "eu-london", StartedAt: h.clock.Now(), SentAt: h.clock.Now()}
+		if resp, body := h.do("POST", "/api/v1/probes/register", "eu-london", hb); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"probe"`) {
+			t.Fatalf("a made-up probe id: %d %s", resp.StatusCode, body)
+		}
+	}
+	var a model.Assignment
+	_, body := h.do("GET", "/api/v1/assignment?probe=p-eu-london", "eu-london", nil)
+	if err := json.Unmarshal(body, &a); err != nil || len(a.Checks) != 2 {
+		t.Fatalf("the named probe's assignment: %+v %v", a, err)
+	}
+	if _, err := config.Parse("bad.yaml", []byte(strings.Replace(testConfig, "{region: eu-london, token: london-token-0123456789}",
+		"{region: eu-london, token: london-token-0123456789, probes: [\"not an id\"]}", 1))); err == nil || !strings.Contains(err.Error(), "probes.tokens[0].probes[0]") {
+		t.Fatalf("a bad probe id in the configuration: %v", err)
 	}
 }

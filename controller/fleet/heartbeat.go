@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/nines-sre/nines/config"
@@ -13,14 +12,11 @@ import (
 	"github.com/nines-sre/nines/model"
 )
 
-// probeID is what a probe id may be, as ProbeIDRule says.
-var probeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // ProbeIDRule says what a probe id may be.
 const ProbeIDRule = "a probe id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 // ValidProbeID reports whether id is a valid probe id.
-func ValidProbeID(id string) bool { return probeID.MatchString(id) }
+func ValidProbeID(id string) bool { return config.ValidProbeID(id) }
 
 // MaxSkew is how far a probe's clock may be from the controller's before
 // it is flagged.
