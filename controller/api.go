@@ -204,6 +204,9 @@ func (c *Controller) handleAssignment(ec echo.Context) error {
 	if probe != "" && !fleet.ValidProbeID(probe) {
 		return fail(ec, http.StatusBadRequest, "probe", fleet.ProbeIDRule)
 	}
+	if sum, ok := ec.Get(tokenSumKey).([32]byte); ok && !c.Config().TokenAllows(sum, probe) {
+		return fail(ec, http.StatusForbidden, "probe", "this token names the probes that may use it, and not "+model.Clip(probe, 64))
+	}
 	etag := c.probes.AssignmentETag(c.Config(), region, probe, c.now())
 	ec.Response().Header().Set("ETag", etag)
 	if ec.Request().Header.Get("If-None-Match") == etag {

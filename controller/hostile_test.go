@@ -427,6 +427,9 @@ func TestHostileProbeIDsBoundToTheirToken(t *testing.T) {
 			t.Fatalf("a made-up probe id: %d %s", resp.StatusCode, body)
 		}
 	}
+	if resp, _ := h.do("GET", "/api/v1/assignment?probe=made-up-1", "eu-london", nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a made-up probe's assignment: %d", resp.StatusCode)
+	}
 	var a model.Assignment
 	_, body := h.do("GET", "/api/v1/assignment?probe=p-eu-london", "eu-london", nil)
 	if err := json.Unmarshal(body, &a); err != nil || len(a.Checks) != 2 {
