@@ -116,6 +116,9 @@ type Controller struct {
 
 	changes atomic.Uint64 // bumped when what the public documents show changes
 	leading atomic.Bool   // this replica leads (with an elector)
+	// listenURL is where the controller serves (ListenURL), for links when
+	// the configuration gives no dashboard_url.
+	listenURL string
 	// guesses limits wrong credentials per client (api.go).
 	guesses *clientlimit.Limits
 	// polling holds the probes waiting in the confirmation long-poll
@@ -167,7 +170,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	c.probes = &fleet.Fleet{Registry: fleet.NewRegistry(), Store: st, Log: o.Logger,
 		Skewed: func(region string) { c.metrics.skew.WithLabelValues(region).Inc() }}
 	c.live = live.View{Latest: c.latest, Probes: c.probes.Registry}
-	c.cfg.Store(o.Config)
+	c.listenURL = ListenURL(o.Listen, o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS)
+	c.install(o.Config)
 	c.logWarnings(o.Config)
 	c.shared, _ = st.(replica.Shared)
 	c.confirm = confirm.New(func(cfg *config.Config, check, region string) string {
@@ -203,12 +207,7 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	publish := c.publishOptions(o.PublishEvery)
 	c.initPublished(publish)
-	publicURL := func() string {
-		if u := strings.TrimRight(c.Config().Alerting.DashboardURL, "/"); u != "" {
-			return u
-		}
-		return ListenURL(o.Listen, o.TLSCertFile != "" || o.Config.Dashboard.BehindTLS)
-	}
+	publicURL := func() string { return strings.TrimRight(c.Config().Alerting.DashboardURL, "/") }
 	c.pages = pages.New(pages.Options{Store: st, Config: c.Config, Now: o.Now, Live: c.live, Ledger: c.ledger, Publish: publish, PublicURL: publicURL,
 		Published: func(ctx context.Context) (*live.StatusResponse, error) {
 			e, err := c.published.status.Get(ctx)
@@ -233,6 +232,16 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 		}
 	}
 	return c, nil
+}
+
+// install puts cfg in force. Without alerting.dashboard_url, links (in
+// notifications, feeds, the v2 API) use the address the controller
+// listens on, never a relative path or a request's Host header.
+func (c *Controller) install(cfg *config.Config) {
+	if cfg.Alerting.DashboardURL == "" {
+		cfg.Alerting.DashboardURL = c.listenURL
+	}
+	c.cfg.Store(cfg)
 }
 
 // ListenURL is the address a controller listening on listen serves at,

@@ -65,7 +65,7 @@ func (c *Controller) ReloadFile(path string) error {
 	c.reload.lastErr = ""
 	c.reload.mu.Unlock()
 	old := c.Config()
-	c.cfg.Store(cfg)
+	c.install(cfg)
 	c.changed()
 	c.metrics.reloads.WithLabelValues("success").Inc()
 	c.metrics.reloadOK.Set(1)

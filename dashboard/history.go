@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,7 +83,11 @@ func (s *Server) buildFeed(ctx context.Context, format, base string) (struct{}, 
 	if err != nil {
 		return struct{}{}, nil, err
 	}
+	// A tag URI's authority is a host name, without a port (RFC 4151).
 	host := strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://")
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
 	f := historyFeed(p, base, host)
 	if format == "atom" {
 		b, err := f.atom()
