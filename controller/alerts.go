@@ -91,6 +91,7 @@ func (c *Controller) authAPI(next echo.HandlerFunc) echo.HandlerFunc {
 			return tooManyGuesses(ec)
 		}
 		if c.hasAPIToken(ec.Request()) {
+			c.guesses.Trust(client)
 			return next(ec)
 		}
 		if ec.Request().Header.Get("Authorization") != "" {

@@ -174,6 +174,7 @@ func (c *Controller) authProbe(next echo.HandlerFunc) echo.HandlerFunc {
 			c.guesses.Allow(client) // a wrong token costs a guess
 			return fail(ec, http.StatusUnauthorized, "Authorization", "unknown probe token")
 		}
+		c.guesses.Trust(client)
 		ec.Set(regionKey, region)
 		ec.Set(tokenKey, hex.EncodeToString(sum[:8]))
 		ec.Set(tokenSumKey, sum)
@@ -374,6 +375,8 @@ func (c *Controller) handlePing(ec echo.Context) error {
 	case errors.Is(err, push.ErrNotFound):
 		c.guesses.Allow(client) // a wrong key costs a guess
 		return fail(ec, http.StatusNotFound, "", "not found")
+	case err == nil:
+		c.guesses.Trust(client)
 	case errors.Is(err, push.ErrTooMany):
 		ec.Response().Header().Set("Retry-After", "1")
 		return fail(ec, http.StatusTooManyRequests, "", "too many pings for this check")

@@ -354,7 +354,23 @@ func TestHostileGuessingIsLimited(t *testing.T) {
 	if answers[http.StatusNotFound]+answers[http.StatusUnauthorized] > guessLimit.burst+5 || answers[http.StatusTooManyRequests] < 1700 {
 		t.Fatalf("1,800 guesses: %v, want at most a burst (%d) looked at", answers, guessLimit.burst)
 	}
+	// A probe behind the same address, with its good token, is not locked
+	// out by its neighbour's bad ones: a client that presented a good
+	// credential is trusted for an hour.
+	h.guessesTrust()
+	h.heartbeat("eu-london")
+	for range 50 {
+		req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/probes/heartbeat", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer a-neighbour's-old-token-0000")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	h.heartbeat("eu-london") // fails the test unless 200
 }
+
+// guessesTrust waits out the guess limit, as time would.
+func (h *alertHarness) guessesTrust() { h.c.guesses = newGuessLimits() }
 
 // The confirmation long-poll holds no room for made-up probe ids, and one
 // place for each registered probe.

@@ -22,10 +22,15 @@ type Limits struct {
 	Burst int
 	Max   int
 
-	mu   sync.Mutex
-	m    map[string]*rate.Limiter
-	full time.Time // a scan last found no idle limiter: the next waits a second
+	mu      sync.Mutex
+	m       map[string]*rate.Limiter
+	full    time.Time            // a scan last found no idle limiter: the next waits a second
+	trusted map[string]time.Time // clients that presented a good credential, and when
 }
+
+// trustFor is how long a client that presented a good credential is
+// never refused for its neighbours' bad ones.
+const trustFor = time.Hour
 
 // Key is the client of r: its address, or its /64 for IPv6.
 func Key(r *http.Request) string {
@@ -82,11 +87,38 @@ func (l *Limits) Allow(key string) bool {
 	return lim != nil && lim.Allow()
 }
 
+// Trust marks key as a client that presented a good credential: for an
+// hour Spent never refuses it, so that a misconfigured or hostile
+// neighbour behind the same address cannot lock out a working probe.
+func (l *Limits) Trust(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.trusted == nil {
+		l.trusted = map[string]time.Time{}
+	}
+	now := time.Now()
+	if _, ok := l.trusted[key]; !ok && len(l.trusted) >= l.Max {
+		for k, at := range l.trusted {
+			if now.Sub(at) > trustFor {
+				delete(l.trusted, k)
+			}
+		}
+		if len(l.trusted) >= l.Max {
+			return
+		}
+	}
+	l.trusted[key] = now
+}
+
 // Spent reports whether key has no token left, without taking one: for a
-// door that counts failures only, asked before it answers.
+// door that counts failures only, asked before it answers. A trusted
+// client is never spent.
 func (l *Limits) Spent(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if at, ok := l.trusted[key]; ok && time.Since(at) <= trustFor {
+		return false
+	}
 	if l.m == nil || l.m[key] == nil {
 		return len(l.m) >= l.Max && l.limiter(key) == nil
 	}
