@@ -357,7 +357,7 @@ func TestHostileGuessingIsLimited(t *testing.T) {
 	// A probe behind the same address, with its good token, is not locked
 	// out by its neighbour's bad ones: a client that presented a good
 	// credential is trusted for an hour.
-	h.guessesTrust()
+	h.waitOutGuesses()
 	h.heartbeat("eu-london")
 	for range 50 {
 		req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/probes/heartbeat", strings.NewReader("{}"))
@@ -369,8 +369,8 @@ func TestHostileGuessingIsLimited(t *testing.T) {
 	h.heartbeat("eu-london") // fails the test unless 200
 }
 
-// guessesTrust waits out the guess limit, as time would.
-func (h *alertHarness) guessesTrust() { h.c.guesses = newGuessLimits() }
+// waitOutGuesses forgets the guesses counted, as time would.
+func (h *alertHarness) waitOutGuesses() { h.c.guesses = newGuessLimits() }
 
 // The confirmation long-poll holds no room for made-up probe ids, and one
 // place for each registered probe.

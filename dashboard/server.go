@@ -168,7 +168,7 @@ func New(o Options) *Server {
 	})
 	s.feeds = map[string]*snapshot.Set[struct{}]{}
 	for _, format := range []string{"atom", "rss"} {
-		s.feeds[format] = snapshot.NewSet("application/"+format+"+xml; charset=utf-8", o.Publish, maxAddresses,
+		s.feeds[format] = snapshot.NewSet("application/"+format+"+xml; charset=utf-8", o.Publish, MaxAddresses,
 			func(ctx context.Context, base string) (struct{}, []byte, error) {
 				return s.buildFeed(ctx, format, base)
 			})
@@ -276,11 +276,12 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxBadges bounds the badges kept rendered: one per check asked for;
-// maxAddresses the documents kept per address the page is reached at
-// (feeds): made-up Host headers take no more room than this.
+// MaxAddresses the documents kept per address the page is linked from
+// (the feeds here, the v2 API in controller/pages): one in a controller,
+// a few in tests that give none.
 const (
 	maxBadges    = 100_000
-	maxAddresses = 16
+	MaxAddresses = 16
 )
 
 func (s *Server) badge(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,22 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// browserDemo runs nines demo with args for a browser test, and returns
+// the controller's and contentsvc's addresses; the end of its log is shown
+// when the test fails.
+func browserDemo(t *testing.T, args ...string) (ctl, cs string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctl, cs = freeAddr(t), freeAddr(t)
+	demo := start(t, dir, "demo", append([]string{"demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data")}, args...)...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			demo.Tail(t)
+		}
+	})
+	return ctl, cs
+}
+
 // componentShows waits until the status page at base shows component in
 // status.
 func componentShows(t *testing.T, ctx context.Context, base, component, status string) {
@@ -90,14 +106,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	}
 	exe := chromium(t)
 	t.Parallel()
-	dir := t.TempDir()
-	ctl, cs := freeAddr(t), freeAddr(t)
-	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"))
-	defer func() {
-		if t.Failed() {
-			demo.Tail(t)
-		}
-	}()
+	ctl, cs := browserDemo(t)
 	base := "http://" + ctl
 	waitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *status) bool {
 		return len(s.Components) == 3 && allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions)
@@ -366,14 +375,7 @@ func TestComponentsOnThePageInABrowser(t *testing.T) {
 	}
 	exe := chromium(t)
 	t.Parallel()
-	dir := t.TempDir()
-	ctl, cs := freeAddr(t), freeAddr(t)
-	demo := start(t, dir, "demo", "demo", "--jobs", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"))
-	defer func() {
-		if t.Failed() {
-			demo.Tail(t)
-		}
-	}()
+	ctl, cs := browserDemo(t, "--jobs")
 	base := "http://" + ctl
 	waitFor(t, ctl, "every demo check up", 90*time.Second, func(s *status) bool {
 		return allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions) && s.Check("publish-pipeline").Status == "up"

@@ -98,14 +98,22 @@ func RedactSecrets(s string, secrets []string) string {
 	return s
 }
 
-// Clip cuts s to at most n bytes, on a rune boundary, marked with "…"
-// when cut: what a stranger sent, echoed back or logged, stays short.
-func Clip(s string, n int) string {
+// Cut cuts s to at most n bytes, on a rune boundary.
+func Cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n]
+}
+
+// Clip is Cut marked with "…" when it cut: what a stranger sent, echoed
+// back or logged, stays short.
+func Clip(s string, n int) string {
+	if c := Cut(s, n); len(c) < len(s) {
+		return c + "…"
+	}
+	return s
 }

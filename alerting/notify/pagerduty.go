@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/PagerDuty/go-pagerduty"
 
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/config"
+	"github.com/nines-sre/nines/model"
 )
 
 // PagerDuty sends Events API v2 events through go-pagerduty. The dedup key
@@ -69,25 +69,15 @@ func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // Notify sends one event.
 func (p *PagerDuty) Notify(ctx context.Context, m alerting.Message) error {
-	ev := &pagerduty.V2Event{RoutingKey: p.routingKey, Action: string(m.Action), DedupKey: truncate(m.AlertKey, 255), Client: "nines", ClientURL: m.Link}
+	ev := &pagerduty.V2Event{RoutingKey: p.routingKey, Action: string(m.Action), DedupKey: model.Cut(m.AlertKey, 255), Client: "nines", ClientURL: m.Link}
 	if m.Action == alerting.ActionTrigger {
 		details := map[string]any{"urgency": m.Urgency, "incident": m.Incident, "escalation_level": m.Level + 1}
 		for k, v := range m.Details {
 			details[k] = v
 		}
-		ev.Payload = &pagerduty.V2Payload{Summary: truncate(m.Summary, 1024), Source: m.Source, Severity: m.Severity,
+		ev.Payload = &pagerduty.V2Payload{Summary: model.Cut(m.Summary, 1024), Source: m.Source, Severity: m.Severity,
 			Timestamp: m.At.UTC().Format(time.RFC3339), Component: m.Component, Group: m.Group, Class: m.Class, Details: details}
 		if m.Link != "" {
 			ev.Links = []interface{}{map[string]string{"href": m.Link, "text": "Open in nines"}}

@@ -3,6 +3,7 @@
 package fleet
 
 import (
+	"hash/maphash"
 	"slices"
 	"sort"
 	"sync"
@@ -223,20 +224,14 @@ func (g *Registry) HealthSignature(now time.Time, unhealthyAfter time.Duration) 
 			seen[n] = p.Region
 			n++
 		}
-		sig += fnv64(p.Region)
+		sig += maphash.String(signatureSeed, p.Region)
 	}
 	return sig
 }
 
-// fnv64 is FNV-1a of s.
-func fnv64(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
+// signatureSeed seeds HealthSignature's hashes (a signature is compared
+// within the process only).
+var signatureSeed = maphash.MakeSeed()
 
 // Live returns the sorted ids of region's probes heard from within d.
 func (g *Registry) Live(region string, now time.Time, d time.Duration) []string {

@@ -105,14 +105,15 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 	for i := range batch.Results {
 		r := &batch.Results[i]
 		err := r.Validate()
-		if err == nil && cfg.Check(r.Check) == nil {
+		ch := cfg.Check(r.Check)
+		if err == nil && ch == nil {
 			if hold {
 				held++
 				continue
 			}
 			err = fmt.Errorf("check: %q is not in the configuration", r.Check)
 		}
-		if ch := cfg.Check(r.Check); err == nil && ch != nil && ch.Heartbeat != nil {
+		if err == nil && ch.Heartbeat != nil {
 			err = fmt.Errorf("check: %q is a heartbeat check: its results are its pings", r.Check)
 		}
 		if err == nil && r.Scheduled.Sub(now) > maxFuture {
@@ -133,10 +134,7 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 		}
 		// Probes redact URLs and a check's secrets in their messages; an
 		// older one may not.
-		r.Message = model.RedactURLs(r.Message)
-		if ch := cfg.Check(r.Check); ch != nil {
-			r.Message = model.RedactSecrets(r.Message, ch.Secrets())
-		}
+		r.Message = model.RedactSecrets(model.RedactURLs(r.Message), ch.Secrets())
 		valid = append(valid, *r)
 	}
 	stored, err := g.o.Store.InsertResults(ctx, valid)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
-	"github.com/nines-sre/nines/model"
 )
 
 // An incident update records the components it touched as they were at
@@ -24,12 +23,9 @@ func (s *Source) componentStatuses(ctx context.Context) (map[string]string, erro
 		return nil, err
 	}
 	out := make(map[string]string, len(st.Components))
-	for _, comp := range st.Components {
-		statuses := make([]model.Status, 0, len(comp.Checks))
-		for _, ch := range comp.Checks {
-			statuses = append(statuses, ch.Status)
-		}
-		status := componentStatus(statuses)
+	for i := range st.Components {
+		comp := &st.Components[i]
+		status := publishedStatus(comp)
 		if status == dashboard.NoData {
 			status = dashboard.Operational
 		}

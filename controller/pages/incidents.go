@@ -27,13 +27,15 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Each component's status before an outage is what its incident's
-	// first update says it was.
-	if _, err := s.componentStatuses(ctx); err != nil {
+	// The components as published now: what incident updates say they
+	// became (and, remembered run to run, what they were before).
+	current, err := s.componentStatuses(ctx)
+	if err != nil {
 		return err
 	}
 	// Announced maintenance is dated when it was first shown.
-	if err := s.withAnnouncement(ctx, announced(cfg, now, now.Add(30*24*time.Hour), now), now, true); err != nil {
+	windows := announced(cfg, now, now.Add(30*24*time.Hour), now)
+	if err := s.withAnnouncement(ctx, windows, now, true); err != nil {
 		return err
 	}
 	for i := range alerts {
@@ -50,7 +52,7 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 			if legacy {
 				continue // its incident stays as it was opened, until it resolves
 			}
-			if err := s.openIncident(ctx, cfg, a, now); err != nil {
+			if err := s.openIncident(ctx, cfg, a, now, current); err != nil {
 				return err
 			}
 		case alerting.StateResolved:
@@ -66,10 +68,6 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 			if err != nil || in == nil {
 				return err
 			}
-			current, err := s.componentStatuses(ctx)
-			if err != nil {
-				return err
-			}
 			if err := o.Store.AddIncidentUpdate(ctx, id, store.IncidentUpdate{Status: "resolved", Body: body, Author: "nines", At: now,
 				Affected: s.affected(in.Components, in, current)}); err != nil {
 				return err
@@ -83,7 +81,7 @@ func (s *Source) SyncIncidents(ctx context.Context) error {
 			}
 		}
 	}
-	return s.tellMaintenance(ctx)
+	return s.tellMaintenance(ctx, windows)
 }
 
 func isOutage(m alerting.Member) bool { return m.Class == "check_down" }
@@ -156,8 +154,9 @@ func (w *written) put(key, v string) {
 }
 
 // openIncident opens the incident of a firing group, or brings an open
-// one up to date: a component newly touched is an update of its own.
-func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerting.Alert, now time.Time) (err error) {
+// one up to date: a component newly touched is an update of its own;
+// current are the components' statuses as published.
+func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerting.Alert, now time.Time, current map[string]string) (err error) {
 	o := s.o
 	components, checks := outageOf(g)
 	title := incidentTitle(cfg, g, o.Live.Latest.Result)
@@ -181,10 +180,6 @@ func (s *Source) openIncident(ctx context.Context, cfg *config.Config, g *alerti
 	body := "Confirmed from several regions: " + title
 	if onlyHeartbeats(g) {
 		body = title
-	}
-	current, err := s.componentStatuses(ctx)
-	if err != nil {
-		return err
 	}
 	id, opened, err := o.Store.OpenIncident(ctx, store.IncidentOpening{AlertKey: g.Key, AlertSeq: g.Incident, Components: components,
 		Checks: checks, Title: title, Impact: impact, Body: body, At: started, Affected: s.affected(components, nil, current)})

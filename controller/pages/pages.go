@@ -86,7 +86,7 @@ var _ dashboard.Source = (*Source)(nil)
 func New(o Options) *Source {
 	s := &Source{o: o, v2docs: map[string]*snapshot.Set[struct{}]{}}
 	for _, path := range v2Paths {
-		s.v2docs[path] = snapshot.NewSet("application/json", o.Publish, maxAddresses, func(ctx context.Context, base string) (struct{}, []byte, error) {
+		s.v2docs[path] = snapshot.NewSet("application/json", o.Publish, dashboard.MaxAddresses, func(ctx context.Context, base string) (struct{}, []byte, error) {
 			v, err := s.v2Document(ctx, path, base)
 			if err != nil {
 				return struct{}{}, nil, err
@@ -96,6 +96,16 @@ func New(o Options) *Source {
 		})
 	}
 	return s
+}
+
+// publishedStatus is a component's status in Statuspage's words, from
+// its checks' verdicts in the status document.
+func publishedStatus(comp *live.ComponentStatus) string {
+	statuses := make([]model.Status, 0, len(comp.Checks))
+	for _, ch := range comp.Checks {
+		statuses = append(statuses, ch.Status)
+	}
+	return componentStatus(statuses)
 }
 
 // componentStatus maps check verdicts to Statuspage's vocabulary: an
@@ -165,11 +175,7 @@ func (s *Source) StatusPage(ctx context.Context) (*dashboard.StatusPage, error) 
 			continue
 		}
 		cc := dashboard.Component{ID: comp.ID, Name: comp.Name, Description: conf.Description, Group: conf.Group, GroupID: conf.GroupID()}
-		statuses := make([]model.Status, 0, len(comp.Checks))
-		for _, ch := range comp.Checks {
-			statuses = append(statuses, ch.Status)
-		}
-		cc.Status = componentStatus(statuses)
+		cc.Status = publishedStatus(&comp)
 		// The component's own minutes: one down minute however many of its
 		// checks were down in it.
 		days := make([]sla.Counts, 90)

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/nines-sre/nines/alerting"
 	"github.com/nines-sre/nines/alerting/notify"
@@ -98,7 +97,7 @@ func (s *Source) tellIncident(ctx context.Context, key string, in *store.Inciden
 	if err != nil {
 		return err
 	}
-	page := map[string]any{"id": d.page.ID, "status_indicator": d.status.Indicator, "status_description": d.status.Description}
+	page := d.hookPage()
 	payload, err := generic(map[string]any{"page": page, "incident": d.incident(*in)})
 	if err != nil {
 		return err
@@ -134,6 +133,11 @@ func (s *Source) tellIncident(ctx context.Context, key string, in *store.Inciden
 		Details: map[string]any{"incident": in.ID, "status": status, "body": body, "components": components, notify.PayloadKey: payload}})
 }
 
+// hookPage is the page object of Statuspage's webhook payloads.
+func (d *v2) hookPage() map[string]any {
+	return map[string]any{"id": d.page.ID, "status_indicator": d.status.Indicator, "status_description": d.status.Description}
+}
+
 // generic is v as JSON reads it back: what the outbox keeps and the
 // notifier finds.
 func generic(v any) (map[string]any, error) {
@@ -145,19 +149,15 @@ func generic(v any) (map[string]any, error) {
 	return out, json.Unmarshal(b, &out)
 }
 
-// tellMaintenance tells subscribers of announced maintenance: when it is
-// announced (within 30 days ahead) and when it starts.
-func (s *Source) tellMaintenance(ctx context.Context) error {
+// tellMaintenance tells subscribers of announced maintenance windows ws
+// (within 30 days ahead, dated when announced): when one is announced and
+// when it starts.
+func (s *Source) tellMaintenance(ctx context.Context, ws []window) error {
 	cfg := s.o.Config()
 	if cfg.Dashboard.Subscriptions == nil {
 		return nil
 	}
-	now := s.o.Now()
 	base := strings.TrimRight(cfg.Alerting.DashboardURL, "/")
-	ws := announced(cfg, now, now.Add(30*24*time.Hour), now)
-	if err := s.withAnnouncement(ctx, ws, now, false); err != nil {
-		return err
-	}
 	var d *v2
 	for _, w := range ws {
 		announcedKey, startedKey := "status:maintenance-"+w.ID+"-announced", "status:maintenance-"+w.ID+"-started"
@@ -170,7 +170,7 @@ func (s *Source) tellMaintenance(ctx context.Context) error {
 				return err
 			}
 		}
-		page := map[string]any{"id": d.page.ID, "status_indicator": d.status.Indicator, "status_description": d.status.Description}
+		page := d.hookPage()
 		payload, err := generic(map[string]any{"page": page, "incident": d.maintenance(w)})
 		if err != nil {
 			return err

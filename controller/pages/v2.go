@@ -12,7 +12,6 @@ import (
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/dashboard"
-	"github.com/nines-sre/nines/model"
 )
 
 // Statuspage's public read API (v2): the same page, components, incidents
@@ -177,11 +176,7 @@ func (s *Source) v2(ctx context.Context, base string) (*v2, error) {
 		if conf == nil {
 			continue
 		}
-		statuses := make([]model.Status, 0, len(comp.Checks))
-		for _, ch := range comp.Checks {
-			statuses = append(statuses, ch.Status)
-		}
-		status := componentStatus(statuses)
+		status := publishedStatus(&comp)
 		if b := bannerStatus(conf, status); statusRank[b] > statusRank[worst] {
 			worst = b
 		}
@@ -419,10 +414,6 @@ func (s *Source) V2Summary(ctx context.Context, base string) (*V2Summary, error)
 // v2Paths are the v2 documents, under /api/v2/.
 var v2Paths = []string{"summary.json", "status.json", "components.json", "incidents.json", "incidents/unresolved.json",
 	"scheduled-maintenances.json", "scheduled-maintenances/upcoming.json", "scheduled-maintenances/active.json"}
-
-// maxAddresses bounds the documents kept per address the page is reached
-// at: made-up Host headers take no more room than this.
-const maxAddresses = 16
 
 // v2Document builds the v2 document at path for the page at base.
 func (s *Source) v2Document(ctx context.Context, path, base string) (any, error) {
