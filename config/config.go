@@ -333,6 +333,17 @@ func (c *Config) TokenAllows(sum [32]byte, probe string) bool {
 	return false
 }
 
+// NamedProbe reports whether a probe token names probe among the probes
+// that may use it.
+func (c *Config) NamedProbe(probe string) bool {
+	for _, t := range c.Probes.Tokens {
+		if slices.Contains(t.Probes, probe) {
+			return true
+		}
+	}
+	return false
+}
+
 // KeyRegion returns the region of the probe token whose signing key
 // (model.NATSKeyID of its SHA-256) is keyID, and that SHA-256; "" when no
 // token has it.

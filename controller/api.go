@@ -189,8 +189,8 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	if be := decodeJSON(ec, &hb); be != nil {
 		return fail(ec, be.Code, "", be.Msg)
 	}
-	if sum, ok := ec.Get(tokenSumKey).([32]byte); ok && !c.Config().TokenAllows(sum, hb.Probe) {
-		return fail(ec, http.StatusForbidden, "probe", "this token names the probes that may use it, and not "+model.Clip(hb.Probe, 64))
+	if c.tokenRefuses(ec, hb.Probe) {
+		return refuseProbe(ec, hb.Probe)
 	}
 	ack, refused := c.probes.Heartbeat(ec.Request().Context(), c.Config(), tokenRegion(ec), hb, c.now())
 	if refused != nil {
@@ -199,14 +199,25 @@ func (c *Controller) handleHeartbeat(ec echo.Context) error {
 	return ec.JSON(http.StatusOK, ack)
 }
 
+// tokenRefuses reports whether the request's token names the probes that
+// may use it and probe is not one of them.
+func (c *Controller) tokenRefuses(ec echo.Context, probe string) bool {
+	sum, ok := ec.Get(tokenSumKey).([32]byte)
+	return ok && !c.Config().TokenAllows(sum, probe)
+}
+
+func refuseProbe(ec echo.Context, probe string) error {
+	return fail(ec, http.StatusForbidden, "probe", "this token names the probes that may use it, and not "+model.Clip(probe, 64))
+}
+
 func (c *Controller) handleAssignment(ec echo.Context) error {
 	region := tokenRegion(ec)
 	probe := ec.QueryParam("probe")
 	if probe != "" && !fleet.ValidProbeID(probe) {
 		return fail(ec, http.StatusBadRequest, "probe", fleet.ProbeIDRule)
 	}
-	if sum, ok := ec.Get(tokenSumKey).([32]byte); ok && !c.Config().TokenAllows(sum, probe) {
-		return fail(ec, http.StatusForbidden, "probe", "this token names the probes that may use it, and not "+model.Clip(probe, 64))
+	if c.tokenRefuses(ec, probe) {
+		return refuseProbe(ec, probe)
 	}
 	etag := c.probes.AssignmentETag(c.Config(), region, probe, c.now())
 	ec.Response().Header().Set("ETag", etag)
@@ -227,8 +238,11 @@ func (c *Controller) handleDeregister(ec echo.Context) error {
 	if hb.Region != region {
 		return fail(ec, http.StatusForbidden, "region", "this token belongs to region "+region+", not "+hb.Region)
 	}
-	if err := c.probes.Deregister(ec.Request().Context(), region, hb.Probe); err != nil {
-		return err
+	if c.tokenRefuses(ec, hb.Probe) {
+		return refuseProbe(ec, hb.Probe)
+	}
+	if refused := c.probes.Deregister(ec.Request().Context(), region, hb.Probe, hb.StartedAt); refused != nil {
+		return fail(ec, refused.Code, refused.Field, refused.Msg)
 	}
 	return ec.NoContent(http.StatusNoContent)
 }

@@ -393,9 +393,10 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 }
 
 // A probe that crashes (no deregistration) loses its checks to the region's
-// other probe once it has missed a heartbeat.
+// other probe once it has missed a heartbeat. Named probes share checks.
 func TestCrashedProbeChecksMoveAfterOneMissedHeartbeat(t *testing.T) {
-	h := newHarness(t)
+	h := newHarnessWith(t, strings.Replace(testConfig, "{region: eu-london, token: london-token-0123456789}",
+		"{region: eu-london, token: london-token-0123456789, probes: [london-1, london-2]}", 1))
 	beat := func(probe string) {
 		resp, body := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", model.Heartbeat{Probe: probe, Region: "eu-london", StartedAt: h.clock.Now()})
 		if resp.StatusCode != 200 {

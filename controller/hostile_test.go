@@ -456,3 +456,62 @@ func TestHostileProbeIDsBoundToTheirToken(t *testing.T) {
 		t.Fatalf("a bad probe id in the configuration: %v", err)
 	}
 }
+
+// A token that names no probes lets any id register, but made-up ids only
+// stand by: the probe that has heartbeat longest keeps every check of its
+// region, across its own restart, and another holder of the token cannot
+// deregister it.
+func TestHostileSquattersTakeNoChecks(t *testing.T) {
+	h := newHarness(t)
+	started := h.clock.Now()
+	beat := func(id string, started time.Time) {
+		t.Helper()
+		hb := model.Heartbeat{Probe: id, Region: "eu-london", StartedAt: started, SentAt: h.clock.Now()}
+		if resp, body := h.do("POST", "/api/v1/probes/heartbeat", "eu-london", hb); resp.StatusCode != http.StatusOK {
+			t.Fatalf("heartbeat of %s: %d %s", id, resp.StatusCode, body)
+		}
+	}
+	checks := func(id string) int {
+		t.Helper()
+		var a model.Assignment
+		_, body := h.do("GET", "/api/v1/assignment?probe="+id, "eu-london", nil)
+		if err := json.Unmarshal(body, &a); err != nil {
+			t.Fatalf("assignment of %s: %v %s", id, err, body)
+		}
+		return len(a.Checks)
+	}
+	beat("real-london-1", started)
+	h.clock.Add(time.Second)
+	for i := range 15 {
+		beat(fmt.Sprintf("made-up-%d", i), h.clock.Now())
+	}
+	for i := range 15 {
+		if n := checks(fmt.Sprintf("made-up-%d", i)); n != 0 {
+			t.Fatalf("made-up-%d took %d checks from a probe that heartbeats", i, n)
+		}
+	}
+	if n := checks("real-london-1"); n != 2 {
+		t.Fatalf("the real probe runs %d of its region's 2 checks beside 15 made-up ids", n)
+	}
+	// Deregistering it takes knowing when it started.
+	forged := model.Heartbeat{Probe: "real-london-1", Region: "eu-london", StartedAt: h.clock.Now()}
+	if resp, body := h.do("POST", "/api/v1/probes/deregister", "eu-london", forged); resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "started_at") {
+		t.Fatalf("a forged deregistration: %d %s", resp.StatusCode, body)
+	}
+	if n := checks("real-london-1"); n != 2 {
+		t.Fatalf("after a forged deregistration the real probe runs %d checks", n)
+	}
+	// Its own restart: while it is gone the longest-standing stand-in runs
+	// the checks; back, it has them all again.
+	if resp, body := h.do("POST", "/api/v1/probes/deregister", "eu-london", model.Heartbeat{Probe: "real-london-1", Region: "eu-london", StartedAt: started}); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("its own deregistration: %d %s", resp.StatusCode, body)
+	}
+	if n := checks("made-up-0"); n != 2 {
+		t.Fatalf("with the real probe gone, the longest-standing stand-in runs %d of 2 checks", n)
+	}
+	h.clock.Add(time.Second)
+	beat("real-london-1", h.clock.Now())
+	if a, b := checks("real-london-1"), checks("made-up-0"); a != 2 || b != 0 {
+		t.Fatalf("back from a restart the real probe runs %d checks and made-up-0 %d", a, b)
+	}
+}

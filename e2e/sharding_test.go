@@ -36,7 +36,7 @@ func TestTwoProbesShareARegion(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer target.Close()
 	var cfg bytes.Buffer
-	fmt.Fprintf(&cfg, "regions: [{id: eu-london}]\nquorum: 1\nprobes:\n  heartbeat_interval: 300ms\n  tokens: [{region: eu-london, token: shard-test-token-0001}]\ncomponents:\n  - id: c\n    checks:\n")
+	fmt.Fprintf(&cfg, "regions: [{id: eu-london}]\nquorum: 1\nprobes:\n  heartbeat_interval: 300ms\n  tokens: [{region: eu-london, token: shard-test-token-0001, probes: [probe-a, probe-b]}]\ncomponents:\n  - id: c\n    checks:\n")
 	for i := range n {
 		fmt.Fprintf(&cfg, "      - {id: check-%02d, kind: http, interval: 1s, timeout: 500ms, http: {url: %q}}\n", i, target.URL)
 	}

@@ -17,21 +17,51 @@ import (
 // moves only the checks it had. A probe counts as live for the split while
 // it has missed no more than one heartbeat; region health (for verdicts)
 // is judged separately, by the configured number of missed heartbeats.
+//
+// Only probes that a token names (probes.tokens[].probes) share checks:
+// the configuration vouches for them. A token that names no probes lets
+// any id register, so an id it brings is taken on trust only as a
+// standby: while no named probe of the region is live, the live probe
+// registered longest (its tenure survives restarts and deregistration)
+// runs all of the region's checks and the others wait. A token holder's
+// made-up ids thus never take checks from a probe that heartbeats.
 
 // liveFor is how long after its last heartbeat a probe keeps its checks.
 func liveFor(cfg *config.Config) time.Duration {
 	return cfg.Probes.HeartbeatInterval.D() * 3 / 2
 }
 
-// liveProbes returns the sorted ids of the region's live probes at now,
-// with self included: a probe asking for its assignment is alive.
-func (g *Registry) liveProbes(cfg *config.Config, region, self string, now time.Time) []string {
+// sharers returns the sorted ids of the probes that share region's checks
+// at now: its live named probes, or else its longest-registered live
+// probe. self counts as live: a probe asking for its assignment is.
+func (g *Registry) sharers(cfg *config.Config, region, self string, now time.Time) []string {
 	ids := g.Live(region, now, liveFor(cfg))
 	if self != "" && !slices.Contains(ids, self) {
 		ids = append(ids, self)
 		slices.Sort(ids)
 	}
-	return ids
+	named := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !cfg.NamedProbe(id) })
+	if len(named) > 0 || len(ids) == 0 {
+		return named
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	senior := ids[0]
+	for _, id := range ids[1:] { // sorted: the earliest id wins a tie
+		if g.since(id, now).Before(g.since(senior, now)) {
+			senior = id
+		}
+	}
+	return []string{senior}
+}
+
+// since is probe id's first sighting, or now for one never heard from.
+// g.mu is held.
+func (g *Registry) since(id string, now time.Time) time.Time {
+	if t, ok := g.tenure[id]; ok {
+		return t.first
+	}
+	return now
 }
 
 // Owner picks the probe that runs check among probes: the highest score of
@@ -64,13 +94,13 @@ func mix(x uint64) uint64 {
 // OwnerOf is the probe of region that runs check at now ("" when none is
 // live).
 func (g *Registry) OwnerOf(cfg *config.Config, check, region string, now time.Time) string {
-	return Owner(check, g.liveProbes(cfg, region, "", now))
+	return Owner(check, g.sharers(cfg, region, "", now))
 }
 
 // AssignmentETag versions a probe's assignment at now: the configuration,
 // the region, and the set of live probes it is shared with.
 func (g *Registry) AssignmentETag(cfg *config.Config, region, probe string, now time.Time) string {
-	return etag(cfg, region, probe, g.liveProbes(cfg, region, probe, now))
+	return etag(cfg, region, probe, g.sharers(cfg, region, probe, now))
 }
 
 func etag(cfg *config.Config, region, probe string, live []string) string {
@@ -81,7 +111,7 @@ func etag(cfg *config.Config, region, probe string, live []string) string {
 // Assignment returns the checks probe runs in region at now; with no
 // probe, every check of the region.
 func (g *Registry) Assignment(cfg *config.Config, region, probe string, now time.Time) model.Assignment {
-	live := g.liveProbes(cfg, region, probe, now)
+	live := g.sharers(cfg, region, probe, now)
 	a := model.Assignment{Version: etag(cfg, region, probe, live), Region: region, Checks: []model.Check{}, NATSScope: cfg.NATS.Deployment}
 	for _, ch := range cfg.AllChecks() {
 		if !slices.Contains(cfg.CheckRegions(ch), region) {

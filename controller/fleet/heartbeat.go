@@ -100,6 +100,7 @@ func (f *Fleet) Heartbeat(ctx context.Context, cfg *config.Config, region string
 	}
 	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
 	span, widened := f.Registry.Heartbeat(p, cfg.UnhealthyAfter())
+	p.FirstSeen = f.FirstSeen(p.ID)
 	if err := f.Store.SaveProbe(ctx, p); err != nil {
 		f.Log.Warn("heartbeat not shared with other replicas", "probe", hb.Probe, "err", err)
 	}
@@ -139,11 +140,19 @@ func (f *Fleet) attest(ctx context.Context, cfg *config.Config, region string, h
 	}
 }
 
-// Deregister forgets a probe of region that is shutting down.
-func (f *Fleet) Deregister(ctx context.Context, region, probe string) error {
+// Deregister forgets a probe of region that is shutting down: the one
+// that started at started (so that another holder of its token cannot
+// take a running probe off its checks). It keeps the probe's tenure.
+func (f *Fleet) Deregister(ctx context.Context, region, probe string, started time.Time) *Refusal {
+	if at, ok := f.StartedAt(probe, region); !ok {
+		return nil // gone already
+	} else if at.UnixMilli() != started.UnixMilli() {
+		f.Log.Warn("deregistration refused: not from the running probe", "probe", probe, "region", region)
+		return &Refusal{http.StatusConflict, "started_at", "not the start of the running probe " + model.Clip(probe, 64)}
+	}
 	f.Forget(probe, region)
 	if err := f.Store.ForgetProbe(ctx, probe, region); err != nil {
-		return fmt.Errorf("deregister %s: %w", probe, err)
+		f.Log.Warn("deregistration not shared with other replicas", "probe", probe, "err", err)
 	}
 	f.Log.Info("probe deregistered", "probe", probe, "region", region)
 	return nil

@@ -34,11 +34,21 @@ type Registry struct {
 	mu     sync.RWMutex
 	probes map[string]*ProbeState
 	spans  map[string][]store.HealthSpan // region → spans, by start
+	// tenure outlives a probe's deregistration: a probe that restarts
+	// keeps its seniority (see Assignment).
+	tenure map[string]tenure
+}
+
+// tenure is since when a probe id has been heard from in its region, and
+// when last.
+type tenure struct {
+	region      string
+	first, last time.Time
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{probes: map[string]*ProbeState{}, spans: map[string][]store.HealthSpan{}}
+	return &Registry{probes: map[string]*ProbeState{}, spans: map[string][]store.HealthSpan{}, tenure: map[string]tenure{}}
 }
 
 // Heartbeat records a heartbeat this controller received; it returns the
@@ -54,6 +64,7 @@ func (g *Registry) Merge(hb store.Probe, gap time.Duration) { g.put(hb, true, ga
 func (g *Registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store.HealthSpan, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	hb.FirstSeen = g.seen(hb)
 	p := g.probes[hb.ID]
 	if onlyNewer && p != nil && !hb.LastHeartbeat.After(p.LastHeartbeat) {
 		return store.HealthSpan{}, false
@@ -65,6 +76,22 @@ func (g *Registry) put(hb store.Probe, onlyNewer bool, gap time.Duration) (store
 	}
 	p.Probe = hb
 	return g.widen(hb, gap)
+}
+
+// seen records hb in its probe's tenure, the earliest first sighting any
+// replica knows of winning; it returns the probe's first sighting. g.mu is
+// held.
+func (g *Registry) seen(hb store.Probe) time.Time {
+	t := g.tenure[hb.ID]
+	if t.region != hb.Region {
+		t = tenure{region: hb.Region} // a probe moved to another region starts anew
+	}
+	if first := hb.Tenure(); t.first.IsZero() || first.Before(t.first) {
+		t.first = first
+	}
+	t.last = sla.Latest(t.last, hb.LastHeartbeat)
+	g.tenure[hb.ID] = t
+	return t.first
 }
 
 // widen extends the region's newest health span to hb, or opens a new one
@@ -247,6 +274,14 @@ func (g *Registry) Live(region string, now time.Time, d time.Duration) []string 
 	return ids
 }
 
+// FirstSeen is when probe id was first heard from in its region (zero when
+// it never was).
+func (g *Registry) FirstSeen(id string) time.Time {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.tenure[id].first
+}
+
 // Forget removes a probe of region.
 func (g *Registry) Forget(id, region string) {
 	g.mu.Lock()
@@ -254,6 +289,16 @@ func (g *Registry) Forget(id, region string) {
 	if p := g.probes[id]; p != nil && p.Region == region {
 		delete(g.probes, id)
 	}
+}
+
+// StartedAt is when probe id of region says it started, if it is known.
+func (g *Registry) StartedAt(id, region string) (time.Time, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if p := g.probes[id]; p != nil && p.Region == region {
+		return p.StartedAt, true
+	}
+	return time.Time{}, false
 }
 
 // Known reports whether probe id is registered in region.
@@ -286,6 +331,11 @@ func (g *Registry) DropSilent(before time.Time) []store.Probe {
 		if p.LastHeartbeat.Before(before) {
 			out = append(out, p.Probe)
 			delete(g.probes, id)
+		}
+	}
+	for id, t := range g.tenure {
+		if t.last.Before(before) {
+			delete(g.tenure, id)
 		}
 	}
 	return out

@@ -373,6 +373,18 @@ type Probe struct {
 	LastHeartbeat time.Time
 	SpoolDepth    int
 	ClockSkew     time.Duration
+	// FirstSeen is when a controller first heard from the probe in its
+	// region (its tenure, which survives restarts): among probes that
+	// no token names, the longest-registered runs the region's checks.
+	FirstSeen time.Time
+}
+
+// Tenure is FirstSeen, or the last heartbeat when that is not known.
+func (p Probe) Tenure() time.Time {
+	if p.FirstSeen.IsZero() {
+		return p.LastHeartbeat
+	}
+	return p.FirstSeen
 }
 
 // HealthSpan is a time during which a region's probes heartbeat no further

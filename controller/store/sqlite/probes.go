@@ -10,12 +10,14 @@ import (
 
 // SaveProbe records a probe's latest heartbeat.
 func (s *Store) SaveProbe(ctx context.Context, p store.Probe) error {
-	_, err := s.exec(ctx, `INSERT INTO probe_heartbeats (probe, region, version, started_at, last_seen, spool_depth, skew_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO probe_heartbeats (probe, region, version, started_at, last_seen, spool_depth, skew_ms, first_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (probe) DO UPDATE SET region = excluded.region, version = excluded.version, started_at = excluded.started_at,
-		last_seen = excluded.last_seen, spool_depth = excluded.spool_depth, skew_ms = excluded.skew_ms
+		last_seen = excluded.last_seen, spool_depth = excluded.spool_depth, skew_ms = excluded.skew_ms,
+		first_seen = CASE WHEN probe_heartbeats.region = excluded.region AND probe_heartbeats.first_seen > 0
+			THEN MIN(probe_heartbeats.first_seen, excluded.first_seen) ELSE excluded.first_seen END
 		WHERE excluded.last_seen >= probe_heartbeats.last_seen`,
-		p.ID, p.Region, p.Version, p.StartedAt.UnixMilli(), p.LastHeartbeat.UnixMilli(), p.SpoolDepth, p.ClockSkew.Milliseconds())
+		p.ID, p.Region, p.Version, p.StartedAt.UnixMilli(), p.LastHeartbeat.UnixMilli(), p.SpoolDepth, p.ClockSkew.Milliseconds(), p.Tenure().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("save heartbeat of %s: %w", p.ID, err)
 	}
@@ -24,7 +26,7 @@ func (s *Store) SaveProbe(ctx context.Context, p store.Probe) error {
 
 // Probes returns the probes heard from since since, by id.
 func (s *Store) Probes(ctx context.Context, since time.Time) ([]store.Probe, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT probe, region, version, started_at, last_seen, spool_depth, skew_ms
+	rows, err := s.db.QueryContext(ctx, `SELECT probe, region, version, started_at, last_seen, spool_depth, skew_ms, first_seen
 		FROM probe_heartbeats WHERE last_seen >= ? ORDER BY probe`, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
@@ -33,11 +35,12 @@ func (s *Store) Probes(ctx context.Context, since time.Time) ([]store.Probe, err
 	var out []store.Probe
 	for rows.Next() {
 		var p store.Probe
-		var started, seen, skew int64
-		if err := rows.Scan(&p.ID, &p.Region, &p.Version, &started, &seen, &p.SpoolDepth, &skew); err != nil {
+		var started, seen, skew, first int64
+		if err := rows.Scan(&p.ID, &p.Region, &p.Version, &started, &seen, &p.SpoolDepth, &skew, &first); err != nil {
 			return nil, fmt.Errorf("read heartbeats: %w", err)
 		}
 		p.StartedAt, p.LastHeartbeat = time.UnixMilli(started).UTC(), time.UnixMilli(seen).UTC()
+		p.FirstSeen = time.UnixMilli(first).UTC()
 		p.ClockSkew = time.Duration(skew) * time.Millisecond
 		out = append(out, p)
 	}

@@ -656,13 +656,25 @@ func heartbeats(t *testing.T, open func() (store.Store, error)) {
 	ctx := context.Background()
 	s := mustOpen(t, open)
 	p := store.Probe{ID: "london-1", Region: "eu-london", Version: "1.0", StartedAt: t0, LastHeartbeat: t0.Add(time.Minute),
-		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond}
+		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond, FirstSeen: t0.Add(time.Minute)}
 	if err := s.SaveProbe(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	stale := p
 	stale.LastHeartbeat, stale.SpoolDepth = t0, 99
 	if err := s.SaveProbe(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	// Another replica that first heard the probe earlier: the earliest
+	// first sighting is kept, whatever the order of the writes.
+	earlier := p
+	earlier.FirstSeen = t0.Add(-time.Hour)
+	if err := s.SaveProbe(ctx, earlier); err != nil {
+		t.Fatal(err)
+	}
+	p.FirstSeen = earlier.FirstSeen
+	if err := s.SaveProbe(ctx, store.Probe{ID: "london-1", Region: "eu-london", Version: "1.0", StartedAt: t0, LastHeartbeat: t0.Add(time.Minute),
+		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond, FirstSeen: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SaveProbe(ctx, store.Probe{ID: "tokyo-1", Region: "ap-tokyo", StartedAt: t0, LastHeartbeat: t0.Add(-time.Hour)}); err != nil {
