@@ -251,3 +251,31 @@ func TestBadContentChangesNothing(t *testing.T) {
 		t.Fatal("a second version appeared")
 	}
 }
+
+// /metrics counts requests by route pattern (never the raw path) and
+// status, injected faults included, beside the runtime's series.
+func TestMetricsCountRequestsByRoute(t *testing.T) {
+	srv := newService(t)
+	for _, u := range []string{"/v1/segments?user_id=alice", "/v1/segments?user_id=bob", "/cdn/manifests/everyone.json", "/cdn/no/such/file"} {
+		get(t, srv.URL+u, "")
+	}
+	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"segments","error_status":503}`); code != http.StatusCreated {
+		t.Fatalf("fault: %d %s", code, body)
+	}
+	get(t, srv.URL+"/v1/segments?user_id=carol", "")
+	_, body := get(t, srv.URL+"/metrics", "")
+	for _, want := range []string{
+		`contentsvc_http_requests_total{code="200",route="/v1/segments"} 2`,
+		`contentsvc_http_requests_total{code="503",route="/v1/segments"} 1`,
+		`contentsvc_http_requests_total{code="200",route="/cdn/*"} 1`,
+		`contentsvc_http_requests_total{code="404",route="/cdn/*"} 1`,
+		`contentsvc_http_request_duration_seconds_count{route="/v1/segments"} 3`,
+		`contentsvc_faults_active 1`,
+		`go_goroutines `,
+		`process_cpu_seconds_total `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %s in /metrics", want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nines-sre/nines/internal/atomicfile"
 	"github.com/nines-sre/nines/model"
@@ -42,6 +43,9 @@ type Options struct {
 	// pipeline pings every PipelineEvery (default 1m); "" while unknown.
 	Heartbeat     func() string
 	PipelineEvery time.Duration
+	// Registry takes contentsvc's metrics (default: a registry of its
+	// own, with the Go runtime's and the process's).
+	Registry *prometheus.Registry
 }
 
 // Service is the running content service.
@@ -62,6 +66,8 @@ type Service struct {
 
 	noteMu sync.Mutex
 	notes  []map[string]any
+
+	m *metrics
 }
 
 type etagEntry struct {
@@ -80,6 +86,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{dataDir: o.DataDir, cdnDir: filepath.Join(o.DataDir, "cdn"), rules: o.Segments, now: time.Now, token: o.AdminToken,
 		faults: newFaults(time.Now), log: o.Logger, etags: map[string]etagEntry{}}
+	s.m = newMetrics(o.Registry, s.faults)
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
@@ -129,8 +136,9 @@ func Run(ctx context.Context, o Options) error {
 func (s *Service) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Use(middleware.Recover())
+	e.Use(s.m.observe, middleware.Recover())
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/metrics", s.m.handler())
 	e.GET("/v1/segments", s.segments, s.inject(TargetSegments))
 	e.GET("/cdn/*", s.cdn, s.inject(TargetCDN))
 	content := e.Group("/v1/content", s.authAdmin)

@@ -63,7 +63,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
+	// contentsvc and the controller stop after the probes, so that each
+	// probe's deregistration reaches a controller that still listens.
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
+	var probes, wg sync.WaitGroup
+	abort := func() { cancel(); stopServices() }
 	errc := make(chan error, 16)
 	start := func(name string, f func() error) {
 		wg.Add(1)
@@ -81,7 +86,7 @@ func Run(ctx context.Context, o Options) error {
 	pipelineURL.Store("")
 	csReady := make(chan string, 1)
 	start("contentsvc", func() error {
-		return contentsvc.Run(ctx, contentsvc.Options{Listen: o.ContentsvcListen, DataDir: filepath.Join(o.DataDir, "contentsvc"),
+		return contentsvc.Run(svcCtx, contentsvc.Options{Listen: o.ContentsvcListen, DataDir: filepath.Join(o.DataDir, "contentsvc"),
 			Logger: o.Logger.With("service", "contentsvc"), Ready: csReady,
 			Heartbeat: func() string { return pipelineURL.Load().(string) }, PipelineEvery: pipelineEvery})
 	})
@@ -89,14 +94,23 @@ func Run(ctx context.Context, o Options) error {
 	select {
 	case csAddr = <-csReady:
 	case err := <-errc:
+		stopServices()
 		wg.Wait()
 		return err
 	}
 	csURL := "http://" + csAddr
 	if err := os.WriteFile(filepath.Join(o.DataDir, "contentsvc.url"), []byte(csURL+"\n"), 0o644); err != nil {
-		cancel()
+		abort()
 		wg.Wait()
 		return fmt.Errorf("data directory: %w", err)
+	}
+	if err := markJobs(o.DataDir, o.Jobs); err != nil {
+		abort()
+		wg.Wait()
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if err := remember(o.DataDir); err != nil {
+		o.Logger.Warn("`nines demo --scenario` will need --data: the demo's data directory could not be noted", "err", err)
 	}
 
 	raw, name := configs.Demo, configs.DemoName
@@ -106,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.ConfigFile != "" {
 		b, err := os.ReadFile(o.ConfigFile)
 		if err != nil {
-			cancel()
+			abort()
 			wg.Wait()
 			return fmt.Errorf("read config: %w", err)
 		}
@@ -126,20 +140,21 @@ func Run(ctx context.Context, o Options) error {
 		return os.LookupEnv(k)
 	})
 	if err != nil {
-		cancel()
+		abort()
 		wg.Wait()
 		return fmt.Errorf("demo configuration:\n%w", err)
 	}
 
 	ctlReady := make(chan string, 1)
 	start("controller", func() error {
-		return controller.Run(ctx, controller.Options{Config: cfg, DataDir: filepath.Join(o.DataDir, "controller"), Listen: o.Listen,
+		return controller.Run(svcCtx, controller.Options{Config: cfg, DataDir: filepath.Join(o.DataDir, "controller"), Listen: o.Listen,
 			Logger: o.Logger.With("service", "controller"), Ready: ctlReady})
 	})
 	var ctlAddr string
 	select {
 	case ctlAddr = <-ctlReady:
 	case err := <-errc:
+		stopServices()
 		wg.Wait()
 		return err
 	}
@@ -148,13 +163,13 @@ func Run(ctx context.Context, o Options) error {
 		pipelineURL.Store(ctlURL + "/ping/" + pipelineCheck + "/" + ch.Heartbeat.Key)
 	}
 	if err := os.WriteFile(filepath.Join(o.DataDir, "controller.url"), []byte(ctlURL+"\n"), 0o644); err != nil {
-		cancel()
+		abort()
 		wg.Wait()
 		return fmt.Errorf("data directory: %w", err)
 	}
 
 	if err := os.MkdirAll(filepath.Join(o.DataDir, "probes"), 0o750); err != nil {
-		cancel()
+		abort()
 		wg.Wait()
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -169,7 +184,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		ready := make(chan string, 1)
 		region := r.ID
+		probes.Add(1)
 		start("probe "+region, func() error {
+			defer probes.Done()
 			return probe.Run(ctx, probe.Options{Region: region, ProbeID: "demo-" + region, Controller: ctlURL, Token: token,
 				SpoolPath: filepath.Join(o.DataDir, "probes", region+".db"), SpoolMaxBytes: 256 << 20, SpoolMaxAge: 24 * time.Hour, Listen: "127.0.0.1:0",
 				Version: o.Version, Logger: o.Logger.With("service", "probe"), Registry: prometheus.NewRegistry(), Ready: ready})
@@ -177,7 +194,7 @@ func Run(ctx context.Context, o Options) error {
 		select {
 		case probeAddrs[i] = <-ready:
 		case err := <-errc:
-			cancel()
+			abort()
 			wg.Wait()
 			return err
 		}
@@ -201,9 +218,24 @@ Probe metrics:
 	}
 
 	<-ctx.Done()
+	probes.Wait() // each deregistered while the controller listens
+	stopServices()
 	wg.Wait()
 	close(errc)
 	for err := range errc {
+		return err
+	}
+	return nil
+}
+
+// markJobs notes in dataDir whether the demo runs its publish pipeline
+// (the file "jobs"), for the scenario job-stalled.
+func markJobs(dataDir string, jobs bool) error {
+	p := filepath.Join(dataDir, "jobs")
+	if jobs {
+		return os.WriteFile(p, []byte("publish-pipeline\n"), 0o644)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil

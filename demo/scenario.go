@@ -38,7 +38,7 @@ var Scenarios = map[string]Scenario{
 		Watch:  "publish-pipeline goes down 30 s after its last ping (period 20 s + grace 10 s) and pages (down:publish-pipeline); no probe sees it; it is up again at the next ping after the clear"},
 	"global-outage": {Name: "global-outage", About: "contentsvc is down for everyone",
 		Faults: []map[string]any{{"target": "all", "outage": true}},
-		Watch:  "segments-api and the CDN checks go down (content-flow folds into segments-api): one page (group:page) and one public incident for all of it, level 2 after 2 minutes unless acknowledged in /sre; the SLO burns join the page; all resolve within seconds of the clear"},
+		Watch:  "segments-api and the two CDN checks go down within seconds; content-flow turns degraded (the SDK serves what it cached); one page (group:page) and one public incident for all of it, level 2 after 2 minutes unless acknowledged in /sre; the SLO burns join the page; after the clear the checks are up within seconds and the page resolves a minute later (resolve_after: 1m)"},
 }
 
 // ScenarioNames lists the scenarios.
@@ -51,15 +51,77 @@ func ScenarioNames() []string {
 	return out
 }
 
+// DefaultDataDir is `nines demo`'s data directory unless --data says
+// otherwise.
+const DefaultDataDir = "nines-demo-data"
+
+// pointerFile is where a running demo leaves the absolute path of its data
+// directory, so that `nines demo --scenario` and `nines contentsvc fault`
+// find it from any directory.
+func pointerFile() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "nines", "demo-data"), nil
+}
+
+// remember leaves dataDir in the pointer file.
+func remember(dataDir string) error {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	p, err := pointerFile()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(abs+"\n"), 0o644)
+}
+
+// Locate returns the data directory of the running demo: dataDir when it
+// was given (or holds a demo), else the one the newest demo left in the
+// pointer file.
+func Locate(dataDir string, given bool) string {
+	if given || exists(filepath.Join(dataDir, "contentsvc.url")) {
+		return dataDir
+	}
+	p, err := pointerFile()
+	if err != nil {
+		return dataDir
+	}
+	b, err := os.ReadFile(p)
+	if dir := strings.TrimSpace(string(b)); err == nil && exists(filepath.Join(dir, "contentsvc.url")) {
+		return dir
+	}
+	return dataDir
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// ContentsvcURL is the base URL of the running demo's contentsvc.
+func ContentsvcURL(dataDir string) (string, error) {
+	cs, err := os.ReadFile(filepath.Join(dataDir, "contentsvc.url"))
+	if err != nil {
+		return "", fmt.Errorf("no running demo found in %s (start `nines demo` first; give --data when it runs with its own): %w", dataDir, err)
+	}
+	return strings.TrimSpace(string(cs)), nil
+}
+
 // Stage injects a scenario's faults into the demo running on dataDir, for
 // duration (zero: until cleared with the scenario "clear").
 func Stage(ctx context.Context, name, dataDir string, duration time.Duration, out io.Writer) error {
-	cs, err := os.ReadFile(filepath.Join(dataDir, "contentsvc.url"))
+	base, err := ContentsvcURL(dataDir)
 	if err != nil {
-		return fmt.Errorf("no running demo found in %s (start `nines demo` first, with the same --data): %w", dataDir, err)
+		return err
 	}
 	ctl, _ := os.ReadFile(filepath.Join(dataDir, "controller.url"))
-	base := strings.TrimSpace(string(cs))
 	client := &http.Client{Timeout: 10 * time.Second}
 	if name == "clear" {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/admin/faults", nil)
@@ -68,12 +130,15 @@ func Stage(ctx context.Context, name, dataDir string, duration time.Duration, ou
 			return fmt.Errorf("clear faults: %w", err)
 		}
 		resp.Body.Close()
-		fmt.Fprintln(out, "every fault cleared; the checks recover within an interval")
+		fmt.Fprintln(out, "every fault cleared; the checks are up within seconds (a recovery round), their alerts resolve after resolve_after")
 		return nil
 	}
 	sc, ok := Scenarios[name]
 	if !ok {
 		return fmt.Errorf("--scenario: %q is not one of %s, clear", name, strings.Join(ScenarioNames(), ", "))
+	}
+	if name == "job-stalled" && !exists(filepath.Join(dataDir, "jobs")) {
+		return fmt.Errorf("--scenario job-stalled: the demo in %s runs without its publish pipeline; start it with `nines demo --jobs`", dataDir)
 	}
 	for _, f := range sc.Faults {
 		if duration > 0 {
@@ -96,7 +161,7 @@ func Stage(ctx context.Context, name, dataDir string, duration time.Duration, ou
 	if duration > 0 {
 		fmt.Fprintf(out, " (for %s)", duration)
 	}
-	fmt.Fprintf(out, "\nwatch: %s\n  status page %s/\n  status API  %s/api/v1/status\n  alerts      %s/api/v1/alerts\n  sent        %s/admin/notifications\nundo: nines demo --scenario clear --data %s\n",
-		sc.Watch, c, c, c, base, dataDir)
+	fmt.Fprintf(out, "\nwatch: %s\n  status page %s/\n  status API  %s/api/v1/status\n  alerts      %s/api/v1/alerts\n  sent        %s/admin/notifications\nundo: nines demo --scenario clear\n",
+		sc.Watch, c, c, c, base)
 	return nil
 }

@@ -112,7 +112,10 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 }
 
 // TestDemoAllUpInSevenRegions is what a new user sees: `nines demo` brings
-// every demo check up in all seven regions within its first interval.
+// every demo check up in all seven regions within its first interval,
+// without a warning; from another directory, `nines demo --scenario` and
+// `nines contentsvc fault` find it without being told where; Ctrl-C stops
+// it cleanly, each probe deregistered.
 func TestDemoAllUpInSevenRegions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -138,6 +141,21 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 	if len(s.Probes) != 7 {
 		t.Fatalf("%d probes, want 7", len(s.Probes))
 	}
+	elsewhere := t.TempDir()
+	for _, args := range [][]string{{"demo", "--scenario", "segments-slow", "--for", "1m"}, {"contentsvc", "fault", "--clear"},
+		{"demo", "--scenario", "job-stalled"}, {"demo", "--scenario", "clear"}} {
+		cmd := exec.Command(harness.Binary, args...)
+		cmd.Dir, cmd.Env = elsewhere, append(os.Environ(), "XDG_CACHE_HOME="+dir)
+		out, err := cmd.CombinedOutput()
+		switch {
+		case args[len(args)-1] == "job-stalled":
+			if err == nil || !strings.Contains(string(out), "nines demo --jobs") {
+				t.Errorf("job-stalled on a demo without its pipeline: %v %s", err, out)
+			}
+		case err != nil:
+			t.Errorf("%v from another directory: %v %s", args, err, out)
+		}
+	}
 	p.Stop(syscall.SIGINT)
 	if p.Cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("demo exited %d on Ctrl-C", p.Cmd.ProcessState.ExitCode())
@@ -145,12 +163,22 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 	f, _ := os.Open(p.Log)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	seen := false
+	seen, deregistered := false, 0
 	for sc.Scan() {
-		seen = seen || strings.Contains(sc.Text(), "status API")
+		line := sc.Text()
+		seen = seen || strings.Contains(line, "status API")
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Errorf("the demo warned: %s", line)
+		}
+		if strings.Contains(line, `msg="probe deregistered"`) {
+			deregistered++
+		}
 	}
 	if !seen {
 		t.Fatal("the demo did not print its URLs")
+	}
+	if deregistered != 7 {
+		t.Errorf("%d probes deregistered on Ctrl-C, want 7", deregistered)
 	}
 }
 

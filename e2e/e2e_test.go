@@ -25,11 +25,9 @@ var (
 	start          = harness.Start
 	startWith      = harness.StartWith
 	getJSON        = harness.GetJSON
-	getJSONWith    = harness.GetJSONWith
 	answering      = harness.Answering
 	metric         = harness.Metric
 	waitFor        = harness.WaitFor
-	waitWith       = harness.WaitWith
 	allUp          = harness.AllUp
 	post           = harness.Post
 	token          = harness.Token
@@ -37,11 +35,14 @@ var (
 	standardConfig = harness.StandardConfig
 	slaOf          = harness.SLAOf
 	regions        = harness.Regions
+	getText        = harness.GetText
+	surfacesAgree  = harness.SurfacesAgree
 )
 
 type (
-	proc   = harness.Proc
-	status = harness.Status
+	proc      = harness.Proc
+	status    = harness.Status
+	alertsDoc = harness.AlertsDoc
 )
 
 const (

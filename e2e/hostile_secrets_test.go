@@ -179,7 +179,7 @@ alerting:
 		seen["GET "+path] = string(b)
 		return string(b)
 	}
-	var alerts alertList
+	var alerts alertsDoc
 	if err := json.Unmarshal([]byte(get(http.DefaultClient, "/api/v1/alerts")), &alerts); err != nil || len(alerts.Alerts) == 0 {
 		t.Fatalf("alerts: %v %+v", err, alerts)
 	}

@@ -2,8 +2,8 @@ package probe
 
 import (
 	"bytes"
-
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -120,6 +120,11 @@ func (c *client) do(ctx context.Context, method, path string, body any, hdr http
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("User-Agent", c.agent)
+	// Every call of the probe API may be repeated (results are keyed,
+	// heartbeats and deregistrations are states): saying so lets the
+	// transport send it again on a fresh connection when a kept-alive one
+	// turns out closed by the controller, instead of failing the call.
+	req.Header.Set("Idempotency-Key", rand.Text())
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 		if gz {

@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -55,5 +57,54 @@ func TestClientMovesToTheNextController(t *testing.T) {
 	}
 	if _, err := newClient("http://a,ftp://b", "tok", "test", "", "", ""); err == nil || !strings.Contains(err.Error(), "ftp://b") {
 		t.Fatalf("bad URL in the list: %v", err)
+	}
+}
+
+// A kept-alive connection that the controller closes as the next call goes
+// out costs the call nothing: it is sent again on a fresh connection.
+func TestCallSurvivesAConnectionClosedUnderIt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n := conns.Add(1)
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if n == 1 && i == 1 {
+						// The first connection's second call: reset.
+						_ = conn.(*net.TCPConn).SetLinger(0)
+						return
+					}
+					_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+				}
+			}()
+		}
+	}()
+	c, err := newClient("http://"+ln.Addr().String(), "tok", "test", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := c.do(context.Background(), http.MethodPost, "/api/v1/probes/heartbeat", map[string]int{"n": i}, nil, nil); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2 (the reset one and its replacement)", n)
 	}
 }

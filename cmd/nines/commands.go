@@ -112,7 +112,8 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 				return err
 			}
 			if scenario != "" {
-				return demo.Stage(cmd.Context(), scenario, o.DataDir, scenarioFor, cmd.OutOrStdout())
+				dir := demo.Locate(o.DataDir, cmd.Flags().Changed("data"))
+				return demo.Stage(cmd.Context(), scenario, dir, scenarioFor, cmd.OutOrStdout())
 			}
 			o.Logger, o.Version, o.Out = log, cli.Version(), cmd.OutOrStdout()
 			return demo.Run(cmd.Context(), o)
@@ -120,10 +121,10 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:8080", "controller address")
 	cmd.Flags().StringVar(&o.ContentsvcListen, "contentsvc-listen", "127.0.0.1:0", "contentsvc address (port 0 picks a free one)")
-	cmd.Flags().StringVar(&o.DataDir, "data", "nines-demo-data", "directory for the database, spools and content")
+	cmd.Flags().StringVar(&o.DataDir, "data", demo.DefaultDataDir, "directory for the database, spools and content")
 	cmd.Flags().StringVar(&o.ConfigFile, "config", "", "configuration to run instead of the embedded configs/demo.yaml")
 	cmd.Flags().BoolVar(&o.Jobs, "jobs", false, "add the publish pipeline: a heartbeat check that contentsvc's publish job reports in to (scenario job-stalled)")
-	cmd.Flags().StringVar(&scenario, "scenario", "", "stage an incident on the demo running with the same --data: "+strings.Join(demo.ScenarioNames(), ", ")+", or clear")
+	cmd.Flags().StringVar(&scenario, "scenario", "", "stage an incident on the running demo (the newest, or the one with this --data): "+strings.Join(demo.ScenarioNames(), ", ")+", or clear")
 	cmd.Flags().DurationVar(&scenarioFor, "for", 10*time.Minute, "how long a staged scenario lasts before it clears itself (0: until cleared)")
 	return cmd
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/nines-sre/nines/demo"
 )
 
 // faultCmd stages or clears a fault on a running contentsvc.
@@ -27,6 +29,12 @@ func faultCmd() *cobra.Command {
   nines contentsvc fault --clear`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("url") {
+				// The running demo's contentsvc, when there is one.
+				if u, err := demo.ContentsvcURL(demo.Locate(demo.DefaultDataDir, false)); err == nil {
+					url = u
+				}
+			}
 			base := strings.TrimRight(url, "/") + "/admin/faults"
 			var req *http.Request
 			if clear {
@@ -55,7 +63,7 @@ func faultCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&url, "url", "http://127.0.0.1:8081", "contentsvc base URL")
+	f.StringVar(&url, "url", "http://127.0.0.1:8081", "contentsvc base URL (default: the running demo's, if any)")
 	f.StringVar(&token, "token", "", "admin bearer token, when contentsvc requires one")
 	f.StringVar(&target, "target", "all", "segments, cdn, all (not the pipeline) or pipeline (the publish job)")
 	f.StringVar(&region, "region", "", "only requests from this probe region (X-Nines-Region); empty: every region")

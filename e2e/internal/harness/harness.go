@@ -87,7 +87,9 @@ func StartWith(t *testing.T, dir, name string, env []string, args ...string) *Pr
 		t.Fatal(err)
 	}
 	cmd := exec.Command(Binary, args...)
-	cmd.Env = append(os.Environ(), env...)
+	// What a binary keeps in the user's cache directory (where a demo
+	// notes its data directory) stays in the test's.
+	cmd.Env = append(append(os.Environ(), "XDG_CACHE_HOME="+dir), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -384,4 +386,32 @@ func SLAOf(cfgPath, data string, from, to time.Time) (*SLAReport, error) {
 		return nil, fmt.Errorf("nines sla: %w: %s", err, out)
 	}
 	return &r, nil
+}
+
+// AlertsDoc is GET /api/v1/alerts, as far as the tests read it.
+type AlertsDoc struct {
+	Alerts []struct {
+		Key     string `json:"key"`
+		State   string `json:"state"`
+		Urgency string `json:"urgency"`
+		Group   string `json:"group"`
+		Members []struct {
+			Key   string `json:"key"`
+			Class string `json:"class"`
+		} `json:"members"`
+	} `json:"alerts"`
+}
+
+// GetText returns the body of a 200 answer to GET url.
+func GetText(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return string(b), err
 }

@@ -1,9 +1,10 @@
-package e2e
+package browser
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -69,8 +70,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func browserDemo(t *testing.T, args ...string) (ctl, cs string) {
 	t.Helper()
 	dir := t.TempDir()
-	ctl, cs = freeAddr(t), freeAddr(t)
-	demo := start(t, dir, "demo", append([]string{"demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data")}, args...)...)
+	ctl, cs = harness.FreeAddr(t), harness.FreeAddr(t)
+	demo := harness.Start(t, dir, "demo", append([]string{"demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data")}, args...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			demo.Tail(t)
@@ -108,8 +109,8 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	t.Parallel()
 	ctl, cs := browserDemo(t)
 	base := "http://" + ctl
-	waitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *status) bool {
-		return len(s.Components) == 3 && allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions)
+	harness.WaitFor(t, ctl, "every demo check up in seven regions", 90*time.Second, func(s *harness.Status) bool {
+		return len(s.Components) == 3 && harness.AllUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, harness.Regions)
 	})
 	ctx, cancel := browser(t, exe)
 	defer cancel()
@@ -121,7 +122,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range regions {
+	for _, r := range harness.Regions {
 		if !strings.Contains(matrix, r) {
 			t.Errorf("the region matrix lacks %s:\n%s", r, matrix)
 		}
@@ -133,7 +134,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "status-page.png")
 
-	post(t, "http://"+cs+"/admin/faults", `{"target":"segments","outage":true}`)
+	harness.Post(t, "http://"+cs+"/admin/faults", `{"target":"segments","outage":true}`)
 	componentShows(t, ctx, base, "segments", "major_outage")
 	if txt, _ := chromedp.Run(ctx, chromedp.Text("#component-segments")); !strings.Contains(txt, "Major outage") {
 		t.Errorf("the outage is not said in words: %q", txt)
@@ -173,7 +174,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 			AckedBy        string     `json:"acknowledged_by"`
 		} `json:"alert"`
 	}
-	if err := getJSON(base+"/api/v1/alerts/group:page", &alert); err != nil {
+	if err := harness.GetJSON(base+"/api/v1/alerts/group:page", &alert); err != nil {
 		t.Fatal(err)
 	}
 	if alert.Alert.State != "acknowledged" || alert.Alert.NextEscalation != nil || alert.Alert.AckedBy != "sre" {
@@ -182,7 +183,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 	var sink struct {
 		Notifications []map[string]any `json:"notifications"`
 	}
-	if err := getJSON("http://"+cs+"/admin/notifications", &sink); err != nil {
+	if err := harness.GetJSON("http://"+cs+"/admin/notifications", &sink); err != nil {
 		t.Fatal(err)
 	}
 	var actions []string
@@ -195,7 +196,7 @@ func TestStatusPageAndSREViewInABrowser(t *testing.T) {
 		t.Fatalf("notifications sent for the alert: %v", actions)
 	}
 	screenshot(t, ctx, "sre-view-acknowledged.png")
-	post(t, "http://"+cs+"/admin/faults", "")
+	harness.Post(t, "http://"+cs+"/admin/faults", "")
 
 	// The check page over seven days: uptime per region, the outage's
 	// failed runs marked in the latency charts.
@@ -302,10 +303,10 @@ func TestSubscribeByEmailInABrowser(t *testing.T) {
 	t.Parallel()
 	mails := smtptest.Start(t)
 	dir := t.TempDir()
-	rs, toks := layOutRegions(t, dir)
-	ctl := freeAddr(t)
+	rs, toks := harness.LayOutRegions(t, dir)
+	ctl := harness.FreeAddr(t)
 	base := "http://" + ctl
-	cfg := fmt.Sprintf(configHead+`alerting:
+	cfg := fmt.Sprintf(harness.ConfigHead+`alerting:
   dashboard_url: %s
 dashboard:
   title: Example
@@ -315,8 +316,8 @@ dashboard:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	controller := start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
-	answering(t, base+"/healthz", controller)
+	controller := harness.Start(t, dir, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
+	harness.Answering(t, base+"/healthz", controller)
 	ctx, cancel := browser(t, exe)
 	defer cancel()
 
@@ -377,12 +378,12 @@ func TestComponentsOnThePageInABrowser(t *testing.T) {
 	t.Parallel()
 	ctl, cs := browserDemo(t, "--jobs")
 	base := "http://" + ctl
-	waitFor(t, ctl, "every demo check up", 90*time.Second, func(s *status) bool {
-		return allUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, regions) && s.Check("publish-pipeline").Status == "up"
+	harness.WaitFor(t, ctl, "every demo check up", 90*time.Second, func(s *harness.Status) bool {
+		return harness.AllUp(s, []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}, harness.Regions) && s.Check("publish-pipeline").Status == "up"
 	})
 	ctx, cancel := browser(t, exe)
 	defer cancel()
-	post(t, "http://"+cs+"/admin/faults", `{"target":"pipeline","outage":true}`)
+	harness.Post(t, "http://"+cs+"/admin/faults", `{"target":"pipeline","outage":true}`)
 	componentShows(t, ctx, base, "pipeline", "major_outage")
 	banner, err := chromedp.Run(ctx, chromedp.AttributeValue("#overall", "class"))
 	if err != nil || banner.Value != "banner s-operational" {

@@ -1,7 +1,8 @@
-package e2e
+package scenario
 
 import (
 	"fmt"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,7 @@ func heardSince(t *testing.T, pd *pagerdutytest.Server, ctl string, since, recov
 			CreatedAt time.Time `json:"created_at"`
 		} `json:"incidents"`
 	}
-	if err := getJSON("http://"+ctl+"/api/v2/incidents.json", &inc); err != nil {
+	if err := harness.GetJSON("http://"+ctl+"/api/v2/incidents.json", &inc); err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range inc.Incidents {
@@ -113,8 +114,8 @@ func heardSince(t *testing.T, pd *pagerdutytest.Server, ctl string, since, recov
 // the PagerDuty incidents not resolved.
 func stillOpen(t *testing.T, pd *pagerdutytest.Server, ctl string) []string {
 	t.Helper()
-	var al alertList
-	if err := getJSON("http://"+ctl+"/api/v1/alerts", &al); err != nil {
+	var al harness.AlertsDoc
+	if err := harness.GetJSON("http://"+ctl+"/api/v1/alerts", &al); err != nil {
 		t.Fatal(err)
 	}
 	var out []string

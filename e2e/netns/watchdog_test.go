@@ -1,10 +1,11 @@
 //go:build linux
 
-package e2e
+package netns
 
 import (
 	"errors"
 	"fmt"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -42,8 +43,8 @@ func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 	}
 	ctlArgs := []string{"controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl}
 	controller := lab.start(dir, lab.hub, "controller", ctlArgs...)
-	probes := map[string]*proc{}
-	for _, r := range regions {
+	probes := map[string]*harness.Proc{}
+	for _, r := range harness.Regions {
 		probes[r] = lab.start(dir, lab.nsOf(r), "probe-"+r, "probe", "--region", r, "--controller", "http://"+ctl,
 			"--token-file", filepath.Join(dir, "tokens", r), "--probe-id", "e2e-"+r, "--spool", filepath.Join(dir, r+".db"),
 			"--listen", "", "--max-backoff", "1s",
@@ -58,8 +59,8 @@ func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 	}()
 	client := clientIn(lab.hub)
 	checks := []string{"segments-api", "cdn-manifest"}
-	waitWith(t, func(v any) error { return getJSONWith(client, "http://"+ctl+"/api/v1/status", v) },
-		"every check up in every region", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	harness.WaitWith(t, func(v any) error { return harness.GetJSONWith(client, "http://"+ctl+"/api/v1/status", v) },
+		"every check up in every region", 60*time.Second, func(s *harness.Status) bool { return harness.AllUp(s, checks, harness.Regions) })
 	watchdogEvents := func() []pagerdutytest.Event {
 		var out []pagerdutytest.Event
 		for _, ev := range pd.Events() {
@@ -104,13 +105,13 @@ func TestWatchdogPagesOnceWhenTheControllerDies(t *testing.T) {
 				from[fmt.Sprint(ev.Payload["group"])] = true
 			}
 		}
-		if inc := pd.IncidentsFor(watchdogKey); len(inc) != 1 || inc[0].Status != "triggered" || len(from) != len(regions) {
+		if inc := pd.IncidentsFor(watchdogKey); len(inc) != 1 || inc[0].Status != "triggered" || len(from) != len(harness.Regions) {
 			return fmt.Errorf("incidents %+v; triggers from %d regions %v", inc, len(from), from)
 		}
 		return nil
 	})
 	t.Logf("controller killed; the watchdog opened one incident %s later, with triggers from all %d regions",
-		opened.Sub(killed).Round(time.Second), len(regions))
+		opened.Sub(killed).Round(time.Second), len(harness.Regions))
 	time.Sleep(time.Until(killed.Add(outage))) // the rest of the outage
 	controller = lab.start(dir, lab.hub, "controller", ctlArgs...)
 	restarted := time.Now()

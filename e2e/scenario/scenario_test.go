@@ -1,4 +1,4 @@
-package e2e
+package scenario
 
 import (
 	"fmt"
@@ -14,13 +14,6 @@ import (
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
-type alertsDoc struct {
-	Alerts []struct {
-		Key   string `json:"key"`
-		State string `json:"state"`
-	} `json:"alerts"`
-}
-
 // alertBecomes waits until the alert key is in state.
 func alertBecomes(t *testing.T, ctl, key, state string, limit time.Duration) {
 	t.Helper()
@@ -34,8 +27,8 @@ func alertBecomes(t *testing.T, ctl, key, state string, limit time.Duration) {
 
 func alertState(t *testing.T, ctl, key string) string {
 	t.Helper()
-	var a alertsDoc
-	if err := getJSON("http://"+ctl+"/api/v1/alerts", &a); err != nil {
+	var a harness.AlertsDoc
+	if err := harness.GetJSON("http://"+ctl+"/api/v1/alerts", &a); err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range a.Alerts {
@@ -82,10 +75,10 @@ func TestDemoScenarios(t *testing.T) {
 	tm := timing()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	ctl := freeAddr(t)
+	ctl := harness.FreeAddr(t)
 	pd := pagerdutytest.New()
 	t.Cleanup(pd.Close)
-	demo := start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", payingDemo(t, dir, pd.URL, tm.fast, tm.escalate))
+	demo := harness.Start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", payingDemo(t, dir, pd.URL, tm.fast, tm.escalate))
 	defer func() {
 		if t.Failed() {
 			demo.Tail(t)
@@ -96,21 +89,21 @@ func TestDemoScenarios(t *testing.T) {
 	}()
 	checks := []string{"segments-api", "cdn-manifest", "cdn-welcome-v1", "content-flow"}
 	parents := map[string]string{"content-flow": "segments-api"}
-	waitFor(t, ctl, "every check up", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	harness.WaitFor(t, ctl, "every check up", 60*time.Second, func(s *harness.Status) bool { return harness.AllUp(s, checks, harness.Regions) })
 	steady := time.Now()
-	surfacesAgree(t, ctl, "steady", parents)
+	harness.SurfacesAgree(t, ctl, "steady", parents)
 	var matrix []string
 	defer func() { t.Logf("scenario matrix:\n%s", strings.Join(matrix, "\n")) }()
 	record := func(name string, since time.Time) {
 		t.Helper()
-		surfacesAgree(t, ctl, name, parents)
-		var s status
-		getJSON("http://"+ctl+"/api/v1/status", &s)
+		harness.SurfacesAgree(t, ctl, name, parents)
+		var s harness.Status
+		harness.GetJSON("http://"+ctl+"/api/v1/status", &s)
 		var states []string
 		for _, id := range checks {
 			states = append(states, id+"="+s.Check(id).Status)
 		}
-		matrix = append(matrix, fmt.Sprintf("%-18s %s; surfaces agree; pages %d", name, strings.Join(states, " "), pagesSince(t, ctl, since)))
+		matrix = append(matrix, fmt.Sprintf("%-18s %s; surfaces agree; pages %d", name, strings.Join(states, " "), harness.PagesSince(t, ctl, since)))
 	}
 	record("steady", steady)
 	stage := func(name string) {
@@ -126,7 +119,7 @@ func TestDemoScenarios(t *testing.T) {
 	recover := func() {
 		t.Helper()
 		stage("clear")
-		waitFor(t, ctl, "every check up again", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+		harness.WaitFor(t, ctl, "every check up again", 60*time.Second, func(s *harness.Status) bool { return harness.AllUp(s, checks, harness.Regions) })
 	}
 	var heardTable []string
 	defer func() {
@@ -167,13 +160,13 @@ func TestDemoScenarios(t *testing.T) {
 	t.Run("frankfurt-outage", func(t *testing.T) {
 		began := time.Now()
 		stage("frankfurt-outage")
-		waitFor(t, ctl, "degraded with eu-frankfurt failing", 30*time.Second, func(s *status) bool {
+		harness.WaitFor(t, ctl, "degraded with eu-frankfurt failing", 30*time.Second, func(s *harness.Status) bool {
 			c := s.Check("segments-api")
 			return c.Status == "degraded" && c.Regions["eu-frankfurt"].Status == "down"
 		})
 		testwait.Throughout(t, 10*time.Second, "one region cut off making no check down", func() error {
-			var s status
-			if err := getJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
+			var s harness.Status
+			if err := harness.GetJSON("http://"+ctl+"/api/v1/status", &s); err != nil {
 				return nil // read again at the next poll
 			}
 			for _, id := range checks {
@@ -184,8 +177,8 @@ func TestDemoScenarios(t *testing.T) {
 			return nil
 		})
 		alertBecomes(t, ctl, "regional:eu-frankfurt", "firing", map[bool]time.Duration{true: 20 * time.Second, false: 6 * time.Minute}[tm.fast])
-		var a alertsDoc
-		getJSON("http://"+ctl+"/api/v1/alerts", &a)
+		var a harness.AlertsDoc
+		harness.GetJSON("http://"+ctl+"/api/v1/alerts", &a)
 		tickets := 0
 		for _, x := range a.Alerts {
 			if strings.HasPrefix(x.Key, "down:") || (strings.HasPrefix(x.Key, "burn:") && strings.HasSuffix(x.Key, "/page")) {
@@ -199,7 +192,7 @@ func TestDemoScenarios(t *testing.T) {
 			t.Fatalf("regional ticket %q, %d regional alerts in all: %+v", st, tickets, a.Alerts)
 		}
 		record("frankfurt-outage", began)
-		if n := pagesSince(t, ctl, began); n != 0 {
+		if n := harness.PagesSince(t, ctl, began); n != 0 {
 			t.Fatalf("one region's fault sent %d pages", n)
 		}
 		account(t, "frankfurt-outage", began, tm.frankfurt, false)
@@ -208,7 +201,7 @@ func TestDemoScenarios(t *testing.T) {
 	t.Run("cdn-outage", func(t *testing.T) {
 		began := time.Now()
 		stage("cdn-outage")
-		waitFor(t, ctl, "CDN checks down, the flow served from the SDK's cache", 30*time.Second, func(s *status) bool {
+		harness.WaitFor(t, ctl, "CDN checks down, the flow served from the SDK's cache", 30*time.Second, func(s *harness.Status) bool {
 			return s.Check("cdn-manifest").Status == "down" && s.Check("cdn-welcome-v1").Status == "down" && s.Check("content-flow").Status == "degraded"
 		})
 		alertBecomes(t, ctl, "down:cdn-manifest", "firing", 10*time.Second)
@@ -221,11 +214,11 @@ func TestDemoScenarios(t *testing.T) {
 	t.Run("segments-slow", func(t *testing.T) {
 		began := time.Now()
 		stage("segments-slow")
-		waitFor(t, ctl, "segments-api down, the flow degraded", 30*time.Second, func(s *status) bool {
+		harness.WaitFor(t, ctl, "segments-api down, the flow degraded", 30*time.Second, func(s *harness.Status) bool {
 			return s.Check("segments-api").Status == "down" && s.Check("content-flow").Status == "degraded"
 		})
-		var s status
-		getJSON("http://"+ctl+"/api/v1/status", &s)
+		var s harness.Status
+		harness.GetJSON("http://"+ctl+"/api/v1/status", &s)
 		if cls := s.Check("segments-api"); cls.Status != "down" {
 			t.Fatalf("segments-api %+v", cls)
 		}
@@ -241,19 +234,19 @@ func TestDemoScenarios(t *testing.T) {
 		// Settle the minutes of the earlier scenarios first: minutes are
 		// the wall clock's, so this waits for the next one to begin.
 		time.Sleep(time.Until(began.Truncate(time.Minute).Add(time.Minute + 3*time.Second)))
-		if err := getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
+		if err := harness.GetJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
 			t.Fatal(err)
 		}
 		before := slo.Minutes.Bad
 		began = time.Now()
 		stage("global-outage")
-		waitFor(t, ctl, "every contentsvc check down", 30*time.Second, func(s *status) bool {
+		harness.WaitFor(t, ctl, "every contentsvc check down", 30*time.Second, func(s *harness.Status) bool {
 			return s.Check("segments-api").Status == "down" && s.Check("cdn-manifest").Status == "down"
 		})
 		alertBecomes(t, ctl, "down:segments-api", "firing", 10*time.Second)
 		// The SLO sees the bad minute once it has closed.
 		testwait.Eventually(t, time.Until(began.Add(2*time.Minute)), "the global outage spending error budget", func() error {
-			if err := getJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
+			if err := harness.GetJSON("http://"+ctl+"/api/v1/slo/segments-availability", &slo); err != nil {
 				return err
 			}
 			if slo.Minutes.Bad <= before {
@@ -275,7 +268,7 @@ func TestDemoScenarios(t *testing.T) {
 				Delivered *time.Time              `json:"delivered_at"`
 			} `json:"notifications"`
 		}
-		if err := getJSON("http://"+ctl+"/api/v1/alerts/group:page", &hist); err != nil {
+		if err := harness.GetJSON("http://"+ctl+"/api/v1/alerts/group:page", &hist); err != nil {
 			t.Fatal(err)
 		}
 		var actions []string

@@ -1,9 +1,10 @@
 //go:build linux
 
-package e2e
+package netns
 
 import (
 	"fmt"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,8 +38,8 @@ func TestCutOffProbesArePageless(t *testing.T) {
 	ctl := hubAddr + ":18080"
 	cfgPath, pd := lab.installation(dir, 18081)
 	controller := lab.start(dir, lab.hub, "controller", "controller", "--config", cfgPath, "--data", filepath.Join(dir, "ctl"), "--listen", ctl)
-	probes := map[string]*proc{}
-	for _, r := range regions {
+	probes := map[string]*harness.Proc{}
+	for _, r := range harness.Regions {
 		probes[r] = lab.start(dir, lab.nsOf(r), "probe-"+r, "probe", "--region", r, "--controller", "http://"+ctl,
 			"--token-file", filepath.Join(dir, "tokens", r), "--probe-id", "e2e-"+r, "--spool", filepath.Join(dir, r+".db"),
 			"--listen", "", "--max-backoff", "2s")
@@ -50,21 +51,21 @@ func TestCutOffProbesArePageless(t *testing.T) {
 		}
 	}()
 	client := clientIn(lab.hub)
-	get := func(path string, v any) error { return getJSONWith(client, "http://"+ctl+path, v) }
+	get := func(path string, v any) error { return harness.GetJSONWith(client, "http://"+ctl+path, v) }
 	checks := []string{"segments-api", "cdn-manifest"}
-	wait := func(what string, limit time.Duration, cond func(*status) bool) {
+	wait := func(what string, limit time.Duration, cond func(*harness.Status) bool) {
 		t.Helper()
-		waitWith(t, func(v any) error { return get("/api/v1/status", v) }, what, limit, cond)
+		harness.WaitWith(t, func(v any) error { return get("/api/v1/status", v) }, what, limit, cond)
 	}
-	drained := func(s *status) bool {
+	drained := func(s *harness.Status) bool {
 		for _, p := range s.Probes {
 			if !p.Healthy || p.SpoolDepth > 4 { // a few wait for the next shipment
 				return false
 			}
 		}
-		return len(s.Probes) == len(regions)
+		return len(s.Probes) == len(harness.Regions)
 	}
-	wait("every check up in every region", 60*time.Second, func(s *status) bool { return allUp(s, checks, regions) })
+	wait("every check up in every region", 60*time.Second, func(s *harness.Status) bool { return harness.AllUp(s, checks, harness.Regions) })
 
 	began := time.Now()
 	for _, stage := range []struct {
@@ -79,7 +80,7 @@ func TestCutOffProbesArePageless(t *testing.T) {
 			lab.setLink(r, false)
 		}
 		neverDown := func() error {
-			var s status
+			var s harness.Status
 			if get("/api/v1/status", &s) != nil {
 				return nil // the status is read again at the next poll
 			}
@@ -97,12 +98,14 @@ func TestCutOffProbesArePageless(t *testing.T) {
 		// The spools backfill: no check goes down on the backfilled
 		// failures, and every probe drains.
 		testwait.Throughout(t, 5*time.Second, stage.name+", after the heal: no check down", neverDown)
-		wait(stage.name+": spools drained, every check up", 60*time.Second, func(s *status) bool {
-			return drained(s) && allUp(s, checks, regions)
+		wait(stage.name+": spools drained, every check up", 60*time.Second, func(s *harness.Status) bool {
+			return drained(s) && harness.AllUp(s, checks, harness.Regions)
 		})
 	}
 	// The last minutes sliced: two slicing passes after everything drained.
-	passes := func() float64 { return metric(t, client, "http://"+ctl+"/metrics", "nines_slices_lag_seconds_count") }
+	passes := func() float64 {
+		return harness.Metric(t, client, "http://"+ctl+"/metrics", "nines_slices_lag_seconds_count")
+	}
 	sliced := passes()
 	testwait.Eventually(t, 20*time.Second, "two more slicing passes", func() error {
 		if n := passes(); n < sliced+2 {
@@ -138,7 +141,7 @@ func TestCutOffProbesArePageless(t *testing.T) {
 	if ev := pd.Events(); len(ev) != 0 {
 		t.Fatalf("cut-off probes paged: %+v", ev)
 	}
-	var alerts alertsDoc
+	var alerts harness.AlertsDoc
 	if err := get("/api/v1/alerts", &alerts); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
-package e2e
+package harness
 
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,32 +26,6 @@ type apiStatus struct {
 			} `json:"regions"`
 		} `json:"checks"`
 	} `json:"components"`
-}
-
-type alertList struct {
-	Alerts []struct {
-		Key     string `json:"key"`
-		State   string `json:"state"`
-		Urgency string `json:"urgency"`
-		Group   string `json:"group"`
-		Members []struct {
-			Key   string `json:"key"`
-			Class string `json:"class"`
-		} `json:"members"`
-	} `json:"alerts"`
-}
-
-func getText(url string) (string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %d", url, resp.StatusCode)
-	}
-	return string(b), err
 }
 
 // pageWord is the Statuspage word for a component whose checks have these
@@ -100,19 +72,19 @@ var openIncident = regexp.MustCompile(`<article class="incident" id="incident-\d
 func disagreements(ctl string, parents map[string]string) ([]string, error) {
 	base := "http://" + ctl
 	var st apiStatus
-	if err := getJSON(base+"/api/v1/status", &st); err != nil {
+	if err := GetJSON(base+"/api/v1/status", &st); err != nil {
 		return nil, err
 	}
-	page, err := getText(base + "/")
+	page, err := GetText(base + "/")
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := getText(base + "/metrics")
+	metrics, err := GetText(base + "/metrics")
 	if err != nil {
 		return nil, err
 	}
-	var al alertList
-	if err := getJSON(base+"/api/v1/alerts", &al); err != nil {
+	var al AlertsDoc
+	if err := GetJSON(base+"/api/v1/alerts", &al); err != nil {
 		return nil, err
 	}
 	open := map[string]bool{}
@@ -151,7 +123,7 @@ func disagreements(ctl string, parents map[string]string) ([]string, error) {
 				}
 			}
 			// The badge, and the metric, of the check.
-			svg, err := getText(base + "/badge/" + ch.ID + ".svg")
+			svg, err := GetText(base + "/badge/" + ch.ID + ".svg")
 			if err != nil {
 				return nil, err
 			}
@@ -189,8 +161,8 @@ func disagreements(ctl string, parents map[string]string) ([]string, error) {
 	return out, nil
 }
 
-// surfacesAgree waits until every surface says what the status API says.
-func surfacesAgree(t *testing.T, ctl, scenario string, parents map[string]string) {
+// SurfacesAgree waits until every surface says what the status API says.
+func SurfacesAgree(t *testing.T, ctl, scenario string, parents map[string]string) {
 	t.Helper()
 	testwait.Eventually(t, 20*time.Second, scenario+": every surface agreeing", func() error {
 		d, err := disagreements(ctl, parents)
@@ -204,11 +176,11 @@ func surfacesAgree(t *testing.T, ctl, scenario string, parents map[string]string
 	})
 }
 
-// pagesSince counts the page-urgency triggers delivered since since.
-func pagesSince(t *testing.T, ctl string, since time.Time) int {
+// PagesSince counts the page-urgency triggers delivered since since.
+func PagesSince(t *testing.T, ctl string, since time.Time) int {
 	t.Helper()
-	var al alertList
-	if err := getJSON("http://"+ctl+"/api/v1/alerts", &al); err != nil {
+	var al AlertsDoc
+	if err := GetJSON("http://"+ctl+"/api/v1/alerts", &al); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -226,7 +198,7 @@ func pagesSince(t *testing.T, ctl string, since time.Time) int {
 				Delivered *time.Time `json:"delivered_at"`
 			} `json:"notifications"`
 		}
-		if err := getJSON("http://"+ctl+"/api/v1/alerts/"+a.Key, &hist); err != nil {
+		if err := GetJSON("http://"+ctl+"/api/v1/alerts/"+a.Key, &hist); err != nil {
 			t.Fatal(err)
 		}
 		for _, nt := range hist.Notifications {

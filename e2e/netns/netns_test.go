@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package netns
 
 import (
 	"context"
@@ -107,7 +107,7 @@ func (l *netLab) nsOf(region string) string {
 }
 
 // start runs the binary inside a namespace of the lab.
-func (l *netLab) start(dir, ns, name string, args ...string) *proc {
+func (l *netLab) start(dir, ns, name string, args ...string) *harness.Proc {
 	l.t.Helper()
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -120,7 +120,7 @@ func (l *netLab) start(dir, ns, name string, args ...string) *proc {
 		l.t.Fatalf("start %s: %v", name, err)
 	}
 	f.Close()
-	p := &proc{Name: name, Cmd: cmd, Log: logPath}
+	p := &harness.Proc{Name: name, Cmd: cmd, Log: logPath}
 	l.t.Cleanup(func() { p.Stop(9) })
 	return p
 }
@@ -179,12 +179,12 @@ func clientIn(ns string) *http.Client {
 // the test ends.
 func (l *netLab) installation(dir string, port int) (cfgPath string, pd *pagerdutytest.Server) {
 	l.t.Helper()
-	rs, toks := layOutRegions(l.t, dir)
+	rs, toks := harness.LayOutRegions(l.t, dir)
 	cs := fmt.Sprintf("%s:%d", hubAddr, port)
 	pd = pagerdutytest.NewOn(listenIn(l.t, l.hub, fmt.Sprintf("%s:%d", hubAddr, port+1)))
 	l.t.Cleanup(pd.Close)
 	cfgPath = filepath.Join(dir, "nines.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, configTmpl, rs, toks, cs, pd.URL), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, harness.ConfigTmpl, rs, toks, cs, pd.URL), 0o644); err != nil {
 		l.t.Fatal(err)
 	}
 	if out, err := exec.Command(harness.Binary, "validate", cfgPath).CombinedOutput(); err != nil {

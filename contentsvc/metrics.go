@@ -1,0 +1,64 @@
+package contentsvc
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are contentsvc's own series on /metrics: requests by route and
+// status code, their latency, and the faults injected, beside the Go
+// runtime's and the process's.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// newMetrics registers contentsvc's series in reg; a nil reg is a
+// registry of its own, with the Go runtime's and the process's series.
+func newMetrics(reg *prometheus.Registry, f *faults) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m := &metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "contentsvc_http_requests_total",
+			Help: "HTTP requests answered, by route and status code."}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "contentsvc_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, injected latency included, by route.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contentsvc_faults_active", Help: "Faults injected and in force."},
+			func() float64 { return float64(len(f.list())) }))
+	return m
+}
+
+// observe counts every request by its route (the pattern, never the raw
+// path, so that the series stay few) and status.
+func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // the status written is the one counted
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(c.Response().Status)).Inc()
+		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		return nil
+	}
+}
+
+func (m *metrics) handler() echo.HandlerFunc {
+	return echo.WrapHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+}
