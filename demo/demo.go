@@ -210,7 +210,7 @@ func Run(ctx context.Context, o Options) error {
 Stage an incident in one region, then watch /api/v1/status say degraded, not down:
   curl -X POST %[2]s/admin/faults -d '{"target":"segments","region":"eu-frankfurt","error_status":503}'
   curl -X DELETE %[2]s/admin/faults
-Or stage a whole scenario from another terminal: nines demo --scenario frankfurt-outage|cdn-outage|segments-slow|global-outage
+Or stage a whole scenario from another terminal, after make build: ./nines demo --scenario frankfurt-outage|cdn-outage|segments-slow|global-outage|clear
 Probe metrics:
 `, ctlURL, csURL, o.DataDir)
 	for i, r := range cfg.Regions {

@@ -28,7 +28,7 @@ const (
 // second, resolve_after 3 s and the regional ticket's `for` 5 s.
 func payingDemo(t *testing.T, dir, pd string, fast bool, escalate time.Duration) string {
 	t.Helper()
-	b, err := os.ReadFile("../configs/demo.yaml")
+	b, err := os.ReadFile("../../configs/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

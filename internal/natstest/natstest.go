@@ -17,6 +17,13 @@ import (
 // 127.0.0.1) and returns it once it takes connections.
 func Start(tb testing.TB, addr string) *server.Server {
 	tb.Helper()
+	return StartWith(tb, addr, nil)
+}
+
+// StartWith is Start with the server's options changed by opt (users and
+// their permissions, say) before it starts.
+func StartWith(tb testing.TB, addr string, opt func(*server.Options)) *server.Server {
+	tb.Helper()
 	host, port := "127.0.0.1", -1
 	if addr != "" {
 		h, p, err := net.SplitHostPort(addr)
@@ -29,7 +36,11 @@ func Start(tb testing.TB, addr string) *server.Server {
 			}
 		}
 	}
-	ns, err := server.NewServer(&server.Options{Host: host, Port: port, JetStream: true, StoreDir: tb.TempDir(), NoLog: true, NoSigs: true})
+	o := &server.Options{Host: host, Port: port, JetStream: true, StoreDir: tb.TempDir(), NoLog: true, NoSigs: true}
+	if opt != nil {
+		opt(o)
+	}
+	ns, err := server.NewServer(o)
 	if err != nil {
 		tb.Fatal(err)
 	}
