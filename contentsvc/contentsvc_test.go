@@ -279,3 +279,63 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		}
 	}
 }
+
+// The SDK is served versioned from the CDN (a version for a year, the
+// newest 1.x for minutes), the demo host page embeds it, and what the SDK
+// calls answers a customer's origin.
+func TestBrowserSDKIsServedVersioned(t *testing.T) {
+	srv := newService(t)
+	resp, body := get(t, srv.URL+"/sdk/v1/contentsvc-1.0.0.js", "")
+	if resp.StatusCode != 200 || !strings.Contains(body, `var VERSION = "1.0.0"`) ||
+		resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("versioned SDK: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, latest := get(t, srv.URL+"/sdk/v1/contentsvc-1.js", ""); resp.StatusCode != 200 || latest != body || resp.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("newest 1.x: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := get(t, srv.URL+"/sdk/v1/contentsvc-9.9.9.js", ""); resp.StatusCode != 404 {
+		t.Fatalf("an unknown version: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, srv.URL+"/v1/segments?user_id=alice", ""); resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("segments across origins: %v", resp.Header)
+	}
+	if resp, page := get(t, srv.URL+"/app", ""); resp.StatusCode != 200 || !strings.Contains(page, `id="in-app-content"`) || !strings.Contains(page, `src="/sdk/v1/contentsvc-1.0.0.js"`) {
+		t.Fatalf("host page: %d", resp.StatusCode)
+	}
+	// Under a CDN outage the SDK is not served either.
+	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"cdn","error_status":503}`); code != http.StatusCreated {
+		t.Fatalf("fault: %d %s", code, body)
+	}
+	if resp, _ := get(t, srv.URL+"/sdk/v1/contentsvc-1.0.0.js", ""); resp.StatusCode != 503 {
+		t.Fatalf("the SDK during a CDN outage: %d", resp.StatusCode)
+	}
+}
+
+// Error reports are bounded, validated field by field, and kept once per id.
+func TestSDKErrorReports(t *testing.T) {
+	srv := newService(t)
+	good := `{"id":"e-1","type":"error","where":"component promo","message":"unknown block type","stack":"at renderBlock","sdk_version":"1.0.0"}`
+	for _, tc := range []struct{ body, want string }{
+		{`{`, "body: not an error report"},
+		{`{"type":"error","message":"x"}`, "id: 1 to 64 characters"},
+		{`{"id":"e","type":"click","message":"x"}`, `type: \"click\" is not error`},
+		{`{"id":"e","type":"error"}`, "message: required"},
+		{`{"id":"e","type":"error","message":"` + strings.Repeat("x", 17<<10) + `"}`, "more than 16 KiB"},
+	} {
+		if code, body := send(t, "POST", srv.URL+"/v1/errors", tc.body); code/100 != 4 || !strings.Contains(body, tc.want) {
+			t.Errorf("%.40s: %d %s, want %q", tc.body, code, body, tc.want)
+		}
+	}
+	for range 3 {
+		if code, body := send(t, "POST", srv.URL+"/v1/errors", good); code != http.StatusAccepted {
+			t.Fatalf("a good report: %d %s", code, body)
+		}
+	}
+	_, list := get(t, srv.URL+"/admin/errors", "")
+	if strings.Count(list, `"id":"e-1"`) != 1 || !strings.Contains(list, `"where":"component promo"`) {
+		t.Fatalf("kept: %s", list)
+	}
+	if _, m := get(t, srv.URL+"/metrics", ""); !strings.Contains(m, "contentsvc_sdk_errors_total 1") {
+		t.Fatal("contentsvc_sdk_errors_total is not 1 after one report sent three times")
+	}
+}

@@ -14,9 +14,10 @@ import (
 // status code, their latency, and the faults injected, beside the Go
 // runtime's and the process's.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	sdkErrors prometheus.Counter
 }
 
 // newMetrics registers contentsvc's series in reg; a nil reg is a
@@ -33,8 +34,10 @@ func newMetrics(reg *prometheus.Registry, f *faults) *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "contentsvc_http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, injected latency included, by route.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route"}),
+		sdkErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "contentsvc_sdk_errors_total",
+			Help: "Errors the browser SDK reported: contained by a boundary, or that stopped it."}),
 	}
-	m.reg.MustRegister(m.requests, m.latency,
+	m.reg.MustRegister(m.requests, m.latency, m.sdkErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contentsvc_faults_active", Help: "Faults injected and in force."},
 			func() float64 { return float64(len(f.list())) }))
 	return m

@@ -67,7 +67,8 @@ type Service struct {
 	noteMu sync.Mutex
 	notes  []map[string]any
 
-	m *metrics
+	m    *metrics
+	errs sdkErrors
 }
 
 type etagEntry struct {
@@ -87,6 +88,7 @@ func New(o Options) (*Service, error) {
 	s := &Service{dataDir: o.DataDir, cdnDir: filepath.Join(o.DataDir, "cdn"), rules: o.Segments, now: time.Now, token: o.AdminToken,
 		faults: newFaults(time.Now), log: o.Logger, etags: map[string]etagEntry{}}
 	s.m = newMetrics(o.Registry, s.faults)
+	s.errs.seen = map[string]bool{}
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
@@ -139,17 +141,21 @@ func (s *Service) Handler() http.Handler {
 	e.Use(s.m.observe, middleware.Recover())
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/metrics", s.m.handler())
-	e.GET("/v1/segments", s.segments, s.inject(TargetSegments))
-	e.GET("/cdn/*", s.cdn, s.inject(TargetCDN))
+	e.GET("/v1/segments", s.segments, crossOrigin, s.inject(TargetSegments))
+	e.GET("/cdn/*", s.cdn, crossOrigin, s.inject(TargetCDN))
+	e.GET("/sdk/v1/:file", s.sdk(sdkFiles()), crossOrigin, s.inject(TargetCDN))
+	e.POST("/v1/errors", s.reportError, crossOrigin)
+	e.GET("/app", s.app)
 	content := e.Group("/v1/content", s.authAdmin)
 	content.PUT("/:id/draft", s.putDraft)
 	content.GET("/:id/draft", s.getDraft)
 	content.POST("/:id/publish", s.publish)
-	e.HEAD("/cdn/*", s.cdn, s.inject(TargetCDN))
+	e.HEAD("/cdn/*", s.cdn, crossOrigin, s.inject(TargetCDN))
 	admin := e.Group("/admin", s.authAdmin)
 	admin.GET("/faults", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"faults": s.faults.list()}) })
 	admin.POST("/faults", s.addFault)
 	admin.GET("/audit", s.auditLog)
+	admin.GET("/errors", s.listErrors)
 	// A notification sink, so that a demo can show its alerts without a
 	// paging service: nines' webhook notifier posts here.
 	admin.POST("/notifications", func(c echo.Context) error {

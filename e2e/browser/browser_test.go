@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nines-sre/nines/e2e/internal/harness"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"regexp"
-
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,34 +16,17 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nines-sre/nines/dashboard"
+	"github.com/nines-sre/nines/e2e/internal/harness"
+	"github.com/nines-sre/nines/internal/chrometest"
 	"github.com/nines-sre/nines/internal/smtptest"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // chromium finds Debian's Chromium, or says why the browser tests cannot run.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("NINES_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	t.Skip("browser tests need Chromium: apt-get install -y chromium (or set NINES_CHROMIUM); .ci/run installs it")
-	return ""
-}
+func chromium(t *testing.T) string { return chrometest.Path(t) }
 
 func browser(t *testing.T, exe string) (context.Context, context.CancelFunc) {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 1600))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	return ctx, func() { cancelTimeout(); cancel(); cancelAlloc() }
+	return chrometest.New(t, exe, 4*time.Minute)
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {

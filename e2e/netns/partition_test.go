@@ -4,13 +4,13 @@ package netns
 
 import (
 	"fmt"
-	"github.com/nines-sre/nines/e2e/internal/harness"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 

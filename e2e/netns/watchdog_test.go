@@ -5,7 +5,6 @@ package netns
 import (
 	"errors"
 	"fmt"
-	"github.com/nines-sre/nines/e2e/internal/harness"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/testwait"
 )
 

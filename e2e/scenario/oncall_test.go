@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"fmt"
-	"github.com/nines-sre/nines/e2e/internal/harness"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nines-sre/nines/alerting/pagerdutytest"
+	"github.com/nines-sre/nines/e2e/internal/harness"
 )
 
 // What on-call and customers hear of a demo scenario, counted on the
