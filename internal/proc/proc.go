@@ -12,18 +12,9 @@ import (
 
 // CPUSeconds is the user and system CPU time pid has used.
 func CPUSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := stat(pid, 13)
 	if err != nil {
 		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 > len(s) {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	fields := strings.Fields(s[i+2:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
 	}
 	ut, _ := strconv.ParseFloat(fields[11], 64)
 	st, _ := strconv.ParseFloat(fields[12], 64)
@@ -63,4 +54,78 @@ func status(pid int, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// Tree returns pid and every process descended from it (a browser and its
+// renderers, say).
+func Tree(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return []int{pid}
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if parent, err := ppid(child); err == nil {
+			children[parent] = append(children[parent], child)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+func ppid(pid int) (int, error) {
+	fields, err := stat(pid, 2)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(fields[1])
+}
+
+// stat returns the fields of /proc/pid/stat after the command's name (the
+// state first), at least n of them.
+func stat(pid, n int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	fields := strings.Fields(s[i+2:])
+	if len(fields) < n {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
+	}
+	return fields, nil
+}
+
+// TreeRSS is the resident set of pid and its descendants now, in bytes
+// (pages they share count once per process: an upper bound).
+func TreeRSS(pid int) int64 {
+	var sum int64
+	for _, p := range Tree(pid) {
+		if n, err := RSS(p); err == nil {
+			sum += n
+		}
+	}
+	return sum
+}
+
+// TreeCPUSeconds is the CPU time pid and its living descendants have used.
+func TreeCPUSeconds(pid int) float64 {
+	var sum float64
+	for _, p := range Tree(pid) {
+		if s, err := CPUSeconds(p); err == nil {
+			sum += s
+		}
+	}
+	return sum
 }

@@ -2,6 +2,8 @@ package proc
 
 import (
 	"os"
+	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -29,4 +31,20 @@ func TestSelf(t *testing.T) {
 		t.Fatal("no such process: want an error")
 	}
 	_ = ballast[len(ballast)-1]
+}
+
+func TestTreeHoldsChildren(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	tree := Tree(os.Getpid())
+	if len(tree) < 2 || tree[0] != os.Getpid() || !slices.Contains(tree, cmd.Process.Pid) {
+		t.Fatalf("tree %v misses the child %d", tree, cmd.Process.Pid)
+	}
+	self, _ := RSS(os.Getpid())
+	if sum := TreeRSS(os.Getpid()); sum <= self {
+		t.Fatalf("tree RSS %d, own %d: the child's is missing", sum, self)
+	}
 }
