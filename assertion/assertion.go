@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -59,7 +60,12 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("column %d: %s", e.Col
 var operators = []string{"==", "!=", "<=", ">=", "<", ">", "!contains", "contains", "matches"}
 
 var subjects = map[string]bool{"status": true, "latency": true, "body": true, "header": true, "cert": true, "size": true,
-	"answers": true, "rcode": true, "version": true, "flow": true}
+	"answers": true, "rcode": true, "version": true, "flow": true, "browser": true}
+
+// browserFields are what browser.FIELD can ask of a browser check's page:
+// counts, times and a number (browser.value.NAME aside).
+var browserFields = map[string]string{"js_errors": "count", "console_errors": "count", "failed_requests": "count",
+	"failed_hosts": "list", "ttfb": "time", "dom_content_loaded": "time", "load": "time", "lcp": "time", "inp": "time", "cls": "number"}
 
 // Parse parses src.
 func Parse(src string) (*Assertion, error) {
@@ -74,7 +80,7 @@ func Parse(src string) (*Assertion, error) {
 	}
 	a.path = strings.Split(src[start:i], ".")
 	if !subjects[a.path[0]] {
-		return nil, &SyntaxError{Col: start + 1, Msg: fmt.Sprintf("unknown subject %q (status, latency, size, body, body.json.PATH, header.NAME, cert.expires_in, answers, rcode, version, flow.level, flow.STEP)", a.path[0])}
+		return nil, &SyntaxError{Col: start + 1, Msg: fmt.Sprintf("unknown subject %q (status, latency, size, body, body.json.PATH, header.NAME, cert.expires_in, answers, rcode, version, flow.level, flow.STEP, browser.FIELD, browser.value.NAME)", a.path[0])}
 	}
 	if err := a.checkPath(start); err != nil {
 		return nil, err
@@ -120,7 +126,7 @@ func Parse(src string) (*Assertion, error) {
 			return nil, &SyntaxError{Col: i + 1, Msg: a.op + " needs a number or a duration"}
 		}
 	}
-	if (a.path[0] == "latency" || a.path[0] == "cert") && lit.kind == litNumber && a.op != "==" && a.op != "!=" && lit.num != 0 {
+	if (a.path[0] == "latency" || a.path[0] == "cert" || a.browserField() == "time") && lit.kind == litNumber && a.op != "==" && a.op != "!=" && lit.num != 0 {
 		return nil, &SyntaxError{Col: i + 1, Msg: fmt.Sprintf("%s compares with a duration such as 300ms or 14d", strings.Join(a.path, "."))}
 	}
 	if a.counts() && lit.kind == litDuration {
@@ -140,8 +146,18 @@ func (a *Assertion) counts() bool {
 		return true
 	case "answers":
 		return len(a.path) == 2
+	case "browser":
+		return a.browserField() == "count"
 	}
 	return false
+}
+
+// browserField is the sort of a browser.FIELD subject ("" otherwise).
+func (a *Assertion) browserField() string {
+	if a.path[0] != "browser" || len(a.path) != 2 {
+		return ""
+	}
+	return browserFields[a.path[1]]
 }
 
 // Subject is the assertion's subject: status, latency, body, header, cert,
@@ -165,6 +181,10 @@ func (a *Assertion) checkPath(col int) error {
 	case "flow":
 		if len(a.path) != 2 || (a.path[1] != "level" && a.path[1] != "segments" && a.path[1] != "manifest" && a.path[1] != "content") {
 			return &SyntaxError{Col: col + 1, Msg: "use flow.level, flow.segments, flow.manifest or flow.content"}
+		}
+	case "browser":
+		if !(len(a.path) == 2 && browserFields[a.path[1]] != "") && !(len(a.path) == 3 && a.path[1] == "value" && a.path[2] != "") {
+			return &SyntaxError{Col: col + 1, Msg: "use browser.value.NAME or browser.FIELD: js_errors, console_errors, failed_requests, failed_hosts, ttfb, dom_content_loaded, load, lcp, inp, cls"}
 		}
 	case "answers":
 		if len(a.path) > 2 || (len(a.path) == 2 && a.path[1] != "len") {
@@ -239,6 +259,8 @@ type Subject struct {
 	Version   string
 	FlowLevel string
 	Steps     map[string]time.Duration
+	// Browser is set by browser checks.
+	Browser *model.BrowserFacts
 
 	json    any
 	jsonErr error
@@ -286,6 +308,8 @@ func (a *Assertion) value(s *Subject) (any, error) {
 		return s.Steps[a.path[1]], nil
 	case "version":
 		return s.Version, nil
+	case "browser":
+		return browserValue(s.Browser, a.path)
 	case "answers":
 		if len(a.path) == 2 {
 			return float64(len(s.Answers)), nil
@@ -432,12 +456,56 @@ func describe(v any) string {
 
 // kindSubjects lists, per check kind, the subjects its observations set.
 var kindSubjects = map[model.Kind][]string{
-	model.KindHTTP: {"status", "latency", "size", "body", "header", "cert"},
-	model.KindCDN:  {"status", "latency", "size", "body", "header", "cert", "version"},
-	model.KindTCP:  {"latency", "size", "body", "cert"},
-	model.KindDNS:  {"latency", "size", "body", "answers", "rcode"},
-	model.KindTLS:  {"latency", "cert"},
-	model.KindFlow: {"latency", "size", "flow"},
+	model.KindHTTP:    {"status", "latency", "size", "body", "header", "cert"},
+	model.KindCDN:     {"status", "latency", "size", "body", "header", "cert", "version"},
+	model.KindTCP:     {"latency", "size", "body", "cert"},
+	model.KindDNS:     {"latency", "size", "body", "answers", "rcode"},
+	model.KindTLS:     {"latency", "cert"},
+	model.KindFlow:    {"latency", "size", "flow"},
+	model.KindBrowser: {"latency", "browser"},
+}
+
+// browserValue is the value of browser.FIELD or browser.value.NAME.
+func browserValue(b *model.BrowserFacts, path []string) (any, error) {
+	if b == nil {
+		return nil, fmt.Errorf("the page was not reached")
+	}
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	switch path[1] {
+	case "value":
+		v, ok := b.Values[path[2]]
+		if !ok {
+			return nil, fmt.Errorf("no value %q was read", path[2])
+		}
+		return v, nil
+	case "js_errors":
+		return float64(len(b.JSErrors)), nil
+	case "console_errors":
+		return float64(len(b.ConsoleErrors)), nil
+	case "failed_requests":
+		return float64(len(b.FailedRequests)), nil
+	case "failed_hosts":
+		var hosts []string
+		for _, f := range b.FailedRequests {
+			if u, err := url.Parse(f.URL); err == nil && !slices.Contains(hosts, u.Host) {
+				hosts = append(hosts, u.Host)
+			}
+		}
+		return hosts, nil
+	case "ttfb":
+		return ms(b.TTFBMS), nil
+	case "dom_content_loaded":
+		return ms(b.DOMContentLoadedMS), nil
+	case "load":
+		return ms(b.LoadMS), nil
+	case "lcp":
+		return ms(b.LCPMS), nil
+	case "inp":
+		return ms(b.INPMS), nil
+	case "cls":
+		return b.CLS, nil
+	}
+	return nil, fmt.Errorf("no browser field %q", path[1])
 }
 
 // Subjects returns the subjects a check kind can be asked about.

@@ -221,6 +221,8 @@ type Check struct {
 	TLS  *TLS  `yaml:"tls"`
 	CDN  *CDN  `yaml:"cdn"`
 	Flow *Flow `yaml:"flow"`
+	// Browser drives Chromium on probes started with one (--browser).
+	Browser *Browser `yaml:"browser"`
 	// Heartbeat is a push check's: the job reports in (heartbeat.go).
 	Heartbeat *Heartbeat `yaml:"heartbeat"`
 

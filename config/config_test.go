@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -540,5 +541,69 @@ func TestDemoWithJobs(t *testing.T) {
 	}
 	if regions := cfg.CheckRegions(ch); len(regions) != 1 || regions[0] != model.PushRegion || cfg.CheckQuorum(ch) != 1 {
 		t.Fatalf("regions %v quorum %d", regions, cfg.CheckQuorum(ch))
+	}
+}
+
+// A browser check's steps are checked one by one, each error naming its
+// step and field; a good one reaches the probe in order.
+func TestBrowserSteps(t *testing.T) {
+	good := minimal + `      - id: home
+        kind: browser
+        browser:
+          steps:
+            - goto: "https://app.example.com/"
+            - type: "#q"
+              text: "status"
+            - click: "#go"
+            - expect_text: "h1"
+              text: "Results"
+            - read: "#slot"
+              name: level
+              attribute: data-level
+        assert: ["browser.value.level == \"fresh\"", "browser.lcp < 2500ms", "browser.failed_hosts !contains \"cdn.example.com\""]
+`
+	cfg, err := Parse(filepath.Join(t.TempDir(), "b.yaml"), []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Model(cfg.Check("home"), "eu-london")
+	want := []model.BrowserStep{{Action: "goto", URL: "https://app.example.com/"}, {Action: "type", Selector: "#q", Text: "status"},
+		{Action: "click", Selector: "#go"}, {Action: "expect_text", Selector: "h1", Text: "Results"},
+		{Action: "read", Selector: "#slot", Name: "level", Attribute: "data-level"}}
+	if m.Browser == nil || !slices.Equal(m.Browser.Steps, want) {
+		t.Fatalf("steps %+v", m.Browser)
+	}
+	bad := minimal + `      - id: home
+        kind: browser
+        browser:
+          steps:
+            - click: "#go"
+            - goto: "file:///etc/passwd"
+            - goto: "https://a/"
+              click: "#b"
+            - type: "#q"
+            - read: "#slot"
+              name: "Level!"
+            - click: "#x"
+              name: x
+        assert: ["browser.speed < 2s", "browser.lcp < 2500"]
+`
+	_, err = Parse(filepath.Join(t.TempDir(), "b.yaml"), []byte(bad))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"browser.steps[0]: the first step is a goto",
+		`browser.steps[1].goto: "file://REDACTED" is not an absolute http or https URL`,
+		"browser.steps[2]: one action per step",
+		"browser.steps[3].text: type needs the text",
+		`browser.steps[4].name: "Level!": a read names its value`,
+		"browser.steps[5]: only read takes a name and an attribute",
+		"use browser.value.NAME or browser.FIELD",
+		"browser.lcp compares with a duration",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in\n%s", want, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -30,11 +31,12 @@ var kinds = map[string]func(*Check) kindSpec{
 	"tls":       func(c *Check) kindSpec { return nilOr(c.TLS) },
 	"cdn":       func(c *Check) kindSpec { return nilOr(c.CDN) },
 	"flow":      func(c *Check) kindSpec { return nilOr(c.Flow) },
+	"browser":   func(c *Check) kindSpec { return nilOr(c.Browser) },
 	"heartbeat": func(c *Check) kindSpec { return nilOr(c.Heartbeat) },
 }
 
 // kindNames lists the kinds for error messages.
-const kindNames = "http, tcp, dns, tls, cdn, flow, heartbeat"
+const kindNames = "http, tcp, dns, tls, cdn, flow, browser, heartbeat"
 
 func nilOr[T any, P interface {
 	*T
@@ -301,4 +303,101 @@ func (f *Flow) validate(v *validator, p, _ string) {
 
 func (f *Flow) fill(m *model.Check) {
 	m.Flow = &model.FlowSpec{URL: f.URL, CDNURL: f.CDNURL, UserID: f.UserID, Attributes: f.Attributes, SegmentTimeout: f.SegmentTimeout.D()}
+}
+
+// Browser drives Chromium through steps on probes started with a browser:
+// go to a URL, wait for a selector, click, type, expect text, read a value
+// that assertions ask about (browser.value.NAME).
+type Browser struct {
+	Steps []BrowserStep `yaml:"steps"`
+}
+
+// BrowserStep is one step: exactly one of its actions, with what it needs.
+type BrowserStep struct {
+	Goto       string `yaml:"goto"`
+	WaitFor    string `yaml:"wait_for"`
+	Click      string `yaml:"click"`
+	Type       string `yaml:"type"` // the selector typed into; Text is what
+	ExpectText string `yaml:"expect_text"`
+	Read       string `yaml:"read"` // the selector read; Name and Attribute say how
+	Text       string `yaml:"text"`
+	Name       string `yaml:"name"`
+	Attribute  string `yaml:"attribute"`
+}
+
+func (b *Browser) defaults() {}
+
+var browserValueName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+func (b *Browser) validate(v *validator, p, _ string) {
+	switch {
+	case len(b.Steps) == 0:
+		v.add(p+".steps", "a browser check needs steps, the first a goto")
+		return
+	case len(b.Steps) > model.MaxBrowserSteps:
+		v.add(p+".steps", "%d steps, more than %d", len(b.Steps), model.MaxBrowserSteps)
+	case b.Steps[0].Goto == "":
+		v.add(p+".steps[0]", "the first step is a goto")
+	}
+	names := map[string]bool{}
+	for i, s := range b.Steps {
+		sp := fmt.Sprintf("%s.steps[%d]", p, i)
+		var set []string
+		for _, a := range []struct{ name, val string }{{"goto", s.Goto}, {"wait_for", s.WaitFor}, {"click", s.Click}, {"type", s.Type},
+			{"expect_text", s.ExpectText}, {"read", s.Read}} {
+			if a.val != "" {
+				set = append(set, a.name)
+			}
+		}
+		if len(set) != 1 {
+			v.add(sp, "one action per step (%s), not %d", strings.Join(model.BrowserActions, ", "), len(set))
+			continue
+		}
+		switch set[0] {
+		case "goto":
+			if u, err := url.Parse(s.Goto); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.add(sp+".goto", "%q is not an absolute http or https URL", model.RedactURL(s.Goto, false))
+			}
+		case "type", "expect_text":
+			if s.Text == "" {
+				v.add(sp+".text", "%s needs the text", set[0])
+			}
+		case "read":
+			if !browserValueName.MatchString(s.Name) {
+				v.add(sp+".name", "%q: a read names its value (lower-case letters, digits, '_'), for assertions on browser.value.NAME", s.Name)
+			} else if names[s.Name] {
+				v.add(sp+".name", "%q is read twice", s.Name)
+			}
+			names[s.Name] = true
+		}
+		if set[0] != "type" && set[0] != "expect_text" && s.Text != "" {
+			v.add(sp+".text", "only type and expect_text take a text")
+		}
+		if set[0] != "read" && (s.Name != "" || s.Attribute != "") {
+			v.add(sp, "only read takes a name and an attribute")
+		}
+	}
+}
+
+func (b *Browser) fill(m *model.Check) {
+	spec := &model.BrowserSpec{}
+	for _, s := range b.Steps {
+		st := model.BrowserStep{Text: s.Text, Name: s.Name, Attribute: s.Attribute}
+		switch {
+		case s.Goto != "":
+			st.Action, st.URL = "goto", s.Goto
+		case s.WaitFor != "":
+			st.Action, st.Selector = "wait_for", s.WaitFor
+		case s.Click != "":
+			st.Action, st.Selector = "click", s.Click
+		case s.Type != "":
+			st.Action, st.Selector = "type", s.Type
+		case s.ExpectText != "":
+			st.Action, st.Selector = "expect_text", s.ExpectText
+		case s.Read != "":
+			st.Action, st.Selector = "read", s.Read
+		}
+		spec.Steps = append(spec.Steps, st)
+	}
+	m.Browser = spec
 }

@@ -86,6 +86,9 @@ const (
 	KindTLS  Kind = "tls"
 	KindCDN  Kind = "cdn"
 	KindFlow Kind = "flow"
+	// KindBrowser drives Chromium through steps; only probes started
+	// with a browser run it.
+	KindBrowser Kind = "browser"
 	// KindHeartbeat is a push check: the job calls the controller, no
 	// probe runs it.
 	KindHeartbeat Kind = "heartbeat"
@@ -109,14 +112,36 @@ type Check struct {
 	HTTP   *HTTPSpec     `json:"http,omitempty"`
 	// Secrets are parts of the check's URL that are credentials: a
 	// message the probe keeps has them redacted.
-	Secrets []string  `json:"secrets,omitempty"`
-	TCP     *TCPSpec  `json:"tcp,omitempty"`
-	DNS     *DNSSpec  `json:"dns,omitempty"`
-	TLS     *TLSSpec  `json:"tls,omitempty"`
-	CDN     *CDNSpec  `json:"cdn,omitempty"`
-	Flow    *FlowSpec `json:"flow,omitempty"`
-	Asserts []string  `json:"assert,omitempty"`
+	Secrets []string     `json:"secrets,omitempty"`
+	TCP     *TCPSpec     `json:"tcp,omitempty"`
+	DNS     *DNSSpec     `json:"dns,omitempty"`
+	TLS     *TLSSpec     `json:"tls,omitempty"`
+	CDN     *CDNSpec     `json:"cdn,omitempty"`
+	Flow    *FlowSpec    `json:"flow,omitempty"`
+	Browser *BrowserSpec `json:"browser,omitempty"`
+	Asserts []string     `json:"assert,omitempty"`
 }
+
+// BrowserSpec is what a browser check does in a page, in order.
+type BrowserSpec struct {
+	Steps []BrowserStep `json:"steps"`
+}
+
+// BrowserStep is one thing a browser check does: goto (URL), wait_for
+// (Selector visible), click (Selector), type (Text into Selector),
+// expect_text (Selector's text contains Text), read (Name := Selector's
+// Attribute, or its text).
+type BrowserStep struct {
+	Action    string `json:"action"`
+	URL       string `json:"url,omitempty"`
+	Selector  string `json:"selector,omitempty"`
+	Text      string `json:"text,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Attribute string `json:"attribute,omitempty"`
+}
+
+// BrowserActions are the steps a browser check knows.
+var BrowserActions = []string{"goto", "wait_for", "click", "type", "expect_text", "read"}
 
 // TCPSpec is a TCP connect, optionally sending a line and expecting a reply.
 type TCPSpec struct {
@@ -230,8 +255,9 @@ type Result struct {
 	// Edge is what a region saw of a CDN asset.
 	Edge *Edge `json:"edge,omitempty"`
 	// DNS and Flow are what those kinds learned besides the outcome.
-	DNS  *DNSFacts  `json:"dns,omitempty"`
-	Flow *FlowFacts `json:"flow,omitempty"`
+	DNS     *DNSFacts     `json:"dns,omitempty"`
+	Flow    *FlowFacts    `json:"flow,omitempty"`
+	Browser *BrowserFacts `json:"browser,omitempty"`
 	// CertDaysLeft is the whole days from the run until the certificate
 	// expires (from CertExpiry), set where results are served.
 	CertDaysLeft *int `json:"cert_days_left,omitempty"`
@@ -290,11 +316,42 @@ type FlowFacts struct {
 	StepsMS map[string]float64 `json:"steps_ms,omitempty"`
 }
 
+// BrowserFacts is what a browser check's page did: the navigation's
+// timings and Core Web Vitals (INP's stand-in on a synthetic run: the
+// slowest interaction its steps made), in milliseconds from the start of
+// the last navigation; the page's uncaught and console errors, its failed
+// requests, the values its steps read, and each step's time.
+type BrowserFacts struct {
+	TTFBMS             float64                `json:"ttfb_ms"`
+	DOMContentLoadedMS float64                `json:"dom_content_loaded_ms"`
+	LoadMS             float64                `json:"load_ms"`
+	LCPMS              float64                `json:"lcp_ms"`
+	CLS                float64                `json:"cls"`
+	INPMS              float64                `json:"inp_ms"`
+	JSErrors           []string               `json:"js_errors,omitempty"`
+	ConsoleErrors      []string               `json:"console_errors,omitempty"`
+	FailedRequests     []BrowserFailedRequest `json:"failed_requests,omitempty"`
+	Values             map[string]string      `json:"values,omitempty"`
+	StepsMS            []float64              `json:"steps_ms,omitempty"`
+}
+
+// BrowserFailedRequest is a request of the page that got no answer (Error)
+// or an error status.
+type BrowserFailedRequest struct {
+	URL    string `json:"url"`
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
 // Bounds of the facts a result may carry.
 const (
 	MaxAnswers   = 64
 	MaxAnswerLen = 512
 	MaxSteps     = 16
+	// A browser check's steps, and each list and text of its facts.
+	MaxBrowserSteps = 32
+	MaxBrowserList  = 20
+	MaxBrowserText  = 512
 )
 
 // CertDays is the whole days from the run until the certificate expires.
@@ -347,6 +404,11 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("dns.answers: %d answers, more than %d", len(r.DNS.Answers), MaxAnswers)
 	case r.Flow != nil && len(r.Flow.StepsMS) > MaxSteps:
 		return fmt.Errorf("flow.steps_ms: %d steps, more than %d", len(r.Flow.StepsMS), MaxSteps)
+	}
+	if r.Browser != nil {
+		if err := r.Browser.validate(); err != nil {
+			return fmt.Errorf("browser.%w", err)
+		}
 	}
 	for _, ph := range []struct {
 		name string
@@ -407,6 +469,24 @@ type Heartbeat struct {
 	// its region's health while the controllers were away, sent once one
 	// answers again, before the results it kept meanwhile.
 	Attested []Span `json:"attested,omitempty"`
+	// Capabilities are what this probe can run besides the network
+	// kinds: "browser" when it was started with a browser.
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+// CapabilityBrowser is a probe's capability to run browser checks.
+const CapabilityBrowser = "browser"
+
+// Capabilities are every capability a probe may have.
+var Capabilities = []string{CapabilityBrowser}
+
+// Needs is the capability a check kind needs of the probe that runs it
+// ("" for none).
+func (k Kind) Needs() string {
+	if k == KindBrowser {
+		return CapabilityBrowser
+	}
+	return ""
 }
 
 // Span is a stretch of time, its ends included.
@@ -431,4 +511,50 @@ type HeartbeatAck struct {
 func NATSKeyID(tokenSHA256 [32]byte) string {
 	sum := sha256.Sum256(append([]byte("nines nats key\x00"), tokenSHA256[:]...))
 	return hex.EncodeToString(sum[:12])
+}
+
+// validate bounds what a browser check's facts may hold.
+func (b *BrowserFacts) validate() error {
+	for _, n := range []struct {
+		name string
+		v    float64
+		max  float64
+	}{{"ttfb_ms", b.TTFBMS, 3.6e6}, {"dom_content_loaded_ms", b.DOMContentLoadedMS, 3.6e6}, {"load_ms", b.LoadMS, 3.6e6},
+		{"lcp_ms", b.LCPMS, 3.6e6}, {"inp_ms", b.INPMS, 3.6e6}, {"cls", b.CLS, 1e6}} {
+		if n.v < 0 || n.v > n.max || n.v != n.v {
+			return fmt.Errorf("%s: %v is not from 0 to %v", n.name, n.v, n.max)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"js_errors", b.JSErrors}, {"console_errors", b.ConsoleErrors}} {
+		if len(l.list) > MaxBrowserList {
+			return fmt.Errorf("%s: %d, more than %d", l.name, len(l.list), MaxBrowserList)
+		}
+		for i, s := range l.list {
+			if len(s) > MaxBrowserText {
+				return fmt.Errorf("%s[%d]: %d bytes, more than %d", l.name, i, len(s), MaxBrowserText)
+			}
+		}
+	}
+	switch {
+	case len(b.FailedRequests) > MaxBrowserList:
+		return fmt.Errorf("failed_requests: %d, more than %d", len(b.FailedRequests), MaxBrowserList)
+	case len(b.Values) > MaxBrowserList:
+		return fmt.Errorf("values: %d, more than %d", len(b.Values), MaxBrowserList)
+	case len(b.StepsMS) > MaxBrowserSteps:
+		return fmt.Errorf("steps_ms: %d steps, more than %d", len(b.StepsMS), MaxBrowserSteps)
+	}
+	for i, f := range b.FailedRequests {
+		if len(f.URL)+len(f.Error) > 2*MaxBrowserText {
+			return fmt.Errorf("failed_requests[%d]: more than %d bytes", i, 2*MaxBrowserText)
+		}
+	}
+	for k, v := range b.Values {
+		if len(k) > 64 || len(v) > MaxBrowserText {
+			return fmt.Errorf("values[%q]: a name over 64 bytes or a value over %d", Cut(k, 64), MaxBrowserText)
+		}
+	}
+	return nil
 }

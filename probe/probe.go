@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe/browser"
 	"github.com/nines-sre/nines/probe/check"
 	"github.com/nines-sre/nines/transport"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// Watchdog pages through PagerDuty when no controller is reached for
 	// a while (watchdog.go); without a routing key there is none.
 	Watchdog WatchdogOptions
+	// Browser, when set, is the Chromium that runs browser checks: the
+	// probe says so when it registers, and is assigned them.
+	Browser browser.Options
 }
 
 // Probe is a running agent.
@@ -87,7 +91,9 @@ type Probe struct {
 	lostAt     time.Time // the first failed call to the controller since lastOK
 	offset     *int64    // clock offset to the controller, ms; nil until measured
 	started    time.Time
-	interval   time.Duration
+	// capabilities are what it says it can run (a browser).
+	capabilities []string
+	interval     time.Duration
 }
 
 const assignmentKey = "assignment"
@@ -157,6 +163,14 @@ func Run(ctx context.Context, o Options) error {
 		queue:    make(chan *model.Result, 4096),
 		started:  o.Now().UTC(),
 		interval: 10 * time.Second,
+	}
+	if o.Browser.Exec != "" {
+		if o.Browser.Logger == nil {
+			o.Browser.Logger = p.log
+		}
+		p.env.Browser = browser.New(o.Browser)
+		defer p.env.Browser.Close()
+		p.capabilities = []string{model.CapabilityBrowser}
 	}
 	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) }, func() float64 { return p.now().Sub(p.lastReached()).Seconds() })
 	p.reach = newReach(p.now, func(ctx context.Context) error {
@@ -331,7 +345,8 @@ func (p *Probe) beat(ctx context.Context, path string) error {
 	p.mu.Unlock()
 	sent := p.now()
 	hb := model.Heartbeat{Probe: p.opts.ProbeID, Region: p.opts.Region, Version: p.opts.Version, StartedAt: p.started,
-		SentAt: sent.UTC(), SpoolDepth: p.spool.Depth(), Assignment: current, ClockOffsetMS: offset, Attested: p.attested.pending()}
+		SentAt: sent.UTC(), SpoolDepth: p.spool.Depth(), Assignment: current, ClockOffsetMS: offset, Attested: p.attested.pending(),
+		Capabilities: p.capabilities}
 	ack, err := p.api.heartbeat(ctx, path, &hb)
 	if err != nil {
 		return err

@@ -32,13 +32,17 @@ func liveFor(cfg *config.Config) time.Duration {
 }
 
 // sharers returns the sorted ids of the probes that share region's checks
-// at now: its live named probes, or else its longest-registered live
-// probe. self counts as live: a probe asking for its assignment is.
-func (g *Registry) sharers(cfg *config.Config, region, self string, now time.Time) []string {
+// that need capability (none: "") at now: its live named probes with it,
+// or else its longest-registered live probe with it. self counts as live:
+// a probe asking for its assignment is.
+func (g *Registry) sharers(cfg *config.Config, region, self, capability string, now time.Time) []string {
 	ids := g.Live(region, now, liveFor(cfg))
 	if self != "" && !slices.Contains(ids, self) {
 		ids = append(ids, self)
 		slices.Sort(ids)
+	}
+	if capability != "" {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !g.Can(id, capability) })
 	}
 	named := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !cfg.NamedProbe(id) })
 	if len(named) > 0 || len(ids) == 0 {
@@ -94,30 +98,50 @@ func mix(x uint64) uint64 {
 // OwnerOf is the probe of region that runs check at now ("" when none is
 // live).
 func (g *Registry) OwnerOf(cfg *config.Config, check, region string, now time.Time) string {
-	return Owner(check, g.sharers(cfg, region, "", now))
+	capability := ""
+	if ch := cfg.Check(check); ch != nil {
+		capability = model.Kind(ch.Kind).Needs()
+	}
+	return Owner(check, g.sharers(cfg, region, "", capability, now))
 }
 
 // AssignmentETag versions a probe's assignment at now: the configuration,
 // the region, and the set of live probes it is shared with.
 func (g *Registry) AssignmentETag(cfg *config.Config, region, probe string, now time.Time) string {
-	return etag(cfg, region, probe, g.sharers(cfg, region, probe, now))
+	return etag(cfg, region, probe, g.allSharers(cfg, region, probe, now))
 }
 
-func etag(cfg *config.Config, region, probe string, live []string) string {
-	sum := sha256.Sum256([]byte(cfg.Version + "/" + region + "/" + probe + "/" + strings.Join(live, ",")))
-	return `"` + hex.EncodeToString(sum[:8]) + `"`
+// allSharers are the sharers of region's checks by the capability they
+// need ("" first).
+func (g *Registry) allSharers(cfg *config.Config, region, probe string, now time.Time) map[string][]string {
+	out := map[string][]string{"": g.sharers(cfg, region, probe, "", now)}
+	for _, c := range model.Capabilities {
+		out[c] = g.sharers(cfg, region, probe, c, now)
+	}
+	return out
+}
+
+func etag(cfg *config.Config, region, probe string, sharers map[string][]string) string {
+	h := sha256.New()
+	h.Write([]byte(cfg.Version + "/" + region + "/" + probe + "/" + strings.Join(sharers[""], ",")))
+	for _, c := range model.Capabilities {
+		h.Write([]byte("/" + c + ":" + strings.Join(sharers[c], ",")))
+	}
+	return `"` + hex.EncodeToString(h.Sum(nil)[:8]) + `"`
 }
 
 // Assignment returns the checks probe runs in region at now; with no
 // probe, every check of the region.
 func (g *Registry) Assignment(cfg *config.Config, region, probe string, now time.Time) model.Assignment {
-	live := g.sharers(cfg, region, probe, now)
-	a := model.Assignment{Version: etag(cfg, region, probe, live), Region: region, Checks: []model.Check{}, NATSScope: cfg.NATS.Deployment}
+	sharers := g.allSharers(cfg, region, probe, now)
+	a := model.Assignment{Version: etag(cfg, region, probe, sharers), Region: region, Checks: []model.Check{}, NATSScope: cfg.NATS.Deployment}
 	for _, ch := range cfg.AllChecks() {
 		if !slices.Contains(cfg.CheckRegions(ch), region) {
 			continue
 		}
-		if probe == "" || Owner(ch.ID, live) == probe {
+		// A check that needs what no probe of the region has (a browser)
+		// is run by none there: the region does not report it.
+		if probe == "" || Owner(ch.ID, sharers[model.Kind(ch.Kind).Needs()]) == probe {
 			a.Checks = append(a.Checks, cfg.Model(ch, region))
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nines-sre/nines/config"
@@ -69,6 +71,12 @@ func (f *Fleet) Heartbeat(ctx context.Context, cfg *config.Config, region string
 		return model.HeartbeatAck{}, &Refusal{http.StatusForbidden, "probe",
 			fmt.Sprintf("region %s already has %d probes, the most probes.max_per_region allows", region, cfg.Probes.MaxPerRegion)}
 	}
+	for i, c := range hb.Capabilities {
+		if !slices.Contains(model.Capabilities, c) || i >= len(model.Capabilities) {
+			return model.HeartbeatAck{}, &Refusal{http.StatusBadRequest, fmt.Sprintf("capabilities[%d]", i),
+				fmt.Sprintf("%q is not one of %s", model.Clip(c, 32), strings.Join(model.Capabilities, ", "))}
+		}
+	}
 	if len(hb.Attested) > model.MaxAttested {
 		return model.HeartbeatAck{}, &Refusal{http.StatusBadRequest, "attested", fmt.Sprintf("%d spans, more than the %d a heartbeat may carry", len(hb.Attested), model.MaxAttested)}
 	}
@@ -98,7 +106,8 @@ func (f *Fleet) Heartbeat(ctx context.Context, cfg *config.Config, region string
 		f.Skewed(region)
 		f.Log.Warn("probe clock skew", "probe", hb.Probe, "region", region, "skew", skew)
 	}
-	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew}
+	p := store.Probe{ID: hb.Probe, Region: region, Version: hb.Version, StartedAt: hb.StartedAt, LastHeartbeat: now, SpoolDepth: hb.SpoolDepth, ClockSkew: skew,
+		Capabilities: hb.Capabilities}
 	span, widened := f.Registry.Heartbeat(p, cfg.UnhealthyAfter())
 	p.FirstSeen = f.FirstSeen(p.ID)
 	if err := f.Store.SaveProbe(ctx, p); err != nil {

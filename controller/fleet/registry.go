@@ -291,6 +291,14 @@ func (g *Registry) Forget(id, region string) {
 	}
 }
 
+// Can reports whether probe id said it has capability.
+func (g *Registry) Can(id, capability string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	p := g.probes[id]
+	return p != nil && slices.Contains(p.Capabilities, capability)
+}
+
 // StartedAt is when probe id of region says it started, if it is known.
 func (g *Registry) StartedAt(id, region string) (time.Time, bool) {
 	g.mu.RLock()

@@ -377,6 +377,8 @@ type Probe struct {
 	// region (its tenure, which survives restarts): among probes that
 	// no token names, the longest-registered runs the region's checks.
 	FirstSeen time.Time
+	// Capabilities are what the probe said it can run (model.Capabilities).
+	Capabilities []string
 }
 
 // Tenure is FirstSeen, or the last heartbeat when that is not known.
@@ -478,18 +480,19 @@ func NewOutcome(region string, scheduledMS int64, code int, durationUS int64, fa
 // (one JSON column): a CDN edge's fields, or a dns or flow block.
 type facts struct {
 	*model.Edge
-	DNS      *model.DNSFacts  `json:"dns,omitempty"`
-	Flow     *model.FlowFacts `json:"flow,omitempty"`
-	OnDemand bool             `json:"on_demand,omitempty"`
-	Recovery bool             `json:"recovery,omitempty"`
+	DNS      *model.DNSFacts     `json:"dns,omitempty"`
+	Flow     *model.FlowFacts    `json:"flow,omitempty"`
+	Browser  *model.BrowserFacts `json:"browser,omitempty"`
+	OnDemand bool                `json:"on_demand,omitempty"`
+	Recovery bool                `json:"recovery,omitempty"`
 }
 
 // EncodeFacts is the stored facts of r; nil when it has none.
 func EncodeFacts(r *model.Result) (*string, error) {
-	if r.Edge == nil && r.DNS == nil && r.Flow == nil && !r.OnDemand {
+	if r.Edge == nil && r.DNS == nil && r.Flow == nil && r.Browser == nil && !r.OnDemand {
 		return nil, nil
 	}
-	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow, OnDemand: r.OnDemand, Recovery: r.Recovery})
+	b, err := json.Marshal(facts{Edge: r.Edge, DNS: r.DNS, Flow: r.Flow, Browser: r.Browser, OnDemand: r.OnDemand, Recovery: r.Recovery})
 	if err != nil {
 		return nil, fmt.Errorf("encode facts of %s: %w", r.Key(), err)
 	}
@@ -508,7 +511,7 @@ func DecodeFacts(b []byte, r *model.Result) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("decode facts: %w", err)
 	}
-	r.Edge, r.DNS, r.Flow, r.OnDemand, r.Recovery = f.Edge, f.DNS, f.Flow, f.OnDemand, f.Recovery
+	r.Edge, r.DNS, r.Flow, r.Browser, r.OnDemand, r.Recovery = f.Edge, f.DNS, f.Flow, f.Browser, f.OnDemand, f.Recovery
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nines-sre/nines/assertion"
 	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe/browser"
 )
 
 // Observation is what one run of a kind saw, before assertions.
@@ -27,13 +28,22 @@ type Observation struct {
 	// Degraded, with Err, marks a run that served users worse than it
 	// should; assertions are still evaluated.
 	Degraded bool
+	// ProbeFault, with Err, marks a failure of the probe itself (its
+	// browser), never the target's.
+	ProbeFault bool
+	// Browser is what a browser check's page did; Screenshot, a JPEG of
+	// it when a step failed.
+	Browser    *model.BrowserFacts
+	Screenshot []byte
 }
 
 // Env is what a kind may know about where it runs.
 type Env struct {
 	Region    string
 	UserAgent string
-	runner    *Runner // set by Compiled.Run
+	// Browser runs browser checks; nil on a probe started without one.
+	Browser *browser.Browser
+	runner  *Runner // set by Compiled.Run
 }
 
 // Keep returns the state a kind keeps for check under key from run to
@@ -73,6 +83,7 @@ func init() {
 	Register(model.KindTCP, TCP)
 	Register(model.KindDNS, DNS)
 	Register(model.KindTLS, TLS)
+	Register(model.KindBrowser, Browser)
 }
 
 // Compiled is a check ready to run: its assertions parsed once.
@@ -98,6 +109,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	r.Bytes = obs.Subject.Size
 	r.Edge = obs.Edge
 	r.DNS, r.Flow = facts(cc.Check.Kind, &obs.Subject)
+	r.Browser = obs.Browser
 	if !obs.Subject.CertExpiry.IsZero() {
 		exp := obs.Subject.CertExpiry.UTC()
 		r.CertExpiry = &exp
@@ -113,6 +125,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 			r.ErrorClass = model.ErrTimeout
 		}
 		r.HostAnswered = HostAnswered(obs.Err)
+		r.ProbeIsolated = obs.ProbeFault
 		r.Message = bound(model.RedactSecrets(obs.Err.Error(), cc.Check.Secrets))
 		return
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,14 +14,14 @@ import (
 // SaveProbe records a probe's latest heartbeat; an older one never
 // overwrites a newer one that another replica wrote.
 func (s *Store) SaveProbe(ctx context.Context, p store.Probe) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO probe_heartbeats (probe, region, version, started_at, last_seen, spool_depth, skew_ms, first_seen)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	_, err := s.pool.Exec(ctx, `INSERT INTO probe_heartbeats (probe, region, version, started_at, last_seen, spool_depth, skew_ms, first_seen, capabilities)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (probe) DO UPDATE SET region = excluded.region, version = excluded.version, started_at = excluded.started_at,
-		last_seen = excluded.last_seen, spool_depth = excluded.spool_depth, skew_ms = excluded.skew_ms,
+		last_seen = excluded.last_seen, spool_depth = excluded.spool_depth, skew_ms = excluded.skew_ms, capabilities = excluded.capabilities,
 		first_seen = CASE WHEN probe_heartbeats.region = excluded.region AND probe_heartbeats.first_seen > 0
 			THEN LEAST(probe_heartbeats.first_seen, excluded.first_seen) ELSE excluded.first_seen END
 		WHERE excluded.last_seen >= probe_heartbeats.last_seen`,
-		p.ID, p.Region, p.Version, p.StartedAt.UnixMilli(), p.LastHeartbeat.UnixMilli(), p.SpoolDepth, p.ClockSkew.Milliseconds(), p.Tenure().UnixMilli())
+		p.ID, p.Region, p.Version, p.StartedAt.UnixMilli(), p.LastHeartbeat.UnixMilli(), p.SpoolDepth, p.ClockSkew.Milliseconds(), p.Tenure().UnixMilli(), strings.Join(p.Capabilities, ","))
 	if err != nil {
 		return fmt.Errorf("save heartbeat of %s: %w", p.ID, err)
 	}
@@ -29,7 +30,7 @@ func (s *Store) SaveProbe(ctx context.Context, p store.Probe) error {
 
 // Probes returns the probes heard from since since, by id.
 func (s *Store) Probes(ctx context.Context, since time.Time) ([]store.Probe, error) {
-	rows, err := s.pool.Query(ctx, `SELECT probe, region, version, started_at, last_seen, spool_depth, skew_ms, first_seen
+	rows, err := s.pool.Query(ctx, `SELECT probe, region, version, started_at, last_seen, spool_depth, skew_ms, first_seen, capabilities
 		FROM probe_heartbeats WHERE last_seen >= $1 ORDER BY probe`, since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("read heartbeats: %w", err)
@@ -37,10 +38,14 @@ func (s *Store) Probes(ctx context.Context, since time.Time) ([]store.Probe, err
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Probe, error) {
 		var p store.Probe
 		var started, seen, skew, first int64
+		var caps string
 		var depth int32
-		err := r.Scan(&p.ID, &p.Region, &p.Version, &started, &seen, &depth, &skew, &first)
+		err := r.Scan(&p.ID, &p.Region, &p.Version, &started, &seen, &depth, &skew, &first, &caps)
 		p.StartedAt, p.LastHeartbeat = time.UnixMilli(started).UTC(), time.UnixMilli(seen).UTC()
 		p.FirstSeen = time.UnixMilli(first).UTC()
+		if caps != "" {
+			p.Capabilities = strings.Split(caps, ",")
+		}
 		p.SpoolDepth, p.ClockSkew = int(depth), time.Duration(skew)*time.Millisecond
 		return p, err
 	})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -656,7 +657,7 @@ func heartbeats(t *testing.T, open func() (store.Store, error)) {
 	ctx := context.Background()
 	s := mustOpen(t, open)
 	p := store.Probe{ID: "london-1", Region: "eu-london", Version: "1.0", StartedAt: t0, LastHeartbeat: t0.Add(time.Minute),
-		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond, FirstSeen: t0.Add(time.Minute)}
+		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond, FirstSeen: t0.Add(time.Minute), Capabilities: []string{model.CapabilityBrowser}}
 	if err := s.SaveProbe(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -674,14 +675,14 @@ func heartbeats(t *testing.T, open func() (store.Store, error)) {
 	}
 	p.FirstSeen = earlier.FirstSeen
 	if err := s.SaveProbe(ctx, store.Probe{ID: "london-1", Region: "eu-london", Version: "1.0", StartedAt: t0, LastHeartbeat: t0.Add(time.Minute),
-		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond, FirstSeen: t0}); err != nil {
+		SpoolDepth: 3, ClockSkew: 40 * time.Millisecond, FirstSeen: t0, Capabilities: []string{model.CapabilityBrowser}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SaveProbe(ctx, store.Probe{ID: "tokyo-1", Region: "ap-tokyo", StartedAt: t0, LastHeartbeat: t0.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Probes(ctx, t0.Add(-time.Minute))
-	if err != nil || len(got) != 1 || got[0] != p {
+	if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], p) {
 		t.Fatalf("probes: %v\n got %+v\nwant %+v", err, got, p)
 	}
 	all, _ := s.Probes(ctx, time.Time{})
