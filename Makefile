@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test test-stress race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall bench-firstread
+.PHONY: build test test-stress race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall bench-firstread bench-browser
 
 # The version the binaries report (`nines --version`): the nearest tag and
 # the commits since, or the commit when there is no tag.
@@ -119,6 +119,14 @@ bench-oncall:
 # probes do not talk to.
 bench-firstread:
 	$(GO) run ./bench/firstread $(if $(DATABASE),-database $(DATABASE))
+
+# What a browser check costs a probe: CPU-seconds and the browser's peak
+# memory per run of the demo host page's check, and the checks a minute
+# one probe sustains with BROWSER_PAGES pages at once (needs Chromium).
+BROWSER_RUNS ?= 60
+BROWSER_PAGES ?= 2
+bench-browser:
+	$(GO) run ./bench/browser -runs $(BROWSER_RUNS) -pages $(BROWSER_PAGES)
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,18 +207,29 @@ func TestDeploymentFiles(t *testing.T) {
 
 	compose := yamlDocs(t, "../deploy/compose.yaml")[0]
 	services := dig(compose, "services").(map[string]any)
-	if len(services) != 8 {
-		t.Errorf("compose runs %d services, want the controller and seven probes", len(services))
+	if len(services) != 9 {
+		t.Errorf("compose runs %d services, want the controller, seven probes and a browser-capable one", len(services))
 	}
 	for name, s := range services {
 		checkArgs(t, "compose "+name, withProgram(t, "compose "+name, strs(dig(s, "entrypoint")), strs(dig(s, "command"))), help)
 		if strings.HasPrefix(name, "probe-") && strs(dig(s, "entrypoint"))[0] != "/usr/local/bin/nines-probe" {
 			t.Errorf("compose %s should run the lean nines-probe", name)
 		}
-		images[dig(s, "image").(string)] = true
+		image := dig(s, "image").(string)
+		if strings.HasSuffix(name, "-browser") {
+			// The Containerfile's probe-browser target, started with a browser.
+			if image != "ghcr.io/nines-sre/nines-probe-browser:latest" || !slices.Contains(strs(dig(s, "command")), "--browser") {
+				t.Errorf("compose %s: a browser probe runs the probe-browser image with --browser", name)
+			}
+			continue
+		}
+		images[image] = true
 	}
 	if len(images) != 1 {
 		t.Errorf("compose and Kubernetes use different images: %v", images)
+	}
+	if b, err := os.ReadFile("../deploy/Containerfile"); err != nil || !strings.Contains(string(b), "AS probe-browser") {
+		t.Errorf("the Containerfile has no probe-browser target: %v", err)
 	}
 
 	for _, unit := range []string{"../deploy/systemd/nines-controller.service", "../deploy/systemd/nines-probe@.service"} {

@@ -1,0 +1,121 @@
+// Command browser measures what browser checks cost a probe: CPU-seconds
+// and the browser's peak memory per run of the demo host application's
+// check (contentsvc's /app with its SDK, served in this process), and how
+// many such checks a minute one probe sustains with its pages busy.
+//
+//	go run ./bench/browser -runs 60 -pages 2
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nines-sre/nines/contentsvc"
+	"github.com/nines-sre/nines/internal/proc"
+	"github.com/nines-sre/nines/probe/browser"
+)
+
+func main() {
+	runs := flag.Int("runs", 60, "browser runs in all (bounded)")
+	pages := flag.Int("pages", 2, "runs at once (the probe's --browser-pages)")
+	exe := flag.String("chromium", "/usr/bin/chromium", "Chromium")
+	limit := flag.Duration("limit", 10*time.Minute, "stop after this long, whatever is left")
+	flag.Parse()
+	if *runs < 1 || *runs > 10000 || *pages < 1 || *pages > 16 {
+		log.Fatal("-runs: 1 to 10000; -pages: 1 to 16")
+	}
+	if _, err := os.Stat(*exe); err != nil {
+		log.Fatalf("-chromium: %v (apt-get install chromium)", err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := contentsvc.New(contentsvc.Options{DataDir: must(os.MkdirTemp("", "bench-browser")), Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cs := httptest.NewServer(svc.Handler())
+	defer cs.Close()
+	b := browser.New(browser.Options{Exec: *exe, MaxPages: *pages, Logger: quiet})
+	defer b.Close()
+	steps := []browser.Step{{Action: "goto", URL: cs.URL + "/app"}, {Action: "wait_for", Selector: "#in-app-content[data-content-level]"},
+		{Action: "expect_text", Selector: "#app-header h1", Text: "Acme Notes"},
+		{Action: "read", Name: "level", Selector: "#in-app-content", Attribute: "data-content-level"}}
+	ctx, cancel := context.WithTimeout(context.Background(), *limit)
+	defer cancel()
+
+	// The first run starts the browser: measured apart.
+	start := time.Now()
+	if r := b.Run(ctx, steps); r.Err != nil {
+		log.Fatalf("first run: %v", r.Err)
+	}
+	fmt.Printf("browser start and first run: %.2f s, browser RSS %.0f MiB\n", time.Since(start).Seconds(), float64(proc.TreeRSS(b.PID()))/(1<<20))
+
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	go func() { // the browser's memory, sampled
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if n := proc.TreeRSS(b.PID()); n > peak.Load() {
+					peak.Store(n)
+				}
+			}
+		}
+	}()
+	self := os.Getpid()
+	cpu0 := proc.TreeCPUSeconds(self) // this process and the browser it started
+	start = time.Now()
+	var next atomic.Int64
+	var mu sync.Mutex
+	var took []float64
+	failed := 0
+	var wg sync.WaitGroup
+	for range *pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(*runs) && ctx.Err() == nil {
+				t := time.Now()
+				r := b.Run(ctx, steps)
+				mu.Lock()
+				took = append(took, time.Since(t).Seconds())
+				if r.Err != nil || r.Values["level"] != "fresh" {
+					failed++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	cpu := proc.TreeCPUSeconds(self) - cpu0
+	close(stop)
+	sort.Float64s(took)
+	n := len(took)
+	fmt.Printf("runs %d (failed %d) with %d pages at once on %d cores, in %.1f s\n", n, failed, *pages, runtime.NumCPU(), wall.Seconds())
+	fmt.Printf("per run: %.3f CPU-seconds (browser and checker), wall p50 %.2f s, p95 %.2f s\n", cpu/float64(n), took[n/2], took[min(n-1, n*95/100)])
+	fmt.Printf("browser peak RSS (all its processes) %.0f MiB\n", float64(peak.Load())/(1<<20))
+	fmt.Printf("sustained: %.0f browser checks a minute with the cores busy\n", float64(n)/wall.Minutes())
+	fmt.Printf("restarts %d\n", b.Restarts())
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		log.Fatal(err)
+	}
+	return s
+}
