@@ -1,12 +1,16 @@
 package controller
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -76,5 +80,49 @@ func TestBrowserChecksGoToProbesWithABrowser(t *testing.T) {
 	}
 	if code, body := beat("eu-london", "london-odd", "teleport"); code != http.StatusBadRequest || !strings.Contains(body, `"capabilities[0]"`) {
 		t.Fatalf("an unknown capability: %d %s", code, body)
+	}
+}
+
+// A failed browser run's screenshot is kept apart from its result (never
+// in the results API), listed on the check page and served from the
+// store; one where it does not belong is refused by name.
+func TestBrowserScreenshotsAreKeptApart(t *testing.T) {
+	h := newHarnessWith(t, browserConfig)
+	h.heartbeat("eu-london")
+	at := h.clock.Now().Add(-time.Minute).Truncate(time.Second)
+	jpeg := append([]byte{0xff, 0xd8, 0xff, 0xe0}, bytes.Repeat([]byte{7}, 1000)...)
+	failed := model.Result{Check: "home-page", Region: "eu-london", Scheduled: at, Started: at, DurationUS: 900000, Outcome: model.OutcomeDown,
+		ErrorClass: model.ErrAssertion, Message: `step 2 (wait_for): no #in-app-content[data-content-level] (timed out)`,
+		Browser: &model.BrowserFacts{TTFBMS: 12, JSErrors: []string{"boom"}}, Screenshot: jpeg}
+	resp, body := h.do("POST", "/api/v1/results", "eu-london", model.ResultBatch{Probe: "p-eu-london", Results: []model.Result{failed}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"stored":1`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	_, body = h.do("GET", "/api/v1/results?check=home-page", "", nil)
+	if strings.Contains(string(body), "screenshot") || !strings.Contains(string(body), `"js_errors":["boom"]`) {
+		t.Fatalf("the results API: %s", body)
+	}
+	page, err := h.c.pages.CheckPage(context.Background(), "home-page", dashboard.CheckQuery{})
+	if err != nil || len(page.Screenshots) != 1 || !page.Screenshots[0].At.Equal(at) || page.Screenshots[0].Message != failed.Message {
+		t.Fatalf("check page: %+v %v", page, err)
+	}
+	if img, err := h.c.pages.Screenshot(context.Background(), "home-page", "eu-london", at); err != nil || !bytes.Equal(img, jpeg) {
+		t.Fatalf("image: %d bytes, %v", len(img), err)
+	}
+	for _, tc := range []struct {
+		mutate func(*model.Result)
+		want   string
+	}{
+		{func(r *model.Result) { r.Screenshot = []byte("<svg onload=alert(1)>") }, "screenshot: not a JPEG"},
+		{func(r *model.Result) { r.Outcome, r.ErrorClass = model.OutcomeUp, "" }, "only a failed browser check's result carries one"},
+		{func(r *model.Result) { r.Screenshot = append(jpeg, make([]byte, model.MaxScreenshot)...) }, "more than 204800"},
+	} {
+		r := failed
+		r.Scheduled = r.Scheduled.Add(-time.Minute)
+		tc.mutate(&r)
+		_, body := h.do("POST", "/api/v1/results", "eu-london", model.ResultBatch{Probe: "p-eu-london", Results: []model.Result{r}})
+		if !strings.Contains(string(body), "results[0].screenshot: ") || !strings.Contains(string(body), tc.want) {
+			t.Errorf("want %q: %s", tc.want, body)
+		}
 	}
 }

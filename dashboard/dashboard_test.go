@@ -24,6 +24,7 @@ type fakeSource struct {
 	acked   []string
 	updates []string
 	page    *StatusPage
+	shotAt  time.Time
 }
 
 func (f *fakeSource) StatusPage(context.Context) (*StatusPage, error) { return f.page, nil }
@@ -35,8 +36,13 @@ func (f *fakeSource) CheckPage(_ context.Context, id string, _ CheckQuery) (*Che
 	if id != "api" {
 		return nil, errors.New("no check " + id)
 	}
+	var shots []Screenshot
+	if !f.shotAt.IsZero() {
+		shots = []Screenshot{{At: f.shotAt, Region: "eu-london", Message: "step 2 (expect_text): h1 says \"Globex\""}}
+	}
 	return &CheckPage{ID: "api", Name: "API", Status: "up", Latency: []RegionLatency{{Region: "eu-london",
-		Points: []Percentile{{At: time.Unix(0, 0), P50: 10, P95: 20, P99: 30}, {At: time.Unix(3600, 0), P50: 12, P95: 25, P99: 40}}}}}, nil
+		Points: []Percentile{{At: time.Unix(0, 0), P50: 10, P95: 20, P99: 30}, {At: time.Unix(3600, 0), P50: 12, P95: 25, P99: 40}}}},
+		Screenshots: shots}, nil
 }
 func (f *fakeSource) Badge(_ context.Context, check string) (*float64, string, bool) {
 	u := 0.99951
@@ -87,6 +93,13 @@ func (f *fakeSource) Incident(_ context.Context, id int64) (*Incident, error) {
 	}
 	in := sampleIncident()
 	return &in, nil
+}
+
+func (f *fakeSource) Screenshot(_ context.Context, check, region string, scheduled time.Time) ([]byte, error) {
+	if check == "api" && region == "eu-london" && scheduled.Equal(f.shotAt) {
+		return []byte{0xff, 0xd8, 0xff, 0xe0}, nil
+	}
+	return nil, nil
 }
 
 func (f *fakeSource) Maintenance(_ context.Context, id string) (*Incident, error) {
@@ -219,6 +232,24 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 	resp, _ = c.Get(srv.URL + "/sre/checks/api")
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "<polyline") {
 		t.Fatalf("check page: %d", resp.StatusCode)
+	}
+	// A failed browser run's screenshot: on the check page, and served to
+	// signed-in SREs only.
+	src.shotAt = time.UnixMilli(1764936000123).UTC()
+	shot := fmt.Sprintf("/sre/checks/api/screenshots/eu-london/%d.jpg", src.shotAt.UnixMilli())
+	resp, _ = c.Get(srv.URL + "/sre/checks/api")
+	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), `<img src="`+shot+`"`) || !strings.Contains(string(b), "h1 says &#34;Globex&#34;") {
+		t.Fatalf("the check page shows no screenshot:\n%s", b)
+	}
+	resp, _ = c.Get(srv.URL + shot)
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || len(b) != 4 {
+		t.Fatalf("screenshot: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ = c.Get(srv.URL + "/sre/checks/api/screenshots/eu-london/1.jpg"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a screenshot not kept: %d", resp.StatusCode)
+	}
+	if resp, _ = anon.Get(srv.URL + shot); resp.StatusCode == http.StatusOK {
+		t.Fatal("a screenshot served without sign-in")
 	}
 	if resp, err := c.PostForm(srv.URL+"/sre/logout", url.Values{"csrf": {sessionCSRF}}); err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-out: %v %v", resp, err)

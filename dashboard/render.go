@@ -27,6 +27,7 @@ var overallText = map[string]string{
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"alertpath": model.AlertPath,
+	"shotpath":  ScreenshotPath,
 	"label": func(s string) string {
 		if l, ok := Labels[s]; ok {
 			return l

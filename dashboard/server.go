@@ -197,6 +197,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /sre/logout", s.auth(s.logout))
 	s.mux.HandleFunc("GET /sre", s.auth(s.overview))
 	s.mux.HandleFunc("GET /sre/checks/{id}", s.auth(s.check))
+	s.mux.HandleFunc("GET /sre/checks/{id}/screenshots/{region}/{ms}", s.auth(s.screenshot))
 	s.mux.HandleFunc("POST /sre/alerts/ack", s.auth(s.ack))
 	s.mux.HandleFunc("GET /sre/alerts/{key...}", s.auth(s.alert))
 	// Links sent before alert pages moved under /sre.
@@ -478,6 +479,31 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := current(r)
 	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF, "Ranges": CheckRanges})
+}
+
+// screenshot serves a kept screenshot of a failed browser check run: to
+// signed-in SREs only (a page may show what the public must not see).
+func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
+	ms, err := strconv.ParseInt(strings.TrimSuffix(r.PathValue("ms"), ".jpg"), 10, 64)
+	if err != nil {
+		http.Error(w, "no such screenshot", http.StatusNotFound)
+		return
+	}
+	img, err := s.o.Source.Screenshot(r.Context(), r.PathValue("id"), r.PathValue("region"), time.UnixMilli(ms))
+	if err != nil {
+		s.o.Logger.Error("screenshot unavailable", "check", model.Clip(r.PathValue("id"), 64), "err", err)
+		http.Error(w, "the screenshot is unavailable", http.StatusInternalServerError)
+		return
+	}
+	if img == nil {
+		http.Error(w, "no such screenshot", http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Cache-Control", "private, max-age=3600")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.Write(img)
 }
 
 // ack acknowledges the alert named by the form's key (keys may hold a

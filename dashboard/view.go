@@ -6,6 +6,8 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -314,6 +316,20 @@ type CheckPage struct {
 	Older string `json:"older,omitempty"`
 	// Kept is how far back raw results go when the range reaches past it.
 	Kept string `json:"kept,omitempty"`
+	// Screenshots are the pages a browser check failed on, newest first.
+	Screenshots []Screenshot `json:"screenshots,omitempty"`
+}
+
+// Screenshot is a picture of the page a failed browser check run saw.
+type Screenshot struct {
+	At      time.Time `json:"at"` // the run's scheduled time
+	Region  string    `json:"region"`
+	Message string    `json:"message"`
+}
+
+// ScreenshotPath is where the SRE view serves a check's screenshot.
+func ScreenshotPath(check string, sh Screenshot) string {
+	return fmt.Sprintf("/sre/checks/%s/screenshots/%s/%d.jpg", url.PathEscape(check), url.PathEscape(sh.Region), sh.At.UnixMilli())
 }
 
 // CheckRanges are the ranges a check page shows, and the width of one
@@ -392,4 +408,7 @@ type Source interface {
 	// incident with its lifecycle (scheduled, in progress, completed);
 	// nil when there is none.
 	Maintenance(ctx context.Context, id string) (*Incident, error)
+	// Screenshot is the image a browser check's run in region scheduled
+	// at took; nil when none is kept.
+	Screenshot(ctx context.Context, check, region string, scheduled time.Time) ([]byte, error)
 }

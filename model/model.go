@@ -3,6 +3,7 @@
 package model
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -258,6 +259,10 @@ type Result struct {
 	DNS     *DNSFacts     `json:"dns,omitempty"`
 	Flow    *FlowFacts    `json:"flow,omitempty"`
 	Browser *BrowserFacts `json:"browser,omitempty"`
+	// Screenshot is a JPEG of the page a browser check failed on (the
+	// first failure after a pass, then one every ten minutes), at most
+	// MaxScreenshot bytes. The controller keeps it apart from the result.
+	Screenshot []byte `json:"screenshot,omitempty"`
 	// CertDaysLeft is the whole days from the run until the certificate
 	// expires (from CertExpiry), set where results are served.
 	CertDaysLeft *int `json:"cert_days_left,omitempty"`
@@ -352,6 +357,7 @@ const (
 	MaxBrowserSteps = 32
 	MaxBrowserList  = 20
 	MaxBrowserText  = 512
+	MaxScreenshot   = 200 << 10
 )
 
 // CertDays is the whole days from the run until the certificate expires.
@@ -404,6 +410,16 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("dns.answers: %d answers, more than %d", len(r.DNS.Answers), MaxAnswers)
 	case r.Flow != nil && len(r.Flow.StepsMS) > MaxSteps:
 		return fmt.Errorf("flow.steps_ms: %d steps, more than %d", len(r.Flow.StepsMS), MaxSteps)
+	}
+	if n := len(r.Screenshot); n > 0 {
+		switch {
+		case n > MaxScreenshot:
+			return fmt.Errorf("screenshot: %d bytes, more than %d", n, MaxScreenshot)
+		case !bytes.HasPrefix(r.Screenshot, []byte{0xff, 0xd8, 0xff}):
+			return fmt.Errorf("screenshot: not a JPEG")
+		case r.Outcome != OutcomeDown || r.Browser == nil:
+			return fmt.Errorf("screenshot: only a failed browser check's result carries one")
+		}
 	}
 	if r.Browser != nil {
 		if err := r.Browser.validate(); err != nil {

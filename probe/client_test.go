@@ -108,3 +108,28 @@ func TestCallSurvivesAConnectionClosedUnderIt(t *testing.T) {
 		t.Fatalf("%d connections, want 2 (the reset one and its replacement)", n)
 	}
 }
+
+// A shipment holds results up to a byte bound (screenshots are large), and
+// always at least one.
+func TestShipmentsAreBoundedInBytes(t *testing.T) {
+	mk := func(sizes ...int) []Spooled {
+		var out []Spooled
+		for i, n := range sizes {
+			out = append(out, Spooled{ID: int64(i), JSON: make([]byte, n)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		sizes []int
+		want  int
+	}{
+		{[]int{300, 300, 300}, 3},
+		{[]int{300 << 10, 300 << 10, 300 << 10}, 2},
+		{[]int{900 << 10, 10}, 1},
+		{[]int{10, 900 << 10}, 1},
+	} {
+		if got := len(boundBytes(mk(tc.sizes...), maxShipBytes)); got != tc.want {
+			t.Errorf("%v: %d results shipped, want %d", tc.sizes, got, tc.want)
+		}
+	}
+}

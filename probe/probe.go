@@ -463,6 +463,7 @@ func (p *Probe) shipOnce(ctx context.Context) (int, error) {
 	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
+	batch = boundBytes(batch, maxShipBytes)
 	ids := make([]int64, len(batch))
 	raw := make([][]byte, len(batch))
 	for i, sr := range batch {
@@ -527,4 +528,21 @@ func (p *Probe) serve(addr string) (*http.Server, string, error) {
 	go srv.Serve(ln) //nolint:errcheck // closed on shutdown
 	p.log.Info("probe metrics listening", "addr", ln.Addr().String())
 	return srv, ln.Addr().String(), nil
+}
+
+// maxShipBytes bounds one shipment's results (as JSON, before gzip): a
+// batch of screenshots stays well under a NATS message's 1 MiB and the
+// controller's limit.
+const maxShipBytes = 768 << 10
+
+// boundBytes is the first of batch that hold no more than max bytes, one
+// at least.
+func boundBytes(batch []Spooled, max int) []Spooled {
+	total := 0
+	for i, sr := range batch {
+		if total += len(sr.JSON); total > max && i > 0 {
+			return batch[:i]
+		}
+	}
+	return batch
 }

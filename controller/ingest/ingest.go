@@ -15,6 +15,7 @@ import (
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/fleet"
+	"github.com/nines-sre/nines/controller/store"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -28,6 +29,7 @@ type Store interface {
 	// InsertResults stores rs, saying for each whether it was new (not a
 	// duplicate of a stored check, region and scheduled time).
 	InsertResults(ctx context.Context, rs []model.Result) ([]bool, error)
+	PutScreenshot(ctx context.Context, s store.Screenshot) error
 }
 
 // Metrics are the counters ingest adds to.
@@ -137,6 +139,15 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 		r.Message = model.RedactSecrets(model.RedactURLs(r.Message), ch.Secrets())
 		valid = append(valid, *r)
 	}
+	// A screenshot is kept apart from its result, and never held with the
+	// newest results in memory.
+	shots := map[string][]byte{}
+	for i := range valid {
+		if valid[i].Screenshot != nil {
+			shots[valid[i].Key()] = valid[i].Screenshot
+			valid[i].Screenshot = nil
+		}
+	}
 	stored, err := g.o.Store.InsertResults(ctx, valid)
 	if err != nil {
 		g.o.Log.Error("ingest failed", "region", region, "probe", batch.Probe, "results", len(valid), "err", err)
@@ -148,6 +159,13 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 			fresh = append(fresh, valid[i])
 		} else {
 			ack.Duplicates++
+		}
+	}
+	for _, r := range fresh {
+		if img := shots[r.Key()]; img != nil {
+			if err := g.o.Store.PutScreenshot(ctx, store.Screenshot{Check: r.Check, Region: r.Region, Scheduled: r.Scheduled, Message: r.Message, Image: img}); err != nil {
+				g.o.Log.Warn("a browser check's screenshot not kept", "check", r.Check, "region", r.Region, "err", err)
+			}
 		}
 	}
 	ack.Stored = len(fresh)

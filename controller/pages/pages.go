@@ -44,6 +44,8 @@ type Store interface {
 	IncidentForAlert(ctx context.Context, alertKey string, alertSeq int64) (id int64, open bool, err error)
 	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) error
 	Announce(ctx context.Context, ids []string, at time.Time) (map[string]time.Time, error)
+	Screenshots(ctx context.Context, check string) ([]store.Screenshot, error)
+	ScreenshotImage(ctx context.Context, check, region string, scheduled time.Time) ([]byte, error)
 }
 
 // Options configure the pages.
@@ -400,6 +402,15 @@ func (s *Source) CheckPage(ctx context.Context, id string, q dashboard.CheckQuer
 		last := rs[len(rs)-1]
 		p.Older = store.Cursor{Scheduled: last.Scheduled, Region: last.Region}.String()
 	}
+	if model.Kind(ch.Kind) == model.KindBrowser {
+		shots, err := o.Store.Screenshots(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, sh := range shots {
+			p.Screenshots = append(p.Screenshots, dashboard.Screenshot{At: sh.Scheduled, Region: sh.Region, Message: sh.Message})
+		}
+	}
 	// The range, by region and bucket.
 	rs, err = o.Store.Results(ctx, store.Query{Check: id, Since: now.Add(-rng.Span), Limit: maxCheckResults})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -638,4 +649,9 @@ func (s *Source) blips(ctx context.Context, check string, from, to time.Time) (m
 		}
 	}
 	return out, nil
+}
+
+// Screenshot is a kept image of a failed browser check run.
+func (s *Source) Screenshot(ctx context.Context, check, region string, scheduled time.Time) ([]byte, error) {
+	return s.o.Store.ScreenshotImage(ctx, check, region, scheduled)
 }

@@ -130,6 +130,14 @@ type Store interface {
 	// many were new.
 	EnqueueNotifications(ctx context.Context, key string, notes []alerting.Notification) (int, error)
 
+	// PutScreenshot keeps the picture a failed browser check took, and of
+	// each check only the newest KeptScreenshots; Screenshots lists a
+	// check's, newest first, without their images; ScreenshotImage is one
+	// image (nil when it is not kept).
+	PutScreenshot(ctx context.Context, s Screenshot) error
+	Screenshots(ctx context.Context, check string) ([]Screenshot, error)
+	ScreenshotImage(ctx context.Context, check, region string, scheduled time.Time) ([]byte, error)
+
 	// SaveProbe records a probe's latest heartbeat; Probes returns those
 	// heard from since since, so that every controller replica knows every
 	// probe whichever replica it talks to.
@@ -675,3 +683,16 @@ func (t IncidentText) Revise(r IncidentRevision, resolved bool) (IncidentText, b
 	}
 	return next, next != t
 }
+
+// Screenshot is the picture of a page a failed browser check run took:
+// its result's key and message, and the image (a JPEG).
+type Screenshot struct {
+	Check     string
+	Region    string
+	Scheduled time.Time
+	Message   string
+	Image     []byte
+}
+
+// KeptScreenshots is how many screenshots of each check are kept.
+const KeptScreenshots = 20

@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/nines-sre/nines/model"
 )
 
 // Step is one thing a browser check does.
@@ -66,8 +68,8 @@ type Report struct {
 
 // Bounds of what a report keeps.
 const (
-	MaxScreenshot = 200 << 10
-	maxListed     = 20
+	MaxScreenshot = model.MaxScreenshot
+	maxListed     = model.MaxBrowserList
 	maxText       = 300
 )
 

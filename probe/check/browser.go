@@ -3,6 +3,8 @@ package check
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
 	"github.com/nines-sre/nines/model"
 	"github.com/nines-sre/nines/probe/browser"
@@ -32,14 +34,48 @@ func Browser(ctx context.Context, c *model.Check, env Env) Observation {
 	if len(f.Values) == 0 {
 		f.Values = nil
 	}
-	obs := Observation{Browser: f, Screenshot: r.Screenshot}
+	obs := Observation{Browser: f}
 	obs.Subject.Browser = f
 	obs.Phases.TTFB = int64(r.TTFBMS * 1000)
+	shots := env.Keep(c.ID, "screenshots", func() any { return &shotPolicy{} }).(*shotPolicy)
 	if r.Err != nil {
 		obs.Err, obs.Class = r.Err, model.ErrAssertion
 		if r.BrowserFailed {
 			obs.Class, obs.ProbeFault = model.ErrInternal, true
+		} else if shots.take(time.Now()) {
+			obs.Screenshot = r.Screenshot
 		}
+	} else {
+		shots.passed()
 	}
 	return obs
+}
+
+// shotEvery is how often a check that keeps failing sends a screenshot
+// after the first.
+const shotEvery = 10 * time.Minute
+
+// shotPolicy says which failed runs of a check send their screenshot: the
+// first after a pass, then one every shotEvery (a failed assertion sends
+// none: the page did what was asked, the figures say the rest).
+type shotPolicy struct {
+	mu      sync.Mutex
+	failing bool
+	last    time.Time
+}
+
+func (p *shotPolicy) take(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failing && now.Sub(p.last) < shotEvery {
+		return false
+	}
+	p.failing, p.last = true, now
+	return true
+}
+
+func (p *shotPolicy) passed() {
+	p.mu.Lock()
+	p.failing = false
+	p.mu.Unlock()
 }

@@ -45,7 +45,7 @@ func TestBrowserKind(t *testing.T) {
 		var r model.Result
 		cc.Run(context.Background(), env, &r)
 		if err := (&model.Result{Check: "home", Region: "eu-london", Scheduled: r.Started, Started: r.Started, Outcome: r.Outcome,
-			ErrorClass: r.ErrorClass, DurationUS: r.DurationUS, Browser: r.Browser, Message: r.Message}).Validate(); err != nil {
+			ErrorClass: r.ErrorClass, DurationUS: r.DurationUS, Browser: r.Browser, Message: r.Message, Screenshot: r.Screenshot}).Validate(); err != nil {
 			t.Fatalf("the controller would refuse the result: %v", err)
 		}
 		return r
@@ -61,11 +61,31 @@ func TestBrowserKind(t *testing.T) {
 		t.Fatalf("a failing assertion: %+v", r)
 	}
 	r = runWith(env, check(nil, steps[0], model.BrowserStep{Action: "expect_text", Selector: "h1", Text: "Globex"}))
-	if r.Outcome != model.OutcomeDown || r.ErrorClass != model.ErrAssertion || !strings.Contains(r.Message, "step 2 (expect_text)") || r.ProbeIsolated {
+	if r.Outcome != model.OutcomeDown || r.ErrorClass != model.ErrAssertion || !strings.Contains(r.Message, "step 2 (expect_text)") || r.ProbeIsolated ||
+		len(r.Screenshot) == 0 {
 		t.Fatalf("a failing step: %+v", r)
 	}
 	r = runWith(Env{Region: "eu-london"}, check(nil, steps...))
 	if r.Outcome != model.OutcomeDown || !r.ProbeIsolated || !strings.Contains(r.Message, "--browser") {
 		t.Fatalf("a probe without a browser: %+v", r)
+	}
+}
+
+// A check that keeps failing sends the screenshot of its first failure,
+// then one every ten minutes; a pass starts over.
+func TestScreenshotsAreSentSparingly(t *testing.T) {
+	var p shotPolicy
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	var sent []int
+	for i := range 25 {
+		if i == 15 {
+			p.passed()
+		}
+		if p.take(t0.Add(time.Duration(i) * time.Minute)) {
+			sent = append(sent, i)
+		}
+	}
+	if fmt.Sprint(sent) != "[0 10 15]" {
+		t.Fatalf("screenshots sent at minutes %v, want [0 10 15]", sent)
 	}
 }

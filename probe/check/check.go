@@ -126,6 +126,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 		}
 		r.HostAnswered = HostAnswered(obs.Err)
 		r.ProbeIsolated = obs.ProbeFault
+		r.Screenshot = obs.Screenshot
 		r.Message = bound(model.RedactSecrets(obs.Err.Error(), cc.Check.Secrets))
 		return
 	}

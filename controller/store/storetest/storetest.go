@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"Incidents", incidents},
 		{"Announcements", announcements},
 		{"ProbeHeartbeats", heartbeats},
+		{"Screenshots", screenshots},
 		{"RegionHealthAndIsolatedResults", regionHealth},
 		{"Sessions", sessions},
 		{"Subscribers", subscribers},
@@ -124,7 +126,7 @@ func insertIdempotent(t *testing.T, open func() (store.Store, error)) {
 	}
 	want := batch[1]
 	want.Started = want.Started.Truncate(time.Millisecond)
-	if len(got) != 1 || got[0] != want {
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
 	}
 	latest, err := s.Latest(ctx)
@@ -945,5 +947,44 @@ func subscribers(t *testing.T, open func() (store.Store, error)) {
 	due, err = s.DueNotifications(ctx, t0.Add(time.Minute), 1, 10)
 	if err != nil || len(due) != 2 || due[0].Notifier != "subscriber:1" || due[1].Notifier != "pd" {
 		t.Fatalf("due, one per lane: %+v %v", due, err)
+	}
+}
+
+// screenshots: each check keeps its newest few, listed newest first
+// without their images; a resent one changes nothing.
+func screenshots(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	for i := range store.KeptScreenshots + 5 {
+		for _, check := range []string{"home", "docs"} {
+			sh := store.Screenshot{Check: check, Region: "eu-london", Scheduled: t0.Add(time.Duration(i) * time.Minute),
+				Message: fmt.Sprintf("step 2 (expect_text): run %d", i), Image: []byte{0xff, 0xd8, byte(i)}}
+			if err := s.PutScreenshot(ctx, sh); err != nil {
+				t.Fatal(err)
+			}
+			if i == 3 {
+				sh.Image = []byte("resent")
+				if err := s.PutScreenshot(ctx, sh); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	list, err := s.Screenshots(ctx, "home")
+	if err != nil || len(list) != store.KeptScreenshots {
+		t.Fatalf("kept %d (%v), want %d", len(list), err, store.KeptScreenshots)
+	}
+	newest := t0.Add(time.Duration(store.KeptScreenshots+4) * time.Minute)
+	if !list[0].Scheduled.Equal(newest) || list[0].Image != nil || list[0].Message != fmt.Sprintf("step 2 (expect_text): run %d", store.KeptScreenshots+4) {
+		t.Fatalf("newest %+v", list[0])
+	}
+	if img, err := s.ScreenshotImage(ctx, "home", "eu-london", newest); err != nil || !bytes.Equal(img, []byte{0xff, 0xd8, byte(store.KeptScreenshots + 4)}) {
+		t.Fatalf("image %v %v", img, err)
+	}
+	if img, err := s.ScreenshotImage(ctx, "home", "eu-london", t0); err != nil || img != nil {
+		t.Fatalf("a screenshot past the kept: %v %v", img, err)
+	}
+	if docs, _ := s.Screenshots(ctx, "docs"); len(docs) != store.KeptScreenshots {
+		t.Fatalf("another check's: %d", len(docs))
 	}
 }
