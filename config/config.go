@@ -211,6 +211,9 @@ type Check struct {
 	Regions  []string `yaml:"regions"`
 	Quorum   int      `yaml:"quorum"`
 	Assert   []string `yaml:"assert"`
+	// Degrade are assertions whose failure makes a run degraded (users
+	// served worse than they should be), not down.
+	Degrade []string `yaml:"degrade"`
 	// DependsOn names checks this one needs: while one of them is down, this
 	// check's alerts fold into that incident instead of paging again.
 	DependsOn []string `yaml:"depends_on"`
@@ -407,6 +410,7 @@ func (c *Config) Model(ch *Check, region string) model.Check {
 		Cron:     ch.Cron,
 		Timeout:  ch.Timeout.D(),
 		Asserts:  ch.Assert,
+		Degrade:  ch.Degrade,
 	}
 	if ch.Cron == "" {
 		m.Offset = Offset(ch.ID, m.Interval, c.RegionIndex(region), len(c.Regions))

@@ -293,8 +293,12 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 	} else if q := c.CheckQuorum(ch); q > len(c.CheckRegions(ch)) && v.sound("regions") {
 		v.add(p+".quorum", "%d is more than the %d regions that run this check", q, len(c.CheckRegions(ch)))
 	}
-	for k, a := range ch.Assert {
+	all := append(slices.Clone(ch.Assert), ch.Degrade...)
+	for k, a := range all {
 		ap := fmt.Sprintf("%s.assert[%d]", p, k)
+		if k >= len(ch.Assert) {
+			ap = fmt.Sprintf("%s.degrade[%d]", p, k-len(ch.Assert))
+		}
 		parsed, err := assertion.Parse(a)
 		if err != nil {
 			v.add(ap, "%v", err)
@@ -303,7 +307,7 @@ func (v *validator) validateCheck(c *Config, ch *Check, p string, regions map[st
 		if subs := assertion.Subjects(model.Kind(ch.Kind)); len(subs) > 0 && !slices.Contains(subs, parsed.Subject()) {
 			v.add(ap, "a %s check has no %s to assert on (it has %s)", ch.Kind, parsed.Subject(), strings.Join(subs, ", "))
 		}
-		if parsed.Subject() == "cert" {
+		if parsed.Subject() == "cert" && k < len(ch.Assert) {
 			if v.certAsserts == nil {
 				v.certAsserts = map[string][][2]string{}
 			}

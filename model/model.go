@@ -121,6 +121,8 @@ type Check struct {
 	Flow    *FlowSpec    `json:"flow,omitempty"`
 	Browser *BrowserSpec `json:"browser,omitempty"`
 	Asserts []string     `json:"assert,omitempty"`
+	// Degrade are assertions whose failure makes a run degraded, not down.
+	Degrade []string `json:"degrade,omitempty"`
 }
 
 // BrowserSpec is what a browser check does in a page, in order.

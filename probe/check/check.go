@@ -90,6 +90,8 @@ func init() {
 type Compiled struct {
 	Check   model.Check
 	Asserts []*assertion.Assertion
+	// Degrade fail a run to degraded, not down.
+	Degrade []*assertion.Assertion
 	run     Kind
 	runner  *Runner
 }
@@ -139,8 +141,8 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 		if s := obs.Subject.Status; s < 200 || s >= 400 {
 			r.Outcome, r.ErrorClass = model.OutcomeDown, model.ErrStatus
 			r.Message = fmt.Sprintf("status %d is not 2xx or 3xx", s)
+			return
 		}
-		return
 	}
 	for _, a := range cc.Asserts {
 		if err := a.Eval(&obs.Subject); err != nil {
@@ -149,6 +151,15 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 				r.ErrorClass = model.ErrStatus
 			}
 			r.Message = bound(err.Error())
+			return
+		}
+	}
+	if r.Outcome != model.OutcomeUp {
+		return
+	}
+	for _, a := range cc.Degrade {
+		if err := a.Eval(&obs.Subject); err != nil {
+			r.Outcome, r.ErrorClass, r.Message = model.OutcomeDegraded, model.ErrAssertion, bound("degraded: "+err.Error())
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -181,5 +182,30 @@ func TestHostileCheckSecretsStayOutOfMessages(t *testing.T) {
 	r := run(t, model.Check{ID: "s", Secrets: []string{secret}, HTTP: &model.HTTPSpec{URL: "http://" + addr + "/ping/" + secret, Method: "GET"}})
 	if r.Outcome != model.OutcomeDown || strings.Contains(r.Message, secret) || !strings.Contains(r.Message, model.Redacted) {
 		t.Fatalf("message %q", r.Message)
+	}
+}
+
+// degrade assertions make a run that passes its assertions degraded, not
+// down, when they fail; a down run stays down.
+func TestDegradeAssertions(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-From", "cache")
+		if r.URL.Path == "/down" {
+			w.WriteHeader(503)
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	r := run(t, model.Check{ID: "c", HTTP: &model.HTTPSpec{URL: srv.URL + "/"}, Degrade: []string{`header.x-served-from == "origin"`}})
+	if r.Outcome != model.OutcomeDegraded || r.ErrorClass != model.ErrAssertion || !strings.Contains(r.Message, `degraded: header.x-served-from == "origin": saw "cache"`) {
+		t.Fatalf("degraded: %+v", r)
+	}
+	r = run(t, model.Check{ID: "c", HTTP: &model.HTTPSpec{URL: srv.URL + "/"}, Degrade: []string{`header.x-served-from == "cache"`}})
+	if r.Outcome != model.OutcomeUp {
+		t.Fatalf("up: %+v", r)
+	}
+	r = run(t, model.Check{ID: "c", HTTP: &model.HTTPSpec{URL: srv.URL + "/down"}, Degrade: []string{`header.x-served-from == "origin"`}})
+	if r.Outcome != model.OutcomeDown || r.ErrorClass != model.ErrStatus {
+		t.Fatalf("down: %+v", r)
 	}
 }

@@ -40,6 +40,13 @@ func (r *Runner) Compile(c model.Check) (*Compiled, error) {
 		}
 		cc.Asserts = append(cc.Asserts, a)
 	}
+	for i, src := range c.Degrade {
+		a, err := r.parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("check %s: degrade[%d]: %w", c.ID, i, err)
+		}
+		cc.Degrade = append(cc.Degrade, a)
+	}
 	return cc, nil
 }
 
