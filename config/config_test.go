@@ -544,6 +544,23 @@ func TestDemoWithJobs(t *testing.T) {
 	}
 }
 
+// With a browser the demo gains the app page's browser check, in every
+// region, with both its hard and its degrade assertions.
+func TestDemoWithABrowser(t *testing.T) {
+	raw := bytes.Replace(configs.Demo, configs.DemoBrowserMarker, configs.DemoBrowser, 1)
+	if bytes.Equal(raw, configs.Demo) {
+		t.Fatal("the marker is not in demo.yaml")
+	}
+	cfg, err := Parse(configs.DemoName, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Check("app-page")
+	if ch == nil || ch.Browser == nil || len(cfg.CheckRegions(ch)) != 7 || len(ch.Degrade) != 2 || len(cfg.Warnings) > 0 {
+		t.Fatalf("app-page %+v, warnings %v", ch, cfg.Warnings)
+	}
+}
+
 // A browser check's steps are checked one by one, each error naming its
 // step and field; a good one reaches the probe in order.
 func TestBrowserSteps(t *testing.T) {

@@ -18,5 +18,15 @@ const DemoName = "configs/demo.yaml"
 //go:embed demo-jobs.yaml
 var DemoJobs []byte
 
+// DemoBrowser is configs/demo-browser.yaml, the check `nines demo` puts in
+// place of DemoBrowserMarker when its probes run with a browser: the demo
+// application's page in Chromium.
+//
+//go:embed demo-browser.yaml
+var DemoBrowser []byte
+
+// DemoBrowserMarker is the line of demo.yaml that DemoBrowser replaces.
+var DemoBrowserMarker = []byte("      # nines demo with a browser adds configs/demo-browser.yaml here: the app page in Chromium.\n")
+
 // DemoJobsMarker is the line of demo.yaml that DemoJobs replaces.
 var DemoJobsMarker = []byte("  # nines demo --jobs adds configs/demo-jobs.yaml here: the publish pipeline, a heartbeat check.\n")

@@ -24,6 +24,9 @@ type Fault struct {
 	ErrorRate   float64 `json:"error_rate,omitempty"`
 	// Outage drops the connection without any answer.
 	Outage bool `json:"outage,omitempty"`
+	// BrokenContent (target cdn) publishes, to everyone, a content item
+	// the browser SDK cannot render: a block of a type it does not know.
+	BrokenContent bool `json:"broken_content,omitempty"`
 	// DurationS, when set, ends the fault by itself.
 	DurationS int       `json:"duration_s,omitempty"`
 	Until     time.Time `json:"until,omitzero"`
@@ -59,8 +62,10 @@ func (f *Fault) validate() error {
 		return fmt.Errorf("error_rate: needs error_status")
 	case f.DurationS < 0:
 		return fmt.Errorf("duration_s: must not be negative")
-	case f.LatencyMS == 0 && f.ErrorStatus == 0 && !f.Outage:
-		return fmt.Errorf("fault: set latency_ms, error_status or outage")
+	case f.BrokenContent && f.Target != TargetCDN:
+		return fmt.Errorf("broken_content: a fault of the cdn, not %s", f.Target)
+	case f.LatencyMS == 0 && f.ErrorStatus == 0 && !f.Outage && !f.BrokenContent:
+		return fmt.Errorf("fault: set latency_ms, error_status, outage or broken_content")
 	}
 	return nil
 }
@@ -132,6 +137,7 @@ type effect struct {
 	delay  time.Duration
 	status int
 	drop   bool
+	broken bool // content the SDK cannot render is published
 }
 
 func (fs *faults) match(target, region string) effect {
@@ -148,6 +154,7 @@ func (fs *faults) match(target, region string) effect {
 		}
 		e.delay += time.Duration(f.LatencyMS) * time.Millisecond
 		e.drop = e.drop || f.Outage
+		e.broken = e.broken || f.BrokenContent
 		if f.ErrorStatus != 0 && e.status == 0 && rand.Float64() < f.ErrorRate { //nolint:gosec // sampling, not security
 			e.status = f.ErrorStatus
 		}

@@ -238,6 +238,11 @@ func (s *Service) inject(target string) echo.MiddlewareFunc {
 			if eff.status != 0 {
 				return c.JSON(eff.status, map[string]string{"error": "injected fault"})
 			}
+			if eff.broken {
+				if done, err := s.serveBroken(c); done {
+					return err
+				}
+			}
 			return next(c)
 		}
 	}
@@ -326,4 +331,34 @@ func (s *Service) seed() error {
 		return fmt.Errorf("seed: publish welcome: %w", err)
 	}
 	return nil
+}
+
+// brokenItem is the content a broken_content fault publishes: a block of a
+// type the browser SDK does not know, as if published for a newer SDK.
+const brokenItem = "broken-promo"
+
+var brokenDoc = []byte(`{"id": "broken-promo", "version": 1, "title": "Spring sale", "blocks": [{"type": "countdown", "until": "2027-03-21T00:00:00Z"}]}` + "\n")
+
+// serveBroken answers, while a broken_content fault holds, the everyone
+// manifest with the broken item in it, and the item itself; done is false
+// for every other request.
+func (s *Service) serveBroken(c echo.Context) (done bool, err error) {
+	switch c.Request().URL.Path {
+	case "/cdn/manifests/" + Everyone + ".json":
+		var m Manifest
+		b, err := os.ReadFile(filepath.Join(s.cdnDir, "manifests", Everyone+".json"))
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil {
+			return true, err
+		}
+		m.Content = append(m.Content, ManifestEntry{ID: brokenItem, Version: 1, URL: "/cdn/content/" + brokenItem + "/v1.json"})
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return true, c.JSON(http.StatusOK, m)
+	case "/cdn/content/" + brokenItem + "/v1.json":
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return true, c.JSONBlob(http.StatusOK, brokenDoc)
+	}
+	return false, nil
 }

@@ -23,6 +23,7 @@ import (
 	_ "github.com/nines-sre/nines/contentsvc/flowcheck" // the demo's content-flow check
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/probe"
+	"github.com/nines-sre/nines/probe/browser"
 )
 
 // Options configure the demo.
@@ -36,7 +37,11 @@ type Options struct {
 	// embedded configuration: a heartbeat check that contentsvc's publish
 	// job reports in to. With ConfigFile, the job reports to the check
 	// publish-pipeline when that configuration has it.
-	Jobs    bool
+	Jobs bool
+	// Browser is the Chromium the probes run browser checks with ("":
+	// none); with it the embedded configuration gains the app page's
+	// browser check (configs/demo-browser.yaml).
+	Browser string
 	Version string
 	Logger  *slog.Logger
 	// Out receives the URLs once everything listens.
@@ -117,6 +122,9 @@ func Run(ctx context.Context, o Options) error {
 	if o.Jobs {
 		raw = bytes.Replace(raw, configs.DemoJobsMarker, configs.DemoJobs, 1)
 	}
+	if o.Browser != "" {
+		raw = bytes.Replace(raw, configs.DemoBrowserMarker, configs.DemoBrowser, 1)
+	}
 	if o.ConfigFile != "" {
 		b, err := os.ReadFile(o.ConfigFile)
 		if err != nil {
@@ -188,6 +196,7 @@ func Run(ctx context.Context, o Options) error {
 		start("probe "+region, func() error {
 			defer probes.Done()
 			return probe.Run(ctx, probe.Options{Region: region, ProbeID: "demo-" + region, Controller: ctlURL, Token: token,
+				Browser:   browser.Options{Exec: o.Browser, MaxPages: 1},
 				SpoolPath: filepath.Join(o.DataDir, "probes", region+".db"), SpoolMaxBytes: 256 << 20, SpoolMaxAge: 24 * time.Hour, Listen: "127.0.0.1:0",
 				Version: o.Version, Logger: o.Logger.With("service", "probe"), Registry: prometheus.NewRegistry(), Ready: ready})
 		})

@@ -123,7 +123,7 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	ctl := freeAddr(t)
-	p := start(t, dir, "demo", "demo", "--listen", ctl, "--data", filepath.Join(dir, "data"))
+	p := start(t, dir, "demo", "demo", "--listen", ctl, "--data", filepath.Join(dir, "data"), "--browser", "none")
 	defer func() {
 		if t.Failed() {
 			p.Tail(t)

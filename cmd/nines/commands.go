@@ -100,7 +100,7 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 
 func demoCmd(g *cli.Globals) *cobra.Command {
 	var o demo.Options
-	var scenario string
+	var scenario, browserFlag string
 	var scenarioFor time.Duration
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -116,6 +116,20 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 				return demo.Stage(cmd.Context(), scenario, dir, scenarioFor, cmd.OutOrStdout())
 			}
 			o.Logger, o.Version, o.Out = log, cli.Version(), cmd.OutOrStdout()
+			switch browserFlag {
+			case "auto":
+				o.Browser = ""
+				if st, err := os.Stat("/usr/bin/chromium"); err == nil && !st.IsDir() {
+					o.Browser = "/usr/bin/chromium"
+				}
+			case "none":
+				o.Browser = ""
+			default:
+				if st, err := os.Stat(browserFlag); err != nil || st.IsDir() {
+					return fmt.Errorf("--browser: %s is not Chromium (auto, none, or a path such as /usr/bin/chromium)", browserFlag)
+				}
+				o.Browser = browserFlag
+			}
 			return demo.Run(cmd.Context(), o)
 		},
 	}
@@ -123,6 +137,7 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.ContentsvcListen, "contentsvc-listen", "127.0.0.1:0", "contentsvc address (port 0 picks a free one)")
 	cmd.Flags().StringVar(&o.DataDir, "data", demo.DefaultDataDir, "directory for the database, spools and content")
 	cmd.Flags().StringVar(&o.ConfigFile, "config", "", "configuration to run instead of the embedded configs/demo.yaml")
+	cmd.Flags().StringVar(&browserFlag, "browser", "auto", "Chromium for the probes' browser check of the app page: auto (/usr/bin/chromium when installed), none, or a path")
 	cmd.Flags().BoolVar(&o.Jobs, "jobs", false, "add the publish pipeline: a heartbeat check that contentsvc's publish job reports in to (scenario job-stalled)")
 	cmd.Flags().StringVar(&scenario, "scenario", "", "stage an incident on the running demo (the newest, or the one with this --data): "+strings.Join(demo.ScenarioNames(), ", ")+", or clear")
 	cmd.Flags().DurationVar(&scenarioFor, "for", 10*time.Minute, "how long a staged scenario lasts before it clears itself (0: until cleared)")

@@ -52,7 +52,7 @@ func browserDemo(t *testing.T, args ...string) (ctl, cs string) {
 	t.Helper()
 	dir := t.TempDir()
 	ctl, cs = harness.FreeAddr(t), harness.FreeAddr(t)
-	demo := harness.Start(t, dir, "demo", append([]string{"demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data")}, args...)...)
+	demo := harness.Start(t, dir, "demo", append([]string{"demo", "--listen", ctl, "--contentsvc-listen", cs, "--data", filepath.Join(dir, "data"), "--browser", "none"}, args...)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			demo.Tail(t)

@@ -78,7 +78,7 @@ func TestDemoScenarios(t *testing.T) {
 	ctl := harness.FreeAddr(t)
 	pd := pagerdutytest.New()
 	t.Cleanup(pd.Close)
-	demo := harness.Start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", payingDemo(t, dir, pd.URL, tm.fast, tm.escalate))
+	demo := harness.Start(t, dir, "demo", "demo", "--listen", ctl, "--data", data, "--config", payingDemo(t, dir, pd.URL, tm.fast, tm.escalate), "--browser", "none")
 	defer func() {
 		if t.Failed() {
 			demo.Tail(t)

@@ -86,7 +86,12 @@ const instrument = `(() => {
   watch("event", e => { if (e.interactionId) n.inp = Math.max(n.inp, e.duration); }, {durationThreshold: 16});
 })()`
 
-const measure = `(() => {
+// measure waits for the page's load and two frames (so that its largest
+// paint is reported), at most 2 s, then reads the figures.
+const measure = `(async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+  const loaded = document.readyState === "complete" ? Promise.resolve() : new Promise(r => addEventListener("load", r, {once: true}));
+  await Promise.race([loaded.then(frame).then(frame).then(() => new Promise(r => setTimeout(r, 0))), new Promise(r => setTimeout(r, 2000))]);
   const n = window.__nines || {errors: [], lcp: 0, cls: 0, inp: 0};
   const nav = performance.getEntriesByType("navigation")[0] || {};
   return {ttfb: nav.responseStart || 0, dcl: nav.domContentLoadedEventEnd || 0, load: nav.loadEventEnd || 0,
@@ -194,7 +199,7 @@ func (b *Browser) Run(ctx context.Context, steps []Step) *Report {
 	// What the page measured and saw, whatever became of the steps.
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(tab), 3*time.Second)
 	defer mcancel()
-	if m, err := chromedp.Run(mctx, chromedp.Evaluate[measured](measure)); err == nil {
+	if m, err := chromedp.Run(mctx, chromedp.Evaluate[measured](measure, chromedp.EvalAwaitPromise)); err == nil {
 		r.TTFBMS, r.DOMContentLoadedMS, r.LoadMS, r.LCPMS, r.CLS, r.INPMS = m.TTFB, m.DCL, m.Load, m.LCP, m.CLS, m.INP
 		for _, e := range m.Errors {
 			r.JSErrors = appendNew(r.JSErrors, clip(firstLine(e)))
