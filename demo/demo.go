@@ -109,7 +109,7 @@ func Run(ctx context.Context, o Options) error {
 		wg.Wait()
 		return fmt.Errorf("data directory: %w", err)
 	}
-	if err := markJobs(o.DataDir, o.Jobs); err != nil {
+	if err := errors.Join(mark(o.DataDir, "jobs", o.Jobs), mark(o.DataDir, "browser", o.Browser != "")); err != nil {
 		abort()
 		wg.Wait()
 		return fmt.Errorf("data directory: %w", err)
@@ -237,12 +237,13 @@ Probe metrics:
 	return nil
 }
 
-// markJobs notes in dataDir whether the demo runs its publish pipeline
-// (the file "jobs"), for the scenario job-stalled.
-func markJobs(dataDir string, jobs bool) error {
-	p := filepath.Join(dataDir, "jobs")
-	if jobs {
-		return os.WriteFile(p, []byte("publish-pipeline\n"), 0o644)
+// mark notes in dataDir whether the demo runs with a part (a file of that
+// name: "jobs", the publish pipeline; "browser", the app page's browser
+// check), for the scenarios that need it.
+func mark(dataDir, part string, on bool) error {
+	p := filepath.Join(dataDir, part)
+	if on {
+		return os.WriteFile(p, []byte(part+"\n"), 0o644)
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -143,6 +143,9 @@ func Stage(ctx context.Context, name, dataDir string, duration time.Duration, ou
 	if name == "job-stalled" && !exists(filepath.Join(dataDir, "jobs")) {
 		return fmt.Errorf("--scenario job-stalled: the demo in %s runs without its publish pipeline; start it with `nines demo --jobs`", dataDir)
 	}
+	if name == "sdk-broken" && !exists(filepath.Join(dataDir, "browser")) {
+		return fmt.Errorf("--scenario sdk-broken: the demo in %s runs without a browser; install Chromium (apt-get install chromium) or start it with `nines demo --browser PATH`", dataDir)
+	}
 	for _, f := range sc.Faults {
 		if duration > 0 {
 			f["duration_s"] = int(duration.Seconds())

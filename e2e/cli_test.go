@@ -143,7 +143,7 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 	}
 	elsewhere := t.TempDir()
 	for _, args := range [][]string{{"demo", "--scenario", "segments-slow", "--for", "1m"}, {"contentsvc", "fault", "--clear"},
-		{"demo", "--scenario", "job-stalled"}, {"demo", "--scenario", "clear"}} {
+		{"demo", "--scenario", "job-stalled"}, {"demo", "--scenario", "sdk-broken"}, {"demo", "--scenario", "clear"}} {
 		cmd := exec.Command(harness.Binary, args...)
 		cmd.Dir, cmd.Env = elsewhere, append(os.Environ(), "XDG_CACHE_HOME="+dir)
 		out, err := cmd.CombinedOutput()
@@ -151,6 +151,10 @@ func TestDemoAllUpInSevenRegions(t *testing.T) {
 		case args[len(args)-1] == "job-stalled":
 			if err == nil || !strings.Contains(string(out), "nines demo --jobs") {
 				t.Errorf("job-stalled on a demo without its pipeline: %v %s", err, out)
+			}
+		case args[len(args)-1] == "sdk-broken":
+			if err == nil || !strings.Contains(string(out), "without a browser") {
+				t.Errorf("sdk-broken on a demo without a browser: %v %s", err, out)
 			}
 		case err != nil:
 			t.Errorf("%v from another directory: %v %s", args, err, out)
