@@ -24,6 +24,7 @@ import (
 	"github.com/nines-sre/nines/controller"
 	"github.com/nines-sre/nines/probe"
 	"github.com/nines-sre/nines/probe/browser"
+	"github.com/nines-sre/nines/probe/check"
 )
 
 // Options configure the demo.
@@ -196,7 +197,7 @@ func Run(ctx context.Context, o Options) error {
 		start("probe "+region, func() error {
 			defer probes.Done()
 			return probe.Run(ctx, probe.Options{Region: region, ProbeID: "demo-" + region, Controller: ctlURL, Token: token,
-				Browser:   browser.Options{Exec: o.Browser, MaxPages: 1},
+				Browser:   demoBrowser(o.Browser, o.Logger),
 				SpoolPath: filepath.Join(o.DataDir, "probes", region+".db"), SpoolMaxBytes: 256 << 20, SpoolMaxAge: 24 * time.Hour, Listen: "127.0.0.1:0",
 				Version: o.Version, Logger: o.Logger.With("service", "probe"), Registry: prometheus.NewRegistry(), Ready: ready})
 		})
@@ -249,4 +250,13 @@ func mark(dataDir, part string, on bool) error {
 		return err
 	}
 	return nil
+}
+
+// demoBrowser is a probe's browser when the demo runs with one: a page at
+// a time, for the app page's check.
+func demoBrowser(exec string, log *slog.Logger) check.BrowserRunner {
+	if exec == "" {
+		return nil
+	}
+	return browser.New(browser.Options{Exec: exec, MaxPages: 1, Logger: log.With("service", "probe")})
 }

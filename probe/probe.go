@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nines-sre/nines/model"
-	"github.com/nines-sre/nines/probe/browser"
 	"github.com/nines-sre/nines/probe/check"
 	"github.com/nines-sre/nines/transport"
 )
@@ -62,9 +61,10 @@ type Options struct {
 	// Watchdog pages through PagerDuty when no controller is reached for
 	// a while (watchdog.go); without a routing key there is none.
 	Watchdog WatchdogOptions
-	// Browser, when set, is the Chromium that runs browser checks: the
-	// probe says so when it registers, and is assigned them.
-	Browser browser.Options
+	// Browser, when set, runs browser checks (probe/browser): the probe
+	// says so when it registers, and is assigned them; it is closed when
+	// the probe stops.
+	Browser check.BrowserRunner
 }
 
 // Probe is a running agent.
@@ -164,12 +164,9 @@ func Run(ctx context.Context, o Options) error {
 		started:  o.Now().UTC(),
 		interval: 10 * time.Second,
 	}
-	if o.Browser.Exec != "" {
-		if o.Browser.Logger == nil {
-			o.Browser.Logger = p.log
-		}
-		p.env.Browser = browser.New(o.Browser)
-		defer p.env.Browser.Close()
+	if o.Browser != nil {
+		p.env.Browser = o.Browser
+		defer o.Browser.Close()
 		p.capabilities = []string{model.CapabilityBrowser}
 	}
 	p.m = newMetrics(o.Registry, func() float64 { return float64(spool.Depth()) }, func() float64 { return p.now().Sub(p.lastReached()).Seconds() })

@@ -58,7 +58,7 @@ func main() {
 	if r := b.Run(ctx, steps); r.Err != nil {
 		log.Fatalf("first run: %v", r.Err)
 	}
-	fmt.Printf("browser start and first run: %.2f s, browser RSS %.0f MiB\n", time.Since(start).Seconds(), float64(proc.TreeRSS(b.PID()))/(1<<20))
+	fmt.Printf("browser start and first run: %.2f s, browser memory (PSS of its processes) %.0f MiB\n", time.Since(start).Seconds(), float64(proc.TreeMemory(b.PID()))/(1<<20))
 
 	var peak atomic.Int64
 	stop := make(chan struct{})
@@ -70,7 +70,7 @@ func main() {
 			case <-stop:
 				return
 			case <-t.C:
-				if n := proc.TreeRSS(b.PID()); n > peak.Load() {
+				if n := proc.TreeMemory(b.PID()); n > peak.Load() {
 					peak.Store(n)
 				}
 			}
@@ -108,7 +108,7 @@ func main() {
 	n := len(took)
 	fmt.Printf("runs %d (failed %d) with %d pages at once on %d cores, in %.1f s\n", n, failed, *pages, runtime.NumCPU(), wall.Seconds())
 	fmt.Printf("per run: %.3f CPU-seconds (browser and checker), wall p50 %.2f s, p95 %.2f s\n", cpu/float64(n), took[n/2], took[min(n-1, n*95/100)])
-	fmt.Printf("browser peak RSS (all its processes) %.0f MiB\n", float64(peak.Load())/(1<<20))
+	fmt.Printf("browser peak memory (PSS of all its processes) %.0f MiB\n", float64(peak.Load())/(1<<20))
 	fmt.Printf("sustained: %.0f browser checks a minute with the cores busy\n", float64(n)/wall.Minutes())
 	fmt.Printf("restarts %d\n", b.Restarts())
 }

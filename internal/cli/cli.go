@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nines-sre/nines/probe"
+	"github.com/nines-sre/nines/probe/check"
 )
 
 // Globals are the flags every command shares: how to log.
@@ -87,7 +88,8 @@ func Version() string {
 func ProbeCommand(use string, g *Globals) *cobra.Command {
 	var o probe.Options
 	var tokenFile, debugAddr, pdKeyFile string
-	var maxProcs, gcPercent int
+	var maxProcs, gcPercent, browserPages int
+	var browserExec string
 	var browserMemMiB int64
 	cmd := &cobra.Command{
 		Use:   use,
@@ -118,17 +120,18 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 			if o.Watchdog.After <= 0 {
 				return fmt.Errorf("--watchdog-after: %s is not a positive duration", o.Watchdog.After)
 			}
-			if o.Browser.Exec != "" {
-				if st, err := os.Stat(o.Browser.Exec); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-					return fmt.Errorf("--browser: %s is not an executable (Debian's Chromium: apt-get install chromium, then --browser /usr/bin/chromium)", o.Browser.Exec)
-				}
-				if o.Browser.MaxPages < 1 {
-					return fmt.Errorf("--browser-pages: %d; at least 1", o.Browser.MaxPages)
-				}
-				if browserMemMiB < 64 {
+			if browserExec != "" {
+				switch st, err := os.Stat(browserExec); {
+				case check.NewBrowser == nil:
+					return fmt.Errorf("--browser: %s runs no browser checks (it is the lean probe); run `nines probe --browser %s`", use, browserExec)
+				case err != nil || st.IsDir() || st.Mode()&0o111 == 0:
+					return fmt.Errorf("--browser: %s is not an executable (Debian's Chromium: apt-get install chromium, then --browser /usr/bin/chromium)", browserExec)
+				case browserPages < 1:
+					return fmt.Errorf("--browser-pages: %d; at least 1", browserPages)
+				case browserMemMiB < 64:
 					return fmt.Errorf("--browser-max-memory: %d MiB; at least 64", browserMemMiB)
 				}
-				o.Browser.MaxMemory = browserMemMiB << 20
+				o.Browser = check.NewBrowser(browserExec, browserPages, browserMemMiB<<20, log)
 			}
 			if o.ProbeID == "" {
 				host, _ := os.Hostname()
@@ -171,8 +174,8 @@ func ProbeCommand(use string, g *Globals) *cobra.Command {
 	f.StringVar(&pdKeyFile, "watchdog-pagerduty-key-file", "", "file holding the PagerDuty Events API v2 routing key the watchdog pages with; none: no watchdog")
 	f.StringVar(&o.Watchdog.EventsURL, "watchdog-pagerduty-url", "https://events.pagerduty.com", "PagerDuty Events API base URL (EU accounts: https://events.eu.pagerduty.com)")
 	f.StringVar(&o.Watchdog.DedupKey, "watchdog-dedup-key", "", "the installation's incident key, the same on every probe (default from the controller URL)")
-	f.StringVar(&o.Browser.Exec, "browser", "", "Chromium to run browser checks with (Debian's: /usr/bin/chromium); without it this probe is not assigned them")
-	f.IntVar(&o.Browser.MaxPages, "browser-pages", 2, "browser checks at once, each a page of its own")
+	f.StringVar(&browserExec, "browser", "", "Chromium to run browser checks with (Debian's: /usr/bin/chromium; nines probe only, not the lean nines-probe); without it this probe is not assigned them")
+	f.IntVar(&browserPages, "browser-pages", 2, "browser checks at once, each a page of its own")
 	f.Int64Var(&browserMemMiB, "browser-max-memory", 1024, "MiB of resident memory of the browser and its processes past which it is started again between runs")
 	DebugFlag(cmd, &debugAddr)
 	return cmd

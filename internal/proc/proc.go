@@ -107,12 +107,33 @@ func stat(pid, n int) ([]string, error) {
 	return fields, nil
 }
 
-// TreeRSS is the resident set of pid and its descendants now, in bytes
-// (pages they share count once per process: an upper bound).
-func TreeRSS(pid int) int64 {
+// PSS is pid's proportional set size now, in bytes: its resident memory
+// with each page it shares divided among the processes sharing it.
+func PSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no Pss in /proc/%d/smaps_rollup", pid)
+}
+
+// TreeMemory is the memory pid and its descendants hold now, in bytes:
+// the sum of their proportional set sizes, so that the pages a browser's
+// processes share count once.
+func TreeMemory(pid int) int64 {
 	var sum int64
 	for _, p := range Tree(pid) {
-		if n, err := RSS(p); err == nil {
+		if n, err := PSS(p); err == nil {
 			sum += n
 		}
 	}

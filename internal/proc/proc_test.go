@@ -43,8 +43,11 @@ func TestTreeHoldsChildren(t *testing.T) {
 	if len(tree) < 2 || tree[0] != os.Getpid() || !slices.Contains(tree, cmd.Process.Pid) {
 		t.Fatalf("tree %v misses the child %d", tree, cmd.Process.Pid)
 	}
-	self, _ := RSS(os.Getpid())
-	if sum := TreeRSS(os.Getpid()); sum <= self {
-		t.Fatalf("tree RSS %d, own %d: the child's is missing", sum, self)
+	self, err := PSS(os.Getpid())
+	if err != nil || self <= 0 {
+		t.Fatalf("PSS %d, %v", self, err)
+	}
+	if sum := TreeMemory(os.Getpid()); sum <= self {
+		t.Fatalf("tree memory %d, own %d: the child's is missing", sum, self)
 	}
 }

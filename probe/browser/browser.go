@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nines-sre/nines/internal/proc"
+	"github.com/nines-sre/nines/probe/check"
 )
 
 // Options configure a probe's browser.
@@ -23,8 +24,9 @@ type Options struct {
 	Exec string
 	// MaxPages bounds the runs at once (default 2).
 	MaxPages int
-	// MaxMemory is the resident memory of the browser and its processes
-	// past which it is started again between runs (default 1 GiB).
+	// MaxMemory is the memory of the browser and its processes (the sum
+	// of their proportional set sizes) past which it is started again
+	// between runs (default 1 GiB).
 	MaxMemory int64
 	Logger    *slog.Logger
 }
@@ -40,6 +42,12 @@ type Browser struct {
 	stop     context.CancelFunc
 	pid      int
 	restarts int
+}
+
+func init() {
+	check.NewBrowser = func(exec string, pages int, maxMemory int64, log *slog.Logger) check.BrowserRunner {
+		return New(Options{Exec: exec, MaxPages: pages, MaxMemory: maxMemory, Logger: log})
+	}
 }
 
 // New returns a browser that starts Chromium when it is first used.
@@ -97,7 +105,7 @@ func (b *Browser) acquire(ctx context.Context) (context.Context, error) {
 	case b.root == nil:
 	case b.root.Err() != nil || !alive(b.pid):
 		why = "it died"
-	case b.running == 0 && proc.TreeRSS(b.pid) > b.o.MaxMemory:
+	case b.running == 0 && proc.TreeMemory(b.pid) > b.o.MaxMemory:
 		why = fmt.Sprintf("it holds more than %d MiB", b.o.MaxMemory>>20)
 	}
 	if b.root == nil || why != "" {

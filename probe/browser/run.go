@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nines-sre/nines/model"
+	"github.com/nines-sre/nines/probe/check"
 )
 
 // Step is one thing a browser check does.
@@ -309,4 +310,19 @@ func clip(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:maxText], "") + "…"
+}
+
+// RunSteps runs a browser check's steps (check.BrowserRunner).
+func (b *Browser) RunSteps(ctx context.Context, steps []model.BrowserStep) check.BrowserRun {
+	in := make([]Step, len(steps))
+	for i, s := range steps {
+		in[i] = Step{Action: s.Action, URL: s.URL, Selector: s.Selector, Text: s.Text, Name: s.Name, Attribute: s.Attribute}
+	}
+	r := b.Run(ctx, in)
+	f := model.BrowserFacts{TTFBMS: r.TTFBMS, DOMContentLoadedMS: r.DOMContentLoadedMS, LoadMS: r.LoadMS, LCPMS: r.LCPMS, CLS: r.CLS,
+		INPMS: r.INPMS, JSErrors: r.JSErrors, ConsoleErrors: r.ConsoleErrors, Values: r.Values, StepsMS: r.StepsMS}
+	for _, fr := range r.FailedRequests {
+		f.FailedRequests = append(f.FailedRequests, model.BrowserFailedRequest{URL: fr.URL, Status: fr.Status, Error: fr.Error})
+	}
+	return check.BrowserRun{Facts: f, Screenshot: r.Screenshot, Err: r.Err, BrowserFailed: r.BrowserFailed}
 }

@@ -3,14 +3,38 @@ package check
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nines-sre/nines/model"
-	"github.com/nines-sre/nines/probe/browser"
 )
 
-// Browser drives the probe's Chromium through the check's steps, in a
+// BrowserRunner runs a browser check's steps in a browser (probe/browser
+// on a probe started with one). The interface keeps Chromium's driver out
+// of probes that run none.
+type BrowserRunner interface {
+	RunSteps(ctx context.Context, steps []model.BrowserStep) BrowserRun
+	Close()
+}
+
+// NewBrowser starts a BrowserRunner of Chromium at exec with at most
+// pages runs at once, started again past maxMemory bytes. It is set by
+// probe/browser when a binary links it (nines does, the lean nines-probe
+// does not); nil otherwise.
+var NewBrowser func(exec string, pages int, maxMemory int64, log *slog.Logger) BrowserRunner
+
+// BrowserRun is what one browser run saw: the page's facts, a JPEG of it
+// when a step failed, the step that failed and why, and whether the
+// browser itself failed (never the target's fault).
+type BrowserRun struct {
+	Facts         model.BrowserFacts
+	Screenshot    []byte
+	Err           error
+	BrowserFailed bool
+}
+
+// Browser drives the probe's browser through the check's steps, in a
 // browser context of its own, and reports what the page did. A step that
 // fails is the target's failure; the browser failing is the probe's own
 // (a probe problem, never downtime).
@@ -21,22 +45,14 @@ func Browser(ctx context.Context, c *model.Check, env Env) Observation {
 	case env.Browser == nil:
 		return Observation{Class: model.ErrInternal, ProbeFault: true, Err: errors.New("this probe runs no browser (start it with --browser)")}
 	}
-	steps := make([]browser.Step, len(c.Browser.Steps))
-	for i, s := range c.Browser.Steps {
-		steps[i] = browser.Step{Action: s.Action, URL: s.URL, Selector: s.Selector, Text: s.Text, Name: s.Name, Attribute: s.Attribute}
-	}
-	r := env.Browser.Run(ctx, steps)
-	f := &model.BrowserFacts{TTFBMS: r.TTFBMS, DOMContentLoadedMS: r.DOMContentLoadedMS, LoadMS: r.LoadMS, LCPMS: r.LCPMS, CLS: r.CLS,
-		INPMS: r.INPMS, JSErrors: r.JSErrors, ConsoleErrors: r.ConsoleErrors, Values: r.Values, StepsMS: r.StepsMS}
-	for _, fr := range r.FailedRequests {
-		f.FailedRequests = append(f.FailedRequests, model.BrowserFailedRequest{URL: fr.URL, Status: fr.Status, Error: fr.Error})
-	}
+	r := env.Browser.RunSteps(ctx, c.Browser.Steps)
+	f := r.Facts
 	if len(f.Values) == 0 {
 		f.Values = nil
 	}
-	obs := Observation{Browser: f}
-	obs.Subject.Browser = f
-	obs.Phases.TTFB = int64(r.TTFBMS * 1000)
+	obs := Observation{Browser: &f}
+	obs.Subject.Browser = &f
+	obs.Phases.TTFB = int64(f.TTFBMS * 1000)
 	shots := env.Keep(c.ID, "screenshots", func() any { return &shotPolicy{} }).(*shotPolicy)
 	if r.Err != nil {
 		obs.Err, obs.Class = r.Err, model.ErrAssertion

@@ -12,7 +12,6 @@ import (
 
 	"github.com/nines-sre/nines/assertion"
 	"github.com/nines-sre/nines/model"
-	"github.com/nines-sre/nines/probe/browser"
 )
 
 // Observation is what one run of a kind saw, before assertions.
@@ -42,7 +41,7 @@ type Env struct {
 	Region    string
 	UserAgent string
 	// Browser runs browser checks; nil on a probe started without one.
-	Browser *browser.Browser
+	Browser BrowserRunner
 	runner  *Runner // set by Compiled.Run
 }
 
