@@ -129,7 +129,7 @@ func TestBadFaultsNameTheField(t *testing.T) {
 	srv := newService(t)
 	for body, want := range map[string]string{
 		`{"target":"dns"}`:                              `target: "dns" is not segments, cdn, all or pipeline`,
-		`{"target":"cdn"}`:                              "set latency_ms, error_status or outage",
+		`{"target":"cdn"}`:                              "set latency_ms, error_status, outage or broken_content",
 		`{"target":"cdn","error_status":200}`:           "error_status: 200 is not a 4xx or 5xx status",
 		`{"target":"cdn","latency_ms":-1}`:              "latency_ms: -1 is outside",
 		`{"target":"cdn","error_rate":0.5}`:             "error_rate: needs error_status",
@@ -337,5 +337,26 @@ func TestSDKErrorReports(t *testing.T) {
 	}
 	if _, m := get(t, srv.URL+"/metrics", ""); !strings.Contains(m, "contentsvc_sdk_errors_total 1") {
 		t.Fatal("contentsvc_sdk_errors_total is not 1 after one report sent three times")
+	}
+}
+
+// A broken_content fault publishes to everyone an item the browser SDK
+// cannot render, and only while it holds; it is a fault of the CDN.
+func TestBrokenContentFault(t *testing.T) {
+	srv := newService(t)
+	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"segments","broken_content":true}`); code != 400 || !strings.Contains(body, "broken_content: a fault of the cdn") {
+		t.Fatalf("on segments: %d %s", code, body)
+	}
+	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"cdn","broken_content":true}`); code != http.StatusCreated {
+		t.Fatalf("%d %s", code, body)
+	}
+	_, m := get(t, srv.URL+"/cdn/manifests/everyone.json", "")
+	_, doc := get(t, srv.URL+"/cdn/content/broken-promo/v1.json", "")
+	if !strings.Contains(m, `"id":"broken-promo"`) || !strings.Contains(m, `"id":"welcome"`) || !strings.Contains(doc, `"type": "countdown"`) {
+		t.Fatalf("manifest %s\ncontent %s", m, doc)
+	}
+	send(t, "DELETE", srv.URL+"/admin/faults", "")
+	if _, m := get(t, srv.URL+"/cdn/manifests/everyone.json", ""); strings.Contains(m, "broken-promo") {
+		t.Fatalf("after the clear: %s", m)
 	}
 }
