@@ -32,7 +32,7 @@ var Scenarios = map[string]Scenario{
 		Watch:  "cdn-manifest and cdn-welcome-v1 go down: one page (group:page) and one public incident for both; content-flow turns degraded: the SDK serves the last content it saw; with a browser, app-page turns degraded: the host page stays whole, the SDK (served by the CDN) does not load, the slot shows nothing (level empty), no JavaScript error"},
 	"segments-slow": {Name: "segments-slow", About: "the segments API answers in 2.5 s everywhere",
 		Faults: []map[string]any{{"target": "segments", "latency_ms": 2500}},
-		Watch:  "segments-api fails its `latency < 2s` assertion: one page (group:page), the latency SLO's burn joins it; content-flow is degraded (the SDK gives up after 300 ms and uses cached segments)"},
+		Watch:  "segments-api fails its `latency < 2s` assertion: one page (group:page), the latency SLO's burn joins it; content-flow is degraded (the SDK gives up after 300 ms and uses cached segments); with a browser, app-page turns degraded: a new visitor's SDK falls back to the everyone segment (level default), the host page stays whole"},
 	"job-stalled": {Name: "job-stalled", About: "contentsvc's publish pipeline stalls: it stops running and reporting in (needs nines demo --jobs)",
 		Faults: []map[string]any{{"target": "pipeline", "outage": true}},
 		Watch:  "publish-pipeline goes down 30 s after its last ping (period 20 s + grace 10 s) and pages (down:publish-pipeline); no probe sees it; it is up again at the next ping after the clear"},

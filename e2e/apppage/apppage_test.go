@@ -133,6 +133,20 @@ func TestAppPageInEveryRegion(t *testing.T) {
 	stage("clear")
 	everywhere(t, ctl, "up", 2*time.Minute)
 
+	// Segments slow (2.5 s): the SDK gives up after 300 ms and, in a
+	// browser context that has seen nothing before, falls back to the
+	// everyone segment.
+	stage("segments-slow")
+	everywhere(t, ctl, "degraded", 2*time.Minute)
+	for region, r := range latest(t, ctl) {
+		if b := r.Browser; b == nil || b.Values["level"] != "default" || len(b.JSErrors) > 0 {
+			raw, _ := json.Marshal(r)
+			t.Fatalf("%s, segments-slow: %s", region, raw)
+		}
+	}
+	stage("clear")
+	everywhere(t, ctl, "up", 2*time.Minute)
+
 	// The CDN down: the SDK (served by it) does not load, the slot shows
 	// nothing, the host page is whole and raises no error.
 	stage("cdn-outage")
