@@ -115,7 +115,14 @@ func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]s
 		t.Errorf("%s: %s may run as root", f, name)
 	}
 	for _, c := range dig(spec, "containers").([]any) {
-		images[dig(c, "image").(string)] = true
+		if strings.HasSuffix(name, "-browser") {
+			// The Containerfile's probe-browser target, started with a browser.
+			if dig(c, "image") != "ghcr.io/nines-sre/nines-probe-browser:latest" || !slices.Contains(strs(dig(c, "args")), "--browser") {
+				t.Errorf("%s: %s: a browser probe runs the probe-browser image with --browser", f, name)
+			}
+		} else {
+			images[dig(c, "image").(string)] = true
+		}
 		checkArgs(t, f+": "+name, withProgram(t, f+": "+name, strs(dig(c, "command")), strs(dig(c, "args"))), help)
 		// The controller is ready while its store answers; a probe once it runs.
 		ready := "/healthz"
@@ -166,8 +173,8 @@ func TestDeploymentFiles(t *testing.T) {
 			}
 		}
 	}
-	if kinds["Deployment"] != 8 || kinds["PodDisruptionBudget"] != 8 || kinds["Service"] != 1 || kinds["ConfigMap"] != 1 || kinds["Secret"] != 2 {
-		t.Errorf("kinds %v: want a controller and seven probe Deployments, each with a PodDisruptionBudget", kinds)
+	if kinds["Deployment"] != 9 || kinds["PodDisruptionBudget"] != 9 || kinds["Service"] != 1 || kinds["ConfigMap"] != 1 || kinds["Secret"] != 2 {
+		t.Errorf("kinds %v: want a controller, seven probe Deployments and a browser-capable one, each with a PodDisruptionBudget", kinds)
 	}
 	// The HA controller: several replicas on PostgreSQL, the database URL
 	// from a Secret, a disruption budget that keeps a quorum of replicas.
