@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,7 +38,10 @@ func sdkFiles() map[string]string {
 			continue
 		}
 		out[e.Name()] = "web/sdk/" + e.Name()
-		v := [3]int{atoi(m[1]), atoi(m[2]), atoi(m[3])}
+		var v [3]int
+		for i := range v {
+			v[i], _ = strconv.Atoi(m[i+1]) // digits, by the pattern
+		}
 		if v[0] == 1 && (v[1] > best[1] || v[1] == best[1] && v[2] > best[2]) {
 			newest, best = e.Name(), v
 		}
@@ -46,14 +50,6 @@ func sdkFiles() map[string]string {
 		out["contentsvc-1.js"] = "web/sdk/" + newest
 	}
 	return out
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // sdk serves the browser SDK from the CDN: a versioned file for a year,

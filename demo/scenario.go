@@ -20,6 +20,15 @@ type Scenario struct {
 	About  string
 	Faults []map[string]any
 	Watch  string
+	// Needs is the part of the demo the scenario needs (the file demo.go's
+	// mark leaves in its data directory): "jobs" or "browser".
+	Needs string
+}
+
+// without says how to start the demo with each part a scenario may need.
+var without = map[string]string{
+	"jobs":    "without its publish pipeline; start it with `nines demo --jobs`",
+	"browser": "without a browser; install Chromium (apt-get install chromium) or start it with `nines demo --browser PATH`",
 }
 
 // Scenarios are the incidents `nines demo --scenario` can stage.
@@ -34,11 +43,11 @@ var Scenarios = map[string]Scenario{
 		Faults: []map[string]any{{"target": "segments", "latency_ms": 2500}},
 		Watch:  "segments-api fails its `latency < 2s` assertion: one page (group:page), the latency SLO's burn joins it; content-flow is degraded (the SDK gives up after 300 ms and uses cached segments); with a browser, app-page turns degraded: a new visitor's SDK falls back to the everyone segment (level default), the host page stays whole"},
 	"job-stalled": {Name: "job-stalled", About: "contentsvc's publish pipeline stalls: it stops running and reporting in (needs nines demo --jobs)",
-		Faults: []map[string]any{{"target": "pipeline", "outage": true}},
-		Watch:  "publish-pipeline goes down 30 s after its last ping (period 20 s + grace 10 s) and pages (down:publish-pipeline); no probe sees it; it is up again at the next ping after the clear"},
+		Faults: []map[string]any{{"target": "pipeline", "outage": true}}, Needs: "jobs",
+		Watch: "publish-pipeline goes down 30 s after its last ping (period 20 s + grace 10 s) and pages (down:publish-pipeline); no probe sees it; it is up again at the next ping after the clear"},
 	"sdk-broken": {Name: "sdk-broken", About: "contentsvc's CDN publishes to everyone a content item the browser SDK cannot render (a block type it does not know)",
-		Faults: []map[string]any{{"target": "cdn", "broken_content": true}},
-		Watch:  "app-page (with a browser) turns degraded: the SDK's boundary holds the broken item (data-content-contained 1), the rest renders, the error is reported to contentsvc (/admin/errors), no JavaScript error reaches the host page, which stays whole; nothing pages; the other checks stay up"},
+		Faults: []map[string]any{{"target": "cdn", "broken_content": true}}, Needs: "browser",
+		Watch: "app-page (with a browser) turns degraded: the SDK's boundary holds the broken item (data-content-contained 1), the rest renders, the error is reported to contentsvc (/admin/errors), no JavaScript error reaches the host page, which stays whole; nothing pages; the other checks stay up"},
 	"global-outage": {Name: "global-outage", About: "contentsvc is down for everyone",
 		Faults: []map[string]any{{"target": "all", "outage": true}},
 		Watch:  "segments-api and the two CDN checks go down within seconds; content-flow turns degraded (the SDK serves what it cached); one page (group:page) and one public incident for all of it, level 2 after 2 minutes unless acknowledged in /sre; the SLO burns join the page; after the clear the checks are up within seconds and the page resolves a minute later (resolve_after: 1m)"},
@@ -140,11 +149,8 @@ func Stage(ctx context.Context, name, dataDir string, duration time.Duration, ou
 	if !ok {
 		return fmt.Errorf("--scenario: %q is not one of %s, clear", name, strings.Join(ScenarioNames(), ", "))
 	}
-	if name == "job-stalled" && !exists(filepath.Join(dataDir, "jobs")) {
-		return fmt.Errorf("--scenario job-stalled: the demo in %s runs without its publish pipeline; start it with `nines demo --jobs`", dataDir)
-	}
-	if name == "sdk-broken" && !exists(filepath.Join(dataDir, "browser")) {
-		return fmt.Errorf("--scenario sdk-broken: the demo in %s runs without a browser; install Chromium (apt-get install chromium) or start it with `nines demo --browser PATH`", dataDir)
+	if sc.Needs != "" && !exists(filepath.Join(dataDir, sc.Needs)) {
+		return fmt.Errorf("--scenario %s: the demo in %s runs %s", name, dataDir, without[sc.Needs])
 	}
 	for _, f := range sc.Faults {
 		if duration > 0 {

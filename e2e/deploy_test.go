@@ -105,6 +105,12 @@ func withProgram(t *testing.T, where string, program, args []string) []string {
 	return args
 }
 
+// browserProbe reports whether a container runs the Containerfile's
+// probe-browser target, started with a browser.
+func browserProbe(image any, args []string) bool {
+	return image == "ghcr.io/nines-sre/nines-probe-browser:latest" && slices.Contains(args, "--browser")
+}
+
 // checkDeployment checks one Deployment: non-root, no privilege escalation,
 // probes on /healthz, and arguments the binary knows.
 func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]string, images map[string]bool) {
@@ -116,8 +122,7 @@ func checkDeployment(t *testing.T, f string, d map[string]any, help map[string]s
 	}
 	for _, c := range dig(spec, "containers").([]any) {
 		if strings.HasSuffix(name, "-browser") {
-			// The Containerfile's probe-browser target, started with a browser.
-			if dig(c, "image") != "ghcr.io/nines-sre/nines-probe-browser:latest" || !slices.Contains(strs(dig(c, "args")), "--browser") {
+			if !browserProbe(dig(c, "image"), strs(dig(c, "args"))) {
 				t.Errorf("%s: %s: a browser probe runs the probe-browser image with --browser", f, name)
 			}
 		} else {
@@ -224,8 +229,7 @@ func TestDeploymentFiles(t *testing.T) {
 		}
 		image := dig(s, "image").(string)
 		if strings.HasSuffix(name, "-browser") {
-			// The Containerfile's probe-browser target, started with a browser.
-			if image != "ghcr.io/nines-sre/nines-probe-browser:latest" || !slices.Contains(strs(dig(s, "command")), "--browser") {
+			if !browserProbe(image, strs(dig(s, "command"))) {
 				t.Errorf("compose %s: a browser probe runs the probe-browser image with --browser", name)
 			}
 			continue

@@ -31,19 +31,24 @@ func liveFor(cfg *config.Config) time.Duration {
 	return cfg.Probes.HeartbeatInterval.D() * 3 / 2
 }
 
-// sharers returns the sorted ids of the probes that share region's checks
-// that need capability (none: "") at now: its live named probes with it,
-// or else its longest-registered live probe with it. self counts as live:
-// a probe asking for its assignment is.
-func (g *Registry) sharers(cfg *config.Config, region, self, capability string, now time.Time) []string {
+// live returns the sorted ids of region's live probes at now, self
+// included: a probe asking for its assignment is live.
+func (g *Registry) live(cfg *config.Config, region, self string, now time.Time) []string {
 	ids := g.Live(region, now, liveFor(cfg))
 	if self != "" && !slices.Contains(ids, self) {
 		ids = append(ids, self)
 		slices.Sort(ids)
 	}
-	if capability != "" {
-		ids = slices.DeleteFunc(ids, func(id string) bool { return !g.Can(id, capability) })
-	}
+	return ids
+}
+
+// sharers returns, of the live probes, the sorted ids of those that share
+// the checks that need capability (none: "") at now: the named ones with
+// it, or else the longest-registered one with it.
+func (g *Registry) sharers(cfg *config.Config, live []string, capability string, now time.Time) []string {
+	ids := slices.DeleteFunc(slices.Clone(live), func(id string) bool {
+		return capability != "" && !g.Can(id, capability)
+	})
 	named := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !cfg.NamedProbe(id) })
 	if len(named) > 0 || len(ids) == 0 {
 		return named
@@ -102,7 +107,7 @@ func (g *Registry) OwnerOf(cfg *config.Config, check, region string, now time.Ti
 	if ch := cfg.Check(check); ch != nil {
 		capability = model.Kind(ch.Kind).Needs()
 	}
-	return Owner(check, g.sharers(cfg, region, "", capability, now))
+	return Owner(check, g.sharers(cfg, g.live(cfg, region, "", now), capability, now))
 }
 
 // AssignmentETag versions a probe's assignment at now: the configuration,
@@ -114,9 +119,10 @@ func (g *Registry) AssignmentETag(cfg *config.Config, region, probe string, now 
 // allSharers are the sharers of region's checks by the capability they
 // need ("" first).
 func (g *Registry) allSharers(cfg *config.Config, region, probe string, now time.Time) map[string][]string {
-	out := map[string][]string{"": g.sharers(cfg, region, probe, "", now)}
+	live := g.live(cfg, region, probe, now)
+	out := map[string][]string{"": g.sharers(cfg, live, "", now)}
 	for _, c := range model.Capabilities {
-		out[c] = g.sharers(cfg, region, probe, c, now)
+		out[c] = g.sharers(cfg, live, c, now)
 	}
 	return out
 }

@@ -141,9 +141,12 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 	}
 	// A screenshot is kept apart from its result, and never held with the
 	// newest results in memory.
-	shots := map[string][]byte{}
+	var shots map[string][]byte
 	for i := range valid {
 		if valid[i].Screenshot != nil {
+			if shots == nil {
+				shots = map[string][]byte{}
+			}
 			shots[valid[i].Key()] = valid[i].Screenshot
 			valid[i].Screenshot = nil
 		}
@@ -162,6 +165,9 @@ func (g *Ingester) Batch(ctx context.Context, region string, batch *model.Result
 		}
 	}
 	for _, r := range fresh {
+		if shots == nil {
+			break
+		}
 		if img := shots[r.Key()]; img != nil {
 			if err := g.o.Store.PutScreenshot(ctx, store.Screenshot{Check: r.Check, Region: r.Region, Scheduled: r.Scheduled, Message: r.Message, Image: img}); err != nil {
 				g.o.Log.Warn("a browser check's screenshot not kept", "check", r.Check, "region", r.Region, "err", err)

@@ -98,6 +98,25 @@ func TestAppPageInEveryRegion(t *testing.T) {
 			t.Fatalf("scenario %s: %v %s", name, err, out)
 		}
 	}
+	// degradedBy stages a scenario and holds app-page degraded in every
+	// region, its newest result with the SDK at level, no JavaScript error
+	// on the page, and also true; clear undoes it.
+	degradedBy := func(name, level string, also func(model.Result) bool) {
+		t.Helper()
+		stage(name)
+		everywhere(t, ctl, "degraded", 2*time.Minute)
+		for region, r := range latest(t, ctl) {
+			if b := r.Browser; b == nil || b.Values["level"] != level || len(b.JSErrors) > 0 || !also(r) {
+				raw, _ := json.Marshal(r)
+				t.Fatalf("%s, %s: %s", region, name, raw)
+			}
+		}
+	}
+	clear := func() {
+		t.Helper()
+		stage("clear")
+		everywhere(t, ctl, "up", 2*time.Minute)
+	}
 	everywhere(t, ctl, "up", 3*time.Minute)
 	for region, r := range latest(t, ctl) {
 		b := r.Browser
@@ -108,14 +127,9 @@ func TestAppPageInEveryRegion(t *testing.T) {
 
 	// Content the SDK cannot render: its boundary holds it, the host page
 	// stays whole, the error is reported, and the check says degraded.
-	stage("sdk-broken")
-	everywhere(t, ctl, "degraded", 2*time.Minute)
-	for region, r := range latest(t, ctl) {
-		if b := r.Browser; b == nil || b.Values["contained"] != "1" || b.Values["level"] != "fresh" || len(b.JSErrors) > 0 ||
-			!strings.Contains(r.Message, `browser.value.contained == "0": saw "1"`) {
-			t.Fatalf("%s, sdk-broken: %s %+v", region, r.Message, r.Browser)
-		}
-	}
+	degradedBy("sdk-broken", "fresh", func(r model.Result) bool {
+		return r.Browser.Values["contained"] == "1" && strings.Contains(r.Message, `browser.value.contained == "0": saw "1"`)
+	})
 	testwait.Eventually(t, 30*time.Second, "the SDK's report of the broken component", func() error {
 		var errs struct {
 			Errors []struct{ Where, Message string }
@@ -130,33 +144,17 @@ func TestAppPageInEveryRegion(t *testing.T) {
 		}
 		return fmt.Errorf("reported %+v", errs.Errors)
 	})
-	stage("clear")
-	everywhere(t, ctl, "up", 2*time.Minute)
+	clear()
 
 	// Segments slow (2.5 s): the SDK gives up after 300 ms and, in a
 	// browser context that has seen nothing before, falls back to the
 	// everyone segment.
-	stage("segments-slow")
-	everywhere(t, ctl, "degraded", 2*time.Minute)
-	for region, r := range latest(t, ctl) {
-		if b := r.Browser; b == nil || b.Values["level"] != "default" || len(b.JSErrors) > 0 {
-			raw, _ := json.Marshal(r)
-			t.Fatalf("%s, segments-slow: %s", region, raw)
-		}
-	}
-	stage("clear")
-	everywhere(t, ctl, "up", 2*time.Minute)
+	anything := func(model.Result) bool { return true }
+	degradedBy("segments-slow", "default", anything)
+	clear()
 
 	// The CDN down: the SDK (served by it) does not load, the slot shows
 	// nothing, the host page is whole and raises no error.
-	stage("cdn-outage")
-	everywhere(t, ctl, "degraded", 2*time.Minute)
-	for region, r := range latest(t, ctl) {
-		if b := r.Browser; b == nil || b.Values["level"] != "empty" || len(b.JSErrors) > 0 {
-			raw, _ := json.Marshal(r)
-			t.Fatalf("%s, cdn-outage: %s", region, raw)
-		}
-	}
-	stage("clear")
-	everywhere(t, ctl, "up", 2*time.Minute)
+	degradedBy("cdn-outage", "empty", anything)
+	clear()
 }

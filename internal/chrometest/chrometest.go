@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/nines-sre/nines/internal/chromium"
 )
 
 // Path finds Chromium, or skips the test saying how to get it.
@@ -25,16 +27,11 @@ func Path(t testing.TB) string {
 	return ""
 }
 
-// New starts a headless Chromium at exe, on a fresh profile, that reaches
-// for nothing on its own (no background networking, updates or sync); the
+// New starts Chromium at exe as the probe does (internal/chromium); the
 // returned context drives its first tab for at most limit.
 func New(t testing.TB, exe string, limit time.Duration) (context.Context, context.CancelFunc) {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 1600))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromium.Options(exe, 1280, 1600)...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
 	return ctx, func() { cancelTimeout(); cancel(); cancelAlloc() }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/nines-sre/nines/internal/chromium"
 	"github.com/nines-sre/nines/internal/proc"
 	"github.com/nines-sre/nines/probe/check"
 )
@@ -130,14 +131,9 @@ func (b *Browser) release() {
 	<-b.pages
 }
 
-// start runs Chromium headless, on a profile of its own, reaching for
-// nothing by itself. b.mu is held.
+// start runs Chromium (internal/chromium's options). b.mu is held.
 func (b *Browser) start() error {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(b.o.Exec), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromium.Options(b.o.Exec, 1280, 900)...)
 	root, cancelRoot := chromedp.NewContext(actx)
 	// The first action starts the process; its context must outlive it.
 	if err := chromedp.Do(root); err != nil {

@@ -20,52 +20,12 @@ import (
 	"github.com/nines-sre/nines/probe/check"
 )
 
-// Step is one thing a browser check does.
-type Step struct {
-	// Action: goto (URL), wait_for (Selector visible), click (Selector),
-	// type (Text into Selector), expect_text (Selector's text contains
-	// Text), read (Name := Selector's Attribute, or its text).
-	Action    string
-	URL       string
-	Selector  string
-	Text      string
-	Name      string
-	Attribute string
-}
+// Step is one thing a browser check does (model.BrowserStep: goto,
+// wait_for, click, type, expect_text, read).
+type Step = model.BrowserStep
 
-// Actions are the steps a browser check knows.
-var Actions = []string{"goto", "wait_for", "click", "type", "expect_text", "read"}
-
-// FailedRequest is a request of the page that got no answer, or an
-// error status.
-type FailedRequest struct {
-	URL    string `json:"url"`
-	Status int    `json:"status,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
-// Report is what one run saw. Times are in milliseconds from the start of
-// the last navigation.
-type Report struct {
-	TTFBMS             float64           `json:"ttfb_ms"`
-	DOMContentLoadedMS float64           `json:"dom_content_loaded_ms"`
-	LoadMS             float64           `json:"load_ms"`
-	LCPMS              float64           `json:"lcp_ms"`
-	CLS                float64           `json:"cls"`
-	INPMS              float64           `json:"inp_ms"` // the slowest interaction the steps made: INP's stand-in on a synthetic run
-	JSErrors           []string          `json:"js_errors,omitempty"`
-	ConsoleErrors      []string          `json:"console_errors,omitempty"`
-	FailedRequests     []FailedRequest   `json:"failed_requests,omitempty"`
-	Values             map[string]string `json:"values,omitempty"`
-	StepsMS            []float64         `json:"steps_ms"`
-	// Screenshot is a JPEG of the page when a step failed, at most
-	// MaxScreenshot bytes.
-	Screenshot []byte `json:"-"`
-	// Err is the step that failed, and why; BrowserFailed says the browser
-	// itself failed (never the target's fault).
-	Err           error `json:"-"`
-	BrowserFailed bool  `json:"-"`
-}
+// Report is what one run saw (its screenshot at most MaxScreenshot bytes).
+type Report = check.BrowserRun
 
 // Bounds of what a report keeps.
 const (
@@ -114,7 +74,7 @@ type events struct {
 	mu       sync.Mutex
 	console  []string
 	thrown   []string
-	failed   []FailedRequest
+	failed   []model.BrowserFailedRequest
 	requests map[network.RequestID]string
 }
 
@@ -149,11 +109,13 @@ func (e *events) on(ev any) {
 	case *network.EventResponseReceived:
 		// The browser's own favicon request is not the page's.
 		if ev.Response != nil && ev.Response.Status >= 400 && len(e.failed) < maxListed && !isFavicon(ev.Response.URL) {
-			e.failed = append(e.failed, FailedRequest{URL: clip(ev.Response.URL), Status: int(ev.Response.Status)})
+			e.failed = append(e.failed, model.BrowserFailedRequest{URL: clip(ev.Response.URL), Status: int(ev.Response.Status)})
 		}
 	case *network.EventLoadingFailed:
-		if u, ok := e.requests[ev.RequestID]; ok && len(e.failed) < maxListed && !slices.ContainsFunc(e.failed, func(f FailedRequest) bool { return f.URL == clip(u) }) {
-			e.failed = append(e.failed, FailedRequest{URL: clip(u), Error: clip(ev.ErrorText)})
+		if u, ok := e.requests[ev.RequestID]; ok && len(e.failed) < maxListed {
+			if u = clip(u); !slices.ContainsFunc(e.failed, func(f model.BrowserFailedRequest) bool { return f.URL == u }) {
+				e.failed = append(e.failed, model.BrowserFailedRequest{URL: u, Error: clip(ev.ErrorText)})
+			}
 		}
 	}
 }
@@ -161,7 +123,7 @@ func (e *events) on(ev any) {
 // Run runs steps in a browser context of its own, within ctx, and reports
 // what the page did; it fails only by Report.Err.
 func (b *Browser) Run(ctx context.Context, steps []Step) *Report {
-	r := &Report{Values: map[string]string{}}
+	r := &Report{BrowserFacts: model.BrowserFacts{Values: map[string]string{}}}
 	root, err := b.acquire(ctx)
 	if err != nil {
 		r.Err, r.BrowserFailed = fmt.Errorf("%w: %w", errBrowser, err), true
@@ -264,7 +226,7 @@ func (b *Browser) step(tab context.Context, s Step, r *Report) error {
 		r.Values[s.Name] = clip(strings.TrimSpace(got))
 		return nil
 	}
-	return fmt.Errorf("no action %q (one of %s)", s.Action, strings.Join(Actions, ", "))
+	return fmt.Errorf("no action %q (one of %s)", s.Action, strings.Join(model.BrowserActions, ", "))
 }
 
 // screenshot takes a JPEG of the viewport, at a lower quality until it
@@ -305,24 +267,9 @@ func firstLine(s string) string {
 	return first
 }
 
-func clip(s string) string {
-	if len(s) <= maxText {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxText], "") + "…"
-}
+func clip(s string) string { return model.Clip(s, maxText) }
 
 // RunSteps runs a browser check's steps (check.BrowserRunner).
 func (b *Browser) RunSteps(ctx context.Context, steps []model.BrowserStep) check.BrowserRun {
-	in := make([]Step, len(steps))
-	for i, s := range steps {
-		in[i] = Step{Action: s.Action, URL: s.URL, Selector: s.Selector, Text: s.Text, Name: s.Name, Attribute: s.Attribute}
-	}
-	r := b.Run(ctx, in)
-	f := model.BrowserFacts{TTFBMS: r.TTFBMS, DOMContentLoadedMS: r.DOMContentLoadedMS, LoadMS: r.LoadMS, LCPMS: r.LCPMS, CLS: r.CLS,
-		INPMS: r.INPMS, JSErrors: r.JSErrors, ConsoleErrors: r.ConsoleErrors, Values: r.Values, StepsMS: r.StepsMS}
-	for _, fr := range r.FailedRequests {
-		f.FailedRequests = append(f.FailedRequests, model.BrowserFailedRequest{URL: fr.URL, Status: fr.Status, Error: fr.Error})
-	}
-	return check.BrowserRun{Facts: f, Screenshot: r.Screenshot, Err: r.Err, BrowserFailed: r.BrowserFailed}
+	return *b.Run(ctx, steps)
 }

@@ -24,11 +24,12 @@ type BrowserRunner interface {
 // does not); nil otherwise.
 var NewBrowser func(exec string, pages int, maxMemory int64, log *slog.Logger) BrowserRunner
 
-// BrowserRun is what one browser run saw: the page's facts, a JPEG of it
-// when a step failed, the step that failed and why, and whether the
-// browser itself failed (never the target's fault).
+// BrowserRun is what one browser run saw: the page's facts (times in
+// milliseconds from the start of the last navigation), a JPEG of it when
+// a step failed, the step that failed and why, and whether the browser
+// itself failed (never the target's fault).
 type BrowserRun struct {
-	Facts         model.BrowserFacts
+	model.BrowserFacts
 	Screenshot    []byte
 	Err           error
 	BrowserFailed bool
@@ -46,11 +47,11 @@ func Browser(ctx context.Context, c *model.Check, env Env) Observation {
 		return Observation{Class: model.ErrInternal, ProbeFault: true, Err: errors.New("this probe runs no browser (start it with --browser)")}
 	}
 	r := env.Browser.RunSteps(ctx, c.Browser.Steps)
-	f := r.Facts
+	f := r.BrowserFacts
 	if len(f.Values) == 0 {
 		f.Values = nil
 	}
-	obs := Observation{Browser: &f}
+	var obs Observation
 	obs.Subject.Browser = &f
 	obs.Phases.TTFB = int64(f.TTFBMS * 1000)
 	shots := env.Keep(c.ID, "screenshots", func() any { return &shotPolicy{} }).(*shotPolicy)

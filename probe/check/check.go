@@ -30,9 +30,8 @@ type Observation struct {
 	// ProbeFault, with Err, marks a failure of the probe itself (its
 	// browser), never the target's.
 	ProbeFault bool
-	// Browser is what a browser check's page did; Screenshot, a JPEG of
-	// it when a step failed.
-	Browser    *model.BrowserFacts
+	// Screenshot is a JPEG of a browser check's page when a step failed
+	// (what the page did is Subject.Browser).
 	Screenshot []byte
 }
 
@@ -110,7 +109,7 @@ func (cc *Compiled) Run(ctx context.Context, env Env, r *model.Result) {
 	r.Bytes = obs.Subject.Size
 	r.Edge = obs.Edge
 	r.DNS, r.Flow = facts(cc.Check.Kind, &obs.Subject)
-	r.Browser = obs.Browser
+	r.Browser = obs.Subject.Browser
 	if !obs.Subject.CertExpiry.IsZero() {
 		exp := obs.Subject.CertExpiry.UTC()
 		r.CertExpiry = &exp
