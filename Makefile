@@ -121,12 +121,14 @@ bench-firstread:
 	$(GO) run ./bench/firstread $(if $(DATABASE),-database $(DATABASE))
 
 # What a browser check costs a probe: CPU-seconds and the browser's peak
-# memory per run of the demo host page's check, and the checks a minute
-# one probe sustains with BROWSER_PAGES pages at once (needs Chromium).
+# memory per run, and the checks a minute one probe sustains with
+# BROWSER_PAGES pages at once (needs Chromium), for the demo host page and
+# a storefront-weight page; BROWSER_PAGE=DIR measures a page saved there.
 BROWSER_RUNS ?= 60
 BROWSER_PAGES ?= 2
+BROWSER_PAGE ?= app heavy
 bench-browser:
-	$(GO) run ./bench/browser -runs $(BROWSER_RUNS) -pages $(BROWSER_PAGES)
+	@for p in $(BROWSER_PAGE); do $(GO) run ./bench/browser -runs $(BROWSER_RUNS) -pages $(BROWSER_PAGES) -page $$p || exit 1; done
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...

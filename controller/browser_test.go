@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,76 @@ func TestBrowserScreenshotsAreKeptApart(t *testing.T) {
 		if !strings.Contains(string(body), "results[0].screenshot: ") || !strings.Contains(string(body), tc.want) {
 			t.Errorf("want %q: %s", tc.want, body)
 		}
+	}
+}
+
+// The check page of a browser check rates each region's page figures at
+// their 75th percentile, over the runs that loaded the page.
+func TestBrowserVitalsOnTheCheckPage(t *testing.T) {
+	h := newHarnessWith(t, browserConfig)
+	h.heartbeat("eu-london")
+	h.heartbeat("ap-tokyo")
+	base := h.clock.Now().Add(-10 * time.Minute).Truncate(time.Minute)
+	var london, tokyo []model.Result
+	for i, lcp := range []float64{1000, 5000, 2000, 3000} {
+		at := base.Add(time.Duration(i) * time.Minute)
+		london = append(london, model.Result{Check: "home-page", Region: "eu-london", Scheduled: at, Started: at, DurationUS: 800000, Outcome: model.OutcomeUp,
+			Browser: &model.BrowserFacts{TTFBMS: 40 + float64(i), LCPMS: lcp, CLS: 0.01, INPMS: 80 * float64(i+1), Values: map[string]string{"level": "fresh"}}})
+	}
+	for i, cls := range []float64{0.3, 0.2} {
+		at := base.Add(time.Duration(i) * time.Minute)
+		tokyo = append(tokyo, model.Result{Check: "home-page", Region: "ap-tokyo", Scheduled: at, Started: at, DurationUS: 900000, Outcome: model.OutcomeUp,
+			Browser: &model.BrowserFacts{TTFBMS: 900, LCPMS: 1500, CLS: cls, Values: map[string]string{"level": "fresh"}}})
+	}
+	// A run that never loaded the page measures nothing.
+	at := base.Add(5 * time.Minute)
+	tokyo = append(tokyo, model.Result{Check: "home-page", Region: "ap-tokyo", Scheduled: at, Started: at, DurationUS: 30e6, Outcome: model.OutcomeDown,
+		ErrorClass: model.ErrTimeout, Message: "step 1 (goto): timed out", Browser: &model.BrowserFacts{}})
+	for region, rs := range map[string][]model.Result{"eu-london": london, "ap-tokyo": tokyo} {
+		if resp, body := h.do("POST", "/api/v1/results", region, model.ResultBatch{Probe: "p-" + region, Results: rs}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", region, resp.StatusCode, body)
+		}
+	}
+	page, err := h.c.pages.CheckPage(context.Background(), "home-page", dashboard.CheckQuery{Range: "1h"})
+	if err != nil || page.Vitals == nil {
+		t.Fatalf("check page: %+v %v", page, err)
+	}
+	figures := map[string]map[string]any{}
+	for _, rv := range page.Vitals.Regions {
+		figures[rv.Region] = map[string]any{"runs": rv.Runs}
+		for i, v := range rv.P75 {
+			if v != nil {
+				figures[rv.Region][dashboard.VitalFigures[i].Name] = *v
+			}
+		}
+	}
+	want := map[string]map[string]any{
+		"eu-london": {"runs": 4, "lcp": 3000.0, "cls": 0.01, "inp": 240.0, "ttfb": 42.0},
+		"ap-tokyo":  {"runs": 2, "lcp": 1500.0, "cls": 0.3, "ttfb": 900.0}, // no interaction: no INP
+	}
+	if !reflect.DeepEqual(figures, want) {
+		t.Fatalf("p75 by region:\n got %v\nwant %v", figures, want)
+	}
+	// The regions come in the check's order; each chart has a line per
+	// region that measured its figure, a point per minute.
+	if page.Vitals.Regions[0].Region != "eu-london" {
+		t.Errorf("regions out of the check's order: %+v", page.Vitals.Regions)
+	}
+	for _, c := range page.Vitals.Charts {
+		lines := map[string]int{}
+		for _, s := range c.Series {
+			lines[s.Region] = len(s.Points)
+		}
+		want := map[string]int{"eu-london": 4, "ap-tokyo": 2}
+		if c.Name == "inp" {
+			delete(want, "ap-tokyo")
+		}
+		if !reflect.DeepEqual(lines, want) {
+			t.Errorf("%s chart: %v, want %v", c.Name, lines, want)
+		}
+	}
+	// A check of another kind has no page figures.
+	if page, err := h.c.pages.CheckPage(context.Background(), "api-health", dashboard.CheckQuery{}); err != nil || page.Vitals != nil {
+		t.Fatalf("an http check's page: %+v %v", page.Vitals, err)
 	}
 }

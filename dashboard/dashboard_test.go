@@ -25,6 +25,7 @@ type fakeSource struct {
 	updates []string
 	page    *StatusPage
 	shotAt  time.Time
+	vitals  *Vitals
 }
 
 func (f *fakeSource) StatusPage(context.Context) (*StatusPage, error) { return f.page, nil }
@@ -42,7 +43,7 @@ func (f *fakeSource) CheckPage(_ context.Context, id string, _ CheckQuery) (*Che
 	}
 	return &CheckPage{ID: "api", Name: "API", Status: "up", Latency: []RegionLatency{{Region: "eu-london",
 		Points: []Percentile{{At: time.Unix(0, 0), P50: 10, P95: 20, P99: 30}, {At: time.Unix(3600, 0), P50: 12, P95: 25, P99: 40}}}},
-		Screenshots: shots}, nil
+		Screenshots: shots, Vitals: f.vitals}, nil
 }
 func (f *fakeSource) Badge(_ context.Context, check string) (*float64, string, bool) {
 	u := 0.99951
@@ -236,10 +237,26 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 	// A failed browser run's screenshot: on the check page, and served to
 	// signed-in SREs only.
 	src.shotAt = time.UnixMilli(1764936000123).UTC()
+	lcp, cls, ttfb := 3100.0, 0.02, 1900.0
+	src.vitals = &Vitals{Regions: []RegionVitals{{Region: "eu-london", Runs: 12, P75: []*float64{&lcp, &cls, nil, &ttfb}}},
+		Charts: []VitalChart{{Vital: VitalFigures[0], Series: []VitalSeries{{Region: "eu-london", Points: []VitalPoint{{At: src.shotAt, P75: lcp}}}}}}}
 	shot := fmt.Sprintf("/sre/checks/api/screenshots/eu-london/%d.jpg", src.shotAt.UnixMilli())
 	resp, _ = c.Get(srv.URL + "/sre/checks/api")
 	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), `<img src="`+shot+`"`) || !strings.Contains(string(b), "h1 says &#34;Globex&#34;") {
 		t.Fatalf("the check page shows no screenshot:\n%s", b)
+	}
+	// A browser check's page figures, rated; one never measured is a dash.
+	resp, _ = c.Get(srv.URL + "/sre/checks/api")
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`<td class="num v-needs-improvement" data-figure="lcp" title="needs-improvement (good up to 2500 ms, poor above 4000 ms)">3100 ms</td>`,
+		`<td class="num v-good" data-figure="cls" title="good (good up to 0.100, poor above 0.250)">0.020</td>`,
+		`<td class="num muted" title="no run measured it">–</td>`, `data-figure="ttfb" title="poor`, `<svg class="chart vital" data-figure="lcp"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the check page lacks %s", want)
+		}
+	}
+	if strings.Contains(string(b), `data-figure="inp" viewBox`) {
+		t.Error("a chart of a figure no region measured")
 	}
 	resp, _ = c.Get(srv.URL + shot)
 	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || len(b) != 4 {

@@ -46,14 +46,16 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return strconv.FormatFloat(*v*100, 'f', 2, 64) + "%"
 	},
-	"pct":       func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" },
-	"f1":        func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"inc":       func(i int) int { return i + 1 },
-	"join":      func(s []string) string { return strings.Join(s, ", ") },
-	"impacts":   func() []string { return []string{"none", "minor", "major", "critical"} },
-	"burnchart": burnChart,
-	"latchart":  latencyChart,
-	"detail":    detail,
+	"pct":        func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" },
+	"f1":         func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"inc":        func(i int) int { return i + 1 },
+	"join":       func(s []string) string { return strings.Join(s, ", ") },
+	"impacts":    func() []string { return []string{"none", "minor", "major", "critical"} },
+	"burnchart":  burnChart,
+	"latchart":   latencyChart,
+	"vitalcell":  vitalCell,
+	"vitalchart": vitalChart,
+	"detail":     detail,
 	// alertclass and alertword say an alert's state: a pending alert is
 	// not yet a verdict, and one that resolved without ever firing was
 	// dropped, not recovered.
@@ -365,6 +367,89 @@ func latencyChart(points []Percentile) template.HTML {
 		points[len(points)-1].At.UTC().Format(layout))
 	b.WriteString(`<text x="230" y="12">p50 green · p95 amber · p99 red · × failed</text></svg>`)
 	return template.HTML(b.String()) //nolint:gosec // numbers and times only
+}
+
+// formatVital is a figure in its unit: milliseconds whole, CLS to three
+// places.
+func formatVital(f Vital, v float64) string {
+	if f.Unit == "" {
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " " + f.Unit
+}
+
+// vitalCell is the i-th figure of VitalFigures in a table cell, rated.
+func vitalCell(i int, v *float64) template.HTML {
+	f := VitalFigures[i]
+	if v == nil {
+		return `<td class="num muted" title="no run measured it">–</td>`
+	}
+	r := f.Rating(*v)
+	return template.HTML(fmt.Sprintf(`<td class="num v-%s" data-figure="%s" title="%s (good up to %s, poor above %s)">%s</td>`, //nolint:gosec // numbers and fixed names only
+		r, f.Name, r, formatVital(f, f.Good), formatVital(f, f.Poor), formatVital(f, *v)))
+}
+
+// regionColors tell the regions' lines apart.
+var regionColors = []string{"#0969da", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#cf222e", "#57606a"}
+
+// vitalChart draws a figure's 75th percentile per period, a line per
+// region, over dashed lines at the good and poor thresholds.
+func vitalChart(c VitalChart) template.HTML {
+	const w, h, pad = 480, 150, 34
+	if len(c.Series) == 0 {
+		return ""
+	}
+	first, last := c.Series[0].Points[0].At, c.Series[0].Points[0].At
+	top := c.Poor * 1.1
+	for _, s := range c.Series {
+		for _, p := range s.Points {
+			top = math.Max(top, p.P75)
+			if p.At.Before(first) {
+				first = p.At
+			}
+			if p.At.After(last) {
+				last = p.At
+			}
+		}
+	}
+	span := last.Sub(first)
+	x := func(at time.Time) float64 {
+		if span <= 0 {
+			return float64(w) / 2
+		}
+		return pad + float64(at.Sub(first))/float64(span)*float64(w-pad-4)
+	}
+	y := func(v float64) float64 { return float64(h-pad) - v/top*float64(h-2*pad) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart vital" data-figure="%s" viewBox="0 0 %d %d" role="img" aria-label="%s by region">`, c.Name, w, h, c.Label)
+	for _, t := range []struct {
+		v     float64
+		name  string
+		color string
+	}{{c.Good, "good", "#1a7f37"}, {c.Poor, "poor", "#cf222e"}} {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text x="%d" y="%.1f">%s %s</text>`,
+			pad, w, y(t.v), y(t.v), t.color, w-110, y(t.v)-2, t.name, html.EscapeString(formatVital(c.Vital, t.v)))
+	}
+	for i, s := range c.Series {
+		color := regionColors[i%len(regionColors)]
+		b.WriteString(`<polyline fill="none" stroke-width="1.5" stroke="` + color + `" points="`)
+		for _, p := range s.Points {
+			fmt.Fprintf(&b, "%.1f,%.1f ", x(p.At), y(p.P75))
+		}
+		fmt.Fprintf(&b, `"><title>%s</title></polyline>`, html.EscapeString(s.Region))
+		for _, p := range s.Points {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s %s: %s</title></circle>`, x(p.At), y(p.P75), color,
+				html.EscapeString(s.Region), p.At.UTC().Format("15:04"), html.EscapeString(formatVital(c.Vital, p.P75)))
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="12" fill="%s">%s</text>`, pad+i*64, color, html.EscapeString(s.Region))
+	}
+	layout := "15:04"
+	if span > 24*time.Hour {
+		layout = "Jan 2"
+	}
+	fmt.Fprintf(&b, `<text x="0" y="%d">%s</text><text x="0" y="%d">0</text>`, pad, html.EscapeString(formatVital(c.Vital, top)), h-pad)
+	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text><text x="%d" y="%d">%s</text></svg>`, pad, h-8, first.UTC().Format(layout), w-60, h-8, last.UTC().Format(layout))
+	return template.HTML(b.String()) //nolint:gosec // numbers, times and escaped region names only
 }
 
 // badgeSVG is a shields-style badge: the label and the figure in text.

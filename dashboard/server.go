@@ -478,7 +478,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := current(r)
-	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF, "Ranges": CheckRanges})
+	s.render(w, "check", map[string]any{"Page": p, "User": sess.User, "CSRF": sess.CSRF, "Ranges": CheckRanges, "Vitals": VitalFigures})
 }
 
 // screenshot serves a kept screenshot of a failed browser check run: to

@@ -318,6 +318,72 @@ type CheckPage struct {
 	Kept string `json:"kept,omitempty"`
 	// Screenshots are the pages a browser check failed on, newest first.
 	Screenshots []Screenshot `json:"screenshots,omitempty"`
+	// Vitals are a browser check's page figures over the range.
+	Vitals *Vitals `json:"vitals,omitempty"`
+}
+
+// Vital is one figure of a page as a browser saw it, rated as web.dev
+// rates Core Web Vitals: good up to Good, poor above Poor, at the 75th
+// percentile of the page's loads.
+type Vital struct {
+	Name  string  `json:"name"`
+	Label string  `json:"label"`
+	Unit  string  `json:"unit,omitempty"`
+	Good  float64 `json:"good"`
+	Poor  float64 `json:"poor"`
+}
+
+// VitalFigures are the Core Web Vitals and TTFB of a browser check's runs.
+var VitalFigures = []Vital{
+	{Name: "lcp", Label: "LCP", Unit: "ms", Good: 2500, Poor: 4000},
+	{Name: "cls", Label: "CLS", Good: 0.1, Poor: 0.25},
+	{Name: "inp", Label: "INP (slowest interaction)", Unit: "ms", Good: 200, Poor: 500},
+	{Name: "ttfb", Label: "TTFB", Unit: "ms", Good: 800, Poor: 1800},
+}
+
+// Rating is good, needs-improvement or poor.
+func (v Vital) Rating(x float64) string {
+	switch {
+	case x <= v.Good:
+		return "good"
+	case x <= v.Poor:
+		return "needs-improvement"
+	}
+	return "poor"
+}
+
+// Vitals are a browser check's figures (VitalFigures, in that order) at
+// their 75th percentile: over the range by region, and per period.
+type Vitals struct {
+	Regions []RegionVitals `json:"regions"`
+	// Charts has one chart per figure: a line per region.
+	Charts []VitalChart `json:"charts"`
+}
+
+// RegionVitals is one region's figures over the range; nil where no run
+// measured one (INP needs an interaction).
+type RegionVitals struct {
+	Region string     `json:"region"`
+	Runs   int        `json:"runs"`
+	P75    []*float64 `json:"p75"`
+}
+
+// VitalChart is one figure per period, a series per region.
+type VitalChart struct {
+	Vital
+	Series []VitalSeries `json:"series"`
+}
+
+// VitalSeries is one region's figure per period.
+type VitalSeries struct {
+	Region string       `json:"region"`
+	Points []VitalPoint `json:"points"`
+}
+
+// VitalPoint is a period's 75th percentile.
+type VitalPoint struct {
+	At  time.Time `json:"at"`
+	P75 float64   `json:"p75"`
 }
 
 // Screenshot is a picture of the page a failed browser check run saw.

@@ -1,9 +1,13 @@
 // Command browser measures what browser checks cost a probe: CPU-seconds
-// and the browser's peak memory per run of the demo host application's
-// check (contentsvc's /app with its SDK, served in this process), and how
-// many such checks a minute one probe sustains with its pages busy.
+// and the browser's peak memory per run, and how many such checks a minute
+// one probe sustains with its pages busy. The page is served in this
+// process, on loopback: the demo host application (contentsvc's /app with
+// its SDK, -page app), a storefront-weight page (-page heavy: 40 images,
+// 2,000 cards built by script, a 50 ms script task, a late layout shift),
+// or a page saved from a browser ("Save page as…, complete") into a
+// directory whose index.html it opens (-page DIR).
 //
-//	go run ./bench/browser -runs 60 -pages 2
+//	go run ./bench/browser -runs 60 -pages 2 -page heavy
 package main
 
 import (
@@ -13,8 +17,10 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -31,6 +37,7 @@ func main() {
 	pages := flag.Int("pages", 2, "runs at once (the probe's --browser-pages)")
 	exe := flag.String("chromium", "/usr/bin/chromium", "Chromium")
 	limit := flag.Duration("limit", 10*time.Minute, "stop after this long, whatever is left")
+	which := flag.String("page", "app", "the page: app, heavy, or a directory holding a saved page's index.html")
 	flag.Parse()
 	if *runs < 1 || *runs > 10000 || *pages < 1 || *pages > 16 {
 		log.Fatal("-runs: 1 to 10000; -pages: 1 to 16")
@@ -39,17 +46,16 @@ func main() {
 		log.Fatalf("-chromium: %v (apt-get install chromium)", err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := contentsvc.New(contentsvc.Options{DataDir: must(os.MkdirTemp("", "bench-browser")), Logger: quiet})
+	tg, err := page(*which, quiet)
 	if err != nil {
-		log.Fatal(err)
+		log.Fatalf("-page: %v", err)
 	}
-	cs := httptest.NewServer(svc.Handler())
-	defer cs.Close()
+	srv := httptest.NewServer(tg.handler)
+	defer srv.Close()
 	b := browser.New(browser.Options{Exec: *exe, MaxPages: *pages, Logger: quiet})
 	defer b.Close()
-	steps := []browser.Step{{Action: "goto", URL: cs.URL + "/app"}, {Action: "wait_for", Selector: "#in-app-content[data-content-level]"},
-		{Action: "expect_text", Selector: "#app-header h1", Text: "Acme Notes"},
-		{Action: "read", Name: "level", Selector: "#in-app-content", Attribute: "data-content-level"}}
+	steps := tg.steps(srv.URL)
+	fmt.Printf("page %s: %s\n", *which, tg.about)
 	ctx, cancel := context.WithTimeout(context.Background(), *limit)
 	defer cancel()
 
@@ -93,7 +99,7 @@ func main() {
 				r := b.Run(ctx, steps)
 				mu.Lock()
 				took = append(took, time.Since(t).Seconds())
-				if r.Err != nil || r.Values["level"] != "fresh" {
+				if r.Err != nil || !tg.ok(r) {
 					failed++
 				}
 				mu.Unlock()
@@ -113,9 +119,48 @@ func main() {
 	fmt.Printf("restarts %d\n", b.Restarts())
 }
 
-func must(s string, err error) string {
-	if err != nil {
-		log.Fatal(err)
+// target is a page to measure: what serves it, the check's steps, and
+// what a good run reads.
+type target struct {
+	about   string
+	handler http.Handler
+	steps   func(base string) []browser.Step
+	ok      func(*browser.Report) bool
+}
+
+func page(which string, logger *slog.Logger) (*target, error) {
+	switch which {
+	case "app":
+		dir, err := os.MkdirTemp("", "bench-browser")
+		if err != nil {
+			return nil, err
+		}
+		svc, err := contentsvc.New(contentsvc.Options{DataDir: dir, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return &target{about: "the demo host application with the SDK (five steps)", handler: svc.Handler(),
+			steps: func(base string) []browser.Step {
+				return []browser.Step{{Action: "goto", URL: base + "/app"}, {Action: "wait_for", Selector: "#in-app-content[data-content-level]"},
+					{Action: "expect_text", Selector: "#app-header h1", Text: "Acme Notes"},
+					{Action: "read", Name: "level", Selector: "#in-app-content", Attribute: "data-content-level"}}
+			},
+			ok: func(r *browser.Report) bool { return r.Values["level"] == "fresh" }}, nil
+	case "heavy":
+		return &target{about: fmt.Sprintf("a storefront-weight page (%d images, %d cards built by script)", heavyImages, heavyItems), handler: heavyPage(),
+			steps: func(base string) []browser.Step {
+				return []browser.Step{{Action: "goto", URL: base + "/"}, {Action: "wait_for", Selector: "#catalogue[data-ready]"},
+					{Action: "expect_text", Selector: "header h1", Text: "Catalogue"},
+					{Action: "read", Name: "items", Selector: "#catalogue", Attribute: "data-items"}}
+			},
+			ok: func(r *browser.Report) bool { return r.Values["items"] == fmt.Sprint(heavyItems) }}, nil
 	}
-	return s
+	if _, err := os.Stat(filepath.Join(which, "index.html")); err != nil {
+		return nil, fmt.Errorf("%q is neither app, heavy nor a directory with index.html: %w", which, err)
+	}
+	return &target{about: "the saved page in " + which, handler: http.FileServer(http.Dir(which)),
+		steps: func(base string) []browser.Step {
+			return []browser.Step{{Action: "goto", URL: base + "/index.html"}, {Action: "wait_for", Selector: "body"}}
+		},
+		ok: func(r *browser.Report) bool { return len(r.JSErrors) == 0 }}, nil
 }

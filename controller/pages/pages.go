@@ -481,6 +481,9 @@ func (s *Source) CheckPage(ctx context.Context, id string, q dashboard.CheckQuer
 		}
 		p.Latency = append(p.Latency, rl)
 	}
+	if model.Kind(ch.Kind) == model.KindBrowser {
+		p.Vitals = vitals(rs, cfg.CheckRegions(ch), width)
+	}
 	return p, nil
 }
 
