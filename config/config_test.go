@@ -430,6 +430,11 @@ func TestSLOWindowsAndValidation(t *testing.T) {
   - {id: b, checks: [api-health], target: 99, window: 3w}
   - {id: c, checks: [api-health], sli: latency, target: 99}
   - {id: d, checks: [api-health], sli: errors, target: 99}
+  - {id: e, sli: events, target: 99}
+  - {id: f, sli: events, target: 99, events: {push: {key: short}, prometheus: {url: "http://127.0.0.1:9090"}}}
+  - {id: g, sli: events, target: 99, events: {push: {key: short}}}
+  - {id: h, sli: events, target: 99, events: {prometheus: {url: "127.0.0.1:9090", good: "up"}}}
+  - {id: i, checks: [api-health], target: 99, events: {push: {key: 0123456789abcdef0123}}}
 maintenance:
   - {id: m, checks: [api-health], start: "2026-12-01T02:00:00Z", end: "2026-12-01T01:00:00Z"}
   - {id: n, components: [ghost], start: "tomorrow", end: "2026-12-01T01:00:00Z"}
@@ -438,7 +443,11 @@ maintenance:
 	for _, want := range []string{
 		`slos[0].checks[0]: unknown check "nope"`, "slos[0].target: 100 is not a percentage",
 		`slos[1].window: "3w" is not a window`, "slos[2].threshold: a latency SLI needs a threshold",
-		`slos[3].sli: "errors" is not availability or latency`, "maintenance[0].end: must be after start",
+		`slos[3].sli: "errors" is not availability, latency or events`, "maintenance[0].end: must be after start",
+		"slos[4].events: an events SLI counts from one source: push or prometheus", "slos[5].events: an events SLI counts from one source",
+		"slos[6].events.push.key: must be at least 16 characters", `slos[7].events.prometheus.url: "127.0.0.1:9090" is not an http(s) URL`,
+		"slos[7].events.prometheus.valid: a PromQL query (at most 4096 bytes) of the valid events of a minute is needed",
+		"slos[8].events: only an events SLI takes events",
 		`maintenance[1].start: "tomorrow" is not an RFC 3339 time`, `maintenance[1].components[0]: unknown component "ghost"`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {

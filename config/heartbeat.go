@@ -56,34 +56,43 @@ func (h *Heartbeat) validate(v *validator, p, dir string) {
 	if h.Grace < 0 {
 		v.add(p+".grace", "must not be negative")
 	}
+	h.keyHash = v.urlKey(p, dir, &h.Key, h.KeyFile)
+}
+
+// urlKey validates a secret that goes in a URL path (key, or key_file
+// holding it) and returns its hash for KeyMatches-style comparison.
+func (v *validator) urlKey(p, dir string, key *string, keyFile string) [32]byte {
 	switch {
-	case (h.Key == "") == (h.KeyFile == ""):
+	case (*key == "") == (keyFile == ""):
 		v.add(p, "set one of key and key_file")
-		return
-	case h.KeyFile != "":
-		key, err := readSecret(dir, h.KeyFile)
+		return [32]byte{}
+	case keyFile != "":
+		k, err := readSecret(dir, keyFile)
 		if err != nil {
 			v.add(p+".key_file", "cannot read: %v", err)
-			return
+			return [32]byte{}
 		}
-		h.Key = key
+		*key = k
 	}
-	if len(h.Key) < 16 || strings.ContainsAny(h.Key, "/?#% ") {
+	if len(*key) < 16 || strings.ContainsAny(*key, "/?#% ") {
 		v.add(p+".key", "must be at least 16 characters, none of them / ? # %% or a space (it goes in a URL path)")
-	} else if Placeholder(h.Key) {
+	} else if Placeholder(*key) {
 		v.add(p+".key", placeholderMsg)
 	}
-	h.keyHash = sha256.Sum256([]byte(h.Key))
+	return sha256.Sum256([]byte(*key))
+}
+
+// keyMatches reports, in constant time, whether key hashes to hash.
+func keyMatches(hash [32]byte, key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], hash[:]) == 1
 }
 
 // fill: a heartbeat check is never assigned to a probe.
 func (h *Heartbeat) fill(*model.Check) {}
 
 // KeyMatches reports, in constant time, whether key is the check's.
-func (h *Heartbeat) KeyMatches(key string) bool {
-	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(sum[:], h.keyHash[:]) == 1
-}
+func (h *Heartbeat) KeyMatches(key string) bool { return keyMatches(h.keyHash, key) }
 
 // Deadline is when the ping after one at last is late: the next period
 // (or cron time) after last, plus grace.

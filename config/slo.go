@@ -2,12 +2,13 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
-
-	"github.com/robfig/cron/v3"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // SLO is a service level objective over one or more checks.
@@ -19,17 +20,63 @@ type SLO struct {
 	Target float64 `yaml:"target"`
 	// Window is a rolling window ("30d", "28d", "7d") or "calendar_month".
 	Window string `yaml:"window"`
-	// SLI is availability (good minutes / valid minutes: timeslices) or
-	// latency (results faster than Threshold / all results: occurrences).
-	SLI       string   `yaml:"sli"`
-	Threshold Duration `yaml:"threshold"`
+	// SLI is availability (good minutes / valid minutes: timeslices),
+	// latency (results faster than Threshold / all results: occurrences)
+	// or events (good events / valid events of real traffic, as Events
+	// counts them: request-based). An events SLO's Checks, if any, are
+	// the checks that watch the same service synthetically, shown beside
+	// it.
+	SLI       string       `yaml:"sli"`
+	Threshold Duration     `yaml:"threshold"`
+	Events    *EventSource `yaml:"events"`
 }
 
 // SLI kinds.
 const (
 	SLIAvailability = "availability"
 	SLILatency      = "latency"
+	SLIEvents       = "events"
 )
+
+// EventSource is where an events SLI's counts come from: one of Push and
+// Prometheus.
+type EventSource struct {
+	Push       *EventPush       `yaml:"push"`
+	Prometheus *EventPrometheus `yaml:"prometheus"`
+}
+
+// Kind is push or prometheus.
+func (e *EventSource) Kind() string {
+	if e != nil && e.Prometheus != nil {
+		return "prometheus"
+	}
+	return "push"
+}
+
+// EventPush takes the counts a system POSTs, per minute, to
+// /sli/{slo}/{key}: Key, or KeyFile holding it, is the credential.
+type EventPush struct {
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"key_file"`
+
+	keyHash [32]byte
+}
+
+// KeyMatches reports, in constant time, whether key is the SLO's.
+func (p *EventPush) KeyMatches(key string) bool { return keyMatches(p.keyHash, key) }
+
+// EventPrometheus asks a Prometheus server, for each minute, two PromQL
+// queries: the good events and the valid events of the minute that ends
+// at the query's time, e.g.
+// sum(increase(contentsvc_renders_total{level=~"fresh|cached"}[1m])).
+type EventPrometheus struct {
+	URL   string `yaml:"url"`
+	Good  string `yaml:"good"`
+	Valid string `yaml:"valid"`
+	// Delay is how long after a minute's end it is asked, so that the
+	// server has scraped it (default 1m).
+	Delay Duration `yaml:"delay"`
+}
 
 // Maintenance is a window in which the listed checks (or every check of the
 // listed components) are under maintenance: their minutes are excluded from
@@ -196,7 +243,7 @@ func (c *Config) SLO(id string) *SLO {
 	return nil
 }
 
-func (v *validator) validateSLOs(c *Config, checks map[string]string) {
+func (v *validator) validateSLOs(c *Config, checks map[string]string, dir string) {
 	seen := map[string]bool{}
 	for i := range c.SLOs {
 		s := &c.SLOs[i]
@@ -211,7 +258,7 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 			s.Name = s.ID
 		}
 		v.id(p+".id", "SLO", s.ID, seen)
-		if len(s.Checks) == 0 {
+		if len(s.Checks) == 0 && s.SLI != SLIEvents {
 			v.add(p+".checks", "an SLO needs at least one check")
 		}
 		for k, ch := range s.Checks {
@@ -227,8 +274,11 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 				v.add(p+".window", "%v", err)
 			}
 		}
+		if s.Events != nil && s.SLI != SLIEvents {
+			v.add(p+".events", "only an events SLI takes events")
+		}
 		switch s.SLI {
-		case SLIAvailability:
+		case SLIAvailability, SLIEvents:
 			if s.Threshold != 0 {
 				v.add(p+".threshold", "only a latency SLI takes a threshold")
 			}
@@ -237,7 +287,10 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 				v.add(p+".threshold", "a latency SLI needs a threshold of whole milliseconds, e.g. 300ms")
 			}
 		default:
-			v.add(p+".sli", "%q is not availability or latency", s.SLI)
+			v.add(p+".sli", "%q is not availability, latency or events", s.SLI)
+		}
+		if s.SLI == SLIEvents {
+			v.eventSource(s.Events, p+".events", dir)
 		}
 	}
 	windows := map[string]bool{}
@@ -286,3 +339,30 @@ func (v *validator) validateSLOs(c *Config, checks map[string]string) {
 }
 
 func (c *Config) hasComponent(id string) bool { return c.Component(id) != nil }
+
+// eventSource validates an events SLI's source.
+func (v *validator) eventSource(e *EventSource, p, dir string) {
+	switch {
+	case e == nil || (e.Push == nil) == (e.Prometheus == nil):
+		v.add(p, "an events SLI counts from one source: push or prometheus")
+	case e.Push != nil:
+		e.Push.keyHash = v.urlKey(p+".push", dir, &e.Push.Key, e.Push.KeyFile)
+	default:
+		q := e.Prometheus
+		if u, err := url.Parse(q.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(p+".prometheus.url", "%q is not an http(s) URL of a Prometheus server", q.URL)
+		}
+		for _, f := range [][2]string{{"good", q.Good}, {"valid", q.Valid}} {
+			name, expr := f[0], f[1]
+			if strings.TrimSpace(expr) == "" || len(expr) > 4096 {
+				v.add(p+".prometheus."+name, "a PromQL query (at most 4096 bytes) of the %s events of a minute is needed", name)
+			}
+		}
+		if q.Delay == 0 {
+			q.Delay = Duration(time.Minute)
+		}
+		if q.Delay < 0 || q.Delay.D() > time.Hour {
+			v.add(p+".prometheus.delay", "%s is not between 0 and 1h", q.Delay.D())
+		}
+	}
+}

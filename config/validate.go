@@ -236,7 +236,7 @@ func (v *validator) validate(c *Config, dir string) {
 			v.validateCheck(c, ch, cp, regions, dir)
 		}
 	}
-	v.validateSLOs(c, checks)
+	v.validateSLOs(c, checks, dir)
 	v.validateAlerting(c)
 	v.validateDashboard(c)
 	v.validateAPI(c)

@@ -60,6 +60,10 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/ping/:check/:key", c.handlePing)
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/ping/:check/:key/:action", c.handlePing)
 
+	// Request-based SLIs' counts, pushed: the key in the path is the
+	// credential, as for pings.
+	e.POST("/sli/:slo/:key", c.handleCounts)
+
 	dash := echo.WrapHandler(c.dash)
 	e.GET("/", dash)
 	e.GET("/assets/*", dash)
@@ -398,6 +402,38 @@ func (c *Controller) handlePing(ec echo.Context) error {
 		return err
 	}
 	return ec.String(http.StatusOK, "OK\n")
+}
+
+// handleCounts takes an events SLO's good and valid events per minute
+// (push.Counts): 200 with the minutes stored; 400 naming what is wrong;
+// 404 alike for an unknown SLO, another source and a wrong key; 429 past
+// the SLO's rate.
+func (c *Controller) handleCounts(ec echo.Context) error {
+	r := ec.Request()
+	client := clientlimit.Key(r)
+	if c.guesses.Spent(client) {
+		return tooManyGuesses(ec)
+	}
+	var counts model.EventCounts
+	if be := decodeJSON(ec, &counts); be != nil {
+		return fail(ec, be.Code, "", be.Msg)
+	}
+	n, err := c.push.Counts(r.Context(), ec.Param("slo"), ec.Param("key"), &counts)
+	switch {
+	case errors.Is(err, push.ErrNotFound):
+		c.guesses.Allow(client) // a wrong key costs a guess
+		return fail(ec, http.StatusNotFound, "", "not found")
+	case errors.Is(err, push.ErrTooMany):
+		ec.Response().Header().Set("Retry-After", "1")
+		return fail(ec, http.StatusTooManyRequests, "", "too many pushes for this SLO")
+	case errors.Is(err, push.ErrBadCounts):
+		c.guesses.Trust(client)
+		return fail(ec, http.StatusBadRequest, "", strings.TrimPrefix(err.Error(), push.ErrBadCounts.Error()+": "))
+	case err != nil:
+		return err
+	}
+	c.guesses.Trust(client)
+	return ec.JSON(http.StatusOK, map[string]int{"stored": n})
 }
 
 // handleConfirm answers a probe's long-poll with the on-demand runs asked

@@ -29,6 +29,7 @@ import (
 	"github.com/nines-sre/nines/controller/ledger"
 	"github.com/nines-sre/nines/controller/live"
 	"github.com/nines-sre/nines/controller/pages"
+	"github.com/nines-sre/nines/controller/promsli"
 	"github.com/nines-sre/nines/controller/push"
 	"github.com/nines-sre/nines/controller/replica"
 	"github.com/nines-sre/nines/controller/store"
@@ -128,6 +129,7 @@ type Controller struct {
 	// export loop touches it.
 	lastExport exported
 	ledger     *ledger.Ledger
+	promsli    *promsli.Source
 	published  published
 	ingest     *ingest.Ingester
 	push       *push.Push
@@ -199,7 +201,9 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	if ns, ok := st.(confirm.Notices); ok {
 		c.confirm.Share(ns, o.Logger) // replicas: a round reaches probes polling another
 	}
-	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored})
+	c.promsli = promsli.New(promsli.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger,
+		Failed: func(slo string) { c.metrics.sliReads.WithLabelValues(slo).Inc() }})
+	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored, Counts: st})
 	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
 		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
 	if el != nil {
@@ -352,6 +356,7 @@ func Run(ctx context.Context, o Options) error {
 		gen.Go(func() { c.every(ctx, 30*time.Second, false, "forgetting silent probes", c.ForgetSilentProbes) })
 		gen.Go(func() { c.alerts.Deadman(ctx, deadmanClient, c.metrics.deadman) })
 		gen.Go(func() { c.every(ctx, time.Second, false, "heartbeat misses", c.push.Misses) })
+		gen.Go(func() { c.every(ctx, 15*time.Second, true, "events SLI reads", c.promsli.Poll) })
 	}
 	if c.elector == nil {
 		c.metrics.leader.Set(1)

@@ -16,6 +16,7 @@ type metrics struct {
 	leader     prometheus.Gauge
 
 	deadman  *prometheus.CounterVec
+	sliReads *prometheus.CounterVec
 	loops    *prometheus.HistogramVec
 	sliceLag prometheus.Histogram
 }
@@ -32,6 +33,10 @@ func newMetrics() *metrics {
 			Help:    "Time from the arrival of the oldest result a slice evaluation handled to the end of that evaluation.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
+		sliReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "nines", Subsystem: "sli", Name: "source_failures_total",
+			Help: "Reads of an events SLO's counts from its Prometheus server that failed, by SLO.",
+		}, []string{"slo"}),
 		deadman: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "nines", Subsystem: "deadman", Name: "calls_total",
 			Help: "Calls of the dead man's switch (alerting.deadman), by outcome: ok or error.",
@@ -75,6 +80,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.reloadTime.Describe(ch)
 	m.leader.Describe(ch)
 	m.deadman.Describe(ch)
+	m.sliReads.Describe(ch)
 	m.loops.Describe(ch)
 	m.sliceLag.Describe(ch)
 }
@@ -89,6 +95,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.reloadTime.Collect(ch)
 	m.leader.Collect(ch)
 	m.deadman.Collect(ch)
+	m.sliReads.Collect(ch)
 	m.loops.Collect(ch)
 	m.sliceLag.Collect(ch)
 }

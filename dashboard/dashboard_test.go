@@ -30,8 +30,11 @@ type fakeSource struct {
 
 func (f *fakeSource) StatusPage(context.Context) (*StatusPage, error) { return f.page, nil }
 func (f *fakeSource) SREPage(context.Context) (*SREPage, error) {
+	v, newest := 0.985, time.Date(2026, 12, 6, 10, 4, 0, 0, time.UTC)
 	return &SREPage{Alerts: []Alert{{Key: "down:api", State: "firing", Severity: "critical", Urgency: "high", Summary: "api is down"}},
-		Incidents: []Incident{{ID: 7, Title: "api is down", Status: "investigating"}}}, nil
+		Incidents: []Incident{{ID: 7, Title: "api is down", Status: "investigating"}},
+		SLOs: []SLO{{ID: "renders", Name: "Renders", SLI: &v, Target: 99, Unit: "events", Total: 600, Remaining: -300,
+			RealUsers: &RealUsers{Source: "push", Good: 59100, Valid: 60000, Newest: &newest, Beside: []CheckRow{{ID: "app-page", Status: "up"}}}}}}, nil
 }
 func (f *fakeSource) CheckPage(_ context.Context, id string, _ CheckQuery) (*CheckPage, error) {
 	if id != "api" {
@@ -184,6 +187,12 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 		t.Fatalf("sign-in: %d", resp.StatusCode)
 	}
 	sessionCSRF := csrfOf(t, c, srv.URL+"/sre")
+	// A request-based SLO: real users' counts beside the checks of the
+	// same service.
+	resp, _ = c.Get(srv.URL + "/sre")
+	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), `Real users (push): 59100 good of 60000 events, counted to 2026-12-06 10:04 UTC · beside the checks of the same service: <a href="/sre/checks/app-page">app-page</a> <span class="badge s-up">`) {
+		t.Fatalf("the SRE page lacks the real users' counts:\n%s", b)
+	}
 	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"key": {"down:api"}})
 	if resp.StatusCode != http.StatusForbidden || len(src.acked) != 0 {
 		t.Fatalf("ack without the CSRF token: %d", resp.StatusCode)

@@ -214,6 +214,20 @@ type SLO struct {
 	Burn           []Burn     `json:"burn"`
 	ExhaustedAt    *time.Time `json:"exhausted_at,omitempty"`
 	ExhaustedSince *time.Time `json:"exhausted_since,omitempty"`
+	// RealUsers is an events SLO's: real traffic's counts, shown beside
+	// the checks that watch the same service.
+	RealUsers *RealUsers `json:"real_users,omitempty"`
+}
+
+// RealUsers is what a request-based SLO counted of real traffic over its
+// window, where the counts came from, and the synthetic checks of the
+// same service with their status now.
+type RealUsers struct {
+	Source string     `json:"source"`
+	Good   int        `json:"good"`
+	Valid  int        `json:"valid"`
+	Newest *time.Time `json:"newest,omitempty"`
+	Beside []CheckRow `json:"beside,omitempty"`
 }
 
 // Burn is one window's burn rate.

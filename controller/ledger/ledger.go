@@ -28,6 +28,7 @@ type Store interface {
 	Counts(ctx context.Context, checks []string, from, to sla.Minute) (map[string]sla.Counts, error)
 	EventCounts(ctx context.Context, checks []string, thresholdMS int64, from, to sla.Minute) (sla.Events, error)
 	HasLatencyEvents(ctx context.Context, check string, thresholdMS int64) (bool, error)
+	SLOEvents(ctx context.Context, slo string, from, to sla.Minute) (sla.Events, sla.Minute, error)
 	Incidents(ctx context.Context, since time.Time, limit int) ([]store.Incident, error)
 }
 

@@ -43,9 +43,15 @@ func (r SLAReport) table(w io.Writer) error {
 	fmt.Fprintln(tw, "SLO\tSLI\tTARGET\tACHIEVED\tMET\tBUDGET\tSPENT\tLEFT\tEXCLUDED\tINCIDENTS")
 	for _, s := range r.SLOs {
 		kind, excluded := s.SLI, ""
-		if s.Minutes != nil {
+		switch {
+		case s.Minutes != nil:
 			excluded = fmt.Sprintf("%d maint + %d unknown min", s.Minutes.Maintenance, s.Minutes.Unknown)
-		} else {
+		case s.SLI == "events":
+			kind = fmt.Sprintf("events (%s)", s.Source)
+			if s.Source == "" {
+				kind = "events (none yet)"
+			}
+		default:
 			kind = fmt.Sprintf("latency < %dms", s.ThresholdMS)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%g%%\t%s\t%s\t%.1f %s\t%.0f\t%.1f%%\t%s\t%d\n", s.ID, kind, s.Target, pct(s.Value), metWord(s),

@@ -24,7 +24,8 @@ type SLOReport struct {
 	// Value is the SLI: good / valid minutes (availability) or good / all
 	// results (latency); nil with none.
 	Value *float64 `json:"sli_value"`
-	// Minutes are counted for an availability SLI, Events for a latency SLI.
+	// Minutes are counted for an availability SLI, Events for a latency
+	// or events SLI.
 	Minutes     *MinuteCounts      `json:"minutes,omitempty"`
 	Events      *EventCounts       `json:"events,omitempty"`
 	ErrorBudget BudgetReport       `json:"error_budget"`
@@ -35,6 +36,10 @@ type SLOReport struct {
 	ExhaustedInSeconds *float64   `json:"exhausted_in_seconds"`
 	ExhaustedAt        *time.Time `json:"exhausted_at"`
 	ExhaustedSince     *time.Time `json:"exhausted_since,omitempty"`
+	// Source is where an events SLI's counts come from (push,
+	// prometheus), and NewestCounts the newest minute counted.
+	Source       string     `json:"source,omitempty"`
+	NewestCounts *time.Time `json:"newest_counts,omitempty"`
 }
 
 // MinuteCounts tallies the minutes of a window.
@@ -92,7 +97,39 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 	perMinute := 1.0
 	// bad counts what spent budget in [from, m).
 	var bad func(m sla.Minute) (int, error)
-	if slo.SLI == config.SLILatency {
+	if slo.SLI == config.SLIEvents {
+		e, newest, err := l.o.Store.SLOEvents(ctx, slo.ID, from, to)
+		if err != nil {
+			return r, fmt.Errorf("slo %s: %w", slo.ID, err)
+		}
+		r.Events = &EventCounts{Good: e.Good, Bad: e.Bad(), Total: e.Total}
+		if newest > 0 {
+			at := newest.Time()
+			r.Source, r.NewestCounts = slo.Events.Kind(), &at
+		}
+		if e.Total > 0 {
+			v := float64(e.Good) / float64(e.Total)
+			r.Value = &v
+		}
+		// Real traffic's budget is the target applied to the events it
+		// made: (1 − target) × valid events, as request-based SLOs are.
+		b = sla.BudgetOf(e.Bad(), e.Total, target)
+		r.ErrorBudget = budgetReport("events", b)
+		for _, w := range sla.BurnWindows {
+			we, _, err := l.o.Store.SLOEvents(ctx, slo.ID, to-sla.Minute(w.D/time.Minute), to)
+			if err != nil {
+				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
+			}
+			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total, target)
+			if w.Name == "1h" {
+				perMinute = float64(we.Total) / 60
+			}
+		}
+		bad = func(m sla.Minute) (int, error) {
+			e, _, err := l.o.Store.SLOEvents(ctx, slo.ID, from, m)
+			return e.Bad(), err
+		}
+	} else if slo.SLI == config.SLILatency {
 		th := slo.Threshold.D().Milliseconds()
 		r.ThresholdMS = th
 		e, err := l.o.Store.EventCounts(ctx, slo.Checks, th, from, to)

@@ -312,6 +312,18 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 		for _, w := range sla.BurnWindows {
 			s.Burn = append(s.Burn, dashboard.Burn{Window: w.Name, Rate: r.BurnRates[w.Name]})
 		}
+		if slo := &cfg.SLOs[i]; slo.SLI == config.SLIEvents {
+			s.RealUsers = &dashboard.RealUsers{Source: slo.Events.Kind(), Newest: r.NewestCounts}
+			if r.Events != nil {
+				s.RealUsers.Good, s.RealUsers.Valid = r.Events.Good, r.Events.Total
+			}
+			for _, id := range slo.Checks {
+				if ch := cfg.Check(id); ch != nil {
+					s.RealUsers.Beside = append(s.RealUsers.Beside, dashboard.CheckRow{ID: id, Component: cfg.ComponentOf(id),
+						Status: string(o.Live.Verdict(cfg, ch, now).Status)})
+				}
+			}
+		}
 		p.SLOs = append(p.SLOs, s)
 	}
 	alerts, err := o.Store.RecentAlerts(ctx, now.Add(-24*time.Hour))

@@ -37,6 +37,8 @@ type Options struct {
 	Newest func(check string) time.Time
 	// Stored is told of the results stored.
 	Stored func(rs []model.Result)
+	// Counts is where pushed SLI counts go.
+	Counts CountStore
 	// Rate and Burst bound each check's pings (default one a second, in
 	// bursts of ten).
 	Rate  rate.Limit
@@ -96,13 +98,8 @@ func (p *Push) Ping(ctx context.Context, check, key, action string, body []byte)
 		return ErrNotFound
 	}
 	now := p.o.Now()
+	allowed := p.allow(check)
 	p.mu.Lock()
-	lim := p.limiters[check]
-	if lim == nil {
-		lim = rate.NewLimiter(p.o.Rate, p.o.Burst)
-		p.limiters[check] = lim
-	}
-	allowed := lim.AllowN(now, 1)
 	if allowed && action == ActionStart {
 		p.started[check] = now
 	}
@@ -129,6 +126,19 @@ func (p *Push) Ping(ctx context.Context, check, key, action string, body []byte)
 		}
 	}
 	return p.store(ctx, r)
+}
+
+// allow spends one of what key (a check's pings, an SLO's counts) may
+// send at the rate.
+func (p *Push) allow(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lim := p.limiters[key]
+	if lim == nil {
+		lim = rate.NewLimiter(p.o.Rate, p.o.Burst)
+		p.limiters[key] = lim
+	}
+	return lim.AllowN(p.o.Now(), 1)
 }
 
 // message bounds a ping's body to a result's message.

@@ -74,6 +74,13 @@ type Store interface {
 	// EventCounts sums the latency events of checks at threshold (ms).
 	EventCounts(ctx context.Context, checks []string, thresholdMS int64, from, to sla.Minute) (sla.Events, error)
 	HasLatencyEvents(ctx context.Context, check string, thresholdMS int64) (bool, error)
+	// PutSLOEvents stores the good and valid events of an events SLO per
+	// minute (sla.Events: Good and Total), each minute's replacing what
+	// it had, so that counts sent again are not counted twice.
+	PutSLOEvents(ctx context.Context, slo string, counts map[sla.Minute]sla.Events) error
+	// SLOEvents sums an events SLO's counts over [from, to) and says the
+	// newest minute with counts there (0 when none).
+	SLOEvents(ctx context.Context, slo string, from, to sla.Minute) (sla.Events, sla.Minute, error)
 
 	// PruneResults deletes raw results scheduled before before.
 	PruneResults(ctx context.Context, before time.Time) (int64, error)

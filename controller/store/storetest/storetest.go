@@ -34,6 +34,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"DirtyMarksAndSlices", dirtyAndSlices},
 		{"CountsHistoryAndServiceSlices", countsAndHistory},
 		{"LatencyEventsRollUp", latencyEvents},
+		{"SLOEventsReplacePerMinute", sloEvents},
 		{"RetentionKeepsRollups", retention},
 		{"AlertsAndOutbox", alertsAndOutbox},
 		{"Incidents", incidents},
@@ -349,6 +350,43 @@ func countsAndHistory(t *testing.T, open func() (store.Store, error)) {
 	}
 	if c, err := s.Counts(ctx, []string{"unknown"}, day, day+1); err != nil || len(c) != 0 {
 		t.Fatalf("counts of an unknown check: %v %v", c, err)
+	}
+}
+
+func sloEvents(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	day := sla.MinuteOf(t0) / sla.SpanDay * sla.SpanDay
+	if e, newest, err := s.SLOEvents(ctx, "renders", day, day+60); err != nil || e != (sla.Events{}) || newest != 0 {
+		t.Fatalf("no counts yet: %+v %d %v", e, newest, err)
+	}
+	counts := map[sla.Minute]sla.Events{}
+	for m := day; m < day+10; m++ {
+		counts[m] = sla.Events{Good: 99, Total: 100}
+	}
+	if err := s.PutSLOEvents(ctx, "renders", counts); err != nil {
+		t.Fatal(err)
+	}
+	// A minute sent again replaces its counts: never counted twice.
+	if err := s.PutSLOEvents(ctx, "renders", map[sla.Minute]sla.Events{day + 3: {Good: 90, Total: 100}, day + 20: {Good: 5, Total: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSLOEvents(ctx, "other", map[sla.Minute]sla.Events{day: {Good: 1, Total: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	e, newest, err := s.SLOEvents(ctx, "renders", day, day+20)
+	if err != nil || e.Good != 9*99+90 || e.Total != 1000 || newest != day+9 {
+		t.Fatalf("counts of [day, day+20): %+v newest %d %v", e, newest, err)
+	}
+	if e, newest, _ := s.SLOEvents(ctx, "renders", day, day+sla.SpanDay); e.Total != 1005 || newest != day+20 {
+		t.Fatalf("counts of the day: %+v newest %d", e, newest)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, open)
+	if e, _, _ := s.SLOEvents(ctx, "renders", day, day+sla.SpanDay); e.Total != 1005 {
+		t.Fatalf("after reopening: %+v", e)
 	}
 }
 
