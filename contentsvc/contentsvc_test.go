@@ -20,7 +20,7 @@ func newService(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close(); s.Close() })
 	return srv
 }
 
@@ -350,10 +350,15 @@ func TestBrokenContentFault(t *testing.T) {
 	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"cdn","broken_content":true}`); code != http.StatusCreated {
 		t.Fatalf("%d %s", code, body)
 	}
-	_, m := get(t, srv.URL+"/cdn/manifests/everyone.json", "")
-	_, doc := get(t, srv.URL+"/cdn/content/broken-promo/v1.json", "")
+	mresp, m := get(t, srv.URL+"/cdn/manifests/everyone.json", "")
+	dresp, doc := get(t, srv.URL+"/cdn/content/broken-promo/v1.json", "")
 	if !strings.Contains(m, `"id":"broken-promo"`) || !strings.Contains(m, `"id":"welcome"`) || !strings.Contains(doc, `"type": "countdown"`) {
 		t.Fatalf("manifest %s\ncontent %s", m, doc)
+	}
+	// Published content, as far as the CDN and its checks can tell: an
+	// ETag, as every document the CDN serves has.
+	if mresp.Header.Get("ETag") == "" || dresp.Header.Get("ETag") == "" || mresp.Header.Get("ETag") == dresp.Header.Get("ETag") {
+		t.Fatalf("ETags: manifest %q, content %q", mresp.Header.Get("ETag"), dresp.Header.Get("ETag"))
 	}
 	send(t, "DELETE", srv.URL+"/admin/faults", "")
 	if _, m := get(t, srv.URL+"/cdn/manifests/everyone.json", ""); strings.Contains(m, "broken-promo") {

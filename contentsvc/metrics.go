@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nines-sre/nines/contentsvc/events"
 )
 
 // metrics are contentsvc's own series on /metrics: requests by route and
@@ -18,6 +20,13 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	sdkErrors prometheus.Counter
+
+	received   *prometheus.CounterVec
+	refused    prometheus.Counter
+	processed  *prometheus.CounterVec
+	duplicates prometheus.Counter
+	renders    *prometheus.CounterVec
+	groups     prometheus.Counter
 }
 
 // newMetrics registers contentsvc's series in reg; a nil reg is a
@@ -37,6 +46,22 @@ func newMetrics(reg *prometheus.Registry, f *faults) *metrics {
 		sdkErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "contentsvc_sdk_errors_total",
 			Help: "Errors the browser SDK reported: contained by a boundary, or that stopped it."}),
 	}
+	m.received = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "contentsvc_events_received_total",
+		Help: "Events the intake took and queued, by type (render, impression, error)."}, []string{"type"})
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "contentsvc_events_refused_total",
+		Help: "Events the intake refused as invalid."})
+	m.processed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "contentsvc_events_processed_total",
+		Help: "Events the consumer processed for the first time, by type."}, []string{"type"})
+	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{Name: "contentsvc_events_duplicates_total",
+		Help: "Events the consumer had processed already (a client's retry, a redelivery) and dropped."})
+	m.renders = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "contentsvc_renders_total",
+		Help: "Renders real users' SDKs reported, by the level of the fallback chain that served (fresh, cached, default, empty)."}, []string{"level"})
+	m.groups = prometheus.NewCounter(prometheus.CounterOpts{Name: "contentsvc_error_groups_total",
+		Help: "Error fingerprints seen for the first time."})
+	for _, l := range events.Levels { // every level's series exists from the start
+		m.renders.WithLabelValues(l)
+	}
+	m.reg.MustRegister(m.received, m.refused, m.processed, m.duplicates, m.renders, m.groups)
 	m.reg.MustRegister(m.requests, m.latency, m.sdkErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contentsvc_faults_active", Help: "Faults injected and in force."},
 			func() float64 { return float64(len(f.list())) }))

@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nines-sre/nines/contentsvc/events"
 	"github.com/nines-sre/nines/internal/atomicfile"
 	"github.com/nines-sre/nines/model"
 )
@@ -69,6 +71,13 @@ type Service struct {
 
 	m    *metrics
 	errs sdkErrors
+
+	// The event pipeline: the intake's limits, the durable queue and
+	// what the consumer made of the events.
+	limits   limiters
+	queue    events.Queue
+	evstore  *events.Store
+	pipeline *events.Pipeline
 }
 
 type etagEntry struct {
@@ -92,7 +101,59 @@ func New(o Options) (*Service, error) {
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
+	if err := s.openEvents(context.Background()); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// openEvents opens the event pipeline's queue and database in the data
+// directory.
+func (s *Service) openEvents(ctx context.Context) error {
+	dir := filepath.Join(s.dataDir, "events")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("event pipeline: %w", err)
+	}
+	q, err := events.OpenFileQueue(ctx, filepath.Join(dir, "queue.db"))
+	if err != nil {
+		return fmt.Errorf("event pipeline: %w", err)
+	}
+	st, err := events.OpenStore(ctx, filepath.Join(dir, "events.db"))
+	if err != nil {
+		q.Close()
+		return fmt.Errorf("event pipeline: %w", err)
+	}
+	s.queue, s.evstore = q, st
+	s.pipeline = &events.Pipeline{Queue: q, Store: st, Now: s.now, Log: s.log, Processed: s.processed}
+	s.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contentsvc_event_queue_depth",
+		Help: "Events queued and not yet processed."}, func() float64 {
+		n, _ := q.Depth(context.Background())
+		return float64(n)
+	}))
+	return nil
+}
+
+// processed counts what the consumer did with a batch.
+func (s *Service) processed(out events.Outcome) {
+	for _, e := range out.New {
+		s.m.processed.WithLabelValues(e.Type).Inc()
+		if e.Render != nil {
+			s.m.renders.WithLabelValues(e.Render.Level).Inc()
+		}
+	}
+	s.m.duplicates.Add(float64(out.Duplicates))
+	for _, g := range out.NewGroups {
+		s.m.groups.Inc()
+		s.log.Warn("new error fingerprint", "fingerprint", g.Fingerprint, "message", model.Clip(g.Message, 200), "sdk", g.SDK)
+	}
+}
+
+// Consume runs the event consumer until ctx is done (Run runs it).
+func (s *Service) Consume(ctx context.Context) error { return s.pipeline.Run(ctx) }
+
+// Close closes the event pipeline's files.
+func (s *Service) Close() error {
+	return errors.Join(s.queue.Close(), s.evstore.Close())
 }
 
 // Run serves until ctx is done.
@@ -112,8 +173,18 @@ func Run(ctx context.Context, o Options) error {
 	if o.Ready != nil {
 		o.Ready <- ln.Addr().String()
 	}
+	defer s.Close()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	cctx, stopConsumer := context.WithCancel(ctx)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		if err := s.Consume(cctx); err != nil {
+			s.log.Error("event consumer stopped", "err", err)
+		}
+	}()
+	defer func() { stopConsumer(); <-consumed }()
 	if o.Heartbeat != nil {
 		every := o.PipelineEvery
 		if every <= 0 {
@@ -145,6 +216,7 @@ func (s *Service) Handler() http.Handler {
 	e.GET("/cdn/*", s.cdn, crossOrigin, s.inject(TargetCDN))
 	e.GET("/sdk/v1/:file", s.sdk(sdkFiles()), crossOrigin, s.inject(TargetCDN))
 	e.POST("/v1/errors", s.reportError, crossOrigin)
+	e.POST("/v1/events", s.intake, crossOrigin)
 	e.GET("/app", s.app)
 	content := e.Group("/v1/content", s.authAdmin)
 	content.PUT("/:id/draft", s.putDraft)
@@ -354,11 +426,22 @@ func (s *Service) serveBroken(c echo.Context) (done bool, err error) {
 			return true, err
 		}
 		m.Content = append(m.Content, ManifestEntry{ID: brokenItem, Version: 1, URL: "/cdn/content/" + brokenItem + "/v1.json"})
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return true, c.JSON(http.StatusOK, m)
+		b, err = json.Marshal(m)
+		if err != nil {
+			return true, err
+		}
+		return true, servePublished(c, b)
 	case "/cdn/content/" + brokenItem + "/v1.json":
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return true, c.JSONBlob(http.StatusOK, brokenDoc)
+		return true, servePublished(c, brokenDoc)
 	}
 	return false, nil
+}
+
+// servePublished answers a document as the CDN answers what was
+// published: with its ETag, uncached (a staged fault ends at once).
+func servePublished(c echo.Context, doc []byte) error {
+	sum := sha256.Sum256(doc)
+	c.Response().Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSONBlob(http.StatusOK, doc)
 }

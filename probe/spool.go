@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
-	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
 
+	"github.com/nines-sre/nines/internal/sqlitedb"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -47,14 +46,9 @@ func (s Spooled) Result() (model.Result, error) {
 // OpenSpool opens or creates the spool file at path. maxBytes and maxAge of
 // zero mean unbounded.
 func OpenSpool(ctx context.Context, path string, maxBytes int64, maxAge time.Duration) (*Spool, error) {
-	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sqlitedb.Open(path, sqlitedb.Normal, false)
 	if err != nil {
-		return nil, fmt.Errorf("open spool %s: %w", path, err)
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	db.SetMaxOpenConns(1) // the spool is the probe's alone
 	s := &Spool{db: db, maxBytes: maxBytes, maxAge: maxAge, now: time.Now}

@@ -126,7 +126,10 @@ func TestAppPageInEveryRegion(t *testing.T) {
 	}
 
 	// Content the SDK cannot render: its boundary holds it, the host page
-	// stays whole, the error is reported, and the check says degraded.
+	// stays whole, the error is reported, and the check says degraded;
+	// the CDN serves what was published, so its checks stay up and
+	// nothing pages.
+	brokenAt := time.Now()
 	degradedBy("sdk-broken", "fresh", func(r model.Result) bool {
 		return r.Browser.Values["contained"] == "1" && strings.Contains(r.Message, `browser.value.contained == "0": saw "1"`)
 	})
@@ -144,6 +147,18 @@ func TestAppPageInEveryRegion(t *testing.T) {
 		}
 		return fmt.Errorf("reported %+v", errs.Errors)
 	})
+	var st harness.Status
+	if err := harness.GetJSON("http://"+ctl+"/api/v1/status", &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"cdn-manifest", "cdn-welcome-v1", "segments-api"} {
+		if v := st.Check(id); v.Status != "up" {
+			t.Errorf("sdk-broken: %s is %s", id, v.Status)
+		}
+	}
+	if n := harness.PagesSince(t, ctl, brokenAt); n != 0 {
+		t.Errorf("sdk-broken paged %d times", n)
+	}
 	clear()
 
 	// Segments slow (2.5 s): the SDK gives up after 300 ms and, in a

@@ -7,14 +7,12 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
-
 	"github.com/nines-sre/nines/controller/store"
+	"github.com/nines-sre/nines/internal/sqlitedb"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -39,15 +37,9 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string) (*Store, error) {
-	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_foreign_keys", "on")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sqlitedb.Open(path, sqlitedb.Normal, true)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	db.SetMaxOpenConns(8)
 	s := &Store{db: db, path: path, names: map[string]map[string]int64{}, byID: map[string]map[int64]string{}}

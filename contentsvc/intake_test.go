@@ -1,0 +1,116 @@
+package contentsvc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nines-sre/nines/contentsvc/events"
+	"github.com/nines-sre/nines/internal/testwait"
+)
+
+// metricValue reads one series' value from /metrics.
+func metricValue(t *testing.T, base, series string) string {
+	t.Helper()
+	_, body := get(t, base+"/metrics", "")
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// The intake takes a batch event by event, refusing (and naming) what
+// is wrong; the consumer processes each event once whatever how often
+// it is sent; renders are counted by the level that served.
+func TestEventIntake(t *testing.T) {
+	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A clock that stands still: the limit's tokens come back only as it
+	// moves, whatever the machine's speed.
+	fixed := time.Now()
+	s.now = func() time.Time { return fixed }
+	srv := httptest.NewServer(s.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Consume(ctx) }()
+	t.Cleanup(func() { srv.Close(); cancel(); <-done; s.Close() })
+
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	ev := func(id, level string) string {
+		return fmt.Sprintf(`{"id":%q,"type":"render","at":%q,"country":"GB","sdk":"contentsvc-js/1.0.0","render":{"level":%q,"duration_ms":14}}`, id, now, level)
+	}
+	batch := `{"key":"acme-notes","events":[` + ev("ev-a0000001", "fresh") + `,` + ev("ev-a0000002", "cached") + `,` + ev("ev-a0000003", "empty") +
+		`,{"id":"ev-a0000004","type":"render","at":"` + now + `","render":{"level":"stale"}},` +
+		`{"id":"ev-a0000005","type":"error","at":"` + now + `","error":{"message":"boom","stack":"Error: boom\n at f (x.js:1:1)"}}]}`
+	for range 2 { // sent twice: the SDK did not hear the first answer
+		code, body := send(t, "POST", srv.URL+"/v1/events", batch)
+		if code != http.StatusAccepted || !strings.Contains(body, `"accepted":4`) ||
+			!strings.Contains(body, `{"index":3,"error":"events[3].render.level: \"stale\" is not one of fresh, cached, default, empty"}`) {
+			t.Fatalf("%d %s", code, body)
+		}
+	}
+	testwait.Eventually(t, 30*time.Second, "the batches processed", func() error {
+		if n, _ := s.queue.Depth(context.Background()); n != 0 {
+			return fmt.Errorf("%d events queued", n)
+		}
+		return nil
+	})
+	for series, want := range map[string]string{
+		`contentsvc_events_received_total{type="render"}`:  "6",
+		`contentsvc_events_processed_total{type="render"}`: "3",
+		`contentsvc_events_processed_total{type="error"}`:  "1",
+		"contentsvc_events_duplicates_total":               "4",
+		"contentsvc_events_refused_total":                  "2",
+		`contentsvc_renders_total{level="fresh"}`:          "1",
+		`contentsvc_renders_total{level="default"}`:        "0",
+		"contentsvc_error_groups_total":                    "1",
+	} {
+		if got := metricValue(t, srv.URL, series); got != want {
+			t.Errorf("%s = %q, want %s", series, got, want)
+		}
+	}
+	rs, err := s.evstore.Renders(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "GB")
+	if err != nil || len(rs) != 1 || rs[0].Good != 2 || rs[0].Valid != 3 {
+		t.Fatalf("renders: %+v %v", rs, err)
+	}
+
+	for _, tc := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`not json`, 400, "body: not a batch of events"},
+		{`{"key":"a b","events":[{}]}`, 400, "key: 1 to 64 letters"},
+		{`{"key":"acme","events":[]}`, 400, "events: 1 to 100 in a batch, not 0"},
+		{`{"key":"acme","events":[` + strings.Repeat(`{},`, 100) + `{}]}`, 400, "events: 1 to 100 in a batch, not 101"},
+		{`{"key":"acme","events":["` + strings.Repeat("x", events.MaxBody) + `"]}`, 413, "body: more than 256 KiB"},
+	} {
+		if code, body := send(t, "POST", srv.URL+"/v1/events", tc.body); code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("want %d %q: %d %s", tc.code, tc.want, code, body)
+		}
+	}
+	// One key's flood is cut off; another key is not.
+	limited := 0
+	for i := range intakeBurst + 10 {
+		code, _ := send(t, "POST", srv.URL+"/v1/events", `{"key":"flood","events":[`+ev(fmt.Sprintf("ev-f%07d", i), "fresh")+`]}`)
+		if code == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited != 10 {
+		t.Errorf("%d of a flood of %d batches limited, want 10", limited, intakeBurst+10)
+	}
+	if code, body := send(t, "POST", srv.URL+"/v1/events", `{"key":"other","events":[`+ev("ev-o0000001", "fresh")+`]}`); code != http.StatusAccepted {
+		t.Errorf("another key: %d %s", code, body)
+	}
+}
