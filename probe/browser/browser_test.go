@@ -238,14 +238,18 @@ func TestBrowserStartsAgain(t *testing.T) {
 	}
 }
 
-// A step that cannot finish ends with the run's time, saying so.
+// A step that cannot finish ends with the run's time, saying so, and
+// leaves the run the time for the page's screenshot and figures.
 func TestRunEndsWithItsTime(t *testing.T) {
 	s := newSite(t)
 	b := newBrowser(t, Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
 	defer cancel()
 	r := b.Run(ctx, []Step{{Action: "goto", URL: s.URL + "/"}, {Action: "wait_for", Selector: "#never"}})
 	if r.Err == nil || !strings.Contains(r.Err.Error(), "step 2 (wait_for)") || !strings.Contains(r.Err.Error(), "timed out") {
 		t.Fatalf("err %v", r.Err)
+	}
+	if !bytes.HasPrefix(r.Screenshot, []byte{0xff, 0xd8}) || r.TTFBMS <= 0 || r.LoadMS <= 0 {
+		t.Fatalf("after the time ran out: screenshot of %d bytes, TTFB %v ms, load %v ms", len(r.Screenshot), r.TTFBMS, r.LoadMS)
 	}
 }

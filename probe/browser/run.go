@@ -27,6 +27,10 @@ type Step = model.BrowserStep
 // Report is what one run saw (its screenshot at most MaxScreenshot bytes).
 type Report = check.BrowserRun
 
+// afterSteps is how much of a run's time (at most a quarter of it) is
+// kept from its steps for the screenshot and the page's figures.
+const afterSteps = 3 * time.Second
+
 // Bounds of what a report keeps.
 const (
 	MaxScreenshot = model.MaxScreenshot
@@ -147,30 +151,35 @@ func (b *Browser) Run(ctx context.Context, steps []Step) *Report {
 		r.Err, r.BrowserFailed = fmt.Errorf("%w: open a page: %w", errBrowser, err), true
 		return r
 	}
+	// The steps stop short of the run's deadline: the screenshot of a
+	// step that waited in vain, and what the page measured, need the
+	// rest of it.
+	left := timeLeft(ctx, time.Minute)
+	sctx, scancel := context.WithTimeout(tab, left-min(afterSteps, left/4))
+	defer scancel()
 	for i, s := range steps {
 		start := time.Now()
-		err := b.step(tab, s, r)
+		err := b.step(sctx, s, r)
 		r.StepsMS = append(r.StepsMS, float64(time.Since(start).Microseconds())/1000)
 		if err != nil {
-			if ctx.Err() != nil || tab.Err() != nil {
+			if sctx.Err() != nil {
 				err = fmt.Errorf("%w (timed out)", err)
 			}
 			r.Err = fmt.Errorf("step %d (%s): %w", i+1, s.Action, err)
 			break
 		}
 	}
-	// What the page measured and saw, whatever became of the steps.
-	mctx, mcancel := context.WithTimeout(context.WithoutCancel(tab), 3*time.Second)
-	defer mcancel()
-	if m, err := chromedp.Run(mctx, chromedp.Evaluate[measured](measure, chromedp.EvalAwaitPromise)); err == nil {
+	// The page as the failed step left it, and what it measured and saw,
+	// whatever became of the steps.
+	if r.Err != nil {
+		if shot, err := screenshot(tab); err == nil {
+			r.Screenshot = shot
+		}
+	}
+	if m, err := chromedp.Run(tab, chromedp.Evaluate[measured](measure, chromedp.EvalAwaitPromise)); err == nil {
 		r.TTFBMS, r.DOMContentLoadedMS, r.LoadMS, r.LCPMS, r.CLS, r.INPMS = m.TTFB, m.DCL, m.Load, m.LCP, m.CLS, m.INP
 		for _, e := range m.Errors {
 			r.JSErrors = appendNew(r.JSErrors, clip(firstLine(e)))
-		}
-	}
-	if r.Err != nil {
-		if shot, err := screenshot(mctx); err == nil {
-			r.Screenshot = shot
 		}
 	}
 	ev.mu.Lock()
