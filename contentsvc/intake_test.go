@@ -2,6 +2,7 @@ package contentsvc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/nines-sre/nines/contentsvc/events"
 	"github.com/nines-sre/nines/internal/testwait"
+	"github.com/nines-sre/nines/model"
 )
 
 // metricValue reads one series' value from /metrics.
@@ -112,5 +114,53 @@ func TestEventIntake(t *testing.T) {
 	}
 	if code, body := send(t, "POST", srv.URL+"/v1/events", `{"key":"other","events":[`+ev("ev-o0000001", "fresh")+`]}`); code != http.StatusAccepted {
 		t.Errorf("another key: %d %s", code, body)
+	}
+}
+
+// Each closed minute's renders go to nines as good (fresh or cached) of
+// valid counts; the minute still open does not.
+func TestRendersPushedToNines(t *testing.T) {
+	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Minute).Add(30 * time.Second)
+	s.now = func() time.Time { return now }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Consume(ctx) }()
+	var got model.EventCounts
+	nines := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/sli/renders/key-0123456789abcdef" || json.NewDecoder(r.Body).Decode(&got) != nil {
+			http.Error(w, "no", http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte(`{"stored":2}`))
+	}))
+	t.Cleanup(func() { nines.Close(); cancel(); <-done; s.Close() })
+	var evs []events.Event
+	for i, l := range []string{"fresh", "cached", "default", "empty", "fresh"} { // two minutes ago, the last minute, now
+		at := now.Add(-time.Duration(2-i/2) * time.Minute)
+		evs = append(evs, events.Event{ID: fmt.Sprintf("ev-p%07d", i), Type: events.TypeRender, At: at, Render: &events.Render{Level: l}})
+	}
+	if err := s.queue.Publish(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Eventually(t, 30*time.Second, "the renders processed", func() error {
+		if n, _ := s.queue.Depth(context.Background()); n != 0 {
+			return fmt.Errorf("%d queued", n)
+		}
+		return nil
+	})
+	if err := s.pushOnce(ctx, http.DefaultClient, nines.URL+"/sli/renders/key-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	m := now.Truncate(time.Minute)
+	want := model.EventCounts{Counts: []model.MinuteEvents{{Minute: m.Add(-2 * time.Minute), Good: 2, Valid: 2}, {Minute: m.Add(-time.Minute), Good: 0, Valid: 2}}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pushed %+v, want %+v", got, want)
+	}
+	if err := s.pushOnce(ctx, http.DefaultClient, nines.URL+"/sli/renders/wrong"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("a refused push: %v", err)
 	}
 }

@@ -45,6 +45,14 @@ type Options struct {
 	// pipeline pings every PipelineEvery (default 1m); "" while unknown.
 	Heartbeat     func() string
 	PipelineEvery time.Duration
+	// RendersSLI, when set, gives the push URL of the nines SLO that
+	// counts real users' renders (/sli/{slo}/{key}), where the renders of
+	// each minute go every RendersEvery (default 15s); "" while unknown.
+	RendersSLI   func() string
+	RendersEvery time.Duration
+	// NATSURL, when set, puts the event queue on that NATS server's
+	// JetStream instead of the embedded queue in DataDir.
+	NATSURL string
 	// Registry takes contentsvc's metrics (default: a registry of its
 	// own, with the Go runtime's and the process's).
 	Registry *prometheus.Registry
@@ -101,7 +109,7 @@ func New(o Options) (*Service, error) {
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
-	if err := s.openEvents(context.Background()); err != nil {
+	if err := s.openEvents(context.Background(), o.NATSURL); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -109,12 +117,18 @@ func New(o Options) (*Service, error) {
 
 // openEvents opens the event pipeline's queue and database in the data
 // directory.
-func (s *Service) openEvents(ctx context.Context) error {
+func (s *Service) openEvents(ctx context.Context, natsURL string) error {
 	dir := filepath.Join(s.dataDir, "events")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("event pipeline: %w", err)
 	}
-	q, err := events.OpenFileQueue(ctx, filepath.Join(dir, "queue.db"))
+	var q events.Queue
+	var err error
+	if natsURL != "" {
+		q, err = events.OpenNATSQueue(ctx, natsURL)
+	} else {
+		q, err = events.OpenFileQueue(ctx, filepath.Join(dir, "queue.db"))
+	}
 	if err != nil {
 		return fmt.Errorf("event pipeline: %w", err)
 	}
@@ -126,7 +140,7 @@ func (s *Service) openEvents(ctx context.Context) error {
 	s.queue, s.evstore = q, st
 	s.pipeline = &events.Pipeline{Queue: q, Store: st, Now: s.now, Log: s.log, Processed: s.processed}
 	s.m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "contentsvc_event_queue_depth",
-		Help: "Events queued and not yet processed."}, func() float64 {
+		Help: "Events queued and not yet processed (batches, on NATS)."}, func() float64 {
 		n, _ := q.Depth(context.Background())
 		return float64(n)
 	}))
@@ -185,6 +199,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	defer func() { stopConsumer(); <-consumed }()
+	if o.RendersSLI != nil {
+		every := o.RendersEvery
+		if every <= 0 {
+			every = 15 * time.Second
+		}
+		pushed := make(chan struct{})
+		go func() { defer close(pushed); s.pushRenders(cctx, every, o.RendersSLI) }()
+		defer func() { stopConsumer(); <-pushed }()
+	}
 	if o.Heartbeat != nil {
 		every := o.PipelineEvery
 		if every <= 0 {

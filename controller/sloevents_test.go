@@ -67,13 +67,18 @@ func TestEventsSLOFromPushedCounts(t *testing.T) {
 	if r.SLI != "events" || r.Source != "push" || r.Events.Total != 60000 || r.Events.Good != good || r.Events.Bad != 60000-good {
 		t.Fatalf("counted twice or not at all: %s", body)
 	}
+	// The budget is 1 % of the window's events; the 30 days before the
+	// first counts are taken at the rate counted since (1,000 a minute),
+	// all good: a new SLO has a whole window's budget.
 	if r.Value == nil || math.Abs(*r.Value-float64(good)/60000) > 1e-9 || r.ErrorBudget.Unit != "events" ||
-		math.Abs(r.ErrorBudget.Total-600) > 1e-6 || r.ErrorBudget.Consumed != float64(60000-good) {
+		math.Abs(r.ErrorBudget.Total-0.01*1000*43200) > 1e-6 || r.ErrorBudget.Consumed != float64(60000-good) {
 		t.Fatalf("value and budget: %s", body)
 	}
 	// 5m: 5 % bad against a 1 % budget is a burn of 5; 1h: 1,000 bad of
-	// 60,000 (1.67 %) is 1.67.
-	if math.Abs(r.BurnRates["5m"]-5) > 1e-9 || math.Abs(r.BurnRates["1h"]-float64(60000-good)/60000/0.01) > 1e-9 {
+	// 60,000 (1.67 %) is 1.67; 6h: the same 1,000 bad of the hour counted
+	// and five hours before it at 1,000 a minute, 0.28.
+	if math.Abs(r.BurnRates["5m"]-5) > 1e-9 || math.Abs(r.BurnRates["1h"]-float64(60000-good)/60000/0.01) > 1e-9 ||
+		math.Abs(r.BurnRates["6h"]-float64(60000-good)/360000/0.01) > 1e-9 {
 		t.Fatalf("burn rates: %v", r.BurnRates)
 	}
 	// A minute pushed again with new counts replaces its own.
@@ -104,7 +109,7 @@ func TestEventsSLOFromPushedCounts(t *testing.T) {
 	}
 	rep, err := h.c.ledger.Report(context.Background(), now.Add(-2*time.Hour), now)
 	var table bytes.Buffer
-	if err != nil || rep.Render(&table, "table") != nil || !strings.Contains(table.String(), "events (push)") || !strings.Contains(table.String(), "98.417%   false  600.0 events  950") {
+	if err != nil || rep.Render(&table, "table") != nil || !strings.Contains(table.String(), "events (push)") || !strings.Contains(table.String(), "98.417%   false  1200.0 events  950") {
 		t.Fatalf("SLA report: %v\n%s", err, table.String())
 	}
 }

@@ -43,8 +43,12 @@ type Options struct {
 	// none); with it the embedded configuration gains the app page's
 	// browser check (configs/demo-browser.yaml).
 	Browser string
-	Version string
-	Logger  *slog.Logger
+	// Users is the population of simulated real users (0: none), who
+	// render RendersPerSecond in all.
+	Users            int
+	RendersPerSecond float64
+	Version          string
+	Logger           *slog.Logger
 	// Out receives the URLs once everything listens.
 	Out io.Writer
 }
@@ -54,6 +58,9 @@ type Options struct {
 const (
 	pipelineCheck = "publish-pipeline"
 	pipelineEvery = 20 * time.Second
+	// rendersSLO is the events SLO contentsvc pushes real users'
+	// renders to.
+	rendersSLO = "renders"
 )
 
 // Run starts everything and stops it all when ctx is done.
@@ -88,13 +95,15 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// The publish pipeline's ping URL, once the controller listens.
-	var pipelineURL atomic.Value
+	var pipelineURL, rendersURL atomic.Value
 	pipelineURL.Store("")
+	rendersURL.Store("")
 	csReady := make(chan string, 1)
 	start("contentsvc", func() error {
 		return contentsvc.Run(svcCtx, contentsvc.Options{Listen: o.ContentsvcListen, DataDir: filepath.Join(o.DataDir, "contentsvc"),
 			Logger: o.Logger.With("service", "contentsvc"), Ready: csReady,
-			Heartbeat: func() string { return pipelineURL.Load().(string) }, PipelineEvery: pipelineEvery})
+			Heartbeat: func() string { return pipelineURL.Load().(string) }, PipelineEvery: pipelineEvery,
+			RendersSLI: func() string { return rendersURL.Load().(string) }})
 	})
 	var csAddr string
 	select {
@@ -171,6 +180,13 @@ func Run(ctx context.Context, o Options) error {
 	if ch := cfg.Check(pipelineCheck); ch != nil && ch.Heartbeat != nil {
 		pipelineURL.Store(ctlURL + "/ping/" + pipelineCheck + "/" + ch.Heartbeat.Key)
 	}
+	if slo := cfg.SLO(rendersSLO); slo != nil && slo.Events != nil && slo.Events.Push != nil {
+		rendersURL.Store(ctlURL + "/sli/" + rendersSLO + "/" + slo.Events.Push.Key)
+	}
+	start("users", func() error {
+		Users{Users: o.Users, RendersPerSecond: o.RendersPerSecond, Log: o.Logger.With("service", "users")}.Run(ctx, csURL)
+		return nil
+	})
 	if err := os.WriteFile(filepath.Join(o.DataDir, "controller.url"), []byte(ctlURL+"\n"), 0o644); err != nil {
 		abort()
 		wg.Wait()

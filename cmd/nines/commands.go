@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -59,7 +60,7 @@ func controllerCmd(g *cli.Globals) *cobra.Command {
 
 func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	var o contentsvc.Options
-	var tokenFile, segmentsFile, heartbeat string
+	var tokenFile, segmentsFile, heartbeat, renders string
 	cmd := &cobra.Command{
 		Use:   "contentsvc",
 		Short: "Run the content and segment service (the reference system under test)",
@@ -85,6 +86,12 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 			if heartbeat != "" {
 				o.Heartbeat = func() string { return heartbeat }
 			}
+			if renders != "" {
+				if u, err := url.Parse(renders); err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasPrefix(u.Path, "/sli/") {
+					return fmt.Errorf("--renders-sli: %q is not a nines push URL (http(s)://…/sli/SLO/KEY)", renders)
+				}
+				o.RendersSLI = func() string { return renders }
+			}
 			return contentsvc.Run(cmd.Context(), o)
 		},
 	}
@@ -94,6 +101,8 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&segmentsFile, "segments", "", "YAML file of segment rules (default: beta, germany and canary)")
 	cmd.Flags().StringVar(&heartbeat, "pipeline-heartbeat", "", "a nines heartbeat check's ping URL (…/ping/CHECK/KEY) for the publish pipeline to report to")
 	cmd.Flags().DurationVar(&o.PipelineEvery, "pipeline-every", time.Minute, "how often the publish pipeline runs")
+	cmd.Flags().StringVar(&renders, "renders-sli", "", "a nines events SLO's push URL (…/sli/SLO/KEY) to send real users' renders to, each minute's good and valid")
+	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "queue real users' events on NATS JetStream at this URL (default: an embedded queue in --data)")
 	cmd.AddCommand(faultCmd())
 	return cmd
 }
@@ -116,6 +125,12 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 				return demo.Stage(cmd.Context(), scenario, dir, scenarioFor, cmd.OutOrStdout())
 			}
 			o.Logger, o.Version, o.Out = log, cli.Version(), cmd.OutOrStdout()
+			if o.Users < 0 || o.Users > 10000 {
+				return fmt.Errorf("--users: %d is not between 0 and 10000", o.Users)
+			}
+			if o.RendersPerSecond <= 0 || o.RendersPerSecond > 200 {
+				return fmt.Errorf("--renders-per-second: %v is not above 0 and at most 200", o.RendersPerSecond)
+			}
 			switch browserFlag {
 			case "auto":
 				o.Browser = ""
@@ -139,6 +154,8 @@ func demoCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.ConfigFile, "config", "", "configuration to run instead of the embedded configs/demo.yaml")
 	cmd.Flags().StringVar(&browserFlag, "browser", "auto", "Chromium for the probes' browser check of the app page: auto (/usr/bin/chromium when installed), none, or a path")
 	cmd.Flags().BoolVar(&o.Jobs, "jobs", false, "add the publish pipeline: a heartbeat check that contentsvc's publish job reports in to (scenario job-stalled)")
+	cmd.Flags().IntVar(&o.Users, "users", 40, "simulated real users of the app, whose renders contentsvc counts for the renders SLO (0: none)")
+	cmd.Flags().Float64Var(&o.RendersPerSecond, "renders-per-second", 5, "renders the simulated users make a second in all")
 	cmd.Flags().StringVar(&scenario, "scenario", "", "stage an incident on the running demo (the newest, or the one with this --data): "+strings.Join(demo.ScenarioNames(), ", ")+", or clear")
 	cmd.Flags().DurationVar(&scenarioFor, "for", 10*time.Minute, "how long a staged scenario lasts before it clears itself (0: until cleared)")
 	return cmd

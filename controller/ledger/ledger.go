@@ -29,6 +29,7 @@ type Store interface {
 	EventCounts(ctx context.Context, checks []string, thresholdMS int64, from, to sla.Minute) (sla.Events, error)
 	HasLatencyEvents(ctx context.Context, check string, thresholdMS int64) (bool, error)
 	SLOEvents(ctx context.Context, slo string, from, to sla.Minute) (sla.Events, sla.Minute, error)
+	FirstSLOEvents(ctx context.Context, slo string) (sla.Minute, error)
 	Incidents(ctx context.Context, since time.Time, limit int) ([]store.Incident, error)
 }
 

@@ -99,31 +99,37 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 	var bad func(m sla.Minute) (int, error)
 	if slo.SLI == config.SLIEvents {
 		e, newest, err := l.o.Store.SLOEvents(ctx, slo.ID, from, to)
+		if err == nil && newest > 0 {
+			at := newest.Time()
+			r.Source, r.NewestCounts = slo.Events.Kind(), &at
+		}
+		var young func(w sla.Minute) int
+		if err == nil {
+			young, perMinute, err = l.unseenEvents(ctx, slo, to)
+		}
 		if err != nil {
 			return r, fmt.Errorf("slo %s: %w", slo.ID, err)
 		}
 		r.Events = &EventCounts{Good: e.Good, Bad: e.Bad(), Total: e.Total}
-		if newest > 0 {
-			at := newest.Time()
-			r.Source, r.NewestCounts = slo.Events.Kind(), &at
-		}
 		if e.Total > 0 {
 			v := float64(e.Good) / float64(e.Total)
 			r.Value = &v
 		}
 		// Real traffic's budget is the target applied to the events it
-		// made: (1 − target) × valid events, as request-based SLOs are.
-		b = sla.BudgetOf(e.Bad(), e.Total, target)
+		// makes: (1 − target) × valid events, as request-based SLOs are.
+		// A window that reaches before the first counts has the events
+		// of that part at the rate seen since, all good: a new SLO has
+		// the budget of a whole window, and a bad minute in its first
+		// hour is not a burn of the whole window.
+		b = sla.BudgetOf(e.Bad(), e.Total+young(from), target)
 		r.ErrorBudget = budgetReport("events", b)
 		for _, w := range sla.BurnWindows {
-			we, _, err := l.o.Store.SLOEvents(ctx, slo.ID, to-sla.Minute(w.D/time.Minute), to)
+			start := to - sla.Minute(w.D/time.Minute)
+			we, _, err := l.o.Store.SLOEvents(ctx, slo.ID, start, to)
 			if err != nil {
 				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
 			}
-			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total, target)
-			if w.Name == "1h" {
-				perMinute = float64(we.Total) / 60
-			}
+			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total+young(start), target)
 		}
 		bad = func(m sla.Minute) (int, error) {
 			e, _, err := l.o.Store.SLOEvents(ctx, slo.ID, from, m)
@@ -205,6 +211,28 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 		r.ExhaustedInSeconds, r.ExhaustedAt = &secs, &at
 	}
 	return r, nil
+}
+
+// unseenEvents is, for an events SLO at to, how many events a span from
+// start would have had before the SLO's first counts, at the rate
+// counted over the last hour since then (young), and that rate a minute.
+func (l *Ledger) unseenEvents(ctx context.Context, slo *config.SLO, to sla.Minute) (young func(start sla.Minute) int, perMinute float64, err error) {
+	first, err := l.o.Store.FirstSLOEvents(ctx, slo.ID)
+	if err != nil || first == 0 || first >= to {
+		return func(sla.Minute) int { return 0 }, 0, err
+	}
+	since := max(first, to-60)
+	recent, _, err := l.o.Store.SLOEvents(ctx, slo.ID, since, to)
+	if err != nil {
+		return nil, 0, err
+	}
+	perMinute = float64(recent.Total) / float64(to-since)
+	return func(start sla.Minute) int {
+		if start >= first {
+			return 0
+		}
+		return int(perMinute * float64(first-start))
+	}, perMinute, nil
 }
 
 // exhaustedSince is the end of the first minute of [from, to) by which

@@ -81,6 +81,9 @@ type Store interface {
 	// SLOEvents sums an events SLO's counts over [from, to) and says the
 	// newest minute with counts there (0 when none).
 	SLOEvents(ctx context.Context, slo string, from, to sla.Minute) (sla.Events, sla.Minute, error)
+	// FirstSLOEvents is the first minute an events SLO has counts of (0
+	// when none).
+	FirstSLOEvents(ctx context.Context, slo string) (sla.Minute, error)
 
 	// PruneResults deletes raw results scheduled before before.
 	PruneResults(ctx context.Context, before time.Time) (int64, error)

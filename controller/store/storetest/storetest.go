@@ -381,6 +381,12 @@ func sloEvents(t *testing.T, open func() (store.Store, error)) {
 	if e, newest, _ := s.SLOEvents(ctx, "renders", day, day+sla.SpanDay); e.Total != 1005 || newest != day+20 {
 		t.Fatalf("counts of the day: %+v newest %d", e, newest)
 	}
+	if first, err := s.FirstSLOEvents(ctx, "renders"); err != nil || first != day {
+		t.Fatalf("first minute %d, want %d: %v", first, day, err)
+	}
+	if first, err := s.FirstSLOEvents(ctx, "nothing"); err != nil || first != 0 {
+		t.Fatalf("first minute of no counts %d: %v", first, err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
