@@ -1,7 +1,7 @@
 # nines: the common tasks. `make test` is what README and CI run.
 GO ?= go
 
-.PHONY: build test test-stress race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall bench-firstread bench-browser
+.PHONY: build test test-stress race hostile vet fmt-check tree-check lint vulncheck demo ci bench bench-probe bench-go bench-crowd bench-scale bench-storage bench-ttd bench-oncall bench-firstread bench-browser bench-events
 
 # The version the binaries report (`nines --version`): the nearest tag and
 # the commits since, or the commit when there is no tag.
@@ -132,3 +132,12 @@ bench-browser:
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./controller/ ./controller/store/... ./dashboard/ ./transport/ ./probe/...
+
+# contentsvc's event pipeline under faults: simulated SDKs send render
+# events while contentsvc is killed (SIGKILL) twice, on the embedded queue
+# and on NATS JetStream (its server restarted once too); every event made
+# is counted once. Then the intake's throughput, with no fault.
+bench-events:
+	$(GO) run ./bench/events -rate 2000 -duration 60s -kills 2
+	$(GO) run ./bench/events -rate 2000 -duration 60s -kills 2 -nats
+	$(GO) run ./bench/events -rate 20000 -senders 100 -duration 30s -kills 0

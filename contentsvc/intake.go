@@ -18,8 +18,8 @@ import (
 // Bounds of the intake: each client key's batches a second, in bursts,
 // and how many keys are tracked at once.
 const (
-	intakeRate  = 20
-	intakeBurst = 50
+	intakeRate  = 500
+	intakeBurst = 1000
 	maxKeys     = 10_000
 )
 
@@ -113,4 +113,27 @@ func (s *Service) intake(c echo.Context) error {
 	}
 	s.m.refused.Add(float64(len(refused)))
 	return c.JSON(http.StatusAccepted, map[string]any{"accepted": len(took), "rejected": refused})
+}
+
+// eventTotals says what the pipeline holds: the distinct events processed
+// by type, what waits in the queue, and the error groups, the most
+// recently seen first.
+func (s *Service) eventTotals(c echo.Context) error {
+	ctx := c.Request().Context()
+	processed, err := s.evstore.Processed(ctx)
+	if err != nil {
+		return err
+	}
+	depth, err := s.queue.Depth(ctx)
+	if err != nil {
+		return err
+	}
+	groups, err := s.evstore.ErrorGroups(ctx)
+	if err != nil {
+		return err
+	}
+	if groups == nil {
+		groups = []events.ErrorGroup{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"processed": processed, "queued": depth, "error_groups": groups})
 }

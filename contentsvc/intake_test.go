@@ -81,6 +81,18 @@ func TestEventIntake(t *testing.T) {
 			t.Errorf("%s = %q, want %s", series, got, want)
 		}
 	}
+	var totals struct {
+		Processed   map[string]int `json:"processed"`
+		Queued      int            `json:"queued"`
+		ErrorGroups []struct {
+			Message string `json:"message"`
+			Count   int    `json:"count"`
+		} `json:"error_groups"`
+	}
+	if _, body := get(t, srv.URL+"/admin/events", ""); json.Unmarshal([]byte(body), &totals) != nil || totals.Processed["render"] != 3 ||
+		totals.Queued != 0 || len(totals.ErrorGroups) != 1 || totals.ErrorGroups[0].Message != "boom" {
+		t.Fatalf("/admin/events: %s", body)
+	}
 	rs, err := s.evstore.Renders(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "GB")
 	if err != nil || len(rs) != 1 || rs[0].Good != 2 || rs[0].Valid != 3 {
 		t.Fatalf("renders: %+v %v", rs, err)

@@ -251,6 +251,7 @@ func (s *Service) Handler() http.Handler {
 	admin.POST("/faults", s.addFault)
 	admin.GET("/audit", s.auditLog)
 	admin.GET("/errors", s.listErrors)
+	admin.GET("/events", s.eventTotals)
 	// A notification sink, so that a demo can show its alerts without a
 	// paging service: nines' webhook notifier posts here.
 	admin.POST("/notifications", func(c echo.Context) error {

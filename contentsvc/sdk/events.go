@@ -36,6 +36,7 @@ type Reporter struct {
 	mu      sync.Mutex
 	pending []events.Event
 	dropped int
+	posted  int // events in the batches posted, those sent again included
 }
 
 // NewReporter returns a reporter.
@@ -78,6 +79,14 @@ func (r *Reporter) add(e events.Event) {
 		r.pending = r.pending[over:]
 		r.dropped += over
 	}
+}
+
+// Posted is how many events the batches posted held, each time one was
+// sent again included.
+func (r *Reporter) Posted() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.posted
 }
 
 // Pending is how many events wait to be sent, and how many were dropped
@@ -134,6 +143,9 @@ func (r *Reporter) send(ctx context.Context, batch []events.Event) error {
 		return fmt.Errorf("send events: %w", err)
 	}
 	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	r.mu.Lock()
+	r.posted += len(batch)
+	r.mu.Unlock()
 	resp, err := r.o.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("send events: %w", err)
