@@ -290,7 +290,12 @@ func TestBrowserSDKIsServedVersioned(t *testing.T) {
 		resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
 		t.Fatalf("versioned SDK: %d %v", resp.StatusCode, resp.Header)
 	}
-	if resp, latest := get(t, srv.URL+"/sdk/v1/contentsvc-1.js", ""); resp.StatusCode != 200 || latest != body || resp.Header.Get("Cache-Control") != "public, max-age=300" {
+	// An older version stays as it was published; the alias is the newest.
+	resp, newest := get(t, srv.URL+"/sdk/v1/contentsvc-1.1.0.js", "")
+	if resp.StatusCode != 200 || !strings.Contains(newest, `var VERSION = "1.1.0"`) || newest == body {
+		t.Fatalf("SDK 1.1.0: %d", resp.StatusCode)
+	}
+	if resp, latest := get(t, srv.URL+"/sdk/v1/contentsvc-1.js", ""); resp.StatusCode != 200 || latest != newest || resp.Header.Get("Cache-Control") != "public, max-age=300" {
 		t.Fatalf("newest 1.x: %d %v", resp.StatusCode, resp.Header)
 	}
 	if resp, _ := get(t, srv.URL+"/sdk/v1/contentsvc-9.9.9.js", ""); resp.StatusCode != 404 {
@@ -299,7 +304,7 @@ func TestBrowserSDKIsServedVersioned(t *testing.T) {
 	if resp, _ := get(t, srv.URL+"/v1/segments?user_id=alice", ""); resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("segments across origins: %v", resp.Header)
 	}
-	if resp, page := get(t, srv.URL+"/app", ""); resp.StatusCode != 200 || !strings.Contains(page, `id="in-app-content"`) || !strings.Contains(page, `src="/sdk/v1/contentsvc-1.0.0.js"`) {
+	if resp, page := get(t, srv.URL+"/app", ""); resp.StatusCode != 200 || !strings.Contains(page, `id="in-app-content"`) || !strings.Contains(page, `src="/sdk/v1/contentsvc-1.1.0.js"`) {
 		t.Fatalf("host page: %d", resp.StatusCode)
 	}
 	// Under a CDN outage the SDK is not served either.

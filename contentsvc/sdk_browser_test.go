@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nines-sre/nines/internal/chrometest"
+	"github.com/nines-sre/nines/internal/testwait"
 )
 
 // customerPage is a customer's application on an origin of its own: its
@@ -40,8 +42,12 @@ if (location.search.indexOf("patch=append") >= 0) {
 }
 // The SDK's 300 ms for the segment call where a test stages a slow one;
 // elsewhere a wait no busy machine exceeds, so that "fresh" means fresh.
-var timeout = Number(new URLSearchParams(location.search).get("segment_timeout_ms")) || 10000;
-if (window.ContentSDK) ContentSDK.init({base: %q, slot: "#in-app-content", user: "alice", segmentTimeoutMs: timeout});
+var q = new URLSearchParams(location.search);
+var timeout = Number(q.get("segment_timeout_ms")) || 10000;
+// The application's client key turns the SDK's events on; events= points
+// them elsewhere (an intake that is away).
+if (window.ContentSDK) ContentSDK.init({base: %q, slot: "#in-app-content", user: "alice", segmentTimeoutMs: timeout,
+  key: q.get("key") || undefined, events: q.get("events") || undefined, country: "GB"});
 </script></body></html>`
 
 // visit is what one page load showed.
@@ -80,7 +86,11 @@ func TestBrowserSDKKeepsTheHostPageIntact(t *testing.T) {
 	}
 	cs := httptest.NewServer(svc.Handler())
 	defer cs.Close()
-	sdkJS, err := web.ReadFile("web/sdk/contentsvc-1.0.0.js")
+	cctx, stop := context.WithCancel(context.Background())
+	consumed := make(chan error, 1)
+	go func() { consumed <- svc.Consume(cctx) }()
+	defer func() { stop(); <-consumed; svc.Close() }()
+	sdkJS, err := web.ReadFile("web/sdk/contentsvc-" + sdkVersion + ".js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +243,50 @@ addEventListener("unhandledrejection", e => __pageErrors.push(String(e.reason)))
 		}
 		waitReported(t, reported, before, "render")
 	})
+	t.Run("events wait in the page while the intake is away, then count once", func(t *testing.T) {
+		queued := func(t *testing.T) int {
+			t.Helper()
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(JSON.parse(localStorage.getItem("contentsvc:v1:events")) || []).length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		var totals struct {
+			Processed   map[string]int `json:"processed"`
+			ErrorGroups []struct {
+				Component, SDK string
+				Count          int
+			} `json:"error_groups"`
+		}
+		// The promo's unknown block makes each render an error too.
+		load(t, "?key=acme-notes&events="+url.QueryEscape("http://127.0.0.1:9/v1/events"))
+		if n := queued(t); n != 2 {
+			t.Fatalf("%d events queued in the page, want its render and its error", n)
+		}
+		load(t, "?key=acme-notes")
+		testwait.Eventually(t, 30*time.Second, "the queued events and the new ones counted", func() error {
+			resp, err := http.Get(cs.URL + "/admin/events")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(&totals); err != nil {
+				return err
+			}
+			if totals.Processed["render"] != 2 || totals.Processed["error"] != 2 || queued(t) != 0 {
+				return fmt.Errorf("%+v, %d queued", totals, queued(t))
+			}
+			return nil
+		})
+		if len(totals.ErrorGroups) != 1 || totals.ErrorGroups[0].Component != "component promo" || totals.ErrorGroups[0].SDK != "contentsvc-js/"+sdkVersion {
+			t.Fatalf("error groups: %+v", totals.ErrorGroups)
+		}
+	})
 }
+
+// sdkVersion is the browser SDK the tests drive: the newest.
+const sdkVersion = "1.1.0"
 
 // waitReported waits until one of the errors reported after the first
 // before is from where (reports of one page load arrive in any order).
@@ -243,7 +296,7 @@ func waitReported(t *testing.T, reported func(*testing.T) []SDKError, before int
 	for {
 		got := reported(t)
 		for _, e := range got[min(before, len(got)):] {
-			if e.Where == where && e.SDKVersion == "1.0.0" && e.Stack != "" {
+			if e.Where == where && e.SDKVersion == sdkVersion && e.Stack != "" {
 				return
 			}
 		}

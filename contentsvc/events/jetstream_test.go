@@ -39,9 +39,12 @@ func TestNATSQueueSurvivesARestart(t *testing.T) {
 	if err := q.Publish(ctx, batch(0)); err != nil { // a client's retry, within the duplicate window
 		t.Fatal(err)
 	}
-	if n, err := q.Depth(ctx); err != nil || n != 5 {
-		t.Fatalf("depth %d %v, want 5 batches", n, err)
-	}
+	testwait.Eventually(t, 10*time.Second, "five batches in the stream", func() error {
+		if n, err := q.Depth(ctx); err != nil || n != 5 {
+			return fmt.Errorf("depth %d %v, want 5 batches", n, err)
+		}
+		return nil
+	})
 	// The server restarts with its store before anything is consumed.
 	ns.Shutdown()
 	ns.WaitForShutdown()
