@@ -1,8 +1,11 @@
 package contentsvc
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"regexp"
@@ -115,25 +118,54 @@ func (s *Service) intake(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, map[string]any{"accepted": len(took), "rejected": refused})
 }
 
+// errorsPage is the errors for review, as a page.
+var errorsPage = template.Must(template.ParseFS(web, "web/errors.html"))
+
+// reviewErrors shows the error groups for review: what the SDKs sent is
+// untrusted text, and the template escapes every bit of it.
+func (s *Service) reviewErrors(c echo.Context) error {
+	processed, depth, groups, err := s.pipelineState(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, n := range processed {
+		total += n
+	}
+	var b bytes.Buffer
+	if err := errorsPage.Execute(&b, map[string]any{"Groups": groups, "Processed": total, "Queued": depth}); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	return c.HTMLBlob(http.StatusOK, b.Bytes())
+}
+
 // eventTotals says what the pipeline holds: the distinct events processed
 // by type, what waits in the queue, and the error groups, the most
 // recently seen first.
 func (s *Service) eventTotals(c echo.Context) error {
-	ctx := c.Request().Context()
-	processed, err := s.evstore.Processed(ctx)
+	processed, depth, groups, err := s.pipelineState(c.Request().Context())
 	if err != nil {
 		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"processed": processed, "queued": depth, "error_groups": groups})
+}
+
+// pipelineState is what the event pipeline holds: distinct events
+// processed by type, what waits in the queue, and the error groups.
+func (s *Service) pipelineState(ctx context.Context) (map[string]int64, int, []events.ErrorGroup, error) {
+	processed, err := s.evstore.Processed(ctx)
+	if err != nil {
+		return nil, 0, nil, err
 	}
 	depth, err := s.queue.Depth(ctx)
 	if err != nil {
-		return err
+		return nil, 0, nil, err
 	}
 	groups, err := s.evstore.ErrorGroups(ctx)
-	if err != nil {
-		return err
-	}
 	if groups == nil {
 		groups = []events.ErrorGroup{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"processed": processed, "queued": depth, "error_groups": groups})
+	return processed, depth, groups, err
 }

@@ -97,6 +97,24 @@ func TestEventIntake(t *testing.T) {
 	if err != nil || len(rs) != 1 || rs[0].Good != 2 || rs[0].Valid != 3 {
 		t.Fatalf("renders: %+v %v", rs, err)
 	}
+	// The errors for review, as a page: what a page sent is shown as text.
+	hostile := `{"key":"acme-notes","events":[{"id":"ev-x0000001","type":"error","at":"` + now + `","sdk":"contentsvc-js/1.1.0",` +
+		`"error":{"message":"<img src=x onerror=alert(1)>","stack":"Error\n at f (<script>x.js:1:1)","component":"component promo","browser":"Chrome/131"}}]}`
+	if code, body := send(t, "POST", srv.URL+"/v1/events", hostile); code != http.StatusAccepted {
+		t.Fatalf("%d %s", code, body)
+	}
+	testwait.Eventually(t, 30*time.Second, "the hostile error processed", func() error {
+		if got := metricValue(t, srv.URL, "contentsvc_error_groups_total"); got != "2" {
+			return fmt.Errorf("groups %s", got)
+		}
+		return nil
+	})
+	resp, page := get(t, srv.URL+"/admin/errors/review", "")
+	if resp.StatusCode != 200 || strings.Count(page, "<tr data-fingerprint=") != 2 || strings.Contains(page, "<img src=x") || strings.Contains(page, "(<script>") ||
+		!strings.Contains(page, "&lt;img src=x onerror=alert(1)&gt;") || !strings.Contains(page, "in component promo") ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("review page: %d %v\n%s", resp.StatusCode, resp.Header, page)
+	}
 
 	for _, tc := range []struct {
 		body string

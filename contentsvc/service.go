@@ -252,6 +252,7 @@ func (s *Service) Handler() http.Handler {
 	admin.GET("/audit", s.auditLog)
 	admin.GET("/errors", s.listErrors)
 	admin.GET("/events", s.eventTotals)
+	admin.GET("/errors/review", s.reviewErrors)
 	// A notification sink, so that a demo can show its alerts without a
 	// paging service: nines' webhook notifier posts here.
 	admin.POST("/notifications", func(c echo.Context) error {

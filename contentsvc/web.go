@@ -20,7 +20,7 @@ import (
 // web holds the browser SDK (web/sdk/contentsvc-MAJOR.MINOR.PATCH.js) and
 // the demo host application that embeds it.
 //
-//go:embed web/sdk/*.js web/app.html
+//go:embed web/sdk/*.js web/app.html web/errors.html
 var web embed.FS
 
 // sdkFile is a versioned SDK file name: contentsvc-1.0.0.js.
