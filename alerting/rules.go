@@ -56,6 +56,14 @@ type RegionState struct {
 // SLOState holds an SLO's burn rates by window name.
 type SLOState struct {
 	Burn map[string]float64
+	// An events SLI's good and valid events over the last five minutes
+	// (nil for other SLIs).
+	Recent *RecentEvents
+}
+
+// RecentEvents are an events SLI's counts over the last five minutes.
+type RecentEvents struct {
+	Good, Valid int
 }
 
 // Condition is a rule's finding about one subject at one instant.
@@ -119,6 +127,8 @@ func Evaluate(set Setup, s Snapshot) map[string]Condition {
 			probeSilent(topo, r, s, out)
 		case config.RuleSLOBurn:
 			sloBurn(topo, r, s, out)
+		case config.RuleDisagreement:
+			disagreement(topo, r, s, out)
 		}
 	}
 	return out

@@ -100,6 +100,9 @@ const (
 	RuleCertExpiry       = "cert_expiry"
 	RuleProbeSilent      = "probe_silent"
 	RuleRegionalDegraded = "regional_degraded"
+	// RuleDisagreement: an events SLO's real users and the probes of
+	// its checks disagree (one side failing, the other not).
+	RuleDisagreement = "disagreement"
 )
 
 // Rule decides when an alert fires.
@@ -124,6 +127,9 @@ type Rule struct {
 	TicketPolicy string       `yaml:"ticket_policy"`
 	// cert_expiry: alert when fewer days are left.
 	Days int `yaml:"days"`
+	// disagreement: real users fail when their bad share over 5 minutes
+	// is more than Factor times what the SLO's target allows (default 2).
+	Factor float64 `yaml:"factor"`
 }
 
 // BurnWindow is one multiwindow tier: both windows burn faster than Factor.
@@ -210,19 +216,22 @@ func (a *Alerting) defaults(c *Config) {
 		r := &a.Rules[i]
 		if r.Severity == "" {
 			r.Severity = map[string]string{RuleCheckDown: "critical", RuleSLOBurn: "critical", RuleCertExpiry: "warning",
-				RuleProbeSilent: "warning", RuleRegionalDegraded: "warning"}[r.Kind]
+				RuleProbeSilent: "warning", RuleRegionalDegraded: "warning", RuleDisagreement: "warning"}[r.Kind]
 		}
 		if r.Urgency == "" {
 			r.Urgency = "high"
-			if r.Kind == RuleProbeSilent || r.Kind == RuleRegionalDegraded || r.Kind == RuleCertExpiry {
+			if r.Kind == RuleProbeSilent || r.Kind == RuleRegionalDegraded || r.Kind == RuleCertExpiry || r.Kind == RuleDisagreement {
 				r.Urgency = "low"
 			}
 		}
 		if r.Kind == RuleSLOBurn && len(r.Windows) == 0 {
 			r.Windows = DefaultBurnWindows
 		}
-		if r.Kind == RuleRegionalDegraded && r.For == 0 {
+		if (r.Kind == RuleRegionalDegraded || r.Kind == RuleDisagreement) && r.For == 0 {
 			r.For = Duration(10 * time.Minute)
+		}
+		if r.Kind == RuleDisagreement && r.Factor == 0 {
+			r.Factor = 2
 		}
 		if r.Kind == RuleCertExpiry && r.Days == 0 {
 			r.Days = 14
@@ -307,8 +316,17 @@ func (v *validator) validateAlerting(c *Config) {
 		}
 		switch r.Kind {
 		case RuleCheckDown, RuleCertExpiry, RuleRegionalDegraded, RuleProbeSilent, RuleSLOBurn:
+		case RuleDisagreement:
+			if r.Factor < 1 {
+				v.add(p+".factor", "%v: real users fail when their bad share is at least what the target allows (1) or more", r.Factor)
+			}
+			for k, id := range r.SLOs {
+				if s := c.SLO(id); s != nil && (s.SLI != SLIEvents || len(s.Checks) == 0) {
+					v.add(fmt.Sprintf("%s.slos[%d]", p, k), "%q is not an events SLO with checks: there is nothing to compare", id)
+				}
+			}
 		default:
-			v.add(p+".kind", "%q is not check_down, slo_burn, cert_expiry, probe_silent or regional_degraded", r.Kind)
+			v.add(p+".kind", "%q is not check_down, slo_burn, cert_expiry, probe_silent, regional_degraded or disagreement", r.Kind)
 		}
 		if !policies[r.Policy] {
 			v.add(p+".policy", "unknown policy %q", r.Policy)

@@ -88,7 +88,8 @@ func TestEventsSLOFromPushedCounts(t *testing.T) {
 		t.Fatalf("push: %d %s", resp.StatusCode, body)
 	}
 	_, body = h.do("GET", "/api/v1/slo/renders", "", nil)
-	if !strings.Contains(string(body), fmt.Sprintf(`"good":%d,"bad":%d,"total":60000`, good+50, 60000-good-50)) {
+	if !strings.Contains(string(body), fmt.Sprintf(`"good":%d,"bad":%d,"total":60000`, good+50, 60000-good-50)) ||
+		!strings.Contains(string(body), `"recent":{"good":4800,"bad":200,"total":5000}`) {
 		t.Fatalf("a minute pushed again: %s", body)
 	}
 	// The SRE view shows real users' counts beside the checks of the

@@ -329,7 +329,7 @@ func healthKey(cfg *config.Config, healthy map[string]bool, grace bool) string {
 func (a *Alerts) sloStates(ctx context.Context, cfg *config.Config, now time.Time) map[string]alerting.SLOState {
 	need := false
 	for _, r := range cfg.Alerting.Rules {
-		need = need || r.Kind == config.RuleSLOBurn
+		need = need || r.Kind == config.RuleSLOBurn || r.Kind == config.RuleDisagreement
 	}
 	if !need {
 		return nil
@@ -348,7 +348,11 @@ func (a *Alerts) sloStates(ctx context.Context, cfg *config.Config, now time.Tim
 			a.o.Log.Error("slo burn rates", "slo", cfg.SLOs[i].ID, "err", err)
 			continue
 		}
-		out[r.ID] = alerting.SLOState{Burn: r.BurnRates}
+		st := alerting.SLOState{Burn: r.BurnRates}
+		if r.Recent != nil {
+			st.Recent = &alerting.RecentEvents{Good: r.Recent.Good, Valid: r.Recent.Total}
+		}
+		out[r.ID] = st
 	}
 	a.mu.Lock()
 	a.slos, a.slosAt = out, now

@@ -40,7 +40,12 @@ type SLOReport struct {
 	// prometheus), and NewestCounts the newest minute counted.
 	Source       string     `json:"source,omitempty"`
 	NewestCounts *time.Time `json:"newest_counts,omitempty"`
+	// Recent is an events SLI's counts over the last RecentWindow.
+	Recent *EventCounts `json:"recent,omitempty"`
 }
+
+// RecentWindow is the burn window an events SLI's Recent counts cover.
+const RecentWindow = "5m"
 
 // MinuteCounts tallies the minutes of a window.
 type MinuteCounts struct {
@@ -130,6 +135,9 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
 			}
 			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total+young(start), target)
+			if w.Name == RecentWindow {
+				r.Recent = &EventCounts{Good: we.Good, Bad: we.Bad(), Total: we.Total}
+			}
 		}
 		bad = func(m sla.Minute) (int, error) {
 			e, _, err := l.o.Store.SLOEvents(ctx, slo.ID, from, m)
