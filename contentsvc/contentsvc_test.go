@@ -125,6 +125,33 @@ func TestFaultsScopedToOneRegion(t *testing.T) {
 	}
 }
 
+// A fault of one country reaches the clients there (the country their
+// edge tells), never the probes, which send none.
+func TestFaultsScopedToOneCountry(t *testing.T) {
+	srv := newService(t)
+	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"all","country":"DE","error_status":503}`); code != 201 {
+		t.Fatalf("%d %s", code, body)
+	}
+	for _, tc := range []struct {
+		path, region string
+		hdr          []string
+		want         int
+	}{
+		{"/v1/segments?user_id=a", "eu-frankfurt", []string{CountryHeader, "DE"}, 503},
+		{"/cdn/manifests/everyone.json", "", []string{CountryHeader, "DE"}, 503},
+		{"/v1/segments?user_id=a", "eu-frankfurt", []string{CountryHeader, "GB"}, 200},
+		{"/v1/segments?user_id=a", "eu-frankfurt", nil, 200}, // a probe in Frankfurt
+	} {
+		if resp, _ := get(t, srv.URL+tc.path, tc.region, tc.hdr...); resp.StatusCode != tc.want {
+			t.Errorf("%s from %v: %d, want %d", tc.path, tc.hdr, resp.StatusCode, tc.want)
+		}
+	}
+	if code, body := send(t, "POST", srv.URL+"/admin/faults", `{"target":"cdn","country":"Germany","outage":true}`); code != 400 ||
+		!strings.Contains(body, `country: \"Germany\" is not an ISO 3166 alpha-2 code`) {
+		t.Fatalf("a bad country: %d %s", code, body)
+	}
+}
+
 func TestBadFaultsNameTheField(t *testing.T) {
 	srv := newService(t)
 	for body, want := range map[string]string{

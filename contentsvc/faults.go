@@ -5,17 +5,21 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
 )
 
 // Fault is an injected failure of the segments API, the CDN, or both,
-// optionally only for requests from one probe region (X-Nines-Region).
+// optionally only for requests from one probe region (X-Nines-Region) or
+// from clients in one country (CountryHeader, as a CDN's edge knows it
+// from the client's address: real users, never the probes).
 type Fault struct {
-	ID     string `json:"id"`
-	Target string `json:"target"`
-	Region string `json:"region,omitempty"`
+	ID      string `json:"id"`
+	Target  string `json:"target"`
+	Region  string `json:"region,omitempty"`
+	Country string `json:"country,omitempty"`
 	// LatencyMS delays every matching request.
 	LatencyMS int `json:"latency_ms,omitempty"`
 	// ErrorStatus answers matching requests with this status, for the share
@@ -62,6 +66,8 @@ func (f *Fault) validate() error {
 		return fmt.Errorf("error_rate: needs error_status")
 	case f.DurationS < 0:
 		return fmt.Errorf("duration_s: must not be negative")
+	case f.Country != "" && !countryCode.MatchString(f.Country):
+		return fmt.Errorf("country: %q is not an ISO 3166 alpha-2 code such as DE", f.Country)
 	case f.BrokenContent && f.Target != TargetCDN:
 		return fmt.Errorf("broken_content: a fault of the cdn, not %s", f.Target)
 	case f.LatencyMS == 0 && f.ErrorStatus == 0 && !f.Outage && !f.BrokenContent:
@@ -140,7 +146,13 @@ type effect struct {
 	broken bool // content the SDK cannot render is published
 }
 
-func (fs *faults) match(target, region string) effect {
+// CountryHeader carries the client's country (ISO 3166 alpha-2), as a
+// CDN's edge sets it from the client's address.
+const CountryHeader = "X-Client-Country"
+
+var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
+
+func (fs *faults) match(target, region, country string) effect {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.expire()
@@ -149,7 +161,7 @@ func (fs *faults) match(target, region string) effect {
 		if f.Target != target && (f.Target != TargetAll || target == TargetPipeline) {
 			continue
 		}
-		if f.Region != "" && f.Region != region {
+		if f.Region != "" && f.Region != region || f.Country != "" && f.Country != country {
 			continue
 		}
 		e.delay += time.Duration(f.LatencyMS) * time.Millisecond

@@ -30,7 +30,7 @@ func (s *Service) runPipeline(ctx context.Context, every time.Duration, heartbea
 			return
 		case <-t.C:
 		}
-		eff := s.faults.match(TargetPipeline, "")
+		eff := s.faults.match(TargetPipeline, "", "")
 		if eff.drop {
 			s.log.Warn("publish pipeline stalled (fault)")
 			continue

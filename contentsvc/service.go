@@ -316,7 +316,7 @@ func (s *Service) addFault(c echo.Context) error {
 func (s *Service) inject(target string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			eff := s.faults.match(target, c.Request().Header.Get(model.RegionHeader))
+			eff := s.faults.match(target, c.Request().Header.Get(model.RegionHeader), c.Request().Header.Get(CountryHeader))
 			if eff.delay > 0 {
 				select {
 				case <-time.After(eff.delay):

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nines-sre/nines/contentsvc"
 	"github.com/nines-sre/nines/contentsvc/sdk"
 	"github.com/nines-sre/nines/model"
 )
@@ -16,11 +17,17 @@ import (
 // them (contentsvc's faults follow the region header).
 type country struct{ code, region string }
 
+var (
+	us, mx, ca = country{"US", "us-ohio"}, country{"MX", "us-oregon"}, country{"CA", "ca-central"}
+	au, jp     = country{"AU", "ap-sydney"}, country{"JP", "ap-tokyo"}
+	de, gb     = country{"DE", "eu-frankfurt"}, country{"GB", "eu-london"}
+	// countries are where the users are, in proportion: a user (and a
+	// first visit) takes the next one in turn.
+	countries = []country{us, de, gb, us, ca, de, gb, jp, us, au, de, gb, mx, us, ca, de, gb, jp, us, au}
+)
+
 // newVisitorEvery: one render in five is a new visitor's.
 const newVisitorEvery = 5
-
-var countries = []country{{"CA", "ca-central"}, {"US", "us-ohio"}, {"MX", "us-oregon"}, {"AU", "ap-sydney"},
-	{"JP", "ap-tokyo"}, {"DE", "eu-frankfurt"}, {"GB", "eu-london"}}
 
 // Users is the demo's population of real users: Users of them render the
 // in-app content through the Go SDK in turn, and every newVisitorEvery-th
@@ -50,7 +57,8 @@ func (u Users) Run(ctx context.Context, base string) {
 	httpc := &http.Client{Timeout: 5 * time.Second}
 	// Each user's device has its own SDK, and so its own cache.
 	newClient := func(c country) *sdk.Client {
-		return sdk.New(sdk.Options{BaseURL: base, Header: http.Header{model.RegionHeader: {c.region}}, Logger: u.Log, HTTP: httpc})
+		return sdk.New(sdk.Options{BaseURL: base, Header: http.Header{model.RegionHeader: {c.region}, contentsvc.CountryHeader: {c.code}},
+			Logger: u.Log, HTTP: httpc})
 	}
 	users := make([]user, u.Users)
 	for i := range users {
@@ -76,19 +84,20 @@ func (u Users) Run(ctx context.Context, base string) {
 		default:
 			continue
 		}
-		us := users[i%len(users)]
+		who := users[i%len(users)]
 		if i%newVisitorEvery == newVisitorEvery-1 {
 			// A first visit: a device whose SDK has seen nothing yet.
-			us = user{id: fmt.Sprintf("visitor-%d", i), country: us.country, client: newClient(us.country)}
+			c := countries[(i/newVisitorEvery)%len(countries)]
+			who = user{id: fmt.Sprintf("visitor-%d", i), country: c, client: newClient(c)}
 		}
 		rendering.Go(func() {
 			defer func() { <-busy }()
 			start := time.Now()
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			r := us.client.Render(rctx, us.id, map[string]string{"country": us.country.code})
+			r := who.client.Render(rctx, who.id, map[string]string{"country": who.country.code})
 			cancel()
 			if ctx.Err() == nil {
-				rep.Render(us.id, us.country.code, r, time.Since(start), start)
+				rep.Render(who.id, who.country.code, r, time.Since(start), start)
 			}
 		})
 	}

@@ -16,7 +16,7 @@ import (
 
 // faultCmd stages or clears a fault on a running contentsvc.
 func faultCmd() *cobra.Command {
-	var url, target, region, token string
+	var url, target, region, country, token string
 	var latency, duration time.Duration
 	var status int
 	var rate float64
@@ -40,7 +40,7 @@ func faultCmd() *cobra.Command {
 			if clear {
 				req, _ = http.NewRequestWithContext(cmd.Context(), http.MethodDelete, base, nil)
 			} else {
-				f := map[string]any{"target": target, "region": region, "latency_ms": latency.Milliseconds(), "error_status": status,
+				f := map[string]any{"target": target, "region": region, "country": country, "latency_ms": latency.Milliseconds(), "error_status": status,
 					"error_rate": rate, "outage": outage, "duration_s": int(duration.Seconds())}
 				body, _ := json.Marshal(f)
 				req, _ = http.NewRequestWithContext(cmd.Context(), http.MethodPost, base, bytes.NewReader(body))
@@ -67,6 +67,7 @@ func faultCmd() *cobra.Command {
 	f.StringVar(&token, "token", "", "admin bearer token, when contentsvc requires one")
 	f.StringVar(&target, "target", "all", "segments, cdn, all (not the pipeline) or pipeline (the publish job)")
 	f.StringVar(&region, "region", "", "only requests from this probe region (X-Nines-Region); empty: every region")
+	f.StringVar(&country, "country", "", "only requests of real users in this country (ISO 3166 alpha-2, as their edge tells it); empty: every client")
 	f.DurationVar(&latency, "latency", 0, "added latency")
 	f.IntVar(&status, "status", 0, "answer with this 4xx or 5xx status")
 	f.Float64Var(&rate, "rate", 0, "share of requests that get --status (default all)")
