@@ -5,10 +5,15 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
 )
+
+// realUsersSpan is how far back real users' recent counts reach: five
+// closed minutes, the newest up to a minute and a push behind.
+const realUsersSpan = 7 * time.Minute
 
 // disagreement holds, for each events SLO with checks (those r.SLOs
 // names, or all), while its real users and the probes of its checks
@@ -23,8 +28,12 @@ func disagreement(topo Topology, r *config.Rule, s Snapshot, out map[string]Cond
 			len(r.SLOs) > 0 && !slices.Contains(r.SLOs, slo.ID) {
 			continue
 		}
+		// Real users' counts are of closed minutes over the last five: a
+		// side compares only while the probes have said the same for all
+		// of that (steadily up, or failing throughout).
+		steady := s.Now.Add(-realUsersSpan)
 		var failing []string
-		compare := true
+		compare, upThroughout, failingThroughout := true, true, true
 		for _, ch := range slo.Checks {
 			cs, ok := s.Checks[ch]
 			if !ok || cs.Maintenance || cs.Status == model.StatusUnknown {
@@ -33,6 +42,11 @@ func disagreement(topo Topology, r *config.Rule, s Snapshot, out map[string]Cond
 			}
 			if cs.Status == model.StatusDown || cs.Status == model.StatusDegraded {
 				failing = append(failing, fmt.Sprintf("%s %s", ch, cs.Status))
+			}
+			if cs.Status == model.StatusUp {
+				upThroughout = upThroughout && !cs.LastNotUp.After(steady)
+			} else {
+				upThroughout, failingThroughout = false, failingThroughout && !cs.LastUp.After(steady)
 			}
 		}
 		if !compare {
@@ -43,11 +57,11 @@ func disagreement(topo Topology, r *config.Rule, s Snapshot, out map[string]Cond
 		bad := float64(st.Recent.Valid-st.Recent.Good) / float64(st.Recent.Valid)
 		var side, summary string
 		switch {
-		case len(failing) == 0 && bad > r.Factor*allowed:
+		case upThroughout && bad > r.Factor*allowed:
 			side = "real_users_failing"
 			summary = fmt.Sprintf("%s: the probes say up, but %.1f %% of real users' events failed over 5m (%d of %d; the target allows %.2g %%)",
 				slo.Name, 100*bad, st.Recent.Valid-st.Recent.Good, st.Recent.Valid, 100*allowed)
-		case len(failing) > 0 && bad <= allowed:
+		case len(failing) > 0 && failingThroughout && bad <= allowed:
 			side = "probes_failing"
 			summary = fmt.Sprintf("%s: the probes say %s, but real users are served: %.2f %% of their events good over 5m (%d of %d)",
 				slo.Name, strings.Join(failing, ", "), 100*(1-bad), st.Recent.Good, st.Recent.Valid)

@@ -3,6 +3,7 @@ package alerting
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/model"
@@ -43,9 +44,12 @@ func TestDisagreement(t *testing.T) {
 	if r := cfg.Alerting.Rules[0]; r.For.D().Minutes() != 10 || r.Factor != 2 || r.Urgency != "low" || r.Severity != "warning" {
 		t.Fatalf("defaults: %+v", r)
 	}
-	up, degraded := CheckState{Status: model.StatusUp}, CheckState{Status: model.StatusDegraded}
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	// Up (or degraded) for an hour, and now.
+	up := CheckState{Status: model.StatusUp, LastUp: now, LastNotUp: now.Add(-time.Hour)}
+	degraded := CheckState{Status: model.StatusDegraded, LastNotUp: now, LastUp: now.Add(-time.Hour)}
 	eval := func(flow, app CheckState, recent *RecentEvents) map[string]Condition {
-		return Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Regions: healthy(),
+		return Evaluate(Setup{Alerting: &cfg.Alerting, Topology: cfg}, Snapshot{Now: now, Regions: healthy(),
 			Checks: map[string]CheckState{"content-flow": flow, "app-page": app},
 			SLOs:   map[string]SLOState{"renders": {Recent: recent}, "avail": {}}})
 	}
@@ -73,6 +77,10 @@ func TestDisagreement(t *testing.T) {
 		"no counts":                     {degraded, up, nil},
 		"a check under maintenance":     {CheckState{Status: model.StatusUp, Maintenance: true}, up, &RecentEvents{Good: 900, Valid: 1000}},
 		"a check without a verdict yet": {CheckState{Status: model.StatusUnknown}, up, &RecentEvents{Good: 900, Valid: 1000}},
+		// Real users' counts lag the probes: right after an outage ends
+		// (or begins) they still hold the other side's minutes.
+		"recovered 3 minutes ago":    {CheckState{Status: model.StatusUp, LastUp: now, LastNotUp: now.Add(-3 * time.Minute)}, up, &RecentEvents{Good: 900, Valid: 1000}},
+		"failing for only 2 minutes": {CheckState{Status: model.StatusDown, LastNotUp: now, LastUp: now.Add(-2 * time.Minute)}, up, &RecentEvents{Good: 1000, Valid: 1000}},
 	} {
 		if c := eval(tc.flow, tc.app, tc.recent); len(c) != 0 {
 			t.Errorf("%s: %+v", name, c)

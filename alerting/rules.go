@@ -37,8 +37,10 @@ type CheckState struct {
 	CertDays    *int                        // fewest days left seen in any region
 	Maintenance bool
 	// LastFailure is when the newest of the failing regions' results was
-	// scheduled; LastDown the last time the check's verdict was down.
+	// scheduled; LastDown the last time the check's verdict was down,
+	// LastUp up, and LastNotUp down or degraded.
 	LastFailure, LastDown time.Time
+	LastUp, LastNotUp     time.Time
 	// FailedAt is when each failing region's result was scheduled;
 	// Passing counts the healthy regions whose fresh result is up, and
 	// Quorum is how many failing regions confirm the check down.

@@ -58,14 +58,17 @@ type Alerts struct {
 	poke       chan struct{} // a verdict may have changed: evaluate now
 	started    time.Time
 
-	mu        sync.Mutex
-	lastDown  map[string]time.Time // check → the last time its verdict was down
-	slos      map[string]alerting.SLOState
-	slosAt    time.Time
-	notifiers map[string]alerting.Notifier
-	notifVer  string
-	withSubs  map[string]alerting.Notifier // notifiers and the subscribers'
-	subsAt    time.Time
+	mu       sync.Mutex
+	lastDown map[string]time.Time // check → the last time its verdict was down
+	// check → the last time its verdict was up, and was not (down or
+	// degraded)
+	lastUp, lastNotUp map[string]time.Time
+	slos              map[string]alerting.SLOState
+	slosAt            time.Time
+	notifiers         map[string]alerting.Notifier
+	notifVer          string
+	withSubs          map[string]alerting.Notifier // notifiers and the subscribers'
+	subsAt            time.Time
 
 	// The last snapshot's check states, kept for the next: a check none
 	// of whose regions had a newer result since keeps its state, but at a
@@ -95,7 +98,8 @@ func New(o Options) *Alerts {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &Alerts{o: o, wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), started: o.Now(), lastDown: map[string]time.Time{}}
+	a := &Alerts{o: o, wake: make(chan struct{}, 1), poke: make(chan struct{}, 1), started: o.Now(), lastDown: map[string]time.Time{},
+		lastUp: map[string]time.Time{}, lastNotUp: map[string]time.Time{}}
 	a.engine = alerting.NewEngine(o.Store, o.Log, "nines-controller")
 	a.engine.Wake = a.wake
 	a.engine.Delivered = a.levelDelivered
@@ -272,10 +276,7 @@ func (a *Alerts) Snapshot(ctx context.Context) alerting.Snapshot {
 	a.judged = 0
 	for _, ch := range cfg.AllChecks() {
 		if cs, ok := a.prev[ch.ID]; ok && !full && !changed[ch.ID] {
-			if cs.Status == model.StatusDown {
-				a.lastDown[ch.ID] = now
-				cs.LastDown = now
-			}
+			a.noteStatus(ch.ID, &cs, now)
 			s.Checks[ch.ID] = cs
 			continue
 		}
@@ -300,10 +301,7 @@ func (a *Alerts) Snapshot(ctx context.Context) alerting.Snapshot {
 			}
 		}
 		slices.Sort(cs.Failing)
-		if v.Status == model.StatusDown {
-			a.lastDown[ch.ID] = now
-		}
-		cs.LastDown = a.lastDown[ch.ID]
+		a.noteStatus(ch.ID, &cs, now)
 		s.Checks[ch.ID] = cs
 	}
 	a.prev = s.Checks
@@ -322,6 +320,20 @@ func healthKey(cfg *config.Config, healthy map[string]bool, grace bool) string {
 		}
 	}
 	return b.String()
+}
+
+// noteStatus records when check was last down, up and not up (down or
+// degraded), and sets them on cs.
+func (a *Alerts) noteStatus(check string, cs *alerting.CheckState, now time.Time) {
+	switch cs.Status {
+	case model.StatusDown:
+		a.lastDown[check], a.lastNotUp[check] = now, now
+	case model.StatusDegraded:
+		a.lastNotUp[check] = now
+	case model.StatusUp:
+		a.lastUp[check] = now
+	}
+	cs.LastDown, cs.LastUp, cs.LastNotUp = a.lastDown[check], a.lastUp[check], a.lastNotUp[check]
 }
 
 // sloStates refreshes SLO burn rates at most every 15 s, and only when a

@@ -76,8 +76,11 @@ func TestAlertSnapshotJudgesWhatChanged(t *testing.T) {
 	// Nothing new: a down check's last down time still moves on.
 	now = now.Add(time.Second)
 	s = a.Snapshot(ctx)
-	if got := s.Checks["api-health"]; got.Status != model.StatusDown || !got.LastDown.Equal(now) || a.Judged() != 0 {
+	if got := s.Checks["api-health"]; got.Status != model.StatusDown || !got.LastDown.Equal(now) || !got.LastNotUp.Equal(now) || !got.LastUp.Before(now.Add(-time.Second)) || a.Judged() != 0 {
 		t.Fatalf("nothing new: %+v, %d judged", got, a.Judged())
+	}
+	if got := s.Checks["web-home"]; !got.LastUp.Equal(now) || !got.LastNotUp.IsZero() {
+		t.Fatalf("web-home, up throughout: last up %s, last not up %s", got.LastUp, got.LastNotUp)
 	}
 
 	// Time alone: past the results' freshness (the regions still heard
