@@ -9,13 +9,12 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
 	"github.com/nines-sre/nines/contentsvc/events"
+	"github.com/nines-sre/nines/internal/clientlimit"
 )
 
 // Bounds of the intake: each client key's batches a second, in bursts,
@@ -25,6 +24,12 @@ const (
 	intakeBurst = 1000
 	maxKeys     = 10_000
 )
+
+// newIntakeLimits bounds each client key's batches; a flood of made-up
+// keys forgives no key its limit (clientlimit).
+func newIntakeLimits(now func() time.Time) *clientlimit.Limits {
+	return &clientlimit.Limits{Every: time.Second / intakeRate, Burst: intakeBurst, Max: maxKeys, Now: now}
+}
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
@@ -40,26 +45,6 @@ type batch struct {
 type rejected struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
-}
-
-// limiters bounds each client key's batches.
-type limiters struct {
-	mu   sync.Mutex
-	keys map[string]*rate.Limiter
-}
-
-func (l *limiters) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.keys == nil || len(l.keys) >= maxKeys {
-		l.keys = map[string]*rate.Limiter{} // a flood of keys starts them all afresh
-	}
-	lim := l.keys[key]
-	if lim == nil {
-		lim = rate.NewLimiter(intakeRate, intakeBurst)
-		l.keys[key] = lim
-	}
-	return lim.AllowN(now, 1)
 }
 
 // intake takes a batch of events: bounded, validated event by event,
@@ -85,7 +70,7 @@ func (s *Service) intake(c echo.Context) error {
 		return badRequest(c, "events: 1 to %d in a batch, not %d", events.MaxBatch, len(b.Events))
 	}
 	now := s.now()
-	if !s.limits.allow(b.Key, now) {
+	if !s.limits.Allow(b.Key) {
 		c.Response().Header().Set("Retry-After", "1")
 		return c.JSON(http.StatusTooManyRequests, map[string]string{"error": "too many batches for this key"})
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/nines-sre/nines/contentsvc/events"
 	"github.com/nines-sre/nines/internal/atomicfile"
+	"github.com/nines-sre/nines/internal/clientlimit"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -82,7 +83,7 @@ type Service struct {
 
 	// The event pipeline: the intake's limits, the durable queue and
 	// what the consumer made of the events.
-	limits   limiters
+	limits   *clientlimit.Limits
 	queue    events.Queue
 	evstore  *events.Store
 	pipeline *events.Pipeline
@@ -105,6 +106,7 @@ func New(o Options) (*Service, error) {
 	s := &Service{dataDir: o.DataDir, cdnDir: filepath.Join(o.DataDir, "cdn"), rules: o.Segments, now: time.Now, token: o.AdminToken,
 		faults: newFaults(time.Now), log: o.Logger, etags: map[string]etagEntry{}}
 	s.m = newMetrics(o.Registry, s.faults)
+	s.limits = newIntakeLimits(func() time.Time { return s.now() })
 	s.errs.seen = map[string]bool{}
 	if err := s.seed(); err != nil {
 		return nil, err

@@ -428,7 +428,7 @@ func (c *Controller) handleCounts(ec echo.Context) error {
 		return fail(ec, http.StatusTooManyRequests, "", "too many pushes for this SLO")
 	case errors.Is(err, push.ErrBadCounts):
 		c.guesses.Trust(client)
-		return fail(ec, http.StatusBadRequest, "", strings.TrimPrefix(err.Error(), push.ErrBadCounts.Error()+": "))
+		return fail(ec, http.StatusBadRequest, "", err.Error())
 	case err != nil:
 		return err
 	}

@@ -3,7 +3,10 @@ package events
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/nines-sre/nines/internal/loop"
 )
 
 // Pipeline runs the consumer: batches from the queue, processed into the
@@ -30,22 +33,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	go func() {
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			if n, err := p.Store.Prune(ctx, now().Add(-2*MaxSkew)); err != nil && ctx.Err() == nil {
-				log.Warn("prune processed event ids", "err", err)
-			} else if n > 0 {
+	var pruning sync.WaitGroup
+	defer pruning.Wait()
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	pruning.Go(func() {
+		loop.Every(pctx, time.Hour, true, func(ctx context.Context) error {
+			n, err := p.Store.Prune(ctx, now().Add(-2*MaxSkew))
+			if n > 0 {
 				log.Info("processed event ids forgotten", "ids", n)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+			return err
+		}, func(err error) { log.Warn("prune processed event ids", "err", err) }, nil)
+	})
 	return p.Queue.Consume(ctx, func(ctx context.Context, evs []Event) error {
 		out, err := p.Store.Process(ctx, evs, now())
 		if err != nil {

@@ -108,9 +108,10 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 			at := newest.Time()
 			r.Source, r.NewestCounts = slo.Events.Kind(), &at
 		}
+		var windows map[string]sla.Events
 		var young func(w sla.Minute) int
 		if err == nil {
-			young, perMinute, err = l.unseenEvents(ctx, slo, to)
+			windows, young, perMinute, err = l.eventWindows(ctx, slo, to)
 		}
 		if err != nil {
 			return r, fmt.Errorf("slo %s: %w", slo.ID, err)
@@ -129,12 +130,8 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 		b = sla.BudgetOf(e.Bad(), e.Total+young(from), target)
 		r.ErrorBudget = budgetReport("events", b)
 		for _, w := range sla.BurnWindows {
-			start := to - sla.Minute(w.D/time.Minute)
-			we, _, err := l.o.Store.SLOEvents(ctx, slo.ID, start, to)
-			if err != nil {
-				return r, fmt.Errorf("slo %s: %w", slo.ID, err)
-			}
-			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total+young(start), target)
+			we := windows[w.Name]
+			r.BurnRates[w.Name] = sla.Burn(we.Bad(), we.Total+young(to-sla.Minute(w.D/time.Minute)), target)
 			if w.Name == RecentWindow {
 				r.Recent = &EventCounts{Good: we.Good, Bad: we.Bad(), Total: we.Total}
 			}
@@ -221,21 +218,27 @@ func (l *Ledger) sloPeriod(ctx context.Context, slo *config.SLO, from, to sla.Mi
 	return r, nil
 }
 
-// unseenEvents is, for an events SLO at to, how many events a span from
-// start would have had before the SLO's first counts, at the rate
-// counted over the last hour since then (young), and that rate a minute.
-func (l *Ledger) unseenEvents(ctx context.Context, slo *config.SLO, to sla.Minute) (young func(start sla.Minute) int, perMinute float64, err error) {
+// eventWindows reads an events SLO's counts over each burn window ending
+// at to, and how many events a span from start would have had before the
+// SLO's first counts, at the rate counted over the last hour since then
+// (young), and that rate a minute.
+func (l *Ledger) eventWindows(ctx context.Context, slo *config.SLO, to sla.Minute) (map[string]sla.Events, func(start sla.Minute) int, float64, error) {
 	first, err := l.o.Store.FirstSLOEvents(ctx, slo.ID)
-	if err != nil || first == 0 || first >= to {
-		return func(sla.Minute) int { return 0 }, 0, err
-	}
-	since := max(first, to-60)
-	recent, _, err := l.o.Store.SLOEvents(ctx, slo.ID, since, to)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	perMinute = float64(recent.Total) / float64(to-since)
-	return func(start sla.Minute) int {
+	windows := map[string]sla.Events{}
+	for _, w := range sla.BurnWindows {
+		if windows[w.Name], _, err = l.o.Store.SLOEvents(ctx, slo.ID, to-sla.Minute(w.D/time.Minute), to); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if first == 0 || first >= to {
+		return windows, func(sla.Minute) int { return 0 }, 0, nil
+	}
+	// The last hour's counts are all since first when it is younger.
+	perMinute := float64(windows["1h"].Total) / float64(to-max(first, to-60))
+	return windows, func(start sla.Minute) int {
 		if start >= first {
 			return 0
 		}

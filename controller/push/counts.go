@@ -2,7 +2,7 @@ package push
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
@@ -14,8 +14,14 @@ type CountStore interface {
 	PutSLOEvents(ctx context.Context, slo string, counts map[sla.Minute]sla.Events) error
 }
 
-// ErrBadCounts wraps what is wrong with pushed counts.
-var ErrBadCounts = fmt.Errorf("bad counts")
+// ErrBadCounts is what is wrong with pushed counts: errors.Is matches it,
+// and its message names the entry and the field.
+var ErrBadCounts = errors.New("bad counts")
+
+type badCounts struct{ err error }
+
+func (b badCounts) Error() string        { return b.err.Error() }
+func (b badCounts) Is(target error) bool { return target == ErrBadCounts }
 
 // Counts takes the good and valid events per minute of an events SLO
 // whose source is push, with its key: each minute's replace what it had,
@@ -31,7 +37,7 @@ func (p *Push) Counts(ctx context.Context, slo, key string, counts *model.EventC
 		return 0, ErrTooMany
 	}
 	if err := counts.Validate(p.o.Now()); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrBadCounts, err)
+		return 0, badCounts{err}
 	}
 	m := make(map[sla.Minute]sla.Events, len(counts.Counts))
 	for _, c := range counts.Counts {

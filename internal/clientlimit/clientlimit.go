@@ -21,6 +21,8 @@ type Limits struct {
 	Every time.Duration
 	Burst int
 	Max   int
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 
 	mu      sync.Mutex
 	m       map[string]*rate.Limiter
@@ -50,6 +52,13 @@ func Key(r *http.Request) string {
 	return ip.String()
 }
 
+func (l *Limits) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
 // limiter is key's limiter, made when there is room; nil when the table
 // is full of clients still limited. l.mu is held.
 func (l *Limits) limiter(key string) *rate.Limiter {
@@ -60,16 +69,17 @@ func (l *Limits) limiter(key string) *rate.Limiter {
 		return lim
 	}
 	if len(l.m) >= l.Max {
-		if time.Since(l.full) < time.Second {
+		now := l.now()
+		if now.Sub(l.full) < time.Second {
 			return nil
 		}
 		for k, old := range l.m {
-			if old.Tokens() >= float64(l.Burst) {
+			if old.TokensAt(now) >= float64(l.Burst) {
 				delete(l.m, k)
 			}
 		}
 		if len(l.m) >= l.Max {
-			l.full = time.Now()
+			l.full = now
 			return nil
 		}
 	}
@@ -84,7 +94,7 @@ func (l *Limits) Allow(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim := l.limiter(key)
-	return lim != nil && lim.Allow()
+	return lim != nil && lim.AllowN(l.now(), 1)
 }
 
 // Trust marks key as a client that presented a good credential: for an
@@ -96,7 +106,7 @@ func (l *Limits) Trust(key string) {
 	if l.trusted == nil {
 		l.trusted = map[string]time.Time{}
 	}
-	now := time.Now()
+	now := l.now()
 	if _, ok := l.trusted[key]; !ok && len(l.trusted) >= l.Max {
 		for k, at := range l.trusted {
 			if now.Sub(at) > trustFor {
@@ -116,11 +126,11 @@ func (l *Limits) Trust(key string) {
 func (l *Limits) Spent(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if at, ok := l.trusted[key]; ok && time.Since(at) <= trustFor {
+	if at, ok := l.trusted[key]; ok && l.now().Sub(at) <= trustFor {
 		return false
 	}
 	if l.m == nil || l.m[key] == nil {
 		return len(l.m) >= l.Max && l.limiter(key) == nil
 	}
-	return l.m[key].Tokens() < 1
+	return l.m[key].TokensAt(l.now()) < 1
 }
