@@ -26,6 +26,9 @@ type Snapshot struct {
 	// holds). A burn of an SLO whose checks page is explained by them.
 	Paging     map[string]string
 	PagedUntil map[string]time.Time
+	// Events are what systems told of event rules' keys, those whose
+	// last trigger is within the longest hold.
+	Events []Event
 }
 
 // CheckState is one check's live verdict.
@@ -131,6 +134,8 @@ func Evaluate(set Setup, s Snapshot) map[string]Condition {
 			sloBurn(topo, r, s, out)
 		case config.RuleDisagreement:
 			disagreement(topo, r, s, out)
+		case config.RuleEvent:
+			events(r, s, out)
 		}
 	}
 	return out

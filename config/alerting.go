@@ -103,7 +103,14 @@ const (
 	// RuleDisagreement: an events SLO's real users and the probes of
 	// its checks disagree (one side failing, the other not).
 	RuleDisagreement = "disagreement"
+	// RuleEvent: a system tells nines something happened (POST
+	// /events/{rule}/{key}): each event key is an alert.
+	RuleEvent = "event"
 )
+
+// DefaultEventHold is how long an event keeps its alert open after its
+// last trigger, unless resolved sooner.
+const DefaultEventHold = time.Hour
 
 // Rule decides when an alert fires.
 type Rule struct {
@@ -130,7 +137,18 @@ type Rule struct {
 	// disagreement: real users fail when their bad share over 5 minutes
 	// is more than Factor times what the SLO's target allows (default 2).
 	Factor float64 `yaml:"factor"`
+	// event: Key, or KeyFile holding it, is the secret in the events'
+	// URL; each event keeps its alert open for Hold after its last
+	// trigger (default 1h), unless resolved sooner. Components names at
+	// most one component, the alerts'.
+	Key     string   `yaml:"key"`
+	KeyFile string   `yaml:"key_file"`
+	Hold    Duration `yaml:"hold"`
+	keyHash [32]byte
 }
+
+// KeyMatches reports, in constant time, whether key is an event rule's.
+func (r *Rule) KeyMatches(key string) bool { return r.Kind == RuleEvent && keyMatches(r.keyHash, key) }
 
 // BurnWindow is one multiwindow tier: both windows burn faster than Factor.
 type BurnWindow struct {
@@ -216,11 +234,11 @@ func (a *Alerting) defaults(c *Config) {
 		r := &a.Rules[i]
 		if r.Severity == "" {
 			r.Severity = map[string]string{RuleCheckDown: "critical", RuleSLOBurn: "critical", RuleCertExpiry: "warning",
-				RuleProbeSilent: "warning", RuleRegionalDegraded: "warning", RuleDisagreement: "warning"}[r.Kind]
+				RuleProbeSilent: "warning", RuleRegionalDegraded: "warning", RuleDisagreement: "warning", RuleEvent: "warning"}[r.Kind]
 		}
 		if r.Urgency == "" {
 			r.Urgency = "high"
-			if r.Kind == RuleProbeSilent || r.Kind == RuleRegionalDegraded || r.Kind == RuleCertExpiry || r.Kind == RuleDisagreement {
+			if r.Kind == RuleProbeSilent || r.Kind == RuleRegionalDegraded || r.Kind == RuleCertExpiry || r.Kind == RuleDisagreement || r.Kind == RuleEvent {
 				r.Urgency = "low"
 			}
 		}
@@ -233,13 +251,16 @@ func (a *Alerting) defaults(c *Config) {
 		if r.Kind == RuleDisagreement && r.Factor == 0 {
 			r.Factor = 2
 		}
+		if r.Kind == RuleEvent && r.Hold == 0 {
+			r.Hold = Duration(DefaultEventHold)
+		}
 		if r.Kind == RuleCertExpiry && r.Days == 0 {
 			r.Days = 14
 		}
 	}
 }
 
-func (v *validator) validateAlerting(c *Config) {
+func (v *validator) validateAlerting(c *Config, dir string) {
 	a := &c.Alerting
 	a.defaults(c)
 	if a.DashboardURL != "" {
@@ -325,8 +346,19 @@ func (v *validator) validateAlerting(c *Config) {
 					v.add(fmt.Sprintf("%s.slos[%d]", p, k), "%q is not an events SLO with checks: there is nothing to compare", id)
 				}
 			}
+		case RuleEvent:
+			r.keyHash = v.urlKey(p, dir, &r.Key, r.KeyFile)
+			if r.Hold.D() < time.Minute || r.Hold.D() > 7*24*time.Hour {
+				v.add(p+".hold", "%s is not between 1m and 7d", r.Hold.D())
+			}
+			if len(r.Components) > 1 || len(r.Checks) > 0 || len(r.SLOs) > 0 {
+				v.add(p+".components", "an event rule names at most one component (its alerts'), and no checks or SLOs")
+			}
 		default:
-			v.add(p+".kind", "%q is not check_down, slo_burn, cert_expiry, probe_silent, regional_degraded or disagreement", r.Kind)
+			v.add(p+".kind", "%q is not check_down, slo_burn, cert_expiry, probe_silent, regional_degraded, disagreement or event", r.Kind)
+		}
+		if r.Kind != RuleEvent && (r.Key != "" || r.KeyFile != "" || r.Hold != 0) {
+			v.add(p+".key", "only an event rule has a key and a hold")
 		}
 		if !policies[r.Policy] {
 			v.add(p+".policy", "unknown policy %q", r.Policy)

@@ -69,3 +69,33 @@ func TestGrouping(t *testing.T) {
 		t.Errorf("a rule named group: %v", err)
 	}
 }
+
+func TestEventRules(t *testing.T) {
+	base := notifierHead + "    - {id: n, slack: {url: \"https://hooks.slack.com/x\"}}\n"
+	withRule := func(rule string) string {
+		return strings.Replace(base, "rules: [{id: down, kind: check_down, policy: page}]", "rules: [{id: down, kind: check_down, policy: page}, "+rule+"]", 1)
+	}
+	cfg, err := Parse("test.yaml", []byte(withRule("{id: errs, kind: event, policy: page, key: errs-key-0123456789ab, components: [api]}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Alerting.Rules[1]
+	if r.Hold.D() != DefaultEventHold || r.Severity != "warning" || r.Urgency != "low" || !r.KeyMatches("errs-key-0123456789ab") || r.KeyMatches("errs-key-0123456789ac") {
+		t.Fatalf("defaults: %+v", r)
+	}
+	if cfg.Alerting.Rules[0].KeyMatches("") {
+		t.Fatal("a check_down rule matched a key")
+	}
+	for rule, want := range map[string]string{
+		"{id: e, kind: event, policy: page}":                                              "alerting.rules[1]: set one of key and key_file",
+		"{id: e, kind: event, policy: page, key: short}":                                  "alerting.rules[1].key: must be at least 16 characters",
+		"{id: e, kind: event, policy: page, key: errs-key-0123456789ab, hold: 10s}":       "alerting.rules[1].hold: 10s is not between 1m and 7d",
+		"{id: e, kind: event, policy: page, key: errs-key-0123456789ab, checks: [a]}":     "alerting.rules[1].components: an event rule names at most one component",
+		"{id: e, kind: check_down, policy: page, key: errs-key-0123456789ab}":             "alerting.rules[1].key: only an event rule has a key and a hold",
+		"{id: e, kind: event, policy: page, key_file: /nonexistent/nines-events-key.txt}": "alerting.rules[1].key_file: cannot read",
+	} {
+		if _, err := Parse("test.yaml", []byte(withRule(rule))); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", rule, err, want)
+		}
+	}
+}

@@ -554,11 +554,12 @@ func TestDemoWithJobs(t *testing.T) {
 }
 
 // With a browser the demo gains the app page's browser check, in every
-// region, with both its hard and its degrade assertions.
+// region, with both its hard and its degrade assertions, and the renders
+// SLO compares real users with it too.
 func TestDemoWithABrowser(t *testing.T) {
-	raw := bytes.Replace(configs.Demo, configs.DemoBrowserMarker, configs.DemoBrowser, 1)
-	if bytes.Equal(raw, configs.Demo) {
-		t.Fatal("the marker is not in demo.yaml")
+	raw := configs.WithBrowser(configs.Demo)
+	if !bytes.Contains(configs.Demo, configs.DemoBrowserMarker) || !bytes.Contains(configs.Demo, configs.DemoRendersChecks) {
+		t.Fatal("a marker is not in demo.yaml")
 	}
 	cfg, err := Parse(configs.DemoName, raw)
 	if err != nil {
@@ -567,6 +568,9 @@ func TestDemoWithABrowser(t *testing.T) {
 	ch := cfg.Check("app-page")
 	if ch == nil || ch.Browser == nil || len(cfg.CheckRegions(ch)) != 7 || len(ch.Degrade) != 2 || len(cfg.Warnings) > 0 {
 		t.Fatalf("app-page %+v, warnings %v", ch, cfg.Warnings)
+	}
+	if slo := cfg.SLO("renders"); slo == nil || strings.Join(slo.Checks, ",") != "content-flow,app-page" {
+		t.Fatalf("renders SLO beside %+v", slo)
 	}
 }
 

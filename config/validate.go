@@ -237,7 +237,7 @@ func (v *validator) validate(c *Config, dir string) {
 		}
 	}
 	v.validateSLOs(c, checks, dir)
-	v.validateAlerting(c)
+	v.validateAlerting(c, dir)
 	v.validateDashboard(c)
 	v.validateAPI(c)
 	v.validateNATS(c)

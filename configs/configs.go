@@ -2,7 +2,10 @@
 // runs from the binary alone.
 package configs
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+)
 
 // Demo is configs/demo.yaml: seven regions on loopback checking contentsvc.
 //
@@ -30,3 +33,18 @@ var DemoBrowserMarker = []byte("      # nines demo with a browser adds configs/d
 
 // DemoJobsMarker is the line of demo.yaml that DemoJobs replaces.
 var DemoJobsMarker = []byte("  # nines demo --jobs adds configs/demo-jobs.yaml here: the publish pipeline, a heartbeat check.\n")
+
+// DemoRendersChecks is the line of demo.yaml naming the checks the renders
+// SLO is shown beside and compared with; DemoRendersBrowserChecks replaces
+// it when the demo runs with a browser.
+var (
+	DemoRendersChecks        = []byte("    checks: [content-flow]  # with a browser: [content-flow, app-page]\n")
+	DemoRendersBrowserChecks = []byte("    checks: [content-flow, app-page]\n")
+)
+
+// WithBrowser is a demo configuration with its browser check: the app
+// page in Chromium, among the checks the renders SLO is compared with.
+func WithBrowser(raw []byte) []byte {
+	raw = bytes.Replace(raw, DemoBrowserMarker, DemoBrowser, 1)
+	return bytes.Replace(raw, DemoRendersChecks, DemoRendersBrowserChecks, 1)
+}

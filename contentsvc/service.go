@@ -51,6 +51,11 @@ type Options struct {
 	// each minute go every RendersEvery (default 15s); "" while unknown.
 	RendersSLI   func() string
 	RendersEvery time.Duration
+	// ErrorEvents, when set, gives the URL of the nines event rule
+	// (/events/{rule}/{key}) told of every new error fingerprint, within
+	// ErrorEventsEvery (default 5s); "" while unknown.
+	ErrorEvents      func() string
+	ErrorEventsEvery time.Duration
 	// NATSURL, when set, puts the event queue on that NATS server's
 	// JetStream instead of the embedded queue in DataDir.
 	NATSURL string
@@ -209,6 +214,18 @@ func Run(ctx context.Context, o Options) error {
 		pushed := make(chan struct{})
 		go func() { defer close(pushed); s.pushRenders(cctx, every, o.RendersSLI) }()
 		defer func() { stopConsumer(); <-pushed }()
+	}
+	if o.ErrorEvents != nil {
+		every := o.ErrorEventsEvery
+		if every <= 0 {
+			every = 5 * time.Second
+		}
+		announced := make(chan struct{})
+		go func() {
+			defer close(announced)
+			s.announceErrors(cctx, every, o.ErrorEvents, reviewURL(ln.Addr().String()))
+		}()
+		defer func() { stopConsumer(); <-announced }()
 	}
 	if o.Heartbeat != nil {
 		every := o.PipelineEvery

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -44,22 +45,33 @@ func (s *Service) pushOnce(ctx context.Context, client *http.Client, u string) e
 	for _, r := range rs {
 		counts.Counts = append(counts.Counts, model.MinuteEvents{Minute: r.Minute, Good: r.Good, Valid: r.Valid})
 	}
-	body, err := json.Marshal(counts)
+	status, answer, err := postJSON(ctx, client, u, counts)
 	if err != nil {
 		return err
 	}
+	if status != http.StatusOK {
+		return fmt.Errorf("nines answered %d %s: %s", status, http.StatusText(status), answer)
+	}
+	return nil
+}
+
+// postJSON posts v as JSON to u and returns the answer's status and the
+// start of its body.
+func postJSON(ctx context.Context, client *http.Client, u string, v any) (int, []byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return 0, nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("nines answered %s", resp.Status)
-	}
-	return nil
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return resp.StatusCode, bytes.TrimSpace(answer), nil
 }

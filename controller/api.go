@@ -60,9 +60,10 @@ func (c *Controller) routes(e *echo.Echo) {
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/ping/:check/:key", c.handlePing)
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodPost}, "/ping/:check/:key/:action", c.handlePing)
 
-	// Request-based SLIs' counts, pushed: the key in the path is the
-	// credential, as for pings.
+	// Request-based SLIs' counts, and event rules' events, pushed: the key
+	// in the path is the credential, as for pings.
 	e.POST("/sli/:slo/:key", c.handleCounts)
+	e.POST("/events/:rule/:key", c.handleEvent)
 
 	dash := echo.WrapHandler(c.dash)
 	e.GET("/", dash)
@@ -409,31 +410,52 @@ func (c *Controller) handlePing(ec echo.Context) error {
 // 404 alike for an unknown SLO, another source and a wrong key; 429 past
 // the SLO's rate.
 func (c *Controller) handleCounts(ec echo.Context) error {
+	var counts model.EventCounts
+	return c.keyedPush(ec, &counts, "too many pushes for this SLO", func(ctx context.Context) (any, error) {
+		n, err := c.push.Counts(ctx, ec.Param("slo"), ec.Param("key"), &counts)
+		return map[string]int{"stored": n}, err
+	})
+}
+
+// handleEvent takes an event of an event rule (push.Event): 200 saying
+// whether it changed the alert of its key; 400 naming what is wrong; 404
+// alike for an unknown rule, another kind and a wrong key; 429 past the
+// rule's rate.
+func (c *Controller) handleEvent(ec echo.Context) error {
+	var e model.AlertEvent
+	return c.keyedPush(ec, &e, "too many events for this rule", func(ctx context.Context) (any, error) {
+		changed, err := c.push.Event(ctx, ec.Param("rule"), ec.Param("key"), &e)
+		return map[string]any{"key": e.Key, "action": e.Action, "changed": changed}, err
+	})
+}
+
+// keyedPush answers a push whose key in the path is its credential: the
+// body decoded into v, then take; a wrong key costs its client a guess.
+func (c *Controller) keyedPush(ec echo.Context, v any, tooMany string, take func(context.Context) (any, error)) error {
 	r := ec.Request()
 	client := clientlimit.Key(r)
 	if c.guesses.Spent(client) {
 		return tooManyGuesses(ec)
 	}
-	var counts model.EventCounts
-	if be := decodeJSON(ec, &counts); be != nil {
+	if be := decodeJSON(ec, v); be != nil {
 		return fail(ec, be.Code, "", be.Msg)
 	}
-	n, err := c.push.Counts(r.Context(), ec.Param("slo"), ec.Param("key"), &counts)
+	answer, err := take(r.Context())
 	switch {
 	case errors.Is(err, push.ErrNotFound):
 		c.guesses.Allow(client) // a wrong key costs a guess
 		return fail(ec, http.StatusNotFound, "", "not found")
 	case errors.Is(err, push.ErrTooMany):
 		ec.Response().Header().Set("Retry-After", "1")
-		return fail(ec, http.StatusTooManyRequests, "", "too many pushes for this SLO")
-	case errors.Is(err, push.ErrBadCounts):
+		return fail(ec, http.StatusTooManyRequests, "", tooMany)
+	case errors.Is(err, push.ErrBadCounts), errors.Is(err, push.ErrBadEvent):
 		c.guesses.Trust(client)
 		return fail(ec, http.StatusBadRequest, "", err.Error())
 	case err != nil:
 		return err
 	}
 	c.guesses.Trust(client)
-	return ec.JSON(http.StatusOK, map[string]int{"stored": n})
+	return ec.JSON(http.StatusOK, answer)
 }
 
 // handleConfirm answers a probe's long-poll with the on-demand runs asked

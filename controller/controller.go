@@ -203,7 +203,8 @@ func New(ctx context.Context, o Options) (*Controller, error) {
 	}
 	c.promsli = promsli.New(promsli.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger,
 		Failed: func(slo string) { c.metrics.sliReads.WithLabelValues(slo).Inc() }})
-	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored, Counts: st})
+	c.push = push.New(push.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Newest: func(check string) time.Time { return c.latest.Newest(check, model.PushRegion) }, Stored: c.stored, Counts: st,
+		Events: st, Evented: func() { c.alerts.Poke() }})
 	c.alerts = alerts.New(alerts.Options{Store: st, Config: c.Config, Now: o.Now, Log: o.Logger, Live: c.live,
 		SLOReport: c.ledger.SLOReport, NotifyClient: o.NotifyClient, Registry: o.Registry})
 	if el != nil {

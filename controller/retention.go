@@ -61,5 +61,11 @@ func (c *Controller) Prune(ctx context.Context) error {
 	}
 	s, err := c.store.PruneSessions(ctx, now)
 	c.metrics.pruned.WithLabelValues("sessions").Add(float64(s))
+	if err != nil {
+		return err
+	}
+	// An event outlives the longest hold (7d) in the raw retention.
+	e, err := c.store.PruneAlertEvents(ctx, now.Add(-max(c.rawRetention, 7*24*time.Hour)))
+	c.metrics.pruned.WithLabelValues("events").Add(float64(e))
 	return err
 }

@@ -61,6 +61,9 @@ const (
 	// rendersSLO is the events SLO contentsvc pushes real users'
 	// renders to.
 	rendersSLO = "renders"
+	// errorsRule is the event rule contentsvc tells of new error
+	// fingerprints.
+	errorsRule = "new-errors"
 )
 
 // Run starts everything and stops it all when ctx is done.
@@ -95,15 +98,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// The publish pipeline's ping URL, once the controller listens.
-	var pipelineURL, rendersURL atomic.Value
+	var pipelineURL, rendersURL, errorsURL atomic.Value
 	pipelineURL.Store("")
 	rendersURL.Store("")
+	errorsURL.Store("")
 	csReady := make(chan string, 1)
 	start("contentsvc", func() error {
 		return contentsvc.Run(svcCtx, contentsvc.Options{Listen: o.ContentsvcListen, DataDir: filepath.Join(o.DataDir, "contentsvc"),
 			Logger: o.Logger.With("service", "contentsvc"), Ready: csReady,
 			Heartbeat: func() string { return pipelineURL.Load().(string) }, PipelineEvery: pipelineEvery,
-			RendersSLI: func() string { return rendersURL.Load().(string) }})
+			RendersSLI:  func() string { return rendersURL.Load().(string) },
+			ErrorEvents: func() string { return errorsURL.Load().(string) }})
 	})
 	var csAddr string
 	select {
@@ -133,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 		raw = bytes.Replace(raw, configs.DemoJobsMarker, configs.DemoJobs, 1)
 	}
 	if o.Browser != "" {
-		raw = bytes.Replace(raw, configs.DemoBrowserMarker, configs.DemoBrowser, 1)
+		raw = configs.WithBrowser(raw)
 	}
 	if o.ConfigFile != "" {
 		b, err := os.ReadFile(o.ConfigFile)
@@ -182,6 +187,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if slo := cfg.SLO(rendersSLO); slo != nil && slo.Events != nil && slo.Events.Push != nil {
 		rendersURL.Store(ctlURL + "/sli/" + rendersSLO + "/" + slo.Events.Push.Key)
+	}
+	for _, r := range cfg.Alerting.Rules {
+		if r.ID == errorsRule && r.Kind == config.RuleEvent {
+			errorsURL.Store(ctlURL + "/events/" + errorsRule + "/" + r.Key)
+		}
 	}
 	start("users", func() error {
 		Users{Users: o.Users, RendersPerSecond: o.RendersPerSecond, Log: o.Logger.With("service", "users")}.Run(ctx, csURL)

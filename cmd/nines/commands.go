@@ -60,7 +60,7 @@ func controllerCmd(g *cli.Globals) *cobra.Command {
 
 func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	var o contentsvc.Options
-	var tokenFile, segmentsFile, heartbeat, renders string
+	var tokenFile, segmentsFile, heartbeat, renders, errorEvents string
 	cmd := &cobra.Command{
 		Use:   "contentsvc",
 		Short: "Run the content and segment service (the reference system under test)",
@@ -92,6 +92,12 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 				}
 				o.RendersSLI = func() string { return renders }
 			}
+			if errorEvents != "" {
+				if u, err := url.Parse(errorEvents); err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasPrefix(u.Path, "/events/") {
+					return fmt.Errorf("--error-events: %q is not a nines event rule's URL (http(s)://…/events/RULE/KEY)", errorEvents)
+				}
+				o.ErrorEvents = func() string { return errorEvents }
+			}
 			return contentsvc.Run(cmd.Context(), o)
 		},
 	}
@@ -102,6 +108,7 @@ func contentsvcCmd(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&heartbeat, "pipeline-heartbeat", "", "a nines heartbeat check's ping URL (…/ping/CHECK/KEY) for the publish pipeline to report to")
 	cmd.Flags().DurationVar(&o.PipelineEvery, "pipeline-every", time.Minute, "how often the publish pipeline runs")
 	cmd.Flags().StringVar(&renders, "renders-sli", "", "a nines events SLO's push URL (…/sli/SLO/KEY) to send real users' renders to, each minute's good and valid")
+	cmd.Flags().StringVar(&errorEvents, "error-events", "", "a nines event rule's URL (…/events/RULE/KEY) told of every new error fingerprint")
 	cmd.Flags().StringVar(&o.NATSURL, "nats", "", "queue real users' events on NATS JetStream at this URL (default: an embedded queue in --data)")
 	cmd.AddCommand(faultCmd())
 	return cmd

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS impressions (minute INTEGER NOT NULL, content TEXT NO
 CREATE TABLE IF NOT EXISTS error_groups (fingerprint TEXT PRIMARY KEY, message TEXT NOT NULL, frames TEXT NOT NULL,
   count INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, sdk TEXT NOT NULL, browser TEXT NOT NULL,
   component TEXT NOT NULL, sample TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS error_outbox (fingerprint TEXT PRIMARY KEY, at_ms INTEGER NOT NULL) WITHOUT ROWID;
 `
 
 // OpenStore opens (creating if needed) the consumer's database at path.
@@ -117,7 +118,27 @@ func group(ctx context.Context, tx *sql.Tx, e *Event, at time.Time) (*ErrorGroup
 	_, err = tx.ExecContext(ctx, `INSERT INTO error_groups (fingerprint, message, frames, count, first_ms, last_ms, sdk, browser, component, sample)
 		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`, fp, g.Message, strings.Join(frames, "\n"), g.FirstSeen.UnixMilli(), g.LastSeen.UnixMilli(),
 		g.SDK, g.Browser, g.Component, g.Sample)
+	if err != nil {
+		return nil, err
+	}
+	// A new fingerprint is announced (Unannounced) until told (Announced).
+	_, err = tx.ExecContext(ctx, `INSERT INTO error_outbox (fingerprint, at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING`, fp, at.UnixMilli())
 	return &g, err
+}
+
+// Unannounced returns up to limit error groups whose fingerprint is new
+// and not yet announced, the oldest first.
+func (s *Store) Unannounced(ctx context.Context, limit int) ([]ErrorGroup, error) {
+	return s.errorGroups(ctx, `SELECT `+groupColumns+` FROM error_outbox o JOIN error_groups g USING (fingerprint)
+		ORDER BY o.at_ms, o.fingerprint LIMIT ?`, limit)
+}
+
+// Announced takes a fingerprint off what waits to be announced.
+func (s *Store) Announced(ctx context.Context, fingerprint string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM error_outbox WHERE fingerprint = ?`, fingerprint); err != nil {
+		return fmt.Errorf("mark %s announced: %w", fingerprint, err)
+	}
+	return nil
 }
 
 // ErrorGroup is the errors of one fingerprint.
@@ -134,10 +155,16 @@ type ErrorGroup struct {
 	Sample      string    `json:"sample"`
 }
 
+// groupColumns are what errorGroups reads of a group (g: error_groups).
+const groupColumns = `g.fingerprint, g.message, g.frames, g.count, g.first_ms, g.last_ms, g.sdk, g.browser, g.component, g.sample`
+
 // ErrorGroups lists the groups, the most recently seen first.
 func (s *Store) ErrorGroups(ctx context.Context) ([]ErrorGroup, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT fingerprint, message, frames, count, first_ms, last_ms, sdk, browser, component, sample
-		FROM error_groups ORDER BY last_ms DESC LIMIT 500`)
+	return s.errorGroups(ctx, `SELECT `+groupColumns+` FROM error_groups g ORDER BY g.last_ms DESC LIMIT 500`)
+}
+
+func (s *Store) errorGroups(ctx context.Context, q string, args ...any) ([]ErrorGroup, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read error groups: %w", err)
 	}

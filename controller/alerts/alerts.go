@@ -4,6 +4,7 @@ package alerts
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -47,6 +48,7 @@ type Store interface {
 	alerting.Store
 	AlertNotifications(ctx context.Context, key string) ([]store.NotificationHistory, error)
 	Subscribers(ctx context.Context) ([]store.Subscriber, error)
+	AlertEvents(ctx context.Context, since time.Time, limit int) ([]alerting.Event, error)
 }
 
 // Alerts is a controller's alerting machinery.
@@ -310,6 +312,25 @@ func (a *Alerts) Snapshot(ctx context.Context) alerting.Snapshot {
 	return s
 }
 
+// events reads what systems told the event rules, as far back as the
+// longest hold, when there are event rules.
+func (a *Alerts) events(ctx context.Context, cfg *config.Config, now time.Time) ([]alerting.Event, error) {
+	var hold time.Duration
+	for _, r := range cfg.Alerting.Rules {
+		if r.Kind == config.RuleEvent {
+			hold = max(hold, r.Hold.D())
+		}
+	}
+	if hold == 0 {
+		return nil, nil
+	}
+	evs, err := a.o.Store.AlertEvents(ctx, now.Add(-hold), store.MaxAlertEvents)
+	if err != nil {
+		return nil, fmt.Errorf("read the events of event rules: %w", err)
+	}
+	return evs, nil
+}
+
 // healthKey names which regions count as heard from.
 func healthKey(cfg *config.Config, healthy map[string]bool, grace bool) string {
 	var b strings.Builder
@@ -375,7 +396,15 @@ func (a *Alerts) sloStates(ctx context.Context, cfg *config.Config, now time.Tim
 // Evaluate runs the alert rules once.
 func (a *Alerts) Evaluate(ctx context.Context) error {
 	cfg := a.o.Config()
-	return a.engine.Tick(ctx, alerting.Setup{Alerting: &cfg.Alerting, Topology: cfg}, a.Snapshot(ctx))
+	s := a.Snapshot(ctx)
+	// Unread, the events would seem gone and their alerts resolve: no
+	// tick until they are read.
+	evs, err := a.events(ctx, cfg, s.Now)
+	if err != nil {
+		return err
+	}
+	s.Events = evs
+	return a.engine.Tick(ctx, alerting.Setup{Alerting: &cfg.Alerting, Topology: cfg}, s)
 }
 
 // Acknowledge stops the escalation of the open alert key, for by.

@@ -39,6 +39,10 @@ type Options struct {
 	Stored func(rs []model.Result)
 	// Counts is where pushed SLI counts go.
 	Counts CountStore
+	// Events is where the events of event rules go; Evented is told when
+	// one changed an alert's condition.
+	Events  EventStore
+	Evented func()
 	// Rate and Burst bound each check's pings (default one a second, in
 	// bursts of ten).
 	Rate  rate.Limit
@@ -81,6 +85,9 @@ func New(o Options) *Push {
 	}
 	if o.Stored == nil {
 		o.Stored = func([]model.Result) {}
+	}
+	if o.Evented == nil {
+		o.Evented = func() {}
 	}
 	if o.Rate == 0 {
 		o.Rate, o.Burst = 1, 10

@@ -81,9 +81,18 @@ type Store interface {
 	// SLOEvents sums an events SLO's counts over [from, to) and says the
 	// newest minute with counts there (0 when none).
 	SLOEvents(ctx context.Context, slo string, from, to sla.Minute) (sla.Events, sla.Minute, error)
-	// FirstSLOEvents is the first minute an events SLO has counts of (0
-	// when none).
+	// FirstSLOEvents is the first minute an events SLO counted events in
+	// (0 when none): minutes of no events before it (a source that read
+	// back before the service had traffic) do not make the SLO older.
 	FirstSLOEvents(ctx context.Context, slo string) (sla.Minute, error)
+	// PutAlertEvent records an event of an event rule at at (a trigger
+	// opens or keeps its key, a resolve ends it) and reports whether
+	// anything changed; AlertEvents returns the events last triggered
+	// since since, newest first, at most limit; PruneAlertEvents deletes
+	// those last triggered before before.
+	PutAlertEvent(ctx context.Context, rule string, e *model.AlertEvent, at time.Time) (bool, error)
+	AlertEvents(ctx context.Context, since time.Time, limit int) ([]alerting.Event, error)
+	PruneAlertEvents(ctx context.Context, before time.Time) (int64, error)
 
 	// PruneResults deletes raw results scheduled before before.
 	PruneResults(ctx context.Context, before time.Time) (int64, error)

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +63,7 @@ func TestRealUsersFailingAlone(t *testing.T) {
 		}
 		return nil
 	})
+	newErrorTicket(t, ctl, data, pd)
 	since := time.Now()
 	if out, err := exec.Command(harness.Binary, "demo", "--scenario", "region-users-failing", "--data", data, "--for", "0").CombinedOutput(); err != nil {
 		t.Fatalf("--scenario: %v\n%s", err, out)
@@ -100,5 +103,75 @@ func TestRealUsersFailingAlone(t *testing.T) {
 	}
 	if out, err := exec.Command(harness.Binary, "demo", "--scenario", "clear", "--data", data).CombinedOutput(); err != nil {
 		t.Fatalf("clear: %v\n%s", err, out)
+	}
+}
+
+// newErrorTicket sends contentsvc two errors of one fingerprint, as the
+// browser SDK reports what its boundaries catch: contentsvc tells nines
+// of the new fingerprint once, and the demo's new-errors rule raises a
+// ticket for review through the tickets policy; nothing pages.
+func newErrorTicket(t *testing.T, ctl, data string, pd *pagerdutytest.Server) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(data, "contentsvc.url"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := strings.TrimSpace(string(raw))
+	since := time.Now()
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	for i, item := range []string{"3", "17"} {
+		batch := fmt.Sprintf(`{"key":"acme-notes","events":[{"id":"ev-e2e-err-%d","type":"error","at":%q,"sdk":"contentsvc-js/1.1.0",`+
+			`"error":{"message":"Unknown block type \"countdown\" in item %s","stack":"Error: x\n    at renderBlock (https://cdn.example/sdk.js:10:5)",`+
+			`"component":"promo","browser":"Chrome/131"}}]}`, i, at, item)
+		resp, err := http.Post(cs+"/v1/events", "application/json", strings.NewReader(batch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST /v1/events: %s", resp.Status)
+		}
+	}
+	var alerts struct {
+		Alerts []struct {
+			Key, Rule, State, Summary string
+			Details                   map[string]any
+		} `json:"alerts"`
+	}
+	testwait.Eventually(t, 2*time.Minute, "the new-errors ticket firing", func() error {
+		if err := harness.GetJSON("http://"+ctl+"/api/v1/alerts", &alerts); err != nil {
+			return err
+		}
+		for _, a := range alerts.Alerts {
+			if a.Rule == "new-errors" && a.State == "firing" {
+				return nil
+			}
+		}
+		return os.ErrNotExist
+	})
+	var found int
+	for _, a := range alerts.Alerts {
+		if a.Rule != "new-errors" {
+			continue
+		}
+		found++
+		if !strings.HasPrefix(a.Key, "new-errors:error-") || a.Summary != `New error in real users' pages: Unknown block type "countdown" in item 3 (component promo)` ||
+			a.Details["count"] != float64(1) {
+			t.Errorf("new-errors alert: %+v", a)
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d new-errors alerts for one fingerprint", found)
+	}
+	testwait.Eventually(t, time.Minute, "the ticket at the desk", func() error {
+		for _, ev := range pd.Events() {
+			if s, _ := ev.Payload["summary"].(string); ev.RoutingKey == pdTickets && ev.Action == "trigger" && strings.Contains(s, "New error in real users' pages") {
+				return nil
+			}
+		}
+		return os.ErrNotExist
+	})
+	if n := harness.PagesSince(t, ctl, since); n != 0 {
+		t.Errorf("a new error fingerprint paged %d times", n)
 	}
 }

@@ -42,10 +42,10 @@ func (s *Store) SLOEvents(ctx context.Context, slo string, from, to sla.Minute) 
 	return e, sla.Minute(*newest), nil
 }
 
-// FirstSLOEvents is the first minute an events SLO has counts of.
+// FirstSLOEvents is the first minute an events SLO counted events in.
 func (s *Store) FirstSLOEvents(ctx context.Context, slo string) (sla.Minute, error) {
 	var first *int64
-	if err := s.pool.QueryRow(ctx, `SELECT MIN(minute) FROM slo_events WHERE slo_id = $1`, slo).Scan(&first); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT MIN(minute) FROM slo_events WHERE slo_id = $1 AND valid > 0`, slo).Scan(&first); err != nil {
 		return 0, fmt.Errorf("read the events of slo %s: %w", slo, err)
 	}
 	if first == nil {

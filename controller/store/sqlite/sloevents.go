@@ -46,10 +46,10 @@ func (s *Store) SLOEvents(ctx context.Context, slo string, from, to sla.Minute) 
 	return e, sla.Minute(newest.Int64), nil
 }
 
-// FirstSLOEvents is the first minute an events SLO has counts of.
+// FirstSLOEvents is the first minute an events SLO counted events in.
 func (s *Store) FirstSLOEvents(ctx context.Context, slo string) (sla.Minute, error) {
 	var first sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MIN(minute) FROM slo_events WHERE slo_id = ?`, slo).Scan(&first); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(minute) FROM slo_events WHERE slo_id = ? AND valid > 0`, slo).Scan(&first); err != nil {
 		return 0, fmt.Errorf("read the events of slo %s: %w", slo, err)
 	}
 	return sla.Minute(first.Int64), nil

@@ -35,6 +35,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"CountsHistoryAndServiceSlices", countsAndHistory},
 		{"LatencyEventsRollUp", latencyEvents},
 		{"SLOEventsReplacePerMinute", sloEvents},
+		{"AlertEventsOpenKeepAndResolve", alertEvents},
 		{"RetentionKeepsRollups", retention},
 		{"AlertsAndOutbox", alertsAndOutbox},
 		{"Incidents", incidents},
@@ -381,6 +382,10 @@ func sloEvents(t *testing.T, open func() (store.Store, error)) {
 	if e, newest, _ := s.SLOEvents(ctx, "renders", day, day+sla.SpanDay); e.Total != 1005 || newest != day+20 {
 		t.Fatalf("counts of the day: %+v newest %d", e, newest)
 	}
+	// Minutes of no events before the first events do not count.
+	if err := s.PutSLOEvents(ctx, "renders", map[sla.Minute]sla.Events{day - 30: {}, day - 1: {}}); err != nil {
+		t.Fatal(err)
+	}
 	if first, err := s.FirstSLOEvents(ctx, "renders"); err != nil || first != day {
 		t.Fatalf("first minute %d, want %d: %v", first, day, err)
 	}
@@ -393,6 +398,71 @@ func sloEvents(t *testing.T, open func() (store.Store, error)) {
 	s = mustOpen(t, open)
 	if e, _, _ := s.SLOEvents(ctx, "renders", day, day+sla.SpanDay); e.Total != 1005 {
 		t.Fatalf("after reopening: %+v", e)
+	}
+}
+
+func alertEvents(t *testing.T, open func() (store.Store, error)) {
+	ctx := context.Background()
+	s := mustOpen(t, open)
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	put := func(rule string, e model.AlertEvent, min int) bool {
+		t.Helper()
+		if e.Action == "" {
+			e.Action = model.EventTrigger
+		}
+		changed, err := s.PutAlertEvent(ctx, rule, &e, at(min))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return changed
+	}
+	if put("errors", model.AlertEvent{Key: "fp-1", Action: model.EventResolve}, 0) {
+		t.Fatal("a resolve of an unknown key changed something")
+	}
+	put("errors", model.AlertEvent{Key: "fp-1", Summary: "first", Link: "https://errors.example/fp-1", Details: map[string]string{"sdk": "js/1.1.0"}}, 0)
+	put("errors", model.AlertEvent{Key: "fp-2", Summary: "other"}, 1)
+	put("deploys", model.AlertEvent{Key: "fp-1", Summary: "same key, other rule"}, 2)
+	// A trigger again keeps the key open with the newest text, counted.
+	put("errors", model.AlertEvent{Key: "fp-1", Summary: "second"}, 3)
+	evs, err := s.AlertEvents(ctx, at(0), store.MaxAlertEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 || evs[0].Rule != "errors" || evs[0].Key != "fp-1" || evs[1].Rule != "deploys" || evs[2].Key != "fp-2" {
+		t.Fatalf("events newest first: %+v", evs)
+	}
+	e := evs[0]
+	if e.Summary != "second" || e.Link != "" || e.Details != nil || e.Count != 2 || !e.FirstAt.Equal(at(0)) || !e.LastAt.Equal(at(3)) || e.ResolvedAt != nil {
+		t.Fatalf("fp-1 after two triggers: %+v", e)
+	}
+	if evs, _ := s.AlertEvents(ctx, at(2), store.MaxAlertEvents); len(evs) != 2 {
+		t.Fatalf("events since minute 2: %+v", evs)
+	}
+	if evs, _ := s.AlertEvents(ctx, at(0), 1); len(evs) != 1 || evs[0].Key != "fp-1" {
+		t.Fatalf("limit 1: %+v", evs)
+	}
+	// A resolve ends it once; a trigger after opens it anew.
+	if !put("errors", model.AlertEvent{Key: "fp-2", Action: model.EventResolve}, 4) || put("errors", model.AlertEvent{Key: "fp-2", Action: model.EventResolve}, 5) {
+		t.Fatal("resolve twice: the first changes, the second not")
+	}
+	evs, _ = s.AlertEvents(ctx, at(0), store.MaxAlertEvents)
+	if e := evs[2]; e.Key != "fp-2" || e.ResolvedAt == nil || !e.ResolvedAt.Equal(at(4)) {
+		t.Fatalf("fp-2 resolved: %+v", e)
+	}
+	put("errors", model.AlertEvent{Key: "fp-2", Summary: "back", Details: map[string]string{"a": "1", "b": "2"}}, 6)
+	evs, _ = s.AlertEvents(ctx, at(0), store.MaxAlertEvents)
+	if e := evs[0]; e.Key != "fp-2" || e.ResolvedAt != nil || !e.FirstAt.Equal(at(6)) || e.Count != 2 || e.Details["b"] != "2" {
+		t.Fatalf("fp-2 triggered after its resolve: %+v", e)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, open)
+	if n, err := s.PruneAlertEvents(ctx, at(3)); err != nil || n != 1 {
+		t.Fatalf("prune before minute 3: %d %v", n, err)
+	}
+	if evs, _ := s.AlertEvents(ctx, at(0), store.MaxAlertEvents); len(evs) != 2 {
+		t.Fatalf("after the prune: %+v", evs)
 	}
 }
 
