@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/dashboard"
 	"github.com/nines-sre/nines/model"
 )
 
@@ -100,7 +101,7 @@ func TestEventsSLOFromPushedCounts(t *testing.T) {
 	}
 	ru := sre.SLOs[0].RealUsers
 	if ru.Source != "push" || ru.Good != good+50 || ru.Valid != 60000 || ru.Newest == nil || !ru.Newest.Equal(last.Minute) ||
-		len(ru.Beside) != 1 || ru.Beside[0].ID != "api-health" {
+		len(ru.Beside) != 1 || ru.Beside[0].ID != "api-health" || ru.Recent == nil || *ru.Recent != (dashboard.Counted{Good: 4800, Valid: 5000}) {
 		t.Fatalf("real users on the SRE page: %+v", ru)
 	}
 	// The SLO's figures are on /metrics and in the SLA report.
@@ -154,5 +155,39 @@ func TestEventsSLORefusesBadCounts(t *testing.T) {
 	}
 	if _, body := h.do("GET", "/api/v1/slo/renders", "", nil); !strings.Contains(string(body), `"good":5,"bad":5,"total":10`) {
 		t.Fatalf("stored counts changed: %s", body)
+	}
+}
+
+// When real users fail while the probes say up, the disagreement rule's
+// alert shows on the SRE view beside the real users' last five minutes.
+func TestDisagreementOnTheSREView(t *testing.T) {
+	h := newAlertHarnessOf(t, func(pd, hook string) string {
+		return alertingConfig(pd, hook) + "    - {id: real-users, kind: disagreement, policy: notices, slos: [renders], for: 1m}\n" +
+			strings.TrimPrefix(eventsConfig, testConfig)
+	})
+	for range 8 {
+		h.minute(all(model.OutcomeUp))
+	}
+	now := h.clock.Now()
+	var counts model.EventCounts
+	for i := 10; i >= 1; i-- {
+		counts.Counts = append(counts.Counts, model.MinuteEvents{Minute: now.Truncate(time.Minute).Add(-time.Duration(i) * time.Minute), Good: 900, Valid: 1000})
+	}
+	if resp, body := h.do("POST", "/sli/renders/"+eventsKey, "", counts); resp.StatusCode != http.StatusOK {
+		t.Fatalf("push: %d %s", resp.StatusCode, body)
+	}
+	h.clock.Add(20 * time.Second) // past the burn rates' 15 s cache
+	h.tick()
+	if s := h.alertState("real-users:renders"); s != "pending" {
+		t.Fatalf("disagreement alert: %q", s)
+	}
+	sre, err := h.c.pages.SREPage(context.Background())
+	if err != nil || len(sre.SLOs) != 1 || sre.SLOs[0].RealUsers == nil {
+		t.Fatalf("SRE page: %+v %v", sre, err)
+	}
+	ru := sre.SLOs[0].RealUsers
+	if !strings.HasPrefix(ru.Disagreement, "pending: Renders served fresh or cached: the probes say up, but 10.0 % of real users' events failed over 5m (500 of 5000") ||
+		ru.Recent == nil || ru.Recent.Share() != 90 || len(ru.Beside) != 1 || ru.Beside[0].Status != "up" {
+		t.Fatalf("real users beside the probes: %+v", ru)
 	}
 }

@@ -34,7 +34,8 @@ func (f *fakeSource) SREPage(context.Context) (*SREPage, error) {
 	return &SREPage{Alerts: []Alert{{Key: "down:api", State: "firing", Severity: "critical", Urgency: "high", Summary: "api is down"}},
 		Incidents: []Incident{{ID: 7, Title: "api is down", Status: "investigating"}},
 		SLOs: []SLO{{ID: "renders", Name: "Renders", SLI: &v, Target: 99, Unit: "events", Total: 600, Remaining: -300,
-			RealUsers: &RealUsers{Source: "push", Good: 59100, Valid: 60000, Newest: &newest, Beside: []CheckRow{{ID: "app-page", Status: "up"}}}}}}, nil
+			RealUsers: &RealUsers{Source: "push", Good: 59100, Valid: 60000, Newest: &newest, Beside: []CheckRow{{ID: "app-page", Status: "up"}},
+				Recent: &Counted{Good: 480, Valid: 500}, Disagreement: "firing: Renders: the probes say up, but 4.0 % of real users' events failed over 5m"}}}}, nil
 }
 func (f *fakeSource) CheckPage(_ context.Context, id string, _ CheckQuery) (*CheckPage, error) {
 	if id != "api" {
@@ -190,7 +191,9 @@ func TestSREViewNeedsLoginAndCSRF(t *testing.T) {
 	// A request-based SLO: real users' counts beside the checks of the
 	// same service.
 	resp, _ = c.Get(srv.URL + "/sre")
-	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), `Real users (push): 59100 good of 60000 events, counted to 2026-12-06 10:04 UTC · beside the checks of the same service: <a href="/sre/checks/app-page">app-page</a> <span class="badge s-up">`) {
+	if b, _ := io.ReadAll(resp.Body); !strings.Contains(string(b), `Over the last 5 minutes: 96.00 % of real users' events good (480 of 500)`) ||
+		!strings.Contains(string(b), `Real users and the probes disagree: firing: Renders: the probes say up, but 4.0 % of real users&#39; events failed over 5m`) ||
+		!strings.Contains(string(b), `Real users (push): 59100 good of 60000 events, counted to 2026-12-06 10:04 UTC · beside the checks of the same service: <a href="/sre/checks/app-page">app-page</a> <span class="badge s-up">`) {
 		t.Fatalf("the SRE page lacks the real users' counts:\n%s", b)
 	}
 	resp, _ = c.PostForm(srv.URL+"/sre/alerts/ack", url.Values{"key": {"down:api"}})

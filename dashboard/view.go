@@ -228,6 +228,25 @@ type RealUsers struct {
 	Valid  int        `json:"valid"`
 	Newest *time.Time `json:"newest,omitempty"`
 	Beside []CheckRow `json:"beside,omitempty"`
+	// Recent are the counts of the last five minutes, what the probes'
+	// verdicts now are compared with; Disagreement, the summary of a
+	// disagreement alert open for the SLO (firing or pending).
+	Recent       *Counted `json:"recent,omitempty"`
+	Disagreement string   `json:"disagreement,omitempty"`
+}
+
+// Counted are good of valid events.
+type Counted struct {
+	Good  int `json:"good"`
+	Valid int `json:"valid"`
+}
+
+// Share is the good share in percent (100 with no events).
+func (c *Counted) Share() float64 {
+	if c.Valid == 0 {
+		return 100
+	}
+	return 100 * float64(c.Good) / float64(c.Valid)
 }
 
 // Burn is one window's burn rate.

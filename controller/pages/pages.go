@@ -301,6 +301,10 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 	cfg := o.Config()
 	now := o.Now()
 	p := &dashboard.SREPage{}
+	alerts, err := o.Store.RecentAlerts(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
 	for i := range cfg.SLOs {
 		r, err := o.Ledger.SLOReport(ctx, &cfg.SLOs[i], now)
 		if err != nil {
@@ -317,6 +321,14 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 			if r.Events != nil {
 				s.RealUsers.Good, s.RealUsers.Valid = r.Events.Good, r.Events.Total
 			}
+			if r.Recent != nil {
+				s.RealUsers.Recent = &dashboard.Counted{Good: r.Recent.Good, Valid: r.Recent.Total}
+			}
+			for _, a := range alerts {
+				if a.Class == "disagreement" && a.Subject == slo.ID && (a.State == alerting.StateFiring || a.State == alerting.StatePending || a.State == alerting.StateAcknowledged) {
+					s.RealUsers.Disagreement = string(a.State) + ": " + a.Summary
+				}
+			}
 			for _, id := range slo.Checks {
 				if ch := cfg.Check(id); ch != nil {
 					s.RealUsers.Beside = append(s.RealUsers.Beside, dashboard.CheckRow{ID: id, Component: cfg.ComponentOf(id),
@@ -325,10 +337,6 @@ func (s *Source) SREPage(ctx context.Context) (*dashboard.SREPage, error) {
 			}
 		}
 		p.SLOs = append(p.SLOs, s)
-	}
-	alerts, err := o.Store.RecentAlerts(ctx, now.Add(-24*time.Hour))
-	if err != nil {
-		return nil, err
 	}
 	order := map[alerting.State]int{alerting.StateFiring: 0, alerting.StateAcknowledged: 1, alerting.StatePending: 2, alerting.StateResolved: 3}
 	sort.SliceStable(alerts, func(i, j int) bool { return order[alerts[i].State] < order[alerts[j].State] })

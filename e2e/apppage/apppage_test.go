@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nines-sre/nines/configs"
 	"github.com/nines-sre/nines/e2e/internal/harness"
 	"github.com/nines-sre/nines/internal/chrometest"
 	"github.com/nines-sre/nines/internal/testwait"
@@ -26,19 +27,10 @@ func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 // every 10 s (30 s in the demo) so that each stage shows within seconds.
 func demoWithBrowser(t *testing.T, dir string) string {
 	t.Helper()
-	demo, err := os.ReadFile("../../configs/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	check, err := os.ReadFile("../../configs/demo-browser.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := "      # nines demo with a browser adds configs/demo-browser.yaml here: the app page in Chromium.\n"
-	if !strings.Contains(string(demo), marker) {
+	s := string(configs.WithBrowser(configs.Demo))
+	if !strings.Contains(s, "id: app-page") {
 		t.Fatal("configs/demo.yaml has no browser marker")
 	}
-	s := strings.Replace(string(demo), marker, string(check), 1)
 	s = strings.Replace(s, "interval: 30s", "interval: 10s", 1)
 	path := filepath.Join(dir, "demo-browser.yaml")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
