@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/controller/sla"
 	"github.com/nines-sre/nines/controller/store/sqlite/sqlitetest"
+	"github.com/nines-sre/nines/internal/promtest"
 )
 
 const minimal = `regions: [{id: eu-london}, {id: ap-tokyo}]
@@ -60,11 +60,7 @@ func renders(t0 time.Time) string {
 // from data, on loopback; it returns its URL.
 func startPrometheus(t *testing.T, data string) string {
 	t.Helper()
-	for _, bin := range []string{"prometheus", "promtool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (apt-get install prometheus): %v", bin, err)
-		}
-	}
+	promtest.Need(t, "prometheus", "promtool")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "data.om"), []byte(data), 0o600); err != nil {
 		t.Fatal(err)
@@ -72,41 +68,7 @@ func startPrometheus(t *testing.T, data string) string {
 	if out, err := exec.Command("promtool", "tsdb", "create-blocks-from", "openmetrics", filepath.Join(dir, "data.om"), filepath.Join(dir, "tsdb")).CombinedOutput(); err != nil {
 		t.Fatalf("promtool: %v\n%s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte("global: {scrape_interval: 15s}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "prometheus", "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--storage.tsdb.retention.time=100y", "--web.listen-address="+addr)
-	logs, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	url := "http://" + addr
-	for i := 0; ; i++ {
-		if resp, err := http.Get(url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if i == 600 {
-			b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-			t.Fatalf("prometheus is not ready after a minute:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return promtest.Start(t, "global: {scrape_interval: 15s}\n", filepath.Join(dir, "tsdb"))
 }
 
 // The counts of an events SLO are what the real Prometheus answers per

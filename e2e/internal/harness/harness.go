@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -371,7 +374,25 @@ type SLAReport struct {
 
 // SLAOf runs `nines sla` on the data at data over [from, to).
 func SLAOf(cfgPath, data string, from, to time.Time) (*SLAReport, error) {
-	out, err := exec.Command(Binary, "sla", "--config", cfgPath, "--data", data, "--format", "json",
+	out, err := sla(cfgPath, data, "json", from, to)
+	if err != nil {
+		return nil, err
+	}
+	var r SLAReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return nil, fmt.Errorf("nines sla: %w: %s", err, out)
+	}
+	return &r, nil
+}
+
+// SLATable is the table `nines sla` prints of the data at data over
+// [from, to).
+func SLATable(cfgPath, data string, from, to time.Time) (string, error) {
+	return sla(cfgPath, data, "table", from, to)
+}
+
+func sla(cfgPath, data, format string, from, to time.Time) (string, error) {
+	out, err := exec.Command(Binary, "sla", "--config", cfgPath, "--data", data, "--format", format,
 		"--from", from.UTC().Format(time.RFC3339), "--to", to.UTC().Format(time.RFC3339)).Output()
 	if err != nil {
 		var stderr []byte
@@ -379,13 +400,9 @@ func SLAOf(cfgPath, data string, from, to time.Time) (*SLAReport, error) {
 		if errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
-		return nil, fmt.Errorf("nines sla: %w: %s", err, stderr)
+		return "", fmt.Errorf("nines sla: %w: %s", err, stderr)
 	}
-	var r SLAReport
-	if err := json.Unmarshal(out, &r); err != nil {
-		return nil, fmt.Errorf("nines sla: %w: %s", err, out)
-	}
-	return &r, nil
+	return string(out), nil
 }
 
 // AlertsDoc is GET /api/v1/alerts, as far as the tests read it.
@@ -403,8 +420,11 @@ type AlertsDoc struct {
 }
 
 // GetText returns the body of a 200 answer to GET url.
-func GetText(url string) (string, error) {
-	resp, err := http.Get(url)
+func GetText(url string) (string, error) { return GetTextWith(http.DefaultClient, url) }
+
+// GetTextWith is GetText through client.
+func GetTextWith(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
 	if err != nil {
 		return "", err
 	}
@@ -414,4 +434,29 @@ func GetText(url string) (string, error) {
 		return "", fmt.Errorf("GET %s: %d", url, resp.StatusCode)
 	}
 	return string(b), err
+}
+
+// SignIn signs user in to the SRE view at base (http://host:port) and
+// returns a client that carries the session.
+func SignIn(t *testing.T, base, user, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	page, err := GetTextWith(c, base+"/sre/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+	}
+	resp, err := c.PostForm(base+"/sre/login", url.Values{"csrf": {m[1]}, "user": {user}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign in as %s: %s", user, resp.Status)
+	}
+	return c
 }
