@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/nines-sre/nines/contentsvc/events"
 	"github.com/nines-sre/nines/internal/loop"
 	"github.com/nines-sre/nines/model"
@@ -19,42 +21,112 @@ import (
 // announceBatch is how many new fingerprints one pass announces.
 const announceBatch = 20
 
+// Announcements one by one are bounded: announceBurst at once, then one
+// every announceEvery. Past that (a storm of new errors, or a client
+// making errors up with the page's public key) the fingerprints are told
+// together, as one event (floodKey) that counts them; each stays on the
+// review page.
+const (
+	announceBurst = 20
+	announceEvery = time.Minute
+	floodKey      = "error-flood"
+)
+
 // errNinesAway is an answer that a later pass may change: nothing is
 // taken off what waits.
 var errNinesAway = errors.New("nines did not take the event")
 
+// announcer tells nines of new error fingerprints.
+type announcer struct {
+	s      *Service
+	client *http.Client
+	target func() string // the event rule's URL; "" while unknown
+	review string        // the review page's address; "" when unknown
+	lim    *rate.Limiter
+
+	flooded    int       // fingerprints told together since floodSince
+	floodSince time.Time // when the storm began
+}
+
+func newAnnouncer(s *Service, target func() string, review string) *announcer {
+	return &announcer{s: s, client: &http.Client{Timeout: 10 * time.Second}, target: target, review: review,
+		lim: rate.NewLimiter(rate.Every(announceEvery), announceBurst)}
+}
+
 // announceErrors tells nines, through an event rule's URL
-// (/events/{rule}/{key}; "" while unknown), of every new error
-// fingerprint, every interval until each is taken: one event per
-// fingerprint, keyed by it, so that one sent again is the same alert.
-// review is the address of the errors' review page ("" when unknown).
-func (s *Service) announceErrors(ctx context.Context, every time.Duration, target func() string, review string) {
-	client := &http.Client{Timeout: 10 * time.Second}
-	loop.Every(ctx, every, false, func(ctx context.Context) error {
-		u := target()
-		if u == "" {
-			return nil
+// (/events/{rule}/{key}), of every new error fingerprint, every interval
+// until each is taken: one event per fingerprint, keyed by it, so that
+// one sent again is the same alert; past the bound, one event for them
+// all.
+func (s *Service) announceErrors(ctx context.Context, every time.Duration, a *announcer) {
+	loop.Every(ctx, every, false, a.pass,
+		func(err error) { s.log.Warn("new error fingerprints not announced to nines; trying again", "err", err) }, nil)
+}
+
+// pass announces what waits, announceBatch at most.
+func (a *announcer) pass(ctx context.Context) error {
+	u := a.target()
+	if u == "" {
+		return nil
+	}
+	groups, err := a.s.evstore.Unannounced(ctx, announceBatch)
+	if err != nil {
+		return err
+	}
+	now := a.s.now()
+	if a.lim.TokensAt(now) >= announceBurst {
+		a.flooded = 0 // the storm, if any, is over
+	}
+	var flood []events.ErrorGroup
+	for _, g := range groups {
+		r := a.lim.ReserveN(now, 1)
+		if r.DelayFrom(now) > 0 {
+			r.CancelAt(now)
+			flood = append(flood, g)
+			continue
 		}
-		groups, err := s.evstore.Unannounced(ctx, announceBatch)
-		if err != nil {
+		if err := a.told(ctx, u, newErrorEvent(g, a.review), g.Fingerprint); err != nil {
+			r.CancelAt(now)
 			return err
 		}
-		for _, g := range groups {
-			err := s.announce(ctx, client, u, newErrorEvent(g, review))
-			switch {
-			case errors.Is(err, errNinesAway):
-				return err
-			case err != nil:
-				// Refused for what it says: sending it again changes
-				// nothing.
-				s.log.Error("new error fingerprint refused by nines; not sent again", "fingerprint", g.Fingerprint, "err", err)
-			}
-			if err := s.evstore.Announced(ctx, g.Fingerprint); err != nil {
-				return err
-			}
-		}
+	}
+	if len(flood) == 0 {
 		return nil
-	}, func(err error) { s.log.Warn("new error fingerprints not announced to nines; trying again", "err", err) }, nil)
+	}
+	if a.flooded == 0 {
+		a.floodSince = now
+	}
+	e := model.AlertEvent{Key: floodKey, Action: model.EventTrigger, Link: a.review,
+		Summary: fmt.Sprintf("%d new error fingerprints in real users' pages since %s, more than are told one by one (%d at once, then one a minute)",
+			a.flooded+len(flood), a.floodSince.UTC().Format("2006-01-02 15:04 UTC"), announceBurst),
+		Details: map[string]string{"since": a.floodSince.UTC().Format(time.RFC3339), "latest": clean(flood[len(flood)-1].Message, 300)}}
+	fps := make([]string, len(flood))
+	for i, g := range flood {
+		fps[i] = g.Fingerprint
+	}
+	if err := a.told(ctx, u, e, fps...); err != nil {
+		return err
+	}
+	a.flooded += len(flood)
+	return nil
+}
+
+// told sends e and, unless nines was away, takes fingerprints off what
+// waits: an event refused for what it says is logged, and not sent again.
+func (a *announcer) told(ctx context.Context, u string, e model.AlertEvent, fingerprints ...string) error {
+	err := a.s.announce(ctx, a.client, u, e)
+	switch {
+	case errors.Is(err, errNinesAway):
+		return err
+	case err != nil:
+		a.s.log.Error("new error fingerprint refused by nines; not sent again", "event", e.Key, "err", err)
+	}
+	for _, fp := range fingerprints {
+		if err := a.s.evstore.Announced(ctx, fp); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // announce posts one event: nil when nines took it, errNinesAway when
@@ -76,6 +148,11 @@ func (s *Service) announce(ctx context.Context, client *http.Client, u string, e
 
 // unprintable are the characters an event's text may not carry.
 var unprintable = regexp.MustCompile(`[\x00-\x1f\x7f]+`)
+
+// clean is s without control characters, at most n bytes.
+func clean(s string, n int) string {
+	return model.Clip(strings.TrimSpace(unprintable.ReplaceAllString(s, " ")), n)
+}
 
 // newErrorEvent is the event that announces a new fingerprint.
 func newErrorEvent(g events.ErrorGroup, review string) model.AlertEvent {

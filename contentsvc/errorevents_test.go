@@ -54,7 +54,8 @@ func TestNewFingerprintsAnnouncedToNines(t *testing.T) {
 	announced := make(chan struct{})
 	go func() {
 		defer close(announced)
-		s.announceErrors(ctx, 20*time.Millisecond, func() string { return nines.URL + "/events/new-errors/errors-key-0123456789" }, "http://127.0.0.1:8081/admin/errors/review")
+		s.announceErrors(ctx, 20*time.Millisecond, newAnnouncer(s, func() string { return nines.URL + "/events/new-errors/errors-key-0123456789" },
+			"http://127.0.0.1:8081/admin/errors/review"))
 	}()
 	t.Cleanup(func() { nines.Close(); cancel(); <-done; <-announced; s.Close() })
 
@@ -128,5 +129,93 @@ func TestReviewURL(t *testing.T) {
 		if got := reviewURL(addr); got != want {
 			t.Errorf("%s: %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// A storm of new fingerprints (or a client making errors up with the
+// page's public key) is told one by one only up to the bound; the rest
+// are told together, as one event counting them, until the storm is over.
+func TestFingerprintStormToldTogether(t *testing.T) {
+	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Consume(ctx) }()
+	var mu sync.Mutex
+	var got []model.AlertEvent
+	nines := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e model.AlertEvent
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil || e.Validate() != nil {
+			http.Error(w, "bad event", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	}))
+	t.Cleanup(func() { nines.Close(); cancel(); <-done; s.Close() })
+	a := newAnnouncer(s, func() string { return nines.URL + "/events/new-errors/k" }, "")
+	n := 0
+	errorsOf := func(count int) {
+		t.Helper()
+		var evs []events.Event
+		for range count {
+			n++
+			fn := string(rune('a'+n%26)) + string(rune('a'+n/26))
+			evs = append(evs, events.Event{ID: fmt.Sprintf("ev-s%07d", n), Type: events.TypeError, At: now, SDK: "contentsvc-js/1.1.0",
+				Error: &events.Error{Message: "boom", Stack: "Error: boom\n    at render" + fn + " (sdk.js:1:1)"}})
+		}
+		if err := s.queue.Publish(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		testwait.Eventually(t, 30*time.Second, "the errors processed", func() error {
+			if d, _ := s.queue.Depth(context.Background()); d != 0 {
+				return fmt.Errorf("%d queued", d)
+			}
+			return nil
+		})
+	}
+	pass := func() []model.AlertEvent {
+		t.Helper()
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		if err := a.pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	errorsOf(23)
+	if evs := pass(); len(evs) != announceBurst || evs[0].Key == floodKey {
+		t.Fatalf("first pass: %d events", len(evs))
+	}
+	evs := pass()
+	if len(evs) != 1 || evs[0].Key != floodKey || !strings.HasPrefix(evs[0].Summary, "3 new error fingerprints in real users' pages since 2026-12-06 10:00 UTC") {
+		t.Fatalf("second pass: %+v", evs)
+	}
+	errorsOf(2)
+	if evs := pass(); len(evs) != 1 || evs[0].Key != floodKey || !strings.HasPrefix(evs[0].Summary, "5 new error fingerprints") {
+		t.Fatalf("the storm goes on: %+v", evs)
+	}
+	if w, _ := s.evstore.Unannounced(ctx, 100); len(w) != 0 {
+		t.Fatalf("%d fingerprints still wait", len(w))
+	}
+	// A minute later one more is told on its own; twenty minutes after
+	// that the storm is over.
+	now = now.Add(time.Minute)
+	errorsOf(2)
+	if evs := pass(); len(evs) != 2 || evs[0].Key == floodKey || evs[1].Key != floodKey || !strings.HasPrefix(evs[1].Summary, "6 new error fingerprints") {
+		t.Fatalf("a minute on: %+v", evs)
+	}
+	now = now.Add(announceBurst * announceEvery)
+	errorsOf(1)
+	if evs := pass(); len(evs) != 1 || evs[0].Key == floodKey {
+		t.Fatalf("after the storm: %+v", evs)
 	}
 }

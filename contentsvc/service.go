@@ -223,7 +223,7 @@ func Run(ctx context.Context, o Options) error {
 		announced := make(chan struct{})
 		go func() {
 			defer close(announced)
-			s.announceErrors(cctx, every, o.ErrorEvents, reviewURL(ln.Addr().String()))
+			s.announceErrors(cctx, every, newAnnouncer(s, o.ErrorEvents, reviewURL(ln.Addr().String())))
 		}()
 		defer func() { stopConsumer(); <-announced }()
 	}
