@@ -89,6 +89,7 @@ func TestShippedConfigsAreValid(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Setenv("NINES_API_TOKEN", "9f1c2e7a5b3d48e6a0c4f2b8d6e1a3c5")
 			t.Setenv("NINES_NIGHTLY_PING_KEY", "c0ffee4d1e7b2a9f3e5d8c6b")
+			t.Setenv("NINES_EVENTS_KEY", "5e7a9c1b3d2f4e6a8b0c")
 			cfg, err := Load(f)
 			if err != nil {
 				t.Fatal(err)
