@@ -125,6 +125,16 @@ func TestReplicasShareProbesAndResultsAndHandOver(t *testing.T) {
 		st, healthy := checkOn(b.base)
 		return st == model.StatusUp && healthy == len(tokens)
 	})
+	// A round told while b does not listen yet is lost to it.
+	eventually("replica b listening for the rounds of the others", func() bool {
+		resp, err := http.Get(b.base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return bytes.Contains(body, []byte("\nnines_confirm_listening 1\n"))
+	})
 	polled := make(chan model.ConfirmRequests, 1)
 	go func() {
 		req, _ := http.NewRequest("GET", b.base+"/api/v1/probes/confirm?probe=p-ap-tokyo", nil)

@@ -67,6 +67,7 @@ type Rounds struct {
 
 	asked, recoveries, handed, dropped, complete, incomplete prometheus.Counter
 	took                                                     prometheus.Histogram
+	listening                                                prometheus.Gauge
 }
 
 // round is a confirmation round waiting for its on-demand results.
@@ -109,9 +110,11 @@ func New(owner func(cfg *config.Config, check, region string) string, reg promet
 		dropped:    counter("runs_dropped_total", "On-demand runs dropped, less important than a full queue for their probe."),
 		took: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "nines", Subsystem: "confirm", Name: "round_seconds",
 			Help:    "From a round asked to the last of its on-demand results stored.",
-			Buckets: []float64{.25, .5, 1, 2, 3, 5, 10, 20, 30, 60}})}
+			Buckets: []float64{.25, .5, 1, 2, 3, 5, 10, 20, 30, 60}}),
+		listening: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "nines", Subsystem: "confirm", Name: "listening",
+			Help: "1 while this replica listens for the rounds the other replicas of a shared store ask (a round told while it does not is lost to it), else 0."})}
 	if reg != nil {
-		reg.MustRegister(r.asked, r.recoveries, r.complete, r.incomplete, r.handed, r.dropped, r.took)
+		reg.MustRegister(r.asked, r.recoveries, r.complete, r.incomplete, r.handed, r.dropped, r.took, r.listening)
 	}
 	return r
 }
@@ -458,6 +461,8 @@ func (r *Rounds) Listen(ctx context.Context) {
 	if r.notices == nil {
 		return
 	}
-	loop.Every(ctx, time.Second, true, func(ctx context.Context) error { return r.notices.Listen(ctx, topic, nil, r.Receive) },
-		func(err error) { r.log.Warn("confirmation rounds of other replicas; listening again", "err", err) }, nil)
+	loop.Every(ctx, time.Second, true, func(ctx context.Context) error {
+		defer r.listening.Set(0)
+		return r.notices.Listen(ctx, topic, func() { r.listening.Set(1) }, r.Receive)
+	}, func(err error) { r.log.Warn("confirmation rounds of other replicas; listening again", "err", err) }, nil)
 }
