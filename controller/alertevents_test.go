@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -126,5 +127,48 @@ func TestEventRuleAlerts(t *testing.T) {
 	var inc struct{ Incidents []json.RawMessage }
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &inc) != nil || len(inc.Incidents) != 0 {
 		t.Fatalf("public incidents: %d %s", resp.StatusCode, body)
+	}
+}
+
+// The events door bounds what a stranger, or a sender gone wrong, can do:
+// wrong keys cost guesses like every key in a path, and the good key's
+// events past the rule's rate (a burst of ten, then one a second) are
+// refused, so a flood of made-up event keys opens ten alerts, not
+// hundreds.
+func TestHostileEventsDoor(t *testing.T) {
+	h := newAlertHarnessOf(t, eventRuleConfig)
+	answers := map[int]int{}
+	for i := range 300 {
+		resp, _ := h.do("POST", fmt.Sprintf("/events/new-errors/guess-%04d-0123456789", i), "", model.AlertEvent{Key: "x", Summary: "x"})
+		answers[resp.StatusCode]++
+	}
+	if answers[http.StatusNotFound] > guessLimit.burst+5 || answers[http.StatusTooManyRequests] < 250 {
+		t.Fatalf("300 guessed keys: %v, want at most a burst (%d) looked at", answers, guessLimit.burst)
+	}
+	h.waitOutGuesses()
+	answers = map[int]int{}
+	for i := range 200 { // the clock stands still: no token comes back
+		resp, _ := h.do("POST", "/events/new-errors/"+errorsKey, "", model.AlertEvent{Key: fmt.Sprintf("made-up-%d", i), Summary: "flood"})
+		answers[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if answers[http.StatusOK] != 10 || answers[http.StatusTooManyRequests] != 190 {
+		t.Fatalf("200 events at once: %v", answers)
+	}
+	h.tick()
+	open, err := h.c.store.OpenAlerts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range open {
+		if a.Rule == "new-errors" {
+			n++
+		}
+	}
+	if n != 10 {
+		t.Fatalf("%d event alerts open after the flood", n)
 	}
 }
