@@ -10,11 +10,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/nines-sre/nines/config"
 	"github.com/nines-sre/nines/dashboard"
@@ -513,5 +516,26 @@ func TestHostileSquattersTakeNoChecks(t *testing.T) {
 	beat("real-london-1", h.clock.Now())
 	if a, b := checks("real-london-1"), checks("made-up-0"); a != 2 || b != 0 {
 		t.Fatalf("back from a restart the real probe runs %d checks and made-up-0 %d", a, b)
+	}
+}
+
+// A key in a path is a credential: logs show the route with its other
+// parameters, never the key (pings, pushed counts, events alike).
+func TestHostileKeysStayOutOfLoggedPaths(t *testing.T) {
+	e := echo.New()
+	for _, route := range []string{"/ping/:check/:key/:action", "/sli/:slo/:key", "/events/:rule/:key", "/api/v1/alerts/*"} {
+		e.POST(route, func(echo.Context) error { return nil })
+	}
+	for path, want := range map[string]string{
+		"/ping/nightly/s3cret-ping-key-0123/fail": "/ping/nightly/REDACTED/fail",
+		"/sli/renders/s3cret-sli-key-01234567":    "/sli/renders/REDACTED",
+		"/events/new-errors/s3cret-events-key-01": "/events/new-errors/REDACTED",
+		"/api/v1/alerts/down:api/ack":             "/api/v1/alerts/down:api/ack",
+	} {
+		ec := e.NewContext(httptest.NewRequest("POST", path, nil), httptest.NewRecorder())
+		e.Router().Find("POST", path, ec)
+		if got := loggedPath(ec); got != want {
+			t.Errorf("%s logged as %s, want %s", path, got, want)
+		}
 	}
 }

@@ -2,8 +2,8 @@ package controller
 
 import (
 	"errors"
-
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,10 +59,25 @@ func (c *Controller) logFailures(next echo.HandlerFunc) echo.HandlerFunc {
 
 // logFailure logs an answer of status to ec's request, with attrs.
 func (c *Controller) logFailure(ec echo.Context, status int, attrs ...any) {
-	path := ec.Request().URL.Path
-	if strings.HasPrefix(ec.Path(), "/ping/") {
-		path = "/ping/" + ec.Param("check") + "/REDACTED" // the key is a credential
-	}
 	c.log.Error("request failed", append([]any{"method", ec.Request().Method, "route", ec.Path(),
-		"path", path, "status", status}, attrs...)...)
+		"path", loggedPath(ec), "status", status}, attrs...)...)
+}
+
+// loggedPath is the request's path as logs may show it: on a route whose
+// :key is a credential in the path (pings, pushed counts, events), the
+// route with its parameters but the key.
+func loggedPath(ec echo.Context) string {
+	if !slices.Contains(ec.ParamNames(), "key") {
+		return ec.Request().URL.Path
+	}
+	parts := strings.Split(ec.Path(), "/")
+	for i, p := range parts {
+		if name, ok := strings.CutPrefix(p, ":"); ok {
+			parts[i] = ec.Param(name)
+			if name == "key" {
+				parts[i] = "REDACTED"
+			}
+		}
+	}
+	return strings.Join(parts, "/")
 }
