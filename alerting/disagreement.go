@@ -69,18 +69,9 @@ func disagreement(topo Topology, r *config.Rule, s Snapshot, out map[string]Cond
 			continue
 		}
 		c := Condition{Key: key(r.ID, slo.ID), Rule: r, Policy: r.Policy, Subject: slo.ID, Severity: r.Severity, Urgency: r.Urgency,
-			Summary: summary, Class: "disagreement",
+			Summary: summary, Class: "disagreement", Component: soleComponent(topo, slo.Checks),
 			Details: map[string]any{"slo": slo.ID, "side": side, "real_bad_share": bad, "allowed_bad_share": allowed,
 				"real_good": st.Recent.Good, "real_valid": st.Recent.Valid, "checks_failing": failing}}
-		components := map[string]bool{}
-		for _, ch := range slo.Checks {
-			components[topo.ComponentOf(ch)] = true
-		}
-		if len(components) == 1 {
-			for comp := range components {
-				c.Component = comp
-			}
-		}
 		out[c.Key] = c
 	}
 }

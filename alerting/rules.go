@@ -143,6 +143,20 @@ func Evaluate(set Setup, s Snapshot) map[string]Condition {
 
 func key(rule, subject string) string { return rule + ":" + subject }
 
+// soleComponent is the component of checks when they all belong to one
+// ("" when they span several): an SLO's alert is that component's.
+func soleComponent(topo Topology, checks []string) string {
+	comp := ""
+	for i, ch := range checks {
+		if c := topo.ComponentOf(ch); i == 0 {
+			comp = c
+		} else if c != comp {
+			return ""
+		}
+	}
+	return comp
+}
+
 func regionDetails(cs CheckState) map[string]any {
 	classes := map[string]string{}
 	for r, c := range cs.Classes {
@@ -331,7 +345,6 @@ func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition
 			continue
 		}
 		cause, ended := "", time.Time{}
-		components := map[string]bool{}
 		for _, ch := range slo.Checks {
 			if k := s.Paging[ch]; k != "" && (cause == "" || k < cause) {
 				cause = k
@@ -339,7 +352,6 @@ func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition
 			if t := s.PagedUntil[ch]; t.After(ended) {
 				ended = t
 			}
-			components[topo.ComponentOf(ch)] = true
 		}
 		since := s.Now.Sub(ended)
 		outside := func(w *config.BurnWindow) bool {
@@ -371,12 +383,8 @@ func sloBurn(topo Topology, r *config.Rule, s Snapshot, out map[string]Condition
 		c := Condition{Key: key(r.ID, subject), Rule: r, Policy: policy, Subject: subject, Severity: severity, Urgency: urgency,
 			Summary: fmt.Sprintf("%s burns its error budget at %.1f× over %s and %.1f× over %s", slo.Name, st.Burn[tier.Long], tier.Long,
 				st.Burn[tier.Short], tier.Short),
-			Class: "slo_burn", Cause: cause, Details: map[string]any{"slo": slo.ID, "burn_rates": st.Burn, "tier": tier}}
-		if len(components) == 1 {
-			for comp := range components {
-				c.Component = comp
-			}
-		}
+			Class: "slo_burn", Cause: cause, Component: soleComponent(topo, slo.Checks),
+			Details: map[string]any{"slo": slo.ID, "burn_rates": st.Burn, "tier": tier}}
 		if cause != "" {
 			c.Details["explained_by"] = cause
 		}

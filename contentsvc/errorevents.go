@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -53,14 +51,15 @@ func newAnnouncer(s *Service, target func() string, review string) *announcer {
 		lim: rate.NewLimiter(rate.Every(announceEvery), announceBurst)}
 }
 
-// announceErrors tells nines, through an event rule's URL
-// (/events/{rule}/{key}), of every new error fingerprint, every interval
-// until each is taken: one event per fingerprint, keyed by it, so that
-// one sent again is the same alert; past the bound, one event for them
-// all.
-func (s *Service) announceErrors(ctx context.Context, every time.Duration, a *announcer) {
+// run tells nines, through an event rule's URL (/events/{rule}/{key}),
+// of every new error fingerprint, every interval until each is taken:
+// one event per fingerprint, keyed by it, so that one sent again is the
+// same alert; past the bound, one event for them all.
+func (a *announcer) run(ctx context.Context, every time.Duration) {
 	loop.Every(ctx, every, false, a.pass,
-		func(err error) { s.log.Warn("new error fingerprints not announced to nines; trying again", "err", err) }, nil)
+		func(err error) {
+			a.s.log.Warn("new error fingerprints not announced to nines; trying again", "err", err)
+		}, nil)
 }
 
 // pass announces what waits, announceBatch at most.
@@ -99,7 +98,7 @@ func (a *announcer) pass(ctx context.Context) error {
 	e := model.AlertEvent{Key: floodKey, Action: model.EventTrigger, Link: a.review,
 		Summary: fmt.Sprintf("%d new error fingerprints in real users' pages since %s, more than are told one by one (%d at once, then one a minute)",
 			a.flooded+len(flood), a.floodSince.UTC().Format("2006-01-02 15:04 UTC"), announceBurst),
-		Details: map[string]string{"since": a.floodSince.UTC().Format(time.RFC3339), "latest": clean(flood[len(flood)-1].Message, 300)}}
+		Details: map[string]string{"since": a.floodSince.UTC().Format(time.RFC3339), "latest": model.OneLine(flood[len(flood)-1].Message, 300)}}
 	fps := make([]string, len(flood))
 	for i, g := range flood {
 		fps[i] = g.Fingerprint
@@ -146,28 +145,17 @@ func (s *Service) announce(ctx context.Context, client *http.Client, u string, e
 	}
 }
 
-// unprintable are the characters an event's text may not carry.
-var unprintable = regexp.MustCompile(`[\x00-\x1f\x7f]+`)
-
-// clean is s without control characters, at most n bytes.
-func clean(s string, n int) string {
-	return model.Clip(strings.TrimSpace(unprintable.ReplaceAllString(s, " ")), n)
-}
-
 // newErrorEvent is the event that announces a new fingerprint.
 func newErrorEvent(g events.ErrorGroup, review string) model.AlertEvent {
-	clean := func(s string, n int) string {
-		return model.Clip(strings.TrimSpace(unprintable.ReplaceAllString(s, " ")), n)
-	}
-	summary := "New error in real users' pages: " + clean(g.Message, 300)
+	summary := "New error in real users' pages: " + model.OneLine(g.Message, 300)
 	if g.Component != "" {
-		summary += " (component " + clean(g.Component, 60) + ")"
+		summary += " (component " + model.OneLine(g.Component, 60) + ")"
 	}
 	e := model.AlertEvent{Key: "error-" + g.Fingerprint, Action: model.EventTrigger, Summary: summary,
 		Details: map[string]string{"fingerprint": g.Fingerprint, "first_seen": g.FirstSeen.Format(time.RFC3339),
-			"sdk": clean(g.SDK, 100), "browser": clean(g.Browser, 200), "count": strconv.Itoa(g.Count)}}
+			"sdk": model.OneLine(g.SDK, 100), "browser": model.OneLine(g.Browser, 200), "count": strconv.Itoa(g.Count)}}
 	if len(g.Frames) > 0 && g.Frames[0] != "" {
-		e.Details["top_frame"] = clean(g.Frames[0], 300)
+		e.Details["top_frame"] = model.OneLine(g.Frames[0], 300)
 	}
 	if review != "" {
 		e.Link = review

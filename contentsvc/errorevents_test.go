@@ -1,11 +1,8 @@
 package contentsvc
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,13 +19,8 @@ import (
 // is away it waits, an event nines refuses for what it says is not sent
 // again, and an error of a fingerprint already told tells nothing.
 func TestNewFingerprintsAnnouncedToNines(t *testing.T) {
-	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Consume(ctx) }()
+	s := consuming(t, nil)
+	ctx := t.Context()
 	var mu sync.Mutex
 	away, posts := true, map[string][]model.AlertEvent{} // key → what nines took
 	refused := 0
@@ -54,10 +46,10 @@ func TestNewFingerprintsAnnouncedToNines(t *testing.T) {
 	announced := make(chan struct{})
 	go func() {
 		defer close(announced)
-		s.announceErrors(ctx, 20*time.Millisecond, newAnnouncer(s, func() string { return nines.URL + "/events/new-errors/errors-key-0123456789" },
-			"http://127.0.0.1:8081/admin/errors/review"))
+		newAnnouncer(s, func() string { return nines.URL + "/events/new-errors/errors-key-0123456789" },
+			"http://127.0.0.1:8081/admin/errors/review").run(ctx, 20*time.Millisecond)
 	}()
-	t.Cleanup(func() { nines.Close(); cancel(); <-done; <-announced; s.Close() })
+	t.Cleanup(func() { nines.Close(); <-announced })
 
 	at := time.Now().UTC()
 	errEvent := func(id, message, frame string) events.Event {
@@ -70,12 +62,7 @@ func TestNewFingerprintsAnnouncedToNines(t *testing.T) {
 		if err := s.queue.Publish(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
-		testwait.Eventually(t, 30*time.Second, "the errors processed", func() error {
-			if n, _ := s.queue.Depth(context.Background()); n != 0 {
-				return fmt.Errorf("%d queued", n)
-			}
-			return nil
-		})
+		drained(t, s, "the errors processed")
 	}
 	publish(errEvent("ev-e0000001", `Unknown block type "carousel" in item 3`, "renderBlock"),
 		errEvent("ev-e0000002", `Unknown block type "video" in item 17`, "renderBlock"), // the same fingerprint
@@ -136,15 +123,9 @@ func TestReviewURL(t *testing.T) {
 // page's public key) is told one by one only up to the bound; the rest
 // are told together, as one event counting them, until the storm is over.
 func TestFingerprintStormToldTogether(t *testing.T) {
-	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return now }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Consume(ctx) }()
+	s := consuming(t, func() time.Time { return now })
+	ctx := t.Context()
 	var mu sync.Mutex
 	var got []model.AlertEvent
 	nines := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +138,7 @@ func TestFingerprintStormToldTogether(t *testing.T) {
 		got = append(got, e)
 		mu.Unlock()
 	}))
-	t.Cleanup(func() { nines.Close(); cancel(); <-done; s.Close() })
+	t.Cleanup(nines.Close)
 	a := newAnnouncer(s, func() string { return nines.URL + "/events/new-errors/k" }, "")
 	n := 0
 	errorsOf := func(count int) {
@@ -172,12 +153,7 @@ func TestFingerprintStormToldTogether(t *testing.T) {
 		if err := s.queue.Publish(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
-		testwait.Eventually(t, 30*time.Second, "the errors processed", func() error {
-			if d, _ := s.queue.Depth(context.Background()); d != 0 {
-				return fmt.Errorf("%d queued", d)
-			}
-			return nil
-		})
+		drained(t, s, "the errors processed")
 	}
 	pass := func() []model.AlertEvent {
 		t.Helper()

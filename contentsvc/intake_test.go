@@ -29,23 +29,46 @@ func metricValue(t *testing.T, base, series string) string {
 	return ""
 }
 
-// The intake takes a batch event by event, refusing (and naming) what
-// is wrong; the consumer processes each event once whatever how often
-// it is sent; renders are counted by the level that served.
-func TestEventIntake(t *testing.T) {
+// consuming is a service on a directory of the test's whose event
+// consumer runs until the test ends, on the clock now (nil: the real
+// one).
+func consuming(t *testing.T, now func() time.Time) *Service {
+	t.Helper()
 	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A clock that stands still: the limit's tokens come back only as it
-	// moves, whatever the machine's speed.
-	fixed := time.Now()
-	s.now = func() time.Time { return fixed }
-	srv := httptest.NewServer(s.Handler())
+	if now != nil {
+		s.now = now
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Consume(ctx) }()
-	t.Cleanup(func() { srv.Close(); cancel(); <-done; s.Close() })
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	return s
+}
+
+// drained waits until the consumer has taken every queued batch.
+func drained(t *testing.T, s *Service, what string) {
+	t.Helper()
+	testwait.Eventually(t, 30*time.Second, what, func() error {
+		if n, _ := s.queue.Depth(context.Background()); n != 0 {
+			return fmt.Errorf("%d queued", n)
+		}
+		return nil
+	})
+}
+
+// The intake takes a batch event by event, refusing (and naming) what
+// is wrong; the consumer processes each event once whatever how often
+// it is sent; renders are counted by the level that served.
+func TestEventIntake(t *testing.T) {
+	// A clock that stands still: the limit's tokens come back only as it
+	// moves, whatever the machine's speed.
+	fixed := time.Now()
+	s := consuming(t, func() time.Time { return fixed })
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
 
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	ev := func(id, level string) string {
@@ -61,12 +84,7 @@ func TestEventIntake(t *testing.T) {
 			t.Fatalf("%d %s", code, body)
 		}
 	}
-	testwait.Eventually(t, 30*time.Second, "the batches processed", func() error {
-		if n, _ := s.queue.Depth(context.Background()); n != 0 {
-			return fmt.Errorf("%d events queued", n)
-		}
-		return nil
-	})
+	drained(t, s, "the batches processed")
 	for series, want := range map[string]string{
 		`contentsvc_events_received_total{type="render"}`:  "6",
 		`contentsvc_events_processed_total{type="render"}`: "3",
@@ -150,15 +168,9 @@ func TestEventIntake(t *testing.T) {
 // Each closed minute's renders go to nines as good (fresh or cached) of
 // valid counts; the minute still open does not.
 func TestRendersPushedToNines(t *testing.T) {
-	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC().Truncate(time.Minute).Add(30 * time.Second)
-	s.now = func() time.Time { return now }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Consume(ctx) }()
+	s := consuming(t, func() time.Time { return now })
+	ctx := t.Context()
 	var got model.EventCounts
 	nines := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/sli/renders/key-0123456789abcdef" || json.NewDecoder(r.Body).Decode(&got) != nil {
@@ -167,7 +179,7 @@ func TestRendersPushedToNines(t *testing.T) {
 		}
 		w.Write([]byte(`{"stored":2}`))
 	}))
-	t.Cleanup(func() { nines.Close(); cancel(); <-done; s.Close() })
+	t.Cleanup(nines.Close)
 	var evs []events.Event
 	for i, l := range []string{"fresh", "cached", "default", "empty", "fresh"} { // two minutes ago, the last minute, now
 		at := now.Add(-time.Duration(2-i/2) * time.Minute)
@@ -176,12 +188,7 @@ func TestRendersPushedToNines(t *testing.T) {
 	if err := s.queue.Publish(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	testwait.Eventually(t, 30*time.Second, "the renders processed", func() error {
-		if n, _ := s.queue.Depth(context.Background()); n != 0 {
-			return fmt.Errorf("%d queued", n)
-		}
-		return nil
-	})
+	drained(t, s, "the renders processed")
 	if err := s.pushOnce(ctx, http.DefaultClient, nines.URL+"/sli/renders/key-0123456789abcdef"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package contentsvc
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -19,13 +17,7 @@ import (
 // counts each once: a batch the service took whose answer was lost is
 // sent again, and a batch refused for a while (503) is kept until taken.
 func TestReporterCountsOnce(t *testing.T) {
-	s, err := New(Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Consume(ctx) }()
+	s := consuming(t, nil)
 	h := s.Handler()
 	var calls atomic.Int32
 	// The network between: the first batch reaches the service but its
@@ -41,7 +33,7 @@ func TestReporterCountsOnce(t *testing.T) {
 			h.ServeHTTP(w, r)
 		}
 	}))
-	t.Cleanup(func() { srv.Close(); cancel(); <-done; s.Close() })
+	t.Cleanup(srv.Close)
 
 	rep := sdk.NewReporter(sdk.ReporterOptions{BaseURL: srv.URL, Key: "acme-notes"})
 	now := time.Now()

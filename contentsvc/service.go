@@ -197,45 +197,25 @@ func Run(ctx context.Context, o Options) error {
 	defer s.Close()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	cctx, stopConsumer := context.WithCancel(ctx)
-	consumed := make(chan struct{})
-	go func() {
-		defer close(consumed)
-		if err := s.Consume(cctx); err != nil {
+	// The consumer and the loops that tell nines stop together, after
+	// the server.
+	bg, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	defer func() { stopBackground(); background.Wait() }()
+	background.Go(func() {
+		if err := s.Consume(bg); err != nil {
 			s.log.Error("event consumer stopped", "err", err)
 		}
-	}()
-	defer func() { stopConsumer(); <-consumed }()
+	})
 	if o.RendersSLI != nil {
-		every := o.RendersEvery
-		if every <= 0 {
-			every = 15 * time.Second
-		}
-		pushed := make(chan struct{})
-		go func() { defer close(pushed); s.pushRenders(cctx, every, o.RendersSLI) }()
-		defer func() { stopConsumer(); <-pushed }()
+		background.Go(func() { s.pushRenders(bg, positive(o.RendersEvery, 15*time.Second), o.RendersSLI) })
 	}
 	if o.ErrorEvents != nil {
-		every := o.ErrorEventsEvery
-		if every <= 0 {
-			every = 5 * time.Second
-		}
-		announced := make(chan struct{})
-		go func() {
-			defer close(announced)
-			s.announceErrors(cctx, every, newAnnouncer(s, o.ErrorEvents, reviewURL(ln.Addr().String())))
-		}()
-		defer func() { stopConsumer(); <-announced }()
+		a := newAnnouncer(s, o.ErrorEvents, reviewURL(ln.Addr().String()))
+		background.Go(func() { a.run(bg, positive(o.ErrorEventsEvery, 5*time.Second)) })
 	}
 	if o.Heartbeat != nil {
-		every := o.PipelineEvery
-		if every <= 0 {
-			every = time.Minute
-		}
-		pctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); s.runPipeline(pctx, every, o.Heartbeat) }()
-		defer func() { stop(); <-done }()
+		background.Go(func() { s.runPipeline(bg, positive(o.PipelineEvery, time.Minute), o.Heartbeat) })
 	}
 	select {
 	case err := <-errc:
@@ -245,6 +225,14 @@ func Run(ctx context.Context, o Options) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// positive is d, or def when d is not above zero.
+func positive(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Handler returns the HTTP API.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -43,6 +44,7 @@ var (
 	eventKeyRe    = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 	detailNameRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 	controlCharRe = regexp.MustCompile(`[\x00-\x08\x0b-\x1f\x7f]`)
+	unprintable   = regexp.MustCompile(`[\x00-\x1f\x7f]+`)
 )
 
 // Validate checks an event, naming the field and the reason; it sets an
@@ -90,6 +92,12 @@ func (e *AlertEvent) Validate() error {
 		}
 	}
 	return nil
+}
+
+// OneLine is s as an event's text may carry it: every control character
+// (newlines and tabs too) a space, at most n bytes (Clip).
+func OneLine(s string, n int) string {
+	return Clip(strings.TrimSpace(unprintable.ReplaceAllString(s, " ")), n)
 }
 
 // text checks a free text field: valid UTF-8, no control characters but

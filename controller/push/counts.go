@@ -18,10 +18,13 @@ type CountStore interface {
 // and its message names the entry and the field.
 var ErrBadCounts = errors.New("bad counts")
 
-type badCounts struct{ err error }
+// refused is what is wrong with what was pushed: its message is err's
+// alone, naming the field, and errors.Is matches kind (ErrBadCounts,
+// ErrBadEvent).
+type refused struct{ kind, err error }
 
-func (b badCounts) Error() string        { return b.err.Error() }
-func (b badCounts) Is(target error) bool { return target == ErrBadCounts }
+func (r refused) Error() string        { return r.err.Error() }
+func (r refused) Is(target error) bool { return target == r.kind }
 
 // Counts takes the good and valid events per minute of an events SLO
 // whose source is push, with its key: each minute's replace what it had,
@@ -37,7 +40,7 @@ func (p *Push) Counts(ctx context.Context, slo, key string, counts *model.EventC
 		return 0, ErrTooMany
 	}
 	if err := counts.Validate(p.o.Now()); err != nil {
-		return 0, badCounts{err}
+		return 0, refused{ErrBadCounts, err}
 	}
 	m := make(map[sla.Minute]sla.Events, len(counts.Counts))
 	for _, c := range counts.Counts {

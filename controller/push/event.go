@@ -18,11 +18,6 @@ type EventStore interface {
 // its message names the field.
 var ErrBadEvent = errors.New("bad event")
 
-type badEvent struct{ err error }
-
-func (b badEvent) Error() string        { return b.err.Error() }
-func (b badEvent) Is(target error) bool { return target == ErrBadEvent }
-
 // Event takes an event of an event rule with its key: a trigger opens
 // or keeps the alert of e.Key, a resolve ends it. It reports whether
 // anything changed (a resolve of a key not open changes nothing).
@@ -37,7 +32,7 @@ func (p *Push) Event(ctx context.Context, rule, key string, e *model.AlertEvent)
 		return false, ErrTooMany
 	}
 	if err := e.Validate(); err != nil {
-		return false, badEvent{err}
+		return false, refused{ErrBadEvent, err}
 	}
 	changed, err := p.o.Events.PutAlertEvent(ctx, rule, e, p.o.Now())
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 // MaxAlertEvents bounds the events the alert rules read at once.
 const MaxAlertEvents = 1000
 
-// AlertEventColumns are the columns ScanAlertEvent reads, in its order.
+// AlertEventColumns are the columns AlertEventRows reads, in its order.
 const AlertEventColumns = `rule_id, key, summary, link, details, count, first_at, last_at, resolved_at`
 
 // EventDetails is how an event's details are stored: a JSON object.

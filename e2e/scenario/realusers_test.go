@@ -68,9 +68,7 @@ func TestRealUsersFailingAlone(t *testing.T) {
 	if out, err := exec.Command(harness.Binary, "demo", "--scenario", "region-users-failing", "--data", data, "--for", "0").CombinedOutput(); err != nil {
 		t.Fatalf("--scenario: %v\n%s", err, out)
 	}
-	var alerts struct {
-		Alerts []struct{ Key, State, Summary string } `json:"alerts"`
-	}
+	var alerts harness.AlertsDoc
 	testwait.Eventually(t, 8*time.Minute, "the disagreement ticket firing", func() error {
 		if err := harness.GetJSON("http://"+ctl+"/api/v1/alerts", &alerts); err != nil {
 			return err
@@ -132,12 +130,7 @@ func newErrorTicket(t *testing.T, ctl, data string, pd *pagerdutytest.Server) {
 			t.Fatalf("POST /v1/events: %s", resp.Status)
 		}
 	}
-	var alerts struct {
-		Alerts []struct {
-			Key, Rule, State, Summary string
-			Details                   map[string]any
-		} `json:"alerts"`
-	}
+	var alerts harness.AlertsDoc
 	testwait.Eventually(t, 2*time.Minute, "the new-errors ticket firing", func() error {
 		if err := harness.GetJSON("http://"+ctl+"/api/v1/alerts", &alerts); err != nil {
 			return err

@@ -408,10 +408,13 @@ func sla(cfgPath, data, format string, from, to time.Time) (string, error) {
 // AlertsDoc is GET /api/v1/alerts, as far as the tests read it.
 type AlertsDoc struct {
 	Alerts []struct {
-		Key     string `json:"key"`
-		State   string `json:"state"`
-		Urgency string `json:"urgency"`
-		Group   string `json:"group"`
+		Key     string         `json:"key"`
+		Rule    string         `json:"rule"`
+		State   string         `json:"state"`
+		Urgency string         `json:"urgency"`
+		Group   string         `json:"group"`
+		Summary string         `json:"summary"`
+		Details map[string]any `json:"details"`
 		Members []struct {
 			Key   string `json:"key"`
 			Class string `json:"class"`
